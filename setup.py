@@ -1,0 +1,152 @@
+"""Build script for fastscore's compiled kernels.
+
+Metadata lives in pyproject.toml; this file only describes the Cython
+extensions: the Tempita template is expanded, OpenMP flags are chosen for
+the compiler at hand (the build continues serially, with a warning, when
+OpenMP is missing or FASTSCORE_NO_OPENMP=1), and numpy's static npyrandom
+and npymath libraries are linked so the kernels can call numpy's C
+distribution functions.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from Cython.Tempita import Template
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PKG = os.path.join(HERE, "fastscore")
+
+OPTIMISATION_FLAGS = ["-O3", "-ffp-contract=off"]
+MSVC_OPTIMISATION_FLAGS = ["/O2", "/fp:precise"]
+
+
+def expand_templates():
+    """Expand every fastscore/*.pyx.tp into its .pyx (a generated file)."""
+    for name in os.listdir(PKG):
+        if not name.endswith(".tp"):
+            continue
+        src = os.path.join(PKG, name)
+        dst = src[: -len(".tp")]
+        with open(src, encoding="utf-8") as fh:
+            text = Template(fh.read(), name=name).substitute()
+        if os.path.exists(dst):
+            with open(dst, encoding="utf-8") as fh:
+                if fh.read() == text:
+                    continue
+        with open(dst, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+def numpy_static_libs():
+    """Directories of numpy's libnpyrandom.a and libnpymath.a."""
+    base = os.path.dirname(np.__file__)
+    return [os.path.join(base, "random", "lib"), os.path.join(base, "_core", "lib")]
+
+
+def _compiles(compiler_cmd, flags, link_flags):
+    """True if a tiny OpenMP program compiles and links with these flags."""
+    code = textwrap.dedent(
+        """
+        #include <omp.h>
+        int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }
+        """
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "t.c")
+        with open(src, "w") as fh:
+            fh.write(code)
+        cmd = compiler_cmd + flags + [src, "-o", os.path.join(tmp, "t")] + link_flags
+        try:
+            res = subprocess.run(cmd, capture_output=True, cwd=tmp, timeout=120)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return res.returncode == 0
+
+
+def openmp_flags(compiler):
+    """(compile_args, link_args) enabling OpenMP, or None when unavailable."""
+    if os.environ.get("FASTSCORE_NO_OPENMP", "") not in ("", "0"):
+        return None
+    if compiler.compiler_type == "msvc":
+        return ["/openmp"], []
+    cc = list(compiler.compiler_so[:1]) if hasattr(compiler, "compiler_so") else ["cc"]
+    if sys.platform == "darwin":
+        candidates = []
+        for prefix in (os.environ.get("LIBOMP_PREFIX"), "/opt/homebrew/opt/libomp",
+                       "/usr/local/opt/libomp"):
+            if prefix and os.path.isdir(prefix):
+                candidates.append(
+                    (["-Xpreprocessor", "-fopenmp", "-I" + os.path.join(prefix, "include")],
+                     ["-L" + os.path.join(prefix, "lib"), "-lomp"])
+                )
+        candidates.append((["-Xpreprocessor", "-fopenmp"], ["-lomp"]))
+    else:
+        candidates = [(["-fopenmp"], ["-fopenmp"])]
+    for cflags, lflags in candidates:
+        if _compiles(cc, cflags, lflags):
+            return cflags, lflags
+    return None
+
+
+class BuildExt(build_ext):
+    """build_ext that adds per-compiler optimisation and OpenMP flags."""
+
+    def build_extensions(self):
+        msvc = self.compiler.compiler_type == "msvc"
+        opt = MSVC_OPTIMISATION_FLAGS if msvc else OPTIMISATION_FLAGS
+        omp = openmp_flags(self.compiler)
+        if omp is None:
+            warnings.warn(
+                "fastscore: building WITHOUT OpenMP; the kernels will run on one "
+                "thread (set up an OpenMP-capable compiler, or unset "
+                "FASTSCORE_NO_OPENMP, for parallel kernels)",
+                stacklevel=1,
+            )
+            print("fastscore: WARNING: OpenMP not available, building serial kernels",
+                  file=sys.stderr)
+            omp = ([], [])
+        cflags, lflags = omp
+        flags_text = " ".join(opt + cflags)
+        for ext in self.extensions:
+            ext.extra_compile_args = list(opt) + list(cflags)
+            ext.extra_link_args = list(lflags)
+            ext.define_macros = list(ext.define_macros) + [
+                ("FASTSCORE_COMPILE_FLAGS", '"%s"' % flags_text.replace('"', "")),
+            ]
+        super().build_extensions()
+
+
+def extensions():
+    expand_templates()
+    common = dict(
+        include_dirs=[np.get_include(), PKG],
+        library_dirs=numpy_static_libs(),
+        libraries=["npyrandom", "npymath"] if sys.platform != "win32" else ["npyrandom", "npymath"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    if sys.platform != "win32":
+        common["libraries"] = common["libraries"] + ["m"]
+    exts = [
+        Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")], **common),
+    ]
+    return cythonize(
+        exts,
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+    )
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
