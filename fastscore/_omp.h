@@ -1,0 +1,17 @@
+/* The one place OpenMP runtime calls are made, so the package also builds
+ * (and runs serially) with a compiler that has no OpenMP. */
+#ifndef FASTSCORE_OMP_H
+#define FASTSCORE_OMP_H
+#ifdef _OPENMP
+#include <omp.h>
+#define FS_HAVE_OPENMP 1
+static inline int fs_omp_max_threads(void) { return omp_get_max_threads(); }
+#else
+#define FS_HAVE_OPENMP 0
+static inline int fs_omp_max_threads(void) { return 1; }
+#endif
+#ifndef FASTSCORE_COMPILE_FLAGS
+#define FASTSCORE_COMPILE_FLAGS "unknown"
+#endif
+static const char *fs_compile_flags = FASTSCORE_COMPILE_FLAGS;
+#endif
