@@ -1,0 +1,131 @@
+"""The three kinds of f: built-in, low-level (C pointer) and Python callable.
+
+:func:`prepare` sorts a user's f into one of them once per call; the
+backends then ask the prepared f for a kernel spec or for values on samples.
+"""
+
+import ctypes
+
+import numpy as np
+
+from . import _kernels
+from .fn import Function
+
+
+class PreparedF:
+    """A user's f, classified.  ``kind`` is "builtin", "lowlevel" or "python"."""
+
+    def __init__(self, kind, obj, nan_policy):
+        self.kind = kind
+        self.obj = obj
+        self.nan_policy = nan_policy
+
+    # -- the compiled path --------------------------------------------
+    def kernel_spec(self, dist):
+        if self.kind == "builtin":
+            return self.obj.spec(dist)
+        return _kernels.FunctionSpec("lowlevel", lowlevel=self.obj)
+
+    # -- values on given samples (finite supports, reference path) -----
+    def values(self, x3, dist, backend):
+        """f on kernel-layout samples x3 (m, B, E) -> float64 (m, B)."""
+        if self.kind == "builtin":
+            return self.obj.numpy(x3, dist)
+        if self.kind == "lowlevel":
+            batch_index = np.arange(dist.batch_size)
+            if backend == "compiled":
+                return self.kernel_spec(dist).evaluate(x3, batch_index)
+            return _ctypes_values(self.obj, x3)
+        return self.call(x3, dist)
+
+    def call(self, x3, dist):
+        """Call a Python f on samples (m, B, E); returns checked float64 (m, B)."""
+        m = x3.shape[0]
+        x = dist._as_samples(x3, (m,))
+        if x is x3 or np.shares_memory(x, x3):
+            x = x.view()
+            x.flags.writeable = False  # the kernel reuses this buffer for the next wave
+        fx = self.obj(x)
+        return check_f_output(fx, m, dist)
+
+
+def check_f_output(fx, m, dist):
+    """Validate what a Python f returned: real numbers of shape (m, *batch_shape)."""
+    arr = np.asarray(fx)
+    expected = (m,) + tuple(dist.batch_shape)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError("f must return real numbers; it returned dtype %s" % arr.dtype)
+    if arr.shape != expected:
+        raise ValueError("f returned an array of shape %s; expected (m, *batch_shape) = %s"
+                         % (arr.shape, expected))
+    return np.ascontiguousarray(arr, dtype=np.float64).reshape(m, dist.batch_size)
+
+
+def prepare(f, nan_policy="raise"):
+    """Classify f; raise TypeError if it is none of the accepted kinds."""
+    if nan_policy not in ("raise", "propagate"):
+        raise ValueError("nan_policy must be 'raise' or 'propagate', got %r" % (nan_policy,))
+    if isinstance(f, Function):
+        return PreparedF("builtin", f, nan_policy)
+    llc = _as_lowlevel(f)
+    if llc is not None:
+        kind = _kernels.lowlevel_signature_kind(llc.signature)
+        if kind == 0:
+            raise TypeError(
+                "f: unsupported LowLevelCallable signature %r; accepted signatures are %s"
+                % (llc.signature, ", ".join(repr(s) for s in _kernels.ACCEPTED_SIGNATURES)))
+        return PreparedF("lowlevel", llc, nan_policy)
+    if callable(f):
+        return PreparedF("python", f, nan_policy)
+    raise TypeError("f must be a callable, a scipy.LowLevelCallable, a numba cfunc or a "
+                    "fastscore.fn built-in; got %s" % type(f).__name__)
+
+
+def _as_lowlevel(f):
+    from scipy import LowLevelCallable
+
+    if isinstance(f, LowLevelCallable):
+        return f
+    # numba cfunc objects expose a ctypes function pointer.
+    if hasattr(f, "ctypes") and hasattr(f, "address") and hasattr(f, "native_name"):
+        return LowLevelCallable(f.ctypes)
+    return None
+
+
+_GetPointer = ctypes.pythonapi.PyCapsule_GetPointer
+_GetPointer.restype = ctypes.c_void_p
+_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_GetName = ctypes.pythonapi.PyCapsule_GetName
+_GetName.restype = ctypes.c_char_p
+_GetName.argtypes = [ctypes.py_object]
+_GetContext = ctypes.pythonapi.PyCapsule_GetContext
+_GetContext.restype = ctypes.c_void_p
+_GetContext.argtypes = [ctypes.py_object]
+
+_SCALAR = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
+_VECTOR = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_ssize_t,
+                           ctypes.c_ssize_t, ctypes.c_void_p)
+
+
+def _ctypes_values(llc, x3):
+    """Evaluate a LowLevelCallable per sample through ctypes (reference path)."""
+    cap = llc.function
+    name = _GetName(cap)
+    ptr = _GetPointer(cap, name)
+    user_data = _GetContext(cap)
+    m, B, E = x3.shape
+    out = np.empty((m, B))
+    if _kernels.lowlevel_signature_kind(llc.signature) == 7:  # double(double)
+        fn = _SCALAR(ptr)
+        for i in range(m):
+            for b in range(B):
+                out[i, b] = fn(float(x3[i, b, 0]))
+        return out
+    fn = _VECTOR(ptr)
+    buf = (ctypes.c_double * E)()
+    for i in range(m):
+        for b in range(B):
+            for e in range(E):
+                buf[e] = x3[i, b, e]
+            out[i, b] = fn(buf, E, b, user_data)
+    return out

@@ -1,0 +1,315 @@
+"""The public entry points: estimate, sample, score, estimate_from_samples.
+
+This layer checks arguments, turns rng into a Philox key, sorts f into its
+kind, picks a backend and wraps the finished numbers in an :class:`Estimate`.
+"""
+
+import numbers
+
+import numpy as np
+
+from . import _compiled, _threads, estimators, reference
+from ._callables import prepare
+from ._rng import CHUNK_SIZE, key_from_rng
+from .distributions import Distribution
+
+__all__ = ["Estimate", "estimate", "sample", "score", "estimate_from_samples"]
+
+BACKENDS = ("compiled", "reference")
+
+
+class Estimate:
+    """Result of :func:`estimate`: E[f], its gradient, and their standard errors.
+
+    Attributes
+    ----------
+    value, value_stderr : float or ndarray of shape batch_shape
+        Monte Carlo estimate of E[f(x)] and its standard error.
+    grad, stderr : dict of str -> ndarray
+        Gradient of E[f] with respect to each parameter the distribution was
+        given, and its standard error; each of shape batch_shape + the
+        parameter's event shape (e.g. (*batch_shape, K) for Categorical logits).
+    n : int
+        Samples per batch element.
+    method : str
+        The estimator used.
+    key : tuple of two int
+        The Philox key: with ``n`` and the chunk size it fixes every sample.
+    """
+
+    def __init__(self, value, value_stderr, grad, stderr, n, method, key):
+        self.value = value
+        self.value_stderr = value_stderr
+        self.grad = grad
+        self.stderr = stderr
+        self.n = n
+        self.method = method
+        self.key = key
+
+    def __repr__(self):
+        lines = ["Estimate(method=%r, n=%d)" % (self.method, self.n),
+                 "  value:  %s" % _pm(self.value, self.value_stderr)]
+        for name in self.grad:
+            lines.append("  grad[%r]: %s" % (name, _pm(self.grad[name], self.stderr[name])))
+        return "\n".join(lines)
+
+
+def _pm(v, e):
+    v = np.asarray(v)
+    e = np.asarray(e)
+    if v.ndim == 0:
+        return "%.6g +- %.2g" % (v, e)
+    opts = dict(threshold=8, edgeitems=2, separator=", ")
+    return "%s +- %s" % (
+        np.array2string(v, formatter={"float_kind": lambda t: "%.6g" % t}, **opts),
+        np.array2string(e, formatter={"float_kind": lambda t: "%.2g" % t}, **opts))
+
+
+def _check_dist(dist):
+    if not isinstance(dist, Distribution):
+        raise TypeError("dist must be a fastscore distribution (e.g. fs.Normal(0.0, 1.0)), got "
+                        "%s" % type(dist).__name__)
+
+
+def _check_n(n, minimum=1):
+    """n as a Python int: a positive integer, integral floats such as 1e6 accepted."""
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError("n must be a positive integer, got a bool")
+    if isinstance(n, numbers.Integral):
+        value = int(n)
+    elif isinstance(n, numbers.Real) and np.isfinite(n) and float(n).is_integer():
+        value = int(n)
+    elif isinstance(n, numbers.Real):
+        raise ValueError("n must be a positive integer, got %r" % (n,))
+    else:
+        raise TypeError("n must be a positive integer, got %s" % type(n).__name__)
+    if value < minimum:
+        raise ValueError("n must be an integer >= %d, got %d" % (minimum, value))
+    if value >= 2 ** 62:
+        raise ValueError("n must be < 2**62, got %d" % value)
+    return value
+
+
+def _check_method(method, baseline, dist):
+    if method not in estimators.METHODS:
+        raise ValueError("method must be one of %s, got %r"
+                         % (", ".join(repr(m) for m in estimators.METHODS), method))
+    if method != "baseline":
+        if baseline is not None:
+            raise ValueError("baseline is only used with method='baseline' (got method=%r)"
+                             % method)
+        return None
+    if baseline is None:
+        raise ValueError("method='baseline' needs baseline=: a scalar or an array of the "
+                         "batch shape %s" % (dist.batch_shape,))
+    b = np.asarray(baseline)
+    if b.dtype.kind not in "biuf":
+        raise TypeError("baseline must be real numbers, got dtype %s" % b.dtype)
+    b = b.astype(np.float64)
+    if b.shape not in ((), tuple(dist.batch_shape)):
+        raise ValueError("baseline must be a scalar or have the batch shape %s; got shape %s"
+                         % (tuple(dist.batch_shape), b.shape))
+    if not np.all(np.isfinite(b)):
+        raise ValueError("baseline must be finite")
+    return np.broadcast_to(b, dist.batch_shape).reshape(-1)
+
+
+def _check_backend(backend):
+    if backend not in BACKENDS:
+        raise ValueError("backend must be 'compiled' or 'reference', got %r" % (backend,))
+
+
+def _batch_index(dist, b):
+    shape = tuple(dist.batch_shape)
+    return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
+
+
+def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None):
+    bad = ~np.isfinite(sums).all(axis=1)
+    if bad.any() and nan_policy == "raise":
+        b = int(np.argmax(bad))
+        hint = ""
+        if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
+            hint = " (is every sample inside the table? fastscore.fn.table is NaN outside it)"
+        raise ValueError(
+            "f or the score was not finite for a sample of batch element %s%s; pass "
+            "nan_policy='propagate' to get NaN results instead"
+            % (_batch_index(dist, b), hint))
+    value, value_stderr, g, se = estimators.finish(sums, method, baseline)
+    shape = tuple(dist.batch_shape)
+    if shape:
+        value = value.reshape(shape)
+        value_stderr = value_stderr.reshape(shape)
+    else:
+        value = np.float64(value[0])
+        value_stderr = np.float64(value_stderr[0])
+    return Estimate(value, value_stderr, dist._split(g), dist._split(se), n, method, key)
+
+
+def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=None,
+             backend="compiled", nan_policy="raise"):
+    """Score-function estimate of E[f(x)] and its gradient, x ~ dist.
+
+    Computes, for every batch element, ``mean(f(x_i) * score(x_i))`` (or a
+    variance-reduced variant, see ``method``) over ``n`` samples, with a
+    standard error on every number.  The compiled backend never stores the
+    samples when f is a built-in or low-level function.
+
+    Parameters
+    ----------
+    dist : Distribution
+        e.g. ``fs.Normal(loc, scale)``; gradients are taken with respect to the
+        parameters it was given.
+    f : callable, scipy.LowLevelCallable, numba cfunc or fastscore.fn built-in
+        A Python callable is called with arrays of samples of shape
+        (m, *batch_shape, *event_shape) and must return (m, *batch_shape).
+        A LowLevelCallable is called per sample without the GIL, with signature
+        ``double(double)`` or ``double(const double *x, intptr_t event_size,
+        intptr_t batch_index, void *user_data)``; it must be thread-safe.
+    n : int
+        Samples per batch element (>= 2; integral floats such as 1e6 accepted).
+    rng : None, int, SeedSequence, BitGenerator or Generator
+        Seed (SPEC 7).  The same rng and n give the same result whatever
+        ``n_threads``.
+    method : {"plain", "baseline", "rloo", "cv"}
+        plain: mean(f s); baseline: mean((f - baseline) s); rloo: leave-one-out
+        mean baseline (unbiased); cv: per-coordinate optimal baseline
+        E[f s^2] / E[s^2] estimated from the same samples (bias O(1/n)).
+    baseline : float or array of batch_shape
+        Only with method="baseline".
+    n_threads : int or None
+        None uses the available cores (OMP_NUM_THREADS, threadpoolctl limits
+        and CPU affinity are respected); small work runs on one thread.
+    backend : {"compiled", "reference"}
+        "reference" is pure NumPy/SciPy on the very same samples.
+    nan_policy : {"raise", "propagate"}
+        What a non-finite f value does: raise ValueError naming the batch
+        element (default) or give NaN results.
+
+    Returns
+    -------
+    Estimate
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> est = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=100_000, rng=0,
+    ...                   method="rloo")
+    >>> float(est.grad["loc"])   # d/dloc E[x^2] = 2 loc = 2  # doctest: +SKIP
+    2.01...
+    >>> abs(est.grad["loc"] - 2.0) < 4 * est.stderr["loc"]
+    np.True_
+    """
+    _check_dist(dist)
+    pf = prepare(f, nan_policy)
+    n = _check_n(n, minimum=2)
+    b = _check_method(method, baseline, dist)
+    _check_backend(backend)
+    nt = _threads.effective_n_threads(n_threads)
+    key = key_from_rng(rng)
+    if backend == "compiled":
+        sums = _compiled.sums(dist, pf, n, key, nt)
+    else:
+        sums = reference.sums(dist, pf, n, key)
+    return _wrap(dist, sums, method, b, n, key, nan_policy, pf)
+
+
+def sample(dist, n, rng=None, *, n_threads=None, backend="compiled"):
+    """The samples :func:`estimate` would draw for the same rng and n.
+
+    Returns an array of shape (n, *batch_shape, *event_shape); float64 for
+    continuous families and int64 for discrete ones.
+
+    Examples
+    --------
+    >>> import numpy as np, fastscore as fs
+    >>> d = fs.Normal(0.0, 1.0)
+    >>> x = fs.sample(d, 5, rng=0)
+    >>> x.shape
+    (5,)
+    >>> bool(np.array_equal(x, fs.sample(d, 5, rng=0, backend="reference")))
+    True
+    """
+    _check_dist(dist)
+    n = _check_n(n)
+    _check_backend(backend)
+    nt = _threads.effective_n_threads(n_threads)
+    key = key_from_rng(rng)
+    if backend == "compiled":
+        x3 = _compiled.sample(dist, n, key, nt)
+    else:
+        x3 = reference.sample(dist, n, key)
+    return dist._as_samples(x3, (n,))
+
+
+def score(dist, x):
+    """Per-sample scores d/dparam log p(x), by parameter.
+
+    Parameters
+    ----------
+    dist : Distribution
+    x : array_like of shape (*sample_shape, *batch_shape, *event_shape)
+
+    Returns
+    -------
+    dict of str -> ndarray of shape (*sample_shape, *batch_shape, *param_event_shape)
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.Normal(0.0, 1.0), [0.0, 1.0])
+    {'loc': array([0., 1.]), 'scale': array([-1.,  0.])}
+    """
+    _check_dist(dist)
+    return dist.score(x)
+
+
+def estimate_from_samples(dist, x, fx, method="plain", baseline=None, nan_policy="raise"):
+    """Estimates from samples and f values you already have.
+
+    Parameters
+    ----------
+    dist : Distribution
+    x : array_like (n, *batch_shape, *event_shape)
+        Samples of dist (e.g. from :func:`sample`).
+    fx : array_like (n, *batch_shape)
+        f at those samples (need not be a function of x alone: noisy rewards
+        are fine).
+    method, baseline, nan_policy
+        As in :func:`estimate`.
+
+    Returns
+    -------
+    Estimate
+        ``key`` is None.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> d = fs.Normal(0.0, 1.0)
+    >>> x = fs.sample(d, 10_000, rng=1)
+    >>> est = fs.estimate_from_samples(d, x, x ** 2, method="rloo")
+    >>> abs(float(est.grad["scale"]) - 2.0) < 4 * float(est.stderr["scale"])
+    True
+    """
+    _check_dist(dist)
+    if nan_policy not in ("raise", "propagate"):
+        raise ValueError("nan_policy must be 'raise' or 'propagate', got %r" % (nan_policy,))
+    x3, lead = dist._flatten_x(x)
+    if len(lead) != 1:
+        raise ValueError("x must have shape (n, *batch_shape, *event_shape) = (n, %s); got %s"
+                         % (", ".join(map(str, tuple(dist.batch_shape) + tuple(dist.event_shape))),
+                            np.shape(x)))
+    n = _check_n(lead[0], minimum=2)
+    if dist.validate_args:
+        dist._check_support(x3)
+    fa = np.asarray(fx)
+    if fa.dtype.kind not in "biuf":
+        raise TypeError("fx must be real numbers, got dtype %s" % fa.dtype)
+    if fa.shape != (n,) + tuple(dist.batch_shape):
+        raise ValueError("fx must have shape (n, *batch_shape) = %s; got %s"
+                         % ((n,) + tuple(dist.batch_shape), fa.shape))
+    fx2 = fa.astype(np.float64).reshape(n, dist.batch_size)
+    b = _check_method(method, baseline, dist)
+    sums = estimators.sums_from_samples(fx2, dist._score_components(x3), CHUNK_SIZE)
+    return _wrap(dist, sums, method, b, n, None, nan_policy)

@@ -1,0 +1,289 @@
+"""Built-in functions f, evaluated inline in the compiled kernel.
+
+Each built-in has a NumPy twin used by the reference backend and on finite
+supports, computing the same numbers in the same way.
+
+Examples
+--------
+>>> import fastscore as fs
+>>> est = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=10_000, rng=0)
+>>> round(float(est.value), 0)  # E[x^2] = loc^2 + scale^2 = 5
+5.0
+"""
+
+import numbers
+
+import numpy as np
+
+from . import _kernels
+
+__all__ = ["Function", "power", "linear", "call", "put", "indicator", "table"]
+
+
+def _real(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError("%s must be a real number, got %r" % (name, value))
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError("%s must be finite, got %r" % (name, value))
+    return value
+
+
+class Function:
+    """A built-in f; build one with :func:`power`, :func:`linear`, ... ."""
+
+    kind = None
+    scalar_only = True
+
+    def __repr__(self):
+        return "fastscore.fn.%s" % self._repr()
+
+    def _check(self, dist):
+        if self.scalar_only and dist.event_size > 1:
+            raise ValueError("f: fastscore.fn.%s needs scalar samples, but %s has event shape "
+                             "%s" % (self.kind, type(dist).__name__, dist.event_shape))
+
+    def spec(self, dist):
+        """The kernel's FunctionSpec of this f for ``dist``."""
+        self._check(dist)
+        return self._spec(dist)
+
+    def numpy(self, x3, dist):
+        """f on samples x3 (m, batch_size, event_size) -> (m, batch_size)."""
+        self._check(dist)
+        return self._numpy(np.asarray(x3, dtype=np.float64), dist)
+
+
+class power(Function):
+    """f(x) = x ** k.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.fn.power(2)
+    fastscore.fn.power(2.0)
+    """
+
+    kind = "power"
+
+    def __init__(self, k):
+        self.k = _real("power: k", k)
+
+    def _repr(self):
+        return "power(%r)" % self.k
+
+    def _spec(self, dist):
+        return _kernels.FunctionSpec("power", a=self.k)
+
+    def _numpy(self, x3, dist):
+        x = x3[:, :, 0]
+        if self.k == 2.0:
+            return x * x
+        if self.k == 1.0:
+            return x.copy()
+        return np.power(x, self.k)
+
+
+class linear(Function):
+    """f(x) = a . x + b (a scalar, or an array of the event shape).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.fn.linear(2.0, 1.0)
+    fastscore.fn.linear(a=2.0, b=1.0)
+    """
+
+    kind = "linear"
+    scalar_only = False
+
+    def __init__(self, a=1.0, b=0.0):
+        arr = np.asarray(a, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("linear: a must be finite")
+        self.a = arr
+        self.b = _real("linear: b", b)
+
+    def _repr(self):
+        a = float(self.a) if self.a.ndim == 0 else self.a.tolist()
+        return "linear(a=%r, b=%r)" % (a, self.b)
+
+    def _coef(self, dist):
+        E = max(dist.event_size, 1)
+        if self.a.ndim == 0:
+            return np.full(E, float(self.a))
+        if self.a.shape != tuple(dist.event_shape):
+            raise ValueError("linear: a must be a scalar or have the event shape %s; got %s"
+                             % (dist.event_shape, self.a.shape))
+        return self.a.reshape(-1)
+
+    def _check(self, dist):
+        pass
+
+    def _spec(self, dist):
+        return _kernels.FunctionSpec("linear", b=self.b, values=self._coef(dist))
+
+    def _numpy(self, x3, dist):
+        coef = self._coef(dist)
+        if coef.size == 1:
+            return coef[0] * x3[:, :, 0] + self.b
+        acc = np.zeros(x3.shape[:2])
+        for e in range(coef.size):  # same order of additions as the kernel
+            acc = acc + coef[e] * x3[:, :, e]
+        return acc + self.b
+
+
+class call(Function):
+    """Call payoff f(x) = max(x - strike, 0).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.fn.call(100.0)
+    fastscore.fn.call(strike=100.0)
+    """
+
+    kind = "call"
+
+    def __init__(self, strike):
+        self.strike = _real("call: strike", strike)
+
+    def _repr(self):
+        return "call(strike=%r)" % self.strike
+
+    def _spec(self, dist):
+        return _kernels.FunctionSpec("call", a=self.strike)
+
+    def _numpy(self, x3, dist):
+        return np.maximum(x3[:, :, 0] - self.strike, 0.0)
+
+
+class put(Function):
+    """Put payoff f(x) = max(strike - x, 0).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.fn.put(100.0)
+    fastscore.fn.put(strike=100.0)
+    """
+
+    kind = "put"
+
+    def __init__(self, strike):
+        self.strike = _real("put: strike", strike)
+
+    def _repr(self):
+        return "put(strike=%r)" % self.strike
+
+    def _spec(self, dist):
+        return _kernels.FunctionSpec("put", a=self.strike)
+
+    def _numpy(self, x3, dist):
+        return np.maximum(self.strike - x3[:, :, 0], 0.0)
+
+
+class indicator(Function):
+    """f(x) = 1 if lo <= x <= hi else 0 (closed interval; use +-inf for one side).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.fn.indicator(0.0, float("inf"))
+    fastscore.fn.indicator(lo=0.0, hi=inf)
+    """
+
+    kind = "indicator"
+
+    def __init__(self, lo=-np.inf, hi=np.inf):
+        for nm, v in (("lo", lo), ("hi", hi)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or np.isnan(v):
+                raise ValueError("indicator: %s must be a real number (+-inf allowed), got %r"
+                                 % (nm, v))
+        if lo > hi:
+            raise ValueError("indicator: lo must be <= hi, got lo=%r, hi=%r" % (lo, hi))
+        self.lo, self.hi = float(lo), float(hi)
+
+    def _repr(self):
+        return "indicator(lo=%r, hi=%r)" % (self.lo, self.hi)
+
+    def _spec(self, dist):
+        return _kernels.FunctionSpec("indicator", a=self.lo, b=self.hi)
+
+    def _numpy(self, x3, dist):
+        x = x3[:, :, 0]
+        return ((x >= self.lo) & (x <= self.hi)).astype(np.float64)
+
+
+class table(Function):
+    """f(x) = values[..., x] for a discrete sample x (values on the last axis).
+
+    ``values`` has shape (V,) to serve every batch element, or
+    (*batch_shape, V) (broadcastable) for per-element rewards, as in a
+    policy gradient with per-state rewards.  A sample x outside 0..V-1 is an
+    error (ValueError).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> d = fs.Categorical(logits=[0.0, 0.0, 0.0])
+    >>> est = fs.estimate(d, fs.fn.table([1.0, 2.0, 3.0]), n=10_000, rng=0)
+    >>> round(float(est.value), 1)
+    2.0
+    """
+
+    kind = "table"
+
+    def __init__(self, values):
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim < 1 or arr.shape[-1] < 1:
+            raise ValueError("table: values need at least one entry on the last axis; got "
+                             "shape %s" % (arr.shape,))
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("table: values must be finite")
+        self.values = arr
+
+    def _repr(self):
+        return "table(shape=%s)" % (self.values.shape,)
+
+    def _check(self, dist):
+        Function._check(self, dist)
+        if not dist.integer_valued:
+            raise ValueError("f: fastscore.fn.table needs a discrete distribution; %s is "
+                             "continuous" % type(dist).__name__)
+
+    def _rows(self, dist):
+        V = self.values.shape[-1]
+        if self.values.ndim == 1:
+            return self.values.reshape(1, V), 0
+        try:
+            rows = np.broadcast_to(self.values, tuple(dist.batch_shape) + (V,))
+        except ValueError:
+            raise ValueError("table: values of shape %s do not broadcast to batch shape %s "
+                             "+ (V,)" % (self.values.shape, dist.batch_shape)) from None
+        return np.ascontiguousarray(rows).reshape(-1, V), V
+
+    def _spec(self, dist):
+        rows, bstride = self._rows(dist)
+        return _kernels.FunctionSpec("table", values=rows, table_bstride=bstride)
+
+    def _numpy(self, x3, dist):
+        rows, bstride = self._rows(dist)
+        V = rows.shape[1]
+        x = x3[:, :, 0]
+        idx = x.astype(np.int64)
+        ok = (x >= 0) & (idx < V) & (idx == x)
+        idx = np.where(ok, idx, 0)
+        if bstride == 0:
+            out = rows[0][idx]
+        else:
+            out = np.take_along_axis(rows, idx.T, axis=1).T
+        return np.where(ok, out, np.nan)
+
+    def check_support(self, dist):
+        """Raise ValueError if the table is shorter than a finite support."""
+        sup = dist.support()
+        if sup is not None and self.values.shape[-1] < sup.size:
+            raise ValueError("table: values has %d entries on its last axis but %s has %d "
+                             "support values" % (self.values.shape[-1], type(dist).__name__,
+                                                 sup.size))
