@@ -17,7 +17,24 @@ from . import fn
 from ._config import show_config
 from ._rng import CHUNK_SIZE
 from ._version import __version__
-from .distributions import Bernoulli, Categorical, Distribution, Normal, Poisson
+from .distributions import (
+    Bernoulli,
+    Beta,
+    Binomial,
+    Categorical,
+    Chi2,
+    Dirichlet,
+    Distribution,
+    Exponential,
+    Gamma,
+    Geometric,
+    LogNormal,
+    MultivariateNormal,
+    NegativeBinomial,
+    Normal,
+    Poisson,
+    VonMises,
+)
 from .estimate import Estimate, estimate, estimate_from_samples, sample, score
 
 __all__ = [
@@ -28,6 +45,17 @@ __all__ = [
     "Bernoulli",
     "Categorical",
     "Poisson",
+    "LogNormal",
+    "Exponential",
+    "Gamma",
+    "Beta",
+    "Dirichlet",
+    "Binomial",
+    "Geometric",
+    "NegativeBinomial",
+    "MultivariateNormal",
+    "VonMises",
+    "Chi2",
     "Estimate",
     "estimate",
     "estimate_from_samples",

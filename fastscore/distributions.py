@@ -17,7 +17,11 @@ Scores are taken with respect to the parameters the user passed: a
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Poisson"]
+__all__ = [
+    "Distribution", "Normal", "Bernoulli", "Categorical", "Poisson", "LogNormal",
+    "Exponential", "Gamma", "Beta", "Dirichlet", "Binomial", "Geometric",
+    "NegativeBinomial", "MultivariateNormal", "VonMises", "Chi2",
+]
 
 
 class Distribution:
@@ -34,9 +38,12 @@ class Distribution:
     finite_support = False
     integer_valued = False
 
-    def __init__(self, params, validate_args=True):
+    def __init__(self, params, validate_args=True, const=None):
         self.validate_args = bool(validate_args)
-        self._user = {}  # user-passed name -> float64 array (original shape)
+        self._user = {}  # differentiable parameters passed: name -> float64 array
+        self._const = {}  # parameters without a gradient (total_count)
+        for name, value in (const or {}).items():
+            self._const[name] = self._as_float_array(name, value)
         for name, value in params.items():
             if value is not None:
                 self._user[name] = self._as_float_array(name, value)
@@ -77,7 +84,7 @@ class Distribution:
         event_dims = event_dims or {}
         shapes = []
         for nm in names:
-            a = self._user[nm]
+            a = self._user[nm] if nm in self._user else self._const[nm]
             ed = event_dims.get(nm, 0)
             shapes.append(a.shape[: a.ndim - ed] if ed else a.shape)
         try:
@@ -110,12 +117,11 @@ class Distribution:
     @property
     def score_size(self):
         """Number of score components P (all parameters, flattened)."""
-        return sum(int(np.prod(self._param_event_shape(nm), dtype=np.int64))
-                   for nm in self.param_names)
+        return sum(self._n_components(nm) for nm in self.param_names)
 
     def __repr__(self):
         parts = []
-        for nm, a in self._user.items():
+        for nm, a in list(self._const.items()) + list(self._user.items()):
             parts.append("%s=%s" % (nm, _short(a)))
         return "%s(%s)" % (self._name, ", ".join(parts))
 
@@ -201,10 +207,18 @@ class Distribution:
         prefix = tuple(lead) if comps.ndim == 3 else ()
         for nm in self.param_names:
             pe = tuple(self._param_event_shape(nm))
-            k = int(np.prod(pe, dtype=np.int64))
-            out[nm] = comps[..., j:j + k].reshape(prefix + tuple(self.batch_shape) + pe)
-            j += k
+            block = comps[..., j:j + self._n_components(nm)]
+            out[nm] = self._expand(nm, block).reshape(prefix + tuple(self.batch_shape) + pe)
+            j += self._n_components(nm)
         return out
+
+    def _n_components(self, name):
+        """Score components of parameter ``name`` (its size unless overridden)."""
+        return int(np.prod(self._param_event_shape(name), dtype=np.int64))
+
+    def _expand(self, name, block):
+        """Score components of ``name`` -> its full event layout (..., size)."""
+        return block
 
     def _as_samples(self, x3, lead):
         """Kernel-layout samples (m, B, E) -> user layout and dtype."""
@@ -224,7 +238,7 @@ def _short(a):
     if a.ndim == 0:
         return repr(float(a))
     if a.size <= 6:
-        return np.array2string(a, separator=", ")
+        return " ".join(np.array2string(a, separator=", ").split())
     return "array(shape=%s)" % (a.shape,)
 
 
@@ -476,3 +490,684 @@ class Categorical(Distribution):
         p = self.probs.reshape(-1, K)
         with np.errstate(divide="ignore"):
             return np.log(np.take_along_axis(p[None], x[:, :, None], axis=-1)[..., 0])
+
+
+def _probs_or_logits(dist, lo_open=False, hi_open=False):
+    """Validate probs/logits; returns (name, p, q) with q = 1 - p computed accurately."""
+    (name,) = dist.param_names
+    a = dist._user[name]
+    if name == "probs":
+        if dist.validate_args:
+            lo = (a > 0) if lo_open else (a >= 0)
+            hi = (a < 1) if hi_open else (a <= 1)
+            rule = "in %s0, 1%s" % ("(" if lo_open else "[", ")" if hi_open else "]")
+            dist._require("probs", a, lo & hi, rule)
+        return name, a, 1.0 - a
+    return name, special.expit(a), special.expit(-a)
+
+
+class LogNormal(Distribution):
+    """LogNormal(loc, scale): log x ~ Normal(loc, scale).
+
+    Sampled by numpy's ``random_lognormal`` (``Generator.lognormal``).
+    Scores, with z = (log x - loc) / scale: d/dloc = z / scale,
+    d/dscale = (z^2 - 1) / scale.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.LogNormal(0.0, 1.0), [1.0])["scale"]
+    array([-1.])
+    """
+
+    family = "lognormal"
+    _support_text = "(x > 0)"
+
+    def __init__(self, loc, scale, validate_args=True):
+        super().__init__({"loc": loc, "scale": scale}, validate_args)
+
+    def _setup(self):
+        if self.validate_args:
+            self._require("scale", self._user["scale"], self._user["scale"] > 0, "> 0")
+        self.batch_shape = self._broadcast(["loc", "scale"])
+        self.event_shape = ()
+        self.loc = np.broadcast_to(self._user["loc"], self.batch_shape)
+        self.scale = np.broadcast_to(self._user["scale"], self.batch_shape)
+
+    def _kernel_params(self):
+        return np.stack([self.loc.ravel(), self.scale.ravel()], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.lognormal(prm[0], prm[1], size=m)[:, None]
+
+    def _in_support(self, x3):
+        return np.isfinite(x3) & (x3 > 0)
+
+    def _score_components(self, x3):
+        loc = self.loc.reshape(1, -1)
+        scale = self.scale.reshape(1, -1)
+        z = (np.log(x3[:, :, 0]) - loc) / scale
+        return np.stack([z / scale, (z * z - 1.0) / scale], axis=-1)
+
+    def _log_prob(self, x3):
+        return stats.lognorm.logpdf(x3[:, :, 0], self.scale.reshape(1, -1),
+                                    scale=np.exp(self.loc.reshape(1, -1)))
+
+
+class Exponential(Distribution):
+    """Exponential(rate): density rate exp(-rate x), x >= 0.
+
+    Sampled by numpy's ``random_exponential`` with scale 1/rate
+    (``Generator.exponential(1 / rate)``).  Score: d/drate = 1/rate - x.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.Exponential(2.0), [0.5])["rate"]
+    array([0.])
+    """
+
+    family = "exponential"
+    _support_text = "(x >= 0)"
+
+    def __init__(self, rate, validate_args=True):
+        super().__init__({"rate": rate}, validate_args)
+
+    def _setup(self):
+        if self.validate_args:
+            self._require("rate", self._user["rate"], self._user["rate"] > 0, "> 0")
+        self.batch_shape = self._broadcast(["rate"])
+        self.event_shape = ()
+        self.rate = np.broadcast_to(self._user["rate"], self.batch_shape)
+
+    def _kernel_params(self):
+        return (1.0 / self.rate).reshape(-1, 1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.exponential(prm[0], size=m)[:, None]
+
+    def _in_support(self, x3):
+        return np.isfinite(x3) & (x3 >= 0)
+
+    def _score_components(self, x3):
+        return ((1.0 / self.rate).reshape(1, -1) - x3[:, :, 0])[:, :, None]
+
+    def _log_prob(self, x3):
+        return stats.expon.logpdf(x3[:, :, 0], scale=1.0 / self.rate.reshape(1, -1))
+
+
+class Gamma(Distribution):
+    """Gamma(concentration, rate): density proportional to x^(a-1) exp(-rate x).
+
+    Sampled by numpy's ``random_gamma`` with scale 1/rate
+    (``Generator.gamma(concentration, 1 / rate)``).  Scores:
+    d/dconcentration = log x + log rate - digamma(concentration),
+    d/drate = concentration / rate - x; the digamma term is computed once
+    per batch element by scipy.special.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.Gamma(1.0, 1.0), [1.0])["rate"]
+    array([0.])
+    """
+
+    family = "gamma"
+    _support_text = "(x > 0)"
+
+    def __init__(self, concentration, rate, validate_args=True):
+        super().__init__({"concentration": concentration, "rate": rate}, validate_args)
+
+    def _setup(self):
+        if self.validate_args:
+            for nm in ("concentration", "rate"):
+                self._require(nm, self._user[nm], self._user[nm] > 0, "> 0")
+        self.batch_shape = self._broadcast(["concentration", "rate"])
+        self.event_shape = ()
+        self.concentration = np.broadcast_to(self._user["concentration"], self.batch_shape)
+        self.rate = np.broadcast_to(self._user["rate"], self.batch_shape)
+
+    def _kernel_params(self):
+        a = self.concentration.ravel()
+        r = self.rate.ravel()
+        return np.stack([a, 1.0 / r, np.log(r) - special.digamma(a), a / r], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.gamma(prm[0], prm[1], size=m)[:, None]
+
+    def _in_support(self, x3):
+        return np.isfinite(x3) & (x3 > 0)
+
+    def _score_components(self, x3):
+        kp = self.kernel_params()
+        x = x3[:, :, 0]
+        return np.stack([np.log(x) + kp[:, 2], kp[:, 3] - x], axis=-1)
+
+    def _log_prob(self, x3):
+        return stats.gamma.logpdf(x3[:, :, 0], self.concentration.reshape(1, -1),
+                                  scale=1.0 / self.rate.reshape(1, -1))
+
+
+class Beta(Distribution):
+    """Beta(concentration1, concentration0): density proportional to x^(a-1) (1-x)^(b-1).
+
+    ``concentration1`` is a (the exponent of x), ``concentration0`` is b, as in
+    torch.distributions.  Sampled by numpy's ``random_beta``
+    (``Generator.beta(a, b)``).  Scores: d/da = log x - digamma(a) + digamma(a+b),
+    d/db = log(1 - x) - digamma(b) + digamma(a+b).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> d = fs.Beta(2.0, 2.0)
+    >>> s = fs.score(d, [0.5])
+    >>> bool(abs(s["concentration1"][0] - s["concentration0"][0]) < 1e-12)
+    True
+    """
+
+    family = "beta"
+    _support_text = "(0 < x < 1)"
+
+    def __init__(self, concentration1, concentration0, validate_args=True):
+        super().__init__({"concentration1": concentration1, "concentration0": concentration0},
+                         validate_args)
+
+    def _setup(self):
+        if self.validate_args:
+            for nm in ("concentration1", "concentration0"):
+                self._require(nm, self._user[nm], self._user[nm] > 0, "> 0")
+        self.batch_shape = self._broadcast(["concentration1", "concentration0"])
+        self.event_shape = ()
+        self.concentration1 = np.broadcast_to(self._user["concentration1"], self.batch_shape)
+        self.concentration0 = np.broadcast_to(self._user["concentration0"], self.batch_shape)
+
+    def _kernel_params(self):
+        a = self.concentration1.ravel()
+        b = self.concentration0.ravel()
+        dab = special.digamma(a + b)
+        return np.stack([a, b, dab - special.digamma(a), dab - special.digamma(b)], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.beta(prm[0], prm[1], size=m)[:, None]
+
+    def _in_support(self, x3):
+        return (x3 >= 0) & (x3 <= 1)
+
+    def _score_components(self, x3):
+        kp = self.kernel_params()
+        x = x3[:, :, 0]
+        with np.errstate(divide="ignore"):
+            return np.stack([np.log(x) + kp[:, 2], np.log1p(-x) + kp[:, 3]], axis=-1)
+
+    def _log_prob(self, x3):
+        return stats.beta.logpdf(x3[:, :, 0], self.concentration1.reshape(1, -1),
+                                 self.concentration0.reshape(1, -1))
+
+
+class Chi2(Distribution):
+    """Chi2(df): the chi-squared distribution, Gamma(df / 2, rate=1/2).
+
+    Sampled by numpy's ``random_chisquare`` (``Generator.chisquare``).
+    Score: d/ddf = (log(x / 2) - digamma(df / 2)) / 2.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.Chi2(3.0).batch_shape
+    ()
+    """
+
+    family = "chi2"
+    _support_text = "(x > 0)"
+
+    def __init__(self, df, validate_args=True):
+        super().__init__({"df": df}, validate_args)
+
+    def _setup(self):
+        if self.validate_args:
+            self._require("df", self._user["df"], self._user["df"] > 0, "> 0")
+        self.batch_shape = self._broadcast(["df"])
+        self.event_shape = ()
+        self.df = np.broadcast_to(self._user["df"], self.batch_shape)
+
+    def _kernel_params(self):
+        k = self.df.ravel()
+        return np.stack([k, np.log(2.0) + special.digamma(0.5 * k)], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.chisquare(prm[0], size=m)[:, None]
+
+    def _in_support(self, x3):
+        return np.isfinite(x3) & (x3 > 0)
+
+    def _score_components(self, x3):
+        kp = self.kernel_params()
+        return (0.5 * (np.log(x3[:, :, 0]) - kp[:, 1]))[:, :, None]
+
+    def _log_prob(self, x3):
+        return stats.chi2.logpdf(x3[:, :, 0], self.df.reshape(1, -1))
+
+
+class VonMises(Distribution):
+    """VonMises(loc, concentration): density exp(k cos(x - loc)) / (2 pi I0(k)) on [-pi, pi].
+
+    Sampled by numpy's ``random_vonmises`` (``Generator.vonmises``).  Scores:
+    d/dloc = k sin(x - loc), d/dconcentration = cos(x - loc) - I1(k) / I0(k)
+    (the Bessel ratio from scipy.special, once per batch element).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.VonMises(0.0, 1.0), [0.0])["loc"]
+    array([0.])
+    """
+
+    family = "vonmises"
+    _support_text = "[-pi, pi]"
+
+    def __init__(self, loc, concentration, validate_args=True):
+        super().__init__({"loc": loc, "concentration": concentration}, validate_args)
+
+    def _setup(self):
+        if self.validate_args:
+            c = self._user["concentration"]
+            self._require("concentration", c, c > 0, "> 0")
+        self.batch_shape = self._broadcast(["loc", "concentration"])
+        self.event_shape = ()
+        self.loc = np.broadcast_to(self._user["loc"], self.batch_shape)
+        self.concentration = np.broadcast_to(self._user["concentration"], self.batch_shape)
+
+    def _kernel_params(self):
+        k = self.concentration.ravel()
+        return np.stack([self.loc.ravel(), k, special.i1e(k) / special.i0e(k)], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.vonmises(prm[0], prm[1], size=m)[:, None]
+
+    def _in_support(self, x3):
+        return np.isfinite(x3) & (np.abs(x3) <= np.pi)
+
+    def _score_components(self, x3):
+        kp = self.kernel_params()
+        z = x3[:, :, 0] - kp[:, 0]
+        return np.stack([kp[:, 1] * np.sin(z), np.cos(z) - kp[:, 2]], axis=-1)
+
+    def _log_prob(self, x3):
+        return stats.vonmises.logpdf(x3[:, :, 0], self.concentration.reshape(1, -1),
+                                     loc=self.loc.reshape(1, -1))
+
+
+#: Binomial families with at most this many support values use the count path.
+BINOMIAL_COUNT_LIMIT = 1024
+
+
+class Binomial(Distribution):
+    """Binomial(total_count, probs | logits): successes in total_count trials.
+
+    ``total_count`` is a non-negative integer array (no gradient is taken for
+    it).  Sampled by numpy's ``random_binomial`` (``Generator.binomial``).
+    Scores: d/dprobs = x / p - (n - x) / (1 - p), d/dlogits = x - n p.
+    When max(total_count) < 1024 the kernel counts support values and the
+    moments are computed exactly from the counts.  Samples are int64.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.Binomial(10, logits=0.0), [7])["logits"]
+    array([2.])
+    """
+
+    integer_valued = True
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=True):
+        _exclusive("Binomial", probs, logits)
+        super().__init__({"probs": probs, "logits": logits}, validate_args,
+                         const={"total_count": total_count})
+
+    def _setup(self):
+        N = self._const["total_count"]
+        if self.validate_args:
+            self._require("total_count", N, (N >= 0) & (np.floor(N) == N),
+                          "a non-negative integer")
+        name, p, q = _probs_or_logits(self)
+        self.batch_shape = self._broadcast(["total_count", name])
+        self.event_shape = ()
+        self.total_count = np.broadcast_to(N, self.batch_shape)
+        self.probs = np.broadcast_to(p, self.batch_shape)
+        self._q = np.broadcast_to(q, self.batch_shape)
+        self.family = "binomial_" + name
+        n_max = int(self.total_count.max()) if self.total_count.size else 0
+        self.finite_support = n_max + 1 <= BINOMIAL_COUNT_LIMIT
+        self._n_max = n_max
+
+    _support_text = "{0, ..., total_count}"
+
+    def _kernel_params(self):
+        return np.stack([self.probs.ravel(), self.total_count.ravel(), self._q.ravel()], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.binomial(int(prm[1]), prm[0], size=m).astype(np.float64)[:, None]
+
+    def support(self):
+        return np.arange(self._n_max + 1, dtype=np.float64) if self.finite_support else None
+
+    def _in_support(self, x3):
+        N = self.total_count.reshape(1, -1, 1)
+        return (x3 >= 0) & (x3 <= N) & (np.floor(x3) == x3)
+
+    def _score_components(self, x3):
+        kp = self.kernel_params()
+        x = x3[:, :, 0]
+        if self.param_names[0] == "logits":
+            return (x - kp[:, 1] * kp[:, 0])[:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (x / kp[:, 0] - (kp[:, 1] - x) / kp[:, 2])[:, :, None]
+
+    def _log_prob(self, x3):
+        return stats.binom.logpmf(x3[:, :, 0], self.total_count.reshape(1, -1),
+                                  self.probs.reshape(1, -1))
+
+
+class Geometric(Distribution):
+    """Geometric(probs | logits): failures before the first success, x = 0, 1, 2, ...
+
+    P(x = k) = (1 - p)^k p, as in torch.distributions.  Sampled as numpy's
+    ``random_geometric`` (trials up to the first success) minus one
+    (``Generator.geometric(p) - 1``).  Scores: d/dprobs = 1/p - x/(1 - p),
+    d/dlogits = 1 - p - x p.  Samples are int64.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.Geometric(probs=0.5), [1])["probs"]
+    array([0.])
+    """
+
+    integer_valued = True
+    _support_text = "(non-negative integers)"
+
+    def __init__(self, probs=None, logits=None, validate_args=True):
+        _exclusive("Geometric", probs, logits)
+        super().__init__({"probs": probs, "logits": logits}, validate_args)
+
+    def _setup(self):
+        name, p, q = _probs_or_logits(self, lo_open=True)
+        self.batch_shape = self._user[name].shape
+        self.event_shape = ()
+        self.probs = p
+        self._q = q
+        self.family = "geometric_" + name
+
+    def _kernel_params(self):
+        return np.stack([self.probs.ravel(), self._q.ravel()], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return (gen.geometric(prm[0], size=m) - 1).astype(np.float64)[:, None]
+
+    def _in_support(self, x3):
+        return (x3 >= 0) & (np.floor(x3) == x3)
+
+    def _score_components(self, x3):
+        kp = self.kernel_params()
+        x = x3[:, :, 0]
+        if self.param_names[0] == "logits":
+            return (kp[:, 1] - x * kp[:, 0])[:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (1.0 / kp[:, 0] - x / kp[:, 1])[:, :, None]
+
+    def _log_prob(self, x3):
+        return stats.geom.logpmf(x3[:, :, 0] + 1, self.probs.reshape(1, -1))
+
+
+class NegativeBinomial(Distribution):
+    """NegativeBinomial(total_count, probs | logits), with torch's meaning.
+
+    The number of successes before ``total_count`` failures, each trial a
+    success with probability ``probs``: P(x = k) is proportional to
+    C(k + r - 1, k) p^k (1 - p)^r.  numpy's sampler counts failures before
+    n successes, so this is numpy's ``random_negative_binomial(n=total_count,
+    p=1 - probs)`` (``Generator.negative_binomial(total_count, 1 - probs)``,
+    a gamma-Poisson mixture).  Scores: d/dprobs = x / p - r / (1 - p),
+    d/dlogits = x (1 - p) - r p.  ``total_count`` (> 0, real) has no gradient.
+    Samples are int64.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.score(fs.NegativeBinomial(2.0, probs=0.5), [2])["probs"]
+    array([0.])
+    """
+
+    integer_valued = True
+    _support_text = "(non-negative integers)"
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args=True):
+        _exclusive("NegativeBinomial", probs, logits)
+        super().__init__({"probs": probs, "logits": logits}, validate_args,
+                         const={"total_count": total_count})
+
+    def _setup(self):
+        r = self._const["total_count"]
+        if self.validate_args:
+            self._require("total_count", r, r > 0, "> 0")
+        name, p, q = _probs_or_logits(self, hi_open=True)
+        self.batch_shape = self._broadcast(["total_count", name])
+        self.event_shape = ()
+        self.total_count = np.broadcast_to(r, self.batch_shape)
+        self.probs = np.broadcast_to(p, self.batch_shape)
+        self._q = np.broadcast_to(q, self.batch_shape)
+        self.family = "negbin_" + name
+
+    def _kernel_params(self):
+        return np.stack([self.total_count.ravel(), self.probs.ravel(), self._q.ravel()],
+                        axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        return gen.negative_binomial(prm[0], prm[2], size=m).astype(np.float64)[:, None]
+
+    def _in_support(self, x3):
+        return (x3 >= 0) & (np.floor(x3) == x3)
+
+    def _score_components(self, x3):
+        kp = self.kernel_params()
+        x = x3[:, :, 0]
+        if self.param_names[0] == "logits":
+            return (x * kp[:, 2] - kp[:, 0] * kp[:, 1])[:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (x / kp[:, 1] - kp[:, 0] / kp[:, 2])[:, :, None]
+
+    def _log_prob(self, x3):
+        # scipy's nbinom counts failures before n successes with success prob p.
+        return stats.nbinom.logpmf(x3[:, :, 0], self.total_count.reshape(1, -1),
+                                   self._q.reshape(1, -1))
+
+
+class Dirichlet(Distribution):
+    """Dirichlet(concentration): a point of the simplex, K >= 2 on the last axis.
+
+    Sampled, in the kernel and the reference alike, as K standard gammas
+    g_k = Gamma(concentration_k) drawn in order by numpy's
+    ``random_standard_gamma`` and normalised, x_k = g_k / (g_0 + ... + g_{K-1})
+    (numpy's ``Generator.dirichlet`` switches to another method for small
+    concentrations, so it is not used).  Score:
+    d/dconcentration_k = log x_k - digamma(concentration_k) + digamma(sum).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> fs.Dirichlet([1.0, 2.0, 3.0]).event_shape
+    (3,)
+    """
+
+    family = "dirichlet"
+    event_ndim = 1
+    _support_text = "(the open simplex)"
+
+    def __init__(self, concentration, validate_args=True):
+        super().__init__({"concentration": concentration}, validate_args)
+
+    def _setup(self):
+        a = self._user["concentration"]
+        if a.ndim < 1 or a.shape[-1] < 2:
+            raise ValueError("Dirichlet: parameter 'concentration' needs K >= 2 categories on "
+                             "its last axis; got shape %s" % (a.shape,))
+        if self.validate_args:
+            self._require("concentration", a, a > 0, "> 0")
+        self.concentration = a
+        self.batch_shape = a.shape[:-1]
+        self.event_shape = (a.shape[-1],)
+
+    def _param_event_shape(self, name):
+        return self.event_shape
+
+    def _kernel_params(self):
+        K = self.event_shape[0]
+        a = self.concentration.reshape(-1, K)
+        c = special.digamma(a.sum(axis=-1, keepdims=True)) - special.digamma(a)
+        return np.concatenate([np.full((a.shape[0], 1), float(K)), a, c], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        K = int(prm[0])
+        g = gen.standard_gamma(prm[1:1 + K], size=(m, K))
+        tot = g[:, 0].copy()
+        for k in range(1, K):  # the kernel's order of additions
+            tot = tot + g[:, k]
+        return g / tot[:, None]
+
+    def _in_support(self, x3):
+        return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
+
+    def _score_components(self, x3):
+        K = self.event_shape[0]
+        kp = self.kernel_params()
+        with np.errstate(divide="ignore"):
+            return np.log(x3) + kp[None, :, 1 + K:1 + 2 * K]
+
+    def _log_prob(self, x3):
+        K = self.event_shape[0]
+        a = self.concentration.reshape(-1, K)
+        out = np.empty(x3.shape[:2])
+        for b in range(a.shape[0]):
+            out[:, b] = stats.dirichlet.logpdf(x3[:, b, :].T, a[b])
+        return out
+
+
+class MultivariateNormal(Distribution):
+    """MultivariateNormal(loc, scale_tril): x = loc + L z, z standard normal, D on the last axis.
+
+    ``scale_tril`` is the lower-triangular Cholesky factor L of the covariance
+    (positive diagonal).  Sampled, in the kernel and the reference alike, as D
+    standard normals from numpy's ``random_standard_normal`` followed by
+    x_i = loc_i + sum_{j <= i} L_ij z_j (``Generator.multivariate_normal``
+    factors the covariance differently, so it is not used).  Scores, with
+    w = L^-1 (x - loc) and v = L^-T w: d/dloc = v, d/dL_ij = v_i w_j - [i = j] / L_ii
+    for i >= j; the gradient for scale_tril is zero above the diagonal.
+
+    Examples
+    --------
+    >>> import numpy as np, fastscore as fs
+    >>> d = fs.MultivariateNormal(np.zeros(2), np.eye(2))
+    >>> d.event_shape
+    (2,)
+    """
+
+    family = "mvn"
+    event_ndim = 1
+    _support_text = "(R^D)"
+
+    def __init__(self, loc, scale_tril, validate_args=True):
+        super().__init__({"loc": loc, "scale_tril": scale_tril}, validate_args)
+
+    def _setup(self):
+        loc = self._user["loc"]
+        L = self._user["scale_tril"]
+        if loc.ndim < 1:
+            raise ValueError("MultivariateNormal: parameter 'loc' needs the event dimension D on "
+                             "its last axis; got a scalar")
+        D = loc.shape[-1]
+        if L.ndim < 2 or L.shape[-2:] != (D, D):
+            raise ValueError("MultivariateNormal: parameter 'scale_tril' must have shape "
+                             "(..., %d, %d) to match loc; got %s" % (D, D, L.shape))
+        if self.validate_args:
+            upper = np.triu(np.ones((D, D), dtype=bool), 1)
+            self._require("scale_tril", L, ~(upper & (L != 0)),
+                          "lower-triangular (zero above the diagonal)")
+            diag = np.diagonal(L, axis1=-2, axis2=-1)
+            self._require("scale_tril", diag, diag > 0, "with a positive diagonal")
+        self.batch_shape = self._broadcast(["loc", "scale_tril"], {"loc": 1, "scale_tril": 2})
+        self.event_shape = (D,)
+        self.loc = np.broadcast_to(loc, tuple(self.batch_shape) + (D,))
+        self.scale_tril = np.broadcast_to(np.tril(L), tuple(self.batch_shape) + (D, D))
+
+    def _param_event_shape(self, name):
+        D = self.event_shape[0]
+        return (D,) if name == "loc" else (D, D)
+
+    def _n_components(self, name):
+        D = self.event_shape[0]
+        return D if name == "loc" else D * (D + 1) // 2
+
+    def _expand(self, name, block):
+        if name == "loc":
+            return block
+        D = self.event_shape[0]
+        full = np.zeros(block.shape[:-1] + (D * D,))
+        rows, cols = np.tril_indices(D)
+        full[..., rows * D + cols] = block
+        return full
+
+    def _kernel_params(self):
+        D = self.event_shape[0]
+        B = self.batch_size
+        return np.concatenate([np.full((B, 1), float(D)), self.loc.reshape(B, D),
+                               self.scale_tril.reshape(B, D * D)], axis=-1)
+
+    def _numpy_draw(self, gen, prm, m):
+        D = int(prm[0])
+        loc = prm[1:1 + D]
+        L = prm[1 + D:].reshape(D, D)
+        z = gen.standard_normal((m, D))
+        x = np.empty((m, D))
+        for i in range(D):  # the kernel's order of additions
+            acc = loc[i] + L[i, 0] * z[:, 0]
+            for j in range(1, i + 1):
+                acc = acc + L[i, j] * z[:, j]
+            x[:, i] = acc
+        return x
+
+    def _in_support(self, x3):
+        return np.isfinite(x3)
+
+    def _score_components(self, x3):
+        D = self.event_shape[0]
+        B = self.batch_size
+        loc = self.loc.reshape(1, B, D)
+        L = self.scale_tril.reshape(1, B, D, D)
+        m = x3.shape[0]
+        w = np.empty((m, B, D))
+        v = np.empty((m, B, D))
+        for i in range(D):  # forward substitution, L w = x - loc
+            acc = x3[:, :, i] - loc[..., i]
+            for j in range(i):
+                acc = acc - L[..., i, j] * w[:, :, j]
+            w[:, :, i] = acc / L[..., i, i]
+        for i in range(D - 1, -1, -1):  # back substitution, L^T v = w
+            acc = w[:, :, i].copy()
+            for j in range(i + 1, D):
+                acc = acc - L[..., j, i] * v[:, :, j]
+            v[:, :, i] = acc / L[..., i, i]
+        rows, cols = np.tril_indices(D)
+        sl = v[:, :, rows] * w[:, :, cols]
+        diag = rows == cols
+        sl[:, :, diag] = sl[:, :, diag] - 1.0 / np.diagonal(L, axis1=-2, axis2=-1)[..., :]
+        return np.concatenate([v, sl], axis=-1)
+
+    def _log_prob(self, x3):
+        D = self.event_shape[0]
+        B = self.batch_size
+        loc = self.loc.reshape(B, D)
+        L = self.scale_tril.reshape(B, D, D)
+        out = np.empty(x3.shape[:2])
+        for b in range(B):
+            out[:, b] = stats.multivariate_normal.logpdf(x3[:, b, :], loc[b], L[b] @ L[b].T)
+        return out
