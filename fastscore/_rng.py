@@ -6,6 +6,7 @@ Chunk ``c`` of batch element ``b`` is drawn from
 never on the number of threads.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -43,8 +44,7 @@ def key_from_rng(rng):
     if isinstance(rng, numbers.Integral):
         if int(rng) < 0:
             raise ValueError("rng: an integer seed must be non-negative, got %d" % int(rng))
-        state = np.random.SeedSequence(int(rng)).generate_state(2, np.uint64)
-        return int(state[0]), int(state[1])
+        return _key_from_int(int(rng))
     if isinstance(rng, np.random.Generator):
         rng = rng.bit_generator
     if isinstance(rng, np.random.BitGenerator):
@@ -54,6 +54,13 @@ def key_from_rng(rng):
         "rng must be None, an int, a numpy.random.SeedSequence, BitGenerator or "
         "Generator (SPEC 7), got %s" % type(rng).__name__
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _key_from_int(seed):
+    # Integer seeds recur in loops and tests; SeedSequence costs microseconds.
+    state = np.random.SeedSequence(seed).generate_state(2, np.uint64)
+    return int(state[0]), int(state[1])
 
 
 def stream(key, chunk, batch_index):

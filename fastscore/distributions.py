@@ -14,6 +14,8 @@ Scores are taken with respect to the parameters the user passed: a
 ``Bernoulli(probs=...)`` a ``"probs"`` one.
 """
 
+import math
+
 import numpy as np
 from scipy import special, stats
 
@@ -101,11 +103,11 @@ class Distribution:
 
     @property
     def batch_size(self):
-        return int(np.prod(self.batch_shape, dtype=np.int64))
+        return math.prod(self.batch_shape)
 
     @property
     def event_size(self):
-        return int(np.prod(self.event_shape, dtype=np.int64))
+        return math.prod(self.event_shape)
 
     def param_shape(self, name):
         """Shape of the gradient for parameter ``name``: batch_shape + its event part."""
@@ -204,17 +206,17 @@ class Distribution:
         """(m, B, P) (with sample shape ``lead``) or (B, P) components -> dict."""
         out = {}
         j = 0
-        prefix = tuple(lead) if comps.ndim == 3 else ()
+        shape = (tuple(lead) if comps.ndim == 3 else ()) + tuple(self.batch_shape)
         for nm in self.param_names:
-            pe = tuple(self._param_event_shape(nm))
-            block = comps[..., j:j + self._n_components(nm)]
-            out[nm] = self._expand(nm, block).reshape(prefix + tuple(self.batch_shape) + pe)
-            j += self._n_components(nm)
+            k = self._n_components(nm)
+            block = self._expand(nm, comps[..., j:j + k])
+            out[nm] = block.reshape(shape + tuple(self._param_event_shape(nm)))
+            j += k
         return out
 
     def _n_components(self, name):
         """Score components of parameter ``name`` (its size unless overridden)."""
-        return int(np.prod(self._param_event_shape(name), dtype=np.int64))
+        return math.prod(self._param_event_shape(name))
 
     def _expand(self, name, block):
         """Score components of ``name`` -> its full event layout (..., size)."""

@@ -125,8 +125,9 @@ def _batch_index(dist, b):
 
 
 def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None):
-    bad = ~np.isfinite(sums).all(axis=1)
-    if bad.any() and nan_policy == "raise":
+    finite = np.isfinite(sums).all(axis=1)
+    bad = ~finite
+    if nan_policy == "raise" and not finite.all():
         b = int(np.argmax(bad))
         hint = ""
         if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
@@ -135,7 +136,7 @@ def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None):
             "f or the score was not finite for a sample of batch element %s%s; pass "
             "nan_policy='propagate' to get NaN results instead"
             % (_batch_index(dist, b), hint))
-    value, value_stderr, g, se = estimators.finish(sums, method, baseline)
+    value, value_stderr, g, se = estimators.finish(sums, method, baseline, finite)
     shape = tuple(dist.batch_shape)
     if shape:
         value = value.reshape(shape)

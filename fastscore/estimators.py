@@ -30,6 +30,8 @@ divided by sqrt(n).  cv estimates its baseline from the same samples, which
 biases it by O(1/n); rloo is unbiased.
 """
 
+import contextlib
+
 import numpy as np
 
 METHODS = ("plain", "baseline", "rloo", "cv")
@@ -153,7 +155,7 @@ def support_sums(dist, pf, counts, backend):
     return sums_from_counts(counts, fvals.T, scores.transpose(1, 0, 2))
 
 
-def finish(sums, method, baseline=None):
+def finish(sums, method, baseline=None, finite=None):
     """Estimates from moment sums.
 
     Parameters
@@ -161,6 +163,8 @@ def finish(sums, method, baseline=None):
     sums : ndarray (batch, 4 + 5P)
     method : {"plain", "baseline", "rloo", "cv"}
     baseline : ndarray (batch,), required for method="baseline"
+    finite : ndarray of bool (batch,), optional
+        ``np.isfinite(sums).all(axis=1)`` if the caller has it already.
 
     Returns
     -------
@@ -168,38 +172,45 @@ def finish(sums, method, baseline=None):
     grad, stderr : ndarray (batch, P)
     """
     S = np.asarray(sums, dtype=np.float64)
-    n = S[:, 0]
-    K = S[:, 1]
-    Sd, Sdd = S[:, 2], S[:, 3]
-    Ss, Sss, Sds, Sdss, Sddss = (S[:, 4 + i::5] for i in range(5))
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        md = Sd / n
-        value = K + md
-        var_f = (Sdd - Sd * md) / (n - 1)
-        value_stderr = np.sqrt(np.maximum(var_f, 0.0) / n)
-        nn = n[:, None]
+    batch = S.shape[0]
+    n = S[:, 0:1]
+    K = S[:, 1:2]
+    # E[f] is the plain estimator of the constant score s = 1 on d = f - K:
+    # prepend it as component 0 (Ss = Sss = n, Sds = Sdss = Sd, Sddss = Sdd).
+    M = np.empty((batch, 5, (S.shape[1] - 4) // 5 + 1))
+    M[:, :, 1:] = S[:, 4:].reshape(batch, -1, 5).transpose(0, 2, 1)
+    M[:, 0, 0] = M[:, 1, 0] = S[:, 0]
+    M[:, 2, 0] = M[:, 3, 0] = S[:, 2]
+    M[:, 4, 0] = S[:, 3]
+    Ss, Sss, Sds, Sdss, Sddss = M[:, 0], M[:, 1], M[:, 2], M[:, 3], M[:, 4]
+    if finite is None:
+        finite = np.isfinite(S).all(axis=1)
+    all_finite = bool(finite.all())
+    # errstate costs microseconds; finite sums with n >= 2 need no guard.
+    quiet = (contextlib.nullcontext() if all_finite
+             else np.errstate(invalid="ignore", divide="ignore", over="ignore"))
+    with quiet:
         if method == "rloo":
-            mdc = md[:, None]
-            g = (Sds - mdc * Ss) / (nn - 1)
-            scale = nn / (nn - 1)
-            ez2 = scale * scale * (Sddss - 2.0 * mdc * Sdss + mdc * mdc * Sss) / nn
+            md = S[:, 2:3] / n
+            g = (Sds - md * Ss) / (n - 1)
+            ez2 = (n / (n - 1)) ** 2 * (Sddss - 2.0 * md * Sdss + md * md * Sss) / n
+            g[:, 0] = md[:, 0]
+            ez2[:, 0] = S[:, 3] / S[:, 0]
         else:
             if method == "plain":
-                c = np.broadcast_to(K[:, None], Ss.shape)
+                c = np.repeat(K, Ss.shape[1], axis=1)
             elif method == "baseline":
-                c = np.broadcast_to((K - np.asarray(baseline, dtype=np.float64))[:, None],
-                                    Ss.shape)
+                c = np.repeat(K - np.asarray(baseline, dtype=np.float64).reshape(-1, 1),
+                              Ss.shape[1], axis=1)
             elif method == "cv":
                 c = np.where(Sss > 0, -Sdss / np.where(Sss > 0, Sss, 1.0), 0.0)
             else:
                 raise ValueError("method must be one of %s, got %r" % (METHODS, method))
-            g = (Sds + c * Ss) / nn
-            ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) / nn
-        var_g = (ez2 - g * g) * nn / (nn - 1)
-        stderr = np.sqrt(np.maximum(var_g, 0.0) / nn)
+            c[:, 0] = 0.0
+            g = (Sds + c * Ss) / n
+            ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) / n
+        stderr = np.sqrt(np.maximum((ez2 - g * g) / (n - 1), 0.0))
     # Propagate non-finite input as NaN rather than hiding it behind maximum().
-    bad = ~np.isfinite(S).all(axis=1)
-    if bad.any():
-        value_stderr = np.where(bad, np.nan, value_stderr)
-        stderr = np.where(bad[:, None], np.nan, stderr)
-    return value, value_stderr, g, stderr
+    if not all_finite:
+        stderr[~finite] = np.nan
+    return g[:, 0] + S[:, 1], stderr[:, 0], g[:, 1:], stderr[:, 1:]
