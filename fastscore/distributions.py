@@ -289,7 +289,8 @@ class Normal(Distribution):
         self.scale = np.broadcast_to(self._user["scale"], self.batch_shape)
 
     def _kernel_params(self):
-        return np.stack([self.loc.ravel(), self.scale.ravel()], axis=-1)
+        scale = self.scale.ravel()
+        return np.stack([self.loc.ravel(), scale, 1.0 / scale], axis=-1)
 
     def _numpy_draw(self, gen, prm, m):
         return gen.normal(prm[0], prm[1], size=m)[:, None]
@@ -298,10 +299,10 @@ class Normal(Distribution):
         return np.isfinite(x3)
 
     def _score_components(self, x3):
-        loc = self.loc.reshape(1, -1)
-        scale = self.scale.reshape(1, -1)
-        z = (x3[:, :, 0] - loc) / scale
-        return np.stack([z / scale, (z * z - 1.0) / scale], axis=-1)
+        kp = self.kernel_params()
+        inv = kp[:, 2]
+        z = (x3[:, :, 0] - kp[:, 0]) * inv
+        return np.stack([z * inv, (z * z - 1.0) * inv], axis=-1)
 
     def _log_prob(self, x3):
         return stats.norm.logpdf(x3[:, :, 0], self.loc.reshape(1, -1), self.scale.reshape(1, -1))
@@ -335,7 +336,8 @@ class Poisson(Distribution):
         self.rate = np.broadcast_to(self._user["rate"], self.batch_shape)
 
     def _kernel_params(self):
-        return self.rate.reshape(-1, 1)
+        rate = self.rate.ravel()
+        return np.stack([rate, 1.0 / rate], axis=-1)
 
     def _numpy_draw(self, gen, prm, m):
         return gen.poisson(prm[0], size=m).astype(np.float64)[:, None]
@@ -344,7 +346,7 @@ class Poisson(Distribution):
         return (x3 >= 0) & (np.floor(x3) == x3)
 
     def _score_components(self, x3):
-        return (x3[:, :, 0] / self.rate.reshape(1, -1) - 1.0)[:, :, None]
+        return (x3[:, :, 0] * self.kernel_params()[:, 1] - 1.0)[:, :, None]
 
     def _log_prob(self, x3):
         return stats.poisson.logpmf(x3[:, :, 0], self.rate.reshape(1, -1))
@@ -537,7 +539,8 @@ class LogNormal(Distribution):
         self.scale = np.broadcast_to(self._user["scale"], self.batch_shape)
 
     def _kernel_params(self):
-        return np.stack([self.loc.ravel(), self.scale.ravel()], axis=-1)
+        scale = self.scale.ravel()
+        return np.stack([self.loc.ravel(), scale, 1.0 / scale], axis=-1)
 
     def _numpy_draw(self, gen, prm, m):
         return gen.lognormal(prm[0], prm[1], size=m)[:, None]
@@ -546,10 +549,10 @@ class LogNormal(Distribution):
         return np.isfinite(x3) & (x3 > 0)
 
     def _score_components(self, x3):
-        loc = self.loc.reshape(1, -1)
-        scale = self.scale.reshape(1, -1)
-        z = (np.log(x3[:, :, 0]) - loc) / scale
-        return np.stack([z / scale, (z * z - 1.0) / scale], axis=-1)
+        kp = self.kernel_params()
+        inv = kp[:, 2]
+        z = (np.log(x3[:, :, 0]) - kp[:, 0]) * inv
+        return np.stack([z * inv, (z * z - 1.0) * inv], axis=-1)
 
     def _log_prob(self, x3):
         return stats.lognorm.logpdf(x3[:, :, 0], self.scale.reshape(1, -1),
@@ -845,7 +848,9 @@ class Binomial(Distribution):
     _support_text = "{0, ..., total_count}"
 
     def _kernel_params(self):
-        return np.stack([self.probs.ravel(), self.total_count.ravel(), self._q.ravel()], axis=-1)
+        p, q = self.probs.ravel(), self._q.ravel()
+        with np.errstate(divide="ignore"):
+            return np.stack([p, self.total_count.ravel(), q, 1.0 / p, 1.0 / q], axis=-1)
 
     def _numpy_draw(self, gen, prm, m):
         return gen.binomial(int(prm[1]), prm[0], size=m).astype(np.float64)[:, None]
@@ -862,8 +867,8 @@ class Binomial(Distribution):
         x = x3[:, :, 0]
         if self.param_names[0] == "logits":
             return (x - kp[:, 1] * kp[:, 0])[:, :, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (x / kp[:, 0] - (kp[:, 1] - x) / kp[:, 2])[:, :, None]
+        with np.errstate(invalid="ignore"):
+            return (x * kp[:, 3] - (kp[:, 1] - x) * kp[:, 4])[:, :, None]
 
     def _log_prob(self, x3):
         return stats.binom.logpmf(x3[:, :, 0], self.total_count.reshape(1, -1),
@@ -901,7 +906,9 @@ class Geometric(Distribution):
         self.family = "geometric_" + name
 
     def _kernel_params(self):
-        return np.stack([self.probs.ravel(), self._q.ravel()], axis=-1)
+        p, q = self.probs.ravel(), self._q.ravel()
+        with np.errstate(divide="ignore"):
+            return np.stack([p, q, 1.0 / p, 1.0 / q], axis=-1)
 
     def _numpy_draw(self, gen, prm, m):
         return (gen.geometric(prm[0], size=m) - 1).astype(np.float64)[:, None]
@@ -914,8 +921,8 @@ class Geometric(Distribution):
         x = x3[:, :, 0]
         if self.param_names[0] == "logits":
             return (kp[:, 1] - x * kp[:, 0])[:, :, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (1.0 / kp[:, 0] - x / kp[:, 1])[:, :, None]
+        with np.errstate(invalid="ignore"):
+            return (kp[:, 2] - x * kp[:, 3])[:, :, None]
 
     def _log_prob(self, x3):
         return stats.geom.logpmf(x3[:, :, 0] + 1, self.probs.reshape(1, -1))
@@ -961,8 +968,9 @@ class NegativeBinomial(Distribution):
         self.family = "negbin_" + name
 
     def _kernel_params(self):
-        return np.stack([self.total_count.ravel(), self.probs.ravel(), self._q.ravel()],
-                        axis=-1)
+        r, p, q = self.total_count.ravel(), self.probs.ravel(), self._q.ravel()
+        with np.errstate(divide="ignore"):
+            return np.stack([r, p, q, 1.0 / p, r / q], axis=-1)
 
     def _numpy_draw(self, gen, prm, m):
         return gen.negative_binomial(prm[0], prm[2], size=m).astype(np.float64)[:, None]
@@ -975,8 +983,8 @@ class NegativeBinomial(Distribution):
         x = x3[:, :, 0]
         if self.param_names[0] == "logits":
             return (x * kp[:, 2] - kp[:, 0] * kp[:, 1])[:, :, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (x / kp[:, 1] - kp[:, 0] / kp[:, 2])[:, :, None]
+        with np.errstate(invalid="ignore"):
+            return (x * kp[:, 3] - kp[:, 4])[:, :, None]
 
     def _log_prob(self, x3):
         # scipy's nbinom counts failures before n successes with success prob p.
@@ -1121,13 +1129,14 @@ class MultivariateNormal(Distribution):
     def _kernel_params(self):
         D = self.event_shape[0]
         B = self.batch_size
+        inv = 1.0 / np.diagonal(self.scale_tril, axis1=-2, axis2=-1).reshape(B, D)
         return np.concatenate([np.full((B, 1), float(D)), self.loc.reshape(B, D),
-                               self.scale_tril.reshape(B, D * D)], axis=-1)
+                               self.scale_tril.reshape(B, D * D), inv], axis=-1)
 
     def _numpy_draw(self, gen, prm, m):
         D = int(prm[0])
         loc = prm[1:1 + D]
-        L = prm[1 + D:].reshape(D, D)
+        L = prm[1 + D:1 + D + D * D].reshape(D, D)
         z = gen.standard_normal((m, D))
         x = np.empty((m, D))
         for i in range(D):  # the kernel's order of additions
@@ -1145,6 +1154,7 @@ class MultivariateNormal(Distribution):
         B = self.batch_size
         loc = self.loc.reshape(1, B, D)
         L = self.scale_tril.reshape(1, B, D, D)
+        inv = self.kernel_params()[:, 1 + D + D * D:].reshape(1, B, D)
         m = x3.shape[0]
         w = np.empty((m, B, D))
         v = np.empty((m, B, D))
@@ -1152,16 +1162,16 @@ class MultivariateNormal(Distribution):
             acc = x3[:, :, i] - loc[..., i]
             for j in range(i):
                 acc = acc - L[..., i, j] * w[:, :, j]
-            w[:, :, i] = acc / L[..., i, i]
+            w[:, :, i] = acc * inv[..., i]
         for i in range(D - 1, -1, -1):  # back substitution, L^T v = w
             acc = w[:, :, i].copy()
             for j in range(i + 1, D):
                 acc = acc - L[..., j, i] * v[:, :, j]
-            v[:, :, i] = acc / L[..., i, i]
+            v[:, :, i] = acc * inv[..., i]
         rows, cols = np.tril_indices(D)
         sl = v[:, :, rows] * w[:, :, cols]
         diag = rows == cols
-        sl[:, :, diag] = sl[:, :, diag] - 1.0 / np.diagonal(L, axis1=-2, axis2=-1)[..., :]
+        sl[:, :, diag] = sl[:, :, diag] - inv
         return np.concatenate([v, sl], axis=-1)
 
     def _log_prob(self, x3):
