@@ -1,28 +1,31 @@
-"""The compiled backend: moment sums and samples from the Cython kernels."""
+"""The compiled backend: accumulator states and samples from the Cython kernels."""
 
-import numpy as np
-
-from . import _kernels, estimators
+from . import _kernels
 
 #: Doubles one wave of samples for a Python f may hold (32 MiB).
 PYTHON_WAVE_BUDGET = 1 << 22
 
 
-def sums(dist, pf, n, key, n_threads, progress=None):
-    """Moment sums (batch_size, 4 + 5P) of f's estimators."""
+def run(dist, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):
+    """Fold samples [chunk_start * CHUNK_SIZE, n) of every batch element into ``state``.
+
+    The state is the support counts (batch_size, V) of a finite-support family
+    and the moment sums (batch_size, 4 + 5P) otherwise (see estimators.py);
+    ``None`` starts from nothing.  Continuing a state wave by wave gives
+    exactly the state of one run over all n samples.
+    """
     kp = dist.kernel_params()
     if dist.finite_support:
-        cnt = _kernels.run_counts(dist.family, kp, key[0], key[1], n, dist.support().size,
-                                  n_threads, progress)
-        return estimators.support_sums(dist, pf, cnt, backend="compiled")
+        return _kernels.run_counts(dist.family, kp, key[0], key[1], n, dist.support().size,
+                                   n_threads, progress, chunk_start, state)
     E = max(dist.event_size, 1)
     P = dist.score_size
     if pf.kind == "python":
         return _kernels.run_python(dist.family, kp, key[0], key[1], n, E, P,
                                    lambda xw: pf.call(xw, dist), n_threads,
-                                   PYTHON_WAVE_BUDGET, progress)
+                                   PYTHON_WAVE_BUDGET, progress, chunk_start, state)
     return _kernels.run_inline(dist.family, kp, key[0], key[1], n, E, P,
-                               pf.kernel_spec(dist), n_threads, progress)
+                               pf.kernel_spec(dist), n_threads, progress, chunk_start, state)
 
 
 def sample(dist, n, key, n_threads):

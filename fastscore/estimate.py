@@ -5,11 +5,13 @@ kind, picks a backend and wraps the finished numbers in an :class:`Estimate`.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
 from . import _compiled, _threads, estimators, reference
 from ._callables import prepare
+from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
 from .distributions import Distribution
 
@@ -35,9 +37,13 @@ class Estimate:
         The estimator used.
     key : tuple of two int
         The Philox key: with ``n`` and the chunk size it fixes every sample.
+    converged : bool or None
+        With precision targets (``rtol``/``atol``): True if every gradient's
+        standard error met its target, False if ``max_n`` stopped the run
+        first; None when no target was given.
     """
 
-    def __init__(self, value, value_stderr, grad, stderr, n, method, key):
+    def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None):
         self.value = value
         self.value_stderr = value_stderr
         self.grad = grad
@@ -45,9 +51,11 @@ class Estimate:
         self.n = n
         self.method = method
         self.key = key
+        self.converged = converged
 
     def __repr__(self):
-        lines = ["Estimate(method=%r, n=%d)" % (self.method, self.n),
+        conv = "" if self.converged is None else ", converged=%r" % self.converged
+        lines = ["Estimate(method=%r, n=%d%s)" % (self.method, self.n, conv),
                  "  value:  %s" % _pm(self.value, self.value_stderr)]
         for name in self.grad:
             lines.append("  grad[%r]: %s" % (name, _pm(self.grad[name], self.stderr[name])))
@@ -124,7 +132,7 @@ def _batch_index(dist, b):
     return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
 
 
-def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None):
+def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=None):
     finite = np.isfinite(sums).all(axis=1)
     bad = ~finite
     if nan_policy == "raise" and not finite.all():
@@ -144,11 +152,34 @@ def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None):
     else:
         value = np.float64(value[0])
         value_stderr = np.float64(value_stderr[0])
-    return Estimate(value, value_stderr, dist._split(g), dist._split(se), n, method, key)
+    return Estimate(value, value_stderr, dist._split(g), dist._split(se), n, method, key,
+                    converged)
+
+
+def _check_target(name, value):
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError("%s must be a non-negative number or None, got %r" % (name, value))
+    if not (value >= 0 and np.isfinite(value)):
+        raise ValueError("%s must be a finite number >= 0, got %r" % (name, value))
+    return float(value)
+
+
+#: max_n when precision targets are given without one.
+DEFAULT_MAX_N = 2 ** 30
+
+
+def _met(sums, method, baseline, rtol, atol):
+    """True when every gradient's standard error meets max(atol, rtol |grad|)."""
+    _, _, g, se = estimators.finish(sums, method, baseline)
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(se <= np.maximum(atol, rtol * np.abs(g))))
 
 
 def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=None,
-             backend="compiled", nan_policy="raise"):
+             backend="compiled", nan_policy="raise", rtol=None, atol=None, max_n=None,
+             progress=False):
     """Score-function estimate of E[f(x)] and its gradient, x ~ dist.
 
     Computes, for every batch element, ``mean(f(x_i) * score(x_i))`` (or a
@@ -169,6 +200,8 @@ def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=N
         intptr_t batch_index, void *user_data)``; it must be thread-safe.
     n : int
         Samples per batch element (>= 2; integral floats such as 1e6 accepted).
+        With precision targets, the size of the first wave (rounded up to
+        whole chunks of ``fs.CHUNK_SIZE``).
     rng : None, int, SeedSequence, BitGenerator or Generator
         Seed (SPEC 7).  The same rng and n give the same result whatever
         ``n_threads``.
@@ -186,6 +219,18 @@ def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=N
     nan_policy : {"raise", "propagate"}
         What a non-finite f value does: raise ValueError naming the batch
         element (default) or give NaN results.
+    rtol, atol : float, optional
+        Precision targets.  When either is given, waves of samples are drawn
+        on the same streams (each wave doubling the total) until every
+        gradient's standard error is <= max(atol, rtol * |grad|), or ``max_n``
+        samples per batch element are reached (a RuntimeWarning then, and
+        ``converged=False`` on the result).  The result for a given rng does
+        not depend on the thread count.
+    max_n : int, optional
+        Most samples per batch element with precision targets (default 2**30).
+    progress : bool
+        Show a progress bar on stderr (tqdm when installed), updated between
+        waves of samples and erased at the end.
 
     Returns
     -------
@@ -196,23 +241,72 @@ def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=N
     >>> import fastscore as fs
     >>> est = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=100_000, rng=0,
     ...                   method="rloo")
-    >>> float(est.grad["loc"])   # d/dloc E[x^2] = 2 loc = 2  # doctest: +SKIP
-    2.01...
-    >>> abs(est.grad["loc"] - 2.0) < 4 * est.stderr["loc"]
-    np.True_
+    >>> bool(abs(est.grad["loc"] - 2.0) < 4 * est.stderr["loc"])   # d/dloc E[x^2] = 2 loc
+    True
+    >>> est = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=10_000, rng=0,
+    ...                   method="cv", rtol=0.01)
+    >>> est.converged, bool(est.stderr["loc"] <= 0.01 * abs(est.grad["loc"]))
+    (True, True)
     """
     _check_dist(dist)
     pf = prepare(f, nan_policy)
     n = _check_n(n, minimum=2)
     b = _check_method(method, baseline, dist)
     _check_backend(backend)
+    rtol = _check_target("rtol", rtol)
+    atol = _check_target("atol", atol)
+    targets = rtol is not None or atol is not None
+    if max_n is not None:
+        if not targets:
+            raise ValueError("max_n is only used with a precision target (rtol= or atol=)")
+        max_n = _check_n(max_n, minimum=2)
+        if max_n < n:
+            raise ValueError("max_n (%d) must be >= n (%d)" % (max_n, n))
     nt = _threads.effective_n_threads(n_threads)
     key = key_from_rng(rng)
-    if backend == "compiled":
-        sums = _compiled.sums(dist, pf, n, key, nt)
-    else:
-        sums = reference.sums(dist, pf, n, key)
-    return _wrap(dist, sums, method, b, n, key, nan_policy, pf)
+    backend_run = _compiled.run if backend == "compiled" else reference.run
+    bar = make_bar(progress)
+    try:
+        if not targets:
+            state = backend_run(dist, pf, n, key, nt, _fraction(bar, 0, n, n))
+            sums = estimators.state_sums(dist, pf, state, backend)
+            return _wrap(dist, sums, method, b, n, key, nan_policy, pf)
+        rtol = rtol or 0.0
+        atol = atol or 0.0
+        max_n = DEFAULT_MAX_N if max_n is None else max_n
+        total = min(max_n, -(-n // CHUNK_SIZE) * CHUNK_SIZE)
+        done = 0
+        state = None
+        while True:
+            state = backend_run(dist, pf, total, key, nt, _fraction(bar, done, total, max_n),
+                                done // CHUNK_SIZE, state)
+            sums = estimators.state_sums(dist, pf, state, backend)
+            if not np.isfinite(sums).all() or _met(sums, method, b, rtol, atol):
+                converged = bool(np.isfinite(sums).all())
+                break
+            if total >= max_n:
+                converged = False
+                warnings.warn("fastscore.estimate: max_n=%d samples reached before every "
+                              "gradient's standard error met max(atol=%g, rtol=%g * |grad|)"
+                              % (max_n, atol, rtol), RuntimeWarning, stacklevel=2)
+                break
+            done = total  # a whole number of chunks: the next wave continues the streams
+            total = min(max_n, 2 * total)
+        return _wrap(dist, sums, method, b, total, key, nan_policy, pf, converged)
+    finally:
+        bar.close()
+
+
+def _fraction(bar, done, total, grand_total):
+    """A kernel progress callback mapping (units done, units) of a wave to the bar."""
+    if isinstance(bar, type(make_bar(False))):
+        return None
+    span = (total - done) / grand_total
+
+    def update(k, of):
+        bar.update(done / grand_total + span * (k / of if of else 1.0))
+
+    return update
 
 
 def sample(dist, n, rng=None, *, n_threads=None, backend="compiled"):

@@ -96,10 +96,13 @@ def chunk_sums(fx, s):
     return out
 
 
-def sums_from_samples(fx, s, chunk_size):
-    """Moment sums of samples, chunk by chunk along axis 0, merged in order."""
+def sums_from_samples(fx, s, chunk_size, start=None):
+    """Moment sums of samples, chunk by chunk along axis 0, merged in order.
+
+    ``start`` holds the sums of earlier samples to continue from.
+    """
     m, batch, P = s.shape
-    tot = np.zeros((batch, n_sums(P)))
+    tot = np.zeros((batch, n_sums(P))) if start is None else np.array(start, dtype=np.float64)
     for start in range(0, m, chunk_size):
         stop = min(m, start + chunk_size)
         merge(tot, chunk_sums(fx[start:stop], s[start:stop]))
@@ -136,6 +139,13 @@ def sums_from_counts(counts, fvals, scores):
         out[:, 7::5] = (cs * ds).sum(axis=1)
         out[:, 8::5] = (cs * d[:, :, None] * ds).sum(axis=1)
     return out
+
+
+def state_sums(dist, pf, state, backend):
+    """Moment sums of a backend's accumulator state (counts or sums)."""
+    if dist.finite_support:
+        return support_sums(dist, pf, state, backend)
+    return state
 
 
 def support_sums(dist, pf, counts, backend):

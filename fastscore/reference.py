@@ -1,10 +1,10 @@
 """The reference backend: pure NumPy/SciPy, same API, same samples.
 
 It draws every chunk with numpy.random.Generator on the chunk's own Philox
-stream (see _rng.py), stores all samples, evaluates f and the score with
-NumPy and reduces chunk by chunk into the same moment sums as the kernels.
-It is slow and memory-hungry by design: it is what the compiled path is
-tested against.
+stream (see _rng.py), stores the samples, evaluates f and the score with
+NumPy and reduces chunk by chunk into the same accumulator states as the
+kernels.  It is slow and memory-hungry by design: it is what the compiled
+path is tested against.
 """
 
 import numpy as np
@@ -13,30 +13,28 @@ from . import estimators
 from ._rng import CHUNK_SIZE, stream
 
 
-def sample(dist, n, key):
-    """All n samples in kernel layout (n, batch_size, event_size)."""
+def sample(dist, n, key, chunk_start=0):
+    """Samples [chunk_start * CHUNK_SIZE, n) in kernel layout (m, batch_size, event_size)."""
     kp = dist.kernel_params()
     E = max(dist.event_size, 1)
-    out = np.empty((n, dist.batch_size, E))
+    first = chunk_start * CHUNK_SIZE
+    out = np.empty((max(n - first, 0), dist.batch_size, E))
     for b in range(dist.batch_size):
-        for c, start in enumerate(range(0, n, CHUNK_SIZE)):
-            m = min(CHUNK_SIZE, n - start)
-            out[start:start + m, b, :] = dist._numpy_draw(stream(key, c, b), kp[b], m)
+        for c in range(chunk_start, (n + CHUNK_SIZE - 1) // CHUNK_SIZE):
+            lo = c * CHUNK_SIZE
+            m = min(CHUNK_SIZE, n - lo)
+            out[lo - first:lo - first + m, b, :] = dist._numpy_draw(stream(key, c, b), kp[b], m)
     return out
 
 
-def counts(dist, n, key):
-    """Counts (batch_size, V) of each support value of a finite-support family."""
-    x3 = sample(dist, n, key)
-    V = dist.support().size
-    idx = x3[:, :, 0].astype(np.int64)
-    return np.stack([np.bincount(idx[:, b], minlength=V) for b in range(dist.batch_size)])
-
-
-def sums(dist, pf, n, key):
-    """Moment sums (batch_size, 4 + 5P) of f's estimators, by NumPy."""
+def run(dist, pf, n, key, n_threads=None, progress=None, chunk_start=0, state=None):
+    """The reference twin of ``_compiled.run`` (n_threads and progress are ignored)."""
+    x3 = sample(dist, n, key, chunk_start)
     if dist.finite_support:
-        return estimators.support_sums(dist, pf, counts(dist, n, key), backend="reference")
-    x3 = sample(dist, n, key)
+        V = dist.support().size
+        idx = x3[:, :, 0].astype(np.int64)
+        counts = np.stack([np.bincount(idx[:, b], minlength=V)
+                           for b in range(dist.batch_size)]).astype(np.int64)
+        return counts if state is None else state + counts
     fx = pf.values(x3, dist, "reference")
-    return estimators.sums_from_samples(fx, dist._score_components(x3), CHUNK_SIZE)
+    return estimators.sums_from_samples(fx, dist._score_components(x3), CHUNK_SIZE, state)
