@@ -1,0 +1,57 @@
+"""The examples run, at small sizes, and reach the answers they claim."""
+
+import importlib.util
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))  # for their shared _plotting helper
+    spec = importlib.util.spec_from_file_location("example_" + name, EXAMPLES / (name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bandit_converges_to_the_best_arm():
+    history, probs, means = load("bandit_policy_gradient").train(steps=150, samples=128)
+    best = int(np.argmax(means))
+    assert probs[best] > 0.9
+    assert history[-1] > 0.95 * means[best]
+    assert history[-1] > history[0]
+
+
+def test_bbvi_reaches_the_exact_posterior():
+    history, (pa, pb) = load("bbvi_poisson_gamma").fit(steps=1500, samples=1024)
+    alpha, beta = history[-1]
+    assert alpha / beta == pytest.approx(pa / pb, rel=0.01)
+    assert np.sqrt(alpha) / beta == pytest.approx(np.sqrt(pa) / pb, rel=0.05)
+
+
+def test_greeks_match_black_scholes():
+    mod = load("greeks")
+    strikes = np.array([90.0, 105.0, 120.0])
+    delta, dse, vega, vse = mod.greeks(strikes, n=200_000)
+    bs_delta, bs_vega = mod.black_scholes(strikes)
+    assert np.all(np.abs(delta - bs_delta) < 4 * dse)
+    assert np.all(np.abs(vega - bs_vega) < 4 * vse)
+
+
+def test_variance_table_orders_the_estimators():
+    res = load("variance").table(n=50_000)
+    for name, row in res.items():
+        assert set(row) == {"plain", "baseline", "rloo", "cv"}
+        assert row["rloo"] < row["plain"], name
+
+
+def test_examples_write_their_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "bandit.png"
+    load("bandit_policy_gradient").main(["--steps", "20", "--plot", str(out)])
+    assert out.stat().st_size > 1000
