@@ -1,0 +1,87 @@
+"""Type stubs of the compiled kernels (fastscore/_kernels.pyx.tp)."""
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+CHUNK_SIZE: int
+WAVE_SAMPLES: int
+WORK_SIZE: int
+HAVE_OPENMP: bool
+COMPILE_FLAGS: str
+FAMILY_IDS: dict[str, int]
+MOMENT_FAMILIES: frozenset[str]
+F_KINDS: dict[str, int]
+ACCEPTED_SIGNATURES: tuple[str, ...]
+
+Progress = Optional[Callable[[int, int], object]]
+
+def omp_max_threads() -> int: ...
+def lowlevel_signature_kind(signature: str) -> int: ...
+
+class FunctionSpec:
+    def __init__(
+        self,
+        kind: str,
+        a: float = ...,
+        b: float = ...,
+        values: Optional[npt.ArrayLike] = ...,
+        table_bstride: int = ...,
+        lowlevel: object = ...,
+    ) -> None: ...
+    @property
+    def kind(self) -> int: ...
+    def evaluate(self, x: npt.ArrayLike, batch_index: npt.ArrayLike) -> np.ndarray: ...
+
+def merge_sums(tot: np.ndarray, a: np.ndarray, P: int) -> None: ...
+def run_inline(
+    family: str,
+    prm: np.ndarray,
+    key0: int,
+    key1: int,
+    n: int,
+    E: int,
+    P: int,
+    fspec: FunctionSpec,
+    n_threads: int,
+    progress: Progress = ...,
+    chunk_start: int = ...,
+    start: Optional[np.ndarray] = ...,
+) -> np.ndarray: ...
+def run_python(
+    family: str,
+    prm: np.ndarray,
+    key0: int,
+    key1: int,
+    n: int,
+    E: int,
+    P: int,
+    call_f: Callable[[np.ndarray], np.ndarray],
+    n_threads: int,
+    budget: int,
+    progress: Progress = ...,
+    chunk_start: int = ...,
+    start: Optional[np.ndarray] = ...,
+) -> np.ndarray: ...
+def run_counts(
+    family: str,
+    prm: np.ndarray,
+    key0: int,
+    key1: int,
+    n: int,
+    n_support: int,
+    n_threads: int,
+    progress: Progress = ...,
+    chunk_start: int = ...,
+    start: Optional[np.ndarray] = ...,
+) -> np.ndarray: ...
+def draw_samples(
+    family: str, prm: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
+) -> np.ndarray: ...
+def sampling_floor(
+    family: str, prm: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
+) -> None: ...
+def philox_raw(
+    key0: int, key1: int, counter: Sequence[int], n: int, kind: str = ...
+) -> np.ndarray: ...
