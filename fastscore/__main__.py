@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastscore {demo,config} | --version``."""
+"""Command line: ``python -m fastscore {demo,bench,config} | --version``."""
 
 import argparse
 import sys
@@ -13,11 +13,18 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="estimate gradients with known exact values and print a table")
     sub.add_parser("config", help="print the build configuration (fastscore.show_config())")
+    bench = sub.add_parser("bench", help="run a quick benchmark report and print its tables")
+    bench.add_argument("--plot", metavar="PATH", help="also write a throughput plot (PNG)")
+    bench.add_argument("--full", action="store_true", help="more rounds and sizes")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run
 
         run()
+    elif args.command == "bench":
+        from ._bench import run
+
+        run(quick=not args.full, plot=args.plot)
     elif args.command == "config":
         from ._config import show_config
 
