@@ -1,6 +1,6 @@
 """The compiled backend: accumulator states and samples from the Cython kernels."""
 
-from . import _kernels
+from . import _kernels, estimators
 
 #: Doubles one wave of samples for a Python f may hold (32 MiB).
 PYTHON_WAVE_BUDGET = 1 << 22
@@ -33,3 +33,19 @@ def sample(dist, n, key, n_threads):
     E = max(dist.event_size, 1)
     return _kernels.draw_samples(dist.family, dist.kernel_params(), key[0], key[1], n, E,
                                  n_threads)
+
+
+def state_sums(dist, pf, state, n_threads):
+    """Moment sums of a state from :func:`run`.
+
+    Families whose score is one-hot on the support (Categorical) take a
+    closed form in the counts, O(batch K) instead of O(batch K^2).
+    """
+    if not dist.finite_support:
+        return state
+    onehot = getattr(dist, "_onehot_coefficients", None)
+    if onehot is None:
+        return estimators.support_sums(dist, pf, state, "compiled")
+    fvals, _ = estimators.support_values(dist, pf, "compiled")
+    a, b = onehot()
+    return _kernels.onehot_count_sums(state, fvals, a, b, n_threads)

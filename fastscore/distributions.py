@@ -458,6 +458,18 @@ class Categorical(Distribution):
     def _param_event_shape(self, name):
         return (self.num_categories,)
 
+    def _onehot_coefficients(self):
+        """(a, b), each (batch_size, K): the score is s_k(v) = [v = k] a_k - b_k."""
+        K = self.num_categories
+        p = np.ascontiguousarray(self.probs.reshape(-1, K))
+        if self.param_names[0] == "logits":
+            return np.ones_like(p), p
+        raw = np.broadcast_to(self._user["probs"], tuple(self.batch_shape) + (K,)).reshape(-1, K)
+        with np.errstate(divide="ignore"):
+            a = 1.0 / raw
+        b = np.repeat(1.0 / raw.sum(axis=-1, keepdims=True), K, axis=1)
+        return np.ascontiguousarray(a), b
+
     def _kernel_params(self):
         p = self.probs.reshape(-1, self.num_categories)
         cdf = np.cumsum(p, axis=-1)

@@ -264,12 +264,12 @@ def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=N
             raise ValueError("max_n (%d) must be >= n (%d)" % (max_n, n))
     nt = _threads.effective_n_threads(n_threads)
     key = key_from_rng(rng)
-    backend_run = _compiled.run if backend == "compiled" else reference.run
+    impl = _compiled if backend == "compiled" else reference
     bar = make_bar(progress)
     try:
         if not targets:
-            state = backend_run(dist, pf, n, key, nt, _fraction(bar, 0, n, n))
-            sums = estimators.state_sums(dist, pf, state, backend)
+            state = impl.run(dist, pf, n, key, nt, _fraction(bar, 0, n, n))
+            sums = impl.state_sums(dist, pf, state, nt)
             return _wrap(dist, sums, method, b, n, key, nan_policy, pf)
         rtol = rtol or 0.0
         atol = atol or 0.0
@@ -278,9 +278,9 @@ def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=N
         done = 0
         state = None
         while True:
-            state = backend_run(dist, pf, total, key, nt, _fraction(bar, done, total, max_n),
-                                done // CHUNK_SIZE, state)
-            sums = estimators.state_sums(dist, pf, state, backend)
+            state = impl.run(dist, pf, total, key, nt, _fraction(bar, done, total, max_n),
+                             done // CHUNK_SIZE, state)
+            sums = impl.state_sums(dist, pf, state, nt)
             if not np.isfinite(sums).all() or _met(sums, method, b, rtol, atol):
                 converged = bool(np.isfinite(sums).all())
                 break

@@ -148,21 +148,26 @@ def state_sums(dist, pf, state, backend):
     return state
 
 
-def support_sums(dist, pf, counts, backend):
-    """Moment sums of a finite-support family from its support counts.
-
-    f (the prepared f of either backend) and the score are evaluated once per
-    support value and batch element; the counts weight them exactly.
-    """
+def support_values(dist, pf, backend):
+    """f on the support of a finite-support family: (batch, V) float64."""
     sup = dist.support()
     V = sup.size
     E = max(dist.event_size, 1)
     x3 = np.broadcast_to(sup[:, None, None], (V, dist.batch_size, E)).copy()
     if pf.kind == "builtin" and hasattr(pf.obj, "check_support"):
         pf.obj.check_support(dist)
-    fvals = pf.values(x3, dist, backend)            # (V, B)
+    return np.ascontiguousarray(pf.values(x3, dist, backend).T), x3
+
+
+def support_sums(dist, pf, counts, backend):
+    """Moment sums of a finite-support family from its support counts.
+
+    f (the prepared f of either backend) and the score are evaluated once per
+    support value and batch element; the counts weight them exactly.
+    """
+    fvals, x3 = support_values(dist, pf, backend)
     scores = dist._score_components(x3)             # (V, B, P)
-    return sums_from_counts(counts, fvals.T, scores.transpose(1, 0, 2))
+    return sums_from_counts(counts, fvals, scores.transpose(1, 0, 2))
 
 
 def finish(sums, method, baseline=None, finite=None):

@@ -38,3 +38,8 @@ def run(dist, pf, n, key, n_threads=None, progress=None, chunk_start=0, state=No
         return counts if state is None else state + counts
     fx = pf.values(x3, dist, "reference")
     return estimators.sums_from_samples(fx, dist._score_components(x3), CHUNK_SIZE, state)
+
+
+def state_sums(dist, pf, state, n_threads=None):
+    """Moment sums of a state from :func:`run` (the generic support evaluation)."""
+    return estimators.state_sums(dist, pf, state, "reference")
