@@ -26,3 +26,8 @@ elif not glob.glob(os.path.join(ROOT, "fastscore", "_kernels*.so")) and not glob
                        "`python setup.py build_ext --inplace` first")
 elif ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+# Shared test helpers (tests/cases.py) import as plain modules.
+TESTS = os.path.join(ROOT, "tests")
+if TESTS not in sys.path:
+    sys.path.append(TESTS)

@@ -1,0 +1,252 @@
+"""Streams, samples, determinism and compiled == reference, for every family."""
+
+import ctypes
+
+import numpy as np
+import pytest
+from scipy import LowLevelCallable
+
+import fastscore as fs
+from cases import NAMES, builtin_f, make, python_f
+from fastscore import _kernels
+from fastscore._rng import key_from_rng
+
+C = fs.CHUNK_SIZE
+
+
+# ---------------------------------------------------------------- Philox
+KEYS = [(0, 0), (1, 2), (2 ** 64 - 1, 12345), (987654321, 2 ** 63)]
+COUNTERS = [(0, 0, 0, 0), (0, 0, 5, 7), (2 ** 64 - 1, 0, 3, 1), (2 ** 64 - 2, 2 ** 64 - 1, 0, 0),
+            (2 ** 64 - 1, 2 ** 64 - 1, 2 ** 64 - 1, 0), (2 ** 64 - 1,) * 4]
+
+
+def numpy_philox(key, ctr):
+    return np.random.Philox(key=np.array(key, dtype=np.uint64),
+                            counter=np.array(ctr, dtype=np.uint64))
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("ctr", COUNTERS)
+def test_philox_raw_output_is_numpys(key, ctr):
+    for n in (1, 3, 4, 5, 17, 41):
+        assert np.array_equal(_kernels.philox_raw(key[0], key[1], ctr, n, "uint64"),
+                              numpy_philox(key, ctr).random_raw(n))
+    g = np.random.Generator(numpy_philox(key, ctr))
+    assert np.array_equal(_kernels.philox_raw(key[0], key[1], ctr, 23, "double"), g.random(23))
+    g = np.random.Generator(numpy_philox(key, ctr))
+    assert np.array_equal(_kernels.philox_raw(key[0], key[1], ctr, 29, "uint32"),
+                          g.integers(0, 2 ** 32, size=29, dtype=np.uint32))
+
+
+def test_philox_kind_is_checked():
+    with pytest.raises(ValueError, match="kind"):
+        _kernels.philox_raw(0, 0, (0, 0, 0, 0), 3, "float")
+
+
+def test_key_from_rng_spec7():
+    k = key_from_rng(3)
+    assert k == key_from_rng(np.random.SeedSequence(3))
+    assert all(0 <= v < 2 ** 64 for v in k)
+    assert key_from_rng(3) != key_from_rng(4)
+    g = np.random.default_rng(5)
+    k1, k2 = key_from_rng(g), key_from_rng(g)
+    assert k1 != k2  # a Generator advances
+    ref = np.random.default_rng(5).bit_generator.random_raw(2)
+    assert k1 == (int(ref[0]), int(ref[1]))
+    bg = np.random.PCG64(7)
+    assert key_from_rng(bg) == tuple(int(v) for v in np.random.PCG64(7).random_raw(2))
+    assert key_from_rng(None) != key_from_rng(None)
+    with pytest.raises(TypeError):
+        key_from_rng("abc")
+    with pytest.raises(TypeError):
+        key_from_rng(1.5)
+    with pytest.raises(ValueError):
+        key_from_rng(-1)
+
+
+# ---------------------------------------------------------------- samples
+def numpy_chunk(name, d, gen, b, m):
+    """What numpy's own Generator draws for chunk samples of batch element b."""
+    kp = d.kernel_params()[b]
+    if name == "Normal":
+        return gen.normal(kp[0], kp[1], m)
+    if name == "LogNormal":
+        return gen.lognormal(kp[0], kp[1], m)
+    if name == "Exponential":
+        return gen.exponential(1.0 / d.rate.ravel()[b], m)
+    if name == "Gamma":
+        return gen.gamma(d.concentration.ravel()[b], 1.0 / d.rate.ravel()[b], m)
+    if name == "Beta":
+        return gen.beta(d.concentration1.ravel()[b], d.concentration0.ravel()[b], m)
+    if name == "Chi2":
+        return gen.chisquare(d.df.ravel()[b], m)
+    if name == "VonMises":
+        return gen.vonmises(d.loc.ravel()[b], d.concentration.ravel()[b], m)
+    if name == "Poisson":
+        return gen.poisson(d.rate.ravel()[b], m)
+    if name.startswith("Bernoulli"):
+        return (gen.random(m) < d.probs.ravel()[b]).astype(np.int64)
+    if name.startswith("Categorical"):
+        p = d.probs.reshape(-1, d.num_categories)[b]
+        return np.minimum(np.searchsorted(np.cumsum(p), gen.random(m), side="right"),
+                          d.num_categories - 1)
+    if name.startswith("Binomial"):
+        return gen.binomial(int(d.total_count.ravel()[b]), d.probs.ravel()[b], m)
+    if name.startswith("Geometric"):
+        return gen.geometric(d.probs.ravel()[b], m) - 1
+    if name.startswith("NegativeBinomial"):
+        return gen.negative_binomial(d.total_count.ravel()[b], 1.0 - d.probs.ravel()[b], m)
+    if name == "Dirichlet":
+        g = gen.standard_gamma(d.concentration.reshape(-1, 3)[b], size=(m, 3))
+        return g / g.sum(axis=1, keepdims=True)
+    if name == "MultivariateNormal":
+        z = gen.standard_normal((m, 3))
+        return d.loc.reshape(-1, 3)[b] + z @ d.scale_tril.reshape(-1, 3, 3)[b].T
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_samples_are_numpys_on_the_documented_streams(name):
+    d = make(name, batch=True)
+    n = 2 * C + 123
+    x = fs.sample(d, n, rng=11)
+    assert x.shape == (n, 2) + tuple(d.event_shape)
+    assert x.dtype == (np.int64 if d.integer_valued else np.float64)
+    assert np.array_equal(x, fs.sample(d, n, rng=11, backend="reference"))
+    key = key_from_rng(11)
+    exact = name not in ("Dirichlet", "MultivariateNormal")  # composite samplers round differently
+    for b in range(2):
+        for c in range(3):
+            m = min(C, n - c * C)
+            gen = np.random.Generator(numpy_philox(key, (0, 0, c, b)))
+            want = numpy_chunk(name, d, gen, b, m)
+            got = x[c * C:c * C + m, b]
+            if exact:
+                assert np.array_equal(got, want), (b, c)
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+# ------------------------------------------------------------ estimates
+def ll_scalar(fn):
+    cb = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(fn)
+    return LowLevelCallable(cb), cb
+
+
+def ll_vector(fn):
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_ssize_t,
+                             ctypes.c_ssize_t, ctypes.c_void_p)
+    cb = proto(lambda x, e, b, ud: fn([x[i] for i in range(e)], b))
+    return LowLevelCallable(cb), cb
+
+
+def f_kinds(d):
+    kinds = {"builtin": builtin_f(d), "python": python_f(d)}
+    if d.event_size > 1:
+        kinds["lowlevel"] = ll_vector(lambda x, b: float(np.sin(x).sum() + x[0] ** 2))
+    else:
+        kinds["lowlevel"] = ll_scalar(lambda x: float(np.cos(x) + 0.1 * x))
+    return kinds
+
+
+def assert_same(a, b, rtol=1e-10):
+    np.testing.assert_allclose(a.value, b.value, rtol=rtol,
+                               atol=rtol * float(np.max(b.value_stderr)))
+    assert a.grad.keys() == b.grad.keys()
+    for k in a.grad:
+        scale = float(np.max(b.stderr[k])) if np.size(b.stderr[k]) else 0.0
+        np.testing.assert_allclose(a.grad[k], b.grad[k], rtol=rtol, atol=rtol * scale, err_msg=k)
+        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-8, atol=1e-12 * scale,
+                                   err_msg=k)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("fkind", ["builtin", "python", "lowlevel"])
+def test_compiled_equals_reference(name, fkind):
+    for batch in (False, True):
+        d = make(name, batch)
+        f = f_kinds(d)[fkind]
+        f = f[0] if isinstance(f, tuple) else f
+        n = 3000 if fkind == "lowlevel" else C + 500
+        for method in ("plain", "rloo", "cv", "baseline"):
+            kw = {"baseline": np.full(d.batch_shape, 0.7)} if method == "baseline" else {}
+            a = fs.estimate(d, f, n, rng=5, method=method, **kw)
+            b = fs.estimate(d, f, n, rng=5, method=method, backend="reference", **kw)
+            assert_same(a, b)
+
+
+@pytest.mark.parametrize("name", ["Normal", "Poisson", "Bernoulli(logits)",
+                                  "Categorical(logits)", "Dirichlet", "Gamma"])
+def test_same_result_for_any_thread_count(name):
+    d = make(name, batch=True)
+    for fkind, f in f_kinds(d).items():
+        f = f[0] if isinstance(f, tuple) else f
+        n = 5000 if fkind == "lowlevel" else 6 * C + 17
+        runs = [fs.estimate(d, f, n, rng=9, method="rloo", n_threads=t) for t in (1, 2, 3, 8)]
+        for r in runs[1:]:
+            assert np.array_equal(r.value, runs[0].value)
+            assert np.array_equal(r.value_stderr, runs[0].value_stderr)
+            for k in r.grad:
+                assert np.array_equal(r.grad[k], runs[0].grad[k]), (fkind, k)
+                assert np.array_equal(r.stderr[k], runs[0].stderr[k]), (fkind, k)
+
+
+def test_python_f_and_builtin_f_see_the_same_samples():
+    # x * x in NumPy rounds exactly like the kernel's power(2): bit-identical sums.
+    d = make("Normal", batch=True)
+    a = fs.estimate(d, fs.fn.power(2), 3 * C + 5, rng=2, method="cv")
+    b = fs.estimate(d, lambda x: x * x, 3 * C + 5, rng=2, method="cv")
+    for k in a.grad:
+        assert np.array_equal(a.grad[k], b.grad[k])
+
+
+@pytest.mark.parametrize("name", ["Normal", "Gamma", "MultivariateNormal", "Poisson",
+                                  "Categorical(logits)"])
+def test_estimate_from_samples_matches(name):
+    d = make(name, batch=True)
+    f = python_f(d)
+    n = 2 * C + 100
+    x = fs.sample(d, n, rng=4)
+    got = fs.estimate_from_samples(d, x, f(x), method="rloo")
+    want = fs.estimate(d, f, n, rng=4, method="rloo", backend="reference")
+    assert_same(got, want, rtol=1e-9)
+
+
+def test_batch_shapes_broadcast_and_grad_shapes():
+    d = fs.Normal(np.zeros((2, 3)), np.array([1.0, 2.0, 3.0]))
+    est = fs.estimate(d, fs.fn.power(2), 1000, rng=0)
+    assert est.value.shape == (2, 3)
+    assert est.grad["loc"].shape == (2, 3) and est.stderr["scale"].shape == (2, 3)
+    d = fs.Categorical(logits=np.zeros((4, 5)))
+    est = fs.estimate(d, fs.fn.table(np.arange(5.0)), 1000, rng=0)
+    assert est.grad["logits"].shape == (4, 5)
+    d = make("MultivariateNormal")
+    est = fs.estimate(d, fs.fn.linear(1.0), 1000, rng=0)
+    assert est.grad["scale_tril"].shape == (3, 3)
+    assert np.all(np.triu(est.grad["scale_tril"], 1) == 0)
+    assert np.all(np.triu(est.stderr["scale_tril"], 1) == 0)
+    est = fs.estimate(fs.Normal(0.0, 1.0), fs.fn.power(2), 1000, rng=0)
+    assert np.ndim(est.value) == 0 and np.ndim(est.grad["loc"]) == 0
+
+
+def test_precision_target_continues_the_streams():
+    d = make("Normal")
+    est = fs.estimate(d, fs.fn.power(2), 1000, rng=3, method="cv", rtol=0.01)
+    assert est.converged is True
+    for k in est.grad:
+        assert est.stderr[k] <= 0.01 * abs(est.grad[k])
+    again = fs.estimate(d, fs.fn.power(2), est.n, rng=3, method="cv")
+    for k in est.grad:
+        assert np.array_equal(est.grad[k], again.grad[k])
+    two = fs.estimate(d, fs.fn.power(2), 1000, rng=3, method="cv", rtol=0.01, n_threads=2)
+    assert two.n == est.n and np.array_equal(two.grad["loc"], est.grad["loc"])
+    with pytest.warns(RuntimeWarning, match="max_n"):
+        capped = fs.estimate(d, fs.fn.power(2), 1000, rng=3, rtol=1e-6, max_n=5000)
+    assert capped.converged is False and capped.n == 5000
+
+
+def test_progress_bar_is_erased(capsys):
+    est = fs.estimate(make("Normal"), fs.fn.power(2), 10 ** 6, rng=0, progress=True)
+    err = capsys.readouterr().err
+    assert est.n == 10 ** 6
+    assert err == "" or err.endswith("\r")
