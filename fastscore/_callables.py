@@ -109,7 +109,7 @@ _VECTOR = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), cty
 
 def _ctypes_values(llc, x3):
     """Evaluate a LowLevelCallable per sample through ctypes (reference path)."""
-    cap = llc.function
+    cap = tuple.__getitem__(llc, 0)  # the raw capsule (see _kernels.FunctionSpec)
     name = _GetName(cap)
     ptr = _GetPointer(cap, name)
     user_data = _GetContext(cap)

@@ -1114,8 +1114,9 @@ class MultivariateNormal(Distribution):
             upper = np.triu(np.ones((D, D), dtype=bool), 1)
             self._require("scale_tril", L, ~(upper & (L != 0)),
                           "lower-triangular (zero above the diagonal)")
-            diag = np.diagonal(L, axis1=-2, axis2=-1)
-            self._require("scale_tril", diag, diag > 0, "with a positive diagonal")
+            eye = np.eye(D, dtype=bool)
+            self._require("scale_tril", L, ~(eye & ~(L > 0)),
+                          "lower-triangular with a positive diagonal")
         self.batch_shape = self._broadcast(["loc", "scale_tril"], {"loc": 1, "scale_tril": 2})
         self.event_shape = (D,)
         self.loc = np.broadcast_to(loc, tuple(self.batch_shape) + (D,))

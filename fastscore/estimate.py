@@ -137,13 +137,20 @@ def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=N
     bad = ~finite
     if nan_policy == "raise" and not finite.all():
         b = int(np.argmax(bad))
-        hint = ""
-        if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
-            hint = " (is every sample inside the table? fastscore.fn.table is NaN outside it)"
-        raise ValueError(
-            "f or the score was not finite for a sample of batch element %s%s; pass "
-            "nan_policy='propagate' to get NaN results instead"
-            % (_batch_index(dist, b), hint))
+        where = "batch element %s" % (_batch_index(dist, b),)
+        if not np.isfinite(sums[b, 1:3]).all():
+            hint = ""
+            if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
+                hint = " (a sample outside the table? fastscore.fn.table is NaN there)"
+            msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
+        elif not np.isfinite(sums[b, 3]):
+            msg = "the variance of f overflows double precision for %s" % where
+        else:
+            msg = ("the score, or f times the score, is not finite or overflows double "
+                   "precision for %s: the parameters are too extreme for float64 (e.g. a "
+                   "scale below 1e-150, or samples that underflow to the edge of the support)"
+                   % where)
+        raise ValueError(msg + "; pass nan_policy='propagate' to get NaN results instead")
     value, value_stderr, g, se = estimators.finish(sums, method, baseline, finite)
     shape = tuple(dist.batch_shape)
     if shape:
