@@ -9,8 +9,8 @@ PY="${PYTHON:-python}"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 command -v valgrind >/dev/null || { echo "valgrind not installed: skipping"; exit 0; }
+cd /tmp  # away from a source tree, so the installed fastscore is imported
 echo "fastscore under valgrind: $("$PY" -c 'import fastscore._kernels as k; print(k.__file__)')"
-cd /tmp
 PYTHONMALLOC=malloc valgrind --tool=memcheck --error-limit=no --num-callers=30 \
     --log-file="$LOG" "$PY" "$HERE/valgrind_driver.py"
 # One record = the lines from "==PID== <Kind>" to the next blank record line.
