@@ -1,0 +1,35 @@
+"""pytest-benchmark suite (not part of the default test run).
+
+    pytest bench/ --benchmark-only --benchmark-group-by=group
+    FASTSCORE_BENCH_SIZES=1e4,1e6,1e7 pytest bench/ --benchmark-only --benchmark-group-by=group
+"""
+
+import pytest
+
+from conftest import SIZES
+from workloads import FAMILIES, family_variants, overhead_call, rl_workload
+
+CASES = [(name, n, variant)
+         for name in FAMILIES for n in SIZES
+         for variant in family_variants(name, 100, with_reference=n <= 10 ** 5)]
+
+
+@pytest.mark.parametrize("name, n, variant", CASES,
+                         ids=["%s-n%g-%s" % c for c in CASES])
+def test_family(benchmark, name, n, variant):
+    variants = family_variants(name, n, with_reference=n <= 10 ** 5)
+    if variant not in variants:
+        pytest.skip("not available")
+    benchmark.group = "%s n=%g" % (name, n)
+    benchmark.pedantic(variants[variant], rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("variant", ["floor", "fused rloo"])
+def test_policy_gradient_batch(benchmark, variant):
+    benchmark.group = "policy gradient: Categorical (1e5, 8), n=8, rloo"
+    benchmark.pedantic(rl_workload()[variant], rounds=5, warmup_rounds=1)
+
+
+def test_per_call_overhead(benchmark):
+    benchmark.group = "per-call overhead, n=100"
+    benchmark(overhead_call())
