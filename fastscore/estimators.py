@@ -30,9 +30,9 @@ divided by sqrt(n).  cv estimates its baseline from the same samples, which
 biases it by O(1/n); rloo is unbiased.
 """
 
-import contextlib
-
 import numpy as np
+
+from . import _kernels
 
 METHODS = ("plain", "baseline", "rloo", "cv")
 
@@ -170,62 +170,29 @@ def support_sums(dist, pf, counts, backend):
     return sums_from_counts(counts, fvals, scores.transpose(1, 0, 2))
 
 
-def finish(sums, method, baseline=None, finite=None):
-    """Estimates from moment sums.
+def finish(sums, method, baseline=None, n_threads=1):
+    """Estimates from moment sums (the formulas of this module's docstring).
 
     Parameters
     ----------
     sums : ndarray (batch, 4 + 5P)
     method : {"plain", "baseline", "rloo", "cv"}
     baseline : ndarray (batch,), required for method="baseline"
-    finite : ndarray of bool (batch,), optional
-        ``np.isfinite(sums).all(axis=1)`` if the caller has it already.
+    n_threads : int
+        Threads for large batches.
 
     Returns
     -------
     value, value_stderr : ndarray (batch,)
     grad, stderr : ndarray (batch, P)
+        A row whose sums are not all finite gets NaN standard errors.
+
+    Notes
+    -----
+    Both backends finish through this one compiled loop (one pass per batch
+    element, no temporaries), so they differ only in how the sums were made.
     """
-    S = np.asarray(sums, dtype=np.float64)
-    batch = S.shape[0]
-    n = S[:, 0:1]
-    K = S[:, 1:2]
-    # E[f] is the plain estimator of the constant score s = 1 on d = f - K:
-    # prepend it as component 0 (Ss = Sss = n, Sds = Sdss = Sd, Sddss = Sdd).
-    M = np.empty((batch, 5, (S.shape[1] - 4) // 5 + 1))
-    M[:, :, 1:] = S[:, 4:].reshape(batch, -1, 5).transpose(0, 2, 1)
-    M[:, 0, 0] = M[:, 1, 0] = S[:, 0]
-    M[:, 2, 0] = M[:, 3, 0] = S[:, 2]
-    M[:, 4, 0] = S[:, 3]
-    Ss, Sss, Sds, Sdss, Sddss = M[:, 0], M[:, 1], M[:, 2], M[:, 3], M[:, 4]
-    if finite is None:
-        finite = np.isfinite(S).all(axis=1)
-    all_finite = bool(finite.all())
-    # errstate costs microseconds; finite sums with n >= 2 need no guard.
-    quiet = (contextlib.nullcontext() if all_finite
-             else np.errstate(invalid="ignore", divide="ignore", over="ignore"))
-    with quiet:
-        if method == "rloo":
-            md = S[:, 2:3] / n
-            g = (Sds - md * Ss) / (n - 1)
-            ez2 = (n / (n - 1)) ** 2 * (Sddss - 2.0 * md * Sdss + md * md * Sss) / n
-            g[:, 0] = md[:, 0]
-            ez2[:, 0] = S[:, 3] / S[:, 0]
-        else:
-            if method == "plain":
-                c = np.repeat(K, Ss.shape[1], axis=1)
-            elif method == "baseline":
-                c = np.repeat(K - np.asarray(baseline, dtype=np.float64).reshape(-1, 1),
-                              Ss.shape[1], axis=1)
-            elif method == "cv":
-                c = np.where(Sss > 0, -Sdss / np.where(Sss > 0, Sss, 1.0), 0.0)
-            else:
-                raise ValueError("method must be one of %s, got %r" % (METHODS, method))
-            c[:, 0] = 0.0
-            g = (Sds + c * Ss) / n
-            ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) / n
-        stderr = np.sqrt(np.maximum((ez2 - g * g) / (n - 1), 0.0))
-    # Propagate non-finite input as NaN rather than hiding it behind maximum().
-    if not all_finite:
-        stderr[~finite] = np.nan
-    return g[:, 0] + S[:, 1], stderr[:, 0], g[:, 1:], stderr[:, 1:]
+    if method not in METHODS:
+        raise ValueError("method must be one of %s, got %r" % (METHODS, method))
+    S = np.ascontiguousarray(sums, dtype=np.float64)
+    return _kernels.finish_sums(S, method, baseline, n_threads)

@@ -222,3 +222,30 @@ def test_baseline_method_uses_the_baseline():
     est = fs.estimate(d, f, 20_000, rng=2, method="baseline", baseline=b)
     for k in est.grad:
         np.testing.assert_allclose(est.grad[k], ((x * x - b) * s[k]).mean(axis=0), rtol=1e-9)
+
+
+def test_estimators_match_their_formulas_on_samples():
+    """The finish, checked against the estimators written out directly in NumPy."""
+    d = make("Normal", batch=True)
+    x = fs.sample(d, 5000, rng=6)
+    fx = np.cos(x) + x ** 2
+    s = fs.score(d, x)
+    n = len(x)
+    for k in d.param_names:
+        sk = s[k]
+        terms = {
+            "plain": fx * sk,
+            "baseline": (fx - 0.4) * sk,
+            # f_i minus the mean of the other n - 1 values of f
+            "rloo": (fx - (fx.sum(axis=0) - fx) / (n - 1)) * sk,
+            "cv": (fx - (fx * sk ** 2).sum(axis=0) / (sk ** 2).sum(axis=0)) * sk,
+        }
+        for method, t in terms.items():
+            kw = {"baseline": 0.4} if method == "baseline" else {}
+            est = fs.estimate_from_samples(d, x, fx, method=method, **kw)
+            np.testing.assert_allclose(est.grad[k], t.mean(axis=0), rtol=1e-9)
+            np.testing.assert_allclose(est.stderr[k], t.std(axis=0, ddof=1) / np.sqrt(n),
+                                       rtol=1e-7)
+    est = fs.estimate_from_samples(d, x, fx)
+    np.testing.assert_allclose(est.value, fx.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(est.value_stderr, fx.std(axis=0, ddof=1) / np.sqrt(n), rtol=1e-9)
