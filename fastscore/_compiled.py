@@ -46,6 +46,6 @@ def state_sums(dist, pf, state, n_threads):
     onehot = getattr(dist, "_onehot_coefficients", None)
     if onehot is None:
         return estimators.support_sums(dist, pf, state, "compiled")
-    fvals, _ = estimators.support_values(dist, pf, "compiled")
+    fvals = estimators.support_values(dist, pf, "compiled")
     a, b = onehot()
     return _kernels.onehot_count_sums(state, fvals, a, b, n_threads)

@@ -148,15 +148,18 @@ def state_sums(dist, pf, state, backend):
     return state
 
 
+def _support_samples(dist):
+    """The support in kernel layout (V, batch, E)."""
+    sup = dist.support()
+    E = max(dist.event_size, 1)
+    return np.broadcast_to(sup[:, None, None], (sup.size, dist.batch_size, E)).copy()
+
+
 def support_values(dist, pf, backend):
     """f on the support of a finite-support family: (batch, V) float64."""
-    sup = dist.support()
-    V = sup.size
-    E = max(dist.event_size, 1)
-    x3 = np.broadcast_to(sup[:, None, None], (V, dist.batch_size, E)).copy()
-    if pf.kind == "builtin" and hasattr(pf.obj, "check_support"):
-        pf.obj.check_support(dist)
-    return np.ascontiguousarray(pf.values(x3, dist, backend).T), x3
+    if pf.kind == "builtin" and hasattr(pf.obj, "on_support"):
+        return pf.obj.on_support(dist)
+    return np.ascontiguousarray(pf.values(_support_samples(dist), dist, backend).T)
 
 
 def support_sums(dist, pf, counts, backend):
@@ -165,8 +168,8 @@ def support_sums(dist, pf, counts, backend):
     f (the prepared f of either backend) and the score are evaluated once per
     support value and batch element; the counts weight them exactly.
     """
-    fvals, x3 = support_values(dist, pf, backend)
-    scores = dist._score_components(x3)             # (V, B, P)
+    fvals = support_values(dist, pf, backend)
+    scores = dist._score_components(_support_samples(dist))      # (V, B, P)
     return sums_from_counts(counts, fvals, scores.transpose(1, 0, 2))
 
 

@@ -280,6 +280,18 @@ class table(Function):
             out = np.take_along_axis(rows, idx.T, axis=1).T
         return np.where(ok, out, np.nan)
 
+    def on_support(self, dist):
+        """f on the support {0, ..., V-1} of a finite family: (batch_size, V)."""
+        self._check(dist)
+        self.check_support(dist)
+        sup = dist.support()
+        V = sup.size
+        if not np.array_equal(sup, np.arange(V)):
+            return np.ascontiguousarray(self.numpy(
+                np.broadcast_to(sup[:, None, None], (V, dist.batch_size, 1)), dist).T)
+        rows, _ = self._rows(dist)
+        return np.ascontiguousarray(np.broadcast_to(rows[:, :V], (dist.batch_size, V)))
+
     def check_support(self, dist):
         """Raise ValueError if the table is shorter than a finite support."""
         sup = dist.support()
