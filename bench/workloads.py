@@ -15,8 +15,7 @@ import numpy as np
 from scipy import LowLevelCallable
 
 import fastscore as fs
-from fastscore import _kernels
-from fastscore._rng import key_from_rng
+from fastscore._bench import floor_fn as floor  # the sampling floor, shared with the CLI
 
 L3 = np.array([[1.0, 0.0, 0.0], [0.5, 2.0, 0.0], [-0.3, 0.2, 0.7]])
 
@@ -44,14 +43,6 @@ FAMILIES = {
     "MultivariateNormal": (lambda: fs.MultivariateNormal(np.zeros(3), L3),
                            lambda: fs.fn.linear(1.0), lambda x: x.sum(axis=-1)),
 }
-
-
-def floor(dist, n, n_threads=1, rng=0):
-    """The sampling floor: the same samples, same streams, nothing else."""
-    key = key_from_rng(rng)
-    kp = dist.kernel_params()
-    E = max(dist.event_size, 1)
-    return lambda: _kernels.sampling_floor(dist.family, kp, key[0], key[1], n, E, n_threads)
 
 
 def numpy_one_liner(dist, f_np, n):

@@ -21,7 +21,10 @@ from ._rng import key_from_rng
 
 
 def _median_times(variants, rounds):
-    """{name: median seconds} over rounds, the variants run in turn each round."""
+    """{name: median seconds} over rounds, the variants run in turn (A B C A B C ...).
+
+    Interleaving keeps the comparison fair on a noisy, shared machine.
+    """
     times = {name: [] for name in variants}
     for name, fn in variants.items():  # warm-up
         fn()

@@ -2,8 +2,10 @@
 
 from . import _kernels, estimators
 
-#: Doubles one wave of samples for a Python f may hold (32 MiB).
-PYTHON_WAVE_BUDGET = 1 << 22
+#: Doubles one wave of samples for a Python f may hold (8 MiB): big enough
+#: that a call of f costs far more than calling it, small enough that memory
+#: stays flat whatever n.
+PYTHON_WAVE_BUDGET = 1 << 20
 
 
 def run(dist, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):

@@ -4,8 +4,11 @@ This layer checks arguments, turns rng into a Philox key, sorts f into its
 kind, picks a backend and wraps the finished numbers in an :class:`Estimate`.
 """
 
+from __future__ import annotations
+
 import numbers
 import warnings
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -134,9 +137,10 @@ def _batch_index(dist, b):
 
 def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=None,
           n_threads=1):
-    finite = np.isfinite(sums).all(axis=1)
-    bad = ~finite
-    if nan_policy == "raise" and not finite.all():
+    value, value_stderr, g, se = estimators.finish(sums, method, baseline, n_threads)
+    # The finish marks a row whose sums are not all finite with a NaN stderr.
+    bad = np.isnan(value_stderr)
+    if nan_policy == "raise" and bad.any():
         b = int(np.argmax(bad))
         where = "batch element %s" % (_batch_index(dist, b),)
         if not np.isfinite(sums[b, 1:3]).all():
@@ -152,7 +156,6 @@ def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=N
                    "scale below 1e-150, or samples that underflow to the edge of the support)"
                    % where)
         raise ValueError(msg + "; pass nan_policy='propagate' to get NaN results instead")
-    value, value_stderr, g, se = estimators.finish(sums, method, baseline, n_threads)
     shape = tuple(dist.batch_shape)
     if shape:
         value = value.reshape(shape)
@@ -185,9 +188,15 @@ def _met(sums, method, baseline, rtol, atol):
         return bool(np.all(se <= np.maximum(atol, rtol * np.abs(g))))
 
 
-def estimate(dist, f, n, *, rng=None, method="plain", baseline=None, n_threads=None,
-             backend="compiled", nan_policy="raise", rtol=None, atol=None, max_n=None,
-             progress=False):
+RngLike = Union[None, int, np.random.SeedSequence, np.random.BitGenerator, np.random.Generator]
+
+
+def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike = None,
+             method: str = "plain", baseline: Optional[Any] = None,
+             n_threads: Optional[int] = None, backend: str = "compiled",
+             nan_policy: str = "raise", rtol: Optional[float] = None,
+             atol: Optional[float] = None, max_n: Optional[int] = None,
+             progress: bool = False) -> Estimate:
     """Score-function estimate of E[f(x)] and its gradient, x ~ dist.
 
     Computes, for every batch element, ``mean(f(x_i) * score(x_i))`` (or a
@@ -317,7 +326,8 @@ def _fraction(bar, done, total, grand_total):
     return update
 
 
-def sample(dist, n, rng=None, *, n_threads=None, backend="compiled"):
+def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
+           n_threads: Optional[int] = None, backend: str = "compiled") -> np.ndarray:
     """The samples :func:`estimate` would draw for the same rng and n.
 
     Returns an array of shape (n, *batch_shape, *event_shape); float64 for
@@ -345,7 +355,7 @@ def sample(dist, n, rng=None, *, n_threads=None, backend="compiled"):
     return dist._as_samples(x3, (n,))
 
 
-def score(dist, x):
+def score(dist: Distribution, x: Any) -> dict[str, np.ndarray]:
     """Per-sample scores d/dparam log p(x), by parameter.
 
     Parameters
@@ -367,7 +377,9 @@ def score(dist, x):
     return dist.score(x)
 
 
-def estimate_from_samples(dist, x, fx, method="plain", baseline=None, nan_policy="raise"):
+def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "plain",
+                          baseline: Optional[Any] = None,
+                          nan_policy: str = "raise") -> Estimate:
     """Estimates from samples and f values you already have.
 
     Parameters

@@ -188,7 +188,8 @@ def finish(sums, method, baseline=None, n_threads=1):
     -------
     value, value_stderr : ndarray (batch,)
     grad, stderr : ndarray (batch, P)
-        A row whose sums are not all finite gets NaN standard errors.
+        A row whose sums are not all finite gets NaN standard errors (its
+        value_stderr is NaN exactly then).
 
     Notes
     -----

@@ -69,12 +69,17 @@ def test_compiled_equals_reference(problem):
     a = fs.estimate(d, f, n, rng=seed, method=method, nan_policy="propagate", **kw)
     b = fs.estimate(d, f, n, rng=seed, method=method, backend="reference",
                     nan_policy="propagate", **kw)
-    np.testing.assert_allclose(a.value, b.value, rtol=1e-9,
-                               atol=1e-9 * (np.max(np.abs(b.value_stderr)) + 1e-300))
+    # Samples at the edge of the support (Beta near 1, say) make both backends'
+    # standard errors NaN together; everything else must agree closely.
+    np.testing.assert_allclose(a.value, b.value, rtol=1e-9, equal_nan=True,
+                               atol=1e-9 * np.nan_to_num(np.nanmax(np.abs(b.value_stderr))))
     for k in a.grad:
-        scale = np.max(np.abs(b.stderr[k])) + 1e-300
-        np.testing.assert_allclose(a.grad[k], b.grad[k], rtol=1e-9, atol=1e-9 * scale)
-        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-7, atol=1e-9 * scale)
+        scale = np.nan_to_num(np.nanmax(np.abs(b.stderr[k]))) if np.any(
+            np.isfinite(b.stderr[k])) else 0.0
+        np.testing.assert_allclose(a.grad[k], b.grad[k], rtol=1e-9, atol=1e-9 * scale,
+                                   equal_nan=True)
+        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-7, atol=1e-9 * scale,
+                                   equal_nan=True)
 
 
 @settings(max_examples=40, deadline=None)
