@@ -230,6 +230,26 @@ class Distribution:
         return x
 
 
+class _ScalarFamily(Distribution):
+    """A family whose parameters are one number per batch element.
+
+    Subclasses list the parameters that must be positive in ``positive``;
+    every parameter is broadcast to the batch shape and kept as an attribute
+    of its own name.
+    """
+
+    positive = ()
+
+    def _setup(self):
+        if self.validate_args:
+            for nm in self.positive:
+                self._require(nm, self._user[nm], self._user[nm] > 0, "> 0")
+        self.batch_shape = self._broadcast(list(self._user))
+        self.event_shape = ()
+        for nm, a in self._user.items():
+            setattr(self, nm, np.broadcast_to(a, self.batch_shape))
+
+
 def _scalar(v):
     v = np.asarray(v)
     return v.item() if v.ndim == 0 else v.tolist()
@@ -249,7 +269,7 @@ def _exclusive(name, probs, logits):
         raise ValueError("%s: pass exactly one of probs or logits" % name)
 
 
-class Normal(Distribution):
+class Normal(_ScalarFamily):
     """Normal(loc, scale): density exp(-(x - loc)^2 / (2 scale^2)) / (scale sqrt(2 pi)).
 
     Sampled by numpy's ``random_normal`` (``Generator.normal``): loc + scale z
@@ -275,18 +295,11 @@ class Normal(Distribution):
     """
 
     family = "normal"
+    positive = ("scale",)
     _support_text = "(the real line)"
 
     def __init__(self, loc, scale, validate_args=True):
         super().__init__({"loc": loc, "scale": scale}, validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            self._require("scale", self._user["scale"], self._user["scale"] > 0, "> 0")
-        self.batch_shape = self._broadcast(["loc", "scale"])
-        self.event_shape = ()
-        self.loc = np.broadcast_to(self._user["loc"], self.batch_shape)
-        self.scale = np.broadcast_to(self._user["scale"], self.batch_shape)
 
     def _kernel_params(self):
         scale = self.scale.ravel()
@@ -308,7 +321,7 @@ class Normal(Distribution):
         return stats.norm.logpdf(x3[:, :, 0], self.loc.reshape(1, -1), self.scale.reshape(1, -1))
 
 
-class Poisson(Distribution):
+class Poisson(_ScalarFamily):
     """Poisson(rate): P(x = k) = rate^k exp(-rate) / k!, k = 0, 1, 2, ...
 
     Sampled by numpy's ``random_poisson`` (``Generator.poisson``).
@@ -322,18 +335,12 @@ class Poisson(Distribution):
     """
 
     family = "poisson"
+    positive = ("rate",)
     integer_valued = True
     _support_text = "(non-negative integers)"
 
     def __init__(self, rate, validate_args=True):
         super().__init__({"rate": rate}, validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            self._require("rate", self._user["rate"], self._user["rate"] > 0, "> 0")
-        self.batch_shape = self._broadcast(["rate"])
-        self.event_shape = ()
-        self.rate = np.broadcast_to(self._user["rate"], self.batch_shape)
 
     def _kernel_params(self):
         rate = self.rate.ravel()
@@ -522,7 +529,7 @@ def _probs_or_logits(dist, lo_open=False, hi_open=False):
     return name, special.expit(a), special.expit(-a)
 
 
-class LogNormal(Distribution):
+class LogNormal(Normal):
     """LogNormal(loc, scale): log x ~ Normal(loc, scale).
 
     Sampled by numpy's ``random_lognormal`` (``Generator.lognormal``).
@@ -539,21 +546,6 @@ class LogNormal(Distribution):
     family = "lognormal"
     _support_text = "(x > 0)"
 
-    def __init__(self, loc, scale, validate_args=True):
-        super().__init__({"loc": loc, "scale": scale}, validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            self._require("scale", self._user["scale"], self._user["scale"] > 0, "> 0")
-        self.batch_shape = self._broadcast(["loc", "scale"])
-        self.event_shape = ()
-        self.loc = np.broadcast_to(self._user["loc"], self.batch_shape)
-        self.scale = np.broadcast_to(self._user["scale"], self.batch_shape)
-
-    def _kernel_params(self):
-        scale = self.scale.ravel()
-        return np.stack([self.loc.ravel(), scale, 1.0 / scale], axis=-1)
-
     def _numpy_draw(self, gen, prm, m):
         return gen.lognormal(prm[0], prm[1], size=m)[:, None]
 
@@ -561,17 +553,15 @@ class LogNormal(Distribution):
         return np.isfinite(x3) & (x3 > 0)
 
     def _score_components(self, x3):
-        kp = self.kernel_params()
-        inv = kp[:, 2]
-        z = (np.log(x3[:, :, 0]) - kp[:, 0]) * inv
-        return np.stack([z * inv, (z * z - 1.0) * inv], axis=-1)
+        # The Normal score of log x (the kernel computes the same).
+        return Normal._score_components(self, np.log(x3))
 
     def _log_prob(self, x3):
         return stats.lognorm.logpdf(x3[:, :, 0], self.scale.reshape(1, -1),
                                     scale=np.exp(self.loc.reshape(1, -1)))
 
 
-class Exponential(Distribution):
+class Exponential(_ScalarFamily):
     """Exponential(rate): density rate exp(-rate x), x >= 0.
 
     Sampled by numpy's ``random_exponential`` with scale 1/rate
@@ -585,17 +575,11 @@ class Exponential(Distribution):
     """
 
     family = "exponential"
+    positive = ("rate",)
     _support_text = "(x >= 0)"
 
     def __init__(self, rate, validate_args=True):
         super().__init__({"rate": rate}, validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            self._require("rate", self._user["rate"], self._user["rate"] > 0, "> 0")
-        self.batch_shape = self._broadcast(["rate"])
-        self.event_shape = ()
-        self.rate = np.broadcast_to(self._user["rate"], self.batch_shape)
 
     def _kernel_params(self):
         return (1.0 / self.rate).reshape(-1, 1)
@@ -613,7 +597,7 @@ class Exponential(Distribution):
         return stats.expon.logpdf(x3[:, :, 0], scale=1.0 / self.rate.reshape(1, -1))
 
 
-class Gamma(Distribution):
+class Gamma(_ScalarFamily):
     """Gamma(concentration, rate): density proportional to x^(a-1) exp(-rate x).
 
     Sampled by numpy's ``random_gamma`` with scale 1/rate
@@ -630,19 +614,11 @@ class Gamma(Distribution):
     """
 
     family = "gamma"
+    positive = ("concentration", "rate")
     _support_text = "(x > 0)"
 
     def __init__(self, concentration, rate, validate_args=True):
         super().__init__({"concentration": concentration, "rate": rate}, validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            for nm in ("concentration", "rate"):
-                self._require(nm, self._user[nm], self._user[nm] > 0, "> 0")
-        self.batch_shape = self._broadcast(["concentration", "rate"])
-        self.event_shape = ()
-        self.concentration = np.broadcast_to(self._user["concentration"], self.batch_shape)
-        self.rate = np.broadcast_to(self._user["rate"], self.batch_shape)
 
     def _kernel_params(self):
         a = self.concentration.ravel()
@@ -665,7 +641,7 @@ class Gamma(Distribution):
                                   scale=1.0 / self.rate.reshape(1, -1))
 
 
-class Beta(Distribution):
+class Beta(_ScalarFamily):
     """Beta(concentration1, concentration0): density proportional to x^(a-1) (1-x)^(b-1).
 
     ``concentration1`` is a (the exponent of x), ``concentration0`` is b, as in
@@ -683,20 +659,12 @@ class Beta(Distribution):
     """
 
     family = "beta"
+    positive = ("concentration1", "concentration0")
     _support_text = "(0 < x < 1)"
 
     def __init__(self, concentration1, concentration0, validate_args=True):
         super().__init__({"concentration1": concentration1, "concentration0": concentration0},
                          validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            for nm in ("concentration1", "concentration0"):
-                self._require(nm, self._user[nm], self._user[nm] > 0, "> 0")
-        self.batch_shape = self._broadcast(["concentration1", "concentration0"])
-        self.event_shape = ()
-        self.concentration1 = np.broadcast_to(self._user["concentration1"], self.batch_shape)
-        self.concentration0 = np.broadcast_to(self._user["concentration0"], self.batch_shape)
 
     def _kernel_params(self):
         a = self.concentration1.ravel()
@@ -721,7 +689,7 @@ class Beta(Distribution):
                                  self.concentration0.reshape(1, -1))
 
 
-class Chi2(Distribution):
+class Chi2(_ScalarFamily):
     """Chi2(df): the chi-squared distribution, Gamma(df / 2, rate=1/2).
 
     Sampled by numpy's ``random_chisquare`` (``Generator.chisquare``).
@@ -735,17 +703,11 @@ class Chi2(Distribution):
     """
 
     family = "chi2"
+    positive = ("df",)
     _support_text = "(x > 0)"
 
     def __init__(self, df, validate_args=True):
         super().__init__({"df": df}, validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            self._require("df", self._user["df"], self._user["df"] > 0, "> 0")
-        self.batch_shape = self._broadcast(["df"])
-        self.event_shape = ()
-        self.df = np.broadcast_to(self._user["df"], self.batch_shape)
 
     def _kernel_params(self):
         k = self.df.ravel()
@@ -765,7 +727,7 @@ class Chi2(Distribution):
         return stats.chi2.logpdf(x3[:, :, 0], self.df.reshape(1, -1))
 
 
-class VonMises(Distribution):
+class VonMises(_ScalarFamily):
     """VonMises(loc, concentration): density exp(k cos(x - loc)) / (2 pi I0(k)) on [-pi, pi].
 
     Sampled by numpy's ``random_vonmises`` (``Generator.vonmises``).  Scores:
@@ -780,19 +742,11 @@ class VonMises(Distribution):
     """
 
     family = "vonmises"
+    positive = ("concentration",)
     _support_text = "[-pi, pi]"
 
     def __init__(self, loc, concentration, validate_args=True):
         super().__init__({"loc": loc, "concentration": concentration}, validate_args)
-
-    def _setup(self):
-        if self.validate_args:
-            c = self._user["concentration"]
-            self._require("concentration", c, c > 0, "> 0")
-        self.batch_shape = self._broadcast(["loc", "concentration"])
-        self.event_shape = ()
-        self.loc = np.broadcast_to(self._user["loc"], self.batch_shape)
-        self.concentration = np.broadcast_to(self._user["concentration"], self.batch_shape)
 
     def _kernel_params(self):
         k = self.concentration.ravel()
