@@ -19,7 +19,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import fastscore as fs  # noqa: E402
-from fastscore._bench import _median_times as interleaved, numpy_normal_x2  # noqa: E402
+from fastscore._bench import _median_times as interleaved  # noqa: E402
+from fastscore._bench import _plot as plot_throughput, numpy_normal_x2  # noqa: E402
 from workloads import (FAMILIES, family_variants, jax_variant, lowlevel_square,  # noqa: E402
                        overhead_call, rl_workload, torch_variant)
 
@@ -164,36 +165,9 @@ def run(quick=False, plot=None, out=sys.stdout):
     for label, ok, fig in goals:
         p("- %s %s: %s" % ({True: "PASS", False: "MISS", None: "SKIP"}[ok], label, fig))
     if plot:
-        _plot(plot, rounds, out)
+        os.makedirs(os.path.dirname(os.path.abspath(plot)), exist_ok=True)
+        plot_throughput(plot, quick, out)
     return goals
-
-
-def _plot(path, rounds, out):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed: no plot", file=out)
-        return
-    sizes = [10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6, 10 ** 7]
-    rates = {}
-    for n in sizes:
-        med = interleaved(family_variants("Normal", n, with_reference=n <= 10 ** 5), rounds)
-        for k, v in med.items():
-            rates.setdefault(k, []).append(n / v)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for k, r in rates.items():
-        ax.loglog(sizes[:len(r)], r, marker="o", label=k)
-    ax.set_xlabel("n (samples)")
-    ax.set_ylabel("samples per second (1 thread)")
-    ax.set_title("Normal, f = x^2")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    print("\nwrote %s" % path, file=out)
 
 
 def main(argv=None):
