@@ -15,6 +15,7 @@ import tempfile
 import textwrap
 import warnings
 
+import Cython
 import numpy as np
 from Cython.Build import cythonize
 from Cython.Tempita import Template
@@ -120,6 +121,8 @@ class BuildExt(build_ext):
             ext.extra_link_args = list(lflags)
             ext.define_macros = list(ext.define_macros) + [
                 ("FASTSCORE_COMPILE_FLAGS", '"%s"' % flags_text.replace('"', "")),
+                ("FASTSCORE_BUILD_INFO", '"Cython %s, numpy %s, %s"' % (
+                    Cython.__version__, np.__version__, self.compiler.compiler_type)),
             ]
         super().build_extensions()
 

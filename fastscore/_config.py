@@ -27,6 +27,7 @@ def config_dict():
         "threads": _threads.effective_n_threads(None),
         "chunk_size": _kernels.CHUNK_SIZE,
         "compile_flags": _kernels.COMPILE_FLAGS,
+        "built_with": _kernels.BUILD_INFO,
         "extension": _kernels.__file__,
     }
 
@@ -47,11 +48,12 @@ def show_config(file=None):
         "  python:        %s" % cfg["python"],
         "  numpy:         %s" % cfg["numpy"],
         "  scipy:         %s" % cfg["scipy"],
-        "  cython:        %s" % cfg["cython"],
+        "  cython:        %s (installed now)" % cfg["cython"],
         "  openmp:        %s" % ("yes" if cfg["openmp"] else "no (serial kernels)"),
         "  threads:       %d (n_threads=None)" % cfg["threads"],
         "  chunk size:    %d samples" % cfg["chunk_size"],
         "  compile flags: %s" % cfg["compile_flags"],
+        "  built with:    %s" % cfg["built_with"],
         "  extension:     %s" % cfg["extension"],
     ]
     print("\n".join(lines), file=out)

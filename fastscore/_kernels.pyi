@@ -10,6 +10,7 @@ WAVE_SAMPLES: int
 WORK_SIZE: int
 HAVE_OPENMP: bool
 COMPILE_FLAGS: str
+BUILD_INFO: str
 FAMILY_IDS: dict[str, int]
 MOMENT_FAMILIES: frozenset[str]
 F_KINDS: dict[str, int]

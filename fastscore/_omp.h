@@ -13,5 +13,9 @@ static inline int fs_omp_max_threads(void) { return 1; }
 #ifndef FASTSCORE_COMPILE_FLAGS
 #define FASTSCORE_COMPILE_FLAGS "unknown"
 #endif
+#ifndef FASTSCORE_BUILD_INFO
+#define FASTSCORE_BUILD_INFO "unknown"
+#endif
 static const char *fs_compile_flags = FASTSCORE_COMPILE_FLAGS;
+static const char *fs_build_info = FASTSCORE_BUILD_INFO;
 #endif
