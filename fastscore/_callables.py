@@ -115,7 +115,7 @@ def _ctypes_values(llc, x3):
     user_data = _GetContext(cap)
     m, B, E = x3.shape
     out = np.empty((m, B))
-    if _kernels.lowlevel_signature_kind(llc.signature) == 7:  # double(double)
+    if _kernels.lowlevel_signature_kind(llc.signature) == _kernels.LL_SCALAR:
         fn = _SCALAR(ptr)
         for i in range(m):
             for b in range(B):

@@ -7,7 +7,7 @@ import numpy.typing as npt
 
 CHUNK_SIZE: int
 WAVE_SAMPLES: int
-WORK_SIZE: int
+LL_SCALAR: int
 HAVE_OPENMP: bool
 COMPILE_FLAGS: str
 BUILD_INFO: str

@@ -28,7 +28,16 @@ def sample(dist, n, key, chunk_start=0):
 
 
 def run(dist, pf, n, key, n_threads=None, progress=None, chunk_start=0, state=None):
-    """The reference twin of ``_compiled.run`` (n_threads and progress are ignored)."""
+    """The reference twin of ``_compiled.run`` (n_threads and progress are ignored).
+
+    Overflow and invalid operations are not warned about: as in the kernels,
+    they surface as non-finite sums, which ``nan_policy`` then reports.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _run(dist, pf, n, key, chunk_start, state)
+
+
+def _run(dist, pf, n, key, chunk_start, state):
     x3 = sample(dist, n, key, chunk_start)
     if dist.finite_support:
         V = dist.support().size

@@ -250,3 +250,20 @@ def test_progress_bar_is_erased(capsys):
     err = capsys.readouterr().err
     assert est.n == 10 ** 6
     assert err == "" or err.endswith("\r")
+
+
+def test_numpy_merge_mirrors_the_kernel_merge():
+    from fastscore import estimators
+
+    g = np.random.default_rng(3)
+    P = 3
+    for _ in range(20):
+        tot = g.normal(size=(1, 4 + 5 * P))
+        a = g.normal(size=(1, 4 + 5 * P))
+        tot[0, 0], a[0, 0] = 7.0, 5.0
+        want = tot[0].copy()
+        _kernels.merge_sums(want, a[0].copy(), P)
+        got = estimators.merge(tot.copy(), a)
+        np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13)
+    empty = np.zeros((1, 4 + 5 * P))
+    np.testing.assert_array_equal(estimators.merge(empty.copy(), a), a)
