@@ -267,3 +267,29 @@ def test_numpy_merge_mirrors_the_kernel_merge():
         np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13)
     empty = np.zeros((1, 4 + 5 * P))
     np.testing.assert_array_equal(estimators.merge(empty.copy(), a), a)
+
+
+def test_numba_cfuncs_are_accepted():
+    numba = pytest.importorskip("numba")
+    from numba import types
+
+    @numba.cfunc("float64(float64)")
+    def square(x):
+        return x * x
+
+    @numba.cfunc(types.float64(types.CPointer(types.float64), types.intp, types.intp,
+                               types.voidptr))
+    def norm2_plus_index(x, e, b, user_data):
+        acc = 0.0
+        for i in range(e):
+            acc += x[i] * x[i]
+        return acc + b
+
+    d = make("Normal", batch=True)
+    a = fs.estimate(d, square, 20_000, rng=0)
+    b = fs.estimate(d, fs.fn.power(2), 20_000, rng=0)
+    assert np.array_equal(a.grad["loc"], b.grad["loc"])
+    m = fs.MultivariateNormal(np.zeros((2, 3)), np.eye(3))
+    c = fs.estimate(m, norm2_plus_index, 2000, rng=0)
+    r = fs.estimate(m, norm2_plus_index, 2000, rng=0, backend="reference")
+    assert_same(c, r)
