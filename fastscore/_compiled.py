@@ -1,5 +1,7 @@
 """The compiled backend: accumulator states and samples from the Cython kernels."""
 
+import numpy as np
+
 from . import _kernels, estimators
 
 #: Doubles one wave of samples for a Python f may hold (8 MiB): big enough
@@ -50,4 +52,30 @@ def state_sums(dist, pf, state, n_threads):
         return estimators.support_sums(dist, pf, state, "compiled")
     fvals = estimators.support_values(dist, pf, "compiled")
     a, b = onehot()
+    if a is None:
+        a = np.ones_like(b)
     return _kernels.onehot_count_sums(state, fvals, a, b, n_threads)
+
+
+def finish_state(dist, pf, state, method, baseline, n_threads):
+    """Estimates from a state: (value, value_stderr, grad, stderr) and row_sums.
+
+    ``row_sums(b)`` gives batch element b's moment sums (for error messages).
+    One-hot families (Categorical) go from counts to estimates in one fused
+    pass, never writing the (batch, 4 + 5K) sums.
+    """
+    onehot = getattr(dist, "_onehot_coefficients", None) if dist.finite_support else None
+    if onehot is None:
+        sums = state_sums(dist, pf, state, n_threads)
+        return estimators.finish(sums, method, baseline, n_threads), sums.__getitem__
+    fvals = estimators.support_values(dist, pf, "compiled")
+    a, b = onehot()
+    results = _kernels.onehot_finish(state, fvals, a, b, method, baseline, n_threads)
+
+    def row_sums(i):
+        return _kernels.onehot_count_sums(state[i:i + 1], fvals[i:i + 1],
+                                          np.ones_like(b[i:i + 1]) if a is None else a[i:i + 1],
+                                          b[i:i + 1], 1)[0]
+
+    return results, row_sums
+

@@ -466,11 +466,14 @@ class Categorical(Distribution):
         return (self.num_categories,)
 
     def _onehot_coefficients(self):
-        """(a, b), each (batch_size, K): the score is s_k(v) = [v = k] a_k - b_k."""
+        """(a, b), each (batch_size, K): the score is s_k(v) = [v = k] a_k - b_k.
+
+        ``a`` is None when every a_k is 1 (logits).
+        """
         K = self.num_categories
         p = np.ascontiguousarray(self.probs.reshape(-1, K))
         if self.param_names[0] == "logits":
-            return np.ones_like(p), p
+            return None, p
         raw = np.broadcast_to(self._user["probs"], tuple(self.batch_shape) + (K,)).reshape(-1, K)
         with np.errstate(divide="ignore"):
             a = 1.0 / raw

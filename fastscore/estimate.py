@@ -135,20 +135,25 @@ def _batch_index(dist, b):
     return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
 
 
-def _wrap(dist, sums, method, baseline, n, key, nan_policy, pf=None, converged=None,
-          n_threads=1):
-    value, value_stderr, g, se = estimators.finish(sums, method, baseline, n_threads)
+def _wrap(dist, results, row_sums, method, n, key, nan_policy, pf=None, converged=None):
+    """Check non-finite rows against nan_policy and build the Estimate.
+
+    ``results`` is (value, value_stderr, grad, stderr) per batch element;
+    ``row_sums(b)`` gives element b's moment sums, to say what went wrong.
+    """
+    value, value_stderr, g, se = results
     # The finish marks a row whose sums are not all finite with a NaN stderr.
     bad = np.isnan(value_stderr)
     if nan_policy == "raise" and bad.any():
         b = int(np.argmax(bad))
         where = "batch element %s" % (_batch_index(dist, b),)
-        if not np.isfinite(sums[b, 1:3]).all():
+        row = row_sums(b)
+        if not np.isfinite(row[1:3]).all():
             hint = ""
             if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
                 hint = " (a sample outside the table? fastscore.fn.table is NaN there)"
             msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
-        elif not np.isfinite(sums[b, 3]):
+        elif not np.isfinite(row[3]):
             msg = "the variance of f overflows double precision for %s" % where
         else:
             msg = ("the score, or f times the score, is not finite or overflows double "
@@ -181,9 +186,9 @@ def _check_target(name, value):
 DEFAULT_MAX_N = 2 ** 30
 
 
-def _met(sums, method, baseline, rtol, atol):
+def _met(results, rtol, atol):
     """True when every gradient's standard error meets max(atol, rtol |grad|)."""
-    _, _, g, se = estimators.finish(sums, method, baseline)
+    _, _, g, se = results
     with np.errstate(invalid="ignore"):
         return bool(np.all(se <= np.maximum(atol, rtol * np.abs(g))))
 
@@ -286,8 +291,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     try:
         if not targets:
             state = impl.run(dist, pf, n, key, nt, _fraction(bar, 0, n, n))
-            sums = impl.state_sums(dist, pf, state, nt)
-            return _wrap(dist, sums, method, b, n, key, nan_policy, pf, n_threads=nt)
+            results, row_sums = impl.finish_state(dist, pf, state, method, b, nt)
+            return _wrap(dist, results, row_sums, method, n, key, nan_policy, pf)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
@@ -297,9 +302,10 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
         while True:
             state = impl.run(dist, pf, total, key, nt, _fraction(bar, done, total, max_n),
                              done // CHUNK_SIZE, state)
-            sums = impl.state_sums(dist, pf, state, nt)
-            if not np.isfinite(sums).all() or _met(sums, method, b, rtol, atol):
-                converged = bool(np.isfinite(sums).all())
+            results, row_sums = impl.finish_state(dist, pf, state, method, b, nt)
+            finite = not np.isnan(results[1]).any()
+            if not finite or _met(results, rtol, atol):
+                converged = finite
                 break
             if total >= max_n:
                 converged = False
@@ -309,7 +315,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
                 break
             done = total  # a whole number of chunks: the next wave continues the streams
             total = min(max_n, 2 * total)
-        return _wrap(dist, sums, method, b, total, key, nan_policy, pf, converged, nt)
+        return _wrap(dist, results, row_sums, method, total, key, nan_policy, pf, converged)
     finally:
         bar.close()
 
@@ -427,4 +433,5 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     fx2 = fa.astype(np.float64).reshape(n, dist.batch_size)
     b = _check_method(method, baseline, dist)
     sums = estimators.sums_from_samples(fx2, dist._score_components(x3), CHUNK_SIZE)
-    return _wrap(dist, sums, method, b, n, None, nan_policy)
+    return _wrap(dist, estimators.finish(sums, method, b), sums.__getitem__, method, n, None,
+                 nan_policy)

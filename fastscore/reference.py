@@ -52,3 +52,9 @@ def _run(dist, pf, n, key, chunk_start, state):
 def state_sums(dist, pf, state, n_threads=None):
     """Moment sums of a state from :func:`run` (the generic support evaluation)."""
     return estimators.state_sums(dist, pf, state, "reference")
+
+
+def finish_state(dist, pf, state, method, baseline, n_threads=None):
+    """Estimates and a row_sums(b) accessor, as ``_compiled.finish_state``."""
+    sums = state_sums(dist, pf, state)
+    return estimators.finish(sums, method, baseline), sums.__getitem__
