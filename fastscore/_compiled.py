@@ -28,7 +28,7 @@ def run(dist, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):
         return _kernels.run_python(dist.family, kp, key[0], key[1], n, E, P,
                                    lambda xw: pf.call(xw, dist), n_threads,
                                    PYTHON_WAVE_BUDGET, progress, chunk_start, state)
-    return _kernels.run_inline(dist.family, kp, key[0], key[1], n, E, P,
+    return _kernels.run_inline(dist.inline_family or dist.family, kp, key[0], key[1], n, E, P,
                                pf.kernel_spec(dist), n_threads, progress, chunk_start, state)
 
 

@@ -36,6 +36,7 @@ class Distribution:
     """
 
     family = None
+    inline_family = None  # a kernel variant for inline f, where one exists
     event_ndim = 0
     finite_support = False
     integer_valued = False
@@ -547,6 +548,8 @@ class LogNormal(Normal):
     """
 
     family = "lognormal"
+    #: With f inline, the kernel keeps log x from the normal sampler (no log per sample).
+    inline_family = "lognormal_y"
     _support_text = "(x > 0)"
 
     def _numpy_draw(self, gen, prm, m):
