@@ -1,33 +1,151 @@
-"""Test set-up: make sure the tests exercise the installed, compiled fastscore.
+"""Test set-up: choose which fastscore the tests import, and shared helpers.
 
-Run from the repository root (``python -m pytest``), the root is on sys.path
-and ``import fastscore`` would find the source tree, which holds no compiled
-extension unless it was built in place.  Unless FASTSCORE_TEST_INPLACE=1 asks
-for the in-place build, the root is taken off sys.path before fastscore is
-imported, so the installed package is what runs.
+Which fastscore runs
+--------------------
+``python -m pytest`` run from the repository root puts the root on sys.path
+(as '' or its absolute path), so ``import fastscore`` would find the source
+tree.  The source tree only works when its compiled extension was built in
+place (``python setup.py build_ext --inplace``); after ``pip install .`` it
+has none and the tests must run against the installed package.  So, before
+anything imports fastscore:
+
+* ``FASTSCORE_TEST_INPLACE=1``: keep the source tree (it must be built in
+  place, else the session stops with a clear error);
+* ``FASTSCORE_TEST_INPLACE=0``: always drop the source tree and test the
+  installed package (even if an in-place build exists);
+* unset: drop the source tree exactly when ``fastscore/`` holds no compiled
+  ``_kernels`` extension (``_kernels*.so`` / ``_kernels*.pyd``).
+
+:data:`SOURCE_TREE_DROPPED` records the decision (test_install.py checks it).
+
+Helpers (fixtures)
+------------------
+``assert_close``  compare arrays / scalars / dicts of arrays to rtol (+ atol)
+``c_cos_llc``     a GIL-free ``double (double)`` LowLevelCallable (libm cos)
 """
 
+import ctypes
 import glob
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INPLACE = os.environ.get("FASTSCORE_TEST_INPLACE", "") not in ("", "0")
-
-if not INPLACE:
-    sys.path[:] = [p for p in sys.path
-                   if os.path.abspath(p or os.curdir) != ROOT]
-    if "fastscore" in sys.modules and os.path.abspath(
-            sys.modules["fastscore"].__file__).startswith(os.path.join(ROOT, "fastscore")):
-        raise RuntimeError("fastscore was imported from the source tree before conftest.py ran")
-elif not glob.glob(os.path.join(ROOT, "fastscore", "_kernels*.so")) and not glob.glob(
-        os.path.join(ROOT, "fastscore", "_kernels*.pyd")):
-    raise RuntimeError("FASTSCORE_TEST_INPLACE=1 but no in-place build: run "
-                       "`python setup.py build_ext --inplace` first")
-elif ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-# Shared test helpers (tests/cases.py) import as plain modules.
 TESTS = os.path.join(ROOT, "tests")
+SOURCE_PKG = os.path.join(ROOT, "fastscore")
+_ENV = os.environ.get("FASTSCORE_TEST_INPLACE", "")
+INPLACE = _ENV not in ("", "0")
+
+
+def _inplace_build_exists():
+    return bool(glob.glob(os.path.join(SOURCE_PKG, "_kernels*.so"))
+                or glob.glob(os.path.join(SOURCE_PKG, "_kernels*.pyd")))
+
+
+def _is_root(entry):
+    # '' and '.' mean the current directory; compare real paths.
+    return os.path.realpath(entry or os.curdir) == os.path.realpath(ROOT)
+
+
+if INPLACE:
+    if not _inplace_build_exists():
+        raise RuntimeError("FASTSCORE_TEST_INPLACE=1 but %s holds no compiled _kernels "
+                           "extension: run `python setup.py build_ext --inplace` first"
+                           % SOURCE_PKG)
+    SOURCE_TREE_DROPPED = False
+    if not any(_is_root(p) for p in sys.path):
+        sys.path.insert(0, ROOT)
+else:
+    SOURCE_TREE_DROPPED = _ENV == "0" or not _inplace_build_exists()
+    if SOURCE_TREE_DROPPED:
+        sys.path[:] = [p for p in sys.path if not _is_root(p)]
+        mod = sys.modules.get("fastscore")
+        if mod is not None and os.path.realpath(getattr(mod, "__file__", "") or "").startswith(
+                os.path.realpath(SOURCE_PKG) + os.sep):
+            raise RuntimeError("fastscore was imported from the source tree before "
+                               "tests/conftest.py ran; run pytest without plugins that "
+                               "import it, or set FASTSCORE_TEST_INPLACE=1")
+
+# Shared case modules of other test files (tests/cases.py) import as plain modules.
 if TESTS not in sys.path:
     sys.path.append(TESTS)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def _close(actual, expected, rtol, atol, what):
+    import numpy as np
+
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape, "%s: shape %s != expected %s" % (what, a.shape, e.shape)
+    both_nan = np.isnan(a) & np.isnan(e)
+    atol_arr = np.broadcast_to(np.asarray(atol, dtype=np.float64), e.shape)
+    with np.errstate(invalid="ignore"):
+        ok = both_nan | (a == e) | (np.abs(a - e) <= atol_arr + rtol * np.abs(e))
+    if not np.all(ok):
+        bad = np.argwhere(~ok)[:5]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.abs(a - e) / np.abs(e)
+        details = "; ".join("at %s: %r vs %r (rel %.3g)" % (tuple(int(i) for i in idx),
+                                                              float(a[tuple(idx)]),
+                                                              float(e[tuple(idx)]),
+                                                              float(rel[tuple(idx)]))
+                            for idx in bad)
+        raise AssertionError("%s: %d of %d values differ beyond rtol=%g, atol=%s: %s"
+                             % (what, int((~ok).sum()), ok.size, rtol, atol, details))
+
+
+def assert_close(actual, expected, rtol=1e-10, atol=0.0, what="value"):
+    """Assert ``actual`` equals ``expected`` to ``rtol`` (plus ``atol``).
+
+    Works on scalars, arrays and dicts of arrays (same keys required; ``atol``
+    may then be a dict too).  NaN equals NaN; shapes must match exactly.
+    """
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), "%s: expected a dict, got %r" % (what, type(actual))
+        assert list(actual) == list(expected), "%s: keys %s != %s" % (
+            what, list(actual), list(expected))
+        for k in expected:
+            at = atol[k] if isinstance(atol, dict) else atol
+            _close(actual[k], expected[k], rtol, at, "%s[%r]" % (what, k))
+        return
+    _close(actual, expected, rtol, atol, what)
+
+
+@pytest.fixture(name="assert_close")
+def assert_close_fixture():
+    """The :func:`assert_close` helper as a fixture."""
+    return assert_close
+
+
+def c_cos_function():
+    """A real C ``double cos(double)`` (libm / the C runtime), as a ctypes function."""
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
+    candidates = []
+    if sys.platform == "win32":
+        candidates = [lambda: ctypes.cdll.ucrtbase, lambda: ctypes.cdll.msvcrt]
+    else:
+        import ctypes.util
+
+        candidates = [lambda: ctypes.CDLL(None),
+                      lambda: ctypes.CDLL(ctypes.util.find_library("m"))]
+    for get in candidates:
+        try:
+            return ctypes.cast(get().cos, proto)
+        except (OSError, AttributeError, TypeError):
+            continue
+    return None
+
+
+@pytest.fixture
+def c_cos_llc():
+    """scipy.LowLevelCallable of the C library's cos (GIL-free, thread-safe)."""
+    from scipy import LowLevelCallable
+
+    fn = c_cos_function()
+    if fn is None:  # pragma: no cover - every platform we build on has one
+        pytest.skip("no C cos function found through ctypes")
+    return LowLevelCallable(fn)

@@ -1,42 +1,109 @@
-"""The package under test is the installed, compiled one."""
+"""The package under test is a compiled build: installed, or built in place on request."""
 
 import importlib.machinery
 import os
+import re
 import subprocess
 import sys
+
+import numpy as np
+import pytest
 
 import fastscore
 import fastscore._kernels as kernels
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INPLACE = os.environ.get("FASTSCORE_TEST_INPLACE", "") not in ("", "0")
+SOURCE_PKG = os.path.realpath(os.path.join(ROOT, "fastscore"))
 
 
-def test_compiled_extension_is_what_runs():
-    assert kernels.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
-    assert fastscore.estimate.__module__ == "fastscore.estimate"
-    # the compiled kernel, not a Python fallback, produced these samples
-    x = kernels.draw_samples("normal", fastscore.Normal(0.0, 1.0).kernel_params(), 1, 2, 5, 1, 1)
-    assert x.shape == (5, 1, 1)
+def _conftest():
+    # conftest.py is loaded by pytest under its own module name.
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None) or ""
+        if os.path.realpath(f) == os.path.realpath(os.path.join(ROOT, "tests", "conftest.py")):
+            return mod
+    raise AssertionError("tests/conftest.py is not loaded")
+
+
+def _under(path, directory):
+    return os.path.realpath(path).startswith(directory + os.sep)
+
+
+def test_kernels_are_a_compiled_extension():
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    assert kernels.__file__.endswith(suffixes), kernels.__file__
+    assert isinstance(kernels.__loader__, importlib.machinery.ExtensionFileLoader)
+    # the package's kernels are this extension, and they draw real samples
+    assert fastscore._rng._kernels is kernels
+    x = fastscore.sample(fastscore.Normal(0.0, 1.0), 1000, rng=3)
+    assert x.shape == (1000,) and 0.8 < x.std() < 1.2
+
+
+def test_kernels_and_package_come_from_the_same_place():
+    assert os.path.dirname(os.path.realpath(kernels.__file__)) == \
+        os.path.dirname(os.path.realpath(fastscore.__file__))
 
 
 def test_installed_package_not_source_tree():
-    if INPLACE:
-        return
-    assert not os.path.abspath(fastscore.__file__).startswith(os.path.join(ROOT, "fastscore"))
+    conf = _conftest()
+    if conf.SOURCE_TREE_DROPPED:
+        # no in-place build (or FASTSCORE_TEST_INPLACE=0): the installed package runs
+        assert not _under(fastscore.__file__, SOURCE_PKG), fastscore.__file__
+        assert not _under(kernels.__file__, SOURCE_PKG), kernels.__file__
+        assert not any(os.path.realpath(p or os.curdir) == os.path.realpath(ROOT)
+                       for p in sys.path)
+    else:
+        # FASTSCORE_TEST_INPLACE=1 or an in-place build: the source tree's build runs
+        assert _under(fastscore.__file__, SOURCE_PKG), fastscore.__file__
+        assert _under(kernels.__file__, SOURCE_PKG), kernels.__file__
 
 
 def test_show_config(capsys):
     fastscore.show_config()
     out = capsys.readouterr().out
-    assert "fastscore %s" % fastscore.__version__ in out
-    assert "openmp:" in out and "threads:" in out and "compile flags:" in out
-    assert "-O3" in out or "/O2" in out
+    assert out.splitlines()[0] == "fastscore %s" % fastscore.__version__
+    m = re.search(r"^\s*openmp:\s*(yes|no)", out, re.M)
+    assert m, out
+    assert (m.group(1) == "yes") == bool(kernels.HAVE_OPENMP)
+    m = re.search(r"^\s*threads:\s*(\d+)", out, re.M)
+    assert m, out
+    assert int(m.group(1)) >= 1
+    m = re.search(r"^\s*compile flags:\s*(.*)$", out, re.M)
+    assert m, out
+    assert "-O3" in m.group(1) or "/O2" in m.group(1)
+    if kernels.HAVE_OPENMP and os.name != "nt":
+        assert "openmp" in m.group(1).lower()
 
 
-def test_version_cli():
+def test_show_config_to_file(tmp_path):
+    path = tmp_path / "cfg.txt"
+    with open(path, "w") as fh:
+        fastscore.show_config(file=fh)
+    assert path.read_text().startswith("fastscore %s" % fastscore.__version__)
+
+
+def test_version_is_a_version_string():
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?([.+-]?\w+)*", fastscore.__version__)
+
+
+@pytest.mark.parametrize("where", ["outside", "root"])
+def test_version_cli(where, tmp_path):
+    """``python -m fastscore --version`` from outside the tree and from its root."""
     env = dict(os.environ)
-    res = subprocess.run([sys.executable, "-m", "fastscore", "--version"], capture_output=True,
-                         text=True, cwd=os.path.dirname(ROOT) if not INPLACE else ROOT, env=env)
+    env.pop("PYTHONPATH", None)
+    conf = _conftest()
+    if not conf.SOURCE_TREE_DROPPED:
+        # the in-place build is not installed: make it importable from anywhere
+        env["PYTHONPATH"] = ROOT
+    cwd = str(tmp_path) if where == "outside" else ROOT
+    res = subprocess.run([sys.executable, "-m", "fastscore", "--version"],
+                         capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "fastscore %s" % fastscore.__version__
+
+
+def test_estimate_smoke():
+    est = fastscore.estimate(fastscore.Normal(np.array([0.0, 1.0]), 2.0), fastscore.fn.power(2),
+                             n=20_000, rng=0, method="rloo")
+    exact = np.array([0.0, 2.0])
+    assert np.all(np.abs(est.grad["loc"] - exact) < 4 * est.stderr["loc"])

@@ -1,0 +1,350 @@
+"""Random streams: the kernel's Philox is numpy's, rng -> key follows SPEC 7, and
+fs.sample draws exactly numpy's Generator samples on the documented streams.
+
+Every expectation here is computed with numpy.random directly (Philox,
+Generator, SeedSequence), never with fastscore's own stream helpers.
+"""
+
+import numpy as np
+import pytest
+from scipy import special
+
+import fastscore as fs
+from fastscore import _kernels
+from fastscore._rng import key_from_rng
+
+M64 = 2 ** 64 - 1
+CHUNK = fs.CHUNK_SIZE
+
+
+def numpy_philox(key, counter):
+    return np.random.Philox(key=np.array(key, dtype=np.uint64),
+                            counter=np.array(counter, dtype=np.uint64))
+
+
+def seed_key(seed):
+    """The key SPEC 7 + DESIGN.md give for an int seed, computed with numpy."""
+    state = np.random.SeedSequence(seed).generate_state(2, np.uint64)
+    return int(state[0]), int(state[1])
+
+
+# ---------------------------------------------------------------------------
+# Philox4x64-10: kernel vs numpy
+# ---------------------------------------------------------------------------
+KEYS = [(0, 0), (1, 0), (0, 1), (M64, M64), (0x243F6A8885A308D3, 0x13198A2E03707344),
+        (12345678901234567890, 98765432109876543)]
+COUNTERS = [
+    [0, 0, 0, 0],
+    [1, 2, 3, 4],
+    [M64, 0, 0, 0],            # first increment carries into word 1
+    [M64 - 2, 0, 0, 0],        # carry a few blocks into the stream
+    [M64, M64, 0, 0],          # carries into word 2
+    [M64 - 1, M64, 5, 7],      # carry into word 2 after one block
+    [M64, M64, M64, 0],        # carries into word 3
+    [M64 - 3, M64, M64, 9],    # carry through three words mid-stream
+    [M64, M64, M64, M64],      # wraps to all zeros
+    [M64 - 1, M64, M64, M64],  # wraps mid-stream
+    [0, 0, 5, 3],              # a chunk/batch counter as the kernels use them
+    [2 ** 63, 2 ** 62 + 1, 2 ** 61, 2 ** 60],
+]
+N_RAW = 4 * 6 + 3  # several 4-word blocks and a partial one
+
+
+@pytest.mark.parametrize("key", KEYS, ids=lambda k: "key%x_%x" % k)
+@pytest.mark.parametrize("counter", COUNTERS, ids=lambda c: "ctr" + "_".join("%x" % w for w in c))
+def test_philox_raw_uint64_matches_numpy(key, counter):
+    got = _kernels.philox_raw(key[0], key[1], counter, N_RAW, "uint64")
+    want = numpy_philox(key, counter).random_raw(N_RAW)
+    assert got.dtype == np.uint64
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("key", KEYS[::2], ids=lambda k: "key%x_%x" % k)
+@pytest.mark.parametrize("counter", COUNTERS, ids=lambda c: "ctr" + "_".join("%x" % w for w in c))
+def test_philox_raw_double_matches_generator_random(key, counter):
+    got = _kernels.philox_raw(key[0], key[1], counter, N_RAW, "double")
+    want = np.random.Generator(numpy_philox(key, counter)).random(N_RAW)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+    assert np.all((got >= 0.0) & (got < 1.0))
+
+
+@pytest.mark.parametrize("key", KEYS[1::2], ids=lambda k: "key%x_%x" % k)
+@pytest.mark.parametrize("counter", COUNTERS, ids=lambda c: "ctr" + "_".join("%x" % w for w in c))
+def test_philox_raw_uint32_matches_generator_integers(key, counter):
+    n = 2 * N_RAW + 1  # odd: ends on a half-used 64-bit word
+    got = _kernels.philox_raw(key[0], key[1], counter, n, "uint32")
+    want = np.random.Generator(numpy_philox(key, counter)).integers(0, 2 ** 32, size=n,
+                                                                     dtype=np.uint32)
+    assert got.dtype == np.uint32
+    np.testing.assert_array_equal(got, want)
+
+
+def test_philox_raw_many_random_keys_and_counters():
+    meta = np.random.default_rng(20240601)
+    for _ in range(200):
+        key = [int(v) for v in meta.integers(0, 2 ** 64, size=2, dtype=np.uint64)]
+        counter = [int(v) for v in meta.integers(0, 2 ** 64, size=4, dtype=np.uint64)]
+        # force carries in some of them
+        if meta.random() < 0.5:
+            counter[0] = M64 - int(meta.integers(0, 8))
+        n = int(meta.integers(1, 40))
+        np.testing.assert_array_equal(_kernels.philox_raw(key[0], key[1], counter, n, "uint64"),
+                                      numpy_philox(key, counter).random_raw(n))
+
+
+def test_philox_raw_uint32_uses_both_halves_low_first():
+    key, counter = (7, 11), [0, 0, 0, 0]
+    raw = numpy_philox(key, counter).random_raw(3)
+    got = _kernels.philox_raw(key[0], key[1], counter, 6, "uint32")
+    want = np.empty(6, dtype=np.uint32)
+    want[0::2] = (raw & 0xFFFFFFFF).astype(np.uint32)
+    want[1::2] = (raw >> np.uint64(32)).astype(np.uint32)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_philox_raw_double_is_top_53_bits():
+    key, counter = (3, 5), [M64, 0, 0, 0]
+    raw = numpy_philox(key, counter).random_raw(9)
+    want = (raw >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    np.testing.assert_array_equal(_kernels.philox_raw(3, 5, counter, 9, "double"), want)
+
+
+def test_philox_raw_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="kind"):
+        _kernels.philox_raw(1, 2, [0, 0, 0, 0], 4, "float32")
+
+
+# ---------------------------------------------------------------------------
+# rng -> key (SPEC 7)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1, 42, 2 ** 32, 2 ** 64 + 5, 2 ** 128 - 1])
+def test_key_from_int_is_seedsequence_state(seed):
+    key = key_from_rng(seed)
+    assert key == seed_key(seed)
+    assert key_from_rng(np.random.SeedSequence(seed)) == key
+    if seed < 2 ** 63:
+        assert key_from_rng(np.int64(seed)) == key
+    assert all(isinstance(k, int) and 0 <= k < 2 ** 64 for k in key)
+
+
+def test_key_from_seedsequence_with_spawn_key():
+    ss = np.random.SeedSequence(7, spawn_key=(3,))
+    st = ss.generate_state(2, np.uint64)
+    assert key_from_rng(ss) == (int(st[0]), int(st[1]))
+    assert key_from_rng(ss) != key_from_rng(7)
+
+
+def test_key_from_none_is_fresh_entropy():
+    keys = {key_from_rng(None) for _ in range(5)}
+    assert len(keys) == 5
+    for k in keys:
+        assert len(k) == 2 and all(isinstance(v, int) and 0 <= v < 2 ** 64 for v in k)
+
+
+@pytest.mark.parametrize("make", [np.random.PCG64, np.random.Philox, np.random.MT19937,
+                                  np.random.SFC64])
+def test_key_from_bitgenerator_draws_two_raw_words_and_advances(make):
+    bg, twin = make(99), make(99)
+    key = key_from_rng(bg)
+    raw = twin.random_raw(2)
+    assert key == (int(raw[0]), int(raw[1]))
+    # bg advanced by exactly those two draws
+    np.testing.assert_array_equal(bg.random_raw(3), twin.random_raw(3))
+    assert key_from_rng(bg) != key
+
+
+def test_key_from_generator_advances_it():
+    gen, twin = np.random.default_rng(5), np.random.default_rng(5)
+    k1 = key_from_rng(gen)
+    raw = twin.bit_generator.random_raw(2)
+    assert k1 == (int(raw[0]), int(raw[1]))
+    k2 = key_from_rng(gen)
+    assert k2 != k1
+    raw = twin.bit_generator.random_raw(2)
+    assert k2 == (int(raw[0]), int(raw[1]))
+    assert gen.random() == twin.random()
+
+
+def test_estimate_and_sample_use_and_advance_the_generator():
+    d = fs.Normal(0.0, 1.0)
+    gen, twin = np.random.default_rng(11), np.random.default_rng(11)
+    e1 = fs.estimate(d, fs.fn.power(2), 100, rng=gen)
+    raw = twin.bit_generator.random_raw(2)
+    assert e1.key == (int(raw[0]), int(raw[1]))
+    e2 = fs.estimate(d, fs.fn.power(2), 100, rng=gen)
+    raw = twin.bit_generator.random_raw(2)
+    assert e2.key == (int(raw[0]), int(raw[1]))
+    assert e2.key != e1.key and e2.value != e1.value
+    x = fs.sample(d, 10, rng=gen)
+    raw = twin.bit_generator.random_raw(2)
+    key = (int(raw[0]), int(raw[1]))
+    want = np.random.Generator(numpy_philox(key, [0, 0, 0, 0])).normal(0.0, 1.0, 10)
+    np.testing.assert_array_equal(x, want)
+    assert fs.estimate(d, fs.fn.power(2), 100, rng=3).key == seed_key(3)
+
+
+@pytest.mark.parametrize("bad", ["0", 1.5, [1, 2], object(), np.random.RandomState(0), True,
+                                 np.bool_(False)])
+def test_key_from_bad_rng_is_type_error(bad):
+    with pytest.raises(TypeError, match="rng"):
+        key_from_rng(bad)
+    with pytest.raises(TypeError):
+        fs.estimate(fs.Normal(0.0, 1.0), fs.fn.power(2), 10, rng=bad)
+
+
+@pytest.mark.parametrize("bad", [-1, np.int64(-5), -(2 ** 70)])
+def test_key_from_negative_int_is_value_error(bad):
+    with pytest.raises(ValueError, match="negative"):
+        key_from_rng(bad)
+    with pytest.raises(ValueError):
+        fs.sample(fs.Normal(0.0, 1.0), 10, rng=bad)
+
+
+# ---------------------------------------------------------------------------
+# fs.sample on the documented streams
+# ---------------------------------------------------------------------------
+N_SAMPLES = 2 * CHUNK + 777  # three chunks, the last one partial
+
+
+def expected_samples(key, n, batch_shape, draw):
+    """numpy's samples: chunk c of batch element b from Philox(key, [0, 0, c, b]).
+
+    ``draw(gen, b, m)`` draws m samples of (flat, C-order) batch element b.
+    """
+    bsize = int(np.prod(batch_shape, dtype=np.int64))
+    out = []
+    for b in range(bsize):
+        parts = []
+        for c in range(-(-n // CHUNK)):
+            m = min(CHUNK, n - c * CHUNK)
+            parts.append(draw(np.random.Generator(numpy_philox(key, [0, 0, c, b])), b, m))
+        out.append(np.concatenate(parts))
+    return np.stack(out, axis=-1).reshape((n,) + tuple(batch_shape))
+
+
+def _normal_case(shape):
+    loc = np.linspace(-2.0, 3.0, int(np.prod(shape, dtype=int))).reshape(shape)
+    scale = np.linspace(0.5, 4.0, int(np.prod(shape, dtype=int))).reshape(shape)
+    d = fs.Normal(loc, scale)
+    lf, sf = np.ravel(loc), np.ravel(scale)
+    return d, (lambda g, b, m: g.normal(lf[b], sf[b], m)), np.float64
+
+
+def _poisson_case(shape):
+    # small rates (multiplication method) and large ones (PTRS) alike
+    rate = np.array([0.3, 25.0, 4.0, 9.99, 10.0, 300.0])[: int(np.prod(shape, dtype=int))]
+    rate = rate.reshape(shape)
+    d = fs.Poisson(rate)
+    rf = np.ravel(rate)
+    return d, (lambda g, b, m: g.poisson(rf[b], m)), np.int64
+
+
+def _bernoulli_case(shape, logits=False):
+    k = int(np.prod(shape, dtype=int))
+    if logits:
+        lg = np.array([-3.0, 0.0, 0.7, 5.0, -0.2, 30.0])[:k].reshape(shape)
+        d = fs.Bernoulli(logits=lg)
+        p = special.expit(np.ravel(lg))
+    else:
+        pr = np.array([0.3, 0.0, 1.0, 0.999, 0.5, 1e-3])[:k].reshape(shape)
+        d = fs.Bernoulli(probs=pr)
+        p = np.ravel(pr)
+    return d, (lambda g, b, m: (g.random(m) < p[b]).astype(np.int64)), np.int64
+
+
+def _categorical_case(shape, logits=False):
+    k = int(np.prod(shape, dtype=int))
+    base = np.array([[1.0, 2.0, 0.0, 3.0, 0.5],
+                     [0.2, 0.2, 0.2, 0.2, 0.2],
+                     [0.0, 0.0, 5.0, 1.0, 0.0],
+                     [4.0, 1e-3, 2.0, 0.0, 7.0],
+                     [1.0, 0.0, 0.0, 0.0, 0.0],
+                     [0.1, 0.3, 0.6, 0.9, 1.2]])[:k]
+    if logits:
+        lg = np.log(base + 0.05).reshape(tuple(shape) + (5,))
+        d = fs.Categorical(logits=lg)
+        p = special.softmax(lg.reshape(k, 5), axis=-1)
+    else:
+        d = fs.Categorical(probs=base.reshape(tuple(shape) + (5,)))
+        p = base / base.sum(axis=-1, keepdims=True)
+    cdf = np.cumsum(p, axis=-1)
+
+    def draw(g, b, m):
+        idx = np.searchsorted(cdf[b], g.random(m), side="right")
+        # a u above a rounded-down cdf[-1] belongs to the last possible category
+        last = np.flatnonzero(p[b] > 0)[-1]
+        return np.minimum(idx, last)
+
+    return d, draw, np.int64
+
+
+CASES = {
+    "Normal": _normal_case,
+    "Poisson": _poisson_case,
+    "Bernoulli(probs)": _bernoulli_case,
+    "Bernoulli(logits)": lambda s: _bernoulli_case(s, logits=True),
+    "Categorical(probs)": _categorical_case,
+    "Categorical(logits)": lambda s: _categorical_case(s, logits=True),
+}
+
+
+@pytest.mark.parametrize("shape", [(), (2,), (2, 3)], ids=str)
+@pytest.mark.parametrize("family", list(CASES))
+def test_sample_is_numpy_generator_on_documented_streams(family, shape):
+    seed = 1000 + len(shape)
+    d, draw, dtype = CASES[family](shape)
+    want = expected_samples(seed_key(seed), N_SAMPLES, shape, draw)
+    got = fs.sample(d, N_SAMPLES, rng=seed)
+    assert got.dtype == dtype
+    assert got.shape == (N_SAMPLES,) + tuple(shape)
+    np.testing.assert_array_equal(got, want.astype(dtype))
+    # and the reference backend draws them too, bit for bit
+    ref = fs.sample(d, N_SAMPLES, rng=seed, backend="reference")
+    assert ref.dtype == dtype
+    np.testing.assert_array_equal(ref, got)
+
+
+@pytest.mark.parametrize("family", list(CASES))
+def test_sample_with_generator_rng_and_threads(family):
+    d, draw, _ = CASES[family]((2, 3))
+    gen = np.random.default_rng(77)
+    raw = np.random.default_rng(77).bit_generator.random_raw(2)
+    key = (int(raw[0]), int(raw[1]))
+    want = expected_samples(key, N_SAMPLES, (2, 3), draw)
+    for nt in (1, 3):
+        got = fs.sample(d, N_SAMPLES, rng=np.random.Generator(np.random.PCG64(77)),
+                        n_threads=nt)
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(fs.sample(d, N_SAMPLES, rng=gen), want)
+
+
+def test_categorical_never_draws_zero_probability_categories():
+    d = fs.Categorical(probs=np.array([[0.0, 1.0, 0.0, 2.0, 0.0], [3.0, 0.0, 0.0, 0.0, 0.0]]))
+    x = fs.sample(d, N_SAMPLES, rng=4)
+    assert set(np.unique(x[:, 0])) == {1, 3}
+    assert set(np.unique(x[:, 1])) == {0}
+
+
+def test_bernoulli_extreme_probs():
+    x = fs.sample(fs.Bernoulli(probs=np.array([0.0, 1.0])), N_SAMPLES, rng=2)
+    assert np.all(x[:, 0] == 0) and np.all(x[:, 1] == 1)
+
+
+@pytest.mark.parametrize("family", ["Normal", "Poisson", "Categorical(logits)"])
+def test_sample_prefix_property(family):
+    """The first n1 samples of a run of n2 > n1 are the run of n1 (streams are per chunk)."""
+    d, _, _ = CASES[family]((2,))
+    big = fs.sample(d, N_SAMPLES, rng=8)
+    for n1 in (1, 5, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3):
+        np.testing.assert_array_equal(fs.sample(d, n1, rng=8), big[:n1])
+
+
+def test_batch_elements_use_their_own_streams():
+    # identical parameters, different batch index -> different (independent) samples
+    d = fs.Normal(np.zeros(3), 1.0)
+    x = fs.sample(d, 1000, rng=0)
+    assert not np.array_equal(x[:, 0], x[:, 1])
+    assert not np.array_equal(x[:, 1], x[:, 2])
+    # element 0 of a batch is the unbatched stream (counter [0, 0, c, 0])
+    np.testing.assert_array_equal(fs.sample(fs.Normal(0.0, 1.0), 1000, rng=0), x[:, 0])
