@@ -25,6 +25,7 @@ Helpers (fixtures)
 """
 
 import ctypes
+import ctypes.util
 import glob
 import os
 import sys
@@ -128,8 +129,6 @@ def c_cos_function():
     if sys.platform == "win32":
         candidates = [lambda: ctypes.cdll.ucrtbase, lambda: ctypes.cdll.msvcrt]
     else:
-        import ctypes.util
-
         candidates = [lambda: ctypes.CDLL(None),
                       lambda: ctypes.CDLL(ctypes.util.find_library("m"))]
     for get in candidates:
