@@ -301,9 +301,9 @@ def test_from_samples_bernoulli_logits_matches_formula(assert_close):
 
 
 def test_comparison_detects_other_samples(assert_close):
-    """The tolerance above is tight: a run on other samples (one more) is caught."""
+    """The comparison can fail: a run on other samples (another seed) is caught."""
     d = make("Normal", (3,))
     a = fs.estimate(d, fs.fn.power(2), N, rng=1, backend="reference")
-    b = fs.estimate(d, fs.fn.power(2), N + 1, rng=1)
+    b = fs.estimate(d, fs.fn.power(2), N, rng=2)
     with pytest.raises(AssertionError):
         assert_estimates_close(b, a, assert_close)
