@@ -1,0 +1,386 @@
+"""The public API: shapes, repr, argument checking and error reporting."""
+
+import ctypes
+import re
+
+import numpy as np
+import pytest
+from scipy import LowLevelCallable
+
+import fastscore as fs
+
+POW2 = fs.fn.power(2)
+
+# ---------------------------------------------------------------------------
+# shapes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 3), (4, 1, 2)], ids=str)
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+def test_shapes_scalar_parameter_families(shape, backend):
+    for d, names in [(fs.Normal(np.zeros(shape), 1.5), ["loc", "scale"]),
+                     (fs.Poisson(np.full(shape, 2.0)), ["rate"]),
+                     (fs.Bernoulli(logits=np.zeros(shape)), ["logits"]),
+                     (fs.Bernoulli(probs=np.full(shape, 0.3)), ["probs"])]:
+        assert d.batch_shape == shape
+        for f in (POW2, lambda x: 1.0 * x):
+            est = fs.estimate(d, f, 1000, rng=0, method="rloo", backend=backend)
+            assert np.shape(est.value) == shape and np.shape(est.value_stderr) == shape
+            assert list(est.grad) == names and list(est.stderr) == names
+            for k in names:
+                assert np.shape(est.grad[k]) == shape, (d, k)
+                assert np.shape(est.stderr[k]) == shape, (d, k)
+            assert est.n == 1000 and est.method == "rloo"
+        x = fs.sample(d, 7, rng=0, backend=backend)
+        assert x.shape == (7,) + shape
+        s = fs.score(d, x)
+        assert {k: v.shape for k, v in s.items()} == {k: (7,) + shape for k in names}
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)], ids=str)
+@pytest.mark.parametrize("param", ["probs", "logits"])
+def test_shapes_categorical(shape, param):
+    K = 4
+    arr = np.ones(shape + (K,))
+    d = fs.Categorical(**{param: arr})
+    assert d.batch_shape == shape
+    est = fs.estimate(d, fs.fn.table(np.arange(K, dtype=float)), 1000, rng=0)
+    assert np.shape(est.value) == shape
+    assert list(est.grad) == [param]
+    assert est.grad[param].shape == shape + (K,)
+    assert est.stderr[param].shape == shape + (K,)
+    x = fs.sample(d, 5, rng=1)
+    assert x.shape == (5,) + shape and x.dtype == np.int64
+    assert fs.score(d, x)[param].shape == (5,) + shape + (K,)
+
+
+def test_broadcast_batch_shape():
+    d = fs.Normal(loc=np.zeros((2, 1)), scale=np.array([1.0, 2.0, 3.0]))
+    assert d.batch_shape == (2, 3)
+    est = fs.estimate(d, POW2, 5000, rng=0)
+    assert est.grad["loc"].shape == (2, 3) and est.grad["scale"].shape == (2, 3)
+    # the gradient is per batch element, not summed over the broadcast axis
+    assert np.all(np.abs(est.grad["scale"] - 2 * np.array([1.0, 2.0, 3.0]))
+                  <= 5 * est.stderr["scale"])
+    with pytest.raises(ValueError, match="Normal.*broadcast"):
+        fs.Normal(np.zeros(2), np.ones(3))
+
+
+def test_scalar_batch_gives_scalars():
+    est = fs.estimate(fs.Normal(0.0, 1.0), POW2, 1000, rng=0)
+    assert np.ndim(est.value) == 0 and np.ndim(est.grad["loc"]) == 0
+    float(est.value), float(est.grad["scale"]), float(est.stderr["scale"])
+
+
+# ---------------------------------------------------------------------------
+# Estimate repr
+# ---------------------------------------------------------------------------
+
+
+def test_repr_scalar():
+    est = fs.estimate(fs.Normal(1.0, 2.0), POW2, 10_000, rng=0, method="rloo")
+    text = repr(est)
+    lines = text.splitlines()
+    assert lines[0] == "Estimate(method='rloo', n=10000)"
+    assert re.fullmatch(r"\s*value:\s+[-\d.e+]+ \+- [\d.e+-]+", lines[1]), lines[1]
+    assert lines[2].strip().startswith("grad['loc']:") and "+-" in lines[2]
+    assert lines[3].strip().startswith("grad['scale']:") and "+-" in lines[3]
+    # the printed numbers are the estimate's (6 significant digits)
+    assert ("%.6g" % est.value) in lines[1]
+    assert ("%.6g" % est.grad["scale"]) in lines[3]
+
+
+def test_repr_batch_is_short():
+    est = fs.estimate(fs.Normal(np.zeros(1000), 1.0), POW2, 100, rng=0)
+    text = repr(est)
+    assert len(text.splitlines()) == 4
+    assert "..." in text and len(text) < 1000
+    cat = fs.estimate(fs.Categorical(logits=np.zeros((2, 3))), fs.fn.table([1.0, 2.0, 3.0]),
+                      100, rng=0)
+    assert "grad['logits']" in repr(cat)
+
+
+# ---------------------------------------------------------------------------
+# argument checking
+# ---------------------------------------------------------------------------
+D3 = fs.Normal(np.zeros(3), 1.0)
+
+
+@pytest.mark.parametrize("method", ["plain", "rloo", "cv"])
+def test_baseline_only_with_method_baseline(method):
+    with pytest.raises(ValueError, match="baseline"):
+        fs.estimate(D3, POW2, 100, method=method, baseline=1.0)
+
+
+def test_baseline_method_needs_valid_baseline():
+    with pytest.raises(ValueError, match="baseline"):
+        fs.estimate(D3, POW2, 100, method="baseline")
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        fs.estimate(D3, POW2, 100, method="baseline", baseline=np.zeros(2))
+    with pytest.raises(ValueError, match="finite"):
+        fs.estimate(D3, POW2, 100, method="baseline", baseline=np.nan)
+    est = fs.estimate(D3, POW2, 100, rng=0, method="baseline", baseline=np.zeros(3))
+    plain = fs.estimate(D3, POW2, 100, rng=0, method="plain")
+    np.testing.assert_array_equal(est.grad["loc"], plain.grad["loc"])
+
+
+def test_unknown_method_and_backend_are_named():
+    with pytest.raises(ValueError, match="'foo'") as info:
+        fs.estimate(D3, POW2, 100, method="foo")
+    assert "rloo" in str(info.value)  # lists the accepted ones
+    with pytest.raises(ValueError, match="'gpu'") as info:
+        fs.estimate(D3, POW2, 100, backend="gpu")
+    assert "compiled" in str(info.value) and "reference" in str(info.value)
+    with pytest.raises(ValueError, match="'gpu'"):
+        fs.sample(D3, 10, backend="gpu")
+
+
+@pytest.mark.parametrize("n", [1.5, 0, -3, 0.0, float("nan"), float("inf"), 1])
+def test_bad_n_is_value_error(n):
+    with pytest.raises(ValueError, match="n must"):
+        fs.estimate(D3, POW2, n)
+
+
+@pytest.mark.parametrize("n", [True, False, np.bool_(True), "100", None, [100]])
+def test_non_number_n_is_type_error(n):
+    with pytest.raises(TypeError, match="n must"):
+        fs.estimate(D3, POW2, n)
+
+
+@pytest.mark.parametrize("n", [1e5, 100_000, np.int64(100_000), np.float64(1e5)])
+def test_integral_n_accepted(n):
+    est = fs.estimate(D3, POW2, n, rng=0)
+    assert est.n == 100_000 and type(est.n) is int
+    ref = fs.estimate(D3, POW2, 100_000, rng=0)
+    np.testing.assert_array_equal(est.grad["loc"], ref.grad["loc"])
+
+
+def test_n_threads_checked():
+    with pytest.raises(ValueError, match="n_threads"):
+        fs.estimate(D3, POW2, 100, n_threads=0)
+    with pytest.raises(ValueError, match="n_threads"):
+        fs.estimate(D3, POW2, 100, n_threads=-2)
+    with pytest.raises(TypeError, match="n_threads"):
+        fs.estimate(D3, POW2, 100, n_threads=1.5)
+    with pytest.raises(TypeError, match="n_threads"):
+        fs.estimate(D3, POW2, 100, n_threads=True)
+
+
+def test_dist_must_be_a_distribution():
+    with pytest.raises(TypeError, match="dist"):
+        fs.estimate("Normal", POW2, 100)
+
+
+def test_f_must_be_callable():
+    with pytest.raises(TypeError, match="f must"):
+        fs.estimate(D3, 3.0, 100)
+
+
+# ---------------------------------------------------------------------------
+# parameter validation
+# ---------------------------------------------------------------------------
+BAD_PARAMS = [
+    (lambda: fs.Normal(0.0, -1.0), ["Normal", "scale", "> 0"]),
+    (lambda: fs.Normal(0.0, 0.0), ["Normal", "scale", "> 0"]),
+    (lambda: fs.Normal(np.nan, 1.0), ["Normal", "loc", "finite"]),
+    (lambda: fs.Normal(0.0, np.inf), ["Normal", "scale", "finite"]),
+    (lambda: fs.Normal(0.0, [1.0, -2.0, 3.0]), ["Normal", "scale", "> 0", "(1,)"]),
+    (lambda: fs.Poisson(0.0), ["Poisson", "rate", "> 0"]),
+    (lambda: fs.Poisson(-2.0), ["Poisson", "rate", "> 0"]),
+    (lambda: fs.Bernoulli(probs=1.5), ["Bernoulli", "probs", "[0, 1]"]),
+    (lambda: fs.Bernoulli(probs=-0.1), ["Bernoulli", "probs", "[0, 1]"]),
+    (lambda: fs.Bernoulli(logits=np.nan), ["Bernoulli", "logits", "finite"]),
+    (lambda: fs.Bernoulli(probs=0.5, logits=0.0), ["Bernoulli", "probs", "logits"]),
+    (lambda: fs.Bernoulli(), ["Bernoulli", "probs", "logits"]),
+    (lambda: fs.Categorical(probs=[1.0, -1.0, 2.0]), ["Categorical", "probs", ">= 0"]),
+    (lambda: fs.Categorical(probs=[0.0, 0.0]), ["Categorical", "probs", "> 0"]),
+    (lambda: fs.Categorical(logits=[0.0, np.inf]), ["Categorical", "logits", "finite"]),
+]
+
+
+@pytest.mark.parametrize("make,words", BAD_PARAMS)
+def test_bad_parameters_name_distribution_and_parameter(make, words):
+    with pytest.raises(ValueError) as info:
+        make()
+    msg = str(info.value)
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_non_numeric_parameter_is_type_error():
+    with pytest.raises(TypeError, match="Normal.*loc"):
+        fs.Normal("a", 1.0)
+
+
+# ---------------------------------------------------------------------------
+# errors from f
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+@pytest.mark.parametrize("dist", [D3, fs.Categorical(logits=np.zeros((3, 4)))],
+                         ids=["Normal", "Categorical"])
+def test_python_f_wrong_shape(dist, backend):
+    with pytest.raises(ValueError) as info:
+        fs.estimate(dist, lambda x: np.asarray(x, dtype=float)[:, 0], 1000, backend=backend)
+    msg = str(info.value)
+    m = re.search(r"shape \((\d+),\)", msg)
+    assert m, msg                                   # the actual shape (m,)
+    assert "(%s, 3)" % m.group(1) in msg, msg       # the expected (m, *batch_shape)
+    # and it still works afterwards
+    fs.estimate(dist, lambda x: 1.0 * np.asarray(x, dtype=float), 1000, backend=backend)
+
+
+def test_python_f_non_numeric_result():
+    with pytest.raises(ValueError, match="real numbers"):
+        fs.estimate(D3, lambda x: np.full(x.shape, "a"), 100)
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dist", [D3, fs.Poisson([1.0, 5.0]), fs.Bernoulli(probs=[0.2, 0.6])],
+                         ids=["Normal", "Poisson", "Bernoulli"])
+def test_exception_in_python_f_propagates(dist, n_threads, backend):
+    err = Boom("boom: f failed on purpose (42)")
+
+    def bad(x):
+        raise err
+
+    with pytest.raises(Boom) as info:
+        fs.estimate(dist, bad, 50_000, rng=0, n_threads=n_threads, backend=backend)
+    assert type(info.value) is Boom
+    assert str(info.value) == "boom: f failed on purpose (42)"
+    # the next call works and is unaffected
+    a = fs.estimate(dist, POW2, 50_000, rng=0, n_threads=n_threads, backend=backend)
+    b = fs.estimate(dist, lambda x: np.asarray(x, dtype=float) ** 2, 50_000, rng=0,
+                    n_threads=n_threads, backend=backend)
+    np.testing.assert_allclose(b.grad[list(b.grad)[0]], a.grad[list(a.grad)[0]], rtol=1e-12)
+
+
+def test_exception_in_a_later_wave_propagates():
+    """f fails on its second call, after a first wave of samples was folded in."""
+    calls = []
+
+    def flaky(x):
+        calls.append(x.shape[0])
+        if len(calls) == 2:
+            raise KeyError("second wave")
+        return x * x
+
+    with pytest.raises(KeyError, match="second wave"):
+        fs.estimate(fs.Normal(0.0, 1.0), flaky, 3_000_000, rng=0, n_threads=2)
+    assert len(calls) == 2
+    est = fs.estimate(fs.Normal(0.0, 1.0), lambda x: x * x, 3_000_000, rng=0, n_threads=2)
+    assert abs(est.value - 1.0) < 5 * est.value_stderr
+
+
+def test_python_f_may_return_its_input():
+    """f(x) = x returning the very array it was given is a valid f.
+
+    BUG (fastscore, compiled backend): the kernel hands f a read-only view of its
+    sample buffer and then needs a writable buffer for f's result, so
+    ``fs.estimate(fs.Normal(0.0, 1.0), lambda x: x, 1000)`` raises
+    ``ValueError: buffer source array is read-only``; the reference backend
+    returns the estimate.
+    """
+    d = fs.Normal(np.array([0.0, 1.0]), 1.0)
+    want = fs.estimate(d, lambda x: x + 0.0, 1000, rng=0)
+    ref = fs.estimate(d, lambda x: x, 1000, rng=0, backend="reference")
+    np.testing.assert_allclose(ref.grad["loc"], want.grad["loc"], rtol=1e-12)
+    got = fs.estimate(d, lambda x: x, 1000, rng=0)   # fails: buffer source array is read-only
+    np.testing.assert_array_equal(got.grad["loc"], want.grad["loc"])
+
+
+def test_python_f_cannot_modify_samples():
+    def mutate(x):
+        x[...] = 0.0
+        return x * 1.0
+
+    # either refused (read-only input) or harmless; never silently changes the samples
+    try:
+        est = fs.estimate(fs.Normal(1.0, 1.0), mutate, 1000, rng=0)
+    except ValueError as exc:
+        assert "read-only" in str(exc)
+    else:
+        ref = fs.estimate(fs.Normal(1.0, 1.0), lambda x: x * 0.0, 1000, rng=0)
+        np.testing.assert_array_equal(est.grad["loc"], ref.grad["loc"])
+
+
+def _nan_in_element_1(x):
+    """x^2, but NaN in batch element 1 wherever x > 1."""
+    out = np.asarray(x, dtype=float) ** 2
+    out[:, 1] = np.where(out[:, 1] > 1.0, np.nan, out[:, 1])
+    return out
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+def test_non_finite_f_raises_by_default(backend):
+    with pytest.raises(ValueError, match=r"non-finite.*\(1,\)") as info:
+        fs.estimate(D3, _nan_in_element_1, 10_000, rng=0, backend=backend)
+    assert "nan_policy" in str(info.value)
+    # built-in f: sqrt of negative samples
+    with pytest.raises(ValueError, match="non-finite"):
+        fs.estimate(D3, fs.fn.power(0.5), 10_000, rng=0, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+def test_nan_policy_propagate(backend):
+    est = fs.estimate(D3, _nan_in_element_1, 10_000, rng=0, backend=backend,
+                      nan_policy="propagate", method="rloo")
+    assert np.isnan(est.value[1]) and np.isnan(est.value_stderr[1])
+    assert np.isnan(est.grad["loc"][1]) and np.isnan(est.stderr["scale"][1])
+    # the other elements are untouched: equal to a run with a finite f
+    ok = fs.estimate(D3, POW2, 10_000, rng=0, backend=backend, method="rloo")
+    for k in ("loc", "scale"):
+        np.testing.assert_allclose(est.grad[k][[0, 2]], ok.grad[k][[0, 2]], rtol=1e-12)
+    np.testing.assert_allclose(est.value[[0, 2]], ok.value[[0, 2]], rtol=1e-12)
+    sqrt = fs.estimate(fs.Normal(0.0, 1.0), fs.fn.power(0.5), 1000, rng=0,
+                       nan_policy="propagate", backend=backend)
+    assert np.isnan(sqrt.value) and np.isnan(sqrt.grad["loc"])
+
+
+def test_bad_nan_policy():
+    with pytest.raises(ValueError, match="nan_policy"):
+        fs.estimate(D3, POW2, 100, nan_policy="omit")
+
+
+def test_lowlevel_unsupported_signature_lists_accepted():
+    cb = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int)(lambda i: 1.0)
+    llc = LowLevelCallable(cb)
+    assert llc.signature == "double (int)"
+    with pytest.raises(TypeError) as info:
+        fs.estimate(D3, llc, 100)
+    msg = str(info.value)
+    assert "double (int)" in msg
+    assert "double (double)" in msg
+    assert "double (const double *, intptr_t, intptr_t, void *)" in msg
+
+
+def test_lowlevel_nan_is_reported():
+    cb = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(lambda x: float("nan") if x > 2
+                                                             else x)
+    with pytest.raises(ValueError, match="non-finite"):
+        fs.estimate(fs.Normal(0.0, 1.0), LowLevelCallable(cb), 10_000, rng=0, n_threads=1)
+
+
+# ---------------------------------------------------------------------------
+# large n
+# ---------------------------------------------------------------------------
+
+
+def test_large_n_builtin():
+    n = 10 ** 8
+    est = fs.estimate(fs.Normal(1.0, 2.0), POW2, n, rng=2024, method="rloo")
+    assert est.n == n
+    assert abs(est.value - 5.0) <= 4 * est.value_stderr
+    assert abs(est.grad["loc"] - 2.0) <= 4 * est.stderr["loc"]
+    assert abs(est.grad["scale"] - 4.0) <= 4 * est.stderr["scale"]
+    # the stderr shrinks like 1/sqrt(n): compare with a run 100x smaller
+    small = fs.estimate(fs.Normal(1.0, 2.0), POW2, n // 100, rng=2024, method="rloo")
+    ratio = small.stderr["loc"] / est.stderr["loc"]
+    assert 9.0 < ratio < 11.0
