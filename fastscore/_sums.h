@@ -10,6 +10,20 @@
 #define FASTSCORE_SUMS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* v where count > 0, else +0.0 (even for an infinite or NaN v), by masking
+ * the bits: no branch to mispredict when whether a support value was drawn
+ * is a coin toss. */
+static inline double fs_where_drawn(int64_t count, double v)
+{
+    uint64_t bits, mask = (uint64_t)0 - (uint64_t)(count > 0);
+    memcpy(&bits, &v, sizeof bits);
+    bits &= mask;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
 
 /* acc[0] += sum d, acc[1] += sum d^2 */
 static inline void fs_value_sums(const double *d, ptrdiff_t m, double *acc)

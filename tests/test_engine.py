@@ -293,3 +293,25 @@ def test_numba_cfuncs_are_accepted():
     c = fs.estimate(m, norm2_plus_index, 2000, rng=0)
     r = fs.estimate(m, norm2_plus_index, 2000, rng=0, backend="reference")
     assert_same(c, r)
+
+
+@pytest.mark.parametrize("param", ["probs", "logits"])
+@pytest.mark.parametrize("method", ["plain", "rloo", "cv"])
+def test_undrawn_support_values_contribute_nothing(param, method):
+    """A Python f infinite (or NaN) at a category of probability 0 is evaluated on
+    the support but never on a sample, so the estimate stays finite and equals
+    the one with f = 0 there (built-in tables refuse non-finite values)."""
+    probs = np.array([[0.5, 0.0, 0.3, 0.2], [0.0, 0.25, 0.25, 0.5]])
+    kw = {"probs": probs} if param == "probs" else {
+        "logits": np.log(np.where(probs > 0, probs, 1e-300))}
+    d = fs.Categorical(**kw)
+    bad = np.array([[1.0, np.inf, -2.0, 0.5], [np.nan, 3.0, 1.0, -1.0]])
+    tame = np.where(np.isfinite(bad), bad, 0.0)
+    for backend in ("compiled", "reference"):
+        got = fs.estimate(d, lambda x: np.take_along_axis(bad, x.T, axis=1).T, 5000, rng=3,
+                          method=method, backend=backend)
+        want = fs.estimate(d, fs.fn.table(tame), 5000, rng=3, method=method, backend=backend)
+        assert np.all(np.isfinite(got.value)) and np.all(np.isfinite(got.stderr[param]))
+        np.testing.assert_array_equal(got.value, want.value)
+        np.testing.assert_array_equal(got.grad[param], want.grad[param])
+        np.testing.assert_array_equal(got.stderr[param], want.stderr[param])

@@ -326,6 +326,29 @@ def test_categorical_never_draws_zero_probability_categories():
     assert set(np.unique(x[:, 1])) == {0}
 
 
+@pytest.mark.parametrize("K", [2, 3, 8, 16, 17, 40])
+def test_categorical_samples_for_every_support_size(K):
+    """Small supports take a branch-free count of cdf entries <= u, large ones a
+    binary search: both must be the first index with u < cdf, as searchsorted."""
+    g = np.random.default_rng(K)
+    probs = g.random((2, K))
+    probs[:, ::3] = 0.0                      # zero-probability categories, first one included
+    if K > 2:
+        probs[1, -1] = 0.0                   # and a zero last category
+    d = fs.Categorical(probs=probs)
+    p = probs / probs.sum(axis=-1, keepdims=True)
+    cdf = np.cumsum(p, axis=-1)
+
+    def draw(gen, b, m):
+        idx = np.searchsorted(cdf[b], gen.random(m), side="right")
+        return np.minimum(idx, np.flatnonzero(p[b] > 0)[-1])
+
+    want = expected_samples(seed_key(K), N_SAMPLES, (2,), draw)
+    got = fs.sample(d, N_SAMPLES, rng=K)
+    np.testing.assert_array_equal(got, want)
+    assert not np.isin(got, np.flatnonzero(p[0] == 0)).any()
+
+
 def test_bernoulli_extreme_probs():
     x = fs.sample(fs.Bernoulli(probs=np.array([0.0, 1.0])), N_SAMPLES, rng=2)
     assert np.all(x[:, 0] == 0) and np.all(x[:, 1] == 1)
