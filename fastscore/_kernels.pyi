@@ -15,8 +15,9 @@ FAMILY_IDS: dict[str, int]
 MOMENT_FAMILIES: frozenset[str]
 F_KINDS: dict[str, int]
 ACCEPTED_SIGNATURES: tuple[str, ...]
+METHOD_CODES: dict[str, int]
 
-Progress = Optional[Callable[[int, int], object]]
+_Progress = Optional[Callable[[int, int], object]]
 
 def omp_max_threads() -> int: ...
 def lowlevel_signature_kind(signature: str) -> int: ...
@@ -46,7 +47,7 @@ def run_inline(
     P: int,
     fspec: FunctionSpec,
     n_threads: int,
-    progress: Progress = ...,
+    progress: _Progress = ...,
     chunk_start: int = ...,
     start: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
@@ -61,7 +62,7 @@ def run_python(
     call_f: Callable[[np.ndarray], np.ndarray],
     n_threads: int,
     budget: int,
-    progress: Progress = ...,
+    progress: _Progress = ...,
     chunk_start: int = ...,
     start: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
@@ -73,7 +74,7 @@ def run_counts(
     n: int,
     n_support: int,
     n_threads: int,
-    progress: Progress = ...,
+    progress: _Progress = ...,
     chunk_start: int = ...,
     start: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
@@ -86,3 +87,18 @@ def sampling_floor(
 def philox_raw(
     key0: int, key1: int, counter: Sequence[int], n: int, kind: str = ...
 ) -> np.ndarray: ...
+def onehot_count_sums(
+    counts: np.ndarray, fvals: np.ndarray, a: np.ndarray, bcoef: np.ndarray, n_threads: int
+) -> np.ndarray: ...
+def finish_sums(
+    sums: np.ndarray, method: str, baseline: Optional[npt.ArrayLike] = ..., n_threads: int = ...
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+def onehot_finish(
+    counts: np.ndarray,
+    fvals: np.ndarray,
+    a: Optional[np.ndarray],
+    bcoef: np.ndarray,
+    method: str,
+    baseline: Optional[npt.ArrayLike] = ...,
+    n_threads: int = ...,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...

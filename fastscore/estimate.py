@@ -193,6 +193,21 @@ def _met(results, rtol, atol):
         return bool(np.all(se <= np.maximum(atol, rtol * np.abs(g))))
 
 
+def _projected_n(results, rtol, atol, n):
+    """Samples the targets would take if standard errors fall as 1 / sqrt(n).
+
+    Only scales the progress bar; None when no finite projection exists (a
+    zero gradient under a pure rtol target, say).
+    """
+    _, _, g, se = results
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = se / np.maximum(atol, rtol * np.abs(g))
+    worst = float(np.max(ratio)) if ratio.size else 0.0
+    if not np.isfinite(worst):
+        return None
+    return n * worst * worst
+
+
 RngLike = Union[None, int, np.random.SeedSequence, np.random.BitGenerator, np.random.Generator]
 
 
@@ -299,8 +314,10 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
         total = min(max_n, -(-n // CHUNK_SIZE) * CHUNK_SIZE)
         done = 0
         state = None
+        # The bar's 100%: max_n until a wave lets us project the samples needed.
+        scale = max_n
         while True:
-            state = impl.run(dist, pf, total, key, nt, _fraction(bar, done, total, max_n),
+            state = impl.run(dist, pf, total, key, nt, _fraction(bar, done, total, scale),
                              done // CHUNK_SIZE, state)
             results, row_sums = impl.finish_state(dist, pf, state, method, b, nt)
             finite = not np.isnan(results[1]).any()
@@ -315,6 +332,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
                 break
             done = total  # a whole number of chunks: the next wave continues the streams
             total = min(max_n, 2 * total)
+            need = _projected_n(results, rtol, atol, done)
+            scale = max_n if need is None else int(min(max_n, max(total, need)))
         return _wrap(dist, results, row_sums, method, total, key, nan_policy, pf, converged)
     finally:
         bar.close()

@@ -4,19 +4,18 @@ Which fastscore runs
 --------------------
 ``python -m pytest`` run from the repository root puts the root on sys.path
 (as '' or its absolute path), so ``import fastscore`` would find the source
-tree.  The source tree only works when its compiled extension was built in
-place (``python setup.py build_ext --inplace``); after ``pip install .`` it
-has none and the tests must run against the installed package.  So, before
-anything imports fastscore:
+tree, which may hold a stale in-place build or none.  The tests run against
+the installed package unless asked otherwise, so before anything imports
+fastscore:
 
-* ``FASTSCORE_TEST_INPLACE=1``: keep the source tree (it must be built in
-  place, else the session stops with a clear error);
-* ``FASTSCORE_TEST_INPLACE=0``: always drop the source tree and test the
-  installed package (even if an in-place build exists);
-* unset: drop the source tree exactly when ``fastscore/`` holds no compiled
-  ``_kernels`` extension (``_kernels*.so`` / ``_kernels*.pyd``).
+* unset or ``FASTSCORE_TEST_INPLACE=0``: drop the source tree from sys.path
+  and test the installed package (even if an in-place build exists);
+* ``FASTSCORE_TEST_INPLACE=1``: test the source tree's in-place build
+  (``python setup.py build_ext --inplace``; without one the session stops
+  with a clear error).
 
-:data:`SOURCE_TREE_DROPPED` records the decision (test_install.py checks it).
+:data:`SOURCE_TREE_DROPPED` records the decision (test_install.py checks that
+fastscore really came from where it says).
 
 Helpers (fixtures)
 ------------------
@@ -58,15 +57,20 @@ if INPLACE:
     if not any(_is_root(p) for p in sys.path):
         sys.path.insert(0, ROOT)
 else:
-    SOURCE_TREE_DROPPED = _ENV == "0" or not _inplace_build_exists()
-    if SOURCE_TREE_DROPPED:
-        sys.path[:] = [p for p in sys.path if not _is_root(p)]
-        mod = sys.modules.get("fastscore")
-        if mod is not None and os.path.realpath(getattr(mod, "__file__", "") or "").startswith(
-                os.path.realpath(SOURCE_PKG) + os.sep):
-            raise RuntimeError("fastscore was imported from the source tree before "
-                               "tests/conftest.py ran; run pytest without plugins that "
-                               "import it, or set FASTSCORE_TEST_INPLACE=1")
+    SOURCE_TREE_DROPPED = True
+    sys.path[:] = [p for p in sys.path if not _is_root(p)]
+    mod = sys.modules.get("fastscore")
+    if mod is not None and os.path.realpath(getattr(mod, "__file__", "") or "").startswith(
+            os.path.realpath(SOURCE_PKG) + os.sep):
+        raise RuntimeError("fastscore was imported from the source tree before "
+                           "tests/conftest.py ran; run pytest without plugins that "
+                           "import it, or set FASTSCORE_TEST_INPLACE=1")
+    import importlib.util
+
+    if importlib.util.find_spec("fastscore") is None:
+        raise pytest.UsageError("fastscore is not installed: `python -m pip install .` (the "
+                                "tests run against the installed package), or build in "
+                                "place and set FASTSCORE_TEST_INPLACE=1")
 
 # Shared case modules of other test files (tests/cases.py) import as plain modules.
 if TESTS not in sys.path:

@@ -1,6 +1,7 @@
 """Streams, samples, determinism and compiled == reference, for every family."""
 
 import ctypes
+import sys
 
 import numpy as np
 import pytest
@@ -245,11 +246,43 @@ def test_precision_target_continues_the_streams():
     assert capped.converged is False and capped.n == 5000
 
 
-def test_progress_bar_is_erased(capsys):
+def _without_tqdm(monkeypatch):
+    # None in sys.modules makes `import tqdm.auto` raise ImportError: the built-in bar
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+
+
+def test_progress_bar_is_drawn_then_erased(capsys, monkeypatch):
+    _without_tqdm(monkeypatch)
     est = fs.estimate(make("Normal"), fs.fn.power(2), 10 ** 6, rng=0, progress=True)
     err = capsys.readouterr().err
     assert est.n == 10 ** 6
-    assert err == "" or err.endswith("\r")
+    frames = err.split("\r")
+    drawn = [fr for fr in frames if fr.startswith("fastscore [")]
+    assert drawn, "no bar was drawn: %r" % err
+    assert drawn[-1].endswith("100%"), drawn[-1]
+    assert frames[-1] == "" and frames[-2].strip() == "", "the bar was not erased: %r" % err
+    # no bar unless asked for
+    fs.estimate(make("Normal"), fs.fn.power(2), 10 ** 6, rng=0)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_of_a_precision_target_follows_the_projection(capsys, monkeypatch):
+    """With rtol the bar's 100% is the projected sample count, not max_n (2**30):
+    a run that stops after a few million samples still fills the bar."""
+    _without_tqdm(monkeypatch)
+    est = fs.estimate(make("Normal"), fs.fn.power(2), 10 ** 5, rng=0, method="cv",
+                      rtol=3e-3, progress=True)
+    assert est.converged and est.n < 2 ** 24
+    pct = [int(fr[-4:-1]) for fr in capsys.readouterr().err.split("\r")
+           if fr.startswith("fastscore [")]
+    assert pct and max(pct) >= 50, pct
+
+
+def test_progress_bar_with_tqdm(capsys):
+    pytest.importorskip("tqdm")
+    fs.estimate(make("Normal"), fs.fn.power(2), 10 ** 6, rng=0, progress=True)
+    assert "fastscore" in capsys.readouterr().err
 
 
 def test_numpy_merge_mirrors_the_kernel_merge():

@@ -47,13 +47,13 @@ def test_kernels_and_package_come_from_the_same_place():
 def test_installed_package_not_source_tree():
     conf = _conftest()
     if conf.SOURCE_TREE_DROPPED:
-        # no in-place build (or FASTSCORE_TEST_INPLACE=0): the installed package runs
+        # the default: the installed package runs, whatever the source tree holds
         assert not _under(fastscore.__file__, SOURCE_PKG), fastscore.__file__
         assert not _under(kernels.__file__, SOURCE_PKG), kernels.__file__
         assert not any(os.path.realpath(p or os.curdir) == os.path.realpath(ROOT)
                        for p in sys.path)
     else:
-        # FASTSCORE_TEST_INPLACE=1 or an in-place build: the source tree's build runs
+        # FASTSCORE_TEST_INPLACE=1: the source tree's in-place build runs
         assert _under(fastscore.__file__, SOURCE_PKG), fastscore.__file__
         assert _under(kernels.__file__, SOURCE_PKG), kernels.__file__
 
@@ -107,3 +107,30 @@ def test_estimate_smoke():
                              n=20_000, rng=0, method="rloo")
     exact = np.array([0.0, 2.0])
     assert np.all(np.abs(est.grad["loc"] - exact) < 4 * est.stderr["loc"])
+
+
+def test_kernels_stub_matches_the_extension():
+    """fastscore/_kernels.pyi names every public object of the compiled module,
+    nothing more, and each function's parameters in the same order."""
+    import ast
+    import inspect
+
+    stub = os.path.join(os.path.dirname(fastscore.__file__), "_kernels.pyi")
+    tree = ast.parse(open(stub, encoding="utf-8").read())
+    declared = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            declared[node.name] = node
+        elif isinstance(node, ast.AnnAssign):
+            declared[node.target.id] = node
+    public_stub = {n for n in declared if not n.startswith("_")}
+    public_runtime = {n for n, v in vars(kernels).items()
+                      if not n.startswith("_") and not inspect.ismodule(v)}
+    assert public_stub == public_runtime, (
+        "only in the stub: %s; only in the extension: %s"
+        % (sorted(public_stub - public_runtime), sorted(public_runtime - public_stub)))
+    for name in sorted(public_stub):
+        node = declared[name]
+        if isinstance(node, ast.FunctionDef):
+            stub_params = [a.arg for a in node.args.args]
+            assert stub_params == list(inspect.signature(getattr(kernels, name)).parameters), name
