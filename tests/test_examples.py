@@ -50,8 +50,28 @@ def test_variance_table_orders_the_estimators():
         assert row["rloo"] < row["plain"], name
 
 
-def test_examples_write_their_plots(tmp_path):
+#: each example's command line at a small size, and what its output must say
+SMALL_RUNS = {
+    "bandit_policy_gradient": (["--steps", "20"], "best arm"),
+    "bbvi_poisson_gamma": (["--steps", "50"], "exact posterior"),
+    "greeks": (["--n", "20000"], "strike"),
+    "variance": (["--n", "5000"], "rloo"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_RUNS))
+def test_example_command_line(name, capsys):
+    args, says = SMALL_RUNS[name]
+    load(name).main(args)
+    out = capsys.readouterr().out
+    assert says in out, out
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_RUNS))
+def test_examples_write_their_plots(name, tmp_path):
     pytest.importorskip("matplotlib")
-    out = tmp_path / "bandit.png"
-    load("bandit_policy_gradient").main(["--steps", "20", "--plot", str(out)])
-    assert out.stat().st_size > 1000
+    out = tmp_path / (name + ".png")
+    args, _ = SMALL_RUNS[name]
+    load(name).main(args + ["--plot", str(out)])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 5000
