@@ -134,3 +134,26 @@ def test_kernels_stub_matches_the_extension():
         if isinstance(node, ast.FunctionDef):
             stub_params = [a.arg for a in node.args.args]
             assert stub_params == list(inspect.signature(getattr(kernels, name)).parameters), name
+
+
+def test_cli_config_and_help(capsys):
+    from fastscore.__main__ import main
+
+    assert main(["config"]) == 0
+    assert capsys.readouterr().out.startswith("fastscore %s" % fastscore.__version__)
+    assert main([]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_cli_demo_estimates_agree_with_the_exact_values(capsys):
+    """The demo's table: six rows, each estimate within 4 standard errors (fixed seeds)."""
+    from fastscore.__main__ import main
+
+    assert main(["demo"]) == 0
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ": " in ln and "+-" in ln]
+    assert len(rows) == 6, rows
+    for row in rows:
+        est, _, se, exact, z, rate = row.split()[-6:]
+        assert abs(float(z)) < 4, row
+        assert abs(float(est) - float(exact)) < 4 * float(se), row
+        assert float(rate) > 0, row
