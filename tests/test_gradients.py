@@ -249,3 +249,33 @@ def test_estimators_match_their_formulas_on_samples():
     est = fs.estimate_from_samples(d, x, fx)
     np.testing.assert_allclose(est.value, fx.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(est.value_stderr, fx.std(axis=0, ddof=1) / np.sqrt(n), rtol=1e-9)
+
+
+@pytest.mark.parametrize("param", ["logits", "probs"])
+def test_counted_estimates_match_their_formulas_on_samples(param):
+    """Categorical's counts-to-estimates pass (compiled) against the estimators
+    written out in NumPy on the very samples estimate() drew."""
+    g = np.random.default_rng(11)
+    p = g.dirichlet(np.ones(6), size=3)
+    d = fs.Categorical(**({"probs": p} if param == "probs" else {"logits": np.log(p)}))
+    r = g.normal(size=(3, 6))
+    n = 3000
+    x = fs.sample(d, n, rng=5)
+    fx = np.take_along_axis(r, x.T, axis=1).T            # (n, 3)
+    sk = fs.score(d, x)[param]                           # (n, 3, 6)
+    f3 = fx[:, :, None]
+    terms = {
+        "plain": f3 * sk,
+        "baseline": (f3 - 0.3) * sk,
+        "rloo": (f3 - (fx.sum(axis=0) - fx)[:, :, None] / (n - 1)) * sk,
+        "cv": (f3 - (f3 * sk ** 2).sum(axis=0) / (sk ** 2).sum(axis=0)) * sk,
+    }
+    for method, t in terms.items():
+        kw = {"baseline": 0.3} if method == "baseline" else {}
+        est = fs.estimate(d, fs.fn.table(r), n, rng=5, method=method, **kw)
+        np.testing.assert_allclose(est.grad[param], t.mean(axis=0), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(est.stderr[param], t.std(axis=0, ddof=1) / np.sqrt(n),
+                                   rtol=1e-7, atol=1e-12)
+        np.testing.assert_allclose(est.value, fx.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(est.value_stderr, fx.std(axis=0, ddof=1) / np.sqrt(n),
+                                   rtol=1e-9)
