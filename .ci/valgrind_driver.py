@@ -19,6 +19,14 @@ cases = [
     (fs.Binomial(3000, probs=0.2), fs.fn.indicator(500, 700)),
     (fs.Dirichlet([1.0, 2.0, 3.0]), fs.fn.linear([1.0, 0.0, 2.0])),
     (fs.MultivariateNormal(np.zeros(2), L), lambda x: x[..., 0] * x[..., 1]),
+    (fs.LogNormal([0.0, 0.5], 0.5), fs.fn.put(1.2)),
+    (fs.Exponential(1.5), fs.fn.power(2)),
+    (fs.Beta(2.0, [3.0, 0.5]), fs.fn.indicator(0.2, 0.6)),
+    (fs.Chi2(3.0), ll),
+    (fs.VonMises(0.3, 2.0), fs.fn.power(1)),
+    (fs.Geometric(probs=[0.3, 1.0]), fs.fn.power(2)),
+    (fs.NegativeBinomial(3.0, logits=0.4), fs.fn.power(1)),
+    (fs.Binomial(5, probs=[0.0, 0.5, 1.0]), lambda x: x * 1.0),
 ]
 for d, f in cases:
     for backend in ("compiled", "reference"):

@@ -20,6 +20,17 @@ class PreparedF:
         self.obj = obj
         self.nan_policy = nan_policy
 
+    def check(self, dist):
+        """Refuse an f that cannot take ``dist``'s samples (same error on both backends)."""
+        if self.kind == "builtin":
+            self.obj._check(dist)
+        elif (self.kind == "lowlevel" and dist.event_size > 1 and
+              _kernels.lowlevel_signature_kind(self.obj.signature) == _kernels.LL_SCALAR):
+            raise ValueError("f: a LowLevelCallable with signature %r takes one number, but %s "
+                             "has event shape %s; use the signature 'double (const double *, "
+                             "intptr_t, intptr_t, void *)', which gets the whole event"
+                             % (self.obj.signature, type(dist).__name__, dist.event_shape))
+
     # -- the compiled path --------------------------------------------
     def kernel_spec(self, dist):
         if self.kind == "builtin":

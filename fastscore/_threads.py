@@ -20,6 +20,11 @@ def available_cores():
         return max(1, os.cpu_count() or 1)
 
 
+#: The largest n_threads accepted (the kernels take a C int; more threads than
+#: this would only oversubscribe any machine).
+MAX_THREADS = 1 << 12
+
+
 def effective_n_threads(n_threads=None):
     """Resolve the user's ``n_threads`` to a positive thread count.
 
@@ -46,4 +51,6 @@ def _validate(n_threads):
         ) from None
     if value < 1:
         raise ValueError("n_threads must be None or a positive integer, got %d" % value)
+    if value > MAX_THREADS:
+        raise ValueError("n_threads must be at most %d, got %d" % (MAX_THREADS, value))
     return value

@@ -25,6 +25,14 @@ __all__ = [
     "NegativeBinomial", "MultivariateNormal", "VonMises", "Chi2",
 ]
 
+#: numpy's largest Poisson rate (its samples are int64): 2**63 - 1 - 10 sqrt(2**63 - 1).
+POISSON_LAM_MAX = float(np.iinfo(np.int64).max) - math.sqrt(float(np.iinfo(np.int64).max)) * 10
+#: The largest event (Dirichlet K, MultivariateNormal D): the kernels draw a
+#: block of events into a fixed stack buffer of 4096 doubles.
+MAX_EVENT_SIZE = 2048
+#: Geometric probs below this draw samples beyond the int64 range.
+GEOMETRIC_MIN_PROBS = 1e-16
+
 
 class Distribution:
     """Base class: a batch of independent distributions of one family.
@@ -43,6 +51,7 @@ class Distribution:
 
     def __init__(self, params, validate_args=True, const=None):
         self.validate_args = bool(validate_args)
+        self._drawable = self.validate_args  # see _check_drawable
         self._user = {}  # differentiable parameters passed: name -> float64 array
         self._const = {}  # parameters without a gradient (total_count)
         for name, value in (const or {}).items():
@@ -50,8 +59,22 @@ class Distribution:
         for name, value in params.items():
             if value is not None:
                 self._user[name] = self._as_float_array(name, value)
+            elif name not in ("probs", "logits"):  # those two: exactly one (_exclusive)
+                raise TypeError("%s: parameter %r is required, got None" % (self._name, name))
         self._setup()
         self._kp = None
+
+    def _check_drawable(self):
+        """Check the parameters once before samples are drawn, validate_args or not.
+
+        numpy's samplers loop forever (Beta with a negative concentration) or
+        overflow int64 (a Poisson rate beyond 9.2e18) outside their domain, so
+        drawing never skips the checks: with ``validate_args=False`` they run
+        at the first draw instead of at construction.
+        """
+        if not self._drawable:
+            type(self)(**self._const, **self._user)  # raises what construction would
+            self._drawable = True
 
     # -- parameter handling ---------------------------------------------
     @property
@@ -342,6 +365,13 @@ class Poisson(_ScalarFamily):
 
     def __init__(self, rate, validate_args=True):
         super().__init__({"rate": rate}, validate_args)
+
+    def _setup(self):
+        super()._setup()
+        if self.validate_args:
+            self._require("rate", self.rate, self.rate <= POISSON_LAM_MAX,
+                          "<= %.4g (numpy's Poisson sampler: samples are int64)"
+                          % POISSON_LAM_MAX)
 
     def _kernel_params(self):
         rate = self.rate.ravel()
@@ -804,8 +834,8 @@ class Binomial(Distribution):
     def _setup(self):
         N = self._const["total_count"]
         if self.validate_args:
-            self._require("total_count", N, (N >= 0) & (np.floor(N) == N),
-                          "a non-negative integer")
+            self._require("total_count", N, (N >= 0) & (np.floor(N) == N) & (N < 2.0 ** 63),
+                          "a non-negative integer below 2**63 (samples are int64)")
         name, p, q = _probs_or_logits(self)
         self.batch_shape = self._broadcast(["total_count", name])
         self.event_shape = ()
@@ -839,8 +869,10 @@ class Binomial(Distribution):
         x = x3[:, :, 0]
         if self.param_names[0] == "logits":
             return (x - kp[:, 1] * kp[:, 0])[:, :, None]
+        # x / p and (n - x) / (1 - p) are 0 where their numerator is (at p = 0 or 1)
         with np.errstate(invalid="ignore"):
-            return (x * kp[:, 3] - (kp[:, 1] - x) * kp[:, 4])[:, :, None]
+            return (np.where(x > 0, x * kp[:, 3], 0.0)
+                    - np.where(kp[:, 1] > x, (kp[:, 1] - x) * kp[:, 4], 0.0))[:, :, None]
 
     def _log_prob(self, x3):
         return stats.binom.logpmf(x3[:, :, 0], self.total_count.reshape(1, -1),
@@ -871,6 +903,10 @@ class Geometric(Distribution):
 
     def _setup(self):
         name, p, q = _probs_or_logits(self, lo_open=True)
+        if self.validate_args:
+            self._require(name, self._user[name], p >= GEOMETRIC_MIN_PROBS,
+                          "such that probs >= %g (rarer successes overflow the int64 samples)"
+                          % GEOMETRIC_MIN_PROBS)
         self.batch_shape = self._user[name].shape
         self.event_shape = ()
         self.probs = p
@@ -893,8 +929,9 @@ class Geometric(Distribution):
         x = x3[:, :, 0]
         if self.param_names[0] == "logits":
             return (kp[:, 1] - x * kp[:, 0])[:, :, None]
+        # x / (1 - p) is 0 at x = 0 (the only sample at p = 1)
         with np.errstate(invalid="ignore"):
-            return (kp[:, 2] - x * kp[:, 3])[:, :, None]
+            return (kp[:, 2] - np.where(x > 0, x * kp[:, 3], 0.0))[:, :, None]
 
     def _log_prob(self, x3):
         return stats.geom.logpmf(x3[:, :, 0] + 1, self.probs.reshape(1, -1))
@@ -938,6 +975,15 @@ class NegativeBinomial(Distribution):
         self.probs = np.broadcast_to(p, self.batch_shape)
         self._q = np.broadcast_to(q, self.batch_shape)
         self.family = "negbin_" + name
+        if self.validate_args:
+            # numpy's gamma-Poisson sampler: the Poisson rate, 10 sigma above its
+            # mean, must stay within the int64 range
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                lam = self.probs / self._q * (self.total_count + 10.0 * np.sqrt(self.total_count))
+            self._require(name, np.broadcast_to(self._user[name], self.batch_shape),
+                          lam <= POISSON_LAM_MAX,
+                          "such that probs / (1 - probs) * (total_count + 10 sqrt(total_count)) "
+                          "<= %.4g (numpy's sampler: samples are int64)" % POISSON_LAM_MAX)
 
     def _kernel_params(self):
         r, p, q = self.total_count.ravel(), self.probs.ravel(), self._q.ravel()
@@ -955,8 +1001,9 @@ class NegativeBinomial(Distribution):
         x = x3[:, :, 0]
         if self.param_names[0] == "logits":
             return (x * kp[:, 2] - kp[:, 0] * kp[:, 1])[:, :, None]
+        # x / p is 0 at x = 0 (the only sample at p = 0)
         with np.errstate(invalid="ignore"):
-            return (x * kp[:, 3] - kp[:, 4])[:, :, None]
+            return (np.where(x > 0, x * kp[:, 3], 0.0) - kp[:, 4])[:, :, None]
 
     def _log_prob(self, x3):
         # scipy's nbinom counts failures before n successes with success prob p.
@@ -990,9 +1037,9 @@ class Dirichlet(Distribution):
 
     def _setup(self):
         a = self._user["concentration"]
-        if a.ndim < 1 or a.shape[-1] < 2:
+        if a.ndim < 1 or not 2 <= a.shape[-1] <= MAX_EVENT_SIZE:
             raise ValueError("Dirichlet: parameter 'concentration' needs K >= 2 categories on "
-                             "its last axis; got shape %s" % (a.shape,))
+                             "its last axis (at most %d); got shape %s" % (MAX_EVENT_SIZE, a.shape))
         if self.validate_args:
             self._require("concentration", a, a > 0, "> 0")
         self.concentration = a
@@ -1067,6 +1114,9 @@ class MultivariateNormal(Distribution):
             raise ValueError("MultivariateNormal: parameter 'loc' needs the event dimension D on "
                              "its last axis; got a scalar")
         D = loc.shape[-1]
+        if not 1 <= D <= MAX_EVENT_SIZE:
+            raise ValueError("MultivariateNormal: parameter 'loc' needs 1 <= D <= %d on its last "
+                             "axis; got shape %s" % (MAX_EVENT_SIZE, loc.shape))
         if L.ndim < 2 or L.shape[-2:] != (D, D):
             raise ValueError("MultivariateNormal: parameter 'scale_tril' must have shape "
                              "(..., %d, %d) to match loc; got %s" % (D, D, L.shape))

@@ -287,6 +287,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     """
     _check_dist(dist)
     pf = prepare(f, nan_policy)
+    pf.check(dist)
     n = _check_n(n, minimum=2)
     b = _check_method(method, baseline, dist)
     _check_backend(backend)
@@ -300,6 +301,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
         if max_n < n:
             raise ValueError("max_n (%d) must be >= n (%d)" % (max_n, n))
     nt = _threads.effective_n_threads(n_threads)
+    dist._check_drawable()
     key = key_from_rng(rng)
     impl = _compiled if backend == "compiled" else reference
     bar = make_bar(progress)
@@ -372,6 +374,7 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
     n = _check_n(n)
     _check_backend(backend)
     nt = _threads.effective_n_threads(n_threads)
+    dist._check_drawable()
     key = key_from_rng(rng)
     if backend == "compiled":
         x3 = _compiled.sample(dist, n, key, nt)

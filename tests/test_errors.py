@@ -54,6 +54,79 @@ def test_parameter_errors_name_distribution_parameter_rule_and_index(build, word
         assert w in str(info.value), (w, str(info.value))
 
 
+# Values that satisfy the textbook constraints but that numpy's samplers (int64
+# samples) cannot draw: refused at construction rather than drawn as garbage.
+@pytest.mark.parametrize("build, words", [
+    (lambda: fs.Poisson([1.0, 1e19]), ["Poisson", "'rate'", "9.223e+18", "(1,)"]),
+    (lambda: fs.Binomial(1e300, probs=0.5), ["Binomial", "'total_count'", "2**63"]),
+    (lambda: fs.Binomial(2.0 ** 63, logits=0.0), ["Binomial", "'total_count'", "2**63"]),
+    (lambda: fs.NegativeBinomial(2.0, logits=[0.0, 700.0]),
+     ["NegativeBinomial", "'logits'", "total_count", "(1,)"]),
+    (lambda: fs.NegativeBinomial(1e20, probs=0.5), ["NegativeBinomial", "'probs'", "int64"]),
+    (lambda: fs.Geometric(logits=-700.0), ["Geometric", "'logits'", "1e-16"]),
+    (lambda: fs.Geometric(probs=[0.5, 1e-19]), ["Geometric", "'probs'", "1e-16", "(1,)"]),
+    (lambda: fs.Dirichlet(np.ones(2049)), ["Dirichlet", "'concentration'", "2048"]),
+    (lambda: fs.MultivariateNormal(np.zeros(0), np.ones((0, 0))),
+     ["MultivariateNormal", "'loc'", "1 <= D"]),
+])
+def test_values_the_samplers_cannot_draw_are_refused(build, words):
+    with pytest.raises(ValueError) as info:
+        build()
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+
+
+@pytest.mark.parametrize("build", [
+    lambda: fs.Chi2(df=None), lambda: fs.Normal(0.0, None), lambda: fs.Dirichlet(None),
+    lambda: fs.MultivariateNormal(None, np.eye(2)),
+])
+def test_missing_parameters_are_named(build):
+    with pytest.raises(TypeError, match="parameter '.*' is required"):
+        build()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("build", [
+    lambda: fs.Beta(-1.0, 1.0, validate_args=False),     # numpy's sampler would never return
+    lambda: fs.Exponential(-1.0, validate_args=False),
+    lambda: fs.Chi2(-1.0, validate_args=False),
+    lambda: fs.VonMises(0.0, -1.0, validate_args=False),
+    lambda: fs.Geometric(probs=-0.5, validate_args=False),
+    lambda: fs.Binomial(3, probs=1.5, validate_args=False),
+    lambda: fs.Binomial(3, probs=np.nan, validate_args=False),
+    lambda: fs.NegativeBinomial(-1.0, probs=0.5, validate_args=False),
+    lambda: fs.Poisson(1e19, validate_args=False),
+])
+def test_drawing_checks_parameters_even_without_validate_args(build, backend):
+    d = build()                                           # construction does not check
+    with pytest.raises(ValueError):
+        fs.sample(d, 2, rng=0, backend=backend)
+    with pytest.raises(ValueError):
+        fs.estimate(d, lambda x: x * 1.0, 100, rng=0, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("build, x, score", [
+    (lambda: fs.Binomial(5, probs=0.0), 0, -5.0),        # x / p with x = 0 is 0
+    (lambda: fs.Binomial(5, probs=1.0), 5, 5.0),         # (n - x) / (1 - p) with x = n is 0
+    (lambda: fs.Geometric(probs=1.0), 0, 1.0),           # x / (1 - p) with x = 0 is 0
+    (lambda: fs.NegativeBinomial(2.0, probs=0.0), 0, -2.0),
+    (lambda: fs.Binomial(2000, probs=0.0), 0, -2000.0),  # a drawn (not counted) Binomial
+])
+def test_scores_at_the_ends_of_the_probs_range(build, x, score, backend):
+    """The score of the only sample there is finite: 0 * inf terms are 0."""
+    d = build()
+    assert fs.score(d, [x])["probs"][0] == score
+    est = fs.estimate(d, lambda v: v * 1.0 + 1.0, 1000, rng=0, backend=backend)
+    assert est.grad["probs"] == (x + 1.0) * score and est.stderr["probs"] == 0.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scalar_lowlevel_f_refuses_vector_events(backend, c_cos_llc):
+    with pytest.raises(ValueError, match="Dirichlet has event shape"):
+        fs.estimate(fs.Dirichlet([1.0, 2.0]), c_cos_llc, 100, rng=0, backend=backend)
+
+
 def test_validate_args_false_skips_checks():
     d = fs.Normal(0.0, -1.0, validate_args=False)
     assert d.batch_shape == ()
