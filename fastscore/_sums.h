@@ -25,6 +25,19 @@ static inline double fs_where_drawn(int64_t count, double v)
     return v;
 }
 
+/* x * r where x > 0, else +0.0 (even where r is infinite): the score term
+ * x / p of a discrete family at p = 0, whose only sample is x = 0.  Masked,
+ * not branched: x = 0 is a coin toss at ordinary parameters. */
+static inline double fs_times_if_positive(double x, double r)
+{
+    double v = x * r;
+    uint64_t bits, mask = (uint64_t)0 - (uint64_t)(x > 0.0);
+    memcpy(&bits, &v, sizeof bits);
+    bits &= mask;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
 /* acc[0] += sum d, acc[1] += sum d^2 */
 static inline void fs_value_sums(const double *d, ptrdiff_t m, double *acc)
 {
