@@ -46,17 +46,8 @@ BACKENDS = ["compiled", "reference"]
     (lambda: fs.MultivariateNormal(np.zeros(2), np.eye(3)), ["MultivariateNormal", "shape"]),
     (lambda: fs.Normal(np.zeros(3), np.ones(2)), ["Normal", "broadcast", "(3,)", "(2,)"]),
     (lambda: fs.Bernoulli(probs=0.5, logits=0.0), ["Bernoulli", "exactly one"]),
-])
-def test_parameter_errors_name_distribution_parameter_rule_and_index(build, words):
-    with pytest.raises(ValueError) as info:
-        build()
-    for w in words:
-        assert w in str(info.value), (w, str(info.value))
-
-
-# Values that satisfy the textbook constraints but that numpy's samplers (int64
-# samples) cannot draw: refused at construction rather than drawn as garbage.
-@pytest.mark.parametrize("build, words", [
+    # Values that satisfy the textbook constraints but that numpy's samplers (int64
+    # samples) cannot draw: refused at construction rather than drawn as garbage.
     (lambda: fs.Poisson([1.0, 1e19]), ["Poisson", "'rate'", "9.223e+18", "(1,)"]),
     (lambda: fs.Binomial(1e300, probs=0.5), ["Binomial", "'total_count'", "2**63"]),
     (lambda: fs.Binomial(2.0 ** 63, logits=0.0), ["Binomial", "'total_count'", "2**63"]),
@@ -69,7 +60,7 @@ def test_parameter_errors_name_distribution_parameter_rule_and_index(build, word
     (lambda: fs.MultivariateNormal(np.zeros(0), np.ones((0, 0))),
      ["MultivariateNormal", "'loc'", "1 <= D"]),
 ])
-def test_values_the_samplers_cannot_draw_are_refused(build, words):
+def test_parameter_errors_name_distribution_parameter_rule_and_index(build, words):
     with pytest.raises(ValueError) as info:
         build()
     for w in words:
