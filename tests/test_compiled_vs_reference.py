@@ -307,3 +307,22 @@ def test_comparison_detects_other_samples(assert_close):
     b = fs.estimate(d, fs.fn.power(2), N, rng=2)
     with pytest.raises(AssertionError):
         assert_estimates_close(b, a, assert_close)
+
+
+@pytest.mark.parametrize("K", [1, 2, 16, 17, 300])
+@pytest.mark.parametrize("param", ["probs", "logits"])
+def test_counted_categorical_every_support_size(K, param, assert_close):
+    """Counting takes a threshold path (K <= 16), private counters (K <= 256) or
+    shared ones (larger K): each must count what the reference draws."""
+    g = np.random.default_rng(K)
+    p = g.random((3, K)) + 0.01
+    p[1, ::2] = 0.0 if K > 1 else p[1, ::2]
+    d = fs.Categorical(**({"probs": p} if param == "probs" else {"logits": np.log(p + 1e-3)}))
+    r = fs.fn.table(g.normal(size=(3, K)))
+    for method in ("plain", "rloo", "cv"):
+        got = fs.estimate(d, r, 2 * fs.CHUNK_SIZE + 5, rng=K, method=method, n_threads=2)
+        ref = fs.estimate(d, r, 2 * fs.CHUNK_SIZE + 5, rng=K, method=method,
+                          backend="reference")
+        assert_close(got.value, ref.value, what="value")
+        assert_close(got.grad, ref.grad, atol=1e-13, what="grad")
+        assert_close(got.stderr, ref.stderr, atol=1e-13, what="stderr")
