@@ -37,6 +37,12 @@ GEOMETRIC_MIN_PROBS = 1e-16
 class Distribution:
     """Base class: a batch of independent distributions of one family.
 
+    ``validate_args=True`` (the default) checks the parameters at
+    construction, and samples given to ``score`` or ``log_prob`` against the
+    support; ``False`` skips both.  Drawing samples checks the parameters once
+    per distribution either way, since numpy's samplers loop forever or
+    overflow on invalid ones.
+
     Subclasses declare ``family`` (kernel name), ``event_ndim``,
     ``finite_support``, ``integer_valued`` and implement ``_setup``,
     ``_kernel_params``, ``_numpy_draw``, ``_score_components`` and
@@ -307,6 +313,7 @@ class Normal(_ScalarFamily):
     scale : array_like
         Standard deviation, > 0.
     validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -350,6 +357,14 @@ class Poisson(_ScalarFamily):
 
     Sampled by numpy's ``random_poisson`` (``Generator.poisson``).
     Score: d/drate = x / rate - 1.  Samples are int64.
+
+    Parameters
+    ----------
+    rate : array_like
+        Rate (the mean), > 0 and <= 9.2e18 (``POISSON_LAM_MAX``, numpy's limit:
+        samples are int64).
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -396,6 +411,16 @@ class Bernoulli(Distribution):
     Sampled as ``u < probs`` with u a standard uniform double from the stream
     (``Generator.random() < probs``).  Scores: d/dprobs = x / p - (1 - x) / (1 - p),
     d/dlogits = x - p.  Samples are int64 0/1.
+
+    Parameters
+    ----------
+    probs : array_like, optional
+        Probability of x = 1, in [0, 1].
+    logits : array_like, optional
+        Log-odds of x = 1, finite: probs = sigmoid(logits).
+        Exactly one of ``probs`` and ``logits`` must be given.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -454,6 +479,18 @@ class Categorical(Distribution):
     by inverse CDF: the first k with u < cumsum(p)[k], u a standard uniform
     double from the stream.  Scores: d/dlogits_k = [x = k] - p_k;
     d/dprobs_k = [x = k] / probs_k - 1 / sum(probs).  Samples are int64.
+
+    Parameters
+    ----------
+    probs : array_like, optional
+        Category weights, K >= 1 categories on the last axis (the batch shape is
+        the axes before it): >= 0, with a sum > 0 over the last axis; normalised
+        to sum to one.
+    logits : array_like, optional
+        Log-probabilities up to an additive constant, finite, K >= 1 categories on
+        the last axis.  Exactly one of ``probs`` and ``logits`` must be given.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -570,6 +607,15 @@ class LogNormal(Normal):
     Scores, with z = (log x - loc) / scale: d/dloc = z / scale,
     d/dscale = (z^2 - 1) / scale.
 
+    Parameters
+    ----------
+    loc : array_like
+        Mean of log x, finite.
+    scale : array_like
+        Standard deviation of log x, > 0.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
+
     Examples
     --------
     >>> import fastscore as fs
@@ -602,6 +648,13 @@ class Exponential(_ScalarFamily):
 
     Sampled by numpy's ``random_exponential`` with scale 1/rate
     (``Generator.exponential(1 / rate)``).  Score: d/drate = 1/rate - x.
+
+    Parameters
+    ----------
+    rate : array_like
+        Rate (1 / mean), > 0.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -641,6 +694,15 @@ class Gamma(_ScalarFamily):
     d/dconcentration = log x + log rate - digamma(concentration),
     d/drate = concentration / rate - x; the digamma term is computed once
     per batch element by scipy.special.
+
+    Parameters
+    ----------
+    concentration : array_like
+        Shape a, > 0.
+    rate : array_like
+        Rate (1 / scale), > 0.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -684,6 +746,15 @@ class Beta(_ScalarFamily):
     torch.distributions.  Sampled by numpy's ``random_beta``
     (``Generator.beta(a, b)``).  Scores: d/da = log x - digamma(a) + digamma(a+b),
     d/db = log(1 - x) - digamma(b) + digamma(a+b).
+
+    Parameters
+    ----------
+    concentration1 : array_like
+        a, the exponent of x, > 0.
+    concentration0 : array_like
+        b, the exponent of 1 - x, > 0.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -731,6 +802,13 @@ class Chi2(_ScalarFamily):
     Sampled by numpy's ``random_chisquare`` (``Generator.chisquare``).
     Score: d/ddf = (log(x / 2) - digamma(df / 2)) / 2.
 
+    Parameters
+    ----------
+    df : array_like
+        Degrees of freedom, > 0 (need not be an integer).
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
+
     Examples
     --------
     >>> import fastscore as fs
@@ -769,6 +847,15 @@ class VonMises(_ScalarFamily):
     Sampled by numpy's ``random_vonmises`` (``Generator.vonmises``).  Scores:
     d/dloc = k sin(x - loc), d/dconcentration = cos(x - loc) - I1(k) / I0(k)
     (the Bessel ratio from scipy.special, once per batch element).
+
+    Parameters
+    ----------
+    loc : array_like
+        Mean direction, finite.
+    concentration : array_like
+        Concentration k, > 0.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -816,6 +903,19 @@ class Binomial(Distribution):
     Scores: d/dprobs = x / p - (n - x) / (1 - p), d/dlogits = x - n p.
     When max(total_count) < 1024 the kernel counts support values and the
     moments are computed exactly from the counts.  Samples are int64.
+
+    Parameters
+    ----------
+    total_count : array_like, default 1
+        Number of trials, a non-negative integer < 2**63 (samples are int64); no
+        gradient is taken for it.
+    probs : array_like, optional
+        Success probability, in [0, 1].
+    logits : array_like, optional
+        Log-odds of success, finite: probs = sigmoid(logits).
+        Exactly one of ``probs`` and ``logits`` must be given.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -887,6 +987,17 @@ class Geometric(Distribution):
     (``Generator.geometric(p) - 1``).  Scores: d/dprobs = 1/p - x/(1 - p),
     d/dlogits = 1 - p - x p.  Samples are int64.
 
+    Parameters
+    ----------
+    probs : array_like, optional
+        Success probability, in [1e-16, 1] (``GEOMETRIC_MIN_PROBS``: rarer
+        successes overflow the int64 samples).
+    logits : array_like, optional
+        Log-odds of success, finite, with sigmoid(logits) >= 1e-16 (logits >= about
+        -36.8).  Exactly one of ``probs`` and ``logits`` must be given.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
+
     Examples
     --------
     >>> import fastscore as fs
@@ -948,6 +1059,20 @@ class NegativeBinomial(Distribution):
     a gamma-Poisson mixture).  Scores: d/dprobs = x / p - r / (1 - p),
     d/dlogits = x (1 - p) - r p.  ``total_count`` (> 0, real) has no gradient.
     Samples are int64.
+
+    Parameters
+    ----------
+    total_count : array_like
+        Number of failures r, > 0 (real); no gradient is taken for it.
+    probs : array_like, optional
+        Success probability p, in [0, 1).
+    logits : array_like, optional
+        Log-odds of success, finite: probs = sigmoid(logits).
+        Exactly one of ``probs`` and ``logits`` must be given.
+        Either way p / (1 - p) * (r + 10 sqrt(r)) must be <= 9.2e18
+        (``POISSON_LAM_MAX``): numpy's gamma-Poisson sampler draws int64 samples.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------
@@ -1021,6 +1146,14 @@ class Dirichlet(Distribution):
     concentrations, so it is not used).  Score:
     d/dconcentration_k = log x_k - digamma(concentration_k) + digamma(sum).
 
+    Parameters
+    ----------
+    concentration : array_like
+        Concentrations, > 0, with 2 <= K <= 2048 (``MAX_EVENT_SIZE``) categories on
+        the last axis; the axes before it are the batch shape.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
+
     Examples
     --------
     >>> import fastscore as fs
@@ -1091,6 +1224,18 @@ class MultivariateNormal(Distribution):
     factors the covariance differently, so it is not used).  Scores, with
     w = L^-1 (x - loc) and v = L^-T w: d/dloc = v, d/dL_ij = v_i w_j - [i = j] / L_ii
     for i >= j; the gradient for scale_tril is zero above the diagonal.
+
+    Parameters
+    ----------
+    loc : array_like
+        Mean, finite, with 1 <= D <= 2048 (``MAX_EVENT_SIZE``) on the last axis.
+    scale_tril : array_like
+        Shape (..., D, D): the lower-triangular Cholesky factor L of the
+        covariance, finite, zero above the diagonal, with a positive diagonal.
+        The batch shapes of ``loc`` (...) and ``scale_tril`` (..., D, D)
+        broadcast.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
 
     Examples
     --------

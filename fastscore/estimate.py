@@ -29,21 +29,25 @@ class Estimate:
     Attributes
     ----------
     value, value_stderr : float or ndarray of shape batch_shape
-        Monte Carlo estimate of E[f(x)] and its standard error.
+        Monte Carlo estimate of E[f(x)] and its standard error (numpy.float64
+        scalars when batch_shape is ()).
     grad, stderr : dict of str -> ndarray
         Gradient of E[f] with respect to each parameter the distribution was
         given, and its standard error; each of shape batch_shape + the
-        parameter's event shape (e.g. (*batch_shape, K) for Categorical logits).
+        parameter's event shape (e.g. (*batch_shape, K) for Categorical logits,
+        (*batch_shape, D, D) for scale_tril, zero above the diagonal).
     n : int
-        Samples per batch element.
+        Samples per batch element (with precision targets, the total drawn).
     method : str
-        The estimator used.
-    key : tuple of two int
+        The estimator used: "plain", "baseline", "rloo" or "cv".
+    key : tuple of two int or None
         The Philox key: with ``n`` and the chunk size it fixes every sample.
+        None from :func:`estimate_from_samples`.
     converged : bool or None
         With precision targets (``rtol``/``atol``): True if every gradient's
         standard error met its target, False if ``max_n`` stopped the run
-        first; None when no target was given.
+        first (or a result is NaN, with ``nan_policy="propagate"``); None when
+        no target was given.
     """
 
     def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None):
@@ -359,6 +363,28 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
 
     Returns an array of shape (n, *batch_shape, *event_shape); float64 for
     continuous families and int64 for discrete ones.
+
+    Parameters
+    ----------
+    dist : Distribution
+        e.g. ``fs.Normal(loc, scale)``; its parameters are checked once before
+        drawing, even with ``validate_args=False``.
+    n : int
+        Samples per batch element (>= 1 and < 2**62; integral floats such as 1e6
+        accepted).
+    rng : None, int, SeedSequence, BitGenerator or Generator
+        Seed (SPEC 7), as in :func:`estimate`.  The same rng and n give the same
+        samples whatever ``n_threads`` and ``backend``.
+    n_threads : int or None
+        None uses the available cores (OMP_NUM_THREADS, threadpoolctl limits
+        and CPU affinity are respected); the reference backend draws on one thread.
+    backend : {"compiled", "reference"}
+        "reference" draws in pure NumPy from the very same streams.
+
+    Returns
+    -------
+    ndarray of shape (n, *batch_shape, *event_shape)
+        float64 for continuous families, int64 for discrete ones.
 
     Examples
     --------
