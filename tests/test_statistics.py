@@ -200,17 +200,23 @@ COVERAGE_SEEDS = range(300)
 N_COVERAGE = 2000
 
 
-@pytest.mark.parametrize("case", ["Normal", "Poisson"])
+@pytest.mark.parametrize("case", ["Normal", "Poisson", "Bernoulli"])
 def test_interval_coverage(case):
+    f = fs.fn.power(2)
     if case == "Normal":
         d, exact = fs.Normal(1.0, 2.0), {"loc": 2.0, "scale": 4.0}   # E[x^2] = loc^2 + scale^2
-    else:
+    elif case == "Poisson":
         d, exact = fs.Poisson(3.0), {"rate": 7.0}                    # E[x^2] = rate + rate^2
+    else:
+        # a counted family: E[r_x] = r0 + p (r1 - r0), d/dlogits = p (1 - p) (r1 - r0)
+        p = 1.0 / (1.0 + np.exp(-0.4))
+        d, f, exact = fs.Bernoulli(logits=0.4), fs.fn.table([-1.0, 2.0]), {
+            "logits": p * (1.0 - p) * 3.0}
     report = {}
     for method in ("plain", "rloo", "cv"):
         hits = {k: 0 for k in exact}
         for seed in COVERAGE_SEEDS:
-            est = fs.estimate(d, fs.fn.power(2), N_COVERAGE, rng=seed, method=method)
+            est = fs.estimate(d, f, N_COVERAGE, rng=seed, method=method)
             for k, g in exact.items():
                 hits[k] += abs(float(est.grad[k]) - g) <= 1.96 * float(est.stderr[k])
         for k in exact:
