@@ -1,5 +1,12 @@
-"""pytest-benchmark suite settings: sizes come from FASTSCORE_BENCH_SIZES (comma separated)."""
+"""pytest-benchmark suite set-up: the suite's helper modules import by name.
+
+pytest runs with --import-mode=importlib (pyproject.toml), which does not put
+test folders on sys.path, so this folder is added here for ``workloads``.
+"""
 
 import os
+import sys
 
-SIZES = [int(float(s)) for s in os.environ.get("FASTSCORE_BENCH_SIZES", "1e4,1e6").split(",")]
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)

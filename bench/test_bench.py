@@ -4,10 +4,14 @@
     FASTSCORE_BENCH_SIZES=1e4,1e6,1e7 pytest bench/ --benchmark-only --benchmark-group-by=group
 """
 
+import os
+
 import pytest
 
-from conftest import SIZES
 from workloads import FAMILIES, family_variants, overhead_call, rl_workload
+
+#: Sample sizes, from FASTSCORE_BENCH_SIZES (comma separated).
+SIZES = [int(float(s)) for s in os.environ.get("FASTSCORE_BENCH_SIZES", "1e4,1e6").split(",")]
 
 CASES = [(name, n, variant)
          for name in FAMILIES for n in SIZES

@@ -157,3 +157,12 @@ def test_cli_demo_estimates_agree_with_the_exact_values(capsys):
         assert abs(float(z)) < 4, row
         assert abs(float(est) - float(exact)) < 4 * float(se), row
         assert float(rate) > 0, row
+
+
+def test_cli_bench_prints_its_tables(capsys):
+    from fastscore.__main__ import main
+
+    assert main(["bench"]) == 0
+    out = capsys.readouterr().out
+    for what in ("floor", "fused built-in f", "NumPy one-liner", "fused rloo", "Per-call overhead"):
+        assert what in out, what
