@@ -13,25 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
-/* v where count > 0, else +0.0 (even for an infinite or NaN v), by masking
- * the bits: no branch to mispredict when whether a support value was drawn
- * is a coin toss. */
-static inline double fs_where_drawn(int64_t count, double v)
+/* v where keep is true, else +0.0 (even for an infinite or NaN v), by masking
+ * the bits rather than branching: used where the condition is a coin toss
+ * (was a support value drawn; is a discrete sample 0), which a branch
+ * predictor loses. */
+static inline double fs_keep(int keep, double v)
 {
-    uint64_t bits, mask = (uint64_t)0 - (uint64_t)(count > 0);
-    memcpy(&bits, &v, sizeof bits);
-    bits &= mask;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-/* x * r where x > 0, else +0.0 (even where r is infinite): the score term
- * x / p of a discrete family at p = 0, whose only sample is x = 0.  Masked,
- * not branched: x = 0 is a coin toss at ordinary parameters. */
-static inline double fs_times_if_positive(double x, double r)
-{
-    double v = x * r;
-    uint64_t bits, mask = (uint64_t)0 - (uint64_t)(x > 0.0);
+    uint64_t bits, mask = (uint64_t)0 - (uint64_t)(keep != 0);
     memcpy(&bits, &v, sizeof bits);
     bits &= mask;
     memcpy(&v, &bits, sizeof v);
