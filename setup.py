@@ -1,13 +1,15 @@
 """Build script for fastscore's compiled kernels.
 
 Metadata lives in pyproject.toml; this file only describes the Cython
-extensions: the Tempita template is expanded, OpenMP flags are chosen for
-the compiler at hand (the build continues serially, with a warning, when
-OpenMP is missing or FASTSCORE_NO_OPENMP=1), and numpy's static npyrandom
-and npymath libraries are linked so the kernels can call numpy's C
-distribution functions.
+extensions.  It generates the files that the kernels' contract
+(fastscore/_specs.py) defines: _layout.h and _kernels.pyx from its Tempita
+template.  It chooses OpenMP flags for the compiler at hand; when OpenMP is
+missing or FASTSCORE_NO_OPENMP=1 the build continues serially, with a
+warning.  It links numpy's static npyrandom and npymath libraries, so that
+the kernels can call numpy's C distribution functions.
 """
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -32,21 +34,36 @@ OPTIMISATION_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
 MSVC_OPTIMISATION_FLAGS = ["/O2", "/fp:precise"]
 
 
-def expand_templates():
-    """Expand every fastscore/*.pyx.tp into its .pyx (a generated file)."""
+def load_specs():
+    """fastscore/_specs.py, loaded on its own (the package needs its kernels to import)."""
+    spec = importlib.util.spec_from_file_location("_fastscore_specs",
+                                                  os.path.join(PKG, "_specs.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_if_changed(path, text):
+    """Write a generated file, leaving it untouched (and its mtime) when unchanged."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            if fh.read() == text:
+                return
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def generate_sources():
+    """_layout.h and every fastscore/*.pyx.tp expanded into its .pyx (generated files)."""
+    specs = load_specs()
+    write_if_changed(os.path.join(PKG, "_layout.h"), specs.layout_header())
     for name in os.listdir(PKG):
         if not name.endswith(".tp"):
             continue
         src = os.path.join(PKG, name)
-        dst = src[: -len(".tp")]
         with open(src, encoding="utf-8") as fh:
-            text = Template(fh.read(), name=name).substitute()
-        if os.path.exists(dst):
-            with open(dst, encoding="utf-8") as fh:
-                if fh.read() == text:
-                    continue
-        with open(dst, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            text = Template(fh.read(), name=name).substitute(families=specs.FAMILIES)
+        write_if_changed(src[: -len(".tp")], text)
 
 
 def numpy_static_libs():
@@ -131,7 +148,7 @@ class BuildExt(build_ext):
 
 
 def extensions():
-    expand_templates()
+    generate_sources()
     common = dict(
         include_dirs=[np.get_include(), PKG],
         library_dirs=numpy_static_libs(),
@@ -140,8 +157,16 @@ def extensions():
     )
     if sys.platform != "win32":
         common["libraries"] = common["libraries"] + ["m"]
+    headers = [os.path.join("fastscore", h) for h in ("_layout.h", "_reduce.h", "_omp.h")]
+    includes = [os.path.join("fastscore", p) for p in
+                ("_functions.pxi", "_families.pxi", "_drivers.pxi", "_counting.pxi",
+                 "_hooks.pxi", "_philox.h")]
     exts = [
-        Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")], **common),
+        Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")],
+                  depends=headers + includes, **common),
+        Extension("fastscore._finish", [os.path.join("fastscore", "_finish.pyx")],
+                  depends=headers, include_dirs=[PKG],
+                  define_macros=common["define_macros"]),
     ]
     return cythonize(
         exts,

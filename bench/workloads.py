@@ -47,12 +47,12 @@ FAMILIES = {
 
 def numpy_one_liner(dist, f_np, n):
     """What a NumPy user writes: draw with default_rng, vectorised score, mean."""
-    kp = dist.kernel_params()[0]
+    plan = dist.plan()
 
     def run():
-        x = dist._numpy_draw(np.random.default_rng(0), kp, n)      # (n, E)
+        x = plan.draw(np.random.default_rng(0), 0, n)              # (n, E)
         x3 = x[:, None, :]
-        s = dist._score_components(x3)[:, 0, :]                    # (n, P)
+        s = plan.score(x3)[:, 0, :]                                # (n, P)
         fx = f_np(x if dist.event_size > 1 else x[:, 0])
         return (fx[:, None] * s).mean(axis=0)
     return run

@@ -39,9 +39,9 @@ def _median_times(variants, rounds):
 def floor_fn(dist, n, n_threads=1, rng=0):
     """A callable drawing the estimator's samples with nothing else (the floor)."""
     key = key_from_rng(rng)
-    kp = dist.kernel_params()
-    E = max(dist.event_size, 1)
-    return lambda: _kernels.sampling_floor(dist.family, kp, key[0], key[1], n, E, n_threads)
+    plan = dist.plan()
+    return lambda: _kernels.sampling_floor(plan.family.id, plan.consts, key[0], key[1], n,
+                                           plan.E, n_threads)
 
 
 def numpy_normal_x2(n, loc=0.5, scale=1.5, rng=0):

@@ -1,7 +1,8 @@
 """The three kinds of f: built-in, low-level (C pointer) and Python callable.
 
-:func:`prepare` sorts a user's f into one of them once per call; the
-backends then ask the prepared f for a kernel spec or for values on samples.
+:func:`prepare` sorts a user's f into one of them once per call.  The
+backends then ask the prepared f, with a distribution's plan, for a kernel
+spec or for values on samples.
 """
 
 import ctypes
@@ -20,56 +21,64 @@ class PreparedF:
         self.obj = obj
         self.nan_policy = nan_policy
 
-    def check(self, dist):
-        """Refuse an f that cannot take ``dist``'s samples (same error on both backends)."""
+    def check(self, plan):
+        """Refuse an f that cannot take the plan's samples (same error on both backends)."""
         if self.kind == "builtin":
-            self.obj._check(dist)
-        elif (self.kind == "lowlevel" and dist.event_size > 1 and
+            self.obj._check(plan)
+        elif (self.kind == "lowlevel" and plan.event_size > 1 and
               _kernels.lowlevel_signature_kind(self.obj.signature) == _kernels.LL_SCALAR):
             raise ValueError("f: a LowLevelCallable with signature %r takes one number, but %s "
                              "has event shape %s; use the signature 'double (const double *, "
                              "intptr_t, intptr_t, void *)', which gets the whole event"
-                             % (self.obj.signature, type(dist).__name__, dist.event_shape))
+                             % (self.obj.signature, plan.name, plan.event_shape))
 
     # -- the compiled path --------------------------------------------
-    def kernel_spec(self, dist):
+    def kernel_spec(self, plan):
         if self.kind == "builtin":
-            return self.obj.spec(dist)
+            return self.obj.spec(plan)
         return _kernels.FunctionSpec("lowlevel", lowlevel=self.obj)
 
     # -- values on given samples (finite supports, reference path) -----
-    def values(self, x3, dist, backend):
+    def values(self, x3, plan, backend):
         """f on kernel-layout samples x3 (m, B, E) -> float64 (m, B)."""
         if self.kind == "builtin":
-            return self.obj.numpy(x3, dist)
+            return self.obj.numpy(x3, plan)
         if self.kind == "lowlevel":
-            batch_index = np.arange(dist.batch_size)
+            batch_index = np.arange(plan.batch_size)
             if backend == "compiled":
-                return self.kernel_spec(dist).evaluate(x3, batch_index)
+                return self.kernel_spec(plan).evaluate(x3, batch_index)
             return _ctypes_values(self.obj, x3)
-        return self.call(x3, dist)
+        return self.call(x3, plan)
 
-    def call(self, x3, dist):
+    def on_support(self, plan, backend):
+        """f on the support of a counted family: (batch_size, V) float64."""
+        if self.kind == "builtin" and hasattr(self.obj, "on_support"):
+            return self.obj.on_support(plan)
+        sup = plan.support
+        x3 = np.broadcast_to(sup[:, None, None], (sup.size, plan.batch_size, plan.E)).copy()
+        return np.ascontiguousarray(self.values(x3, plan, backend).T)
+
+    def call(self, x3, plan):
         """Call a Python f on samples (m, B, E); returns checked float64 (m, B)."""
         m = x3.shape[0]
-        x = dist._as_samples(x3, (m,))
+        x = plan.layout.to_user(x3, (m,))
         if x is x3 or np.shares_memory(x, x3):
             x = x.view()
             x.flags.writeable = False  # the kernel reuses this buffer for the next wave
         fx = self.obj(x)
-        return check_f_output(fx, m, dist)
+        return check_f_output(fx, m, plan)
 
 
-def check_f_output(fx, m, dist):
+def check_f_output(fx, m, plan):
     """Validate what a Python f returned: real numbers of shape (m, *batch_shape)."""
     arr = np.asarray(fx)
-    expected = (m,) + tuple(dist.batch_shape)
+    expected = (m,) + tuple(plan.batch_shape)
     if arr.dtype.kind not in "biuf":
         raise ValueError("f must return real numbers; it returned dtype %s" % arr.dtype)
     if arr.shape != expected:
         raise ValueError("f returned an array of shape %s; expected (m, *batch_shape) = %s"
                          % (arr.shape, expected))
-    return np.ascontiguousarray(arr, dtype=np.float64).reshape(m, dist.batch_size)
+    return np.ascontiguousarray(arr, dtype=np.float64).reshape(m, plan.batch_size)
 
 
 def prepare(f, nan_policy="raise"):
@@ -82,9 +91,7 @@ def prepare(f, nan_policy="raise"):
     if llc is not None:
         kind = _kernels.lowlevel_signature_kind(llc.signature)
         if kind == 0:
-            raise TypeError(
-                "f: unsupported LowLevelCallable signature %r; accepted signatures are %s"
-                % (llc.signature, ", ".join(repr(s) for s in _kernels.ACCEPTED_SIGNATURES)))
+            raise _kernels.unsupported_signature(llc.signature)
         return PreparedF("lowlevel", llc, nan_policy)
     if callable(f):
         return PreparedF("python", f, nan_policy)

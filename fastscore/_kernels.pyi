@@ -1,4 +1,4 @@
-"""Type stubs of the compiled kernels (fastscore/_kernels.pyx.tp)."""
+"""Type stubs of the compiled kernels (fastscore/_kernels.pyx.tp and its .pxi files)."""
 
 from typing import Callable, Optional, Sequence
 
@@ -12,15 +12,16 @@ HAVE_OPENMP: bool
 COMPILE_FLAGS: str
 BUILD_INFO: str
 FAMILY_IDS: dict[str, int]
-MOMENT_FAMILIES: frozenset[str]
+SCORE_FAMILIES: frozenset[int]
+LAYOUT: dict[str, int]
 F_KINDS: dict[str, int]
 ACCEPTED_SIGNATURES: tuple[str, ...]
-METHOD_CODES: dict[str, int]
 
 _Progress = Optional[Callable[[int, int], object]]
 
 def omp_max_threads() -> int: ...
 def lowlevel_signature_kind(signature: str) -> int: ...
+def unsupported_signature(signature: str) -> TypeError: ...
 
 class FunctionSpec:
     def __init__(
@@ -38,8 +39,8 @@ class FunctionSpec:
 
 def merge_sums(tot: np.ndarray, a: np.ndarray, P: int) -> None: ...
 def run_inline(
-    family: str,
-    prm: np.ndarray,
+    fam: int,
+    consts: np.ndarray,
     key0: int,
     key1: int,
     n: int,
@@ -52,8 +53,8 @@ def run_inline(
     start: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
 def run_python(
-    family: str,
-    prm: np.ndarray,
+    fam: int,
+    consts: np.ndarray,
     key0: int,
     key1: int,
     n: int,
@@ -67,8 +68,8 @@ def run_python(
     start: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
 def run_counts(
-    family: str,
-    prm: np.ndarray,
+    fam: int,
+    consts: np.ndarray,
     key0: int,
     key1: int,
     n: int,
@@ -79,26 +80,11 @@ def run_counts(
     start: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
 def draw_samples(
-    family: str, prm: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
+    fam: int, consts: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
 ) -> np.ndarray: ...
 def sampling_floor(
-    family: str, prm: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
+    fam: int, consts: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
 ) -> None: ...
 def philox_raw(
     key0: int, key1: int, counter: Sequence[int], n: int, kind: str = ...
 ) -> np.ndarray: ...
-def onehot_count_sums(
-    counts: np.ndarray, fvals: np.ndarray, a: np.ndarray, bcoef: np.ndarray, n_threads: int
-) -> np.ndarray: ...
-def finish_sums(
-    sums: np.ndarray, method: str, baseline: Optional[npt.ArrayLike] = ..., n_threads: int = ...
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
-def onehot_finish(
-    counts: np.ndarray,
-    fvals: np.ndarray,
-    a: Optional[np.ndarray],
-    bcoef: np.ndarray,
-    method: str,
-    baseline: Optional[npt.ArrayLike] = ...,
-    n_threads: int = ...,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...

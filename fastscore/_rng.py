@@ -11,10 +11,10 @@ import numbers
 
 import numpy as np
 
-from . import _kernels
+from . import _specs
 
 #: Samples per chunk of one batch element's stream (a fixed module constant).
-CHUNK_SIZE = _kernels.CHUNK_SIZE
+CHUNK_SIZE = _specs.CHUNK_SIZE
 
 
 def key_from_rng(rng):

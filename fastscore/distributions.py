@@ -2,14 +2,17 @@
 
 One small declarative class per family.  Each class
 
-* checks and broadcasts its parameters (names as in torch.distributions),
-* builds the per-batch-element constants the kernel needs
-  (:meth:`Distribution._kernel_params`), and
-* implements in NumPy the sampler (:meth:`Distribution._numpy_draw`, drawing
-  exactly what the kernel draws from the same stream), the score and the
-  log-density used by the reference path and by :func:`fastscore.score`.
+* checks and broadcasts its parameters (names as in torch.distributions);
+* names its kernel family (fastscore/_specs.py) and computes that family's
+  constants once per batch element, by name (:meth:`Distribution._constants`);
+* implements the NumPy twins of its sampler (drawing exactly what the
+  kernel draws from the same stream), its score and its log-density, which
+  the reference backend and :func:`fastscore.score` use.
 
-Scores are taken with respect to the parameters the user passed: a
+:meth:`Distribution.plan` packs all of this into the
+:class:`~fastscore._plan.Plan` that the backends work from.
+
+Scores are taken with respect to the parameters the user passed.  A
 ``Bernoulli(logits=...)`` has a ``"logits"`` gradient, a
 ``Bernoulli(probs=...)`` a ``"probs"`` one.
 """
@@ -18,6 +21,10 @@ import math
 
 import numpy as np
 from scipy import special, stats
+
+from . import _specs
+from ._layout import ParamLayout, SampleLayout
+from ._plan import Plan
 
 __all__ = [
     "Distribution", "Normal", "Bernoulli", "Categorical", "Poisson", "LogNormal",
@@ -32,6 +39,8 @@ POISSON_LAM_MAX = float(np.iinfo(np.int64).max) - math.sqrt(float(np.iinfo(np.in
 MAX_EVENT_SIZE = 2048
 #: Geometric probs below this draw samples beyond the int64 range.
 GEOMETRIC_MIN_PROBS = 1e-16
+#: Binomial families with at most this many support values use the count path.
+BINOMIAL_COUNT_LIMIT = 1024
 
 
 class Distribution:
@@ -43,32 +52,29 @@ class Distribution:
     per distribution either way, since numpy's samplers loop forever or
     overflow on invalid ones.
 
-    Subclasses declare ``family`` (kernel name), ``event_ndim``,
-    ``finite_support``, ``integer_valued`` and implement ``_setup``,
-    ``_kernel_params``, ``_numpy_draw``, ``_score_components`` and
-    ``_log_prob``.
+    Subclasses declare ``family`` (a kernel family of fastscore/_specs.py),
+    ``event_ndim`` and ``integer_valued``, and implement the methods listed
+    above :meth:`_param_slots`; CONTRIBUTING.md walks through adding one.
     """
 
-    family = None
+    family = None  # kernel family name (fastscore/_specs.py); probs/logits set it per instance
     inline_family = None  # a kernel variant for inline f, where one exists
     event_ndim = 0
-    finite_support = False
     integer_valued = False
 
-    def __init__(self, params, validate_args=True, const=None):
+    def __init__(self, params, validate_args=True, fixed=None):
         self.validate_args = bool(validate_args)
         self._drawable = self.validate_args  # see _check_drawable
-        self._user = {}  # differentiable parameters passed: name -> float64 array
-        self._const = {}  # parameters without a gradient (total_count)
-        for name, value in (const or {}).items():
-            self._const[name] = self._as_float_array(name, value)
+        self._differentiable = {}  # parameters passed, with a gradient: name -> float64 array
+        self._fixed = {}  # parameters without a gradient (total_count)
+        for name, value in (fixed or {}).items():
+            self._fixed[name] = self._as_float_array(name, value)
         for name, value in params.items():
-            if value is not None:
-                self._user[name] = self._as_float_array(name, value)
-            elif name not in ("probs", "logits"):  # those two: exactly one (_exclusive)
+            if value is None:
                 raise TypeError("%s: parameter %r is required, got None" % (self._name, name))
+            self._differentiable[name] = self._as_float_array(name, value)
         self._setup()
-        self._kp = None
+        self._plan = None
 
     def _check_drawable(self):
         """Check the parameters once before samples are drawn, validate_args or not.
@@ -79,7 +85,7 @@ class Distribution:
         at the first draw instead of at construction.
         """
         if not self._drawable:
-            type(self)(**self._const, **self._user)  # raises what construction would
+            type(self)(**self._fixed, **self._differentiable)  # raises what construction would
             self._drawable = True
 
     # -- parameter handling ---------------------------------------------
@@ -111,12 +117,16 @@ class Distribution:
             raise ValueError("%s: parameter %r must be %s; got %r%s"
                              % (self._name, name, rule, _scalar(bad), where))
 
+    def _param(self, name):
+        """A parameter by name, differentiable or fixed."""
+        return self._differentiable[name] if name in self._differentiable else self._fixed[name]
+
     def _broadcast(self, names, event_dims=None):
         """Broadcast the named parameters' batch parts; returns batch_shape."""
         event_dims = event_dims or {}
         shapes = []
         for nm in names:
-            a = self._user[nm] if nm in self._user else self._const[nm]
+            a = self._param(nm)
             ed = event_dims.get(nm, 0)
             shapes.append(a.shape[: a.ndim - ed] if ed else a.shape)
         try:
@@ -129,7 +139,7 @@ class Distribution:
     @property
     def param_names(self):
         """Names of the parameters the user passed, in score order."""
-        return tuple(self._user)
+        return tuple(self._differentiable)
 
     @property
     def batch_size(self):
@@ -141,58 +151,62 @@ class Distribution:
 
     def param_shape(self, name):
         """Shape of the gradient for parameter ``name``: batch_shape + its event part."""
-        return tuple(self.batch_shape) + tuple(self._param_event_shape(name))
-
-    def _param_event_shape(self, name):
-        return ()
+        return self.plan().params.shape(name)
 
     @property
     def score_size(self):
         """Number of score components P (all parameters, flattened)."""
-        return sum(self._n_components(nm) for nm in self.param_names)
+        return self.plan().score_size
+
+    @property
+    def finite_support(self):
+        """True when the support is finite and the kernels count it."""
+        return self.plan().counted
+
+    def support(self):
+        """Support values (V,) of a counted finite-support family, else None."""
+        return self.plan().support
 
     def __repr__(self):
         parts = []
-        for nm, a in list(self._const.items()) + list(self._user.items()):
+        for nm, a in list(self._fixed.items()) + list(self._differentiable.items()):
             parts.append("%s=%s" % (nm, _short(a)))
         return "%s(%s)" % (self._name, ", ".join(parts))
 
-    # -- kernel interface ---------------------------------------------
-    def kernel_params(self):
-        """(batch_size, n_consts) float64 constants for the kernel (cached)."""
-        if self._kp is None:
-            kp = np.ascontiguousarray(self._kernel_params(), dtype=np.float64)
-            self._kp = kp.reshape(self.batch_size, -1)
-        return self._kp
+    # -- the plan: what the backends see --------------------------------
+    def plan(self):
+        """The :class:`~fastscore._plan.Plan` of this distribution (built once)."""
+        if self._plan is None:
+            layout = SampleLayout(self.batch_shape, self.event_shape, self.integer_valued)
+            family = _specs.BY_NAME[self.family]
+            self._plan = Plan(
+                self._name, family, _pack(family, self._constants(), layout.batch_size),
+                layout, ParamLayout(self.batch_shape, self._param_slots()),
+                inline_family=self.inline_family, support=self._support_values(),
+                onehot=self._onehot(), draw=self._draw_numpy, score=self._score_numpy,
+                check_support=self._check_support if self.validate_args else None)
+        return self._plan
 
-    def support(self):
-        """Support values (V,) of a finite-support family, else None."""
+    # Subclasses implement:
+    #   _setup()                 check and broadcast; set batch_shape, event_shape
+    #   _constants()             {name: array (batch_size,) or (batch_size, size)}
+    #   _draw_numpy(gen, c, m)   m samples (m, E) of one batch element, c its constants
+    #   _score_numpy(x3)         score components (m, B, P) on kernel-layout samples
+    #   _log_prob(x3)            log-density (m, B) by scipy.stats
+    #   _in_support(x3)          boolean mask, or None when anything goes
+    # and where it applies _param_slots, _support_values, _onehot.
+    def _param_slots(self):
+        """[(name, event_shape, packing)] of the differentiable parameters."""
+        return [(nm, (), None) for nm in self.param_names]
+
+    def _support_values(self):
+        """Support values (V,) when the kernels count the support, else None."""
+        return None
+
+    def _onehot(self):
         return None
 
     # -- samples in, scores out ---------------------------------------
-    def _flatten_x(self, x, what="x"):
-        """x of shape (*sample_shape, *batch_shape, *event_shape) -> (m, B, E)."""
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError("%s must be real numbers, got dtype %s" % (what, arr.dtype))
-        arr = arr.astype(np.float64, copy=False)
-        tail = tuple(self.batch_shape) + tuple(self.event_shape)
-        if arr.ndim < len(tail):
-            raise ValueError("%s must have shape (*sample_shape, %s); got %s"
-                             % (what, ", ".join(map(str, tail)) or "", arr.shape))
-        lead = arr.shape[: arr.ndim - len(tail)]
-        got_tail = arr.shape[arr.ndim - len(tail):]
-        try:
-            if np.broadcast_shapes(got_tail, tail) != tail:
-                raise ValueError
-        except ValueError:
-            raise ValueError("%s must have shape (*sample_shape, *batch_shape, *event_shape) = "
-                             "(..., %s); got %s" % (what, ", ".join(map(str, tail)), arr.shape)) \
-                from None
-        arr = np.broadcast_to(arr, lead + tail)
-        m = int(np.prod(lead, dtype=np.int64))
-        return arr.reshape(m, self.batch_size, max(self.event_size, 1)), lead
-
     def _check_support(self, x3):
         """Raise ValueError if a sample lies outside the support."""
         ok = self._in_support(x3)
@@ -219,45 +233,27 @@ class Distribution:
         dict
             parameter name -> array (*sample_shape, *batch_shape, *param_event_shape)
         """
-        x3, lead = self._flatten_x(x)
-        if self.validate_args:
-            self._check_support(x3)
-        comps = self._score_components(x3)
-        return self._split(comps, lead)
+        plan = self.plan()
+        x3, lead = plan.layout.to_kernel(x)
+        plan.check_support(x3)
+        return plan.params.split(plan.score(x3), lead)
 
     def log_prob(self, x):
         """log p(x) by scipy.stats, shape (*sample_shape, *batch_shape)."""
-        x3, lead = self._flatten_x(x)
-        if self.validate_args:
-            self._check_support(x3)
+        plan = self.plan()
+        x3, lead = plan.layout.to_kernel(x)
+        plan.check_support(x3)
         return self._log_prob(x3).reshape(tuple(lead) + tuple(self.batch_shape))
 
-    def _split(self, comps, lead=()):
-        """(m, B, P) (with sample shape ``lead``) or (B, P) components -> dict."""
-        out = {}
-        j = 0
-        shape = (tuple(lead) if comps.ndim == 3 else ()) + tuple(self.batch_shape)
-        for nm in self.param_names:
-            k = self._n_components(nm)
-            block = self._expand(nm, comps[..., j:j + k])
-            out[nm] = block.reshape(shape + tuple(self._param_event_shape(nm)))
-            j += k
-        return out
 
-    def _n_components(self, name):
-        """Score components of parameter ``name`` (its size unless overridden)."""
-        return math.prod(self._param_event_shape(name))
-
-    def _expand(self, name, block):
-        """Score components of ``name`` -> its full event layout (..., size)."""
-        return block
-
-    def _as_samples(self, x3, lead):
-        """Kernel-layout samples (m, B, E) -> user layout and dtype."""
-        x = x3.reshape(tuple(lead) + tuple(self.batch_shape) + tuple(self.event_shape))
-        if self.integer_valued:
-            x = x.astype(np.int64)
-        return x
+def _pack(family, consts, batch_size):
+    """The named constants in the family's row order: (batch_size, n_consts)."""
+    names = [nm for nm, _ in family.const_fields()]
+    if set(consts) != set(names):
+        raise AssertionError("family %r has constants %s, got %s"
+                             % (family.name, names, sorted(consts)))
+    cols = [np.asarray(consts[nm], dtype=np.float64).reshape(batch_size, -1) for nm in names]
+    return np.ascontiguousarray(np.concatenate(cols, axis=1))
 
 
 class _ScalarFamily(Distribution):
@@ -273,11 +269,51 @@ class _ScalarFamily(Distribution):
     def _setup(self):
         if self.validate_args:
             for nm in self.positive:
-                self._require(nm, self._user[nm], self._user[nm] > 0, "> 0")
-        self.batch_shape = self._broadcast(list(self._user))
+                self._require(nm, self._differentiable[nm], self._differentiable[nm] > 0, "> 0")
+        self.batch_shape = self._broadcast(list(self._differentiable))
         self.event_shape = ()
-        for nm, a in self._user.items():
+        for nm, a in self._differentiable.items():
             setattr(self, nm, np.broadcast_to(a, self.batch_shape))
+
+
+class _ProbsOrLogits:
+    """Families taking exactly one of ``probs`` or ``logits`` (the mixin).
+
+    Bernoulli, Categorical, Binomial, Geometric and NegativeBinomial.  The
+    parameter passed is the differentiable one.  Where the kernels score the
+    two differently, the kernel family is ``<kernel_base>_probs`` or
+    ``<kernel_base>_logits``.
+    """
+
+    kernel_base = None  # set for families with a kernel per parameterisation
+
+    @staticmethod
+    def _one_of(name, probs, logits):
+        """{"probs": probs} or {"logits": logits}; exactly one must be given."""
+        if (probs is None) == (logits is None):
+            raise ValueError("%s: pass exactly one of probs or logits" % name)
+        return {"probs": probs} if logits is None else {"logits": logits}
+
+    @property
+    def _by(self):
+        """"probs" or "logits": the parameter passed."""
+        return self.param_names[-1]
+
+    def _probs_q(self, lo_open=False, hi_open=False):
+        """Validate probs (in [0, 1], ends open as asked); (p, q = 1 - p) computed accurately."""
+        a = self._differentiable[self._by]
+        if self._by == "probs":
+            if self.validate_args:
+                lo = (a > 0) if lo_open else (a >= 0)
+                hi = (a < 1) if hi_open else (a <= 1)
+                rule = "in %s0, 1%s" % ("(" if lo_open else "[", ")" if hi_open else "]")
+                self._require("probs", a, lo & hi, rule)
+            return a, 1.0 - a
+        return special.expit(a), special.expit(-a)
+
+    def _set_kernel_family(self):
+        if self.kernel_base is not None:
+            self.family = "%s_%s" % (self.kernel_base, self._by)
 
 
 def _scalar(v):
@@ -294,9 +330,8 @@ def _short(a):
     return "array(shape=%s)" % (a.shape,)
 
 
-def _exclusive(name, probs, logits):
-    if (probs is None) == (logits is None):
-        raise ValueError("%s: pass exactly one of probs or logits" % name)
+def _integers(x3):
+    return (x3 >= 0) & (np.floor(x3) == x3)
 
 
 class Normal(_ScalarFamily):
@@ -332,20 +367,20 @@ class Normal(_ScalarFamily):
     def __init__(self, loc, scale, validate_args=True):
         super().__init__({"loc": loc, "scale": scale}, validate_args)
 
-    def _kernel_params(self):
+    def _constants(self):
         scale = self.scale.ravel()
-        return np.stack([self.loc.ravel(), scale, 1.0 / scale], axis=-1)
+        return {"loc": self.loc.ravel(), "scale": scale, "inv_scale": 1.0 / scale}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.normal(prm[0], prm[1], size=m)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.normal(c["loc"], c["scale"], size=m)[:, None]
 
     def _in_support(self, x3):
         return np.isfinite(x3)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
-        inv = kp[:, 2]
-        z = (x3[:, :, 0] - kp[:, 0]) * inv
+    def _score_numpy(self, x3):
+        plan = self.plan()
+        inv = plan.const("inv_scale")
+        z = (x3[:, :, 0] - plan.const("loc")) * inv
         return np.stack([z * inv, (z * z - 1.0) * inv], axis=-1)
 
     def _log_prob(self, x3):
@@ -388,24 +423,24 @@ class Poisson(_ScalarFamily):
                           "<= %.4g (numpy's Poisson sampler: samples are int64)"
                           % POISSON_LAM_MAX)
 
-    def _kernel_params(self):
+    def _constants(self):
         rate = self.rate.ravel()
-        return np.stack([rate, 1.0 / rate], axis=-1)
+        return {"rate": rate, "inv_rate": 1.0 / rate}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.poisson(prm[0], size=m).astype(np.float64)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.poisson(c["rate"], size=m).astype(np.float64)[:, None]
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (np.floor(x3) == x3)
+        return _integers(x3)
 
-    def _score_components(self, x3):
-        return (x3[:, :, 0] * self.kernel_params()[:, 1] - 1.0)[:, :, None]
+    def _score_numpy(self, x3):
+        return (x3[:, :, 0] * self.plan().const("inv_rate") - 1.0)[:, :, None]
 
     def _log_prob(self, x3):
         return stats.poisson.logpmf(x3[:, :, 0], self.rate.reshape(1, -1))
 
 
-class Bernoulli(Distribution):
+class Bernoulli(_ProbsOrLogits, Distribution):
     """Bernoulli(probs | logits): P(x = 1) = probs = sigmoid(logits).
 
     Sampled as ``u < probs`` with u a standard uniform double from the stream
@@ -430,39 +465,36 @@ class Bernoulli(Distribution):
     """
 
     family = "bernoulli"
-    finite_support = True
     integer_valued = True
     _support_text = "{0, 1}"
 
     def __init__(self, probs=None, logits=None, validate_args=True):
-        _exclusive("Bernoulli", probs, logits)
-        super().__init__({"probs": probs, "logits": logits}, validate_args)
+        super().__init__(self._one_of("Bernoulli", probs, logits), validate_args)
 
     def _setup(self):
-        (name,) = self.param_names
-        a = self._user[name]
-        if name == "probs" and self.validate_args:
+        a = self._differentiable[self._by]
+        if self._by == "probs" and self.validate_args:
             self._require("probs", a, (a >= 0) & (a <= 1), "in [0, 1]")
         self.batch_shape = a.shape
         self.event_shape = ()
-        self.probs = a if name == "probs" else special.expit(a)
+        self.probs = a if self._by == "probs" else special.expit(a)
 
-    def _kernel_params(self):
-        return self.probs.reshape(-1, 1)
+    def _constants(self):
+        return {"probs": self.probs.reshape(-1)}
 
-    def _numpy_draw(self, gen, prm, m):
-        return (gen.random(m) < prm[0]).astype(np.float64)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return (gen.random(m) < c["probs"]).astype(np.float64)[:, None]
 
-    def support(self):
+    def _support_values(self):
         return np.array([0.0, 1.0])
 
     def _in_support(self, x3):
         return (x3 == 0) | (x3 == 1)
 
-    def _score_components(self, x3):
+    def _score_numpy(self, x3):
         x = x3[:, :, 0]
         p = self.probs.reshape(1, -1)
-        if self.param_names[0] == "logits":
+        if self._by == "logits":
             return (x - p)[:, :, None]
         with np.errstate(divide="ignore"):
             return np.where(x == 1, 1.0 / p, -1.0 / (1.0 - p))[:, :, None]
@@ -471,7 +503,7 @@ class Bernoulli(Distribution):
         return stats.bernoulli.logpmf(x3[:, :, 0], self.probs.reshape(1, -1))
 
 
-class Categorical(Distribution):
+class Categorical(_ProbsOrLogits, Distribution):
     """Categorical(probs | logits) over {0, ..., K-1}, categories on the last axis.
 
     As in torch.distributions, ``probs`` are normalised to sum to one over the
@@ -500,21 +532,18 @@ class Categorical(Distribution):
     """
 
     family = "categorical"
-    finite_support = True
     integer_valued = True
     event_ndim = 0
 
     def __init__(self, probs=None, logits=None, validate_args=True):
-        _exclusive("Categorical", probs, logits)
-        super().__init__({"probs": probs, "logits": logits}, validate_args)
+        super().__init__(self._one_of("Categorical", probs, logits), validate_args)
 
     def _setup(self):
-        (name,) = self.param_names
-        a = self._user[name]
+        a = self._differentiable[self._by]
         if a.ndim < 1 or a.shape[-1] < 1:
             raise ValueError("Categorical: parameter %r needs at least one category on its "
-                             "last axis; got shape %s" % (name, a.shape))
-        if name == "probs":
+                             "last axis; got shape %s" % (self._by, a.shape))
+        if self._by == "probs":
             if self.validate_args:
                 self._require("probs", a, a >= 0, ">= 0")
                 tot = a.sum(axis=-1)
@@ -530,50 +559,48 @@ class Categorical(Distribution):
     def _support_text(self):
         return "{0, ..., %d}" % (self.num_categories - 1)
 
-    def _param_event_shape(self, name):
-        return (self.num_categories,)
+    def _param_slots(self):
+        return [(self._by, (self.num_categories,), None)]
 
-    def _onehot_coefficients(self):
-        """(a, b), each (batch_size, K): the score is s_k(v) = [v = k] a_k - b_k.
-
-        ``a`` is None when every a_k is 1 (logits).
-        """
+    def _onehot(self):
+        # The score is s_k(v) = [v = k] a_k - b_k; a is None when every a_k is 1 (logits).
         K = self.num_categories
         p = np.ascontiguousarray(self.probs.reshape(-1, K))
-        if self.param_names[0] == "logits":
+        if self._by == "logits":
             return None, p
-        raw = np.broadcast_to(self._user["probs"], tuple(self.batch_shape) + (K,)).reshape(-1, K)
+        raw = np.broadcast_to(self._differentiable["probs"],
+                              tuple(self.batch_shape) + (K,)).reshape(-1, K)
         with np.errstate(divide="ignore"):
             a = 1.0 / raw
         b = np.repeat(1.0 / raw.sum(axis=-1, keepdims=True), K, axis=1)
         return np.ascontiguousarray(a), b
 
-    def _kernel_params(self):
+    def _constants(self):
         p = self.probs.reshape(-1, self.num_categories)
         cdf = np.cumsum(p, axis=-1)
         # From the last category with positive probability on, the cdf is an
         # exact 1 so that u < 1 always lands on a possible category.
         last = self.num_categories - 1 - np.argmax((p > 0)[:, ::-1], axis=-1)
         cols = np.arange(self.num_categories)[None, :]
-        return np.where(cols >= last[:, None], 1.0, cdf)
+        return {"cdf": np.where(cols >= last[:, None], 1.0, cdf)}
 
-    def _numpy_draw(self, gen, prm, m):
-        return np.searchsorted(prm, gen.random(m), side="right").astype(np.float64)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return np.searchsorted(c["cdf"], gen.random(m), side="right").astype(np.float64)[:, None]
 
-    def support(self):
+    def _support_values(self):
         return np.arange(self.num_categories, dtype=np.float64)
 
     def _in_support(self, x3):
         return (x3 >= 0) & (x3 < self.num_categories) & (np.floor(x3) == x3)
 
-    def _score_components(self, x3):
+    def _score_numpy(self, x3):
         K = self.num_categories
         x = x3[:, :, 0].astype(np.int64)
         onehot = (x[:, :, None] == np.arange(K)).astype(np.float64)
         p = self.probs.reshape(1, -1, K)
-        if self.param_names[0] == "logits":
+        if self._by == "logits":
             return onehot - p
-        raw = self._user["probs"]
+        raw = self._differentiable["probs"]
         raw = np.broadcast_to(raw, tuple(self.batch_shape) + (K,)).reshape(1, -1, K)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(onehot > 0, 1.0 / raw, 0.0) - 1.0 / raw.sum(axis=-1, keepdims=True)
@@ -584,20 +611,6 @@ class Categorical(Distribution):
         p = self.probs.reshape(-1, K)
         with np.errstate(divide="ignore"):
             return np.log(np.take_along_axis(p[None], x[:, :, None], axis=-1)[..., 0])
-
-
-def _probs_or_logits(dist, lo_open=False, hi_open=False):
-    """Validate probs/logits; returns (name, p, q) with q = 1 - p computed accurately."""
-    (name,) = dist.param_names
-    a = dist._user[name]
-    if name == "probs":
-        if dist.validate_args:
-            lo = (a > 0) if lo_open else (a >= 0)
-            hi = (a < 1) if hi_open else (a <= 1)
-            rule = "in %s0, 1%s" % ("(" if lo_open else "[", ")" if hi_open else "]")
-            dist._require("probs", a, lo & hi, rule)
-        return name, a, 1.0 - a
-    return name, special.expit(a), special.expit(-a)
 
 
 class LogNormal(Normal):
@@ -628,15 +641,15 @@ class LogNormal(Normal):
     inline_family = "lognormal_y"
     _support_text = "(x > 0)"
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.lognormal(prm[0], prm[1], size=m)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.lognormal(c["loc"], c["scale"], size=m)[:, None]
 
     def _in_support(self, x3):
         return np.isfinite(x3) & (x3 > 0)
 
-    def _score_components(self, x3):
+    def _score_numpy(self, x3):
         # The Normal score of log x (the kernel computes the same).
-        return Normal._score_components(self, np.log(x3))
+        return Normal._score_numpy(self, np.log(x3))
 
     def _log_prob(self, x3):
         return stats.lognorm.logpdf(x3[:, :, 0], self.scale.reshape(1, -1),
@@ -670,16 +683,16 @@ class Exponential(_ScalarFamily):
     def __init__(self, rate, validate_args=True):
         super().__init__({"rate": rate}, validate_args)
 
-    def _kernel_params(self):
-        return (1.0 / self.rate).reshape(-1, 1)
+    def _constants(self):
+        return {"scale": (1.0 / self.rate).reshape(-1)}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.exponential(prm[0], size=m)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.exponential(c["scale"], size=m)[:, None]
 
     def _in_support(self, x3):
         return np.isfinite(x3) & (x3 >= 0)
 
-    def _score_components(self, x3):
+    def _score_numpy(self, x3):
         return ((1.0 / self.rate).reshape(1, -1) - x3[:, :, 0])[:, :, None]
 
     def _log_prob(self, x3):
@@ -718,21 +731,23 @@ class Gamma(_ScalarFamily):
     def __init__(self, concentration, rate, validate_args=True):
         super().__init__({"concentration": concentration, "rate": rate}, validate_args)
 
-    def _kernel_params(self):
+    def _constants(self):
         a = self.concentration.ravel()
         r = self.rate.ravel()
-        return np.stack([a, 1.0 / r, np.log(r) - special.digamma(a), a / r], axis=-1)
+        return {"concentration": a, "scale": 1.0 / r,
+                "log_rate_minus_digamma": np.log(r) - special.digamma(a), "mean": a / r}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.gamma(prm[0], prm[1], size=m)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.gamma(c["concentration"], c["scale"], size=m)[:, None]
 
     def _in_support(self, x3):
         return np.isfinite(x3) & (x3 > 0)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
+    def _score_numpy(self, x3):
+        plan = self.plan()
         x = x3[:, :, 0]
-        return np.stack([np.log(x) + kp[:, 2], kp[:, 3] - x], axis=-1)
+        return np.stack([np.log(x) + plan.const("log_rate_minus_digamma"),
+                         plan.const("mean") - x], axis=-1)
 
     def _log_prob(self, x3):
         return stats.gamma.logpdf(x3[:, :, 0], self.concentration.reshape(1, -1),
@@ -773,23 +788,26 @@ class Beta(_ScalarFamily):
         super().__init__({"concentration1": concentration1, "concentration0": concentration0},
                          validate_args)
 
-    def _kernel_params(self):
+    def _constants(self):
         a = self.concentration1.ravel()
         b = self.concentration0.ravel()
         dab = special.digamma(a + b)
-        return np.stack([a, b, dab - special.digamma(a), dab - special.digamma(b)], axis=-1)
+        return {"concentration1": a, "concentration0": b,
+                "digamma_sum_minus_digamma1": dab - special.digamma(a),
+                "digamma_sum_minus_digamma0": dab - special.digamma(b)}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.beta(prm[0], prm[1], size=m)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.beta(c["concentration1"], c["concentration0"], size=m)[:, None]
 
     def _in_support(self, x3):
         return (x3 >= 0) & (x3 <= 1)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
+    def _score_numpy(self, x3):
+        plan = self.plan()
         x = x3[:, :, 0]
         with np.errstate(divide="ignore"):
-            return np.stack([np.log(x) + kp[:, 2], np.log1p(-x) + kp[:, 3]], axis=-1)
+            return np.stack([np.log(x) + plan.const("digamma_sum_minus_digamma1"),
+                             np.log1p(-x) + plan.const("digamma_sum_minus_digamma0")], axis=-1)
 
     def _log_prob(self, x3):
         return stats.beta.logpdf(x3[:, :, 0], self.concentration1.reshape(1, -1),
@@ -823,19 +841,19 @@ class Chi2(_ScalarFamily):
     def __init__(self, df, validate_args=True):
         super().__init__({"df": df}, validate_args)
 
-    def _kernel_params(self):
+    def _constants(self):
         k = self.df.ravel()
-        return np.stack([k, np.log(2.0) + special.digamma(0.5 * k)], axis=-1)
+        return {"df": k, "log2_plus_digamma_half_df": np.log(2.0) + special.digamma(0.5 * k)}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.chisquare(prm[0], size=m)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.chisquare(c["df"], size=m)[:, None]
 
     def _in_support(self, x3):
         return np.isfinite(x3) & (x3 > 0)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
-        return (0.5 * (np.log(x3[:, :, 0]) - kp[:, 1]))[:, :, None]
+    def _score_numpy(self, x3):
+        return (0.5 * (np.log(x3[:, :, 0])
+                       - self.plan().const("log2_plus_digamma_half_df")))[:, :, None]
 
     def _log_prob(self, x3):
         return stats.chi2.logpdf(x3[:, :, 0], self.df.reshape(1, -1))
@@ -871,31 +889,29 @@ class VonMises(_ScalarFamily):
     def __init__(self, loc, concentration, validate_args=True):
         super().__init__({"loc": loc, "concentration": concentration}, validate_args)
 
-    def _kernel_params(self):
+    def _constants(self):
         k = self.concentration.ravel()
-        return np.stack([self.loc.ravel(), k, special.i1e(k) / special.i0e(k)], axis=-1)
+        return {"loc": self.loc.ravel(), "concentration": k,
+                "bessel_ratio": special.i1e(k) / special.i0e(k)}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.vonmises(prm[0], prm[1], size=m)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.vonmises(c["loc"], c["concentration"], size=m)[:, None]
 
     def _in_support(self, x3):
         return np.isfinite(x3) & (np.abs(x3) <= np.pi)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
-        z = x3[:, :, 0] - kp[:, 0]
-        return np.stack([kp[:, 1] * np.sin(z), np.cos(z) - kp[:, 2]], axis=-1)
+    def _score_numpy(self, x3):
+        plan = self.plan()
+        z = x3[:, :, 0] - plan.const("loc")
+        return np.stack([plan.const("concentration") * np.sin(z),
+                         np.cos(z) - plan.const("bessel_ratio")], axis=-1)
 
     def _log_prob(self, x3):
         return stats.vonmises.logpdf(x3[:, :, 0], self.concentration.reshape(1, -1),
                                      loc=self.loc.reshape(1, -1))
 
 
-#: Binomial families with at most this many support values use the count path.
-BINOMIAL_COUNT_LIMIT = 1024
-
-
-class Binomial(Distribution):
+class Binomial(_ProbsOrLogits, Distribution):
     """Binomial(total_count, probs | logits): successes in total_count trials.
 
     ``total_count`` is a non-negative integer array (no gradient is taken for
@@ -924,62 +940,63 @@ class Binomial(Distribution):
     array([2.])
     """
 
+    kernel_base = "binomial"
     integer_valued = True
+    _support_text = "{0, ..., total_count}"
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=True):
-        _exclusive("Binomial", probs, logits)
-        super().__init__({"probs": probs, "logits": logits}, validate_args,
-                         const={"total_count": total_count})
+        super().__init__(self._one_of("Binomial", probs, logits), validate_args,
+                         fixed={"total_count": total_count})
 
     def _setup(self):
-        N = self._const["total_count"]
+        N = self._fixed["total_count"]
         if self.validate_args:
             self._require("total_count", N, (N >= 0) & (np.floor(N) == N) & (N < 2.0 ** 63),
                           "a non-negative integer below 2**63 (samples are int64)")
-        name, p, q = _probs_or_logits(self)
-        self.batch_shape = self._broadcast(["total_count", name])
+        p, q = self._probs_q()
+        self.batch_shape = self._broadcast(["total_count", self._by])
         self.event_shape = ()
         self.total_count = np.broadcast_to(N, self.batch_shape)
         self.probs = np.broadcast_to(p, self.batch_shape)
         self._q = np.broadcast_to(q, self.batch_shape)
-        self.family = "binomial_" + name
-        n_max = int(self.total_count.max()) if self.total_count.size else 0
-        self.finite_support = n_max + 1 <= BINOMIAL_COUNT_LIMIT
-        self._n_max = n_max
+        self._set_kernel_family()
+        self._n_max = int(self.total_count.max()) if self.total_count.size else 0
 
-    _support_text = "{0, ..., total_count}"
-
-    def _kernel_params(self):
+    def _constants(self):
         p, q = self.probs.ravel(), self._q.ravel()
         with np.errstate(divide="ignore"):
-            return np.stack([p, self.total_count.ravel(), q, 1.0 / p, 1.0 / q], axis=-1)
+            return {"probs": p, "total_count": self.total_count.ravel(), "q": q,
+                    "inv_p": 1.0 / p, "inv_q": 1.0 / q}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.binomial(int(prm[1]), prm[0], size=m).astype(np.float64)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.binomial(int(c["total_count"]), c["probs"], size=m).astype(np.float64)[:, None]
 
-    def support(self):
-        return np.arange(self._n_max + 1, dtype=np.float64) if self.finite_support else None
+    def _support_values(self):
+        if self._n_max + 1 <= BINOMIAL_COUNT_LIMIT:
+            return np.arange(self._n_max + 1, dtype=np.float64)
+        return None
 
     def _in_support(self, x3):
         N = self.total_count.reshape(1, -1, 1)
         return (x3 >= 0) & (x3 <= N) & (np.floor(x3) == x3)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
+    def _score_numpy(self, x3):
+        plan = self.plan()
         x = x3[:, :, 0]
-        if self.param_names[0] == "logits":
-            return (x - kp[:, 1] * kp[:, 0])[:, :, None]
+        N = plan.const("total_count")
+        if self._by == "logits":
+            return (x - N * plan.const("probs"))[:, :, None]
         # x / p and (n - x) / (1 - p) are 0 where their numerator is (at p = 0 or 1)
         with np.errstate(invalid="ignore"):
-            return (np.where(x > 0, x * kp[:, 3], 0.0)
-                    - np.where(kp[:, 1] > x, (kp[:, 1] - x) * kp[:, 4], 0.0))[:, :, None]
+            return (np.where(x > 0, x * plan.const("inv_p"), 0.0)
+                    - np.where(N > x, (N - x) * plan.const("inv_q"), 0.0))[:, :, None]
 
     def _log_prob(self, x3):
         return stats.binom.logpmf(x3[:, :, 0], self.total_count.reshape(1, -1),
                                   self.probs.reshape(1, -1))
 
 
-class Geometric(Distribution):
+class Geometric(_ProbsOrLogits, Distribution):
     """Geometric(probs | logits): failures before the first success, x = 0, 1, 2, ...
 
     P(x = k) = (1 - p)^k p, as in torch.distributions.  Sampled as numpy's
@@ -1005,50 +1022,50 @@ class Geometric(Distribution):
     array([0.])
     """
 
+    kernel_base = "geometric"
     integer_valued = True
     _support_text = "(non-negative integers)"
 
     def __init__(self, probs=None, logits=None, validate_args=True):
-        _exclusive("Geometric", probs, logits)
-        super().__init__({"probs": probs, "logits": logits}, validate_args)
+        super().__init__(self._one_of("Geometric", probs, logits), validate_args)
 
     def _setup(self):
-        name, p, q = _probs_or_logits(self, lo_open=True)
+        p, q = self._probs_q(lo_open=True)
         if self.validate_args:
-            self._require(name, self._user[name], p >= GEOMETRIC_MIN_PROBS,
+            self._require(self._by, self._differentiable[self._by], p >= GEOMETRIC_MIN_PROBS,
                           "such that probs >= %g (rarer successes overflow the int64 samples)"
                           % GEOMETRIC_MIN_PROBS)
-        self.batch_shape = self._user[name].shape
+        self.batch_shape = self._differentiable[self._by].shape
         self.event_shape = ()
         self.probs = p
         self._q = q
-        self.family = "geometric_" + name
+        self._set_kernel_family()
 
-    def _kernel_params(self):
+    def _constants(self):
         p, q = self.probs.ravel(), self._q.ravel()
         with np.errstate(divide="ignore"):
-            return np.stack([p, q, 1.0 / p, 1.0 / q], axis=-1)
+            return {"probs": p, "q": q, "inv_p": 1.0 / p, "inv_q": 1.0 / q}
 
-    def _numpy_draw(self, gen, prm, m):
-        return (gen.geometric(prm[0], size=m) - 1).astype(np.float64)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return (gen.geometric(c["probs"], size=m) - 1).astype(np.float64)[:, None]
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (np.floor(x3) == x3)
+        return _integers(x3)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
+    def _score_numpy(self, x3):
+        plan = self.plan()
         x = x3[:, :, 0]
-        if self.param_names[0] == "logits":
-            return (kp[:, 1] - x * kp[:, 0])[:, :, None]
+        if self._by == "logits":
+            return (plan.const("q") - x * plan.const("probs"))[:, :, None]
         # x / (1 - p) is 0 at x = 0 (the only sample at p = 1)
         with np.errstate(invalid="ignore"):
-            return (kp[:, 2] - np.where(x > 0, x * kp[:, 3], 0.0))[:, :, None]
+            return (plan.const("inv_p") - np.where(x > 0, x * plan.const("inv_q"), 0.0))[:, :, None]
 
     def _log_prob(self, x3):
         return stats.geom.logpmf(x3[:, :, 0] + 1, self.probs.reshape(1, -1))
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(_ProbsOrLogits, Distribution):
     """NegativeBinomial(total_count, probs | logits), with torch's meaning.
 
     The number of successes before ``total_count`` failures, each trial a
@@ -1081,54 +1098,57 @@ class NegativeBinomial(Distribution):
     array([0.])
     """
 
+    kernel_base = "negbin"
     integer_valued = True
     _support_text = "(non-negative integers)"
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=True):
-        _exclusive("NegativeBinomial", probs, logits)
-        super().__init__({"probs": probs, "logits": logits}, validate_args,
-                         const={"total_count": total_count})
+        super().__init__(self._one_of("NegativeBinomial", probs, logits), validate_args,
+                         fixed={"total_count": total_count})
 
     def _setup(self):
-        r = self._const["total_count"]
+        r = self._fixed["total_count"]
         if self.validate_args:
             self._require("total_count", r, r > 0, "> 0")
-        name, p, q = _probs_or_logits(self, hi_open=True)
-        self.batch_shape = self._broadcast(["total_count", name])
+        p, q = self._probs_q(hi_open=True)
+        self.batch_shape = self._broadcast(["total_count", self._by])
         self.event_shape = ()
         self.total_count = np.broadcast_to(r, self.batch_shape)
         self.probs = np.broadcast_to(p, self.batch_shape)
         self._q = np.broadcast_to(q, self.batch_shape)
-        self.family = "negbin_" + name
+        self._set_kernel_family()
         if self.validate_args:
             # numpy's gamma-Poisson sampler: the Poisson rate, 10 sigma above its
             # mean, must stay within the int64 range
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 lam = self.probs / self._q * (self.total_count + 10.0 * np.sqrt(self.total_count))
-            self._require(name, np.broadcast_to(self._user[name], self.batch_shape),
+            self._require(self._by, np.broadcast_to(self._differentiable[self._by],
+                                                    self.batch_shape),
                           lam <= POISSON_LAM_MAX,
                           "such that probs / (1 - probs) * (total_count + 10 sqrt(total_count)) "
                           "<= %.4g (numpy's sampler: samples are int64)" % POISSON_LAM_MAX)
 
-    def _kernel_params(self):
+    def _constants(self):
         r, p, q = self.total_count.ravel(), self.probs.ravel(), self._q.ravel()
         with np.errstate(divide="ignore"):
-            return np.stack([r, p, q, 1.0 / p, r / q], axis=-1)
+            return {"total_count": r, "probs": p, "q": q, "inv_p": 1.0 / p, "r_over_q": r / q}
 
-    def _numpy_draw(self, gen, prm, m):
-        return gen.negative_binomial(prm[0], prm[2], size=m).astype(np.float64)[:, None]
+    def _draw_numpy(self, gen, c, m):
+        return gen.negative_binomial(c["total_count"], c["q"], size=m).astype(np.float64)[:, None]
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (np.floor(x3) == x3)
+        return _integers(x3)
 
-    def _score_components(self, x3):
-        kp = self.kernel_params()
+    def _score_numpy(self, x3):
+        plan = self.plan()
         x = x3[:, :, 0]
-        if self.param_names[0] == "logits":
-            return (x * kp[:, 2] - kp[:, 0] * kp[:, 1])[:, :, None]
+        if self._by == "logits":
+            return (x * plan.const("q")
+                    - plan.const("total_count") * plan.const("probs"))[:, :, None]
         # x / p is 0 at x = 0 (the only sample at p = 0)
         with np.errstate(invalid="ignore"):
-            return (np.where(x > 0, x * kp[:, 3], 0.0) - kp[:, 4])[:, :, None]
+            return (np.where(x > 0, x * plan.const("inv_p"), 0.0)
+                    - plan.const("r_over_q"))[:, :, None]
 
     def _log_prob(self, x3):
         # scipy's nbinom counts failures before n successes with success prob p.
@@ -1169,7 +1189,7 @@ class Dirichlet(Distribution):
         super().__init__({"concentration": concentration}, validate_args)
 
     def _setup(self):
-        a = self._user["concentration"]
+        a = self._differentiable["concentration"]
         if a.ndim < 1 or not 2 <= a.shape[-1] <= MAX_EVENT_SIZE:
             raise ValueError("Dirichlet: parameter 'concentration' needs K >= 2 categories on "
                              "its last axis (at most %d); got shape %s" % (MAX_EVENT_SIZE, a.shape))
@@ -1179,18 +1199,19 @@ class Dirichlet(Distribution):
         self.batch_shape = a.shape[:-1]
         self.event_shape = (a.shape[-1],)
 
-    def _param_event_shape(self, name):
-        return self.event_shape
+    def _param_slots(self):
+        return [("concentration", self.event_shape, None)]
 
-    def _kernel_params(self):
+    def _constants(self):
         K = self.event_shape[0]
         a = self.concentration.reshape(-1, K)
-        c = special.digamma(a.sum(axis=-1, keepdims=True)) - special.digamma(a)
-        return np.concatenate([np.full((a.shape[0], 1), float(K)), a, c], axis=-1)
+        return {"concentration": a,
+                "digamma_sum_minus_digamma": (special.digamma(a.sum(axis=-1, keepdims=True))
+                                              - special.digamma(a))}
 
-    def _numpy_draw(self, gen, prm, m):
-        K = int(prm[0])
-        g = gen.standard_gamma(prm[1:1 + K], size=(m, K))
+    def _draw_numpy(self, gen, c, m):
+        K = self.event_shape[0]
+        g = gen.standard_gamma(c["concentration"], size=(m, K))
         tot = g[:, 0].copy()
         for k in range(1, K):  # the kernel's order of additions
             tot = tot + g[:, k]
@@ -1199,11 +1220,9 @@ class Dirichlet(Distribution):
     def _in_support(self, x3):
         return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
 
-    def _score_components(self, x3):
-        K = self.event_shape[0]
-        kp = self.kernel_params()
+    def _score_numpy(self, x3):
         with np.errstate(divide="ignore"):
-            return np.log(x3) + kp[None, :, 1 + K:1 + 2 * K]
+            return np.log(x3) + self.plan().const("digamma_sum_minus_digamma")[None]
 
     def _log_prob(self, x3):
         K = self.event_shape[0]
@@ -1253,8 +1272,8 @@ class MultivariateNormal(Distribution):
         super().__init__({"loc": loc, "scale_tril": scale_tril}, validate_args)
 
     def _setup(self):
-        loc = self._user["loc"]
-        L = self._user["scale_tril"]
+        loc = self._differentiable["loc"]
+        L = self._differentiable["scale_tril"]
         if loc.ndim < 1:
             raise ValueError("MultivariateNormal: parameter 'loc' needs the event dimension D on "
                              "its last axis; got a scalar")
@@ -1277,34 +1296,20 @@ class MultivariateNormal(Distribution):
         self.loc = np.broadcast_to(loc, tuple(self.batch_shape) + (D,))
         self.scale_tril = np.broadcast_to(np.tril(L), tuple(self.batch_shape) + (D, D))
 
-    def _param_event_shape(self, name):
+    def _param_slots(self):
         D = self.event_shape[0]
-        return (D,) if name == "loc" else (D, D)
+        return [("loc", (D,), None), ("scale_tril", (D, D), "tril")]
 
-    def _n_components(self, name):
-        D = self.event_shape[0]
-        return D if name == "loc" else D * (D + 1) // 2
-
-    def _expand(self, name, block):
-        if name == "loc":
-            return block
-        D = self.event_shape[0]
-        full = np.zeros(block.shape[:-1] + (D * D,))
-        rows, cols = np.tril_indices(D)
-        full[..., rows * D + cols] = block
-        return full
-
-    def _kernel_params(self):
+    def _constants(self):
         D = self.event_shape[0]
         B = self.batch_size
-        inv = 1.0 / np.diagonal(self.scale_tril, axis1=-2, axis2=-1).reshape(B, D)
-        return np.concatenate([np.full((B, 1), float(D)), self.loc.reshape(B, D),
-                               self.scale_tril.reshape(B, D * D), inv], axis=-1)
+        return {"loc": self.loc.reshape(B, D), "scale_tril": self.scale_tril.reshape(B, D * D),
+                "inv_diag": 1.0 / np.diagonal(self.scale_tril, axis1=-2, axis2=-1).reshape(B, D)}
 
-    def _numpy_draw(self, gen, prm, m):
-        D = int(prm[0])
-        loc = prm[1:1 + D]
-        L = prm[1 + D:1 + D + D * D].reshape(D, D)
+    def _draw_numpy(self, gen, c, m):
+        D = self.event_shape[0]
+        loc = c["loc"]
+        L = c["scale_tril"].reshape(D, D)
         z = gen.standard_normal((m, D))
         x = np.empty((m, D))
         for i in range(D):  # the kernel's order of additions
@@ -1317,12 +1322,12 @@ class MultivariateNormal(Distribution):
     def _in_support(self, x3):
         return np.isfinite(x3)
 
-    def _score_components(self, x3):
+    def _score_numpy(self, x3):
         D = self.event_shape[0]
         B = self.batch_size
         loc = self.loc.reshape(1, B, D)
         L = self.scale_tril.reshape(1, B, D, D)
-        inv = self.kernel_params()[:, 1 + D + D * D:].reshape(1, B, D)
+        inv = self.plan().const("inv_diag").reshape(1, B, D)
         m = x3.shape[0]
         w = np.empty((m, B, D))
         v = np.empty((m, B, D))

@@ -1,7 +1,9 @@
 """The public entry points: estimate, sample, score, estimate_from_samples.
 
 This layer checks arguments, turns rng into a Philox key, sorts f into its
-kind, picks a backend and wraps the finished numbers in an :class:`Estimate`.
+kind, picks the estimator kind and a backend, and wraps the finished numbers
+in an :class:`Estimate`.  From a distribution it takes only its plan
+(``dist.plan()``), which is all the backends see.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _compiled, _threads, estimators, reference
+from . import _compiled, _finish, _moments, _threads, reference
 from ._callables import prepare
+from ._kinds import SCORE
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
 from .distributions import Distribution
@@ -105,41 +108,17 @@ def _check_n(n, minimum=1):
     return value
 
 
-def _check_method(method, baseline, dist):
-    if method not in estimators.METHODS:
-        raise ValueError("method must be one of %s, got %r"
-                         % (", ".join(repr(m) for m in estimators.METHODS), method))
-    if method != "baseline":
-        if baseline is not None:
-            raise ValueError("baseline is only used with method='baseline' (got method=%r)"
-                             % method)
-        return None
-    if baseline is None:
-        raise ValueError("method='baseline' needs baseline=: a scalar or an array of the "
-                         "batch shape %s" % (dist.batch_shape,))
-    b = np.asarray(baseline)
-    if b.dtype.kind not in "biuf":
-        raise TypeError("baseline must be real numbers, got dtype %s" % b.dtype)
-    b = b.astype(np.float64)
-    if b.shape not in ((), tuple(dist.batch_shape)):
-        raise ValueError("baseline must be a scalar or have the batch shape %s; got shape %s"
-                         % (tuple(dist.batch_shape), b.shape))
-    if not np.all(np.isfinite(b)):
-        raise ValueError("baseline must be finite")
-    return np.broadcast_to(b, dist.batch_shape).reshape(-1)
-
-
 def _check_backend(backend):
     if backend not in BACKENDS:
         raise ValueError("backend must be 'compiled' or 'reference', got %r" % (backend,))
 
 
-def _batch_index(dist, b):
-    shape = tuple(dist.batch_shape)
+def _batch_index(plan, b):
+    shape = tuple(plan.batch_shape)
     return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
 
 
-def _wrap(dist, results, row_sums, method, n, key, nan_policy, pf=None, converged=None):
+def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None):
     """Check non-finite rows against nan_policy and build the Estimate.
 
     ``results`` is (value, value_stderr, grad, stderr) per batch element;
@@ -150,14 +129,14 @@ def _wrap(dist, results, row_sums, method, n, key, nan_policy, pf=None, converge
     bad = np.isnan(value_stderr)
     if nan_policy == "raise" and bad.any():
         b = int(np.argmax(bad))
-        where = "batch element %s" % (_batch_index(dist, b),)
+        where = "batch element %s" % (_batch_index(plan, b),)
         row = row_sums(b)
-        if not np.isfinite(row[1:3]).all():
+        if not np.isfinite(row[[_moments.SHIFT, _moments.SUM_D]]).all():
             hint = ""
             if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
                 hint = " (a sample outside the table? fastscore.fn.table is NaN there)"
             msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
-        elif not np.isfinite(row[3]):
+        elif not np.isfinite(row[_moments.SUM_DD]):
             msg = "the variance of f overflows double precision for %s" % where
         else:
             msg = ("the score, or f times the score, is not finite or overflows double "
@@ -165,15 +144,15 @@ def _wrap(dist, results, row_sums, method, n, key, nan_policy, pf=None, converge
                    "scale below 1e-150, or samples that underflow to the edge of the support)"
                    % where)
         raise ValueError(msg + "; pass nan_policy='propagate' to get NaN results instead")
-    shape = tuple(dist.batch_shape)
+    shape = tuple(plan.batch_shape)
     if shape:
         value = value.reshape(shape)
         value_stderr = value_stderr.reshape(shape)
     else:
         value = np.float64(value[0])
         value_stderr = np.float64(value_stderr[0])
-    return Estimate(value, value_stderr, dist._split(g), dist._split(se), n, method, key,
-                    converged)
+    return Estimate(value, value_stderr, plan.params.split(g), plan.params.split(se), n, method,
+                    key, converged)
 
 
 def _check_target(name, value):
@@ -290,10 +269,12 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     (True, True)
     """
     _check_dist(dist)
+    plan = dist.plan()
+    kind = SCORE
     pf = prepare(f, nan_policy)
-    pf.check(dist)
+    pf.check(plan)
     n = _check_n(n, minimum=2)
-    b = _check_method(method, baseline, dist)
+    b = kind.check_method(method, baseline, plan)
     _check_backend(backend)
     rtol = _check_target("rtol", rtol)
     atol = _check_target("atol", atol)
@@ -311,9 +292,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     bar = make_bar(progress)
     try:
         if not targets:
-            state = impl.run(dist, pf, n, key, nt, _fraction(bar, 0, n, n))
-            results, row_sums = impl.finish_state(dist, pf, state, method, b, nt)
-            return _wrap(dist, results, row_sums, method, n, key, nan_policy, pf)
+            state = impl.run(kind, plan, pf, n, key, nt, _fraction(bar, 0, n, n))
+            results, row_sums = impl.finish_state(kind, plan, pf, state, method, b, nt)
+            return _wrap(plan, results, row_sums, method, n, key, nan_policy, pf)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
@@ -323,9 +304,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
         # The bar's 100%: max_n until a wave lets us project the samples needed.
         scale = max_n
         while True:
-            state = impl.run(dist, pf, total, key, nt, _fraction(bar, done, total, scale),
+            state = impl.run(kind, plan, pf, total, key, nt, _fraction(bar, done, total, scale),
                              done // CHUNK_SIZE, state)
-            results, row_sums = impl.finish_state(dist, pf, state, method, b, nt)
+            results, row_sums = impl.finish_state(kind, plan, pf, state, method, b, nt)
             finite = not np.isnan(results[1]).any()
             if not finite or _met(results, rtol, atol):
                 converged = finite
@@ -340,7 +321,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
             total = min(max_n, 2 * total)
             need = _projected_n(results, rtol, atol, done)
             scale = max_n if need is None else int(min(max_n, max(total, need)))
-        return _wrap(dist, results, row_sums, method, total, key, nan_policy, pf, converged)
+        return _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged)
     finally:
         bar.close()
 
@@ -402,11 +383,12 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()
     key = key_from_rng(rng)
+    plan = dist.plan()
     if backend == "compiled":
-        x3 = _compiled.sample(dist, n, key, nt)
+        x3 = _compiled.sample(plan, n, key, nt)
     else:
-        x3 = reference.sample(dist, n, key)
-    return dist._as_samples(x3, (n,))
+        x3 = reference.sample(plan, n, key)
+    return plan.layout.to_user(x3, (n,))
 
 
 def score(dist: Distribution, x: Any) -> dict[str, np.ndarray]:
@@ -464,14 +446,14 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     _check_dist(dist)
     if nan_policy not in ("raise", "propagate"):
         raise ValueError("nan_policy must be 'raise' or 'propagate', got %r" % (nan_policy,))
-    x3, lead = dist._flatten_x(x)
+    plan = dist.plan()
+    x3, lead = plan.layout.to_kernel(x)
     if len(lead) != 1:
         raise ValueError("x must have shape (n, *batch_shape, *event_shape) = (n, %s); got %s"
                          % (", ".join(map(str, tuple(dist.batch_shape) + tuple(dist.event_shape))),
                             np.shape(x)))
     n = _check_n(lead[0], minimum=2)
-    if dist.validate_args:
-        dist._check_support(x3)
+    plan.check_support(x3)
     fa = np.asarray(fx)
     if fa.dtype.kind not in "biuf":
         raise TypeError("fx must be real numbers, got dtype %s" % fa.dtype)
@@ -479,7 +461,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
         raise ValueError("fx must have shape (n, *batch_shape) = %s; got %s"
                          % ((n,) + tuple(dist.batch_shape), fa.shape))
     fx2 = fa.astype(np.float64).reshape(n, dist.batch_size)
-    b = _check_method(method, baseline, dist)
-    sums = estimators.sums_from_samples(fx2, dist._score_components(x3), CHUNK_SIZE)
-    return _wrap(dist, estimators.finish(sums, method, b), sums.__getitem__, method, n, None,
+    b = SCORE.check_method(method, baseline, plan)
+    sums = _moments.sums_from_samples(fx2, SCORE.terms(plan, x3), CHUNK_SIZE)
+    return _wrap(plan, _finish.finish_sums(sums, method, b), sums.__getitem__, method, n, None,
                  nan_policy)

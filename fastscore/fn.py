@@ -38,20 +38,21 @@ class Function:
     def __repr__(self):
         return "fastscore.fn.%s" % self._repr()
 
-    def _check(self, dist):
-        if self.scalar_only and dist.event_size > 1:
+    # The methods below take a distribution's plan (fastscore._plan.Plan).
+    def _check(self, plan):
+        if self.scalar_only and plan.event_size > 1:
             raise ValueError("f: fastscore.fn.%s needs scalar samples, but %s has event shape "
-                             "%s" % (self.kind, type(dist).__name__, dist.event_shape))
+                             "%s" % (self.kind, plan.name, plan.event_shape))
 
-    def spec(self, dist):
-        """The kernel's FunctionSpec of this f for ``dist``."""
-        self._check(dist)
-        return self._spec(dist)
+    def spec(self, plan):
+        """The kernel's FunctionSpec of this f for ``plan``."""
+        self._check(plan)
+        return self._spec(plan)
 
-    def numpy(self, x3, dist):
+    def numpy(self, x3, plan):
         """f on samples x3 (m, batch_size, event_size) -> (m, batch_size)."""
-        self._check(dist)
-        return self._numpy(np.asarray(x3, dtype=np.float64), dist)
+        self._check(plan)
+        return self._numpy(np.asarray(x3, dtype=np.float64), plan)
 
 
 class power(Function):
@@ -72,10 +73,10 @@ class power(Function):
     def _repr(self):
         return "power(%r)" % self.k
 
-    def _spec(self, dist):
+    def _spec(self, plan):
         return _kernels.FunctionSpec("power", a=self.k)
 
-    def _numpy(self, x3, dist):
+    def _numpy(self, x3, plan):
         x = x3[:, :, 0]
         if self.k == 2.0:
             return x * x
@@ -108,23 +109,23 @@ class linear(Function):
         a = float(self.a) if self.a.ndim == 0 else self.a.tolist()
         return "linear(a=%r, b=%r)" % (a, self.b)
 
-    def _coef(self, dist):
-        E = max(dist.event_size, 1)
+    def _coef(self, plan):
+        E = max(plan.event_size, 1)
         if self.a.ndim == 0:
             return np.full(E, float(self.a))
-        if self.a.shape != tuple(dist.event_shape):
+        if self.a.shape != tuple(plan.event_shape):
             raise ValueError("linear: a must be a scalar or have the event shape %s; got %s"
-                             % (dist.event_shape, self.a.shape))
+                             % (plan.event_shape, self.a.shape))
         return self.a.reshape(-1)
 
-    def _check(self, dist):
+    def _check(self, plan):
         pass
 
-    def _spec(self, dist):
-        return _kernels.FunctionSpec("linear", b=self.b, values=self._coef(dist))
+    def _spec(self, plan):
+        return _kernels.FunctionSpec("linear", b=self.b, values=self._coef(plan))
 
-    def _numpy(self, x3, dist):
-        coef = self._coef(dist)
+    def _numpy(self, x3, plan):
+        coef = self._coef(plan)
         if coef.size == 1:
             return coef[0] * x3[:, :, 0] + self.b
         acc = np.zeros(x3.shape[:2])
@@ -151,10 +152,10 @@ class call(Function):
     def _repr(self):
         return "call(strike=%r)" % self.strike
 
-    def _spec(self, dist):
+    def _spec(self, plan):
         return _kernels.FunctionSpec("call", a=self.strike)
 
-    def _numpy(self, x3, dist):
+    def _numpy(self, x3, plan):
         return np.maximum(x3[:, :, 0] - self.strike, 0.0)
 
 
@@ -176,10 +177,10 @@ class put(Function):
     def _repr(self):
         return "put(strike=%r)" % self.strike
 
-    def _spec(self, dist):
+    def _spec(self, plan):
         return _kernels.FunctionSpec("put", a=self.strike)
 
-    def _numpy(self, x3, dist):
+    def _numpy(self, x3, plan):
         return np.maximum(self.strike - x3[:, :, 0], 0.0)
 
 
@@ -207,10 +208,10 @@ class indicator(Function):
     def _repr(self):
         return "indicator(lo=%r, hi=%r)" % (self.lo, self.hi)
 
-    def _spec(self, dist):
+    def _spec(self, plan):
         return _kernels.FunctionSpec("indicator", a=self.lo, b=self.hi)
 
-    def _numpy(self, x3, dist):
+    def _numpy(self, x3, plan):
         x = x3[:, :, 0]
         return ((x >= self.lo) & (x <= self.hi)).astype(np.float64)
 
@@ -246,29 +247,29 @@ class table(Function):
     def _repr(self):
         return "table(shape=%s)" % (self.values.shape,)
 
-    def _check(self, dist):
-        Function._check(self, dist)
-        if not dist.integer_valued:
+    def _check(self, plan):
+        Function._check(self, plan)
+        if not plan.integer_valued:
             raise ValueError("f: fastscore.fn.table needs a discrete distribution; %s is "
-                             "continuous" % type(dist).__name__)
+                             "continuous" % plan.name)
 
-    def _rows(self, dist):
+    def _rows(self, plan):
         V = self.values.shape[-1]
         if self.values.ndim == 1:
             return self.values.reshape(1, V), 0
         try:
-            rows = np.broadcast_to(self.values, tuple(dist.batch_shape) + (V,))
+            rows = np.broadcast_to(self.values, tuple(plan.batch_shape) + (V,))
         except ValueError:
             raise ValueError("table: values of shape %s do not broadcast to batch shape %s "
-                             "+ (V,)" % (self.values.shape, dist.batch_shape)) from None
+                             "+ (V,)" % (self.values.shape, plan.batch_shape)) from None
         return np.ascontiguousarray(rows).reshape(-1, V), V
 
-    def _spec(self, dist):
-        rows, bstride = self._rows(dist)
+    def _spec(self, plan):
+        rows, bstride = self._rows(plan)
         return _kernels.FunctionSpec("table", values=rows, table_bstride=bstride)
 
-    def _numpy(self, x3, dist):
-        rows, bstride = self._rows(dist)
+    def _numpy(self, x3, plan):
+        rows, bstride = self._rows(plan)
         V = rows.shape[1]
         x = x3[:, :, 0]
         idx = x.astype(np.int64)
@@ -280,22 +281,21 @@ class table(Function):
             out = np.take_along_axis(rows, idx.T, axis=1).T
         return np.where(ok, out, np.nan)
 
-    def on_support(self, dist):
+    def on_support(self, plan):
         """f on the support {0, ..., V-1} of a finite family: (batch_size, V)."""
-        self._check(dist)
-        self.check_support(dist)
-        sup = dist.support()
+        self._check(plan)
+        self.check_support(plan)
+        sup = plan.support
         V = sup.size
         if not np.array_equal(sup, np.arange(V)):
             return np.ascontiguousarray(self.numpy(
-                np.broadcast_to(sup[:, None, None], (V, dist.batch_size, 1)), dist).T)
-        rows, _ = self._rows(dist)
-        return np.ascontiguousarray(np.broadcast_to(rows[:, :V], (dist.batch_size, V)))
+                np.broadcast_to(sup[:, None, None], (V, plan.batch_size, 1)), plan).T)
+        rows, _ = self._rows(plan)
+        return np.ascontiguousarray(np.broadcast_to(rows[:, :V], (plan.batch_size, V)))
 
-    def check_support(self, dist):
+    def check_support(self, plan):
         """Raise ValueError if the table is shorter than a finite support."""
-        sup = dist.support()
+        sup = plan.support
         if sup is not None and self.values.shape[-1] < sup.size:
             raise ValueError("table: values has %d entries on its last axis but %s has %d "
-                             "support values" % (self.values.shape[-1], type(dist).__name__,
-                                                 sup.size))
+                             "support values" % (self.values.shape[-1], plan.name, sup.size))

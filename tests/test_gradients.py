@@ -53,8 +53,8 @@ def scipy_logpdf(name, p, x):
 
 
 def params_of(d):
-    out = {k: np.array(v, dtype=float) for k, v in d._user.items()}
-    out.update({k: np.array(v, dtype=float) for k, v in d._const.items()})
+    out = {k: np.array(v, dtype=float) for k, v in d._differentiable.items()}
+    out.update({k: np.array(v, dtype=float) for k, v in d._fixed.items()})
     return out
 
 

@@ -34,7 +34,7 @@ def test_kernels_are_a_compiled_extension():
     assert kernels.__file__.endswith(suffixes), kernels.__file__
     assert isinstance(kernels.__loader__, importlib.machinery.ExtensionFileLoader)
     # the package's kernels are this extension, and they draw real samples
-    assert fastscore._rng._kernels is kernels
+    assert fastscore._compiled._kernels is kernels
     x = fastscore.sample(fastscore.Normal(0.0, 1.0), 1000, rng=3)
     assert x.shape == (1000,) and 0.8 < x.std() < 1.2
 
@@ -109,13 +109,16 @@ def test_estimate_smoke():
     assert np.all(np.abs(est.grad["loc"] - exact) < 4 * est.stderr["loc"])
 
 
-def test_kernels_stub_matches_the_extension():
-    """fastscore/_kernels.pyi names every public object of the compiled module,
+@pytest.mark.parametrize("module", ["_kernels", "_finish"])
+def test_stub_matches_the_extension(module):
+    """fastscore/<module>.pyi names every public object of the compiled module,
     nothing more, and each function's parameters in the same order."""
     import ast
+    import importlib
     import inspect
 
-    stub = os.path.join(os.path.dirname(fastscore.__file__), "_kernels.pyi")
+    ext = importlib.import_module("fastscore." + module)
+    stub = os.path.join(os.path.dirname(fastscore.__file__), module + ".pyi")
     tree = ast.parse(open(stub, encoding="utf-8").read())
     declared = {}
     for node in tree.body:
@@ -124,7 +127,7 @@ def test_kernels_stub_matches_the_extension():
         elif isinstance(node, ast.AnnAssign):
             declared[node.target.id] = node
     public_stub = {n for n in declared if not n.startswith("_")}
-    public_runtime = {n for n, v in vars(kernels).items()
+    public_runtime = {n for n, v in vars(ext).items()
                       if not n.startswith("_") and not inspect.ismodule(v)}
     assert public_stub == public_runtime, (
         "only in the stub: %s; only in the extension: %s"
@@ -133,7 +136,7 @@ def test_kernels_stub_matches_the_extension():
         node = declared[name]
         if isinstance(node, ast.FunctionDef):
             stub_params = [a.arg for a in node.args.args]
-            assert stub_params == list(inspect.signature(getattr(kernels, name)).parameters), name
+            assert stub_params == list(inspect.signature(getattr(ext, name)).parameters), name
 
 
 def test_cli_config_and_help(capsys):

@@ -1,0 +1,131 @@
+# Finite supports, counted (included by _kernels.pyx).  For a family on a
+# finite support, f and the score depend on x alone, so per-chunk counts of
+# each support value are a sufficient statistic: the loop draws and counts,
+# and the finish computes every moment exactly from the counts.
+
+cdef void _count_above(fs_philox_state *st, const double *t, Py_ssize_t nt, int64_t m,
+                       int64_t *above) noexcept nogil:
+    # above[j] += #{u >= t[j]} over the next m uniforms u of the stream.  The
+    # categorical index of u is the number of cdf entries <= u, so counts of
+    # each category are differences of these: compare-and-add loops that
+    # vectorise, with no per-sample store to a counter.
+    cdef double ubuf[BLOCK]
+    cdef double tj
+    cdef Py_ssize_t i, j, cnt
+    cdef int64_t done = 0, c
+    while done < m:
+        cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
+        for i in range(cnt):
+            ubuf[i] = fs_philox_next_double(st)
+        for j in range(nt):
+            tj = t[j]
+            c = 0
+            for i in range(cnt):
+                c += ubuf[i] >= tj
+            above[j] += c
+        done += cnt
+
+
+cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
+                      uint64_t key1, int64_t n, int64_t item, int64_t c0, int64_t ncr,
+                      Py_ssize_t n_support, int64_t *counts) noexcept nogil:
+    cdef int64_t b = item // ncr, c = c0 + item % ncr
+    cdef int64_t m = n - c * CHUNK, done = 0
+    cdef Py_ssize_t cnt, i, v
+    cdef fs_philox_state st
+    cdef bitgen_t bg
+    cdef double xbuf[BLOCK]
+    cdef int64_t local[COUNT_LANES * LOCAL_COUNTS]
+    cdef const double *cb = consts + b * nc
+    if m > CHUNK:
+        m = CHUNK
+    _start_stream(&st, &bg, key0, key1, c, b)
+    if _count_by_threshold(fam, &st, cb, nc, m, counts, local):
+        return
+    if n_support > LOCAL_COUNTS:
+        while done < m:
+            cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
+            _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt)
+            for i in range(cnt):
+                counts[<Py_ssize_t>xbuf[i]] += 1
+            done += cnt
+        return
+    # Count into private arrays and add them to the shared row once, so that
+    # threads do not write to neighbouring counters sample after sample.
+    # Consecutive samples go to different lanes: an increment then rarely
+    # waits for the previous one to the same counter.
+    memset(local, 0, COUNT_LANES * n_support * sizeof(int64_t))
+    while done < m:
+        cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
+        _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt)
+        for i in range(cnt):
+            local[(i % COUNT_LANES) * n_support + <Py_ssize_t>xbuf[i]] += 1
+        done += cnt
+    for i in range(COUNT_LANES):
+        for v in range(n_support):
+            counts[v] += local[i * n_support + v]
+
+
+def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+               int64_t n, Py_ssize_t n_support, int n_threads, progress=None,
+               int64_t chunk_start=0, start=None):
+    """Counts (batch_size, n_support) of each support value over all n samples.
+
+    Counts are integers, so their sum does not depend on the order of chunks.
+    chunk_start and start continue a run as in run_inline.
+    """
+    _check_inputs(fam, consts, n, 1)
+    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef int64_t c0 = _chunk_start(chunk_start, n_chunks)
+    cdef int64_t ncr = n_chunks - c0
+    cdef int64_t total = batch * ncr
+    cdef int64_t per_item = n if n < CHUNK else CHUNK
+    cdef int64_t wave = WAVE_SAMPLES // per_item
+    cdef int64_t w0, k, cnt, item, v
+    cdef int nt
+    cdef const double *cp = &consts[0, 0]
+    cdef bint direct = ncr == 1
+    if wave < 1:
+        wave = 1
+    if wave > total:
+        wave = total
+    counts = _start_array(start, (batch, n_support), np.int64)
+    if total == 0:
+        return counts
+    cdef int64_t[:, ::1] cv = counts
+    cdef int64_t *out = &cv[0, 0]
+    cdef int64_t *tmp = NULL
+    if not direct:
+        tmp = <int64_t *>calloc(wave * n_support, sizeof(int64_t))
+        if tmp == NULL:
+            raise MemoryError()
+    try:
+        w0 = 0
+        while w0 < total:
+            cnt = total - w0 if total - w0 < wave else wave
+            nt = fs_threads_for(n_threads, cnt * per_item, cnt)
+            with nogil:
+                if direct:
+                    # One chunk per batch element: count straight into its row.
+                    for k in prange(cnt, num_threads=nt, schedule="static"):
+                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, c0, ncr,
+                                    n_support, out + (w0 + k) * n_support)
+                else:
+                    memset(tmp, 0, cnt * n_support * sizeof(int64_t))
+                    for k in prange(cnt, num_threads=nt, schedule="dynamic"):
+                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, c0, ncr,
+                                    n_support, tmp + k * n_support)
+                    for k in range(cnt):
+                        item = w0 + k
+                        for v in range(n_support):
+                            out[(item // ncr) * n_support + v] += tmp[k * n_support + v]
+            w0 += cnt
+            PyErr_CheckSignals()
+            if progress is not None:
+                progress(w0, total)
+    finally:
+        free(tmp)
+    return counts
+
+

@@ -1,0 +1,317 @@
+# The fused loops (included by _kernels.pyx): inline f, Python f, sampling.
+#
+# A work item is one chunk of one batch element.  It starts its own Philox
+# stream (counter [0, 0, chunk, batch element]), draws blocks of samples
+# into a stack buffer, evaluates f on each block and folds the block's
+# per-sample terms into its own accumulator row.  Rows are merged into the
+# totals in chunk order, which keeps a result independent of the number of
+# threads.
+
+cdef inline Py_ssize_t _acc_stride(Py_ssize_t P) noexcept nogil:
+    cdef Py_ssize_t A = fs_score_row_width(P)
+    return ((A + ACC_ALIGN - 1) // ACC_ALIGN) * ACC_ALIGN
+
+
+cdef inline void _start_stream(fs_philox_state *st, bitgen_t *bg, uint64_t key0, uint64_t key1,
+                               int64_t c, int64_t b) noexcept nogil:
+    fs_philox_init(st, key0, key1, 0, 0, <uint64_t>c, <uint64_t>b)
+    fs_bitgen_wrap(bg, st)
+
+
+cdef inline Py_ssize_t _block_size(Py_ssize_t E) noexcept nogil:
+    """Samples per block: BLOCK, fewer when events are large."""
+    cdef Py_ssize_t blk = BUF_DOUBLES // E
+    return BLOCK if blk > BLOCK else blk
+
+
+cdef void _accumulate_score(int fam, const double *c, const double *x, Py_ssize_t xstride,
+                            const double *fx, Py_ssize_t fstride, Py_ssize_t m,
+                            double *row, Py_ssize_t P, Py_ssize_t E) noexcept nogil:
+    """The score-function estimator's step: fold m samples into a row of sums.
+
+    A sub-block at a time: d = f - shift into a buffer, the family's score
+    components (its per-sample terms) into another, then the generic reducer
+    (_reduce.h) folds each component into its five sums.
+    """
+    cdef double stack_work[WORK_DOUBLES]
+    cdef double dbuf[BLOCK]
+    cdef double *work = stack_work
+    cdef Py_ssize_t need = P * BLOCK + P + E, i, j, i0, cnt
+    cdef double shift
+    if m <= 0:
+        return
+    if need > WORK_DOUBLES:
+        work = <double *>malloc(need * sizeof(double))
+        if work == NULL:
+            row[FS_N] = NAN  # surfaces as a non-finite result, never as wrong numbers
+            return
+    if row[FS_N] == 0.0:
+        row[FS_SHIFT] = fx[0]
+    shift = row[FS_SHIFT]
+    i0 = 0
+    while i0 < m:
+        cnt = m - i0 if m - i0 < BLOCK else BLOCK
+        for i in range(cnt):
+            dbuf[i] = fx[(i0 + i) * fstride] - shift
+        # terms: P * BLOCK, then the vector families' scratch s (P) and w (E)
+        _score_terms(fam, c, E, x + i0 * xstride, xstride, cnt, P, work,
+                     work + P * BLOCK, work + P * BLOCK + P)
+        fs_fold_value(dbuf, cnt, row)
+        for j in range(P):
+            fs_fold_score(dbuf, work + j * BLOCK, cnt, row + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j)
+        i0 += cnt
+    row[FS_N] = row[FS_N] + <double>m
+    if work != stack_work:
+        free(work)
+
+
+cdef void _inline_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
+                       uint64_t key1, int64_t n, int64_t item, int64_t c0, int64_t ncr,
+                       Py_ssize_t E, Py_ssize_t P, const FSpec *f, double *row) noexcept nogil:
+    """Draw, evaluate f and accumulate one whole chunk, block by block.
+
+    Item k is chunk c0 + k % ncr of batch element k // ncr.
+    """
+    cdef int64_t b = item // ncr, c = c0 + item % ncr
+    cdef int64_t m = n - c * CHUNK, done = 0
+    cdef Py_ssize_t blk = _block_size(E), cnt
+    cdef fs_philox_state st
+    cdef bitgen_t bg
+    cdef double xbuf[BUF_DOUBLES]
+    cdef double tbuf[BLOCK]
+    cdef double fbuf[BLOCK]
+    cdef const double *cb = consts + b * nc
+    if m > CHUNK:
+        m = CHUNK
+    _start_stream(&st, &bg, key0, key1, c, b)
+    while done < m:
+        cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
+        _draw(fam, &bg, cb, nc, E, xbuf, E, cnt)
+        if _f_input(fam, xbuf, E, cnt, tbuf):
+            _eval_f(f, tbuf, 1, cnt, b, fbuf)
+        else:
+            _eval_f(f, xbuf, E, cnt, b, fbuf)
+        _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E)
+        done += cnt
+
+
+def _chunk_start(int64_t chunk_start, int64_t n_chunks):
+    if chunk_start < 0 or chunk_start > n_chunks:
+        raise ValueError("chunk_start must be in [0, %d], got %d" % (n_chunks, chunk_start))
+    return chunk_start
+
+
+def _start_array(start, shape, dtype):
+    """A fresh accumulator array: zeros, or a copy of the sums so far."""
+    if start is None:
+        return np.zeros(shape, dtype=dtype)
+    arr = np.array(start, dtype=dtype, order="C", copy=True)
+    if arr.shape != shape:
+        raise ValueError("start must have shape %s, got %s" % (shape, arr.shape))
+    return arr
+
+
+def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
+                  Py_ssize_t P=-1):
+    if fam < 0 or fam >= N_FAMILIES:
+        raise ValueError("no kernel family with id %d" % fam)
+    if P >= 0:
+        if fam not in SCORE_FAMILIES:
+            raise ValueError("kernel family %d has no compiled score" % fam)
+        if P < 1 or P > (1 << 20):
+            raise ValueError("score size %d out of range" % P)
+    if consts.shape[0] < 1:
+        raise ValueError("empty batch")
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    if E < 1 or E > BUF_DOUBLES // 2:
+        raise ValueError("event size %d not supported (1..%d)" % (E, BUF_DOUBLES // 2))
+
+
+def run_inline(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+               int64_t n, Py_ssize_t E, Py_ssize_t P, FunctionSpec fspec, int n_threads,
+               progress=None, int64_t chunk_start=0, start=None):
+    """Moment sums (batch_size, row width) with f evaluated inline in the kernel.
+
+    Samples [chunk_start * CHUNK_SIZE, n) are folded, in chunk order, into
+    ``start`` (the sums of the samples before them) or into zeros, so a run
+    continued wave by wave equals one run over all n samples.
+    """
+    _check_inputs(fam, consts, n, E, P)
+    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef int64_t c0 = _chunk_start(chunk_start, n_chunks)
+    cdef int64_t ncr = n_chunks - c0
+    cdef int64_t total = batch * ncr
+    cdef int64_t per_item = n if n < CHUNK else CHUNK
+    cdef int64_t wave = WAVE_SAMPLES // (per_item * E)
+    cdef Py_ssize_t A = fs_score_row_width(P), stride = _acc_stride(P)
+    cdef int64_t w0, k, cnt, item
+    cdef int nt
+    cdef const FSpec *f = &fspec.spec
+    cdef const double *cp = &consts[0, 0]
+    if wave < 1:
+        wave = 1
+    if wave > total:
+        wave = total
+    tot = _start_array(start, (batch, A), np.float64)
+    if total == 0:
+        return tot
+    cdef double[:, ::1] tv = tot
+    cdef double *accs = <double *>calloc(wave * stride, sizeof(double))
+    if accs == NULL:
+        raise MemoryError()
+    try:
+        w0 = 0
+        while w0 < total:
+            cnt = total - w0 if total - w0 < wave else wave
+            memset(accs, 0, cnt * stride * sizeof(double))
+            nt = fs_threads_for(n_threads, cnt * per_item, cnt)
+            with nogil:
+                for k in prange(cnt, num_threads=nt, schedule="dynamic"):
+                    _inline_item(fam, cp, nc, key0, key1, n, w0 + k, c0, ncr, E, P, f,
+                                 accs + k * stride)
+                for k in range(cnt):
+                    item = w0 + k
+                    fs_merge_score_rows(&tv[item // ncr, 0], accs + k * stride, P)
+            w0 += cnt
+            PyErr_CheckSignals()
+            if progress is not None:
+                progress(w0, total)
+    finally:
+        free(accs)
+    return tot
+
+
+def run_python(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+               int64_t n, Py_ssize_t E, Py_ssize_t P, call_f, int n_threads,
+               int64_t budget, progress=None, int64_t chunk_start=0, start=None):
+    """Moment sums with a Python f called on waves of samples.
+
+    Each wave holds `window` samples of every batch element (a power of two
+    chosen from `budget`, the number of doubles one wave may hold), aligned
+    so that a window lies inside one chunk or covers whole chunks.  A chunk's
+    stream and accumulator persist across windows, so the sums are those of
+    the inline path on the same samples.  call_f(x) gets x of shape
+    (window, batch_size, E) and returns f as float64 (window, batch_size).
+    chunk_start and start continue a run as in run_inline.
+    """
+    _check_inputs(fam, consts, n, E, P)
+    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    cdef int64_t window = 1, cpw, n_items, s0, m_w, k, b, it, c, off, clen, cnt, row
+    cdef Py_ssize_t A = fs_score_row_width(P), stride = _acc_stride(P)
+    cdef int nt
+    cdef const double *cp = &consts[0, 0]
+    cdef int64_t c0 = _chunk_start(chunk_start, (n + CHUNK - 1) // CHUNK)
+    while window * 2 * batch * E <= budget and window < n:
+        window *= 2
+    if window >= CHUNK:
+        window = (window // CHUNK) * CHUNK
+    cpw = window // CHUNK if window >= CHUNK else 1
+    n_items = batch * cpw
+    tot = _start_array(start, (batch, A), np.float64)
+    cdef double[:, ::1] tv = tot
+    xw = np.empty((window, batch, E), dtype=np.float64)
+    cdef double[:, :, ::1] xv = xw
+    cdef const double[:, ::1] fv  # f may hand back its (read-only) input
+    cdef double *accs = <double *>calloc(n_items * stride, sizeof(double))
+    cdef fs_philox_state *states = <fs_philox_state *>calloc(n_items, sizeof(fs_philox_state))
+    cdef bitgen_t *bgs = <bitgen_t *>calloc(n_items, sizeof(bitgen_t))
+    cdef int64_t *item_off = <int64_t *>calloc(n_items, sizeof(int64_t))
+    cdef int64_t *item_cnt = <int64_t *>calloc(n_items, sizeof(int64_t))
+    cdef int64_t *item_row = <int64_t *>calloc(n_items, sizeof(int64_t))
+    if accs == NULL or states == NULL or bgs == NULL or item_off == NULL or item_cnt == NULL or item_row == NULL:
+        free(accs); free(states); free(bgs); free(item_off); free(item_cnt); free(item_row)
+        raise MemoryError()
+    try:
+        s0 = c0 * CHUNK
+        while s0 < n:
+            m_w = n - s0 if n - s0 < window else window
+            # Plan the items of this window: item (b, k) covers chunk c, offset off.
+            for b in range(batch):
+                for k in range(cpw):
+                    it = b * cpw + k
+                    if window >= CHUNK:
+                        c = s0 // CHUNK + k
+                        off = 0
+                        row = k * CHUNK
+                        cnt = n - c * CHUNK
+                        if cnt > CHUNK:
+                            cnt = CHUNK
+                        if cnt < 0:
+                            cnt = 0
+                    else:
+                        c = s0 // CHUNK
+                        off = s0 % CHUNK
+                        row = 0
+                        cnt = m_w
+                    item_off[it] = off
+                    item_cnt[it] = cnt
+                    item_row[it] = row
+                    if cnt > 0 and off == 0:
+                        _start_stream(&states[it], &bgs[it], key0, key1, c, b)
+                        memset(accs + it * stride, 0, stride * sizeof(double))
+            nt = fs_threads_for(n_threads, m_w * batch, n_items)
+            with nogil:
+                for it in prange(n_items, num_threads=nt, schedule="static"):
+                    if item_cnt[it] > 0:
+                        _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
+                              &xv[item_row[it], it // cpw, 0], batch * E, item_cnt[it])
+            fv = call_f(xw[:m_w])
+            with nogil:
+                for it in prange(n_items, num_threads=nt, schedule="static"):
+                    if item_cnt[it] > 0:
+                        _accumulate_score(fam, cp + (it // cpw) * nc,
+                                          &xv[item_row[it], it // cpw, 0], batch * E,
+                                          &fv[item_row[it], it // cpw], batch,
+                                          item_cnt[it], accs + it * stride, P, E)
+            # Merge the chunks this window completed, in chunk order.
+            for b in range(batch):
+                for k in range(cpw):
+                    it = b * cpw + k
+                    if item_cnt[it] > 0:
+                        c = (s0 // CHUNK + k) if window >= CHUNK else s0 // CHUNK
+                        clen = n - c * CHUNK
+                        if clen > CHUNK:
+                            clen = CHUNK
+                        if item_off[it] + item_cnt[it] >= clen:
+                            fs_merge_score_rows(&tv[b, 0], accs + it * stride, P)
+            s0 += m_w
+            PyErr_CheckSignals()
+            if progress is not None:
+                progress(s0, n)
+    finally:
+        free(accs); free(states); free(bgs); free(item_off); free(item_cnt); free(item_row)
+    return tot
+
+
+cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
+                     uint64_t key1, int64_t n, int64_t item, int64_t n_chunks, Py_ssize_t E,
+                     double *out, Py_ssize_t row_stride) noexcept nogil:
+    cdef int64_t b = item // n_chunks, c = item % n_chunks
+    cdef int64_t m = n - c * CHUNK
+    cdef fs_philox_state st
+    cdef bitgen_t bg
+    if m > CHUNK:
+        m = CHUNK
+    _start_stream(&st, &bg, key0, key1, c, b)
+    _draw(fam, &bg, consts + b * nc, nc, E, out, row_stride, m)
+
+
+def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+                 int64_t n, Py_ssize_t E, int n_threads):
+    """All n samples (n, batch_size, E) exactly as the estimators draw them."""
+    _check_inputs(fam, consts, n, E)
+    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef int64_t total = batch * n_chunks, k
+    cdef int nt = fs_threads_for(n_threads, n * batch, total)
+    cdef const double *cp = &consts[0, 0]
+    out = np.empty((n, batch, E), dtype=np.float64)
+    cdef double[:, :, ::1] ov = out
+    cdef double *op = &ov[0, 0, 0]
+    with nogil:
+        for k in prange(total, num_threads=nt, schedule="static"):
+            _draw_item(fam, cp, nc, key0, key1, n, k, n_chunks, E,
+                       op + ((k % n_chunks) * CHUNK * batch + k // n_chunks) * E, batch * E)
+    return out

@@ -1,0 +1,252 @@
+# cython: language_level=3
+"""The compiled finish: moment sums (or support counts) to estimates.
+
+The estimators of the score-function kind (plain, baseline, rloo, cv) are
+computed from one row of shifted moment sums per batch element, in a
+prange over the batch.  The formulas are those of fastscore._kinds, whose
+NumPy twin gives the same bits on the same sums.  The row layout is named
+in _layout.h (generated from fastscore/_specs.py).
+"""
+
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from libc.math cimport sqrt, isfinite, NAN
+from cython.parallel cimport prange
+
+import numpy as np
+
+cdef extern from "_reduce.h" nogil:
+    enum:
+        FS_N
+        FS_SHIFT
+        FS_SUM_D
+        FS_SUM_DD
+        FS_SUM_S
+        FS_SUM_SS
+        FS_SUM_DS
+        FS_SUM_DSS
+        FS_SUM_DDSS
+        FS_HEAD_WIDTH
+        FS_SCORE_WIDTH
+    double fs_keep(bint keep, double v)
+    Py_ssize_t fs_score_row_width(Py_ssize_t P)
+
+cdef extern from "_omp.h" nogil:
+    int fs_threads_for(int n_threads, int64_t work, int64_t items)
+
+DEF ONEHOT_STACK = 64       # categories whose row of sums fits a stack buffer
+
+def onehot_count_sums(const int64_t[:, ::1] counts, const double[:, ::1] fvals,
+                      const double[:, ::1] a, const double[:, ::1] bcoef, int n_threads):
+    """Moment sums (batch, row width) from counts of a one-hot score family.
+
+    For a family on {0, ..., K-1} whose score at support value v has
+    components s_k(v) = [v = k] a_k - b_k (Categorical: a = 1, b = p for
+    logits; a = 1 / probs, b = 1 / sum(probs) for probs), every sum is a
+    closed form in the counts c_k, so one pass over (batch, K) replaces
+    the (batch, K, K) support evaluation.  The shift is the count-weighted
+    mean of f, as in fastscore._moments.sums_from_counts.
+    """
+    cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], b
+    if fvals.shape[0] != B or fvals.shape[1] != V or a.shape[0] != B or a.shape[1] != V \
+            or bcoef.shape[0] != B or bcoef.shape[1] != V:
+        raise ValueError("counts, fvals, a and b must all have shape (batch, K)")
+    out = np.empty((B, fs_score_row_width(V)), dtype=np.float64)
+    cdef double[:, ::1] ov = out
+    cdef int nt = fs_threads_for(n_threads, B * V * 8, B)
+    if B > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                _onehot_row(&counts[b, 0], &fvals[b, 0], &a[b, 0], &bcoef[b, 0], V, &ov[b, 0])
+    return out
+
+
+cdef void _onehot_row(const int64_t *cnt, const double *fv, const double *a, const double *bc,
+                      Py_ssize_t V, double *out) noexcept nogil:
+    # Support values never drawn contribute nothing, even where f or a is
+    # infinite there: their f - shift and a are taken as 0, by masks rather
+    # than branches (with a few samples per row, whether a value was drawn
+    # is a coin toss the branch predictor loses).
+    cdef Py_ssize_t k
+    cdef double n = 0.0, shift = 0.0, sd = 0.0, sdd = 0.0, c, d, cd, cdd, ak, bk, amb2, bk2
+    cdef double *blk
+    for k in range(V):
+        c = <double>cnt[k]
+        n = n + c
+        shift = shift + c * fs_keep(cnt[k] > 0, fv[k])
+    shift = shift / n
+    for k in range(V):
+        c = <double>cnt[k]
+        d = fs_keep(cnt[k] > 0, fv[k] - shift)
+        sd = sd + c * d
+        sdd = sdd + c * d * d
+    out[FS_N] = n
+    out[FS_SHIFT] = shift
+    out[FS_SUM_D] = sd
+    out[FS_SUM_DD] = sdd
+    for k in range(V):
+        c = <double>cnt[k]
+        bk = bc[k]
+        bk2 = bk * bk
+        ak = fs_keep(cnt[k] > 0, a[k])
+        d = fs_keep(cnt[k] > 0, fv[k] - shift)
+        cd = c * d
+        cdd = cd * d
+        amb2 = (ak - bk) * (ak - bk)
+        blk = out + FS_HEAD_WIDTH + FS_SCORE_WIDTH * k
+        blk[FS_SUM_S] = c * ak - n * bk
+        blk[FS_SUM_SS] = c * amb2 + (n - c) * bk2
+        blk[FS_SUM_DS] = cd * ak - bk * sd
+        blk[FS_SUM_DSS] = cd * amb2 + bk2 * (sd - cd)
+        blk[FS_SUM_DDSS] = cdd * amb2 + bk2 * (sdd - cdd)
+
+
+# The score-function kind's methods, in the order of fastscore._specs.SCORE_METHODS.
+cdef enum:
+    M_PLAIN = 0
+    M_BASELINE = 1
+    M_RLOO = 2
+    M_CV = 3
+
+METHOD_CODES = {"plain": M_PLAIN, "baseline": M_BASELINE, "rloo": M_RLOO, "cv": M_CV}
+
+
+cdef inline double _stderr(double ez2, double g, double inv_n1) noexcept nogil:
+    cdef double v = (ez2 - g * g) * inv_n1
+    return sqrt(v) if v > 0.0 else (0.0 if v == v else NAN)
+
+
+cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
+                      double *value, double *value_se, double *g, double *se) noexcept nogil:
+    # The estimators of fastscore._kinds.ScoreFunction, from one row of
+    # shifted moment sums.  Divisions by n and n - 1 are multiplications by
+    # reciprocals taken once per row: a divide per term made this loop the
+    # costliest part of a batched policy gradient (many rows, few samples each).
+    cdef double n = S[FS_N], shift = S[FS_SHIFT], inv_n = 1.0 / S[FS_N]
+    cdef double inv_n1 = 1.0 / (S[FS_N] - 1.0)
+    cdef double md = S[FS_SUM_D] * inv_n, c, ez2, gj, scale2
+    cdef double Ss, Sss, Sds, Sdss, Sddss
+    cdef const double *blk
+    cdef Py_ssize_t j
+    cdef bint finite = True
+    for j in range(fs_score_row_width(P)):
+        if not isfinite(S[j]):
+            finite = False
+    value[0] = shift + md
+    value_se[0] = _stderr(S[FS_SUM_DD] * inv_n, md, inv_n1) if finite else NAN
+    # rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares:
+    scale2 = n * inv_n1 * n * inv_n1 * inv_n
+    for j in range(P):
+        blk = S + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+        Ss = blk[FS_SUM_S]
+        Sss = blk[FS_SUM_SS]
+        Sds = blk[FS_SUM_DS]
+        Sdss = blk[FS_SUM_DSS]
+        Sddss = blk[FS_SUM_DDSS]
+        if method == M_RLOO:
+            gj = (Sds - md * Ss) * inv_n1
+            ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss)
+        else:
+            if method == M_PLAIN:
+                c = shift
+            elif method == M_BASELINE:
+                c = shift - base
+            else:
+                c = -Sdss / Sss if Sss > 0.0 else 0.0
+            gj = (Sds + c * Ss) * inv_n
+            ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n
+        g[j] = gj
+        se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
+
+
+def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_threads=1):
+    """(value, value_stderr, grad, stderr) from moment sums (batch, row width of P)."""
+    cdef int code = METHOD_CODES[method]
+    cdef Py_ssize_t B = sums.shape[0], P = (sums.shape[1] - FS_HEAD_WIDTH) // FS_SCORE_WIDTH, b
+    if P < 1 or sums.shape[1] != fs_score_row_width(P):
+        raise ValueError("sums must have %d + %dP columns (P >= 1), got %d"
+                         % (FS_HEAD_WIDTH, FS_SCORE_WIDTH, sums.shape[1]))
+    cdef const double[::1] bv
+    if code == M_BASELINE:
+        bv = np.ascontiguousarray(np.broadcast_to(np.asarray(baseline, dtype=np.float64),
+                                                  (B,)))
+    else:
+        bv = np.zeros(B, dtype=np.float64)
+    value = np.empty(B)
+    value_se = np.empty(B)
+    g = np.empty((B, P))
+    se = np.empty((B, P))
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se
+    cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 16, B)
+    if B > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                _finish_row(&sums[b, 0], P, code, bv[b], &vv[b], &vsv[b], &gv[b, 0], &sev[b, 0])
+    return value, value_se, g, se
+
+
+def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
+                  const double[:, ::1] bcoef, str method, baseline=None, int n_threads=1):
+    """(value, value_stderr, grad, stderr) straight from one-hot family counts.
+
+    onehot_count_sums and finish_sums fused per batch element: the row's
+    moment sums live in a small buffer, so the (batch, row width) array of
+    sums is never written.  ``a`` None means a_k = 1 (logits).
+    """
+    cdef int code = METHOD_CODES[method]
+    cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], b
+    if fvals.shape[0] != B or fvals.shape[1] != V or bcoef.shape[0] != B \
+            or bcoef.shape[1] != V:
+        raise ValueError("counts, fvals and b must all have shape (batch, K)")
+    cdef const double[:, ::1] av
+    cdef bint ones = a is None
+    if ones:
+        av = np.ones((1, V), dtype=np.float64)
+    else:
+        av = a
+        if av.shape[0] != B or av.shape[1] != V:
+            raise ValueError("a must have shape (batch, K)")
+    cdef const double[::1] bv
+    if code == M_BASELINE:
+        bv = np.ascontiguousarray(np.broadcast_to(np.asarray(baseline, dtype=np.float64),
+                                                  (B,)))
+    else:
+        bv = np.zeros(B, dtype=np.float64)
+    value = np.empty(B)
+    value_se = np.empty(B)
+    g = np.empty((B, V))
+    se = np.empty((B, V))
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se
+    cdef int nt = fs_threads_for(n_threads, B * V * 16, B)
+    if B > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                _onehot_finish_row(&counts[b, 0], &fvals[b, 0],
+                                   &av[0, 0] if ones else &av[b, 0], &bcoef[b, 0], V, code,
+                                   bv[b], &vv[b], &vsv[b], &gv[b, 0], &sev[b, 0])
+    return value, value_se, g, se
+
+
+cdef void _onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
+                             const double *bc, Py_ssize_t V, int code, double base,
+                             double *value, double *value_se, double *g,
+                             double *se) noexcept nogil:
+    cdef double stack_sums[FS_HEAD_WIDTH + FS_SCORE_WIDTH * ONEHOT_STACK]
+    cdef double *sums = stack_sums
+    cdef Py_ssize_t k
+    if V > ONEHOT_STACK:
+        sums = <double *>malloc(fs_score_row_width(V) * sizeof(double))
+        if sums == NULL:
+            value[0] = NAN
+            value_se[0] = NAN
+            for k in range(V):
+                g[k] = NAN
+                se[k] = NAN
+            return
+    _onehot_row(cnt, fv, a, bc, V, sums)
+    _finish_row(sums, V, code, base, value, value_se, g, se)
+    if sums != stack_sums:
+        free(sums)
+

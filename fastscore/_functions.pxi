@@ -1,0 +1,190 @@
+# f evaluation (included by _kernels.pyx): the built-in f of fastscore.fn and
+# low-level C functions, evaluated a block of samples at a time without the GIL.
+# fastscore.fn and fastscore._callables build the FunctionSpec of each.
+cdef enum:
+    F_POWER = 1
+    F_LINEAR = 2
+    F_CALL = 3
+    F_PUT = 4
+    F_INDICATOR = 5
+    F_TABLE = 6
+    F_LL_SCALAR = 7
+    F_LL_VECTOR = 8
+
+ctypedef double (*scalar_fn_t)(double) noexcept nogil
+ctypedef double (*vector_fn_t)(const double *, intptr_t, intptr_t, void *) noexcept nogil
+
+cdef struct FSpec:
+    int kind
+    double a
+    double b
+    const double *vec          # linear coefficients (event size) or table values
+    Py_ssize_t table_len       # values per batch element in the table
+    Py_ssize_t table_bstride   # 0 when one table serves every batch element
+    scalar_fn_t sfn
+    vector_fn_t vfn
+    void *user_data
+
+#: lowlevel_signature_kind() of a double(double) function.
+LL_SCALAR = F_LL_SCALAR
+F_KINDS = {"power": F_POWER, "linear": F_LINEAR, "call": F_CALL, "put": F_PUT,
+           "indicator": F_INDICATOR, "table": F_TABLE}
+
+_SCALAR_SIGNATURES = frozenset(["double(double)"])
+_VECTOR_SIGNATURES = frozenset(
+    "double(%sdouble*,%s,%s,void*)" % (c, t, t)
+    for c in ("", "const")
+    for t in ("intptr_t", "Py_ssize_t", "ssize_t", "int64_t", "long", "longlong")
+)
+ACCEPTED_SIGNATURES = (
+    "double (double)",
+    "double (const double *, intptr_t, intptr_t, void *)",
+    "double (double *, intptr_t, intptr_t, void *)",
+)
+
+
+def unsupported_signature(signature):
+    """The TypeError for a LowLevelCallable whose signature the kernels do not take."""
+    return TypeError("f: unsupported LowLevelCallable signature %r; accepted signatures are %s"
+                     % (signature, ", ".join(repr(s) for s in ACCEPTED_SIGNATURES)))
+
+
+def lowlevel_signature_kind(str signature):
+    """F_LL_SCALAR / F_LL_VECTOR for an accepted signature, else 0."""
+    sig = signature.replace(" ", "")
+    if sig in _SCALAR_SIGNATURES:
+        return F_LL_SCALAR
+    if sig in _VECTOR_SIGNATURES:
+        if ("long" in sig and "longlong" not in sig) and sizeof(long) != sizeof(intptr_t):
+            return 0
+        return F_LL_VECTOR
+    return 0
+
+
+cdef class FunctionSpec:
+    """A built-in or low-level f, in the form the kernels evaluate inline.
+
+    Holds references to the arrays and capsules its raw pointers point into.
+    """
+    cdef FSpec spec
+    cdef object _keep
+
+    def __init__(self, str kind, double a=0.0, double b=0.0, values=None,
+                 Py_ssize_t table_bstride=0, lowlevel=None):
+        cdef const double[::1] v
+        memset(&self.spec, 0, sizeof(FSpec))
+        self._keep = []
+        if kind == "lowlevel":
+            self._set_lowlevel(lowlevel)
+            return
+        self.spec.kind = F_KINDS[kind]
+        self.spec.a = a
+        self.spec.b = b
+        if values is not None:
+            arr = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+            self._keep.append(arr)
+            v = arr
+            if v.shape[0] > 0:
+                self.spec.vec = &v[0]
+            self.spec.table_len = v.shape[0] if table_bstride == 0 else table_bstride
+            self.spec.table_bstride = table_bstride
+
+    cdef _set_lowlevel(self, llc):
+        capsule = tuple.__getitem__(llc, 0)  # the raw capsule: name = signature, context = user_data
+        if not PyCapsule_CheckExact(capsule):
+            raise TypeError("f: a LowLevelCallable must wrap a PyCapsule")
+        name = PyCapsule_GetName(capsule)
+        signature = name.decode("ascii") if name != NULL else ""
+        kind = lowlevel_signature_kind(signature)
+        if kind == 0:
+            raise unsupported_signature(signature)
+        ptr = PyCapsule_GetPointer(capsule, name)
+        self._keep.append(llc)
+        self.spec.kind = kind
+        if kind == F_LL_SCALAR:
+            self.spec.sfn = <scalar_fn_t>ptr
+        else:
+            self.spec.vfn = <vector_fn_t>ptr
+        self.spec.user_data = PyCapsule_GetContext(capsule)
+
+    @property
+    def kind(self):
+        return self.spec.kind
+
+    def evaluate(self, x, batch_index):
+        """Evaluate f on samples x (m, batch_size, event_size) in the kernel's way.
+
+        Used for finite supports and by tests; returns (m, batch_size).
+        """
+        cdef double[:, :, ::1] xv = np.ascontiguousarray(x, dtype=np.float64)
+        cdef Py_ssize_t m = xv.shape[0], nb = xv.shape[1], E = xv.shape[2], i, bb
+        out = np.empty((nb, m), dtype=np.float64)
+        cdef double[:, ::1] ov = out
+        cdef double[::1] tmp = np.empty(m * E if m * E > 0 else 1, dtype=np.float64)
+        cdef int64_t[::1] bidx = np.ascontiguousarray(batch_index, dtype=np.int64)
+        for bb in range(nb):
+            for i in range(m):
+                memcpy(&tmp[i * E], &xv[i, bb, 0], E * sizeof(double))
+            if m > 0:
+                _eval_f(&self.spec, &tmp[0], E, m, bidx[bb], &ov[bb, 0])
+        return out.T.copy()
+
+
+cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
+                  int64_t b, double *out) noexcept nogil:
+    """out[i] = f(x[i*E : (i+1)*E]) for a block; the switch sits outside the loops."""
+    cdef Py_ssize_t i, e, idx
+    cdef double v, acc
+    cdef const double *row
+    if f.kind == F_POWER:
+        if f.a == 2.0:
+            for i in range(m):
+                out[i] = x[i * E] * x[i * E]
+        elif f.a == 1.0:
+            for i in range(m):
+                out[i] = x[i * E]
+        else:
+            for i in range(m):
+                out[i] = pow(x[i * E], f.a)
+    elif f.kind == F_LINEAR:
+        if E == 1:
+            for i in range(m):
+                out[i] = f.vec[0] * x[i] + f.b
+        else:
+            for i in range(m):
+                acc = 0.0
+                for e in range(E):
+                    acc = acc + f.vec[e] * x[i * E + e]
+                out[i] = acc + f.b
+    elif f.kind == F_CALL:
+        for i in range(m):
+            v = x[i * E] - f.a
+            out[i] = v if v > 0.0 else 0.0
+    elif f.kind == F_PUT:
+        for i in range(m):
+            v = f.a - x[i * E]
+            out[i] = v if v > 0.0 else 0.0
+    elif f.kind == F_INDICATOR:
+        for i in range(m):
+            v = x[i * E]
+            out[i] = 1.0 if (v >= f.a and v <= f.b) else 0.0
+    elif f.kind == F_TABLE:
+        row = f.vec + b * f.table_bstride
+        for i in range(m):
+            v = x[i * E]
+            idx = <Py_ssize_t>v
+            if v >= 0.0 and idx < f.table_len and <double>idx == v:
+                out[i] = row[idx]
+            else:
+                out[i] = NAN
+    elif f.kind == F_LL_SCALAR:
+        for i in range(m):
+            out[i] = f.sfn(x[i * E])
+    elif f.kind == F_LL_VECTOR:
+        for i in range(m):
+            out[i] = f.vfn(&x[i * E], E, b, f.user_data)
+    else:
+        for i in range(m):
+            out[i] = NAN
+
+

@@ -1,0 +1,70 @@
+# Test and benchmark hooks (included by _kernels.pyx): entry points that no
+# estimate uses, exposing pieces of the kernels to the tests (the merge, the
+# raw Philox stream) and to the benchmarks (the sampling floor).
+
+def merge_sums(double[::1] tot, const double[::1] a, Py_ssize_t P):
+    """The kernel's chunk merge, from Python (tests check _moments.merge against it)."""
+    if tot.shape[0] != fs_score_row_width(P) or a.shape[0] != fs_score_row_width(P):
+        raise ValueError("tot and a must be rows of %d sums" % fs_score_row_width(P))
+    fs_merge_score_rows(&tot[0], &a[0], P)
+
+
+def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64"):
+    """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy)."""
+    cdef fs_philox_state st
+    cdef Py_ssize_t i
+    c = np.asarray(counter, dtype=np.uint64)
+    fs_philox_init(&st, key0, key1, c[0], c[1], c[2], c[3])
+    if kind == "uint64":
+        out64 = np.empty(n, dtype=np.uint64)
+        for i in range(n):
+            out64[i] = fs_philox_next64(&st)
+        return out64
+    if kind == "uint32":
+        out32 = np.empty(n, dtype=np.uint32)
+        for i in range(n):
+            out32[i] = fs_philox_next32(&st)
+        return out32
+    if kind == "double":
+        outd = np.empty(n, dtype=np.float64)
+        for i in range(n):
+            outd[i] = fs_philox_next_double(&st)
+        return outd
+    raise ValueError("kind must be 'uint64', 'uint32' or 'double'")
+
+
+cdef void _floor_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
+                      uint64_t key1, int64_t n, int64_t item, int64_t n_chunks,
+                      Py_ssize_t E) noexcept nogil:
+    cdef int64_t b = item // n_chunks, c = item % n_chunks
+    cdef int64_t m = n - c * CHUNK, done = 0
+    cdef Py_ssize_t blk = _block_size(E), cnt
+    cdef fs_philox_state st
+    cdef bitgen_t bg
+    cdef double xbuf[BUF_DOUBLES]
+    if m > CHUNK:
+        m = CHUNK
+    _start_stream(&st, &bg, key0, key1, c, b)
+    while done < m:
+        cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
+        _draw(fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt)
+        done += cnt
+
+
+def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+                   int64_t n, Py_ssize_t E, int n_threads):
+    """Draw the estimators' samples block by block and do nothing else.
+
+    The benchmarks' floor: the cost of numpy's C sampler on the same Philox
+    streams, with the same chunking and threads as the fused loop.
+    """
+    _check_inputs(fam, consts, n, E)
+    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef int64_t total = batch * n_chunks, k
+    cdef int64_t per_item = n if n < CHUNK else CHUNK
+    cdef int nt = fs_threads_for(n_threads, total * per_item, total)
+    cdef const double *cp = &consts[0, 0]
+    with nogil:
+        for k in prange(total, num_threads=nt, schedule="dynamic"):
+            _floor_item(fam, cp, nc, key0, key1, n, k, n_chunks, E)

@@ -1,0 +1,105 @@
+"""Sample and parameter layout: user arrays to the kernels' layout and back.
+
+The kernels and both backends see samples as (m, batch_size, E): m samples,
+the batch flattened in C order, E = max(event size, 1) numbers per event.
+Users see (*sample_shape, *batch_shape, *event_shape).  Gradients and
+scores come out of the kernels as (..., P) components, which
+:class:`ParamLayout` splits into one array per parameter in its own shape.
+"""
+
+import math
+
+import numpy as np
+
+
+class SampleLayout:
+    """Shapes of one distribution's samples: user layout <-> kernel layout (m, B, E)."""
+
+    def __init__(self, batch_shape, event_shape, integer_valued):
+        self.batch_shape = tuple(batch_shape)
+        self.event_shape = tuple(event_shape)
+        self.integer_valued = bool(integer_valued)
+        self.batch_size = math.prod(self.batch_shape)
+        self.event_size = math.prod(self.event_shape)
+        self.E = max(self.event_size, 1)
+
+    def to_kernel(self, x, what="x"):
+        """x of shape (*sample_shape, *batch_shape, *event_shape) -> ((m, B, E), sample_shape).
+
+        Trailing axes broadcast to batch_shape + event_shape; anything else is
+        a ValueError naming ``what`` and the expected shape.
+        """
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError("%s must be real numbers, got dtype %s" % (what, arr.dtype))
+        arr = arr.astype(np.float64, copy=False)
+        tail = self.batch_shape + self.event_shape
+        if arr.ndim < len(tail):
+            raise ValueError("%s must have shape (*sample_shape, %s); got %s"
+                             % (what, ", ".join(map(str, tail)) or "", arr.shape))
+        lead = arr.shape[: arr.ndim - len(tail)]
+        got_tail = arr.shape[arr.ndim - len(tail):]
+        try:
+            if np.broadcast_shapes(got_tail, tail) != tail:
+                raise ValueError
+        except ValueError:
+            raise ValueError("%s must have shape (*sample_shape, *batch_shape, *event_shape) = "
+                             "(..., %s); got %s" % (what, ", ".join(map(str, tail)), arr.shape)) \
+                from None
+        arr = np.broadcast_to(arr, lead + tail)
+        m = int(np.prod(lead, dtype=np.int64))
+        return arr.reshape(m, self.batch_size, self.E), lead
+
+    def to_user(self, x3, lead):
+        """Kernel-layout samples (m, B, E) -> (*lead, *batch_shape, *event_shape), user dtype."""
+        x = x3.reshape(tuple(lead) + self.batch_shape + self.event_shape)
+        if self.integer_valued:
+            x = x.astype(np.int64)
+        return x
+
+
+class ParamLayout:
+    """The differentiable parameters of a distribution, as gradient components.
+
+    ``params`` is a list of (name, event_shape, packing).  Packing None
+    stores all of the event; "tril" stores only the lower triangle of a
+    square matrix, row by row, and the other entries are zero when the
+    components are expanded (MultivariateNormal's scale_tril).
+    """
+
+    def __init__(self, batch_shape, params):
+        self.batch_shape = tuple(batch_shape)
+        self.params = [(nm, tuple(shape), packing) for nm, shape, packing in params]
+        self.names = tuple(nm for nm, _, _ in self.params)
+        self.size = sum(self._n_components(shape, packing) for _, shape, packing in self.params)
+
+    @staticmethod
+    def _n_components(shape, packing):
+        if packing == "tril":
+            return shape[0] * (shape[0] + 1) // 2
+        return math.prod(shape)
+
+    def shape(self, name):
+        """Gradient shape of parameter ``name``: batch_shape + its event shape."""
+        for nm, shape, _ in self.params:
+            if nm == name:
+                return self.batch_shape + shape
+        raise KeyError(name)
+
+    def split(self, comps, lead=()):
+        """(m, B, P) components (sample shape ``lead``) or (B, P) -> {name: array}."""
+        out = {}
+        j = 0
+        shape = (tuple(lead) if comps.ndim == 3 else ()) + self.batch_shape
+        for nm, ev, packing in self.params:
+            k = self._n_components(ev, packing)
+            block = comps[..., j:j + k]
+            if packing == "tril":
+                D = ev[0]
+                full = np.zeros(block.shape[:-1] + (D * D,))
+                rows, cols = np.tril_indices(D)
+                full[..., rows * D + cols] = block
+                block = full
+            out[nm] = block.reshape(shape + ev)
+            j += k
+        return out

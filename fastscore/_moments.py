@@ -1,0 +1,132 @@
+"""Shifted moment sums in NumPy: the reducer's twin, layout from fastscore._specs.
+
+Both backends reduce per-sample terms into the same rows of moment sums
+(one row per batch element; layout in _specs.py: a head ``n, shift, sum_d,
+sum_dd`` and one block per gradient component) and hand them to the
+estimator kind's finish.  This module is the NumPy side: the chunk-ordered
+merge, sums from stored samples, and exact sums from counts of a finite
+support.  The kernels' side is _reduce.h.
+
+With d = f - shift and s a component's per-sample term, a score block holds
+sum s, sum s^2, sum d s, sum d s^2 and sum d^2 s^2.  Sums taken on
+different shifts are merged exactly by re-expressing one on the other's
+shift (binomial expansion), in chunk order.
+"""
+
+import numpy as np
+
+from ._specs import HEAD, SCORE_BLOCK, row_width
+
+N, SHIFT, SUM_D, SUM_DD = (HEAD.index(nm) for nm in ("n", "shift", "sum_d", "sum_dd"))
+HEAD_WIDTH = len(HEAD)
+SCORE_WIDTH = len(SCORE_BLOCK)
+
+
+def blocks(sums, name):
+    """Column ``name`` of every score block: (..., P) view of sums (..., row width)."""
+    return sums[..., HEAD_WIDTH + SCORE_BLOCK.index(name)::SCORE_WIDTH]
+
+
+def n_components(sums):
+    """P, the number of score blocks in rows of this width."""
+    return (np.shape(sums)[-1] - HEAD_WIDTH) // SCORE_WIDTH
+
+
+def merge(tot, a):
+    """Fold the sums ``a`` into ``tot`` (both (batch, row width)), in place.
+
+    The twin of the kernels' fs_merge_score_rows, operation for operation, so
+    chunks merged in the same order give the same totals.
+    """
+    na = a[:, N]
+    take = (tot[:, N] == 0) & (na > 0)
+    if take.any():
+        tot[take] = a[take]
+    upd = (tot[:, N] > 0) & (na > 0) & ~take
+    if not upd.any():
+        return tot
+    t = tot[upd]
+    s = a[upd]
+    na = s[:, N]
+    delta = s[:, SHIFT] - t[:, SHIFT]
+    sd_a = s[:, SUM_D]
+    t[:, N] = t[:, N] + na
+    t[:, SUM_D] = t[:, SUM_D] + (sd_a + delta * na)
+    t[:, SUM_DD] = t[:, SUM_DD] + (s[:, SUM_DD] + 2.0 * delta * sd_a + delta * delta * na)
+    dl = delta[:, None]
+    ss, sss, sds, sdss, sddss = (blocks(s, nm) for nm in SCORE_BLOCK)
+    blocks(t, "sum_s")[:] += ss
+    blocks(t, "sum_ss")[:] += sss
+    blocks(t, "sum_ds")[:] += sds + dl * ss
+    blocks(t, "sum_dss")[:] += sdss + dl * sss
+    blocks(t, "sum_ddss")[:] += sddss + 2.0 * dl * sdss + dl * dl * sss
+    tot[upd] = t
+    return tot
+
+
+def chunk_sums(fx, s):
+    """Sums of one chunk: fx (m, batch), s (m, batch, P) -> (batch, row width).
+
+    The shift is the chunk's first f value, as in the kernel.
+    """
+    m, batch, P = s.shape
+    out = np.empty((batch, row_width(P)))
+    shift = fx[0]
+    d = fx - shift
+    ds = d[:, :, None] * s
+    out[:, N] = m
+    out[:, SHIFT] = shift
+    out[:, SUM_D] = d.sum(axis=0)
+    out[:, SUM_DD] = (d * d).sum(axis=0)
+    blocks(out, "sum_s")[:] = s.sum(axis=0)
+    blocks(out, "sum_ss")[:] = (s * s).sum(axis=0)
+    blocks(out, "sum_ds")[:] = ds.sum(axis=0)
+    blocks(out, "sum_dss")[:] = (ds * s).sum(axis=0)
+    blocks(out, "sum_ddss")[:] = (ds * ds).sum(axis=0)
+    return out
+
+
+def sums_from_samples(fx, s, chunk_size, start=None):
+    """Moment sums of samples, chunk by chunk along axis 0, merged in order.
+
+    ``start`` holds the sums of earlier samples to continue from.
+    """
+    m, batch, P = s.shape
+    tot = np.zeros((batch, row_width(P))) if start is None else np.array(start, dtype=np.float64)
+    for lo in range(0, m, chunk_size):
+        hi = min(m, lo + chunk_size)
+        merge(tot, chunk_sums(fx[lo:hi], s[lo:hi]))
+    return tot
+
+
+def sums_from_counts(counts, fvals, scores):
+    """Exact moment sums from counts of a finite support.
+
+    counts (batch, V) integers, fvals (batch, V) f on the support, scores
+    (batch, V, P) the terms on the support.  Support values never drawn
+    contribute nothing, even where f or the score is infinite there.  The
+    shift is the count-weighted mean of f.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    batch, V = c.shape
+    P = scores.shape[2]
+    seen = c > 0
+    fv = np.where(seen, fvals, 0.0)
+    sv = np.where(seen[:, :, None], scores, 0.0)
+    n = c.sum(axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        shift = (c * fv).sum(axis=1) / n
+        d = np.where(seen, fv - shift[:, None], 0.0)
+        cs = c[:, :, None] * sv
+        ds = d[:, :, None] * sv
+        out = np.empty((batch, row_width(P)))
+        out[:, N] = n
+        out[:, SHIFT] = shift
+        out[:, SUM_D] = (c * d).sum(axis=1)
+        out[:, SUM_DD] = (c * d * d).sum(axis=1)
+        blocks(out, "sum_s")[:] = cs.sum(axis=1)
+        blocks(out, "sum_ss")[:] = (cs * sv).sum(axis=1)
+        blocks(out, "sum_ds")[:] = (cs * d[:, :, None]).sum(axis=1)
+        blocks(out, "sum_dss")[:] = (cs * ds).sum(axis=1)
+        blocks(out, "sum_ddss")[:] = (cs * d[:, :, None] * ds).sum(axis=1)
+    return out

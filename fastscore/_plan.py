@@ -1,0 +1,119 @@
+"""The interface between distributions and backends: a per-distribution plan.
+
+A :class:`Plan` is everything a backend (compiled or reference) and an
+estimator kind need to know of a distribution: its kernel family, its
+named constants per batch element, its shapes, whether its support is
+counted, and the NumPy twins of its sampler and score.  Distributions
+build their plan once (``Distribution.plan()``).  Backends never look
+inside a Distribution.
+"""
+
+import numpy as np
+
+from . import _specs
+
+
+class Plan:
+    """A distribution as the backends see it.
+
+    Attributes
+    ----------
+    name : str
+        The distribution's class name, for error messages.
+    family : fastscore._specs.Family
+        The kernel family; ``family.id`` is the kernel id.
+    inline_family : fastscore._specs.Family
+        The kernel family used with f evaluated inline.  It is ``family``
+        except for LogNormal, whose inline loop keeps log x.
+    consts : ndarray (batch_size, n_consts), float64, C-contiguous
+        The family's constants per batch element, in the order of
+        ``family.consts``.  Read them by name with :meth:`const`.
+    layout : fastscore._layout.SampleLayout
+        Batch and event shapes, kernel layout (m, batch_size, E) <-> user layout.
+    params : fastscore._layout.ParamLayout
+        The differentiable parameters, as score or gradient components.
+    support : ndarray (V,) or None
+        The support values when the kernels count a finite support, else None.
+    onehot : (a, b) or None
+        For a family whose score on the support is one-hot, s_k(v) = [v = k]
+        a_k - b_k: the coefficients, each (batch_size, V); a is None when all
+        a_k are 1.  Counts then go to estimates in closed form.
+    score : callable (x3) -> ndarray (m, batch_size, P)
+        Score components on kernel-layout samples, in NumPy.
+    check_support : callable (x3) -> None
+        Raises ValueError for a sample outside the support (a no-op with
+        validate_args=False).
+    """
+
+    def __init__(self, name, family, consts, layout, params, *, inline_family=None,
+                 support=None, onehot=None, draw=None, score=None, check_support=None):
+        self.name = name
+        self.family = _specs.BY_NAME[family] if isinstance(family, str) else family
+        self.inline_family = (self.family if inline_family is None
+                              else _specs.BY_NAME[inline_family])
+        self.layout = layout
+        self.params = params
+        self.consts = np.ascontiguousarray(consts, dtype=np.float64).reshape(layout.batch_size, -1)
+        self.support = support
+        self.onehot = onehot
+        self._draw = draw
+        self.score = score
+        self.check_support = check_support if check_support is not None else (lambda x3: None)
+        self._offsets = self.family.offsets(layout.E, self.consts.shape[1])
+
+    # shapes, as the kernels and the f kinds ask for them
+    @property
+    def batch_shape(self):
+        return self.layout.batch_shape
+
+    @property
+    def event_shape(self):
+        return self.layout.event_shape
+
+    @property
+    def batch_size(self):
+        return self.layout.batch_size
+
+    @property
+    def event_size(self):
+        return self.layout.event_size
+
+    @property
+    def E(self):
+        """Numbers per event in the kernel layout: max(event_size, 1)."""
+        return self.layout.E
+
+    @property
+    def integer_valued(self):
+        return self.layout.integer_valued
+
+    @property
+    def score_size(self):
+        """Score components P (every differentiable parameter, flattened)."""
+        return self.params.size
+
+    @property
+    def counted(self):
+        """True when the kernels count a finite support (the sufficient statistic)."""
+        return self.support is not None
+
+    def const(self, name):
+        """Constant ``name`` of every batch element: (batch_size,) or (batch_size, size)."""
+        a, b = self._offsets[name]
+        size = self.family.const_fields()[list(self._offsets).index(name)][1]
+        return self.consts[:, a] if size == 1 else self.consts[:, a:b]
+
+    def draw(self, gen, b, m):
+        """The sampler's NumPy twin: m samples (m, E) of batch element b from Generator ``gen``.
+
+        Exactly what the kernel draws from the same stream.
+        """
+        return self._draw(gen, self.consts_of(b), m)
+
+    def consts_of(self, b):
+        """{name: value} of batch element b (floats, or arrays for vector constants)."""
+        row = self.consts[b]
+        out = {}
+        for (nm, size), (lo, hi) in zip(self.family.const_fields(), self._offsets.values()):
+            out[nm] = row[lo] if size == 1 else row[lo:hi]
+        return out

@@ -1,0 +1,111 @@
+/*
+ * The one generic reducer: folds per-sample terms into shifted moment sums and
+ * merges rows of sums.  The layout of a row (FS_N, FS_SHIFT, ... and the
+ * per-component blocks) is named in _layout.h, which setup.py generates from
+ * fastscore/_specs.py, the module that Python reads too.
+ *
+ * The fold loops are reductions written for OpenMP SIMD.  The compiler keeps
+ * several partial sums in vector lanes and adds them up in an order fixed at
+ * compile time, so results do not depend on the number of threads.  Without
+ * OpenMP the pragmas are ignored and the loops run as plain scalar sums.
+ */
+#ifndef FASTSCORE_REDUCE_H
+#define FASTSCORE_REDUCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "_layout.h"
+
+/* v where keep is true, else +0.0 (even for an infinite or NaN v), by masking
+ * the bits rather than branching.  Used where the condition is a coin toss
+ * (was a support value drawn, is a discrete sample 0), which a branch
+ * predictor loses. */
+static inline double fs_keep(int keep, double v)
+{
+    uint64_t bits, mask = (uint64_t)0 - (uint64_t)(keep != 0);
+    memcpy(&bits, &v, sizeof bits);
+    bits &= mask;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* Numbers in one row of score-function sums with P components. */
+static inline ptrdiff_t fs_score_row_width(ptrdiff_t P)
+{
+    return FS_HEAD_WIDTH + FS_SCORE_WIDTH * P;
+}
+
+/* row[FS_SUM_D] += sum d, row[FS_SUM_DD] += sum d^2 */
+static inline void fs_fold_value(const double *d, ptrdiff_t m, double *row)
+{
+    double sd = 0.0, sdd = 0.0;
+    ptrdiff_t i;
+#pragma omp simd reduction(+:sd, sdd)
+    for (i = 0; i < m; i++) {
+        sd += d[i];
+        sdd += d[i] * d[i];
+    }
+    row[FS_SUM_D] += sd;
+    row[FS_SUM_DD] += sdd;
+}
+
+/* One score block: += sum s, sum s^2, sum d s, sum d s^2, sum d^2 s^2 */
+static inline void fs_fold_score(const double *d, const double *s, ptrdiff_t m, double *block)
+{
+    double a = 0.0, b = 0.0, c = 0.0, e = 0.0, f = 0.0;
+    ptrdiff_t i;
+#pragma omp simd reduction(+:a, b, c, e, f)
+    for (i = 0; i < m; i++) {
+        double sj = s[i];
+        double t = d[i] * sj;
+        a += sj;
+        b += sj * sj;
+        c += t;
+        e += t * sj;
+        f += t * t;
+    }
+    block[FS_SUM_S] += a;
+    block[FS_SUM_SS] += b;
+    block[FS_SUM_DS] += c;
+    block[FS_SUM_DSS] += e;
+    block[FS_SUM_DDSS] += f;
+}
+
+/* Fold the score-function row a into tot, re-expressing a's sums on tot's
+ * shift (d_a = d_tot - delta).  Rows merged in the same order give the same
+ * totals; fastscore._moments.merge is the NumPy twin. */
+static inline void fs_merge_score_rows(double *tot, const double *a, ptrdiff_t P)
+{
+    double na = a[FS_N], delta, sd_a, ss, sss, sds, sdss;
+    const double *ab;
+    double *tb;
+    ptrdiff_t j;
+    if (na == 0.0)
+        return;
+    if (tot[FS_N] == 0.0) {
+        memcpy(tot, a, (size_t)fs_score_row_width(P) * sizeof(double));
+        return;
+    }
+    delta = a[FS_SHIFT] - tot[FS_SHIFT];
+    sd_a = a[FS_SUM_D];
+    tot[FS_N] = tot[FS_N] + na;
+    tot[FS_SUM_D] = tot[FS_SUM_D] + (sd_a + delta * na);
+    tot[FS_SUM_DD] = tot[FS_SUM_DD] + ((a[FS_SUM_DD] + (2.0 * delta) * sd_a) + (delta * delta) * na);
+    for (j = 0; j < P; j++) {
+        ab = a + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j;
+        tb = tot + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j;
+        ss = ab[FS_SUM_S];
+        sss = ab[FS_SUM_SS];
+        sds = ab[FS_SUM_DS];
+        sdss = ab[FS_SUM_DSS];
+        tb[FS_SUM_S] = tb[FS_SUM_S] + ss;
+        tb[FS_SUM_SS] = tb[FS_SUM_SS] + sss;
+        tb[FS_SUM_DS] = tb[FS_SUM_DS] + (sds + delta * ss);
+        tb[FS_SUM_DSS] = tb[FS_SUM_DSS] + (sdss + delta * sss);
+        tb[FS_SUM_DDSS] = tb[FS_SUM_DDSS] + ((ab[FS_SUM_DDSS] + (2.0 * delta) * sdss) + (delta * delta) * sss);
+    }
+}
+
+#endif

@@ -1,0 +1,171 @@
+"""The kernels' contract, declared once: chunking, the moment-sum layout, and
+each kernel family's named constants and capability slots.
+
+This module is plain Python with no imports beyond the standard library.
+setup.py reads it at build time to generate the Cython side: the enums of
+constant offsets, the family table the templated loops iterate over, and
+``_layout.h``, the C header naming the moment-sum layout.  The package reads
+it at run time.  So neither side spells a number that the other one defines.
+
+A family here is a *kernel* family: one draw routine with its constants.
+A distribution class may use several of them.  For example, Bernoulli
+uses ``bernoulli``, and Binomial(logits=...) uses ``binomial_logits``.
+Adding a family takes a row here, its ``cdef inline`` functions in
+``_families.pxi`` and its class in distributions.py (CONTRIBUTING.md).
+"""
+
+#: Samples per chunk.  Chunk c of batch element b is drawn from
+#: numpy.random.Philox(key=key, counter=[0, 0, c, b]), so a result depends on
+#: (key, n, CHUNK_SIZE) and never on the number of threads.
+CHUNK_SIZE = 16384
+
+# --------------------------------------------------------------------------
+# Moment sums.  One row per batch element.  The head holds the sample count
+# and the value part; one block follows per gradient component.
+#
+# Score-function block (per score component s), with d = f - shift:
+#     sum s, sum s^2, sum d s, sum d s^2, sum d^2 s^2
+# The shift is the first f value of the chunk the row started from.  Shifting
+# f keeps every sum small whatever the offset of f, so f + 1e8 gives the same
+# rloo and cv gradients as f.
+# --------------------------------------------------------------------------
+HEAD = ("n", "shift", "sum_d", "sum_dd")
+SCORE_BLOCK = ("sum_s", "sum_ss", "sum_ds", "sum_dss", "sum_ddss")
+
+
+def row_width(n_components, block=SCORE_BLOCK):
+    """Numbers in one row of moment sums for ``n_components`` gradient components."""
+    return len(HEAD) + len(block) * n_components
+
+
+def layout_header():
+    """The C header naming the layout (setup.py writes it as fastscore/_layout.h)."""
+    lines = ["/* Generated from fastscore/_specs.py by setup.py: do not edit. */",
+             "#ifndef FASTSCORE_LAYOUT_H", "#define FASTSCORE_LAYOUT_H",
+             "#define FS_CHUNK_SIZE %d" % CHUNK_SIZE]
+    for prefix, names in (("FS_", HEAD), ("FS_", SCORE_BLOCK)):
+        lines.append("enum { %s };" % ", ".join(
+            "%s%s = %d" % (prefix, nm.upper(), i) for i, nm in enumerate(names)))
+    lines.append("enum { FS_HEAD_WIDTH = %d, FS_SCORE_WIDTH = %d };"
+                 % (len(HEAD), len(SCORE_BLOCK)))
+    lines.append("#endif")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
+# Kernel families
+# --------------------------------------------------------------------------
+class Family:
+    """One kernel family: a draw routine, its named constants, its capability slots.
+
+    Parameters
+    ----------
+    name : str
+        Kernel name.  Its ``cdef inline`` functions in _families.pxi are named
+        after it: ``<name>_draw``, ``<name>_score`` and so on.
+    consts : tuple of str
+        The per-batch-element constants, in row order.  A plain name is one
+        number.  ``"name[E]"`` holds one number per event coordinate,
+        ``"name[E*E]"`` an E x E matrix, and ``"name[V]"`` the rest of the row
+        (its length is the row's width, e.g. a categorical cdf).
+    event : {"scalar", "vector"}
+        A scalar family draws one number per sample.  A vector family draws
+        an event of E numbers, with ``<name>_draw_event``.
+    score : int, "event" or None
+        The number of score components the kernel computes, "event" when the
+        distribution sets it (vector families), None for families that are
+        only counted.
+    count : None, "draw" or "threshold"
+        How a finite support is counted: by drawing and counting samples, or
+        by comparing the stream's uniforms with thresholds (``<name>_count``).
+    f_input : str or None
+        A transform from what the block holds to what f sees (LogNormal keeps
+        log x from the normal sampler, and f sees exp of it).
+    """
+
+    def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None):
+        if event not in ("scalar", "vector"):
+            raise ValueError("event must be 'scalar' or 'vector'")
+        self.name = name
+        self.consts = tuple(consts)
+        self.event = event
+        self.score = score
+        self.count = count
+        self.f_input = f_input
+        self.id = None  # set by the table below
+
+    @property
+    def slots(self):
+        """Capabilities that estimator kinds ask for ("score", "count", ...)."""
+        out = set()
+        if self.score is not None:
+            out.add("score")
+        if self.count is not None:
+            out.add("count")
+        return frozenset(out)
+
+    def const_fields(self):
+        """[(name, size)] with size 1, "E", "E*E" or "V"."""
+        out = []
+        for c in self.consts:
+            if "[" in c:
+                nm, size = c[:-1].split("[")
+                out.append((nm, size))
+            else:
+                out.append((c, 1))
+        return out
+
+    def offsets(self, E, V=0):
+        """{name: (start, stop)} of each constant in a row, for event size E."""
+        sizes = {1: 1, "E": E, "E*E": E * E, "V": V}
+        out, o = {}, 0
+        for nm, size in self.const_fields():
+            out[nm] = (o, o + sizes[size])
+            o += sizes[size]
+        return out
+
+    def offset_exprs(self):
+        """[(NAME, C expression of its offset in E)] for the generated Cython."""
+        out, terms = [], []
+        for nm, size in self.const_fields():
+            out.append((("%s_%s" % (self.name, nm)).upper(), " + ".join(terms) or "0"))
+            terms.append({1: "1", "E": "E", "E*E": "E * E", "V": "0"}[size])
+        return out
+
+    def __repr__(self):
+        return "Family(%r)" % self.name
+
+
+# The order is the kernel ids.  Constants are those distributions.py computes
+# once per batch element (reciprocals, digamma terms), named for what they are.
+FAMILIES = (
+    Family("normal", ("loc", "scale", "inv_scale"), score=2),
+    Family("bernoulli", ("probs",), count="threshold"),
+    Family("categorical", ("cdf[V]",), count="threshold"),
+    Family("poisson", ("rate", "inv_rate"), score=1),
+    Family("lognormal", ("loc", "scale", "inv_scale"), score=2),
+    # LogNormal for inline f: the block holds y = log x from the normal sampler
+    # (exp(y) is numpy's random_lognormal exactly); the score needs no log.
+    Family("lognormal_y", ("loc", "scale", "inv_scale"), score=2, f_input="exp"),
+    Family("exponential", ("scale",), score=1),
+    Family("gamma", ("concentration", "scale", "log_rate_minus_digamma", "mean"), score=2),
+    Family("beta", ("concentration1", "concentration0", "digamma_sum_minus_digamma1",
+                    "digamma_sum_minus_digamma0"), score=2),
+    Family("chi2", ("df", "log2_plus_digamma_half_df"), score=1),
+    Family("vonmises", ("loc", "concentration", "bessel_ratio"), score=2),
+    Family("binomial_probs", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
+           count="draw"),
+    Family("binomial_logits", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
+           count="draw"),
+    Family("geometric_probs", ("probs", "q", "inv_p", "inv_q"), score=1),
+    Family("geometric_logits", ("probs", "q", "inv_p", "inv_q"), score=1),
+    Family("negbin_probs", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1),
+    Family("negbin_logits", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1),
+    Family("dirichlet", ("concentration[E]", "digamma_sum_minus_digamma[E]"), event="vector",
+           score="event"),
+    Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",
+           score="event"),
+)
+for _i, _fam in enumerate(FAMILIES):
+    _fam.id = _i
+BY_NAME = {fam.name: fam for fam in FAMILIES}
