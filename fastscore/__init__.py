@@ -13,37 +13,33 @@ Examples
 ['loc', 'scale']
 """
 
-import importlib.machinery as _machinery
 import os as _os
-import sys as _sys
 
+# The compiled kernels are built by `pip install` (or in place by
+# `python setup.py build_ext --inplace`).  Importing fastscore from a source
+# checkout that has not been built in place (python run from the checkout's
+# root puts it first on sys.path) must say so clearly rather than fail deep
+# inside: the same check as scikit-learn's __check_build.
+try:
+    from . import _finish, _kernels  # noqa: F401
+except ImportError as _exc:
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    _tree = _os.path.exists(_os.path.join(_here, _os.pardir, "setup.py"))
+    raise ImportError(
+        "fastscore's compiled kernels could not be imported from %s (%s).%s" % (
+            _here, _exc,
+            " This is a source checkout without an in-place build: install fastscore "
+            "(python -m pip install .) and run it from outside this directory (the "
+            "`fastscore` command works anywhere), or build in place with "
+            "`python setup.py build_ext --inplace`." if _tree else
+            " The installation is incomplete: reinstall fastscore (python -m pip install "
+            "--force-reinstall fastscore-mc).")) from None
 
-def _has_kernels(directory):
-    names = ("_kernels" + suffix for suffix in _machinery.EXTENSION_SUFFIXES)
-    return any(_os.path.exists(_os.path.join(directory, name)) for name in names)
-
-
-# `python -m fastscore ...` run from a source checkout puts the checkout first
-# on sys.path, and its fastscore/ has no compiled kernels unless built in
-# place.  Then take the package's modules from the installed build instead of
-# failing (or mixing the two).
-if not _has_kernels(__path__[0]):
-    for _entry in _sys.path:
-        _candidate = _os.path.join(_entry or _os.curdir, "fastscore")
-        if (_os.path.realpath(_candidate) != _os.path.realpath(__path__[0])
-                and _has_kernels(_candidate)):
-            __path__[:] = [_candidate]
-            break
-    else:
-        raise ImportError("fastscore's compiled kernels are not built: install the package "
-                          "(python -m pip install .) or build in place "
-                          "(python setup.py build_ext --inplace)")
-
-from . import fn  # noqa: E402
-from ._config import show_config  # noqa: E402
-from ._rng import CHUNK_SIZE  # noqa: E402
-from ._version import __version__  # noqa: E402
-from .distributions import (  # noqa: E402
+from . import fn
+from ._config import show_config
+from ._rng import CHUNK_SIZE
+from ._version import __version__
+from .distributions import (
     Bernoulli,
     Beta,
     Binomial,
@@ -61,7 +57,7 @@ from .distributions import (  # noqa: E402
     Poisson,
     VonMises,
 )
-from .estimate import Estimate, estimate, estimate_from_samples, sample, score  # noqa: E402
+from .estimate import Estimate, estimate, estimate_from_samples, sample, score
 
 __all__ = [
     "__version__",

@@ -1,4 +1,9 @@
-"""Command line: ``python -m fastscore {demo,bench,config} | --version``."""
+"""Command line: ``fastscore {demo,bench,config} | --version``.
+
+The same as ``python -m fastscore ...`` wherever the package is importable;
+the ``fastscore`` command works from any directory, a source checkout's
+root included (where ``python -m`` would import the unbuilt source tree).
+"""
 
 import argparse
 import sys
@@ -7,7 +12,7 @@ from ._version import __version__
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastscore",
+    parser = argparse.ArgumentParser(prog="fastscore",
                                      description="fastscore command line")
     parser.add_argument("--version", action="version", version="fastscore %s" % __version__)
     sub = parser.add_subparsers(dest="command")

@@ -1,4 +1,4 @@
-"""``python -m fastscore bench``: a quick benchmark report.
+"""``fastscore bench``: a quick benchmark report.
 
 Times, side by side in one process (variants interleaved, median of several
 rounds), the fused kernel against the sampling floor (the same numpy C

@@ -1,4 +1,4 @@
-"""``python -m fastscore demo``: three real problems with known answers.
+"""``fastscore demo``: three real problems with known answers.
 
 1. REINFORCE: the policy gradient of a 10-armed bandit's softmax policy.
 2. Variational inference: the score gradient of the ELBO

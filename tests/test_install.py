@@ -86,20 +86,52 @@ def test_version_is_a_version_string():
     assert re.fullmatch(r"\d+\.\d+(\.\d+)?([.+-]?\w+)*", fastscore.__version__)
 
 
-@pytest.mark.parametrize("where", ["outside", "root"])
-def test_version_cli(where, tmp_path):
-    """``python -m fastscore --version`` from outside the tree and from its root."""
+def _cli_env():
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
-    conf = _conftest()
-    if not conf.SOURCE_TREE_DROPPED:
+    if not _conftest().SOURCE_TREE_DROPPED:
         # the in-place build is not installed: make it importable from anywhere
         env["PYTHONPATH"] = ROOT
-    cwd = str(tmp_path) if where == "outside" else ROOT
-    res = subprocess.run([sys.executable, "-m", "fastscore", "--version"],
-                         capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return env
+
+
+def test_version_cli_outside_the_tree(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "fastscore", "--version"], capture_output=True,
+                         text=True, cwd=str(tmp_path), env=_cli_env(), timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "fastscore %s" % fastscore.__version__
+
+
+def test_console_script_from_the_checkout_root():
+    """The ``fastscore`` command (the README's first command) runs the installed
+    package from anywhere, the checkout's root included."""
+    if not _conftest().SOURCE_TREE_DROPPED:
+        pytest.skip("the in-place build is not installed: no console script")
+    script = os.path.join(os.path.dirname(sys.executable), "fastscore")
+    if not os.path.exists(script) and os.path.exists(script + ".exe"):
+        script += ".exe"
+    assert os.path.exists(script), "pip did not install the fastscore command: " + script
+    res = subprocess.run([script, "--version"], capture_output=True, text=True, cwd=ROOT,
+                         env=_cli_env(), timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "fastscore %s" % fastscore.__version__
+
+
+def test_unbuilt_checkout_says_so(tmp_path):
+    """Importing fastscore from a source tree without built kernels is a clear ImportError
+    (not a mix of the tree and an installed build)."""
+    import shutil
+
+    tree = tmp_path / "checkout"
+    shutil.copytree(SOURCE_PKG, tree / "fastscore",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    (tree / "setup.py").write_text("# a checkout\n")
+    res = subprocess.run([sys.executable, "-m", "fastscore", "--version"], capture_output=True,
+                         text=True, cwd=str(tree), env=_cli_env(), timeout=120)
+    assert res.returncode != 0
+    assert "ImportError" in res.stderr and "source checkout without an in-place build" \
+        in res.stderr, res.stderr
+    assert "pip install" in res.stderr
 
 
 def test_estimate_smoke():
