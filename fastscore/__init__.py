@@ -39,50 +39,9 @@ from . import fn
 from ._config import show_config
 from ._rng import CHUNK_SIZE
 from ._version import __version__
-from .distributions import (
-    Bernoulli,
-    Beta,
-    Binomial,
-    Categorical,
-    Chi2,
-    Dirichlet,
-    Distribution,
-    Exponential,
-    Gamma,
-    Geometric,
-    LogNormal,
-    MultivariateNormal,
-    NegativeBinomial,
-    Normal,
-    Poisson,
-    VonMises,
-)
+from . import distributions as _distributions
+from .distributions import *  # noqa: F401,F403  (every family: distributions.__all__)
 from .estimate import Estimate, estimate, estimate_from_samples, sample, score
 
-__all__ = [
-    "__version__",
-    "CHUNK_SIZE",
-    "Distribution",
-    "Normal",
-    "Bernoulli",
-    "Categorical",
-    "Poisson",
-    "LogNormal",
-    "Exponential",
-    "Gamma",
-    "Beta",
-    "Dirichlet",
-    "Binomial",
-    "Geometric",
-    "NegativeBinomial",
-    "MultivariateNormal",
-    "VonMises",
-    "Chi2",
-    "Estimate",
-    "estimate",
-    "estimate_from_samples",
-    "sample",
-    "score",
-    "fn",
-    "show_config",
-]
+__all__ = ["__version__", "CHUNK_SIZE", *_distributions.__all__, "Estimate", "estimate",
+           "estimate_from_samples", "sample", "score", "fn", "show_config"]

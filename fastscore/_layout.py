@@ -61,7 +61,7 @@ class SampleLayout:
 class ParamLayout:
     """The differentiable parameters of a distribution, as gradient components.
 
-    ``params`` is a list of (name, event_shape, packing).  Packing None
+    ``params`` is a list of (name, event_shape tuple, packing).  Packing None
     stores all of the event; "tril" stores only the lower triangle of a
     square matrix, row by row, and the other entries are zero when the
     components are expanded (MultivariateNormal's scale_tril).
@@ -69,15 +69,16 @@ class ParamLayout:
 
     def __init__(self, batch_shape, params):
         self.batch_shape = tuple(batch_shape)
-        self.params = [(nm, tuple(shape), packing) for nm, shape, packing in params]
-        self.names = tuple(nm for nm, _, _ in self.params)
-        self.size = sum(self._n_components(shape, packing) for _, shape, packing in self.params)
+        self.params = params
+        self.size = 0
+        for _, shape, packing in params:
+            self.size += self._n_components(shape, packing)
 
     @staticmethod
     def _n_components(shape, packing):
         if packing == "tril":
             return shape[0] * (shape[0] + 1) // 2
-        return math.prod(shape)
+        return math.prod(shape) if shape else 1
 
     def shape(self, name):
         """Gradient shape of parameter ``name``: batch_shape + its event shape."""

@@ -27,7 +27,8 @@ class Plan:
         except for LogNormal, whose inline loop keeps log x.
     consts : ndarray (batch_size, n_consts), float64, C-contiguous
         The family's constants per batch element, in the order of
-        ``family.consts``.  Read them by name with :meth:`const`.
+        ``family.consts`` (fastscore.distributions packs them by name).  Read
+        them by name with :meth:`const`.
     layout : fastscore._layout.SampleLayout
         Batch and event shapes, kernel layout (m, batch_size, E) <-> user layout.
     params : fastscore._layout.ParamLayout
@@ -53,13 +54,13 @@ class Plan:
                               else _specs.BY_NAME[inline_family])
         self.layout = layout
         self.params = params
-        self.consts = np.ascontiguousarray(consts, dtype=np.float64).reshape(layout.batch_size, -1)
+        self.consts = consts
         self.support = support
         self.onehot = onehot
         self._draw = draw
         self.score = score
         self.check_support = check_support if check_support is not None else (lambda x3: None)
-        self._offsets = self.family.offsets(layout.E, self.consts.shape[1])
+        self._offsets = self.family.offsets(layout.E, self.consts.shape[1])[0]
 
     # shapes, as the kernels and the f kinds ask for them
     @property
@@ -99,9 +100,8 @@ class Plan:
 
     def const(self, name):
         """Constant ``name`` of every batch element: (batch_size,) or (batch_size, size)."""
-        a, b = self._offsets[name]
-        size = self.family.const_fields()[list(self._offsets).index(name)][1]
-        return self.consts[:, a] if size == 1 else self.consts[:, a:b]
+        a, b, scalar = self._offsets[name]
+        return self.consts[:, a] if scalar else self.consts[:, a:b]
 
     def draw(self, gen, b, m):
         """The sampler's NumPy twin: m samples (m, E) of batch element b from Generator ``gen``.
@@ -113,7 +113,5 @@ class Plan:
     def consts_of(self, b):
         """{name: value} of batch element b (floats, or arrays for vector constants)."""
         row = self.consts[b]
-        out = {}
-        for (nm, size), (lo, hi) in zip(self.family.const_fields(), self._offsets.values()):
-            out[nm] = row[lo] if size == 1 else row[lo:hi]
-        return out
+        return {nm: row[lo] if scalar else row[lo:hi]
+                for nm, (lo, hi, scalar) in self._offsets.items()}

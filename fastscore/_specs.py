@@ -93,6 +93,8 @@ class Family:
         self.count = count
         self.f_input = f_input
         self.id = None  # set by the table below
+        self._offsets = {}  # (E, V) -> offsets, computed once
+        self.row_sized = any(c.endswith("[V]") for c in self.consts)
 
     @property
     def slots(self):
@@ -116,13 +118,20 @@ class Family:
         return out
 
     def offsets(self, E, V=0):
-        """{name: (start, stop)} of each constant in a row, for event size E."""
-        sizes = {1: 1, "E": E, "E*E": E * E, "V": V}
-        out, o = {}, 0
-        for nm, size in self.const_fields():
-            out[nm] = (o, o + sizes[size])
-            o += sizes[size]
-        return out
+        """({name: (start, stop, scalar)}, row width) for a row of event size E.
+
+        ``V`` is the width of a "[V]" constant; scalar is True for one number.
+        """
+        key = (E, V if self.row_sized else 0)
+        found = self._offsets.get(key)
+        if found is None:
+            sizes = {1: 1, "E": E, "E*E": E * E, "V": V}
+            out, o = {}, 0
+            for nm, size in self.const_fields():
+                out[nm] = (o, o + sizes[size], size == 1)
+                o += sizes[size]
+            found = self._offsets[key] = (out, o)
+        return found
 
     def offset_exprs(self):
         """[(NAME, C expression of its offset in E)] for the generated Cython."""

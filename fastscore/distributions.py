@@ -180,7 +180,7 @@ class Distribution:
             layout = SampleLayout(self.batch_shape, self.event_shape, self.integer_valued)
             family = _specs.BY_NAME[self.family]
             self._plan = Plan(
-                self._name, family, _pack(family, self._constants(), layout.batch_size),
+                self._name, family, _pack(family, self._constants(), layout.batch_size, layout.E),
                 layout, ParamLayout(self.batch_shape, self._param_slots()),
                 inline_family=self.inline_family, support=self._support_values(),
                 onehot=self._onehot(), draw=self._draw_numpy, score=self._score_numpy,
@@ -246,14 +246,22 @@ class Distribution:
         return self._log_prob(x3).reshape(tuple(lead) + tuple(self.batch_shape))
 
 
-def _pack(family, consts, batch_size):
-    """The named constants in the family's row order: (batch_size, n_consts)."""
-    names = [nm for nm, _ in family.const_fields()]
-    if set(consts) != set(names):
+def _pack(family, consts, batch_size, E):
+    """The named constants in the family's row order: (batch_size, n_consts) float64."""
+    if len(consts) != len(family.consts):
         raise AssertionError("family %r has constants %s, got %s"
-                             % (family.name, names, sorted(consts)))
-    cols = [np.asarray(consts[nm], dtype=np.float64).reshape(batch_size, -1) for nm in names]
-    return np.ascontiguousarray(np.concatenate(cols, axis=1))
+                             % (family.name, family.consts, sorted(consts)))
+    # a "[V]" constant (the last) spans the rest of the row: its width is its own
+    V = np.shape(consts[family.const_fields()[-1][0]])[-1] if family.row_sized else 0
+    offsets, width = family.offsets(E, V)
+    out = np.empty((batch_size, width))
+    for nm, value in consts.items():
+        lo, hi, scalar = offsets[nm]
+        if scalar:
+            out[:, lo] = value
+        else:
+            out[:, lo:hi] = value
+    return out
 
 
 class _ScalarFamily(Distribution):
