@@ -517,4 +517,556 @@ static inline double fs_gamma_dx_dshape(double a, double x)
         return fs__gamma_dxda_cf(a, x);
     }
 }
+/* ------------------------------------------------------------------------
+ * Beta(a, b): dx/da = -(dI_x(a, b)/da) / p(x), p = x^(a-1) (1-x)^(b-1) / B(a, b)
+ *
+ * The continued fraction (Didonato & Morris 1992; its derivatives as in Boik
+ * & Robison-Cox 1998, here by forward-mode differentiation of the Lentz
+ * recurrence rather than of the numerator/denominator recurrences):
+ *     I_x(p, q) = x^p (1-x)^q / (p B(p, q)) * 1 / (1 + d_1 / (1 + d_2 / (1 + ...))),
+ *     d_(2m+1) = -(p + m)(p + q + m) x / ((p + 2m)(p + 2m + 1)),
+ *     d_(2m)   = m (q - m) x / ((p + 2m - 1)(p + 2m)),
+ * converges fast for x < (p + 1) / (p + q + 2), the mean-ish point; beyond
+ * it the symmetry I_x(a, b) = 1 - I_(1-x)(b, a) is used, so the fraction is
+ * always run in its converging half.  The prefactor is (x (1-x) / p) times
+ * the density, so with R = 1 / (1 + d_1 / ...) and its derivatives R_p, R_q:
+ *   direct (p, q) = (a, b), I = x (1-x) / a * p(x) * R:
+ *     dx/da = -(x (1-x) / a) [(log x - psi(a+1) + psi(a+b)) R + R_p]
+ *     dx/db = -(x (1-x) / a) [(log(1-x) - psi(b) + psi(a+b)) R + R_q]
+ *   swapped (p, q) = (b, a), I = 1 - x (1-x) / b * p(x) * R:
+ *     dx/da = +(x (1-x) / b) [(log x - psi(a) + psi(a+b)) R + R_q]
+ *     dx/db = +(x (1-x) / b) [(log(1-x) - psi(b+1) + psi(a+b)) R + R_p]
+ * The digamma differences are formed without cancellation (fs__psi_diff):
+ * with b = 0.01, a = 1e4 the bracket is ~1e-6 and a plain difference of two
+ * digammas near log(1e4) would leave only ~9 correct digits.
+ * The cost grows like sqrt(max(a, b)) near the mean (measured by the check
+ * script); there is no uniform asymptotic regime for Beta here.
+ * ------------------------------------------------------------------------ */
+
+/* psi(a + b) - psi(a), a, b > 0, accurate also for b << a: shift a up to 10
+ * with psi(a+b) - psi(a) = [psi(a+1+b) - psi(a+1)] + b / (a (a+b)), then the
+ * Stirling series of psi with each power difference formed as
+ * (a+b)^-2j - a^-2j = a^-2j ((1+u)^j - 1), u = (a/(a+b))^2 - 1 = expm1(-2 log1p(b/a)),
+ * (1+u)^j - 1 accumulated as v_j = v_(j-1) + u (1 + v_(j-1)) (terms of one sign). */
+static inline double fs__psi_diff(double a, double b)
+{
+    static const double c[7] = {
+        8.3333333333333333e-2, -8.3333333333333333e-3, 3.9682539682539683e-3,
+        -4.1666666666666667e-3, 7.5757575757575758e-3, -2.1092796092796093e-2,
+        8.3333333333333333e-2}; /* B_2j / (2j) */
+    double acc = 0.0, l, u, v, r2, p, s;
+    int j;
+    if (b >= a)
+        return fs_digamma(a + b) - fs_digamma(a);
+    while (a < 10.0) {
+        acc += b / (a * (a + b));
+        a += 1.0;
+    }
+    l = log1p(b / a);
+    u = expm1(-2.0 * l);
+    r2 = 1.0 / (a * a);
+    v = 0.0;
+    p = 1.0;
+    s = 0.0;
+    for (j = 0; j < 7; j++) {
+        v = v + u * (1.0 + v);
+        p *= r2;
+        s += c[j] * p * v;
+    }
+    return acc + l + b / (2.0 * a * (a + b)) - s;
+}
+
+/* psi(a + b) - psi(a + 1) = psi(a+b) - psi(a) - 1/a; for a < 1 formed
+ * directly (psi(a + 1) is O(1) there, while psi(a) ~ -1/a would cancel) */
+static inline double fs__psi_diff1(double a, double b)
+{
+    if (a < 1.0)
+        return fs_digamma(a + b) - fs_digamma(a + 1.0);
+    return fs__psi_diff(a, b) - 1.0 / a;
+}
+
+#define FS_BETA_MAXIT 200000
+
+/* R = 1 / (1 + d_1 / (1 + d_2 / ...)) for I_x(p, q) and dR/dp, dR/dq.
+ * lp, lq are the log-prefactor derivatives, used only to judge when the
+ * derivative parts have converged relative to the final brackets. */
+static inline void fs__beta_cf(double p, double q, double x, double lp, double lq,
+                               double *r, double *rp, double *rq)
+{
+    const double tiny = 1e-300;
+    double f = 1.0, fp = 0.0, fq = 0.0;
+    double C = 1.0, Cp = 0.0, Cq = 0.0;
+    double Dv = 0.0, Dp = 0.0, Dq = 0.0;
+    int j;
+    for (j = 1; j < FS_BETA_MAXIT; j++) {
+        double d, ddp, ddq, Mx, dM, Dr, Drp, Drq, Cr, Crp, Crq, iC, del, delp, delq;
+        int m = j / 2;
+        if (j & 1) {
+            /* d = -x N / M, N = (p+m)(p+q+m), M = (p+2m)(p+2m+1) */
+            double n1 = p + m, n2 = p + q + m, m1 = p + 2 * m, m2 = m1 + 1.0;
+            Mx = m1 * m2;
+            dM = m1 + m2;
+            d = -x * n1 * n2 / Mx;
+            ddp = -x * (n1 + n2) / Mx - d * dM / Mx;
+            ddq = -x * n1 / Mx;
+        } else {
+            /* d = x m (q - m) / M, M = (p+2m-1)(p+2m) */
+            double m1 = p + 2 * m - 1.0, m2 = p + 2 * m;
+            Mx = m1 * m2;
+            dM = m1 + m2;
+            d = x * m * (q - m) / Mx;
+            ddp = -d * dM / Mx;
+            ddq = x * m / Mx;
+        }
+        /* D <- 1 / (1 + d D) */
+        Dr = 1.0 + d * Dv;
+        Drp = ddp * Dv + d * Dp;
+        Drq = ddq * Dv + d * Dq;
+        if (Dr == 0.0)
+            Dr = tiny;
+        Dv = 1.0 / Dr;
+        Dp = -Drp * Dv * Dv;
+        Dq = -Drq * Dv * Dv;
+        /* C <- 1 + d / C */
+        iC = 1.0 / C;
+        Cr = 1.0 + d * iC;
+        Crp = ddp * iC - d * Cp * iC * iC;
+        Crq = ddq * iC - d * Cq * iC * iC;
+        if (Cr == 0.0)
+            Cr = tiny;
+        C = Cr;
+        Cp = Crp;
+        Cq = Crq;
+        del = C * Dv;
+        delp = Cp * Dv + C * Dp;
+        delq = Cq * Dv + C * Dq;
+        fp = fp * del + f * delp;
+        fq = fq * del + f * delq;
+        f *= del;
+        if (fabs(del - 1.0) < FS_EPS
+            && fabs(f * delp) < FS_EPS * (fabs(fp) + fabs(lp * f))
+            && fabs(f * delq) < FS_EPS * (fabs(fq) + fabs(lq * f)))
+            break;
+    }
+    *r = 1.0 / f;
+    *rp = -fp / (f * f);
+    *rq = -fq / (f * f);
+}
+
+enum { FS_BETA_DIRECT = 0, FS_BETA_SWAPPED = 1, FS_BETA_EDGE = 2 };
+
+/* direct when x < (a + 1) / (a + b + 2): there the fraction for I_x(a, b)
+ * converges (Didonato & Morris); otherwise the one for I_(1-x)(b, a) does */
+static inline int fs__beta_regime(double a, double b, double x)
+{
+    if (!(x > 0.0 && x < 1.0))
+        return FS_BETA_EDGE;
+    return x * (a + b + 2.0) < a + 1.0 ? FS_BETA_DIRECT : FS_BETA_SWAPPED;
+}
+
+/* dx/da and dx/db for x ~ Beta(a, b), a, b > 0, x in [0, 1].
+ * x = 0 or 1 (samples that rounded to an end) give 0 for both, the limits
+ * (the derivatives carry a factor x (1 - x)); invalid input gives NaN.
+ * Accuracy near x = 1 is that of the given x: 1 - x is taken as exact. */
+static inline void fs_beta_dx_dab(double a, double b, double x, double *dxda, double *dxdb)
+{
+    double r, rp, rq, lx, ly, y, la, lb, pre;
+    if (!(a > 0.0) || !(b > 0.0) || !(x >= 0.0 && x <= 1.0) || a == HUGE_VAL || b == HUGE_VAL) {
+        *dxda = *dxdb = fs__nan();
+        return;
+    }
+    if (fs__beta_regime(a, b, x) == FS_BETA_EDGE) {
+        *dxda = *dxdb = 0.0;
+        return;
+    }
+    y = 1.0 - x; /* exact for x >= 1/2; for x < 1/2 only log1p(-x) matters */
+    lx = log(x);
+    ly = log1p(-x);
+    if (fs__beta_regime(a, b, x) == FS_BETA_DIRECT) {
+        la = lx + fs__psi_diff1(a, b);
+        lb = ly + fs__psi_diff(b, a);
+        fs__beta_cf(a, b, x, la, lb, &r, &rp, &rq);
+        pre = -(x * y) / a;
+        *dxda = pre * (la * r + rp);
+        *dxdb = pre * (lb * r + rq);
+    } else {
+        la = lx + fs__psi_diff(a, b);
+        lb = ly + fs__psi_diff1(b, a);
+        fs__beta_cf(b, a, y, lb, la, &r, &rp, &rq);
+        pre = (x * y) / b;
+        *dxda = pre * (la * r + rq);
+        *dxdb = pre * (lb * r + rp);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * von Mises(0, k) on [-pi, pi]: dx/dk = -(dF/dk) / p(x)
+ *
+ * With p(t) = e^(k cos t) / (2 pi I0(k)) and A = I1(k)/I0(k) = d log I0/dk,
+ * dp/dk = (cos t - A) p, and F(0) = 1/2 for every k, so
+ *     dx/dk = -int_0^x e^(k (cos t - cos x)) (cos t - A) dt
+ *           = +int_x^pi e^(k (cos t - cos x)) (cos t - A) dt     (x >= 0),
+ * the second form because the integral over the whole circle is 0.  The
+ * density has cancelled into the exponent, which is <= 0 on the side used.
+ * dx/dk is odd in x; below x >= 0.
+ *
+ * Why not the Fourier series of F (F = (x + pi)/(2 pi) + (1/pi) sum_n
+ * (I_n/I_0) sin(n x)/n)?  Its terms are O(1) however small dF/dk is, so its
+ * absolute error ~1e-16 becomes a relative error ~1e-16 / (p(x) |dx/dk|)
+ * after the division: 1e-6 .. 1e-3 at the 1e-12 quantiles for k = 5..20
+ * (measured with the series in fastscore/_implicit_ref.py), and it needs
+ * ~9 sqrt(k) terms.  The integral forms below have no such floor.
+ *
+ * Regimes, with s = sin(x/2) (cos t = 1 - 2 sin^2(t/2)):
+ *
+ * (C) centre, cos x >= A (s^2 <= (1 - A)/2): the first form, whose
+ *     integrand is >= 0.  With sigma = sin(t/2), dt = 2 dsigma / sqrt(1 - sigma^2)
+ *     and (1 - sigma^2)^(-1/2) = sum_j b_j sigma^2j (FS_BINOM_HALF),
+ *         dx/dk = -2 sum_j b_j [(1 - A) m_j - 2 m_(j+1)],
+ *         m_j = e^(beta s^2) int_0^s sigma^2j e^(-beta sigma^2) dsigma, beta = 2k.
+ *     The j-series converges like s^2j (s^2 <= 1/2 here, at most 57 terms;
+ *     s^2 ~ 1/(4k) at large k, a handful).  m_(J+1) comes from the
+ *     positive series s^(2n+1) sum_i (2 beta s^2)^i / ((2n+1)(2n+3)...(2n+2i+1))
+ *     (2 beta s^2 <= 2k(1 - A) < 1.3 in this regime: fast), the others by the
+ *     downward recurrence m_(j-1) = (2 beta m_j + s^(2j-1)) / (2j - 1), which
+ *     only adds positive terms.
+ *
+ * (Q) tail, cos x < A and R = 2k cos^2(x/2) <= 40: the second form (integrand
+ *     < 0) by Gauss-Legendre on [x, pi].  R is the range of the exponent
+ *     k (cos t - cos x) over [x, pi], which is what makes the integrand hard
+ *     for a polynomial rule: 16 nodes are good to 3e-15 for R <= 5, 24 to
+ *     2e-14 for R <= 25, 32 to 1e-14 for R <= 40 (measured against mpmath).
+ *     This is every tail point for k <= 20, and the last stretch before pi
+ *     for larger k.
+ *
+ * (E) tail, R > 40 and x <= pi/2: the second form with the same substitution, but with
+ *     integrals to infinity:
+ *         dx/dk = 2 sum_j b_j [(1 - A) n_j - 2 n_(j+1)],
+ *         n_j = e^(beta s^2) int_s^inf sigma^2j e^(-beta sigma^2) dsigma,
+ *     n_0 = sqrt(pi / beta) erfcx(s sqrt(beta)) / 2 and the upward
+ *     recurrence n_(j+1) = ((2j + 1) n_j + s^(2j+1)) / (2 beta), which only adds
+ *     (upper incomplete gammas, stable upwards).  The true integral stops at
+ *     sigma = 1 where the binomial series diverges; the series is asymptotic
+ *     with error ~ e^(-beta (1 - s^2)) = e^(-R) < 5e-18 relative, and is cut
+ *     at its smallest term.  Each bracket is a sum of two negative parts
+ *     (1 - A ~ 1/beta), so there is no cancellation.  The j-series converges
+ *     like s^2j, so this is kept to s^2 <= 1/2 (64 terms suffice).
+ *
+ * (W) far tail, R > 40 and x > pi/2 (probability < e^-40 beyond it):
+ *     tau = k (cos x - cos t) turns the second form into a Laplace integral
+ *         dx/dk = int_0^R e^-tau h(tau/k) dtau / k,
+ *         h(u) = (cos x - A - u) / sqrt((1 - cos x + u)(1 + cos x - u)),
+ *     whose Taylor coefficients at 0 satisfy (from the ODE of the product of
+ *     the two inverse square roots) g_(n+1) = ((1/M - 1/P)(n + 1/2) g_n
+ *     + n g_(n-1) / (P M)) / (n + 1), P = 1 - cos x, M = 1 + cos x.  Watson's
+ *     lemma gives dx/dk ~ sum_n e_n n! / k^n / (k sin x); the terms behave like
+ *     n! / min(kP, kM)^n = n! / min(2k s^2, R)^n, so the smallest is
+ *     ~e^-40 and the series is cut there.
+ *
+ * 1 - A is needed to full relative precision (it is ~1/(2k)): by the power
+ * series of I0 and I1 for k < 20 (cancellation at most a factor 40), by
+ * their asymptotic series for k >= 20 (error floor ~e^(-2k) < 5e-18), where
+ * 1 - A = sum_(m>=1) (alpha_m - beta_m) k^-m / sum_m alpha_m k^-m with
+ * I0 e^-k sqrt(2 pi k) ~ sum alpha_m k^-m, I1 e^-k sqrt(2 pi k) ~ sum beta_m k^-m
+ * and alpha_m - beta_m > 0 (no cancellation).
+ * ------------------------------------------------------------------------ */
+
+#define FS_PI_HI 3.141592653589793116      /* the double nearest pi */
+#define FS_PI_LO 1.2246467991473531772e-16 /* pi - FS_PI_HI */
+
+static const double FS_BINOM_HALF[64] = {
+    1.0, 5.0e-1, 3.75e-1, 3.125e-1,
+    2.734375e-1, 2.4609375e-1, 2.255859375e-1, 2.0947265625e-1,
+    1.96380615234375e-1, 1.854705810546875e-1, 1.7619705200195312e-1, 1.6818809509277344e-1,
+    1.6118025779724121e-1, 1.5498101711273193e-1, 1.4944598078727722e-1, 1.4446444809436798e-1,
+    1.3994993409141898e-1, 1.3583375955931842e-1, 1.3206059957155958e-1, 1.2858532063546591e-1,
+    1.2537068761957926e-1, 1.2238567124768451e-1, 1.1960417871932805e-1, 1.1700408787760352e-1,
+    1.1456650271348678e-1, 1.1227517265921705e-1, 1.1011603472346287e-1, 1.080768488952506e-1,
+    1.0614690516497827e-1, 1.0431678611040968e-1, 1.0257817300856951e-1, 1.0092368634714097e-1,
+    9.9346753747966897e-2, 9.7841499903300731e-2, 9.6402654316487485e-2, 9.5025473540537664e-2,
+    9.3705675296919085e-2, 9.243938238750126e-2, 9.1223074724507822e-2, 9.0053548125475671e-2,
+    8.8927878773907225e-2, 8.7843392447396161e-2, 8.679763777540335e-2, 8.5788362917549822e-2,
+    8.481349515712312e-2, 8.3871122988710641e-2, 8.2959480347529003e-2, 8.2076932684257418e-2,
+    8.122196463546307e-2, 8.0393169077958345e-2, 7.9589237387178761e-2, 7.8808950746127989e-2,
+    7.8051172373569066e-2, 7.7314840558724075e-2, 7.6598962405402556e-2, 7.5902608201717078e-2,
+    7.5224906342773176e-2, 7.4565038743275165e-2, 7.3922236685143483e-2, 7.3295777052218538e-2,
+    7.2684978910116717e-2, 7.2089200394460023e-2, 7.1507835875149861e-2, 7.0940313368204227e-2};
+static const double FS_GL16[2][16] = {
+    {9.8940093499164993e-1, 9.4457502307323258e-1, 8.6563120238783174e-1, 7.5540440835500303e-1,
+     6.1787624440264375e-1, 4.5801677765722739e-1, 2.8160355077925891e-1, 9.501250983763744e-2,
+     -9.501250983763744e-2, -2.8160355077925891e-1, -4.5801677765722739e-1, -6.1787624440264375e-1,
+     -7.5540440835500303e-1, -8.6563120238783174e-1, -9.4457502307323258e-1, -9.8940093499164993e-1},
+    {2.7152459411754095e-2, 6.2253523938647893e-2, 9.5158511682492785e-2, 1.2462897125553387e-1,
+     1.4959598881657673e-1, 1.6915651939500254e-1, 1.8260341504492359e-1, 1.894506104550685e-1,
+     1.894506104550685e-1, 1.8260341504492359e-1, 1.6915651939500254e-1, 1.4959598881657673e-1,
+     1.2462897125553387e-1, 9.5158511682492785e-2, 6.2253523938647893e-2, 2.7152459411754095e-2},
+};
+static const double FS_GL24[2][24] = {
+    {9.9518721999702136e-1, 9.747285559713095e-1, 9.3827455200273276e-1, 8.8641552700440103e-1,
+     8.2000198597390292e-1, 7.4012419157855436e-1, 6.4809365193697557e-1, 5.4542147138883954e-1,
+     4.3379350762604514e-1, 3.1504267969616337e-1, 1.9111886747361631e-1, 6.4056892862605626e-2,
+     -6.4056892862605626e-2, -1.9111886747361631e-1, -3.1504267969616337e-1, -4.3379350762604514e-1,
+     -5.4542147138883954e-1, -6.4809365193697557e-1, -7.4012419157855436e-1, -8.2000198597390292e-1,
+     -8.8641552700440103e-1, -9.3827455200273276e-1, -9.747285559713095e-1, -9.9518721999702136e-1},
+    {1.23412297999872e-2, 2.8531388628933663e-2, 4.4277438817419806e-2, 5.9298584915436781e-2,
+     7.3346481411080306e-2, 8.6190161531953276e-2, 9.7618652104113888e-2, 1.0744427011596563e-1,
+     1.155056680537256e-1, 1.2167047292780339e-1, 1.258374563468283e-1, 1.2793819534675216e-1,
+     1.2793819534675216e-1, 1.258374563468283e-1, 1.2167047292780339e-1, 1.155056680537256e-1,
+     1.0744427011596563e-1, 9.7618652104113888e-2, 8.6190161531953276e-2, 7.3346481411080306e-2,
+     5.9298584915436781e-2, 4.4277438817419806e-2, 2.8531388628933663e-2, 1.23412297999872e-2},
+};
+static const double FS_GL32[2][32] = {
+    {9.9726386184948156e-1, 9.8561151154526834e-1, 9.6476225558750643e-1, 9.3490607593773969e-1,
+     8.9632115576605212e-1, 8.4936761373256997e-1, 7.9448379596794241e-1, 7.3218211874028968e-1,
+     6.630442669302152e-1, 5.8771575724076233e-1, 5.0689990893222939e-1, 4.2135127613063535e-1,
+     3.3186860228212765e-1, 2.3928736225213707e-1, 1.4447196158279649e-1, 4.8307665687738316e-2,
+     -4.8307665687738316e-2, -1.4447196158279649e-1, -2.3928736225213707e-1, -3.3186860228212765e-1,
+     -4.2135127613063535e-1, -5.0689990893222939e-1, -5.8771575724076233e-1, -6.630442669302152e-1,
+     -7.3218211874028968e-1, -7.9448379596794241e-1, -8.4936761373256997e-1, -8.9632115576605212e-1,
+     -9.3490607593773969e-1, -9.6476225558750643e-1, -9.8561151154526834e-1, -9.9726386184948156e-1},
+    {7.0186100094700966e-3, 1.6274394730905671e-2, 2.5392065309262059e-2, 3.4273862913021433e-2,
+     4.2835898022226681e-2, 5.0998059262376176e-2, 5.8684093478535547e-2, 6.5822222776361847e-2,
+     7.2345794108848506e-2, 7.8193895787070306e-2, 8.3311924226946755e-2, 8.7652093004403811e-2,
+     9.1173878695763885e-2, 9.3844399080804566e-2, 9.5638720079274859e-2, 9.6540088514727801e-2,
+     9.6540088514727801e-2, 9.5638720079274859e-2, 9.3844399080804566e-2, 9.1173878695763885e-2,
+     8.7652093004403811e-2, 8.3311924226946755e-2, 7.8193895787070306e-2, 7.2345794108848506e-2,
+     6.5822222776361847e-2, 5.8684093478535547e-2, 5.0998059262376176e-2, 4.2835898022226681e-2,
+     3.4273862913021433e-2, 2.5392065309262059e-2, 1.6274394730905671e-2, 7.0186100094700966e-3},
+};
+
+/* 1 / m^2, m = 1..63: the I0 series without divisions */
+static inline double fs__inv_sq(int m)
+{
+    return 1.0 / ((double)m * (double)m);
+}
+
+/* 1 - I1(k)/I0(k) and I1(k)/I0(k), k >= 0 */
+static inline double fs__bessel_ratio(double k, double *A)
+{
+    double one_minus;
+    if (k < 20.0) {
+        /* t_m = (k^2/4)^m / (m!)^2: I0 = sum t_m, I1 = (2/k) sum m t_m */
+        double q = 0.25 * k * k, t = 1.0, s0 = 1.0, s1 = 0.0, s2 = 1.0;
+        int m;
+        for (m = 1; m < 200; m++) {
+            t *= q * fs__inv_sq(m);
+            s0 += t;
+            s1 += m * t;
+            s2 += t * (1.0 - 2.0 * m / k);
+            if (t < 1e-17 * s0 && m > 0.5 * k)
+                break;
+        }
+        if (k == 0.0) {
+            *A = 0.0;
+            return 1.0;
+        }
+        *A = 2.0 * s1 / (k * s0);
+        one_minus = s2 / s0;
+    } else {
+        double ir = 1.0 / k, al = 1.0, be = 1.0, pw = 1.0, num = 0.0, den = 1.0;
+        int m;
+        for (m = 1; m < 200; m++) {
+            double o = 2.0 * m - 1.0, tn, td;
+            al *= o * o / (8.0 * m);
+            be *= (o * o - 4.0) / (8.0 * m);
+            pw *= ir;
+            tn = (al - be) * pw;
+            td = al * pw;
+            num += tn;
+            den += td;
+            if (tn < 1e-17 * num && td < 1e-17 * den)
+                break;
+        }
+        one_minus = num / den;
+        *A = 1.0 - one_minus;
+    }
+    return one_minus;
+}
+
+/* e^(y^2) erfc(y), y >= 0.  Below 5 from libm's erfc, with e^(y^2) formed
+ * from the exact square y^2 = hi + lo (Dekker's split), so that the rounding
+ * of y^2 (relative error up to y^2 ulp in e^(y^2)) does not enter; from 5 on
+ * by the continued fraction erfcx(y) = (1/sqrt(pi)) / (y + (1/2)/(y + 1/(y + (3/2)/(y + ...))))
+ * (modified Lentz), which converges quickly there and cannot underflow. */
+static inline double fs__erfcx(double y)
+{
+    if (y < 5.0) {
+        const double split = 134217729.0; /* 2^27 + 1 */
+        double c = split * y, yh = c - (c - y), yl = y - yh;
+        double hi = y * y, lo = ((yh * yh - hi) + 2.0 * yh * yl) + yl * yl;
+        return exp(hi) * (1.0 + lo) * erfc(y);
+    } else {
+        double f = y, C = y, D = 0.0, del;
+        int n;
+        for (n = 1; n < 500; n++) {
+            double an = 0.5 * n;
+            D = 1.0 / (y + an * D);
+            C = y + an / C;
+            del = C * D;
+            f *= del;
+            if (fabs(del - 1.0) < FS_EPS)
+                break;
+        }
+        return 0.56418958354775628695 / f;
+    }
+}
+
+/* (C): s = sin(x/2) in (0, 1/sqrt(2)] */
+static inline double fs__vm_centre(double k, double one_minus_A, double s)
+{
+    double beta = 2.0 * k, s2 = s * s, z = 2.0 * beta * s2;
+    double m[64], pw[64], p, c, ser, sum;
+    int J, j, i, n;
+    /* J with s^2J < 1e-17: the j-sum is cut there */
+    for (J = 0, p = 1.0; p > 1e-17 && J < 60; J++)
+        p *= s2;
+    /* s^(2j-1), j = 1..J+1 */
+    pw[1] = s;
+    for (j = 2; j <= J + 1; j++)
+        pw[j] = pw[j - 1] * s2;
+    /* m_(J+1) by its positive series */
+    n = J + 1;
+    c = 1.0 / (2 * n + 1);
+    ser = c;
+    for (i = 1; i < 400; i++) {
+        c *= z / (2 * n + 2 * i + 1);
+        ser += c;
+        if (c < 1e-17 * ser)
+            break;
+    }
+    m[n] = pw[n] * s2 * ser;
+    for (j = n; j >= 1; j--)
+        m[j - 1] = (2.0 * beta * m[j] + pw[j]) / (2 * j - 1);
+    sum = 0.0;
+    for (j = 0; j <= J; j++)
+        sum += FS_BINOM_HALF[j] * (one_minus_A * m[j] - 2.0 * m[j + 1]);
+    return -2.0 * sum;
+}
+
+/* (Q): x in (arccos A, pi], 2k cos^2(x/2) = R <= 40 */
+static inline double fs__vm_tail_quad(double k, double A, double x, double R)
+{
+    const double *u, *w;
+    double half = 0.5 * ((FS_PI_HI - x) + FS_PI_LO), mid = x + half, cx = cos(x), sum = 0.0;
+    int i, n;
+    if (R <= 5.0) {
+        u = FS_GL16[0];
+        w = FS_GL16[1];
+        n = 16;
+    } else if (R <= 25.0) {
+        u = FS_GL24[0];
+        w = FS_GL24[1];
+        n = 24;
+    } else {
+        u = FS_GL32[0];
+        w = FS_GL32[1];
+        n = 32;
+    }
+    for (i = 0; i < n; i++) {
+        double ct = cos(mid + half * u[i]);
+        sum += w[i] * exp(k * (ct - cx)) * (ct - A);
+    }
+    return half * sum;
+}
+
+/* (E): s = sin(x/2), 2k (1 - s^2) > 40 */
+static inline double fs__vm_tail_expansion(double k, double one_minus_A, double s)
+{
+    double beta = 2.0 * k, s2 = s * s;
+    double nu = 0.88622692545275801365 / sqrt(beta) * fs__erfcx(s * sqrt(beta));
+    double pw = s, sum = 0.0, prev = HUGE_VAL;
+    int j;
+    for (j = 0; j < 64; j++) {
+        double nxt = ((2 * j + 1) * nu + pw) / (2.0 * beta);
+        double term = FS_BINOM_HALF[j] * (one_minus_A * nu - 2.0 * nxt);
+        if (fabs(term) > prev)
+            break; /* the asymptotic series has started to grow: stop at its smallest term */
+        sum += term;
+        if (fabs(term) < 1e-17 * fabs(sum))
+            break;
+        prev = fabs(term);
+        nu = nxt;
+        pw *= s2;
+    }
+    return 2.0 * sum;
+}
+
+/* (W): s = sin(x/2) > 1/sqrt(2), c2 = cos(x/2), R = 2k c2^2 > 40.  Scaled
+ * coefficients q_n = g_n n! / k^n keep everything in range:
+ * q_(n+1) = (1/R - 1/(2k s^2)) (n + 1/2) q_n + n^2 q_(n-1) / (2k s^2 R),
+ * term_n = (cos x - A) q_n - (n/k) q_(n-1). */
+static inline double fs__vm_tail_watson(double k, double one_minus_A, double s, double c2)
+{
+    double P2 = 2.0 * s * s, R = 2.0 * k * c2 * c2;
+    double ap = 1.0 / (k * P2), gp = 1.0 / R, cmA = one_minus_A - P2;
+    double qm = 1.0, q = 0.5 * (gp - ap), sum = cmA, prev = fabs(cmA), term, qn;
+    int n;
+    for (n = 1; n < 200; n++) {
+        term = cmA * q - (n / k) * qm;
+        if (fabs(term) > prev)
+            break; /* asymptotic: stop at the smallest term */
+        sum += term;
+        if (fabs(term) < 1e-17 * fabs(sum))
+            break;
+        prev = fabs(term);
+        qn = (gp - ap) * (n + 0.5) * q + ap * gp * n * n * qm;
+        qm = q;
+        q = qn;
+    }
+    return sum / (k * 2.0 * s * c2);
+}
+
+enum { FS_VM_CENTRE = 0, FS_VM_TAIL_QUAD = 1, FS_VM_TAIL_EXPANSION = 2, FS_VM_TAIL_WATSON = 3, FS_VM_EDGE = 4 };
+
+static inline int fs__vm_regime_given(double k, double one_minus_A, double x)
+{
+    double s, c2;
+    if (!(x != 0.0 && fabs(x) <= FS_PI_HI))
+        return FS_VM_EDGE;
+    s = sin(0.5 * fabs(x));
+    c2 = cos(0.5 * fabs(x));
+    if (2.0 * s * s <= one_minus_A)
+        return FS_VM_CENTRE;
+    if (2.0 * k * c2 * c2 <= 40.0)
+        return FS_VM_TAIL_QUAD;
+    return 2.0 * s * s <= 1.0 ? FS_VM_TAIL_EXPANSION : FS_VM_TAIL_WATSON;
+}
+
+static inline int fs__vonmises_regime(double k, double x)
+{
+    double A;
+    return fs__vm_regime_given(k, fs__bessel_ratio(k, &A), x);
+}
+
+/* dx/dk for x ~ von Mises(loc 0, concentration k), k >= 0, x in [-pi, pi].
+ * x = 0 gives 0 (F(0) = 1/2 for all k); |x| > pi, k < 0, k = inf or NaN
+ * give NaN.  For a location m: dx/dk is this at x - m (taken in [-pi, pi]),
+ * and dx/dm = 1. */
+static inline double fs_vonmises_dx_dconc(double k, double x)
+{
+    double A, oma, ax = fabs(x), s, c2, r;
+    if (!(k >= 0.0) || k == HUGE_VAL || !(ax <= FS_PI_HI))
+        return fs__nan();
+    if (x == 0.0)
+        return 0.0;
+    oma = fs__bessel_ratio(k, &A);
+    s = sin(0.5 * ax);
+    switch (fs__vm_regime_given(k, oma, x)) {
+    case FS_VM_CENTRE:
+        r = fs__vm_centre(k, oma, s);
+        break;
+    case FS_VM_TAIL_QUAD:
+        c2 = cos(0.5 * ax);
+        r = fs__vm_tail_quad(k, A, ax, 2.0 * k * c2 * c2);
+        break;
+    case FS_VM_TAIL_EXPANSION:
+        r = fs__vm_tail_expansion(k, oma, s);
+        break;
+    default:
+        r = fs__vm_tail_watson(k, oma, s, cos(0.5 * ax));
+        break;
+    }
+    return x < 0.0 ? -r : r;
+}
+
 #endif
