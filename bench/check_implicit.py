@@ -203,10 +203,11 @@ def report(title, err, reg, names, extra=None):
         if m.any():
             e = err[m]
             print("    %-32s %8d %10.1e %10.1e" % (nm, m.sum(), np.nanmax(e), np.nanmedian(e)))
-    print("    %-32s %8d %10.1e" % ("all", err.size, np.nanmax(err)))
+    nbad = int(np.sum(~np.isfinite(err)))
+    print("    %-32s %8d %10.1e%s" % ("all", err.size, np.nanmax(err), "   (%d non-finite!)" % nbad if nbad else ""))
     if extra:
         print("    " + extra)
-    return float(np.nanmax(err))
+    return float(np.nanmax(err)) if not nbad else float("inf")
 
 
 def worst(err, *cols, n=3):
@@ -289,21 +290,30 @@ def ref_beta_point(a, b, x):
 def ref_beta_quad(a, b, x):
     m = mp()
     a, b, x = m.mpf(a), m.mpf(b), m.mpf(x)
-    lx, ly = m.log(x), m.log1p(-x)
     dab = m.digamma(a + b)
     ga, gb = m.digamma(a) - dab, m.digamma(b) - dab
-    w = lambda t: m.exp((a - 1) * (m.log(t) - lx) + (b - 1) * (m.log1p(-t) - ly))  # p(t) / p(x)
     mode = (a - 1) / (a + b - 2) if a > 1 and b > 1 else m.mpf(0.5)
     s = m.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    lower = x <= mode
-    lo, hi = (m.mpf(0), x) if lower else (x, m.mpf(1))
-    pts = [lo, hi] + [mode + k * s for k in (-40, -20, -10, -5, -2, 0, 2, 5, 10, 20, 40)] \
-        + [x + k * s for k in (-3, -1, -0.3, 0.3, 1, 3)]
+    if x <= mode:
+        # int_0^x in t; p(t)/p(x) formed in logs
+        lx, ly = m.log(x), m.log1p(-x)
+        w = lambda t: m.exp((a - 1) * (m.log(t) - lx) + (b - 1) * (m.log1p(-t) - ly))
+        fa = lambda t: w(t) * (m.log(t) - ga)
+        fb = lambda t: w(t) * (m.log1p(-t) - gb)
+        lo, hi, c, sgn = m.mpf(0), x, x, -1
+        peaks = [mode + k * s for k in (-40, -20, -10, -5, -2, 0, 2, 5, 10, 20, 40)]
+    else:
+        # -int_x^1 written in y = 1 - t, so that 1 - t is exact near t = 1
+        y0 = 1 - x
+        lx, ly = m.log(x), m.log(y0)
+        w = lambda y: m.exp((a - 1) * (m.log1p(-y) - lx) + (b - 1) * (m.log(y) - ly))
+        fa = lambda y: w(y) * (m.log1p(-y) - ga)
+        fb = lambda y: w(y) * (m.log(y) - gb)
+        lo, hi, c, sgn = m.mpf(0), y0, y0, 1
+        peaks = [1 - mode + k * s for k in (-40, -20, -10, -5, -2, 0, 2, 5, 10, 20, 40)]
+    pts = [lo, hi] + peaks + [c + k * s for k in (-3, -1, -0.3, 0.3, 1, 3)]
     pts = sorted(set(p for p in pts if lo <= p <= hi))
-    ia = m.quad(lambda t: w(t) * (m.log(t) - ga), pts)
-    ib = m.quad(lambda t: w(t) * (m.log1p(-t) - gb), pts)
-    sgn = -1 if lower else 1
-    return float(sgn * ia), float(sgn * ib)
+    return float(sgn * m.quad(fa, pts)), float(sgn * m.quad(fb, pts))
 
 
 BETA_P = [0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4]
@@ -345,3 +355,79 @@ def check_beta(lib, quick):
         dev = max(dev, abs(q[0] / d[0] - 1), abs(q[1] / d[1] - 1))
     print("    reference cross-check, quadrature vs mpmath.betainc derivative at %d points: max rel dev %.1e" % (len(pts), dev))
     return mx, (aa, bb, xx, ref["da"], ref["db"])
+
+
+# ---------------------------------------------------------------- von Mises
+
+def ref_vm_point(k, x):
+    """dx/dk at 40 digits as the integral of the header's derivation,
+    -int_0^x e^(k (cos t - cos x)) (cos t - A) dt (or its x..pi form),
+    taken on the side where the integrand has one sign; breakpoints at the
+    integrand's decay scale 1/(k sin x + sqrt k).  x is taken as the exact
+    double it is (so pi - x includes pi - double(pi))."""
+    m = mp()
+    k, x = m.mpf(k), m.mpf(x)
+    sgn = 1
+    if x < 0:
+        x, sgn = -x, -1
+    if x == 0:
+        return 0.0
+    A = m.besseli(1, k) / m.besseli(0, k)
+    g = lambda t: m.exp(k * (m.cos(t) - m.cos(x))) * (m.cos(t) - A)
+    sc_ = 1 / (k * m.sin(x) + m.sqrt(k))
+    if m.cos(x) >= A:
+        pts = sorted(set([m.mpf(0), x] + [t for t in (x - 60 * sc_, x - 20 * sc_, x - 5 * sc_, x - sc_) if 0 < t < x]))
+        return sgn * float(-m.quad(g, pts))
+    pts = sorted(set([x, +m.pi] + [t for t in (x + sc_, x + 5 * sc_, x + 20 * sc_, x + 60 * sc_) if t < m.pi]))
+    return sgn * float(m.quad(g, pts))
+
+
+def ref_vm_cdf_diff(k, x):
+    """the same from the definition: -(dF/dk)/p with F by quadrature of the density"""
+    m = mp()
+    k, x = m.mpf(k), m.mpf(x)
+    F = lambda kk: m.quad(lambda t: m.exp(kk * (m.cos(t) - 1)), [-m.pi, 0, x]) / (2 * m.pi * m.besseli(0, kk) * m.exp(-kk))
+    p = m.exp(k * (m.cos(x) - 1)) / (2 * m.pi * m.besseli(0, k) * m.exp(-k))
+    return float(-m.diff(F, k) / p)
+
+
+VM_K = [1e-3, 0.01, 0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 20.0, 25.0, 40.0, 60.0, 100.0, 300.0, 1e3,
+        3e3, 1e4, 1e5]
+VM_REGIMES = ["C: centre series", "Q: tail Gauss-Legendre", "E: tail expansion (erfcx)", "W: far tail, Watson",
+              "edge (x = 0)"]
+
+
+def vm_grid(quick):
+    import scipy.stats as st
+    K = np.array(VM_K if not quick else VM_K[::3])
+    kk, xx = [], []
+    for k in K:
+        x = st.vonmises.ppf(QUANTILES, k)
+        x = x[np.isfinite(x) & (np.abs(x) <= np.pi)]
+        kk += [k] * len(x)
+        xx += list(x)
+    return np.array(kk), np.array(xx)
+
+
+def check_vonmises(lib, quick):
+    print("\nfs_vonmises_dx_dconc(k, x): k in [1e-3, 1e5], x at quantiles 1e-12 .. 1-1e-12, vs mpmath")
+    kk, xx = vm_grid(quick)
+    ref = cached("vonmises", [kk.tolist(), xx.tolist()],
+                 lambda: {"r": np.array([ref_vm_point(k, x) for k, x in zip(kk, xx)])})["r"]
+    c, reg = c_vm(lib, kk, xx)
+    err = relerr(c, ref)
+    err[(ref == 0) & (c == 0)] = 0.0
+    mx = report("regime", err, reg, VM_REGIMES, "worst (k, x): " + worst(err, kk, xx))
+    # the far tails beyond the quantile grid: x up to pi, k up to 1e5
+    kt = np.repeat([3.0, 20.0, 50.0, 300.0, 1e5], 6)
+    xt = np.tile([1.0, 2.0, 2.5, 3.0, 3.14, np.pi - 1e-7], 5)
+    rt = cached("vonmises_tail", [kt.tolist(), xt.tolist()],
+                lambda: {"r": np.array([ref_vm_point(k, x) for k, x in zip(kt, xt)])})["r"]
+    ct, regt = c_vm(lib, kt, xt)
+    et = relerr(ct, rt)
+    report("far tails (x in [1, pi - 1e-7])", et, regt, VM_REGIMES, "worst (k, x): " + worst(et, kt, xt))
+    pts = [(0.5, 2.0), (5.0, 1.0), (30.0, 0.3), (300.0, 0.05)]
+    dev = max(abs(ref_vm_point(k, x) / ref_vm_cdf_diff(k, x) - 1) for k, x in pts)
+    print("    reference cross-check, integral form vs -(d/dk F)/p with F by quadrature, %d points: max rel dev %.1e"
+          % (len(pts), dev))
+    return mx, (kk, xx, ref)

@@ -863,7 +863,9 @@ static inline double fs__bessel_ratio(double k, double *A)
         *A = 2.0 * s1 / (k * s0);
         one_minus = s2 / s0;
     } else {
-        double ir = 1.0 / k, al = 1.0, be = 1.0, pw = 1.0, num = 0.0, den = 1.0;
+        /* asymptotic: terms fall like m! / (2k)^m, smallest ~e^-2k near m = 2k;
+           stop there at the latest */
+        double ir = 1.0 / k, al = 1.0, be = 1.0, pw = 1.0, num = 0.0, den = 1.0, prev = HUGE_VAL;
         int m;
         for (m = 1; m < 200; m++) {
             double o = 2.0 * m - 1.0, tn, td;
@@ -872,6 +874,9 @@ static inline double fs__bessel_ratio(double k, double *A)
             pw *= ir;
             tn = (al - be) * pw;
             td = al * pw;
+            if (tn > prev)
+                break;
+            prev = tn;
             num += tn;
             den += td;
             if (tn < 1e-17 * num && td < 1e-17 * den)
