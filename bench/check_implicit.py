@@ -431,3 +431,251 @@ def check_vonmises(lib, quick):
     print("    reference cross-check, integral form vs -(d/dk F)/p with F by quadrature, %d points: max rel dev %.1e"
           % (len(pts), dev))
     return mx, (kk, xx, ref)
+
+
+# ------------------------------------------------- the NumPy/SciPy twins
+
+def load_ref_module():
+    sys.path.insert(0, ROOT)
+    try:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("fastscore_implicit_ref",
+                                                      os.path.join(ROOT, "fastscore", "_implicit_ref.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.pop(0)
+
+
+def check_twins(lib, grids):
+    print("\nfastscore/_implicit_ref.py (NumPy/SciPy twins) on the same grids: vs mpmath, and vs the C functions")
+    R = load_ref_module()
+    res = {}
+    if "gamma" in grids:
+        aa, xx, ref = grids["gamma"]
+        t0 = time.time()
+        tw = R.gamma_dx_dshape(aa, xx)
+        dt = time.time() - t0
+        c, _ = c_gamma(lib, aa, xx)
+        e1, e2 = relerr(tw, ref), relerr(tw, c)
+        print("  gamma_dx_dshape      vs mpmath %.1e   vs C %.1e   (%.0f us per value)" % (np.nanmax(e1), np.nanmax(e2), 1e6 * dt / aa.size))
+        res["gamma"] = float(np.nanmax(e1))
+    if "beta" in grids:
+        aa, bb, xx, rda, rdb = grids["beta"]
+        t0 = time.time()
+        ta, tb = R.beta_dx_dab(aa, bb, xx)
+        dt = time.time() - t0
+        ca, cb, _ = c_beta(lib, aa, bb, xx)
+        e1 = np.maximum(relerr(ta, rda), relerr(tb, rdb))
+        e2 = np.maximum(relerr(ta, ca), relerr(tb, cb))
+        print("  beta_dx_dab          vs mpmath %.1e   vs C %.1e   (%.0f us per value)" % (np.nanmax(e1), np.nanmax(e2), 1e6 * dt / aa.size))
+        res["beta"] = float(np.nanmax(e1))
+    if "vonmises" in grids:
+        kk, xx, ref = grids["vonmises"]
+        t0 = time.time()
+        tw = R.vonmises_dx_dconc(kk, xx)
+        dt = time.time() - t0
+        c, _ = c_vm(lib, kk, xx)
+        e1, e2 = relerr(tw, ref), relerr(tw, c)
+        e1[(tw == 0) & (ref == 0)] = 0
+        e2[(tw == 0) & (c == 0)] = 0
+        print("  vonmises_dx_dconc    vs mpmath %.1e   vs C %.1e   (%.0f us per value)" % (np.nanmax(e1), np.nanmax(e2), 1e6 * dt / kk.size))
+        res["vonmises"] = float(np.nanmax(e1))
+    return res
+
+
+def fourier_vm(k, x, nterms=None):
+    """dx/dk from the Fourier series of the CDF (the textbook method, for comparison):
+    dF/dk = (1/pi) sum_n r_n' sin(n x) / n, r_n = I_n/I_0, r_n' = (r_(n-1) + r_(n+1))/2 - r_n r_1."""
+    k, x = float(k), np.asarray(x, float)
+    N = nterms or int(20 + 12 * np.sqrt(k))
+    n = np.arange(0, N + 2)
+    r = sc.ive(n, k) / sc.ive(0, k)
+    rp = 0.5 * (r[:-2] + r[2:]) - r[1:-1] * r[1]  # n = 1..N
+    nn = n[1:-1]
+    dF = (rp[None, :] * np.sin(np.outer(x, nn)) / nn[None, :]).sum(axis=1) / np.pi
+    p = np.exp(k * (np.cos(x) - 1.0)) / (2 * np.pi * sc.i0e(k))
+    return -dF / p
+
+
+def check_fourier(grids):
+    if "vonmises" not in grids:
+        return
+    kk, xx, ref = grids["vonmises"]
+    print("\nfor comparison, the Fourier-series CDF (Bessel ratios from scipy.special.ive, 20 + 12 sqrt(k) terms):")
+    for k in (0.5, 2.0, 5.0, 10.0, 20.0, 40.0, 100.0):
+        m = kk == k
+        if not m.any():
+            continue
+        e = relerr(fourier_vm(k, xx[m]), ref[m])
+        e[ref[m] == 0] = 0
+        print("  k = %-6g max rel err over the quantile grid %.1e" % (k, np.nanmax(e)))
+
+
+# ------------------------------------------------------- Monte-Carlo checks
+
+def zline(name, vals, expect):
+    m, se = vals.mean(), vals.std(ddof=1) / np.sqrt(vals.size)
+    z = (m - expect) / se if se > 0 else 0.0
+    print("    %-46s mean %+.6e  exact %+.6e  z = %+5.2f" % (name, m, expect, z))
+    return abs(z)
+
+
+def check_mc(lib, quick):
+    n = 50_000 if quick else 400_000
+    rng = np.random.default_rng(20261201)
+    print("\nMonte-Carlo identities (n = %d per line, numpy samplers; |z| should be of order 1)" % n)
+    zs = []
+    for a in (1e-3, 0.1, 1.0, 7.5, 300.0, 1e5):
+        x = rng.gamma(a, size=n)
+        d, _ = c_gamma(lib, np.full(n, a), x)
+        zs.append(zline("Gamma(%g): E[dx/da] = 1" % a, d, 1.0))
+        zs.append(zline("Gamma(%g): E[2 x dx/da] = 2a + 1" % a, 2 * x * d, 2 * a + 1))
+    for a, b in ((0.05, 0.05), (0.5, 2.0), (3.0, 3.0), (50.0, 0.3), (2e3, 5e3)):
+        x = rng.beta(a, b, size=n)
+        da, db, _ = c_beta(lib, np.full(n, a), np.full(n, b), x)
+        zs.append(zline("Beta(%g, %g): E[dx/da] = b/(a+b)^2" % (a, b), da, b / (a + b) ** 2))
+        zs.append(zline("Beta(%g, %g): E[dx/db] = -a/(a+b)^2" % (a, b), db, -a / (a + b) ** 2))
+    for k in (0.01, 1.0, 4.0, 30.0, 1e3):
+        x = rng.vonmises(0.0, k, size=n)
+        d, _ = c_vm(lib, np.full(n, k), x)
+        A = sc.ive(1, k) / sc.ive(0, k)
+        zs.append(zline("VonMises(%g): E[-sin x dx/dk] = dA/dk" % k, -np.sin(x) * d, 1 - A / k - A * A))
+    print("    max |z| over %d lines: %.2f" % (len(zs), max(zs)))
+    return max(zs)
+
+
+# ---------------------------------------------------------------- extremes
+
+def check_extremes(lib):
+    print("\nextreme inputs: every result finite (or inf where x = inf) and of the right sign")
+    bad = []
+    A = np.array([1e-300, 1e-8, 1e-3, 1.0, 49.999, 50.0, 1e5, 1e8, 1e15])
+    X = np.array([0.0, 5e-324, 1e-310, 1e-300, 1e-10, 1.0, 60.0, 1e3, 1e5, 1e8, 1e300, np.inf])
+    aa, xx = [v.ravel() for v in np.meshgrid(A, X)]
+    d, _ = c_gamma(lib, aa, xx)
+    okg = (np.isfinite(d) | ((xx == np.inf) & (d == np.inf))) & (d >= 0)
+    bad += [("gamma", a, x, v) for a, x, v, o in zip(aa, xx, d, okg) if not o]
+    print("  gamma: %d inputs (a in [1e-300, 1e15], x in [0, inf]), %d bad" % (aa.size, (~okg).sum()))
+    # below ~1e-15 the Beta brackets, which are O(shape), cancel from O(1) parts
+    P = np.array([1e-15, 1e-6, 1e-2, 1.0, 1e4, 1e7])
+    Xb = np.array([0.0, 5e-324, 1e-300, 1e-20, 1e-3, 0.5, 1 - 1e-10, 1 - 2 ** -53, 1.0])
+    aa, bb, xx = [v.ravel() for v in np.meshgrid(P, P, Xb)]
+    da, db, _ = c_beta(lib, aa, bb, xx)
+    okb = np.isfinite(da) & np.isfinite(db) & (da >= 0) & (db <= 0)
+    bad += [("beta", a, b, x, u, v) for a, b, x, u, v, o in zip(aa, bb, xx, da, db, okb) if not o]
+    print("  beta:  %d inputs (a, b in [1e-15, 1e7], x in [0, 1]), %d bad" % (aa.size, (~okb).sum()))
+    K = np.array([0.0, 1e-300, 1e-10, 1e-3, 1.0, 19.999, 20.0, 1e3, 1e8, 1e15])
+    Xv = np.array([-np.pi, -3.0, -1.0, -1e-300, 0.0, 5e-324, 1e-8, 0.5, 1.5, 2.5, 3.1, np.pi])
+    kk, xx = [v.ravel() for v in np.meshgrid(K, Xv)]
+    d, _ = c_vm(lib, kk, xx)
+    okv = np.isfinite(d) & (d * np.sign(xx) <= 0)
+    bad += [("vm", k, x, v) for k, x, v, o in zip(kk, xx, d, okv) if not o]
+    print("  vonmises: %d inputs (k in [0, 1e15], x in [-pi, pi]), %d bad" % (kk.size, (~okv).sum()))
+    # accuracy, not only finiteness, at shapes far below the specified range
+    eg = [abs(c_gamma(lib, [a], [x])[0][0] / ref_gamma_point(a, x) - 1)
+          for a in (1e-15, 1e-8, 1e-5) for x in (1e-300, 1e-20, 0.5, 5.0, 40.0)]
+    eb = []
+    for a, b in ((1e-8, 0.5), (0.5, 1e-8), (1e-5, 1e-5)):
+        for x in (1e-20, 1e-3, 0.5, 0.999):
+            da, db, _ = c_beta(lib, [a], [b], [x])
+            r = ref_beta_point(a, b, x)
+            eb.append(max(abs(da[0] / r[0] - 1), abs(db[0] / r[1] - 1)))
+    print("  max rel err vs mpmath at tiny shapes: gamma (a = 1e-15..1e-5, x = 1e-300..40) %.1e, "
+          "beta (one shape 1e-8 or both 1e-5) %.1e" % (max(eg), max(eb)))
+    inv = [c_gamma(lib, [-1.0, np.nan, 1.0], [1.0, 1.0, -1.0])[0], c_vm(lib, [-1.0, 1.0, np.inf], [1.0, 4.0, 1.0])[0],
+           c_beta(lib, [-1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.5, 1.5, np.nan])[0]]
+    print("  invalid parameters or x give NaN: %s" % all(np.isnan(v).all() for v in inv))
+    for b in bad[:10]:
+        print("    BAD", b)
+    return len(bad) == 0 and all(np.isnan(v).all() for v in inv)
+
+
+# -------------------------------------------------------------------- speed
+
+def bench_time(fn, args, target_s=0.05, rounds=7):
+    n = args[0].size
+    reps = 1
+    while True:
+        t = fn(*[ptr(a) for a in args], ctypes.c_long(n), ctypes.c_long(reps)) * n * reps * 1e-9
+        if t > target_s or reps > 1 << 20:
+            break
+        reps *= 2
+    return float(np.median([fn(*[ptr(a) for a in args], ctypes.c_long(n), ctypes.c_long(reps)) for _ in range(rounds)]))
+
+
+def check_speed(lib, grids):
+    print("\nns per call (median of 7 rounds; inputs of each regime from the accuracy grids, called in turn)")
+    if "gamma" in grids:
+        aa, xx, _ = grids["gamma"]
+        _, reg = c_gamma(lib, aa, xx)
+        for r, nm in enumerate(GAMMA_REGIMES):
+            m = reg == r
+            if m.any():
+                print("  gamma  %-28s %7.0f ns  (%d inputs)" % (nm, bench_time(lib.t_gamma, [np.ascontiguousarray(aa[m]), np.ascontiguousarray(xx[m])]), m.sum()))
+        for a in (0.01, 1.0, 30.0, 1e3, 1e5):
+            m = aa == a
+            print("  gamma  a = %-24g %7.0f ns  (its quantile grid)" % (a, bench_time(lib.t_gamma, [np.ascontiguousarray(aa[m]), np.ascontiguousarray(xx[m])])))
+    if "beta" in grids:
+        aa, bb, xx = grids["beta"][:3]
+        _, _, reg = c_beta(lib, aa, bb, xx)
+        for r, nm in enumerate(BETA_REGIMES[:2]):
+            m = reg == r
+            print("  beta   %-28s %7.0f ns  (%d inputs)" % (nm, bench_time(lib.t_beta, [np.ascontiguousarray(v[m]) for v in (aa, bb, xx)]), m.sum()))
+        for a, b in ((0.01, 0.01), (1.0, 1.0), (10.0, 10.0), (100.0, 100.0), (1e3, 1e3), (1e4, 1e4), (1e4, 0.01), (1e4, 10.0)):
+            m = (aa == a) & (bb == b)
+            print("  beta   a = %-7g b = %-12g %7.0f ns  (its quantile grid)" % (a, b, bench_time(lib.t_beta, [np.ascontiguousarray(v[m]) for v in (aa, bb, xx)])))
+    if "vonmises" in grids:
+        kk, xx, _ = grids["vonmises"]
+        _, reg = c_vm(lib, kk, xx)
+        for r, nm in enumerate(VM_REGIMES[:4]):
+            m = reg == r
+            if m.any():
+                print("  vm     %-28s %7.0f ns  (%d inputs)" % (nm, bench_time(lib.t_vm, [np.ascontiguousarray(kk[m]), np.ascontiguousarray(xx[m])]), m.sum()))
+        for k in (0.1, 1.0, 10.0, 100.0, 1e3, 1e5):
+            m = (kk == k) & (xx != 0)
+            print("  vm     k = %-24g %7.0f ns  (its quantile grid)" % (k, bench_time(lib.t_vm, [np.ascontiguousarray(kk[m]), np.ascontiguousarray(xx[m])])))
+        rng = np.random.default_rng(1)
+        x = rng.vonmises(0.0, 1e3, size=4096)
+        print("  vm     k = 1e3, 4096 numpy samples     %7.0f ns" % bench_time(lib.t_vm, [np.full(4096, 1e3), np.ascontiguousarray(x)]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="thinner grids and fewer Monte-Carlo samples")
+    ap.add_argument("--no-bench", action="store_true", help="skip the timings")
+    ap.add_argument("--only", default="lgamma,gamma,beta,vonmises,twins,mc,extremes",
+                    help="comma-separated subset of lgamma,gamma,beta,vonmises,twins,mc,extremes")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    lib = build()
+    ok = True
+    grids = {}
+    if "lgamma" in only:
+        ok &= check_lgamma(lib, args.quick) < 1e-14
+    if "gamma" in only:
+        mx, grids["gamma"] = check_gamma(lib, args.quick)
+        ok &= mx < 1e-10
+    if "beta" in only:
+        mx, grids["beta"] = check_beta(lib, args.quick)
+        ok &= mx < 1e-9
+    if "vonmises" in only:
+        mx, grids["vonmises"] = check_vonmises(lib, args.quick)
+        ok &= mx < 1e-10
+        check_fourier(grids)
+    if "twins" in only:
+        tw = check_twins(lib, grids)
+        ok &= all(v < 1e-9 for v in tw.values())
+    if "mc" in only:
+        ok &= check_mc(lib, args.quick) < 5.0
+    if "extremes" in only:
+        ok &= check_extremes(lib)
+    if not args.no_bench:
+        check_speed(lib, grids)
+    print("\n%s" % ("all checks passed" if ok else "SOME CHECKS FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -599,21 +599,28 @@ static inline void fs__beta_cf(double p, double q, double x, double lp, double l
     double Dv = 0.0, Dp = 0.0, Dq = 0.0;
     int j;
     for (j = 1; j < FS_BETA_MAXIT; j++) {
-        double d, ddp, ddq, Mx, dM, Dr, Drp, Drq, Cr, Crp, Crq, iC, del, delp, delq;
+        double d, ddp, ddq, Dr, Drp, Drq, Cr, Crp, Crq, iC, del, delp, delq;
         int m = j / 2;
-        if (j & 1) {
+        if (j == 1) {
+            /* d_1 = -(p+q) x / (p+1) after cancelling p: the general form
+               below would differentiate p (p+q) / (p (p+1)) term by term and
+               cancel parts of size x/p (all digits lost for p ~ 1e-300,
+               two for p = 0.01) */
+            double ip = 1.0 / (p + 1.0);
+            d = -x * (p + q) * ip;
+            ddp = -x * (1.0 - q) * ip * ip;
+            ddq = -x * ip;
+        } else if (j & 1) {
             /* d = -x N / M, N = (p+m)(p+q+m), M = (p+2m)(p+2m+1) */
             double n1 = p + m, n2 = p + q + m, m1 = p + 2 * m, m2 = m1 + 1.0;
-            Mx = m1 * m2;
-            dM = m1 + m2;
+            double Mx = m1 * m2, dM = m1 + m2;
             d = -x * n1 * n2 / Mx;
             ddp = -x * (n1 + n2) / Mx - d * dM / Mx;
             ddq = -x * n1 / Mx;
         } else {
             /* d = x m (q - m) / M, M = (p+2m-1)(p+2m) */
             double m1 = p + 2 * m - 1.0, m2 = p + 2 * m;
-            Mx = m1 * m2;
-            dM = m1 + m2;
+            double Mx = m1 * m2, dM = m1 + m2;
             d = x * m * (q - m) / Mx;
             ddp = -d * dM / Mx;
             ddq = x * m / Mx;
