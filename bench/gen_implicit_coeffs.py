@@ -18,6 +18,8 @@ regenerated and checked:
   mu mu' = eta (1 + mu) (the derivative of the defining relation).
 * FS_BINOM_HALF: b_j = binom(2j, j) / 4^j, the coefficients of
   (1 - s)^(-1/2) = sum_j b_j s^j.
+* FS_INV_ODD: 1 / (2i + 1), i = 0..127, so that the von Mises recurrences
+  multiply instead of dividing on their dependency chain.
 * FS_GL16/24/32: Gauss-Legendre nodes and weights on [-1, 1] (mpmath, 40
   digits, rounded), for the von Mises tail integral.
 """
@@ -137,6 +139,8 @@ def main():
         b.append(b[-1] * (2 * j - 1) / (2 * j))
     vals = [mp.nstr(mp.mpf(v.numerator) / v.denominator, 17, min_fixed=0, max_fixed=0) for v in b]
     out.write("static const double FS_BINOM_HALF[64] = {\n    " + ",\n    ".join(", ".join(vals[i:i + 4]) for i in range(0, 64, 4)) + "};\n")
+    vals = [mp.nstr(mp.mpf(1) / (2 * i + 1), 17, min_fixed=0, max_fixed=0) for i in range(128)]
+    out.write("static const double FS_INV_ODD[128] = {\n    " + ",\n    ".join(", ".join(vals[i:i + 4]) for i in range(0, 128, 4)) + "};\n")
     for n in (16, 24, 32):
         x, w = gauss_legendre(n)
         out.write("static const double FS_GL%d[2][%d] = {\n" % (n, n))
