@@ -555,12 +555,8 @@ static inline double fs_gamma_dx_dshape(double a, double x)
  * with b = 0.01, a = 1e4 the bracket is ~1e-6 and a plain difference of two
  * digammas near log(1e4) would leave only ~9 correct digits.
  * The cost grows like sqrt(max(a, b)) near the mean (measured by the check
- * script); there is no uniform asymptotic regime for Beta here.  The Lentz
- * form is kept although its two divisions per step sit on the dependency
- * chain: the division-free Wallis recurrences (A_n = A_(n-1) + d_n A_(n-2))
- * were tried and are unstable for this fraction (its odd d_n are negative):
- * 7e-9 errors and, because rounding noise kept the convergence test from
- * firing, 30x the steps at a = b = 1e4.
+ * script); there is no uniform asymptotic regime for Beta here (see
+ * fs__beta_cf for how the per-term cost is kept down).
  * ------------------------------------------------------------------------ */
 
 /* psi(a + b) - psi(a), a, b > 0, accurate also for b << a: shift a up to 10
@@ -607,59 +603,91 @@ static inline double fs__psi_diff1(double a, double b)
 
 #define FS_BETA_MAXIT 200000
 
+/* d_j of the fraction for I_x(p, q), with its p- and q-derivatives */
+static inline double fs__beta_d(double p, double q, double x, int j, double *ddp, double *ddq)
+{
+    int m = j / 2;
+    double d;
+    if (j == 1) {
+        /* d_1 = -(p+q) x / (p+1) after cancelling p: the general form below
+           would differentiate p (p+q) / (p (p+1)) term by term and cancel
+           parts of size x/p (all digits lost for p ~ 1e-300, two for 0.01) */
+        double ip = 1.0 / (p + 1.0);
+        d = -x * (p + q) * ip;
+        *ddp = -x * (1.0 - q) * ip * ip;
+        *ddq = -x * ip;
+    } else if (j & 1) {
+        /* d = -x N / M, N = (p+m)(p+q+m), M = (p+2m)(p+2m+1); one reciprocal
+           (off the dependency chain) instead of four divisions */
+        double n1 = p + m, n2 = p + q + m, m1 = p + 2 * m, m2 = m1 + 1.0;
+        double iM = 1.0 / (m1 * m2), xM = x * iM, dM = m1 + m2;
+        d = -xM * n1 * n2;
+        *ddp = -xM * (n1 + n2) - d * dM * iM;
+        *ddq = -xM * n1;
+    } else {
+        /* d = x m (q - m) / M, M = (p+2m-1)(p+2m) */
+        double m1 = p + 2 * m - 1.0, m2 = p + 2 * m;
+        double iM = 1.0 / (m1 * m2), xM = x * iM, dM = m1 + m2;
+        d = xM * m * (q - m);
+        *ddp = -d * dM * iM;
+        *ddq = xM * m;
+    }
+    return d;
+}
+
 /* R = 1 / (1 + d_1 / (1 + d_2 / ...)) for I_x(p, q) and dR/dp, dR/dq.
+ *
+ * The fraction is evaluated in its even contraction,
+ *     d_1 / (1 + d_2 - d_2 d_3 / (1 + d_3 + d_4 - d_4 d_5 / (1 + d_5 + d_6 - ...))),
+ * whose n-th convergent is the 2n-th of the original: half the steps of the
+ * modified Lentz algorithm, whose two divisions per step form the dependency
+ * chain that sets the cost near the mean at large a, b (~400 original terms
+ * at a = b = 1e4).  (The division-free Wallis recurrences
+ * A_n = A_(n-1) + d_n A_(n-2) were tried as well and are unstable for this
+ * fraction, whose odd d_n are negative: 7e-9 errors and, since rounding noise
+ * kept the convergence test from firing, 30x the steps at a = b = 1e4.)
  * lp, lq are the log-prefactor derivatives, used only to judge when the
  * derivative parts have converged relative to the final brackets. */
 static inline void fs__beta_cf(double p, double q, double x, double lp, double lq,
                                double *r, double *rp, double *rq)
 {
     const double tiny = 1e-300;
-    double f = 1.0, fp = 0.0, fq = 0.0;
-    double C = 1.0, Cp = 0.0, Cq = 0.0;
-    double Dv = 0.0, Dp = 0.0, Dq = 0.0;
-    int j;
-    for (j = 1; j < FS_BETA_MAXIT; j++) {
-        double d, ddp, ddq, Dr, Drp, Drq, Cr, Crp, Crq, iC, del, delp, delq;
-        int m = j / 2;
-        if (j == 1) {
-            /* d_1 = -(p+q) x / (p+1) after cancelling p: the general form
-               below would differentiate p (p+q) / (p (p+1)) term by term and
-               cancel parts of size x/p (all digits lost for p ~ 1e-300,
-               two for p = 0.01) */
-            double ip = 1.0 / (p + 1.0);
-            d = -x * (p + q) * ip;
-            ddp = -x * (1.0 - q) * ip * ip;
-            ddq = -x * ip;
-        } else if (j & 1) {
-            /* d = -x N / M, N = (p+m)(p+q+m), M = (p+2m)(p+2m+1); one
-               reciprocal (off the dependency chain) instead of four divisions */
-            double n1 = p + m, n2 = p + q + m, m1 = p + 2 * m, m2 = m1 + 1.0;
-            double iM = 1.0 / (m1 * m2), xM = x * iM, dM = m1 + m2;
-            d = -xM * n1 * n2;
-            ddp = -xM * (n1 + n2) - d * dM * iM;
-            ddq = -xM * n1;
-        } else {
-            /* d = x m (q - m) / M, M = (p+2m-1)(p+2m) */
-            double m1 = p + 2 * m - 1.0, m2 = p + 2 * m;
-            double iM = 1.0 / (m1 * m2), xM = x * iM, dM = m1 + m2;
-            d = xM * m * (q - m);
-            ddp = -d * dM * iM;
-            ddq = xM * m;
-        }
-        /* D <- 1 / (1 + d D) */
-        Dr = 1.0 + d * Dv;
-        Drp = ddp * Dv + d * Dp;
-        Drq = ddq * Dv + d * Dq;
+    double d1p, d1q, d2p, d2q;
+    double d1 = fs__beta_d(p, q, x, 1, &d1p, &d1q);
+    double dprev = fs__beta_d(p, q, x, 2, &d2p, &d2q), dprevp = d2p, dprevq = d2q;
+    /* h = B_1 + A_2 / (B_2 + A_3 / ...), B_1 = 1 + d_2, by Lentz on dual numbers */
+    double h = 1.0 + dprev, hp = d2p, hq = d2q;
+    double C, Cp, Cq, Dv = 0.0, Dp = 0.0, Dq = 0.0, g, gp, gq, f;
+    int n;
+    if (h == 0.0)
+        h = tiny;
+    C = h;
+    Cp = hp;
+    Cq = hq;
+    for (n = 2; n < FS_BETA_MAXIT / 2; n++) {
+        double ap_, aq_, bp_, bq_;
+        double a = fs__beta_d(p, q, x, 2 * n - 1, &ap_, &aq_);
+        double b = fs__beta_d(p, q, x, 2 * n, &bp_, &bq_);
+        double An = -dprev * a, Anp = -(dprevp * a + dprev * ap_), Anq = -(dprevq * a + dprev * aq_);
+        double Bn = 1.0 + a + b, Bnp = ap_ + bp_, Bnq = aq_ + bq_;
+        double Dr, Drp, Drq, iC, Cr, Crp, Crq, del, delp, delq;
+        dprev = b;
+        dprevp = bp_;
+        dprevq = bq_;
+        /* D <- 1 / (B_n + A_n D) */
+        Dr = Bn + An * Dv;
+        Drp = Bnp + Anp * Dv + An * Dp;
+        Drq = Bnq + Anq * Dv + An * Dq;
         if (Dr == 0.0)
             Dr = tiny;
         Dv = 1.0 / Dr;
         Dp = -Drp * Dv * Dv;
         Dq = -Drq * Dv * Dv;
-        /* C <- 1 + d / C */
+        /* C <- B_n + A_n / C */
         iC = 1.0 / C;
-        Cr = 1.0 + d * iC;
-        Crp = ddp * iC - d * Cp * iC * iC;
-        Crq = ddq * iC - d * Cq * iC * iC;
+        Cr = Bn + An * iC;
+        Crp = Bnp + Anp * iC - An * Cp * iC * iC;
+        Crq = Bnq + Anq * iC - An * Cq * iC * iC;
         if (Cr == 0.0)
             Cr = tiny;
         C = Cr;
@@ -668,17 +696,22 @@ static inline void fs__beta_cf(double p, double q, double x, double lp, double l
         del = C * Dv;
         delp = Cp * Dv + C * Dp;
         delq = Cq * Dv + C * Dq;
-        fp = fp * del + f * delp;
-        fq = fq * del + f * delq;
-        f *= del;
+        hp = hp * del + h * delp;
+        hq = hq * del + h * delq;
+        h *= del;
         if (fabs(del - 1.0) < FS_EPS
-            && fabs(f * delp) < FS_EPS * (fabs(fp) + fabs(lp * f))
-            && fabs(f * delq) < FS_EPS * (fabs(fq) + fabs(lq * f)))
+            && fabs(h * delp) < FS_EPS * (fabs(hp) + fabs(lp * h))
+            && fabs(h * delq) < FS_EPS * (fabs(hq) + fabs(lq * h)))
             break;
     }
+    /* g = d_1 / h, f = 1 + g, R = 1 / f */
+    g = d1 / h;
+    gp = (d1p - g * hp) / h;
+    gq = (d1q - g * hq) / h;
+    f = 1.0 + g;
     *r = 1.0 / f;
-    *rp = -fp / (f * f);
-    *rq = -fq / (f * f);
+    *rp = -gp / (f * f);
+    *rq = -gq / (f * f);
 }
 
 enum { FS_BETA_DIRECT = 0, FS_BETA_SWAPPED = 1, FS_BETA_EDGE = 2 };
