@@ -215,6 +215,40 @@ def worst(err, *cols, n=3):
     return "; ".join("(" + ", ".join("%.4g" % c[i] for c in cols) + ") %.1e" % err[i] for i in idx)
 
 
+# ------------------------------------------------------------------- tables
+
+def parse_tables(text):
+    """{name: flat float array} of every 'static const double NAME[..] = {...};' in text"""
+    import re
+    out = {}
+    for m in re.finditer(r"static const double (FS_\w+)\s*(?:\[[^\]]*\])+\s*=\s*\{(.*?)\};", text, re.S):
+        body = re.sub(r"/\*.*?\*/", "", m.group(2), flags=re.S)
+        out[m.group(1)] = np.array([float(v) for v in re.findall(r"[-+]?\d[\d.]*(?:e[-+]?\d+)?", body)])
+    return out
+
+
+def check_tables():
+    import contextlib
+    import io
+    sys.path.insert(0, HERE)
+    try:
+        import gen_implicit_coeffs
+    finally:
+        sys.path.pop(0)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        gen_implicit_coeffs.main()
+    gen, hdr = parse_tables(buf.getvalue()), parse_tables(open(HEADER).read())
+    ok = True
+    for name, v in gen.items():
+        same = name in hdr and hdr[name].shape == v.shape and np.array_equal(hdr[name], v)
+        ok &= same
+        if not same:
+            print("  table %s differs from bench/gen_implicit_coeffs.py" % name)
+    print("\ntables: %d in the header, all equal to the generator's output: %s" % (len(gen), ok))
+    return ok
+
+
 # -------------------------------------------------------------- lgamma, psi
 
 def check_lgamma(lib, quick):
@@ -645,13 +679,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="thinner grids and fewer Monte-Carlo samples")
     ap.add_argument("--no-bench", action="store_true", help="skip the timings")
-    ap.add_argument("--only", default="lgamma,gamma,beta,vonmises,twins,mc,extremes",
-                    help="comma-separated subset of lgamma,gamma,beta,vonmises,twins,mc,extremes")
+    ap.add_argument("--only", default="tables,lgamma,gamma,beta,vonmises,twins,mc,extremes",
+                    help="comma-separated subset of tables,lgamma,gamma,beta,vonmises,twins,mc,extremes")
     args = ap.parse_args()
     only = set(args.only.split(","))
     lib = build()
     ok = True
     grids = {}
+    if "tables" in only:
+        ok &= check_tables()
     if "lgamma" in only:
         ok &= check_lgamma(lib, args.quick) < 1e-14
     if "gamma" in only:

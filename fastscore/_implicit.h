@@ -41,14 +41,15 @@
  * 40-digit mpmath references, x at quantiles 1e-12 .. 1 - 1e-12 (gcc -O3,
  * one core of the 2-core development machine, a second process running):
  *
- *   function                 parameters          max rel err   ns per call
- *   fs_gamma_dx_dshape       a in [1e-3, 1e5]    1.2e-14       180 .. 370
- *   fs_beta_dx_dab           a, b in [1e-2, 1e4] 8e-13         340 (small a, b)
- *                                                              .. 2700 (a = b = 1e4)
- *   fs_vonmises_dx_dconc     k in [1e-3, 1e5]    8e-15         ~230 (k >= 100)
- *                                                              .. ~700 (k <= 20)
- *   fs_lgamma                x > 0               5e-16
- *   fs_digamma               x > 0               3e-15 relative away from its zero
+ *   function              parameters            max rel err   ns per call (mean over
+ *                                                             the quantile grid)
+ *   fs_gamma_dx_dshape    a in [1e-3, 1e5]      1.2e-14       100 .. 330
+ *   fs_beta_dx_dab        a, b in [1e-2, 1e4]   5.4e-12       200 .. 750 (a, b <= 1e3),
+ *                                                             1900 (a = b = 1e4)
+ *   fs_vonmises_dx_dconc  k in [1e-3, 1e5]      8.3e-15       160 .. 300 (k >= 100),
+ *                                                             500 .. 750 (k <= 20)
+ *   fs_lgamma             x > 0                 5e-16
+ *   fs_digamma            x > 0                 3e-15 (relative, away from its zero)
  *
  * Outside those ranges the results stay finite and correctly signed
  * (Gamma: a down to 1e-300, x from 0 (underflowed) to inf; Beta: shapes
@@ -58,9 +59,7 @@
 #define FASTSCORE_IMPLICIT_H
 
 #include <math.h>
-#include <float.h>
 
-#define FS_PI 3.14159265358979323846264338327950288
 #define FS_LN_SQRT_2PI 0.918938533204672741780329736405617640
 #define FS_EULER 0.577215664901532860606512090082402431
 #define FS_EPS 1.1102230246251565e-16 /* 2^-53, unit roundoff */
@@ -195,7 +194,7 @@ static inline double fs__log1pmx(double m)
  *
  * Three regimes (boundaries measured by bench/check_implicit.py):
  *
- * (S) lower series, x < max(a, 1.5)-ish, a < FS_TEMME_A:
+ * (S) lower series, x < max(2.5, a + 1.5 sqrt(a)) outside (T):
  *     P = x^a e^-x / Gamma(a + 1) * S,  S = sum_n t_n,
  *     t_0 = 1, t_n = t_(n-1) x / (a + n),
  *     dt_n/da = t_n h_n,  h_n = -sum_(k=1..n) 1 / (a + k).
@@ -205,7 +204,7 @@ static inline double fs__log1pmx(double m)
  *     signs once x > exp(psi(a + 1)) ~ a + 1/2, so the series is kept where
  *     that cancellation stays mild.
  *
- * (F) continued fraction for Q = 1 - P, larger x:
+ * (F) continued fraction for Q = 1 - P, the larger x outside (T):
  *     Q = x^a e^-x / Gamma(a) * G,
  *     G = 1 / (b_1 + a_2 / (b_2 + a_3 / (b_3 + ...))),
  *     b_n = x + 2n - 1 - a, a_(n+1) = -n (n - a)   (Legendre's fraction),
@@ -435,7 +434,7 @@ static inline double fs__gamma_dxda_temme(double a, double x)
     double ratio, ia = 1.0 / a, bracket;
     double pw[FS_TEMME_KP], kpw[FS_TEMME_KP];
     double s = 0.0, sp = 0.0, sk = 0.0;
-    int k, n, kmax, nmax;
+    int k, n, nmax;
     if (mu < 0.0)
         eta = -eta;
     ratio = eta != 0.0 ? mu / eta : 1.0;
@@ -443,15 +442,10 @@ static inline double fs__gamma_dxda_temme(double a, double x)
        k <= 9 at a = 50, 5 at a = 1e3, 3 at a = 1e5 */
     pw[0] = 1.0;
     kpw[0] = 0.0;
-    kmax = 0;
-    for (k = 1; k < FS_TEMME_KP; k++) {
+    for (k = 1; k < FS_TEMME_KP; k++)
         pw[k] = k <= FS_TEMME_K && pw[k - 1] * ia > 1e-16 ? pw[k - 1] * ia : 0.0;
-        if (pw[k] != 0.0)
-            kmax = k;
-    }
     for (k = 1; k < FS_TEMME_KP; k++)
         kpw[k] = k * pw[k] * ia;
-    (void)kmax;
     /* S = sum_n eta^n sum_k D[n][k] a^-k, and the same with n eta^(n-1) and
        with k a^-k-1: the inner sums are independent short dot products
        (vectorisable); the outer Horner chains are three, not 3 (K+1). */
@@ -790,7 +784,8 @@ static inline void fs_beta_dx_dab(double a, double b, double x, double *dxda, do
  *     positive series s^(2n+1) sum_i (2 beta s^2)^i / ((2n+1)(2n+3)...(2n+2i+1))
  *     (2 beta s^2 <= 2k(1 - A) < 1.3 in this regime: fast), the others by the
  *     downward recurrence m_(j-1) = (2 beta m_j + s^(2j-1)) / (2j - 1), which
- *     only adds positive terms.
+ *     only adds positive terms (1/(2j - 1) from FS_INV_ODD: a division on
+ *     that dependency chain doubled the cost at s^2 ~ 0.4).
  *
  * (Q) tail, cos x < A and R = 2k cos^2(x/2) <= 40: the second form (integrand
  *     < 0) by Gauss-Legendre on [x, pi].  R is the range of the exponent
@@ -801,8 +796,8 @@ static inline void fs_beta_dx_dab(double a, double b, double x, double *dxda, do
  *     for larger k, where the exponent is formed as
  *     -2k sin((t+x)/2) sin((t-x)/2) (k (cos t - cos x) would lose k ulp).
  *
- * (E) tail, R > 40 and x <= pi/2: the second form with the same substitution, but with
- *     integrals to infinity:
+ * (E) tail, R > 40 and x <= pi/2: the second form with the same
+ *     substitution, but with integrals to infinity:
  *         dx/dk = 2 sum_j b_j [(1 - A) n_j - 2 n_(j+1)],
  *         n_j = e^(beta s^2) int_s^inf sigma^2j e^(-beta sigma^2) dsigma,
  *     n_0 = sqrt(pi / beta) erfcx(s sqrt(beta)) / 2 and the upward
