@@ -177,10 +177,15 @@ def mp():
 
 
 def ref_gamma_point(a, x):
+    """-(dP/da)/p at 40 digits; above x = a as +(dQ/da)/p, Q = 1 - P, because
+    where Q < 1e-40 the lower function is 1 to working precision."""
     m = mp()
     a, x = m.mpf(a), m.mpf(x)
-    d = m.diff(lambda s: m.gammainc(s, 0, x, regularized=True), a)
     logp = (a - 1) * m.log(x) - x - m.loggamma(a)
+    if x > a:
+        d = m.diff(lambda s: m.gammainc(s, x, m.inf, regularized=True), a)
+        return float(d / m.exp(logp))
+    d = m.diff(lambda s: m.gammainc(s, 0, x, regularized=True), a)
     return float(-d / m.exp(logp))
 
 
@@ -313,7 +318,11 @@ def ref_beta_point(a, b, x):
     if min(a, b) >= 1 and a + b > 1000:
         return ref_beta_quad(a, b, x)
     a, b, x = m.mpf(a), m.mpf(b), m.mpf(x)
-    F = lambda s, t: m.betainc(s, t, 0, x, regularized=True)
+    # above the mean differentiate the upper function 1 - I (I may be 1 to 40 digits there)
+    if x > a / (a + b):
+        F = lambda s, t: -m.betainc(s, t, x, 1, regularized=True)  # I - 1
+    else:
+        F = lambda s, t: m.betainc(s, t, 0, x, regularized=True)
     da = m.diff(lambda s: F(s, b), a)
     db = m.diff(lambda t: F(a, t), b)
     logp = (a - 1) * m.log(x) + (b - 1) * m.log1p(-x) - m.log(m.beta(a, b))
@@ -465,6 +474,91 @@ def check_vonmises(lib, quick):
     print("    reference cross-check, integral form vs -(d/dk F)/p with F by quadrature, %d points: max rel dev %.1e"
           % (len(pts), dev))
     return mx, (kk, xx, ref)
+
+
+# -------------------------------------- random points and regime boundaries
+
+def check_random_and_boundaries(lib, quick):
+    """Seeded random (parameter, quantile) points, log-uniform parameters and
+    quantiles uniform in logit between 1e-12 and 1 - 1e-12; and points just
+    either side of every regime boundary (the dispatch thresholds), all
+    against mpmath."""
+    import scipy.stats as st
+    rng = np.random.default_rng(7)
+    nr = 150 if quick else 600
+    print("\nrandom points (%d per function) and both sides of every regime boundary, vs mpmath" % nr)
+    u = lambda n: 1.0 / (1.0 + np.exp(-rng.uniform(-27.6, 27.6, n)))
+    worst_all = 0.0
+    # Gamma
+    a = np.exp(rng.uniform(np.log(1e-3), np.log(1e5), nr))
+    x = sc.gammaincinv(a, u(nr))
+    ba, bx = [], []
+    for aa in (0.01, 0.7, 3.0, 20.0, 49.0):
+        for xb in (2.5, aa + 1.5 * np.sqrt(aa)):
+            for f in (1 - 1e-12, 1 + 1e-12):
+                ba.append(aa), bx.append(xb * f)
+    for aa in (50.0, 50.0 * (1 + 1e-12), 300.0, 1e4):
+        for eta in (-1.0, 1.0):
+            lam = __import__("scipy.optimize", fromlist=["brentq"]).brentq(
+                lambda l: l - 1 - np.log(l) - 0.5, 1e-3, 1.0) if eta < 0 else \
+                __import__("scipy.optimize", fromlist=["brentq"]).brentq(lambda l: l - 1 - np.log(l) - 0.5, 1.0, 10.0)
+            for f in (1 - 1e-9, 1 + 1e-9):
+                ba.append(aa), bx.append(aa * lam * f)
+    for xx in (60.0, 40.0):
+        ba.append(50.0 * (1 - 1e-15)), bx.append(xx)
+    a = np.concatenate([a, ba])
+    x = np.concatenate([x, bx])
+    keep = x > 1e-300
+    a, x = a[keep], x[keep]
+    ref = cached("gamma_random", [a.tolist(), x.tolist()], lambda: {"r": np.array([ref_gamma_point(p, q) for p, q in zip(a, x)])})["r"]
+    c, reg = c_gamma(lib, a, x)
+    e = relerr(c, ref)
+    nb = len(bx)
+    print("  gamma     random %.1e   boundaries %.1e   (worst %s)" % (np.nanmax(e[:-nb]) if e.size > nb else 0, np.nanmax(e[-nb:]), worst(e, a, x, n=1)))
+    worst_all = max(worst_all, np.nanmax(e) if np.isfinite(e).all() else np.inf)
+    if lib.have_beta:
+        nrb = nr // 2
+        a = np.exp(rng.uniform(np.log(1e-2), np.log(1e4), nrb))
+        b = np.exp(rng.uniform(np.log(1e-2), np.log(1e4), nrb))
+        x = sc.betaincinv(a, b, u(nrb))
+        ba, bb, bx = [], [], []
+        for aa, bbb in ((0.3, 2.0), (5.0, 5.0), (200.0, 30.0), (0.05, 800.0)):
+            xm = (aa + 1) / (aa + bbb + 2)
+            for f in (1 - 1e-12, 1 + 1e-12):
+                ba.append(aa), bb.append(bbb), bx.append(xm * f)
+        a, b, x = np.concatenate([a, ba]), np.concatenate([b, bb]), np.concatenate([x, bx])
+        keep = (x > 1e-300) & (x < 1)
+        a, b, x = a[keep], b[keep], x[keep]
+        r = cached("beta_random", [a.tolist(), b.tolist(), x.tolist()],
+                   lambda: dict(zip(("da", "db"), np.array([ref_beta_point(p, q, z) for p, q, z in zip(a, b, x)]).T)))
+        da, db, _ = c_beta(lib, a, b, x)
+        e = np.maximum(relerr(da, r["da"]), relerr(db, r["db"]))
+        nb = len(bx)
+        print("  beta      random %.1e   boundaries %.1e   (worst %s)" % (np.nanmax(e[:-nb]), np.nanmax(e[-nb:]), worst(e, a, b, x, n=1)))
+        worst_all = max(worst_all, np.nanmax(e) if np.isfinite(e).all() else np.inf)
+    if lib.have_vm:
+        k = np.exp(rng.uniform(np.log(1e-3), np.log(1e5), nr))
+        x = np.array([st.vonmises.ppf(q, kk) for q, kk in zip(u(nr), k)])
+        bk, bxs = [], []
+        for kk in (0.3, 5.0, 19.0, 20.0, 20.0 * (1 - 1e-12), 60.0, 1e3):
+            A = sc.ive(1, kk) / sc.ive(0, kk)
+            xs = [2 * np.arcsin(np.sqrt((1 - A) / 2))]               # centre | tail
+            if kk > 20:
+                xs.append(2 * np.arccos(np.sqrt(40.0 / (2 * kk))))  # R = 40
+            xs.append(np.pi / 2)                                    # expansion | Watson
+            for xb in xs:
+                for f in (1 - 1e-9, 1 + 1e-9):
+                    bk.append(kk), bxs.append(xb * f)
+        k, x = np.concatenate([k, bk]), np.concatenate([x, bxs])
+        keep = np.isfinite(x) & (np.abs(x) <= np.pi) & (x != 0)
+        k, x = k[keep], x[keep]
+        ref = cached("vm_random", [k.tolist(), x.tolist()], lambda: {"r": np.array([ref_vm_point(p, q) for p, q in zip(k, x)])})["r"]
+        c, _ = c_vm(lib, k, x)
+        e = relerr(c, ref)
+        nb = len(bxs)
+        print("  vonmises  random %.1e   boundaries %.1e   (worst %s)" % (np.nanmax(e[:-nb]), np.nanmax(e[-nb:]), worst(e, k, x, n=1)))
+        worst_all = max(worst_all, np.nanmax(e) if np.isfinite(e).all() else np.inf)
+    return worst_all
 
 
 # ------------------------------------------------- the NumPy/SciPy twins
@@ -679,8 +773,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="thinner grids and fewer Monte-Carlo samples")
     ap.add_argument("--no-bench", action="store_true", help="skip the timings")
-    ap.add_argument("--only", default="tables,lgamma,gamma,beta,vonmises,twins,mc,extremes",
-                    help="comma-separated subset of tables,lgamma,gamma,beta,vonmises,twins,mc,extremes")
+    ap.add_argument("--only", default="tables,lgamma,gamma,beta,vonmises,random,twins,mc,extremes",
+                    help="comma-separated subset of tables,lgamma,gamma,beta,vonmises,random,twins,mc,extremes")
     args = ap.parse_args()
     only = set(args.only.split(","))
     lib = build()
@@ -700,6 +794,8 @@ def main():
         mx, grids["vonmises"] = check_vonmises(lib, args.quick)
         ok &= mx < 1e-10
         check_fourier(grids)
+    if "random" in only:
+        ok &= check_random_and_boundaries(lib, args.quick) < 1e-9
     if "twins" in only:
         tw = check_twins(lib, grids)
         ok &= all(v < 1e-9 for v in tw.values())
