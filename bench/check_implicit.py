@@ -5,8 +5,8 @@
 
 The header is compiled into a shared library in /tmp (a tiny shim .c that
 includes it, built with the project's flags -O3 -ffp-contract=off
--fno-math-errno, plus -Wall -Wextra -pedantic -Werror) and called through
-ctypes.  Every value is compared with a high-precision reference computed
+-fno-math-errno, plus -Wall -Wextra -pedantic -Werror, plus $FS_CHECK_CFLAGS)
+and called through ctypes.  Every value is compared with a high-precision reference computed
 with mpmath (40 digits; references are cached in /tmp/fs_implicit_check):
 
 * Gamma: -(d/da P(a, x)) / p(x) with P = mpmath.gammainc(a, 0, x, regularized=True)
@@ -104,9 +104,12 @@ def build():
         defs.append("-DHAVE_VM")
     with open(src, "w") as f:
         f.write(SHIM)
-    so = os.path.join(WORK, "shim_%d.so" % os.getpid())
+    # a fresh name per build: dlopen hands back an already loaded library for a path it has seen
+    build.count = getattr(build, "count", 0) + 1
+    so = os.path.join(WORK, "shim_%d_%d.so" % (os.getpid(), build.count))
     cc = os.environ.get("CC", "cc")
-    subprocess.check_call([cc] + FLAGS + defs + ["-I", os.path.dirname(HEADER), "-o", so, src, "-lm"])
+    extra = os.environ.get("FS_CHECK_CFLAGS", "").split()  # e.g. "-O0" or "-march=native -ffp-contract=fast"
+    subprocess.check_call([cc] + FLAGS + extra + defs + ["-I", os.path.dirname(HEADER), "-o", so, src, "-lm"])
     lib = ctypes.CDLL(so)
     os.unlink(so)
     lib.have_beta = "-DHAVE_BETA" in defs
