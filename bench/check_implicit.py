@@ -62,6 +62,26 @@ void x_vm(const double *k, const double *x, double *out, int *reg, long n)
 { long i; for (i = 0; i < n; i++) { out[i] = fs_vonmises_dx_dconc(k[i], x[i]); reg[i] = fs__vonmises_regime(k[i], x[i]); } }
 #endif
 
+#ifdef _OPENMP
+/* every function over arrays from an OpenMP parallel loop (dynamic schedule,
+   so neighbouring inputs run on different threads): compared bit for bit
+   with the serial loops above */
+void x_all_omp(const double *p1, const double *p2, const double *p3, double *o1, double *o2, double *o3, long n)
+{
+    long i;
+#pragma omp parallel for schedule(dynamic, 7)
+    for (i = 0; i < n; i++) {
+        o1[i] = fs_gamma_dx_dshape(p1[i], p2[i]);
+#ifdef HAVE_BETA
+        fs_beta_dx_dab(p1[i], p2[i], p3[i], o2 + i, o3 + i);
+#endif
+#ifdef HAVE_VM
+        o3[i] = o3[i] + fs_vonmises_dx_dconc(p1[i], p3[i] * 3.0);
+#endif
+    }
+}
+#endif
+
 static double now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
 
 /* ns per call over the n given inputs, each called reps times in a row */
@@ -109,7 +129,11 @@ def build():
     so = os.path.join(WORK, "shim_%d_%d.so" % (os.getpid(), build.count))
     cc = os.environ.get("CC", "cc")
     extra = os.environ.get("FS_CHECK_CFLAGS", "").split()  # e.g. "-O0" or "-march=native -ffp-contract=fast"
-    subprocess.check_call([cc] + FLAGS + extra + defs + ["-I", os.path.dirname(HEADER), "-o", so, src, "-lm"])
+    cmd = [cc] + FLAGS + extra + defs + ["-I", os.path.dirname(HEADER), "-o", so, src, "-lm"]
+    try:  # with OpenMP where the compiler has it (for the threads check)
+        subprocess.check_call(cmd[:1] + ["-fopenmp"] + cmd[1:], stderr=subprocess.DEVNULL)
+    except subprocess.CalledProcessError:
+        subprocess.check_call(cmd)
     lib = ctypes.CDLL(so)
     os.unlink(so)
     lib.have_beta = "-DHAVE_BETA" in defs
@@ -644,6 +668,32 @@ def check_fourier(grids):
         print("  k = %-6g max rel err over the quantile grid %.1e" % (k, np.nanmax(e)))
 
 
+# ------------------------------------------------------------------ threads
+
+def check_threads(lib):
+    """the functions called from an OpenMP parallel loop give the serial results bit for bit"""
+    if not hasattr(lib, "x_all_omp"):
+        print("\nthreads: the compiler has no OpenMP, not checked")
+        return True
+    rng = np.random.default_rng(3)
+    n = 200_000
+    p1 = np.exp(rng.uniform(np.log(1e-3), np.log(1e4), n))
+    p2 = np.exp(rng.uniform(np.log(1e-3), np.log(1e4), n))
+    p3 = rng.uniform(0.0, 1.0, n)
+    o = [np.empty(n) for _ in range(3)]
+    lib.x_all_omp(ptr(p1), ptr(p2), ptr(p3), ptr(o[0]), ptr(o[1]), ptr(o[2]), ctypes.c_long(n))
+    g, _ = c_gamma(lib, p1, p2)
+    same = np.array_equal(g, o[0], equal_nan=True)
+    if lib.have_beta:
+        da, db, _ = c_beta(lib, p1, p2, p3)
+        v = c_vm(lib, p1, p3 * 3.0)[0] if lib.have_vm else 0.0
+        same &= np.array_equal(da, o[1], equal_nan=True) and np.array_equal(db + v, o[2], equal_nan=True)
+    threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count()))
+    print("\nthreads: %d calls of each function from an OpenMP loop (%s threads) equal the serial ones bit for bit: %s"
+          % (n, threads, same))
+    return bool(same)
+
+
 # ------------------------------------------------------- Monte-Carlo checks
 
 def zline(name, vals, expect):
@@ -776,8 +826,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="thinner grids and fewer Monte-Carlo samples")
     ap.add_argument("--no-bench", action="store_true", help="skip the timings")
-    ap.add_argument("--only", default="tables,lgamma,gamma,beta,vonmises,random,twins,mc,extremes",
-                    help="comma-separated subset of tables,lgamma,gamma,beta,vonmises,random,twins,mc,extremes")
+    ap.add_argument("--only", default="tables,lgamma,gamma,beta,vonmises,random,twins,mc,extremes,threads",
+                    help="comma-separated subset of tables,lgamma,gamma,beta,vonmises,random,twins,mc,extremes,threads")
     args = ap.parse_args()
     only = set(args.only.split(","))
     lib = build()
@@ -806,6 +856,8 @@ def main():
         ok &= check_mc(lib, args.quick) < 5.0
     if "extremes" in only:
         ok &= check_extremes(lib)
+    if "threads" in only:
+        ok &= check_threads(lib)
     if not args.no_bench:
         check_speed(lib, grids)
     print("\n%s" % ("all checks passed" if ok else "SOME CHECKS FAILED"))
