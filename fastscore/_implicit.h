@@ -1055,9 +1055,14 @@ static inline double fs__vm_tail_quad(double k, double A, double x, double R)
         n = 32;
     }
     if (k <= 20.0) {
-        for (i = 0; i < n; i++) {
-            double ct = cos(mid + half * u[i]);
-            sum += w[i] * exp(k * (ct - cx)) * (ct - A);
+        /* the nodes come in pairs mid +- half u_i (the tables list u_i > 0
+           first, then -u_i in reverse): cos(mid +- d) = cm cos d -+ sm sin d,
+           one sin and one cos of d (which compilers fuse) per pair */
+        double cm = cos(mid), sm = sin(mid);
+        for (i = 0; i < n / 2; i++) {
+            double d = half * u[i], cd = cos(d), sd = sin(d);
+            double cp = cm * cd - sm * sd, cn = cm * cd + sm * sd;
+            sum += w[i] * (exp(k * (cp - cx)) * (cp - A) + exp(k * (cn - cx)) * (cn - A));
         }
     } else {
         /* here (the last stretch before pi at large k) k (cos t - cos x) would
