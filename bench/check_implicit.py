@@ -783,43 +783,45 @@ def bench_time(fn, args, target_s=0.05, rounds=7):
         if t > target_s or reps > 1 << 20:
             break
         reps *= 2
-    return float(np.median([fn(*[ptr(a) for a in args], ctypes.c_long(n), ctypes.c_long(reps)) for _ in range(rounds)]))
+    ts = [fn(*[ptr(a) for a in args], ctypes.c_long(n), ctypes.c_long(reps)) for _ in range(rounds)]
+    return "%5.0f (%5.0f)" % (np.median(ts), np.min(ts))
 
 
 def check_speed(lib, grids):
-    print("\nns per call (median of 7 rounds; inputs of each regime from the accuracy grids, called in turn)")
+    print("\nns per call, median (min) of 7 rounds; inputs of each regime from the accuracy grids, called in turn;"
+          "\nthe min is the better estimate on a loaded machine (load average now %.1f)" % os.getloadavg()[0])
     if "gamma" in grids:
         aa, xx, _ = grids["gamma"]
         _, reg = c_gamma(lib, aa, xx)
         for r, nm in enumerate(GAMMA_REGIMES):
             m = reg == r
             if m.any():
-                print("  gamma  %-28s %7.0f ns  (%d inputs)" % (nm, bench_time(lib.t_gamma, [np.ascontiguousarray(aa[m]), np.ascontiguousarray(xx[m])]), m.sum()))
+                print("  gamma  %-28s %s ns  (%d inputs)" % (nm, bench_time(lib.t_gamma, [np.ascontiguousarray(aa[m]), np.ascontiguousarray(xx[m])]), m.sum()))
         for a in (0.01, 1.0, 30.0, 1e3, 1e5):
             m = aa == a
-            print("  gamma  a = %-24g %7.0f ns  (its quantile grid)" % (a, bench_time(lib.t_gamma, [np.ascontiguousarray(aa[m]), np.ascontiguousarray(xx[m])])))
+            print("  gamma  a = %-24g %s ns  (its quantile grid)" % (a, bench_time(lib.t_gamma, [np.ascontiguousarray(aa[m]), np.ascontiguousarray(xx[m])])))
     if "beta" in grids:
         aa, bb, xx = grids["beta"][:3]
         _, _, reg = c_beta(lib, aa, bb, xx)
         for r, nm in enumerate(BETA_REGIMES[:2]):
             m = reg == r
-            print("  beta   %-28s %7.0f ns  (%d inputs)" % (nm, bench_time(lib.t_beta, [np.ascontiguousarray(v[m]) for v in (aa, bb, xx)]), m.sum()))
+            print("  beta   %-28s %s ns  (%d inputs)" % (nm, bench_time(lib.t_beta, [np.ascontiguousarray(v[m]) for v in (aa, bb, xx)]), m.sum()))
         for a, b in ((0.01, 0.01), (1.0, 1.0), (10.0, 10.0), (100.0, 100.0), (1e3, 1e3), (1e4, 1e4), (1e4, 0.01), (1e4, 10.0)):
             m = (aa == a) & (bb == b)
-            print("  beta   a = %-7g b = %-12g %7.0f ns  (its quantile grid)" % (a, b, bench_time(lib.t_beta, [np.ascontiguousarray(v[m]) for v in (aa, bb, xx)])))
+            print("  beta   a = %-7g b = %-12g %s ns  (its quantile grid)" % (a, b, bench_time(lib.t_beta, [np.ascontiguousarray(v[m]) for v in (aa, bb, xx)])))
     if "vonmises" in grids:
         kk, xx, _ = grids["vonmises"]
         _, reg = c_vm(lib, kk, xx)
         for r, nm in enumerate(VM_REGIMES[:4]):
             m = reg == r
             if m.any():
-                print("  vm     %-28s %7.0f ns  (%d inputs)" % (nm, bench_time(lib.t_vm, [np.ascontiguousarray(kk[m]), np.ascontiguousarray(xx[m])]), m.sum()))
+                print("  vm     %-28s %s ns  (%d inputs)" % (nm, bench_time(lib.t_vm, [np.ascontiguousarray(kk[m]), np.ascontiguousarray(xx[m])]), m.sum()))
         for k in (0.1, 1.0, 10.0, 100.0, 1e3, 1e5):
             m = (kk == k) & (xx != 0)
-            print("  vm     k = %-24g %7.0f ns  (its quantile grid)" % (k, bench_time(lib.t_vm, [np.ascontiguousarray(kk[m]), np.ascontiguousarray(xx[m])])))
+            print("  vm     k = %-24g %s ns  (its quantile grid)" % (k, bench_time(lib.t_vm, [np.ascontiguousarray(kk[m]), np.ascontiguousarray(xx[m])])))
         rng = np.random.default_rng(1)
         x = rng.vonmises(0.0, 1e3, size=4096)
-        print("  vm     k = 1e3, 4096 numpy samples     %7.0f ns" % bench_time(lib.t_vm, [np.full(4096, 1e3), np.ascontiguousarray(x)]))
+        print("  vm     k = 1e3, 4096 numpy samples     %s ns" % bench_time(lib.t_vm, [np.full(4096, 1e3), np.ascontiguousarray(x)]))
 
 
 def main():
