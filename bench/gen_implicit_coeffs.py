@@ -25,6 +25,7 @@ regenerated and checked:
 * FS_GL16/24/32: Gauss-Legendre nodes and weights on [-1, 1] (mpmath, 40
   digits, rounded), for the von Mises tail integral.
 """
+
 from fractions import Fraction as Fr
 import sys
 
@@ -127,31 +128,48 @@ def main():
     out.write("static const double FS_LG2_C[28] = {\n")
     vals = [1 - mp.euler] + [(-1) ** k * (mp.zeta(k) - 1) / k for k in range(2, 29)]
     vals = [mp.nstr(v, 17, min_fixed=0, max_fixed=0) for v in vals]
-    out.write(",\n".join("    " + ", ".join(vals[i:i + 4]) for i in range(0, 28, 4)) + "\n};\n")
+    out.write(",\n".join("    " + ", ".join(vals[i : i + 4]) for i in range(0, 28, 4)) + "\n};\n")
     # the header's layout: FS_TEMME_D[n][k], coefficient of eta^n in C_k, rows padded to 12
     K, N, KP = 10, 28, 12
     C, g = temme_tables(K, N)
     out.write("static const double FS_TEMME_D[FS_TEMME_N][FS_TEMME_KP] = {\n")
     for n in range(N):
-        vals = [mp.nstr(mp.mpf(C[k][n].numerator) / C[k][n].denominator, 17, min_fixed=0, max_fixed=0)
-                for k in range(K + 1)] + ["0.0"] * (KP - K - 1)
-        out.write("    { /* eta^%d */\n        " % n
-                  + ",\n        ".join(", ".join(vals[i:i + 4]) for i in range(0, KP, 4)) + " },\n")
+        vals = [
+            mp.nstr(mp.mpf(C[k][n].numerator) / C[k][n].denominator, 17, min_fixed=0, max_fixed=0)
+            for k in range(K + 1)
+        ] + ["0.0"] * (KP - K - 1)
+        out.write(
+            "    { /* eta^%d */\n        " % n
+            + ",\n        ".join(", ".join(vals[i : i + 4]) for i in range(0, KP, 4))
+            + " },\n"
+        )
     out.write("};\n")
     out.write("/* g_k: " + ", ".join(str(x) for x in g[:6]) + " */\n")
     b = [Fr(1)]
     for j in range(1, 64):
         b.append(b[-1] * (2 * j - 1) / (2 * j))
     vals = [mp.nstr(mp.mpf(v.numerator) / v.denominator, 17, min_fixed=0, max_fixed=0) for v in b]
-    out.write("static const double FS_BINOM_HALF[64] = {\n    " + ",\n    ".join(", ".join(vals[i:i + 4]) for i in range(0, 64, 4)) + "};\n")
+    out.write(
+        "static const double FS_BINOM_HALF[64] = {\n    "
+        + ",\n    ".join(", ".join(vals[i : i + 4]) for i in range(0, 64, 4))
+        + "};\n"
+    )
     vals = [mp.nstr(mp.mpf(1) / (2 * i + 1), 17, min_fixed=0, max_fixed=0) for i in range(128)]
-    out.write("static const double FS_INV_ODD[128] = {\n    " + ",\n    ".join(", ".join(vals[i:i + 4]) for i in range(0, 128, 4)) + "};\n")
+    out.write(
+        "static const double FS_INV_ODD[128] = {\n    "
+        + ",\n    ".join(", ".join(vals[i : i + 4]) for i in range(0, 128, 4))
+        + "};\n"
+    )
     for n in (16, 24, 32):
         x, w = gauss_legendre(n)
         out.write("static const double FS_GL%d[2][%d] = {\n" % (n, n))
         for arr in (x, w):
             vals = [mp.nstr(v, 17, min_fixed=0, max_fixed=0) for v in arr]
-            out.write("    {" + ",\n     ".join(", ".join(vals[i:i + 4]) for i in range(0, n, 4)) + "},\n")
+            out.write(
+                "    {"
+                + ",\n     ".join(", ".join(vals[i : i + 4]) for i in range(0, n, 4))
+                + "},\n"
+            )
         out.write("};\n")
 
 

@@ -672,7 +672,8 @@ static inline void fs__beta_cf(double p, double q, double x, double lp, double l
         double ap_, aq_, bp_, bq_;
         double a = fs__beta_d(p, q, x, 2 * n - 1, &ap_, &aq_);
         double b = fs__beta_d(p, q, x, 2 * n, &bp_, &bq_);
-        double An = -dprev * a, Anp = -(dprevp * a + dprev * ap_), Anq = -(dprevq * a + dprev * aq_);
+        double An = -dprev * a;
+        double Anp = -(dprevp * a + dprev * ap_), Anq = -(dprevq * a + dprev * aq_);
         double Bn = 1.0 + a + b, Bnp = ap_ + bp_, Bnq = aq_ + bq_;
         double Dr, Drp, Drq, iC, Cr, Crp, Crq, del, delp, delq;
         dprev = b;
@@ -1131,7 +1132,13 @@ static inline double fs__vm_tail_watson(double k, double one_minus_A, double s, 
     return sum / (k * 2.0 * s * c2);
 }
 
-enum { FS_VM_CENTRE = 0, FS_VM_TAIL_QUAD = 1, FS_VM_TAIL_EXPANSION = 2, FS_VM_TAIL_WATSON = 3, FS_VM_EDGE = 4 };
+enum {
+    FS_VM_CENTRE = 0,
+    FS_VM_TAIL_QUAD = 1,
+    FS_VM_TAIL_EXPANSION = 2,
+    FS_VM_TAIL_WATSON = 3,
+    FS_VM_EDGE = 4
+};
 
 static inline int fs__vm_regime_given(double k, double one_minus_A, double x)
 {

@@ -20,7 +20,7 @@ a = 1e5 is what limits it), Beta and von Mises within 1e-14 of the C code.
 import numpy as np
 from scipy import special
 
-_EPS = 2.0 ** -53
+_EPS = 2.0**-53
 _PI_LO = 1.2246467991473532e-16  # pi - float(pi)
 
 
@@ -30,6 +30,7 @@ def _bcast(*args):
 
 
 # --------------------------------------------------------------------- Gamma
+
 
 def _gamma_series(a, x):
     """-(x/a) [(log x - psi(a+1)) S + dS/da], S = sum_n prod_(k<=n) x/(a+k)."""
@@ -47,9 +48,13 @@ def _gamma_series(a, x):
         h[i] -= 1.0 / an
         s[i] += t[i]
         sd[i] += t[i] * h[i]
-        done = (t[i] < 0.25 * _EPS * s[i]) & (x[i] < an) & (np.abs(t[i] * h[i]) < 0.25 * _EPS * np.abs(sd[i]))
+        done = (
+            (t[i] < 0.25 * _EPS * s[i])
+            & (x[i] < an)
+            & (np.abs(t[i] * h[i]) < 0.25 * _EPS * np.abs(sd[i]))
+        )
         active[i[done]] = False
-        if n > 10 ** 6:
+        if n > 10**6:
             break
     return -(x / a) * ((np.log(x) - special.digamma(a + 1.0)) * s + sd)
 
@@ -82,10 +87,12 @@ def _gamma_cf(a, x):
         ddelta = dCn * Dn + Cn * dDn
         dfn = df[i] * delta + f[i] * ddelta
         fn = f[i] * delta
-        done = (np.abs(delta - 1.0) < _EPS) & (np.abs(f[i] * ddelta) < _EPS * (np.abs(dfn) + scale[i] * np.abs(fn)))
+        done = (np.abs(delta - 1.0) < _EPS) & (
+            np.abs(f[i] * ddelta) < _EPS * (np.abs(dfn) + scale[i] * np.abs(fn))
+        )
         D[i], dD[i], C[i], dC[i], f[i], df[i] = Dn, dDn, Cn, dCn, fn, dfn
         active[i[done]] = False
-        if n > 10 ** 6:
+        if n > 10**6:
             break
     g = 1.0 / f
     return x * ((np.log(x) - special.digamma(a)) * g - df * g * g)
@@ -113,9 +120,17 @@ def gamma_dx_dshape(a, x):
 
 # ---------------------------------------------------------------------- Beta
 
-_PSI_C = np.array([8.3333333333333333e-2, -8.3333333333333333e-3, 3.9682539682539683e-3,
-                   -4.1666666666666667e-3, 7.5757575757575758e-3, -2.1092796092796093e-2,
-                   8.3333333333333333e-2])  # B_2j / (2j)
+_PSI_C = np.array(
+    [
+        8.3333333333333333e-2,
+        -8.3333333333333333e-3,
+        3.9682539682539683e-3,
+        -4.1666666666666667e-3,
+        7.5757575757575758e-3,
+        -2.1092796092796093e-2,
+        8.3333333333333333e-2,
+    ]
+)  # B_2j / (2j)
 
 
 def _psi_diff(a, b):
@@ -149,7 +164,9 @@ def _psi_diff(a, b):
 def _psi_diff1(a, b):
     """psi(a + b) - psi(a + 1)."""
     a, b = _bcast(a, b)
-    return np.where(a < 1.0, special.digamma(a + b) - special.digamma(a + 1.0), _psi_diff(a, b) - 1.0 / a)
+    return np.where(
+        a < 1.0, special.digamma(a + b) - special.digamma(a + 1.0), _psi_diff(a, b) - 1.0 / a
+    )
 
 
 def _beta_cf(p, q, x, lp, lq):
@@ -201,13 +218,15 @@ def _beta_cf(p, q, x, lp, lq):
         fpn = fp[i] * de + f[i] * dep
         fqn = fq[i] * de + f[i] * deq
         fn = f[i] * de
-        done = ((np.abs(de - 1.0) < _EPS)
-                & (np.abs(fn * dep) < _EPS * (np.abs(fpn) + np.abs(lp[i] * fn)))
-                & (np.abs(fn * deq) < _EPS * (np.abs(fqn) + np.abs(lq[i] * fn))))
+        done = (
+            (np.abs(de - 1.0) < _EPS)
+            & (np.abs(fn * dep) < _EPS * (np.abs(fpn) + np.abs(lp[i] * fn)))
+            & (np.abs(fn * deq) < _EPS * (np.abs(fqn) + np.abs(lq[i] * fn)))
+        )
         Dv[i], Dp[i], Dq[i], C[i], Cp[i], Cq[i] = Dn, Dpn, Dqn, Cn, Cpn, Cqn
         f[i], fp[i], fq[i] = fn, fpn, fqn
         active[i[done]] = False
-        if j > 10 ** 6:
+        if j > 10**6:
             break
     return 1.0 / f, -fp / (f * f), -fq / (f * f)
 
@@ -247,6 +266,7 @@ def beta_dx_dab(a, b, x):
 
 # ----------------------------------------------------------------- von Mises
 
+
 def _binom_half(n):
     b = np.empty(n)
     b[0] = 1.0
@@ -268,7 +288,9 @@ def _one_minus_bessel_ratio(k):
         ks = k[small]
         # exponentially scaled Bessel functions are accurate here; 1 - A loses at most a factor 40
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[small] = np.where(ks == 0, 1.0, (special.i0e(ks) - special.i1e(ks)) / special.i0e(ks))
+            out[small] = np.where(
+                ks == 0, 1.0, (special.i0e(ks) - special.i1e(ks)) / special.i0e(ks)
+            )
     big = ~small
     if big.any():
         kb = k[big]
@@ -304,7 +326,7 @@ def _vm_centre(k, oma, s):
         J = np.where(s2 > 0, np.ceil(np.log(1e-17) / np.log(s2)), 1).astype(int)
     J = np.clip(J, 1, 60)
     Jm = int(J.max())
-    # m_j for j = 0..Jm+1 per element; for each element, start its downward recurrence at its own J+1
+    # m_j for j = 0..Jm+1 per element; each element starts its downward recurrence at its own J+1
     n = J + 1
     c = 1.0 / (2 * n + 1)
     ser = c.copy()
