@@ -494,7 +494,7 @@ static inline double fs__gamma_dxda_temme(double a, double x)
  *   terms, under 300 ns, while the expansion would need k up to 10; above
  *   it (S)/(F) grow like sqrt(a) (9 us at a = 1e5) and Temme does not.
  *   |eta| <= 1 is where the 28-term Taylor tables are exact to 1e-16;
- *   outside it at a >= 50, x < 0.32 a or x > 2 a, where (S) resp. (F)
+ *   outside it at a >= 50, x < 0.32 a or x > 2.36 a, where (S) resp. (F)
  *   converge geometrically in a few dozen terms.
  *   (S) versus (F): the series is cheaper up to about x = a + 1.4 sqrt(a)
  *   (measured for a = 1..49) and still accurate there (<= 3e-14); for a < 1
