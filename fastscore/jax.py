@@ -239,6 +239,7 @@ def _rng_operand(rng):
         if jnp.issubdtype(rng.dtype, jnp.integer):
             return rng
     elif isinstance(rng, np.ndarray) and rng.dtype.kind in "iu":
+        _seed_from_array(rng)  # a constant: check it now
         return rng
     raise TypeError("rng must be an int seed, an integer array or a JAX PRNG key "
                     "(jax.random.key / jax.random.PRNGKey), got %s"

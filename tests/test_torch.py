@@ -418,7 +418,7 @@ def test_torch_policy_network_learns_a_contextual_bandit():
         loss = -value.mean()
         loss.backward()
         opt.step()
-        start = float(value.mean()) if start is None else start
+        start = value.mean().item() if start is None else start
     probs = torch.softmax(net(s), -1).detach().numpy()
     expected = float((probs * rewards).sum(1).mean())
     best = float(rewards.max(1).mean())
