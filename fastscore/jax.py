@@ -24,7 +24,15 @@ E[f] and the gradient estimate, which the forward keeps as residuals; the
 backward multiplies them by the incoming cotangent (summing over the axes a
 parameter was broadcast along).  No second Monte Carlo pass, no graph
 through f.  Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``) is not
-available, as for every ``custom_vjp``.
+available, as for every ``custom_vjp``.  Called with concrete arrays outside
+any transformation (no jit, no grad), it calls fastscore directly.
+
+JAX compiles a callback once per distinct callback: calls that share f (the
+same object), n, method, n_threads and equal constant parameters share one
+compiled callback, so an eager ``jax.grad`` loop compiles once.  A new f
+object on every call (a lambda or ``fs.fn.table(...)`` built inside the loop)
+compiles again each time, tens of milliseconds: build f once, or ``jax.jit``
+the step.
 
 Which values are traced
 -----------------------
@@ -64,6 +72,7 @@ Importing :mod:`fastscore` never imports JAX; importing this module does.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 from typing import Any, Optional
 
@@ -158,13 +167,14 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
     cls = _bridge.resolve_family(family)
     _bridge.check_method(method, baseline)
     n = _check_n(n, minimum=2)
-    seed = _rng_operand(rng)
+    seed = _seed_operand(rng)
 
     def run(dist, seed_value, b):
         return _fs.estimate(dist, f, n, rng=_seed_from_array(seed_value), method=method,
                             baseline=b, n_threads=n_threads)
 
-    return _apply(cls, run, params, [seed, baseline])
+    return _apply(cls, run, ("expectation", f, n, method, n_threads), params,
+                  [seed, baseline])
 
 
 def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
@@ -216,7 +226,7 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
         return _fs.estimate_from_samples(dist, np.asarray(xv), np.asarray(fxv), method=method,
                                          baseline=b)
 
-    return _apply(cls, run, params, [x, fx, baseline])
+    return _apply(cls, run, ("surrogate", method), params, [x, fx, baseline])
 
 
 # ---------------------------------------------------------------------------
@@ -224,32 +234,48 @@ def _is_jax(v):
     return isinstance(v, (jax.Array, jax.core.Tracer))
 
 
-def _rng_operand(rng):
-    """Check ``rng`` and return it as a seed: an int, a NumPy array or a JAX integer array."""
+def _seed_operand(rng):
+    """Check ``rng``; return it as a JAX integer array (traced or made from a constant).
+
+    Constant seeds become their little-endian uint32 words, the entropy
+    SeedSequence takes from them, so the callback never depends on a constant seed.
+    """
     if isinstance(rng, (bool, np.bool_)) or rng is None:
         raise TypeError("rng must be an int seed, an integer array or a JAX PRNG key, got %r "
                         "(JAX functions are pure: pass the seed explicitly)" % (rng,))
     if isinstance(rng, numbers.Integral):
         if int(rng) < 0:
             raise ValueError("rng: an integer seed must be non-negative, got %d" % int(rng))
-        return int(rng)
+        return jnp.asarray(_words([int(rng)]), dtype=jnp.uint32)
     if _is_jax(rng):
         if jnp.issubdtype(rng.dtype, jax.dtypes.prng_key):
             return jax.random.key_data(rng)
         if jnp.issubdtype(rng.dtype, jnp.integer):
             return rng
     elif isinstance(rng, np.ndarray) and rng.dtype.kind in "iu":
-        _seed_from_array(rng)  # a constant: check it now
-        return rng
+        if np.any(rng < 0):
+            raise ValueError("rng: seed and key words must be non-negative integers, got %s"
+                             % (rng.tolist(),))
+        return jnp.asarray(_words(int(v) for v in rng.ravel()), dtype=jnp.uint32)
     raise TypeError("rng must be an int seed, an integer array or a JAX PRNG key "
                     "(jax.random.key / jax.random.PRNGKey), got %s"
                     % (getattr(rng, "dtype", None) or type(rng).__name__,))
 
 
+def _words(values):
+    """Non-negative ints -> their 32-bit words, least significant first (as SeedSequence)."""
+    out = []
+    for v in values:
+        out.append(v & 0xFFFFFFFF)
+        v >>= 32
+        while v:
+            out.append(v & 0xFFFFFFFF)
+            v >>= 32
+    return np.array(out, dtype=np.uint32)
+
+
 def _seed_from_array(seed):
-    """The fastscore rng of a seed (see :func:`expectation`): an int or a SeedSequence."""
-    if isinstance(seed, int):
-        return seed
+    """The fastscore rng of a seed operand (see :func:`expectation`): an int or a SeedSequence."""
     arr = np.asarray(seed)
     if np.any(arr < 0):
         raise ValueError("rng: seed and key words must be non-negative integers, got %s"
@@ -263,16 +289,66 @@ def _default_float():
     return jnp.asarray(0.0).dtype
 
 
-def _apply(cls, run, params, extras):
+def _snapshot(v):
+    """A constant as the callback will use it: scalars as they are, array-likes copied."""
+    if v is None or isinstance(v, (bool, numbers.Number, str)):
+        return v
+    try:
+        arr = np.array(v)
+    except Exception:  # pragma: no cover - exotic objects pass through
+        return v
+    return v if arr.dtype == object else arr
+
+
+def _key(v):
+    """A hashable stand-in for a constant of the callback (its value, or its identity)."""
+    if v is None or isinstance(v, (bool, numbers.Number, str, type)):
+        return (type(v).__name__, v)
+    if isinstance(v, np.ndarray) and v.dtype != object:
+        digest = hashlib.blake2b(np.ascontiguousarray(v).tobytes(), digest_size=16).digest()
+        return ("array", v.dtype.str, v.shape, digest)
+    if isinstance(v, tuple):
+        return ("tuple",) + tuple(_key(e) for e in v)
+    return ("id", id(v))  # f and other objects: the callback holds them, so the id stays theirs
+
+
+class _HostCall:
+    """The host function of a pure_callback, equal to another when their keys are equal.
+
+    JAX compiles a pure_callback once per callback (by equality): giving equal
+    calls equal callbacks lets eager calls reuse the compiled computation
+    instead of compiling anew (tens of milliseconds) each time.  The key holds
+    everything the function depends on besides its operands.
+    """
+
+    __slots__ = ("key", "fn")
+
+    def __init__(self, key, fn):
+        self.key = key
+        self.fn = fn
+
+    def __call__(self, *arrays):
+        return self.fn(*arrays)
+
+    def __eq__(self, other):
+        return type(other) is _HostCall and other.key == self.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+
+def _apply(cls, run, config, params, extras):
     """Trace one fastscore call: ``run(dist, *extras)`` on the host, as a custom_vjp.
 
+    ``config`` holds the constants ``run`` depends on (f, n, method, ...);
     ``extras`` are further arguments of ``run`` (seed, samples, baseline):
     JAX arrays among them are traced operands, the rest constants.
     """
     params, validate = _bridge.split_params(cls, params)
     names = [k for k, v in params.items() if _is_jax(v)]
-    static = {k: v for k, v in params.items() if not _is_jax(v)}
+    static = {k: _snapshot(v) for k, v in params.items() if not _is_jax(v)}
     traced = [params[k] for k in names]
+    extras = [v if _is_jax(v) else _snapshot(v) for v in extras]
     extra_ops = [i for i, v in enumerate(extras) if _is_jax(v)]
     operands = traced + [extras[i] for i in extra_ops]
 
@@ -290,8 +366,13 @@ def _apply(cls, run, params, extras):
     grad_sds = tuple(jax.ShapeDtypeStruct(probe.param_shape(names[i]), traced[i].dtype)
                      for i in diff)
 
+    if concrete:
+        # Nothing to trace or differentiate: call fastscore directly, on the
+        # distribution just built and checked.
+        est = run(probe, *[np.asarray(v) if _is_jax(v) else v for v in extras])
+        return jnp.asarray(np.asarray(est.value, dtype=out_dtype))
+
     def host(want_grads, *arrays):
-        arrays = list(arrays)
         given = dict(zip(names, arrays[:len(names)]))
         rest = list(extras)
         for i, a in zip(extra_ops, arrays[len(names):]):
@@ -305,13 +386,18 @@ def _apply(cls, run, params, extras):
         return (value,) + tuple(np.asarray(est.grad[names[i]], dtype=traced[i].dtype)
                                 for i in diff)
 
+    key = (cls, _key(config), validate, tuple(names), tuple(diff), str(out_dtype),
+           tuple(sorted((k, _key(v)) for k, v in static.items())),
+           tuple(None if i in extra_ops else _key(v) for i, v in enumerate(extras)))
+    value_only = _HostCall(key + (False,), lambda *a: host(False, *a))
+    with_grads = _HostCall(key + (True,), lambda *a: host(True, *a))
+
     @jax.custom_vjp
     def estimate(*ops):
-        return jax.pure_callback(lambda *a: host(False, *a), value_sds, *ops,
-                                 vmap_method="sequential")
+        return jax.pure_callback(value_only, value_sds, *ops, vmap_method="sequential")
 
     def fwd(*ops):
-        out = jax.pure_callback(lambda *a: host(True, *a), (value_sds,) + grad_sds, *ops,
+        out = jax.pure_callback(with_grads, (value_sds,) + grad_sds, *ops,
                                 vmap_method="sequential")
         return out[0], out[1:]
 
