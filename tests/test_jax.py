@@ -59,7 +59,8 @@ def reference(log_prob, x, fx, weights, params, rloo=False):
     def sur(p):
         return jnp.sum(weights * jnp.mean(coef * log_prob(x, **p), axis=0))
 
-    return np.asarray(fx.mean(0)), {k: np.asarray(v) for k, v in jax.grad(sur)(params).items()}
+    grads = jax.jit(jax.grad(sur))(params)  # one compilation, not one per operation
+    return np.asarray(fx.mean(0)), {k: np.asarray(v) for k, v in grads.items()}
 
 
 def compare(assert_close, family, log_prob, f, f_numpy, params, n, seed, method="plain",
@@ -284,6 +285,73 @@ def test_one_fastscore_call_per_forward(monkeypatch):
     jax.block_until_ready(jax.value_and_grad(value)(logits, 0))  # eagerly
     jax.block_until_ready(jax.jit(value)(logits, jnp.int32(0)))  # no gradient
     assert len(calls) == 5
+
+
+def compilations(run):
+    """The number of XLA compilations JAX logs while ``run()`` runs."""
+    import logging
+
+    seen = []
+
+    class Handler(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("Compiling"):
+                seen.append(record.getMessage())
+
+    logger = logging.getLogger("jax")
+    handler, level = Handler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            run()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return len(seen)
+
+
+def test_eager_grad_loop_compiles_once():
+    f = fs.fn.table([0.0, 1.0, 3.0])
+    grad = jax.grad(lambda l, s: fs_jax.expectation("Categorical", f, 64, rng=s,
+                                                    logits=l).sum())
+    grad(jnp.zeros(3), 0)
+
+    def loop():
+        for seed in range(1, 4):  # new seeds, same f: the compiled callback is reused
+            jax.block_until_ready(grad(jnp.zeros(3), seed))
+
+    assert compilations(loop) == 0
+
+    def fresh_f_each_time():
+        for seed in range(1, 3):
+            g = fs.fn.table([0.0, 1.0, 3.0])
+            jax.block_until_ready(jax.grad(lambda l: fs_jax.expectation(
+                "Categorical", g, 64, rng=seed, logits=l).sum())(jnp.zeros(3)))
+
+    assert compilations(fresh_f_each_time) >= 2  # what the reuse saves
+
+
+def test_reused_callbacks_never_mix_up_constants(assert_close):
+    # Under jax.grad (the callback path), calls differing only in constants or f.
+    def grad_loc(f, scale, n=200):
+        return np.asarray(jax.grad(lambda loc: fs_jax.expectation(
+            "Normal", f, n, rng=5, loc=loc, scale=scale).sum())(jnp.array([0.5, 1.0])))
+
+    def expected(f, scale, n=200):
+        return fs.estimate(fs.Normal([0.5, 1.0], scale), f, n, rng=5).grad["loc"]
+
+    square, cube = fs.fn.power(2), fs.fn.power(3)
+    scale = np.array([1.0, 2.0])
+    first = grad_loc(square, scale)
+    assert_close(first, expected(square, scale), rtol=1e-13)
+    scale[1] = 3.0  # the same array, changed in place: a different constant
+    assert_close(grad_loc(square, scale), expected(square, [1.0, 3.0]), rtol=1e-13)
+    assert_close(grad_loc(square, 2.0), expected(square, 2.0), rtol=1e-13)
+    assert_close(grad_loc(cube, [1.0, 2.0]), expected(cube, [1.0, 2.0]), rtol=1e-13)
+    assert_close(grad_loc(square, [1.0, 2.0], n=300), expected(square, [1.0, 2.0], n=300),
+                 rtol=1e-13)
+    assert_close(grad_loc(square, [1.0, 2.0]), first, rtol=0)
 
 
 def test_vmap_over_seeds_is_one_call_each(assert_close):
