@@ -499,3 +499,21 @@ def test_importing_fastscore_does_not_import_jax(tmp_path):
     code = "import sys, fastscore; assert 'jax' not in sys.modules, 'jax imported'"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fs.__file__)))
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True)
+
+
+def test_clear_import_error_without_jax(tmp_path):
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'jax':\n"
+            "            raise ModuleNotFoundError(name, name=name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import fastscore\n"
+            "try:\n"
+            "    import fastscore.jax\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fs.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert "fastscore.jax needs JAX (pip install jax)" in out, out

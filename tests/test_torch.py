@@ -436,3 +436,21 @@ def test_importing_fastscore_does_not_import_torch(tmp_path):
     code = "import sys, fastscore; assert 'torch' not in sys.modules, 'torch imported'"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fs.__file__)))
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True)
+
+
+def test_clear_import_error_without_torch(tmp_path):
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'torch':\n"
+            "            raise ModuleNotFoundError(name, name=name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import fastscore\n"
+            "try:\n"
+            "    import fastscore.torch\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fs.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert "fastscore.torch needs PyTorch (pip install torch)" in out, out
