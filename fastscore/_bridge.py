@@ -5,6 +5,7 @@ and call the ordinary fastscore entry points.
 """
 
 import difflib
+import functools
 import inspect
 
 import numpy as np
@@ -76,18 +77,26 @@ def split_params(cls, params):
     """
     params = dict(params)
     validate = params.pop("validate_args", True)
-    sig = inspect.signature(cls.__init__)
-    accepted = [name for name in sig.parameters if name not in ("self", "validate_args")]
+    accepted, required = _parameters(cls)
     unknown = [name for name in params if name not in accepted]
     if unknown:
         raise TypeError("%s: unknown parameter %r; its parameters are %s"
                         % (cls.__name__, unknown[0], ", ".join(accepted)))
-    missing = [name for name in accepted if name not in params
-               and sig.parameters[name].default is inspect.Parameter.empty]
+    missing = [name for name in required if name not in params]
     if missing:
         raise TypeError("%s: parameter %r is required (its parameters are %s)"
                         % (cls.__name__, missing[0], ", ".join(accepted)))
     return params, validate
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(cls):
+    """(accepted, required) parameter names of a family's constructor."""
+    sig = inspect.signature(cls.__init__)
+    accepted = tuple(name for name in sig.parameters if name not in ("self", "validate_args"))
+    required = tuple(name for name in accepted
+                     if sig.parameters[name].default is inspect.Parameter.empty)
+    return accepted, required
 
 
 def probe(cls, shapes, static, validate_args=True, values=None):

@@ -115,9 +115,10 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
     rng : int, integer array or PRNG key array
         The seed.  Required: JAX functions are pure.
 
-        * a Python (or NumPy) int >= 0: static, and exactly
-          ``fs.estimate(..., rng=seed)`` -- so ``fs.sample(dist, n, seed)``
-          gives the samples used;
+        * a Python (or NumPy) int >= 0: exactly ``fs.estimate(..., rng=seed)``
+          -- so ``fs.sample(dist, n, seed)`` gives the samples used (it
+          reaches the callback as an operand, so a new seed does not compile
+          anew);
         * a 0-d integer JAX array (e.g. a step counter, traced under jit)
           holding s >= 0: the same streams as the int seed ``int(s)``;
         * a PRNG key -- a typed key (``jax.random.key(0)``) or a legacy
@@ -174,7 +175,7 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
                             baseline=b, n_threads=n_threads)
 
     return _apply(cls, run, ("expectation", f, n, method, n_threads), params,
-                  [seed, baseline])
+                  [seed, baseline], always=(0,))
 
 
 def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
@@ -235,10 +236,11 @@ def _is_jax(v):
 
 
 def _seed_operand(rng):
-    """Check ``rng``; return it as a JAX integer array (traced or made from a constant).
+    """Check ``rng``; return a JAX integer array, or the uint32 words of a constant seed.
 
     Constant seeds become their little-endian uint32 words, the entropy
-    SeedSequence takes from them, so the callback never depends on a constant seed.
+    SeedSequence takes from them; they are passed to the callback as an
+    operand, so that the compiled callback does not depend on the seed.
     """
     if isinstance(rng, (bool, np.bool_)) or rng is None:
         raise TypeError("rng must be an int seed, an integer array or a JAX PRNG key, got %r "
@@ -246,7 +248,7 @@ def _seed_operand(rng):
     if isinstance(rng, numbers.Integral):
         if int(rng) < 0:
             raise ValueError("rng: an integer seed must be non-negative, got %d" % int(rng))
-        return jnp.asarray(_words([int(rng)]), dtype=jnp.uint32)
+        return _words([int(rng)])
     if _is_jax(rng):
         if jnp.issubdtype(rng.dtype, jax.dtypes.prng_key):
             return jax.random.key_data(rng)
@@ -256,7 +258,7 @@ def _seed_operand(rng):
         if np.any(rng < 0):
             raise ValueError("rng: seed and key words must be non-negative integers, got %s"
                              % (rng.tolist(),))
-        return jnp.asarray(_words(int(v) for v in rng.ravel()), dtype=jnp.uint32)
+        return _words(int(v) for v in rng.ravel())
     raise TypeError("rng must be an int seed, an integer array or a JAX PRNG key "
                     "(jax.random.key / jax.random.PRNGKey), got %s"
                     % (getattr(rng, "dtype", None) or type(rng).__name__,))
@@ -286,7 +288,7 @@ def _seed_from_array(seed):
 
 
 def _default_float():
-    return jnp.asarray(0.0).dtype
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
 def _snapshot(v):
@@ -337,19 +339,20 @@ class _HostCall:
         return hash(self.key)
 
 
-def _apply(cls, run, config, params, extras):
+def _apply(cls, run, config, params, extras, always=()):
     """Trace one fastscore call: ``run(dist, *extras)`` on the host, as a custom_vjp.
 
     ``config`` holds the constants ``run`` depends on (f, n, method, ...);
     ``extras`` are further arguments of ``run`` (seed, samples, baseline):
-    JAX arrays among them are traced operands, the rest constants.
+    JAX arrays among them, and those at the indices ``always`` (the seed),
+    are operands of the callback, the rest constants.
     """
     params, validate = _bridge.split_params(cls, params)
     names = [k for k, v in params.items() if _is_jax(v)]
     static = {k: _snapshot(v) for k, v in params.items() if not _is_jax(v)}
     traced = [params[k] for k in names]
-    extras = [v if _is_jax(v) else _snapshot(v) for v in extras]
-    extra_ops = [i for i, v in enumerate(extras) if _is_jax(v)]
+    extra_ops = [i for i, v in enumerate(extras) if _is_jax(v) or i in always]
+    extras = [v if i in extra_ops else _snapshot(v) for i, v in enumerate(extras)]
     operands = traced + [extras[i] for i in extra_ops]
 
     concrete = not any(isinstance(v, jax.core.Tracer) for v in operands)
@@ -371,6 +374,7 @@ def _apply(cls, run, config, params, extras):
         # distribution just built and checked.
         est = run(probe, *[np.asarray(v) if _is_jax(v) else v for v in extras])
         return jnp.asarray(np.asarray(est.value, dtype=out_dtype))
+    operands = [jnp.asarray(v) for v in operands]
 
     def host(want_grads, *arrays):
         given = dict(zip(names, arrays[:len(names)]))
