@@ -215,6 +215,23 @@ def test_every_method_is_fastscores_estimate(assert_close, method):
     assert_close(np.asarray(g["scale"]), est.grad["scale"], rtol=0)
 
 
+@pytest.mark.parametrize("family, params, f", [
+    ("Dirichlet", {"concentration": [[1.0, 2.0, 3.0], [0.5, 0.5, 4.0]]},
+     lambda x: x[..., 0] ** 2),
+    ("MultivariateNormal", {"loc": [0.5, -1.0], "scale_tril": [[1.0, 0.0], [0.3, 2.0]]},
+     lambda x: x.sum(-1) ** 2),
+    ("Gamma", {"concentration": [2.0, 3.0], "rate": [1.0, 0.5]}, np.log1p),
+    ("Poisson", {"rate": [2.0, 3.0]}, np.sqrt),
+    ("Geometric", {"logits": [0.3, -1.0]}, lambda x: np.minimum(x, 4.0)),
+])
+def test_more_families_and_event_shaped_parameters(assert_close, family, params, f):
+    est = fs.estimate(getattr(fs, family)(**params), f, 400, rng=4)
+    grads = jax.jit(jax.grad(lambda p, s: fs_jax.expectation(family, f, 400, rng=s, **p).sum()))(
+        {k: jnp.asarray(v) for k, v in params.items()}, jnp.int32(4))
+    assert_close({k: np.asarray(v) for k, v in grads.items()},
+                 {k: est.grad[k].reshape(np.shape(params[k])) for k in params}, rtol=1e-13)
+
+
 def normal_value(rng, n=300):
     return float(fs_jax.expectation("Normal", fs.fn.power(2), n, rng=rng, loc=0.5,
                                     scale=jnp.array(1.0)))

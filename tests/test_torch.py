@@ -134,6 +134,22 @@ def test_normal_loc_and_scale(assert_close, method):
             method=method)
 
 
+@pytest.mark.parametrize("family, torch_family, params, f", [
+    ("Dirichlet", td.Dirichlet, {"concentration": [[1.0, 2.0, 3.0], [0.5, 0.5, 4.0]]},
+     lambda x: x[..., 0] ** 2),
+    ("MultivariateNormal", td.MultivariateNormal,
+     {"loc": [0.5, -1.0], "scale_tril": [[1.0, 0.0], [0.3, 2.0]]}, lambda x: x.sum(-1) ** 2),
+    ("Gamma", td.Gamma, {"concentration": [2.0, 3.0], "rate": [1.0, 0.5]}, np.log1p),
+    ("Poisson", td.Poisson, {"rate": [2.0, 3.0]}, np.sqrt),
+])
+def test_more_families_and_event_shaped_parameters(assert_close, family, torch_family, params,
+                                                   f):
+    got = compare(assert_close, family, torch_family, f, f,
+                  {k: leaf(v) for k, v in params.items()}, 500, seed=3)
+    if family == "MultivariateNormal":  # the strict upper triangle of scale_tril: no gradient
+        assert got["scale_tril"][0, 1] == 0
+
+
 def test_broadcast_parameters_get_gradients_of_their_own_shape(assert_close):
     # loc (2, 1) and scale (3,) broadcast to batch_shape (2, 3): each gradient is
     # summed back over the axes its parameter was broadcast along.
