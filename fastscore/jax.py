@@ -63,9 +63,12 @@ Errors
 ------
 Family, parameter names, shapes, method and rng kinds are checked when the
 function is called (or traced).  Parameter values are checked then too when
-they are concrete; under ``jax.jit`` they are only known inside the callback,
-so fastscore's ValueError (naming the parameter and the rule) surfaces
-wrapped in a ``jax.errors.JaxRuntimeError`` when the computation runs.
+they are concrete; under ``jax.jit`` or ``jax.grad`` they are only known
+inside the callback, so fastscore's ValueError (naming the parameter and the
+rule) is raised there and, with JAX 0.10, surfaces when the computation runs:
+wrapped in a ``jax.errors.JaxRuntimeError`` under jit, as a ValueError
+eagerly.  (JAX leaves exceptions inside a pure_callback formally undefined;
+check values outside jit when in doubt.)
 
 Importing :mod:`fastscore` never imports JAX; importing this module does.
 """
