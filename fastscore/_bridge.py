@@ -1,0 +1,144 @@
+"""Helpers shared by the deep-learning bridges (:mod:`fastscore.torch`, :mod:`fastscore.jax`).
+
+Nothing here imports torch or jax: the bridges convert their arrays to NumPy
+and call the ordinary fastscore entry points.
+"""
+
+import difflib
+import functools
+import inspect
+
+import numpy as np
+
+from . import distributions, estimators
+
+#: The family names the bridges accept as strings (the public distribution classes).
+FAMILIES = tuple(name for name in distributions.__all__ if name != "Distribution")
+
+
+def resolve_family(family):
+    """The fastscore distribution class named or given by ``family``.
+
+    Parameters
+    ----------
+    family : str or type
+        A family name as in ``fastscore.__all__`` (``"Normal"``,
+        ``"Categorical"``, ...), or the class itself (``fs.Normal``).
+
+    Returns
+    -------
+    type
+        A subclass of :class:`fastscore.Distribution`.
+
+    Examples
+    --------
+    >>> from fastscore._bridge import resolve_family
+    >>> resolve_family("Normal").__name__
+    'Normal'
+    """
+    if isinstance(family, str):
+        if family in FAMILIES:
+            return getattr(distributions, family)
+        folded = {name.lower(): name for name in FAMILIES}
+        guess = folded.get(family.lower())
+        if guess is None:
+            close = difflib.get_close_matches(family, FAMILIES, n=1)
+            guess = close[0] if close else None
+        hint = " (did you mean %r?)" % guess if guess else ""
+        raise ValueError("family: unknown distribution family %r%s; expected one of %s"
+                         % (family, hint, ", ".join(FAMILIES)))
+    # A family class, or a user's subclass of one (not the abstract bases).
+    if isinstance(family, type) and any(getattr(distributions, name) in family.__mro__
+                                        for name in FAMILIES):
+        return family
+    raise TypeError("family must be a distribution family name such as 'Normal' or "
+                    "'Categorical', or a fastscore distribution class such as fs.Normal; "
+                    "got %r" % (family,))
+
+
+def check_method(method, baseline):
+    """Refuse an unknown method, or a baseline without method='baseline', before any work."""
+    if not isinstance(method, str) or method not in estimators.METHODS:
+        raise ValueError("method must be one of %s, got %r"
+                         % (", ".join(repr(m) for m in estimators.METHODS), method))
+    if method == "baseline" and baseline is None:
+        raise ValueError("method='baseline' needs baseline=: a scalar or an array of the "
+                         "batch shape")
+    if method != "baseline" and baseline is not None:
+        raise ValueError("baseline is only used with method='baseline' (got method=%r)"
+                         % method)
+
+
+def split_params(cls, params):
+    """Check the parameter names against ``cls``; separate ``validate_args`` from them.
+
+    Returns ``(params, validate_args)``.  An unknown or missing parameter is a
+    TypeError naming it and the family's parameters.
+    """
+    params = dict(params)
+    validate = params.pop("validate_args", True)
+    accepted, required = _parameters(cls)
+    unknown = [name for name in params if name not in accepted]
+    if unknown:
+        raise TypeError("%s: unknown parameter %r; its parameters are %s"
+                        % (cls.__name__, unknown[0], ", ".join(accepted)))
+    missing = [name for name in required if name not in params]
+    if missing:
+        raise TypeError("%s: parameter %r is required (its parameters are %s)"
+                        % (cls.__name__, missing[0], ", ".join(accepted)))
+    return params, validate
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(cls):
+    """(accepted, required) parameter names of a family's constructor."""
+    sig = inspect.signature(cls.__init__)
+    accepted = tuple(name for name in sig.parameters if name not in ("self", "validate_args"))
+    required = tuple(name for name in accepted
+                     if sig.parameters[name].default is inspect.Parameter.empty)
+    return accepted, required
+
+
+def probe(cls, shapes, static, validate_args=True, values=None):
+    """Build ``cls`` to learn batch_shape and gradient shapes before any samples are drawn.
+
+    ``shapes`` maps the names of array parameters to their shapes.  With
+    ``values`` (the same names, concrete arrays), the real parameters are
+    used and checked (clear errors at call time); without, stand-ins of ones
+    of the right shapes, unchecked (the values are not known yet: under
+    ``jax.jit``).  ``static`` holds the parameters given as plain numbers.
+    """
+    if values is not None:
+        return cls(**static, **values, validate_args=validate_args)
+    dummy = {name: np.ones(shape) for name, shape in shapes.items()}
+    return cls(**static, **dummy, validate_args=False)
+
+
+def sum_to_shape(xp, arr, shape):
+    """Sum ``arr`` over the axes along which ``shape`` was broadcast up to arr's shape.
+
+    ``xp`` is the array namespace (numpy or jax.numpy).  The result has
+    exactly ``shape``: the gradient of a broadcast parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastscore._bridge import sum_to_shape
+    >>> sum_to_shape(np, np.ones((2, 3)), (1, 3))
+    array([[2., 2., 2.]])
+    """
+    shape = tuple(shape)
+    lead = arr.ndim - len(shape)
+    if lead:
+        arr = xp.sum(arr, axis=tuple(range(lead)))
+    axes = tuple(i for i, (have, want) in enumerate(zip(arr.shape, shape))
+                 if want == 1 and have != 1)
+    if axes:
+        arr = xp.sum(arr, axis=axes, keepdims=True)
+    return xp.reshape(arr, shape)
+
+
+def expand_cotangent(xp, g, grad):
+    """``g`` (batch_shape) times ``grad`` (batch_shape + the parameter's event shape)."""
+    extra = grad.ndim - g.ndim
+    return xp.reshape(g, tuple(g.shape) + (1,) * extra) * grad

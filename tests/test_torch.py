@@ -1,0 +1,470 @@
+"""fastscore.torch: the bridge's gradients against torch.distributions + autograd.
+
+The reference is REINFORCE written in torch on the very samples fastscore
+draws: x = fs.sample(dist, n, rng=seed), the surrogate mean(f(x) log_prob(x))
+built with torch.distributions, and its autograd gradient.  With
+method="plain" both compute the same sums, so they agree to 1e-10 relative.
+"""
+
+import doctest
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip(
+    "torch", reason="PyTorch is not installed (pip install torch): the fastscore.torch bridge "
+                    "is not tested")
+import torch.distributions as td  # noqa: E402
+
+import fastscore as fs  # noqa: E402
+import fastscore.torch as fs_torch  # noqa: E402
+
+F64 = torch.float64
+
+
+def leaf(a, requires_grad=True, dtype=F64):
+    return torch.tensor(np.asarray(a), dtype=dtype, requires_grad=requires_grad)
+
+
+def reference_grads(make_dist, params, x, fx, weights, rloo=False):
+    """Autograd of sum_b w_b mean_i(f_ib log p(x_ib)) (or the rloo surrogate) on fixed samples.
+
+    Returns (value per batch element, {name: grad}) for the params that require grad.
+    """
+    dist = make_dist(**params)
+    xt = torch.as_tensor(x)
+    lp = dist.log_prob(xt if isinstance(dist, td.Categorical) else xt.to(F64))
+    fx = torch.as_tensor(fx, dtype=F64)
+    n = fx.shape[0]
+    if rloo:  # mean((f_i - mean_{k != i} f_k) lp_i) = sum (f_i - fbar) lp_i / (n - 1)
+        terms = (fx - fx.mean(0)) * lp * (n / (n - 1))
+    else:
+        terms = fx * lp
+    (weights * terms.mean(0)).sum().backward()
+    grads = {k: v.grad.clone() for k, v in params.items()
+             if isinstance(v, torch.Tensor) and v.requires_grad}
+    return fx.mean(0), grads
+
+
+def bridge_grads(value, params, weights):
+    (weights * value).sum().backward()
+    return {k: v.grad.clone() for k, v in params.items()
+            if isinstance(v, torch.Tensor) and v.requires_grad}
+
+
+def fresh(params):
+    return {k: (v.detach().clone().requires_grad_(v.requires_grad)
+                if isinstance(v, torch.Tensor) else v) for k, v in params.items()}
+
+
+def numpy_params(params):
+    return {k: (v.detach().numpy() if isinstance(v, torch.Tensor) else v)
+            for k, v in params.items()}
+
+
+def compare(assert_close, family, torch_family, f, f_numpy, params, n, seed, method="plain"):
+    """The bridge's value and gradients against the torch surrogate on fs.sample's draws."""
+    cls = getattr(fs, family) if isinstance(family, str) else family
+    dist = cls(**numpy_params(params))
+    x = fs.sample(dist, n, rng=seed)
+    fx = f_numpy(x)
+    weights = torch.as_tensor(np.random.default_rng(seed + 1).normal(size=dist.batch_shape))
+    ref_value, ref = reference_grads(torch_family, fresh(params), x, fx, weights,
+                                     rloo=method == "rloo")
+    mine = fresh(params)
+    value = fs_torch.expectation(family, f, n, rng=seed, method=method, **mine)
+    assert value.shape == tuple(dist.batch_shape)
+    assert value.dtype == F64
+    got = bridge_grads(value, mine, weights)
+    assert_close(value.detach().numpy(), ref_value.numpy(), rtol=1e-10, what="value")
+    assert_close({k: g.numpy() for k, g in got.items()},
+                 {k: g.numpy() for k, g in ref.items()}, rtol=1e-10, what=family)
+    for k, g in got.items():
+        assert g.shape == mine[k].shape
+        assert np.all(np.isfinite(g.numpy())) and np.any(g.numpy() != 0)
+    return got
+
+
+def table_f(table):
+    table = np.asarray(table)
+
+    def f(x):
+        return np.take_along_axis(np.broadcast_to(table, x.shape + table.shape[-1:]),
+                                  x[..., None], axis=-1)[..., 0]
+    return f
+
+
+@pytest.mark.parametrize("method", ["plain", "rloo"])
+def test_categorical_logits_with_a_batch(assert_close, method):
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(3, 4, 5))  # a reward table per batch element
+    params = {"logits": leaf(rng.normal(size=(3, 4, 5)))}
+    compare(assert_close, "Categorical", td.Categorical, fs.fn.table(table), table_f(table),
+            params, 600, seed=11, method=method)
+
+
+def test_categorical_probs(assert_close):
+    rng = np.random.default_rng(1)
+    table = rng.normal(size=4)
+    params = {"probs": leaf(rng.uniform(0.2, 1.0, size=(2, 4)))}  # unnormalised, as in torch
+    compare(assert_close, "Categorical", td.Categorical, fs.fn.table(table), table_f(table),
+            params, 500, seed=3)
+
+
+@pytest.mark.parametrize("method", ["plain", "rloo"])
+def test_bernoulli_logits_with_a_python_f(assert_close, method):
+    rng = np.random.default_rng(2)
+    params = {"logits": leaf(rng.normal(size=6))}
+
+    def f(x):
+        return (3.0 * x - 1.0) ** 2 + 0.5
+
+    compare(assert_close, "Bernoulli", td.Bernoulli, f, f, params, 400, seed=5, method=method)
+
+
+@pytest.mark.parametrize("method", ["plain", "rloo"])
+def test_normal_loc_and_scale(assert_close, method):
+    params = {"loc": leaf([0.5, -1.0, 2.0, 1.5]), "scale": leaf([1.0, 0.5, 2.0, 3.0])}
+    compare(assert_close, "Normal", td.Normal, fs.fn.power(2), lambda x: x ** 2, params, 1000,
+            seed=7, method=method)
+    compare(assert_close, fs.Normal, td.Normal, np.sin, np.sin, params, 1000, seed=8,
+            method=method)
+
+
+@pytest.mark.parametrize("family, torch_family, params, f", [
+    ("Dirichlet", td.Dirichlet, {"concentration": [[1.0, 2.0, 3.0], [0.5, 0.5, 4.0]]},
+     lambda x: x[..., 0] ** 2),
+    ("MultivariateNormal", td.MultivariateNormal,
+     {"loc": [0.5, -1.0], "scale_tril": [[1.0, 0.0], [0.3, 2.0]]}, lambda x: x.sum(-1) ** 2),
+    ("Gamma", td.Gamma, {"concentration": [2.0, 3.0], "rate": [1.0, 0.5]}, np.log1p),
+    ("Poisson", td.Poisson, {"rate": [2.0, 3.0]}, np.sqrt),
+])
+def test_more_families_and_event_shaped_parameters(assert_close, family, torch_family, params,
+                                                   f):
+    got = compare(assert_close, family, torch_family, f, f,
+                  {k: leaf(v) for k, v in params.items()}, 500, seed=3)
+    if family == "MultivariateNormal":  # the strict upper triangle of scale_tril: no gradient
+        assert got["scale_tril"][0, 1] == 0
+
+
+def test_broadcast_parameters_get_gradients_of_their_own_shape(assert_close):
+    # loc (2, 1) and scale (3,) broadcast to batch_shape (2, 3): each gradient is
+    # summed back over the axes its parameter was broadcast along.
+    params = {"loc": leaf([[0.5], [-1.5]]), "scale": leaf([1.0, 2.0, 0.7])}
+    got = compare(assert_close, "Normal", td.Normal, fs.fn.power(2), lambda x: x ** 2,
+                  params, 800, seed=9)
+    assert got["loc"].shape == (2, 1) and got["scale"].shape == (3,)
+    # a 0-d scale with a vector loc
+    params = {"loc": leaf([0.5, 1.0, -2.0]), "scale": leaf(1.5)}
+    got = compare(assert_close, "Normal", td.Normal, fs.fn.power(2), lambda x: x ** 2,
+                  params, 800, seed=10)
+    assert got["scale"].shape == ()
+
+
+def test_parameters_without_gradient(assert_close):
+    loc = leaf([1.0, 2.0])
+    scale = leaf([1.0, 3.0], requires_grad=False)
+    value = fs_torch.expectation("Normal", fs.fn.power(2), 500, rng=1, loc=loc, scale=scale)
+    value.sum().backward()
+    assert scale.grad is None
+    est = fs.estimate(fs.Normal([1.0, 2.0], [1.0, 3.0]), fs.fn.power(2), 500, rng=1)
+    assert_close(loc.grad.numpy(), est.grad["loc"], rtol=1e-13)
+    # plain numbers and numpy arrays are constants
+    loc2 = leaf([1.0, 2.0])
+    fs_torch.expectation("Normal", fs.fn.power(2), 500, rng=1, loc=loc2,
+                         scale=np.array([1.0, 3.0])).sum().backward()
+    assert_close(loc2.grad.numpy(), est.grad["loc"], rtol=1e-13)
+    loc3 = leaf([1.0, 2.0])
+    fs_torch.expectation("Normal", fs.fn.power(2), 500, rng=1, loc=loc3,
+                         scale=2.0).sum().backward()
+    assert loc3.grad.shape == (2,)
+    # nothing requires grad: a plain tensor, no graph
+    value = fs_torch.expectation("Normal", fs.fn.power(2), 500, rng=1, loc=[1.0, 2.0],
+                                 scale=leaf([1.0, 3.0], requires_grad=False))
+    assert not value.requires_grad and value.grad_fn is None
+    assert_close(value.numpy(), est.value, rtol=0)
+
+
+def test_total_count_passes_through(assert_close):
+    total = leaf([3.0, 10.0, 7.0])  # a float tensor that requires grad, as a network may give
+    params = {"total_count": total, "logits": leaf([0.3, -0.2, 1.0])}
+    dist = fs.Binomial(total_count=[3, 10, 7], logits=[0.3, -0.2, 1.0])
+    x = fs.sample(dist, 700, rng=4)
+    fx = (x - 2.0) ** 2
+    weights = torch.tensor([1.0, -0.5, 2.0], dtype=F64)
+    _, ref = reference_grads(td.Binomial, {"total_count": total.detach(),
+                                           "logits": leaf([0.3, -0.2, 1.0])},
+                             x, fx, weights)
+    value = fs_torch.expectation("Binomial", lambda x: (x - 2.0) ** 2, 700, rng=4, **params)
+    (weights * value).sum().backward()
+    assert total.grad is None
+    assert_close(params["logits"].grad.numpy(), ref["logits"].numpy(), rtol=1e-10)
+
+
+def test_surrogate_matches_autograd(assert_close):
+    d = fs.Normal([0.5, 2.0, -1.0], 1.5)
+    x = fs.sample(d, 300, rng=2)
+    fx = x ** 2 + np.random.default_rng(0).normal(size=x.shape)  # noisy rewards
+    weights = torch.tensor([1.0, 2.0, -1.0], dtype=F64)
+    for method in ("plain", "rloo"):
+        params = {"loc": leaf([0.5, 2.0, -1.0]), "scale": leaf(1.5)}
+        ref_value, ref = reference_grads(td.Normal, fresh(params), x, fx, weights,
+                                         rloo=method == "rloo")
+        mine = fresh(params)
+        value = fs_torch.surrogate("Normal", torch.as_tensor(x), torch.as_tensor(fx),
+                                   method=method, **mine)
+        got = bridge_grads(value, mine, weights)
+        assert_close(value.detach().numpy(), ref_value.numpy(), rtol=1e-12)
+        assert_close({k: v.numpy() for k, v in got.items()},
+                     {k: v.numpy() for k, v in ref.items()}, rtol=1e-10, what=method)
+
+
+def test_surrogate_with_integer_samples_and_rewards_that_require_grad(assert_close):
+    logits = leaf(np.random.default_rng(5).normal(size=(4, 3)))
+    x = fs.sample(fs.Categorical(logits=logits.detach().numpy()), 50, rng=6)
+    fx = torch.as_tensor(np.cos(x) + 1.0, dtype=F64).requires_grad_()
+    value = fs_torch.surrogate("Categorical", torch.as_tensor(x), fx, logits=logits)
+    value.sum().backward()
+    assert fx.grad is None  # rewards are data
+    leaf2 = logits.detach().clone().requires_grad_()
+    (fx.detach() * td.Categorical(logits=leaf2).log_prob(torch.as_tensor(x))).mean(0) \
+        .sum().backward()
+    assert_close(logits.grad.numpy(), leaf2.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["plain", "baseline", "rloo", "cv"])
+def test_every_method_is_fastscores_estimate(assert_close, method):
+    loc, scale = np.array([0.3, 1.0]), np.array([1.0, 2.0])
+    kw = {"baseline": np.array([0.5, 4.0])} if method == "baseline" else {}
+    est = fs.estimate(fs.Normal(loc, scale), fs.fn.power(2), 3000, rng=12, method=method, **kw)
+    tl, ts = leaf(loc), leaf(scale)
+    if method == "baseline":
+        kw = {"baseline": torch.tensor([0.5, 4.0])}  # a tensor baseline is read as numbers
+    value = fs_torch.expectation("Normal", fs.fn.power(2), 3000, rng=12, method=method,
+                                 loc=tl, scale=ts, **kw)
+    value.sum().backward()
+    assert_close(value.detach().numpy(), est.value, rtol=0)
+    assert_close(tl.grad.numpy(), est.grad["loc"], rtol=0)
+    assert_close(ts.grad.numpy(), est.grad["scale"], rtol=0)
+
+
+def test_baseline_method_against_autograd(assert_close):
+    d = fs.Bernoulli(logits=[0.2, -1.0])
+    x = fs.sample(d, 400, rng=13)
+    b = np.array([0.7, -0.3])
+    fx = 2.0 * x - 0.5
+    logits = leaf([0.2, -1.0])
+    lp = td.Bernoulli(logits=logits).log_prob(torch.as_tensor(x, dtype=F64))
+    ((torch.as_tensor(fx - b, dtype=F64) * lp).mean(0)).sum().backward()
+    mine = leaf([0.2, -1.0])
+    fs_torch.expectation("Bernoulli", fs.fn.linear(2.0, -0.5), 400, rng=13, method="baseline",
+                         baseline=b, logits=mine).sum().backward()
+    assert_close(mine.grad.numpy(), logits.grad.numpy(), rtol=1e-10)
+
+
+def test_dtypes_and_devices_follow_the_parameters():
+    loc = torch.tensor([0.5, 1.0], dtype=torch.float32, requires_grad=True)
+    scale = torch.tensor(2.0, dtype=torch.float32, requires_grad=True)
+    value = fs_torch.expectation("Normal", fs.fn.power(2), 200, rng=0, loc=loc, scale=scale)
+    assert value.dtype == torch.float32 and value.device == loc.device
+    value.sum().backward()
+    assert loc.grad.dtype == torch.float32 and scale.grad.dtype == torch.float32
+    est = fs.estimate(fs.Normal(loc.detach().double().numpy(), 2.0), fs.fn.power(2), 200,
+                      rng=0)
+    np.testing.assert_array_equal(loc.grad.numpy(), est.grad["loc"].astype(np.float32))
+    # mixed float32 / float64 parameters promote; no floating tensor -> default dtype
+    v = fs_torch.expectation("Normal", fs.fn.power(2), 200, rng=0, loc=loc,
+                             scale=torch.tensor(2.0, dtype=F64))
+    assert v.dtype == F64
+    v = fs_torch.expectation("Poisson", fs.fn.power(1), 200, rng=0, rate=torch.tensor(3))
+    assert v.dtype == torch.get_default_dtype()
+
+
+def test_torch_generator_as_rng(assert_close):
+    g1 = torch.Generator().manual_seed(123)
+    g2 = torch.Generator().manual_seed(123)
+    a = fs_torch.expectation("Normal", fs.fn.power(2), 300, rng=g1, loc=leaf(0.5), scale=1.0)
+    b = fs_torch.expectation("Normal", fs.fn.power(2), 300, rng=g2, loc=leaf(0.5), scale=1.0)
+    assert a.item() == b.item()
+    seed = int(torch.randint(0, 2 ** 63 - 1, (), generator=torch.Generator().manual_seed(123)))
+    est = fs.estimate(fs.Normal(0.5, 1.0), fs.fn.power(2), 300, rng=seed)
+    assert a.item() == float(est.value)
+    c = fs_torch.expectation("Normal", fs.fn.power(2), 300, rng=g1, loc=leaf(0.5), scale=1.0)
+    assert c.item() != a.item()  # the generator advanced
+
+
+def test_one_fastscore_call_per_forward_and_backward(monkeypatch):
+    calls = []
+    real = fs.estimate
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fs, "estimate", counting)
+    logits = leaf(np.zeros((5, 3)))
+    value = fs_torch.expectation("Categorical", fs.fn.table([0.0, 1.0, 3.0]), 64, rng=0,
+                                 logits=logits)
+    value.sum().backward()
+    assert len(calls) == 1
+
+
+def test_backward_twice_accumulates(assert_close):
+    loc = leaf([1.0, -0.5])
+    value = fs_torch.expectation("Normal", fs.fn.power(3), 256, rng=3, loc=loc, scale=1.0)
+    value.sum().backward(retain_graph=True)
+    first = loc.grad.clone()
+    value.sum().backward()
+    assert_close(loc.grad.numpy(), 2 * first.numpy(), rtol=1e-15)
+    # a scalar multiple of the output scales the gradient (grad_output is used)
+    loc2 = leaf([1.0, -0.5])
+    (3.0 * fs_torch.expectation("Normal", fs.fn.power(3), 256, rng=3, loc=loc2,
+                                scale=1.0)).sum().backward()
+    assert_close(loc2.grad.numpy(), 3 * first.numpy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("family, error, says", [
+    ("Categorial", ValueError, "'Categorial'.*did you mean 'Categorical'"),
+    ("normal", ValueError, "'normal'.*did you mean 'Normal'"),
+    ("Weibull", ValueError, "unknown distribution family 'Weibull'"),
+    (42, TypeError, "family must be .* got 42"),
+    (np.random.Generator, TypeError, "family must be"),
+    (fs.Distribution, TypeError, "family must be"),
+])
+def test_unknown_family_is_a_clear_error(family, error, says):
+    with pytest.raises(error, match=says):
+        fs_torch.expectation(family, fs.fn.power(2), 10, rng=0, loc=leaf(0.0), scale=1.0)
+    with pytest.raises(error, match=says):
+        fs_torch.surrogate(family, np.zeros(3), np.zeros(3), loc=leaf(0.0), scale=1.0)
+
+
+def test_torch_distribution_class_is_refused_with_a_hint():
+    with pytest.raises(TypeError, match="family must be a distribution family name"):
+        fs_torch.expectation(td.Normal, fs.fn.power(2), 10, rng=0, loc=leaf(0.0), scale=1.0)
+
+
+def test_parameter_errors_name_the_parameter():
+    with pytest.raises(TypeError, match="Normal: unknown parameter 'sigma'; its parameters "
+                                        "are loc, scale"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0, loc=leaf(0.0), sigma=1.0)
+    with pytest.raises(TypeError, match="Normal: parameter 'scale' is required"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0, loc=leaf(0.0))
+    with pytest.raises(ValueError, match="Normal: parameter 'scale' must be > 0; got -1.0"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0, loc=leaf(0.0),
+                             scale=leaf(-1.0))
+    with pytest.raises(ValueError, match="method must be one of"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0, method="bogus",
+                             loc=leaf(0.0), scale=1.0)
+    with pytest.raises(ValueError, match="method='baseline' needs baseline="):
+        fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0, method="baseline",
+                             loc=leaf(0.0), scale=1.0)
+    with pytest.raises(ValueError, match="fx must have shape"):
+        fs_torch.surrogate("Normal", torch.zeros(4), torch.zeros(5), loc=leaf(0.0), scale=1.0)
+    with pytest.raises(TypeError, match="parameter 'loc' must be real numbers"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0,
+                             loc=torch.zeros(2, dtype=torch.complex128), scale=1.0)
+
+
+def test_validate_args_passes_through():
+    # validate_args=False skips the construction checks, as for fs.Normal; drawing still checks
+    with pytest.raises(ValueError, match="'scale' must be > 0"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0, loc=leaf(0.0),
+                             scale=leaf(-1.0), validate_args=False)
+    v = fs_torch.expectation("Normal", fs.fn.power(2), 10, rng=0, loc=leaf(0.0), scale=1.0,
+                             validate_args=False)
+    assert v.shape == ()
+
+
+# ---------------------------------------------------------------------------
+# Training: the bandit of examples/bandit_policy_gradient.py, and a contextual one
+def bandit_example():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / \
+        "bandit_policy_gradient.py"
+    spec = importlib.util.spec_from_file_location("example_bandit_for_torch", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_torch_reinforce_loop_trains_the_example_bandit(assert_close):
+    example = bandit_example()
+    steps, samples, lr = 150, 128, 2.0
+    history_np, probs_np, means = example.train(steps=steps, samples=samples, lr=lr, seed=0)
+    logits = torch.zeros(10, dtype=F64, requires_grad=True)
+    opt = torch.optim.SGD([logits], lr=lr, maximize=True)
+    history = []
+    for step in range(steps):  # the example's seeds: seed * 100_003 + step with seed 0
+        opt.zero_grad()
+        value = fs_torch.expectation("Categorical", fs.fn.table(means), samples, rng=step,
+                                     method="rloo", logits=logits)
+        value.backward()
+        opt.step()
+        history.append(value.item())
+    probs = torch.softmax(logits.detach(), 0).numpy()
+    best = int(np.argmax(means))
+    assert probs[best] > 0.9
+    assert history[-1] > 0.95 * means[best] > history[0]
+    # the same arithmetic as the NumPy loop of the example
+    assert_close(np.array(history), history_np, rtol=1e-9)
+    assert_close(probs, probs_np, rtol=1e-9)
+
+
+def test_torch_policy_network_learns_a_contextual_bandit():
+    # 64 states, 4 arms; the best arm depends on the state; a linear policy network.
+    gen = np.random.default_rng(0)
+    states = gen.normal(size=(64, 3))
+    w_true = gen.normal(size=(3, 4))
+    rewards = np.exp(states @ w_true)
+    rewards /= rewards.sum(axis=1, keepdims=True)  # per state, reward of each arm in (0, 1)
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 4).double()
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    s = torch.as_tensor(states)
+    table = fs.fn.table(rewards)
+    start = None
+    for step in range(150):
+        opt.zero_grad()
+        value = fs_torch.expectation("Categorical", table, 16, rng=step, method="rloo",
+                                     logits=net(s))
+        loss = -value.mean()
+        loss.backward()
+        opt.step()
+        start = value.mean().item() if start is None else start
+    probs = torch.softmax(net(s), -1).detach().numpy()
+    expected = float((probs * rewards).sum(1).mean())
+    best = float(rewards.max(1).mean())
+    assert expected > start + 0.5 * (best - start)  # more than half of the gap closed
+    assert np.mean(probs.argmax(1) == rewards.argmax(1)) > 0.8
+
+
+# ---------------------------------------------------------------------------
+def test_docstring_examples():
+    result = doctest.testmod(fs_torch, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_fastscore_imports_without_torch_and_the_bridge_says_what_is_missing(tmp_path):
+    # One fresh interpreter: `import fastscore` does not import torch; with torch made
+    # unimportable, `import fastscore.torch` is an ImportError saying what to install.
+    code = ("import sys\n"
+            "import fastscore\n"
+            "assert 'torch' not in sys.modules, 'torch imported by fastscore'\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'torch':\n"
+            "            raise ModuleNotFoundError(name, name=name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "try:\n"
+            "    import fastscore.torch\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fs.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert "fastscore.torch needs PyTorch (pip install torch)" in out, out
