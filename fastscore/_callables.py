@@ -14,12 +14,22 @@ from .fn import Function
 
 
 class PreparedF:
-    """A user's f, classified.  ``kind`` is "builtin", "lowlevel" or "python"."""
+    """A user's f, classified.  ``kind`` is "builtin", "lowlevel" or "python".
+
+    ``grad`` is the prepared f' (:class:`PreparedGrad`) when the estimator
+    needs one, else None.
+    """
 
     def __init__(self, kind, obj, nan_policy):
         self.kind = kind
         self.obj = obj
         self.nan_policy = nan_policy
+        self.grad = None
+
+    @property
+    def inline(self):
+        """True when the kernels evaluate f (and f') themselves, without Python."""
+        return self.kind != "python" and (self.grad is None or self.grad.kind != "python")
 
     def check(self, plan):
         """Refuse an f that cannot take the plan's samples (same error on both backends)."""
@@ -79,6 +89,76 @@ def check_f_output(fx, m, plan):
         raise ValueError("f returned an array of shape %s; expected (m, *batch_shape) = %s"
                          % (arr.shape, expected))
     return np.ascontiguousarray(arr, dtype=np.float64).reshape(m, plan.batch_size)
+
+
+class PreparedGrad:
+    """f' for the pathwise estimator: "builtin" (the built-in f's closed-form
+    derivative), "lowlevel" (a grad_f C function) or "python" (a callable)."""
+
+    def __init__(self, kind, obj):
+        self.kind = kind
+        self.obj = obj
+
+    def kernel_spec(self, plan):
+        if self.kind == "builtin":
+            return self.obj.spec(plan)  # the kernels evaluate its derivative by kind
+        return _kernels.FunctionSpec("lowlevel_grad", lowlevel=self.obj)
+
+    def values(self, x3, plan, backend):
+        """f' on kernel-layout samples x3 (m, B, E) -> float64 (m, B, E)."""
+        if self.kind == "builtin":
+            return self.obj.grad_numpy(x3, plan)
+        if self.kind == "lowlevel":
+            if backend == "compiled":
+                return self.kernel_spec(plan).evaluate_grad(x3, np.arange(plan.batch_size))
+            return _ctypes_grad_values(self.obj, x3)
+        return self.call(x3, plan)
+
+    def call(self, x3, plan):
+        """Call a Python grad_f on samples (m, B, E); returns checked float64 (m, B, E)."""
+        m = x3.shape[0]
+        x = plan.layout.to_user(x3, (m,))
+        if x is x3 or np.shares_memory(x, x3):
+            x = x.view()
+            x.flags.writeable = False
+        arr = np.asarray(self.obj(x))
+        expected = (m,) + tuple(plan.batch_shape) + tuple(plan.event_shape)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError("grad_f must return real numbers; it returned dtype %s" % arr.dtype)
+        if arr.shape != expected:
+            raise ValueError("grad_f returned an array of shape %s; expected (m, *batch_shape, "
+                             "*event_shape) = %s" % (arr.shape, expected))
+        return np.ascontiguousarray(arr, dtype=np.float64).reshape(m, plan.batch_size, plan.E)
+
+
+def prepare_grad(pf, grad_f, estimator):
+    """Attach f' to the prepared f for ``estimator`` (one that needs grad_f), or refuse."""
+    if pf.kind == "builtin":
+        if grad_f is not None:
+            raise TypeError("grad_f: the built-in f %r knows its derivative; leave grad_f out"
+                            % (pf.obj,))
+        pf.obj.check_derivative(estimator)
+        pf.grad = PreparedGrad("builtin", pf.obj)
+        return pf
+    if grad_f is None:
+        raise TypeError("estimator=%r needs the derivative of f: pass grad_f= (a vectorised "
+                        "callable returning df/dx of shape (m, *batch_shape, *event_shape), or "
+                        "a LowLevelCallable %s), or use a fastscore.fn built-in"
+                        % (estimator, _kernels.GRAD_SIGNATURES[0]))
+    if isinstance(grad_f, Function):
+        raise TypeError("grad_f must be a callable or a LowLevelCallable, not a fastscore.fn "
+                        "built-in (%r)" % (grad_f,))
+    llc = _as_lowlevel(grad_f)
+    if llc is not None:
+        if _kernels.lowlevel_signature_kind(llc.signature) != _kernels.LL_GRAD:
+            raise _kernels.unsupported_signature(llc.signature, "grad_f")
+        pf.grad = PreparedGrad("lowlevel", llc)
+    elif callable(grad_f):
+        pf.grad = PreparedGrad("python", grad_f)
+    else:
+        raise TypeError("grad_f must be a callable, a scipy.LowLevelCallable or a numba cfunc; "
+                        "got %s" % type(grad_f).__name__)
+    return pf
 
 
 def prepare(f, nan_policy="raise"):
@@ -146,4 +226,27 @@ def _ctypes_values(llc, x3):
             for e in range(E):
                 buf[e] = x3[i, b, e]
             out[i, b] = fn(buf, E, b, user_data)
+    return out
+
+
+_GRAD = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_double), ctypes.c_ssize_t,
+                         ctypes.c_ssize_t, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double))
+
+
+def _ctypes_grad_values(llc, x3):
+    """Evaluate a low-level grad_f per sample through ctypes (reference path)."""
+    cap = tuple.__getitem__(llc, 0)
+    name = _GetName(cap)
+    fn = _GRAD(_GetPointer(cap, name))
+    user_data = _GetContext(cap)
+    m, B, E = x3.shape
+    out = np.empty((m, B, E))
+    buf = (ctypes.c_double * E)()
+    res = (ctypes.c_double * E)()
+    for i in range(m):
+        for b in range(B):
+            for e in range(E):
+                buf[e] = x3[i, b, e]
+            fn(buf, E, b, user_data, res)
+            out[i, b, :] = res[:]
     return out

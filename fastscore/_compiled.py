@@ -1,8 +1,8 @@
 """The compiled backend: accumulator states and samples from the Cython kernels.
 
-Every function takes an estimator kind and a distribution's plan
-(fastscore._plan.Plan); the kernels see only kernel ids, constant rows and
-event and score sizes.
+Every function takes an estimator kind (fastscore._kinds) and a
+distribution's plan (fastscore._plan.Plan).  The kernels see only kernel
+ids, constant rows and event and score sizes.
 """
 
 import numpy as np
@@ -18,22 +18,26 @@ PYTHON_WAVE_BUDGET = 1 << 20
 def run(kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):
     """Fold samples [chunk_start * CHUNK_SIZE, n) of every batch element into ``state``.
 
-    The state is the support counts (batch_size, V) of a counted family and
-    the moment sums (batch_size, row width) otherwise; ``None`` starts from
-    nothing.  Continuing a state wave by wave gives exactly the state of one
-    run over all n samples.
+    The state is the support counts (batch_size, V) when the kind counts a
+    finite support, and the moment sums (batch_size, row width) otherwise;
+    ``None`` starts from nothing.  Continuing a state wave by wave gives
+    exactly the state of one run over all n samples.
     """
-    fam = plan.family.id
-    if plan.counted:
-        return _kernels.run_counts(fam, plan.consts, key[0], key[1], n, plan.support.size,
-                                   n_threads, progress, chunk_start, state)
-    if pf.kind == "python":
-        return _kernels.run_python(fam, plan.consts, key[0], key[1], n, plan.E,
-                                   plan.score_size, lambda xw: pf.call(xw, plan), n_threads,
-                                   PYTHON_WAVE_BUDGET, progress, chunk_start, state)
-    return _kernels.run_inline(plan.inline_family.id, plan.consts, key[0], key[1], n, plan.E,
-                               plan.score_size, pf.kernel_spec(plan), n_threads, progress,
-                               chunk_start, state)
+    if kind.counted(plan):
+        return _kernels.run_counts(plan.family.id, plan.consts, key[0], key[1], n,
+                                   plan.support.size, n_threads, progress, chunk_start, state)
+    fam = kind.kernel_family(plan, pf.inline).id
+    if pf.inline:
+        gspec = pf.grad.kernel_spec(plan) if pf.grad is not None else None
+        return _kernels.run_inline(kind.kernel_id, fam, plan.consts, key[0], key[1], n, plan.E,
+                                   plan.score_size, pf.kernel_spec(plan), gspec, n_threads,
+                                   progress, chunk_start, state)
+    call_grad = (None if pf.grad is None
+                 else lambda xw: pf.grad.values(xw, plan, "compiled"))
+    return _kernels.run_python(kind.kernel_id, fam, plan.consts, key[0], key[1], n, plan.E,
+                               plan.score_size, lambda xw: pf.values(xw, plan, "compiled"),
+                               call_grad, n_threads, PYTHON_WAVE_BUDGET, progress, chunk_start,
+                               state)
 
 
 def sample(plan, n, key, n_threads):
@@ -46,16 +50,16 @@ def finish_state(kind, plan, pf, state, method, baseline, n_threads):
     """Estimates from a state: (value, value_stderr, grad, stderr) and row_sums.
 
     ``row_sums(b)`` gives batch element b's moment sums (for error messages).
-    A counted family whose score is one-hot on the support (Categorical) goes
-    from counts to estimates in one fused pass, O(batch K) instead of
+    Counts of a family whose score is one-hot on the support (Categorical) go
+    to score-function estimates in one fused pass, O(batch K) instead of
     O(batch K^2), never writing the (batch, row width) sums.
     """
-    if not plan.counted:
-        return _finish.finish_sums(state, method, baseline, n_threads), state.__getitem__
+    if not kind.counted(plan):
+        return kind.finish_compiled(plan, state, method, baseline, n_threads), state.__getitem__
     fvals = pf.on_support(plan, "compiled")
-    if plan.onehot is None:
+    if plan.onehot is None or kind.name != "score":
         sums = kind.counted_sums(plan, fvals, state)
-        return _finish.finish_sums(sums, method, baseline, n_threads), sums.__getitem__
+        return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__
     a, b = plan.onehot
     results = _finish.onehot_finish(state, fvals, a, b, method, baseline, n_threads)
 

@@ -7,9 +7,30 @@
 # totals in chunk order, which keeps a result independent of the number of
 # threads.
 
-cdef inline Py_ssize_t _acc_stride(Py_ssize_t P) noexcept nogil:
-    cdef Py_ssize_t A = fs_score_row_width(P)
+# The estimator kind (FS_KIND_SCORE, _PATHWISE, _MEASURE, named in
+# fastscore/_specs.py) chooses each block's step: what is drawn (samples, or
+# samples with their coupled points), what is evaluated (f, f') and which
+# per-sample terms are folded into which blocks of the row.
+
+cdef inline Py_ssize_t _row_width(int kind, Py_ssize_t P) noexcept nogil:
+    return fs_score_row_width(P) if kind == FS_KIND_SCORE else fs_mean_row_width(P)
+
+
+cdef inline Py_ssize_t _acc_stride(int kind, Py_ssize_t P) noexcept nogil:
+    cdef Py_ssize_t A = _row_width(kind, P)
     return ((A + ACC_ALIGN - 1) // ACC_ALIGN) * ACC_ALIGN
+
+
+cdef inline void _merge_rows(int kind, double *tot, const double *a, Py_ssize_t P) noexcept nogil:
+    if kind == FS_KIND_SCORE:
+        fs_merge_score_rows(tot, a, P)
+    else:
+        fs_merge_mean_rows(tot, a, P)
+
+
+cdef inline Py_ssize_t _points(int kind, int fam) noexcept nogil:
+    """Points drawn (and f evaluations) per sample."""
+    return _measure_points(fam) if kind == FS_KIND_MEASURE else 1
 
 
 cdef inline void _start_stream(fs_philox_state *st, bitgen_t *bg, uint64_t key0, uint64_t key1,
@@ -65,33 +86,143 @@ cdef void _accumulate_score(int fam, const double *c, const double *x, Py_ssize_
         free(work)
 
 
-cdef void _inline_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
+cdef inline void _fold_mean_block(double *row, const double *dbuf, double *terms,
+                                  Py_ssize_t cnt, Py_ssize_t P, bint first) noexcept nogil:
+    """Fold a sub-block of d = f - shift and of terms[j * BLOCK + i] into a mean-block row.
+
+    ``first``: the row's very first sub-block, whose first terms become the
+    blocks' shifts.
+    """
+    cdef Py_ssize_t j
+    cdef double *blk
+    fs_fold_value(dbuf, cnt, row)
+    for j in range(P):
+        blk = row + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j
+        if first:
+            blk[FS_TERM_SHIFT] = terms[j * BLOCK]
+        fs_fold_mean(terms + j * BLOCK, cnt, blk)
+
+
+cdef double *_work(double *stack_work, Py_ssize_t need) noexcept nogil:
+    """Scratch of ``need`` doubles: the stack buffer, or the heap beyond it (NULL if none)."""
+    if need <= WORK_DOUBLES:
+        return stack_work
+    return <double *>malloc(need * sizeof(double))
+
+
+cdef void _accumulate_pathwise(int fam, const double *c, const double *x, Py_ssize_t xstride,
+                               const double *fx, Py_ssize_t fstride, const double *gp,
+                               Py_ssize_t gstride, Py_ssize_t m, double *row, Py_ssize_t P,
+                               Py_ssize_t E) noexcept nogil:
+    """The pathwise estimator's step: value sums of f and, per component, the
+    mean of the terms f'(x) dx/dtheta_j (the family's pathwise slot)."""
+    cdef double stack_work[WORK_DOUBLES]
+    cdef double dbuf[BLOCK]
+    cdef double *work = _work(stack_work, P * BLOCK + P + 2 * E)
+    cdef Py_ssize_t i, i0, cnt
+    cdef double shift
+    cdef bint first
+    if m <= 0:
+        return
+    if work == NULL:
+        row[FS_N] = NAN  # surfaces as a non-finite result, never as wrong numbers
+        return
+    first = row[FS_N] == 0.0
+    if first:
+        row[FS_SHIFT] = fx[0]
+    shift = row[FS_SHIFT]
+    i0 = 0
+    while i0 < m:
+        cnt = m - i0 if m - i0 < BLOCK else BLOCK
+        for i in range(cnt):
+            dbuf[i] = fx[(i0 + i) * fstride] - shift
+        _pathwise_terms(fam, c, E, x + i0 * xstride, xstride, gp + i0 * gstride, gstride, cnt,
+                        P, work, work + P * BLOCK, work + P * BLOCK + P)
+        _fold_mean_block(row, dbuf, work, cnt, P, first and i0 == 0)
+        i0 += cnt
+    row[FS_N] = row[FS_N] + <double>m
+    if work != stack_work:
+        free(work)
+
+
+cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t fstride,
+                              Py_ssize_t m, double *row, Py_ssize_t P) noexcept nogil:
+    """The measure-valued estimator's step, from f at each sample's points
+    (fq[q * qstride + i * fstride]): value sums of f at the sample and, per
+    component, the mean of f(x+) - f(x-) (the finish applies the constants c_j)."""
+    cdef double stack_work[WORK_DOUBLES]
+    cdef double dbuf[BLOCK]
+    cdef double *work = _work(stack_work, P * BLOCK)
+    cdef Py_ssize_t i, j, i0, cnt
+    cdef double shift
+    cdef bint first
+    if m <= 0:
+        return
+    if work == NULL:
+        row[FS_N] = NAN
+        return
+    first = row[FS_N] == 0.0
+    if first:
+        row[FS_SHIFT] = fq[0]
+    shift = row[FS_SHIFT]
+    i0 = 0
+    while i0 < m:
+        cnt = m - i0 if m - i0 < BLOCK else BLOCK
+        for i in range(cnt):
+            dbuf[i] = fq[(i0 + i) * fstride] - shift
+        for j in range(P):
+            for i in range(cnt):
+                work[j * BLOCK + i] = (fq[(1 + 2 * j) * qstride + (i0 + i) * fstride]
+                                       - fq[(2 + 2 * j) * qstride + (i0 + i) * fstride])
+        _fold_mean_block(row, dbuf, work, cnt, P, first and i0 == 0)
+        i0 += cnt
+    row[FS_N] = row[FS_N] + <double>m
+    if work != stack_work:
+        free(work)
+
+
+cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
                        uint64_t key1, int64_t n, int64_t item, int64_t c0, int64_t ncr,
-                       Py_ssize_t E, Py_ssize_t P, const FSpec *f, double *row) noexcept nogil:
-    """Draw, evaluate f and accumulate one whole chunk, block by block.
+                       Py_ssize_t E, Py_ssize_t P, const FSpec *f, const FSpec *g,
+                       double *row) noexcept nogil:
+    """Draw, evaluate f (and f') and accumulate one whole chunk, block by block.
 
     Item k is chunk c0 + k % ncr of batch element k // ncr.
     """
     cdef int64_t b = item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
-    cdef Py_ssize_t blk = _block_size(E), cnt
+    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * Q), cnt, q, sE
     cdef fs_philox_state st
     cdef bitgen_t bg
-    cdef double xbuf[BUF_DOUBLES]
-    cdef double tbuf[BLOCK]
-    cdef double fbuf[BLOCK]
+    cdef double xbuf[BUF_DOUBLES]       # samples, or points [q][i] (measure)
+    cdef double tbuf[BLOCK]             # what f sees, for families with an f input
+    cdef double fbuf[BLOCK * MAX_POINTS]
+    cdef double gbuf[BUF_DOUBLES]       # f' (pathwise)
     cdef const double *cb = consts + b * nc
+    cdef const double *src
     if m > CHUNK:
         m = CHUNK
     _start_stream(&st, &bg, key0, key1, c, b)
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
-        _draw(fam, &bg, cb, nc, E, xbuf, E, cnt)
-        if _f_input(fam, xbuf, E, cnt, tbuf):
-            _eval_f(f, tbuf, 1, cnt, b, fbuf)
+        if kind == FS_KIND_MEASURE:
+            _measure_draw(fam, &bg, cb, nc, xbuf, blk, 1, cnt)
+            for q in range(Q):
+                _eval_f(f, xbuf + q * blk, 1, cnt, b, fbuf + q * blk)
+            _accumulate_measure(fbuf, blk, 1, cnt, row, P)
         else:
-            _eval_f(f, xbuf, E, cnt, b, fbuf)
-        _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E)
+            _draw(fam, &bg, cb, nc, E, xbuf, E, cnt)
+            src = xbuf
+            sE = E
+            if _f_input(fam, xbuf, E, cnt, tbuf):
+                src = tbuf
+                sE = 1
+            _eval_f(f, src, sE, cnt, b, fbuf)
+            if kind == FS_KIND_SCORE:
+                _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E)
+            else:
+                _eval_grad_f(g, src, sE, cnt, b, gbuf)
+                _accumulate_pathwise(fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E)
         done += cnt
 
 
@@ -112,12 +243,17 @@ def _start_array(start, shape, dtype):
 
 
 def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
-                  Py_ssize_t P=-1):
+                  Py_ssize_t P=-1, int kind=FS_KIND_SCORE):
     if fam < 0 or fam >= N_FAMILIES:
         raise ValueError("no kernel family with id %d" % fam)
     if P >= 0:
-        if fam not in SCORE_FAMILIES:
-            raise ValueError("kernel family %d has no compiled score" % fam)
+        slot = {FS_KIND_SCORE: SCORE_FAMILIES, FS_KIND_PATHWISE: PATHWISE_FAMILIES,
+                FS_KIND_MEASURE: MEASURE_POINTS}.get(kind)
+        if slot is None:
+            raise ValueError("no estimator kind with id %d" % kind)
+        if fam not in slot:
+            raise ValueError("kernel family %d has no compiled slot for estimator kind %d"
+                             % (fam, kind))
         if P < 1 or P > (1 << 20):
             raise ValueError("score size %d out of range" % P)
     if consts.shape[0] < 1:
@@ -128,27 +264,32 @@ def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
         raise ValueError("event size %d not supported (1..%d)" % (E, BUF_DOUBLES // 2))
 
 
-def run_inline(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-               int64_t n, Py_ssize_t E, Py_ssize_t P, FunctionSpec fspec, int n_threads,
-               progress=None, int64_t chunk_start=0, start=None):
-    """Moment sums (batch_size, row width) with f evaluated inline in the kernel.
+def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+               int64_t n, Py_ssize_t E, Py_ssize_t P, FunctionSpec fspec, FunctionSpec gspec,
+               int n_threads, progress=None, int64_t chunk_start=0, start=None):
+    """Moment sums (batch_size, row width) with f (and f') evaluated inline in the kernel.
 
-    Samples [chunk_start * CHUNK_SIZE, n) are folded, in chunk order, into
-    ``start`` (the sums of the samples before them) or into zeros, so a run
-    continued wave by wave equals one run over all n samples.
+    ``kind`` is the estimator kind's kernel id; ``gspec`` the f' of the
+    pathwise kind (None for the others).  Samples [chunk_start * CHUNK_SIZE,
+    n) are folded, in chunk order, into ``start`` (the sums of the samples
+    before them) or into zeros, so a run continued wave by wave equals one
+    run over all n samples.
     """
-    _check_inputs(fam, consts, n, E, P)
+    _check_inputs(fam, consts, n, E, P, kind)
+    if kind == FS_KIND_PATHWISE and gspec is None:
+        raise ValueError("the pathwise kind needs gspec")
     cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef int64_t c0 = _chunk_start(chunk_start, n_chunks)
     cdef int64_t ncr = n_chunks - c0
     cdef int64_t total = batch * ncr
     cdef int64_t per_item = n if n < CHUNK else CHUNK
-    cdef int64_t wave = WAVE_SAMPLES // (per_item * E)
-    cdef Py_ssize_t A = fs_score_row_width(P), stride = _acc_stride(P)
+    cdef int64_t wave = WAVE_SAMPLES // (per_item * E * _points(kind, fam))
+    cdef Py_ssize_t A = _row_width(kind, P), stride = _acc_stride(kind, P)
     cdef int64_t w0, k, cnt, item
     cdef int nt
     cdef const FSpec *f = &fspec.spec
+    cdef const FSpec *g = &gspec.spec if gspec is not None else NULL
     cdef const double *cp = &consts[0, 0]
     if wave < 1:
         wave = 1
@@ -169,11 +310,11 @@ def run_inline(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
             nt = fs_threads_for(n_threads, cnt * per_item, cnt)
             with nogil:
                 for k in prange(cnt, num_threads=nt, schedule="dynamic"):
-                    _inline_item(fam, cp, nc, key0, key1, n, w0 + k, c0, ncr, E, P, f,
+                    _inline_item(kind, fam, cp, nc, key0, key1, n, w0 + k, c0, ncr, E, P, f, g,
                                  accs + k * stride)
                 for k in range(cnt):
                     item = w0 + k
-                    fs_merge_score_rows(&tv[item // ncr, 0], accs + k * stride, P)
+                    _merge_rows(kind, &tv[item // ncr, 0], accs + k * stride, P)
             w0 += cnt
             PyErr_CheckSignals()
             if progress is not None:
@@ -183,27 +324,33 @@ def run_inline(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
     return tot
 
 
-def run_python(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-               int64_t n, Py_ssize_t E, Py_ssize_t P, call_f, int n_threads,
+def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+               int64_t n, Py_ssize_t E, Py_ssize_t P, call_f, call_grad, int n_threads,
                int64_t budget, progress=None, int64_t chunk_start=0, start=None):
-    """Moment sums with a Python f called on waves of samples.
+    """Moment sums with f (and f') computed in Python on waves of samples.
 
     Each wave holds `window` samples of every batch element (a power of two
     chosen from `budget`, the number of doubles one wave may hold), aligned
     so that a window lies inside one chunk or covers whole chunks.  A chunk's
     stream and accumulator persist across windows, so the sums are those of
     the inline path on the same samples.  call_f(x) gets x of shape
-    (window, batch_size, E) and returns f as float64 (window, batch_size).
-    chunk_start and start continue a run as in run_inline.
+    (m, batch_size, E) and returns f as float64 (m, batch_size); for the
+    measure-valued kind x holds every sample's points, point-major (m = Q
+    window).  call_grad(x) (the pathwise kind) returns f' as float64 (m,
+    batch_size, E).  chunk_start and start continue a run as in run_inline.
     """
-    _check_inputs(fam, consts, n, E, P)
+    _check_inputs(fam, consts, n, E, P, kind)
+    if kind == FS_KIND_PATHWISE and call_grad is None:
+        raise ValueError("the pathwise kind needs call_grad")
     cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    cdef Py_ssize_t Q = _points(kind, fam)
     cdef int64_t window = 1, cpw, n_items, s0, m_w, k, b, it, c, off, clen, cnt, row
-    cdef Py_ssize_t A = fs_score_row_width(P), stride = _acc_stride(P)
+    cdef Py_ssize_t A = _row_width(kind, P), stride = _acc_stride(kind, P)
+    cdef Py_ssize_t qstride
     cdef int nt
     cdef const double *cp = &consts[0, 0]
     cdef int64_t c0 = _chunk_start(chunk_start, (n + CHUNK - 1) // CHUNK)
-    while window * 2 * batch * E <= budget and window < n:
+    while window * 2 * batch * E * Q <= budget and window < n:
         window *= 2
     if window >= CHUNK:
         window = (window // CHUNK) * CHUNK
@@ -211,9 +358,10 @@ def run_python(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
     n_items = batch * cpw
     tot = _start_array(start, (batch, A), np.float64)
     cdef double[:, ::1] tv = tot
-    xw = np.empty((window, batch, E), dtype=np.float64)
-    cdef double[:, :, ::1] xv = xw
+    xw = np.empty((Q, window, batch, E), dtype=np.float64)
+    cdef double[:, :, :, ::1] xv = xw
     cdef const double[:, ::1] fv  # f may hand back its (read-only) input
+    cdef const double[:, :, ::1] gv
     cdef double *accs = <double *>calloc(n_items * stride, sizeof(double))
     cdef fs_philox_state *states = <fs_philox_state *>calloc(n_items, sizeof(fs_philox_state))
     cdef bitgen_t *bgs = <bitgen_t *>calloc(n_items, sizeof(bitgen_t))
@@ -251,20 +399,43 @@ def run_python(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
                     if cnt > 0 and off == 0:
                         _start_stream(&states[it], &bgs[it], key0, key1, c, b)
                         memset(accs + it * stride, 0, stride * sizeof(double))
-            nt = fs_threads_for(n_threads, m_w * batch, n_items)
+            nt = fs_threads_for(n_threads, m_w * batch * Q, n_items)
             with nogil:
                 for it in prange(n_items, num_threads=nt, schedule="static"):
                     if item_cnt[it] > 0:
-                        _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
-                              &xv[item_row[it], it // cpw, 0], batch * E, item_cnt[it])
-            fv = call_f(xw[:m_w])
+                        if kind == FS_KIND_MEASURE:
+                            _measure_draw(fam, &bgs[it], cp + (it // cpw) * nc, nc,
+                                          &xv[0, item_row[it], it // cpw, 0], window * batch * E,
+                                          batch * E, item_cnt[it])
+                        else:
+                            _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
+                                  &xv[0, item_row[it], it // cpw, 0], batch * E, item_cnt[it])
+            if kind == FS_KIND_MEASURE:
+                # every point of the window's samples in one call, point-major
+                fv = call_f(xw[:, :m_w].reshape(Q * m_w, batch, E))
+                qstride = m_w * batch
+            else:
+                fv = call_f(xw[0, :m_w])
+                qstride = 0
+                if kind == FS_KIND_PATHWISE:
+                    gv = call_grad(xw[0, :m_w])
             with nogil:
                 for it in prange(n_items, num_threads=nt, schedule="static"):
                     if item_cnt[it] > 0:
-                        _accumulate_score(fam, cp + (it // cpw) * nc,
-                                          &xv[item_row[it], it // cpw, 0], batch * E,
-                                          &fv[item_row[it], it // cpw], batch,
-                                          item_cnt[it], accs + it * stride, P, E)
+                        if kind == FS_KIND_SCORE:
+                            _accumulate_score(fam, cp + (it // cpw) * nc,
+                                              &xv[0, item_row[it], it // cpw, 0], batch * E,
+                                              &fv[item_row[it], it // cpw], batch,
+                                              item_cnt[it], accs + it * stride, P, E)
+                        elif kind == FS_KIND_PATHWISE:
+                            _accumulate_pathwise(fam, cp + (it // cpw) * nc,
+                                                 &xv[0, item_row[it], it // cpw, 0], batch * E,
+                                                 &fv[item_row[it], it // cpw], batch,
+                                                 &gv[item_row[it], it // cpw, 0], batch * E,
+                                                 item_cnt[it], accs + it * stride, P, E)
+                        else:
+                            _accumulate_measure(&fv[item_row[it], it // cpw], qstride, batch,
+                                                item_cnt[it], accs + it * stride, P)
             # Merge the chunks this window completed, in chunk order.
             for b in range(batch):
                 for k in range(cpw):
@@ -275,7 +446,7 @@ def run_python(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
                         if clen > CHUNK:
                             clen = CHUNK
                         if item_off[it] + item_cnt[it] >= clen:
-                            fs_merge_score_rows(&tv[b, 0], accs + it * stride, P)
+                            _merge_rows(kind, &tv[b, 0], accs + it * stride, P)
             s0 += m_w
             PyErr_CheckSignals()
             if progress is not None:

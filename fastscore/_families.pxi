@@ -313,3 +313,244 @@ cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x,
             if i == j:
                 s[o] = s[o] - inv[i]
             o += 1
+
+
+# -- pathwise slots: the terms f'(x) dx/dtheta_j, from the sample x ------------
+# Location-scale families differentiate x = g(eps; theta) in closed form; the
+# others by implicit reparameterisation, dx/dtheta = -(dF/dtheta)(x) / p(x)
+# (_implicit.h), which holds whatever sampler drew x.
+cdef inline void normal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+    # x = loc + scale z: dx/dloc = 1, dx/dscale = z
+    g[0] = fp
+    g[1] = fp * ((x - c[NORMAL_LOC]) * c[NORMAL_INV_SCALE])
+
+
+cdef inline void lognormal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+    # x = exp(loc + scale z): dx/dloc = x, dx/dscale = x z
+    cdef double z = (log(x) - c[LOGNORMAL_LOC]) * c[LOGNORMAL_INV_SCALE]
+    g[0] = fp * x
+    g[1] = fp * x * z
+
+
+cdef inline void lognormal_y_pathwise(const double *c, double y, double fp, double *g) noexcept nogil:
+    cdef double x = exp(y), z = (y - c[LOGNORMAL_Y_LOC]) * c[LOGNORMAL_Y_INV_SCALE]
+    g[0] = fp * x
+    g[1] = fp * x * z
+
+
+cdef inline void exponential_pathwise(const double *c, double x, double fp,
+                                      double *g) noexcept nogil:
+    # x = e / rate: dx/drate = -x / rate
+    g[0] = -(fp * x) * c[EXPONENTIAL_SCALE]
+
+
+cdef inline void gamma_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+    # x = y / rate, y ~ Gamma(a, 1): dx/da = (dy/da) / rate (implicit), dx/drate = -x / rate
+    g[0] = fp * (fs_gamma_dx_dshape(c[GAMMA_CONCENTRATION], x * c[GAMMA_RATE]) * c[GAMMA_SCALE])
+    g[1] = -(fp * x) * c[GAMMA_SCALE]
+
+
+cdef inline void beta_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+    cdef double da, db
+    fs_beta_dx_dab(c[BETA_CONCENTRATION1], c[BETA_CONCENTRATION0], x, &da, &db)
+    g[0] = fp * da
+    g[1] = fp * db
+
+
+cdef inline void chi2_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+    # x = 2 y, y ~ Gamma(df / 2, 1): dx/ddf = 2 (dy/da) / 2
+    g[0] = fp * fs_gamma_dx_dshape(0.5 * c[CHI2_DF], 0.5 * x)
+
+
+cdef inline double _wrap_angle(double t) noexcept nogil:
+    if t > M_PI:
+        return t - 2.0 * M_PI
+    if t < -M_PI:
+        return t + 2.0 * M_PI
+    return t
+
+
+cdef inline void vonmises_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+    # x = loc + xi wrapped to [-pi, pi]: dx/dloc = 1 (away from the wrap), and
+    # dx/dk = dxi/dk by implicit reparameterisation of xi ~ VonMises(0, k).
+    g[0] = fp
+    g[1] = fp * fs_vonmises_dx_dconc(c[VONMISES_CONCENTRATION], _wrap_angle(x - c[VONMISES_LOC]))
+
+
+cdef inline void dirichlet_pathwise_event(const double *c, Py_ssize_t E, const double *x,
+                                          const double *fp, double *g, double *w) noexcept nogil:
+    # Stick-breaking: v_k = x_k / R_k ~ Beta(a_k, tail_k), independent, with
+    # R_k = sum_{j >= k} x_j the stick left; each v_k by implicit
+    # reparameterisation.  With G_k = d f / d v_k = f'_k R_k - T_k R_k / R_{k+1}
+    # (T_k = sum_{e > k} f'_e x_e), the term of a_j is
+    # G_j dv_j/da_j + sum_{k < j} G_k dv_k/dtail_k.  w: scratch of 2E.
+    cdef const double *alpha = c + DIRICHLET_CONCENTRATION(E)
+    cdef const double *tail = c + DIRICHLET_TAIL_CONCENTRATION(E)
+    cdef double *R = w
+    cdef double *T = w + E
+    cdef double acc = 0.0, da, db, G
+    cdef Py_ssize_t k
+    R[E - 1] = x[E - 1]
+    T[E - 1] = 0.0
+    for k in range(E - 2, -1, -1):
+        R[k] = R[k + 1] + x[k]
+        T[k] = T[k + 1] + fp[k + 1] * x[k + 1]
+    for k in range(E - 1):
+        fs_beta_dx_dab(alpha[k], tail[k], x[k] / R[k], &da, &db)
+        G = fp[k] * R[k] - T[k] * R[k] / R[k + 1]
+        g[k] = G * da + acc
+        acc = acc + G * db
+    g[E - 1] = acc
+
+
+cdef inline void mvn_pathwise_event(const double *c, Py_ssize_t E, const double *x,
+                                    const double *fp, double *g, double *w) noexcept nogil:
+    # x = loc + L z: dx/dloc_i = e_i, dx_i/dL_ij = z_j (j <= i), z = L^-1 (x - loc)
+    cdef const double *loc = c + MVN_LOC(E)
+    cdef const double *L = c + MVN_SCALE_TRIL(E)
+    cdef const double *inv = c + MVN_INV_DIAG(E)
+    cdef Py_ssize_t i, j, o
+    cdef double acc
+    for i in range(E):
+        acc = x[i] - loc[i]
+        for j in range(i):
+            acc = acc - L[i * E + j] * w[j]
+        w[i] = acc * inv[i]
+    for i in range(E):
+        g[i] = fp[i]
+    o = E
+    for i in range(E):
+        for j in range(i + 1):
+            g[o] = fp[i] * w[j]
+            o += 1
+
+
+# -- measure-valued slots: the sample and the coupled points -------------------
+# pts[0] is the sample (for E[f]); for each gradient component j, pts[1 + 2j]
+# is drawn from the positive part p+ and pts[2 + 2j] from the negative part p-
+# of the weak derivative dp/dtheta_j = c_j (p+ - p-) (Mohamed, Rosca,
+# Figurnov, Mnih 2020, table 1), coupled through common random numbers.  The
+# constants c_j are applied by the finish.  Draws go sample by sample, in
+# the order written, which the NumPy twins (distributions.py) repeat.
+cdef inline void normal_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                     DrawState *ds, double *pts) noexcept nogil:
+    # loc: loc +- scale W, W Rayleigh (sqrt of twice a standard exponential);
+    # scale: loc + scale M, M double-sided Maxwell sharing z's sign and square,
+    # against the sample itself.
+    cdef double loc = c[NORMAL_LOC], scale = c[NORMAL_SCALE], z, w, z2, z3
+    z = random_standard_normal(bg)
+    w = sqrt(2.0 * random_standard_exponential(bg))
+    z2 = random_standard_normal(bg)
+    z3 = random_standard_normal(bg)
+    pts[0] = loc + scale * z
+    pts[1] = loc + scale * w
+    pts[2] = loc - scale * w
+    pts[3] = loc + scale * copysign(sqrt(z * z + z2 * z2 + z3 * z3), z)
+    pts[4] = pts[0]
+
+
+cdef inline void lognormal_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                        DrawState *ds, double *pts) noexcept nogil:
+    # The normal's points, through exp
+    cdef Py_ssize_t q
+    normal_measure_draw(bg, c, nc, ds, pts)
+    for q in range(5):
+        pts[q] = exp(pts[q])
+
+
+cdef inline void poisson_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                      DrawState *ds, double *pts) noexcept nogil:
+    # rate: x + 1 against x (c = 1)
+    cdef double x = <double>random_poisson(bg, c[POISSON_RATE])
+    pts[0] = x
+    pts[1] = x + 1.0
+    pts[2] = x
+
+
+cdef inline void exponential_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                          DrawState *ds, double *pts) noexcept nogil:
+    # rate: x against Gamma(2, rate) = x + x' (c = 1 / rate)
+    cdef double x = random_exponential(bg, c[EXPONENTIAL_SCALE])
+    cdef double x2 = random_exponential(bg, c[EXPONENTIAL_SCALE])
+    pts[0] = x
+    pts[1] = x
+    pts[2] = x + x2
+
+
+cdef inline void gamma_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                    DrawState *ds, double *pts) noexcept nogil:
+    # concentration: no weak derivative here (its points are the sample, its
+    # gradient NaN); rate: x against Gamma(a + 1, rate) = x + x' (c = a / rate)
+    cdef double x = random_gamma(bg, c[GAMMA_CONCENTRATION], c[GAMMA_SCALE])
+    cdef double x2 = random_exponential(bg, c[GAMMA_SCALE])
+    pts[0] = x
+    pts[1] = x
+    pts[2] = x
+    pts[3] = x
+    pts[4] = x + x2
+
+
+cdef inline void _binomial_measure(bitgen_t *bg, double p, double N, DrawState *ds,
+                                   double *pts) noexcept nogil:
+    # probs: 1 + Bin(N - 1, p) against Bin(N - 1, p) (c = N), coupled by one
+    # y ~ Bin(N - 1, p); the sample is y + [u < p], a Bin(N, p).
+    cdef double y
+    if N < 1.0:
+        pts[0] = 0.0
+        pts[1] = 0.0
+        pts[2] = 0.0
+        return
+    y = <double>random_binomial(bg, p, <int64_t>N - 1, &ds.binomial)
+    pts[0] = y + <double>(_uniform(bg) < p)
+    pts[1] = y + 1.0
+    pts[2] = y
+
+
+cdef inline void binomial_probs_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                             DrawState *ds, double *pts) noexcept nogil:
+    _binomial_measure(bg, c[BINOMIAL_PROBS_PROBS], c[BINOMIAL_PROBS_TOTAL_COUNT], ds, pts)
+
+
+cdef inline void binomial_logits_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                              DrawState *ds, double *pts) noexcept nogil:
+    _binomial_measure(bg, c[BINOMIAL_LOGITS_PROBS], c[BINOMIAL_LOGITS_TOTAL_COUNT], ds, pts)
+
+
+cdef inline void _geometric_measure(bitgen_t *bg, double p, double *pts) noexcept nogil:
+    # probs: x against the size-biased law 1 + x + x' (c = 1 / p), x, x'
+    # failures before a success
+    cdef double x = <double>(random_geometric(bg, p) - 1)
+    cdef double x2 = <double>(random_geometric(bg, p) - 1)
+    pts[0] = x
+    pts[1] = x
+    pts[2] = 1.0 + x + x2
+
+
+cdef inline void geometric_probs_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                              DrawState *ds, double *pts) noexcept nogil:
+    _geometric_measure(bg, c[GEOMETRIC_PROBS_PROBS], pts)
+
+
+cdef inline void geometric_logits_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                               DrawState *ds, double *pts) noexcept nogil:
+    _geometric_measure(bg, c[GEOMETRIC_LOGITS_PROBS], pts)
+
+
+cdef inline void _negbin_measure(bitgen_t *bg, double r, double q, double *pts) noexcept nogil:
+    # probs: the size-biased law 1 + NB(r + 1) = 1 + x + G against x (c = r / (1 - p)),
+    # G successes before one failure
+    cdef double x = <double>random_negative_binomial(bg, r, q)
+    cdef double G = <double>(random_geometric(bg, q) - 1)
+    pts[0] = x
+    pts[1] = 1.0 + x + G
+    pts[2] = x
+
+
+cdef inline void negbin_probs_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                           DrawState *ds, double *pts) noexcept nogil:
+    _negbin_measure(bg, c[NEGBIN_PROBS_TOTAL_COUNT], c[NEGBIN_PROBS_Q], pts)
+
+
+cdef inline void negbin_logits_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                            DrawState *ds, double *pts) noexcept nogil:
+    _negbin_measure(bg, c[NEGBIN_LOGITS_TOTAL_COUNT], c[NEGBIN_LOGITS_Q], pts)

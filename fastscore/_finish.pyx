@@ -1,16 +1,17 @@
 # cython: language_level=3
 """The compiled finish: moment sums (or support counts) to estimates.
 
-The estimators of the score-function kind (plain, baseline, rloo, cv) are
-computed from one row of shifted moment sums per batch element, in a
-prange over the batch.  The formulas are those of fastscore._kinds, whose
-NumPy twin gives the same bits on the same sums.  The row layout is named
+The estimators of the score-function kind (plain, baseline, rloo, cv), and
+of the kinds whose gradient is the mean of one per-sample term (pathwise,
+measure-valued), are computed from one row of shifted moment sums per batch
+element, in a prange over the batch.  The formulas are those of
+fastscore._kinds, whose NumPy twins give the same bits on the same sums.  The row layout is named
 in _layout.h (generated from fastscore/_specs.py).
 """
 
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
-from libc.math cimport sqrt, isfinite, NAN
+from libc.math cimport sqrt, fabs, isfinite, NAN
 from cython.parallel cimport prange
 
 import numpy as np
@@ -26,10 +27,15 @@ cdef extern from "_reduce.h" nogil:
         FS_SUM_DS
         FS_SUM_DSS
         FS_SUM_DDSS
+        FS_TERM_SHIFT
+        FS_SUM_T
+        FS_SUM_TT
         FS_HEAD_WIDTH
         FS_SCORE_WIDTH
+        FS_MEAN_WIDTH
     double fs_keep(bint keep, double v)
     Py_ssize_t fs_score_row_width(Py_ssize_t P)
+    Py_ssize_t fs_mean_row_width(Py_ssize_t P)
 
 cdef extern from "_omp.h" nogil:
     int fs_threads_for(int n_threads, int64_t work, int64_t items)
@@ -250,3 +256,55 @@ cdef void _onehot_finish_row(const int64_t *cnt, const double *fv, const double 
     if sums != stack_sums:
         free(sums)
 
+
+cdef void _finish_mean_row(const double *S, Py_ssize_t P, const double *coef, double *value,
+                           double *value_se, double *g, double *se) noexcept nogil:
+    # gradient j = c_j mean(t_j), stderr |c_j| sd(t_j) / sqrt(n), from one row
+    # of mean blocks (fastscore._kinds.MeanKind); coef NULL means c = 1.
+    cdef double inv_n = 1.0 / S[FS_N], inv_n1 = 1.0 / (S[FS_N] - 1.0)
+    cdef double md = S[FS_SUM_D] * inv_n, mt, cj
+    cdef const double *blk
+    cdef Py_ssize_t j
+    cdef bint finite = True
+    for j in range(fs_mean_row_width(P)):
+        if not isfinite(S[j]):
+            finite = False
+    value[0] = S[FS_SHIFT] + md
+    value_se[0] = _stderr(S[FS_SUM_DD] * inv_n, md, inv_n1) if finite else NAN
+    for j in range(P):
+        blk = S + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j
+        mt = blk[FS_SUM_T] * inv_n
+        cj = coef[j] if coef != NULL else 1.0
+        g[j] = cj * (blk[FS_TERM_SHIFT] + mt)
+        se[j] = fabs(cj) * _stderr(blk[FS_SUM_TT] * inv_n, mt, inv_n1) if finite else NAN
+
+
+def finish_mean(const double[:, ::1] sums, coef=None, int n_threads=1):
+    """(value, value_stderr, grad, stderr) from rows of mean blocks (batch, row width of P).
+
+    ``coef`` (batch, P) scales each component's mean (the measure-valued
+    constants c_j); None means 1 (pathwise).
+    """
+    cdef Py_ssize_t B = sums.shape[0], P = (sums.shape[1] - FS_HEAD_WIDTH) // FS_MEAN_WIDTH, b
+    if P < 1 or sums.shape[1] != fs_mean_row_width(P):
+        raise ValueError("sums must have %d + %dP columns (P >= 1), got %d"
+                         % (FS_HEAD_WIDTH, FS_MEAN_WIDTH, sums.shape[1]))
+    cdef const double[:, ::1] cv
+    cdef bint ones = coef is None
+    if not ones:
+        cv = np.ascontiguousarray(coef, dtype=np.float64)
+        if cv.shape[0] != B or cv.shape[1] != P:
+            raise ValueError("coef must have shape (batch, P) = (%d, %d)" % (B, P))
+    value = np.empty(B)
+    value_se = np.empty(B)
+    g = np.empty((B, P))
+    se = np.empty((B, P))
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se
+    cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 16, B)
+    if B > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                _finish_mean_row(&sums[b, 0], P, NULL if ones else &cv[b, 0], &vv[b], &vsv[b],
+                                 &gv[b, 0], &sev[b, 0])
+    return value, value_se, g, se

@@ -1,6 +1,8 @@
 # f evaluation (included by _kernels.pyx): the built-in f of fastscore.fn and
-# low-level C functions, evaluated a block of samples at a time without the GIL.
-# fastscore.fn and fastscore._callables build the FunctionSpec of each.
+# low-level C functions, evaluated a block of samples at a time without the GIL,
+# and their derivatives f' (the pathwise estimator's grad_f): closed forms for
+# the built-ins, a low-level grad_f otherwise.  fastscore.fn and
+# fastscore._callables build the FunctionSpec of each.
 cdef enum:
     F_POWER = 1
     F_LINEAR = 2
@@ -10,9 +12,11 @@ cdef enum:
     F_TABLE = 6
     F_LL_SCALAR = 7
     F_LL_VECTOR = 8
+    F_LL_GRAD = 9
 
 ctypedef double (*scalar_fn_t)(double) noexcept nogil
 ctypedef double (*vector_fn_t)(const double *, intptr_t, intptr_t, void *) noexcept nogil
+ctypedef void (*grad_fn_t)(const double *, intptr_t, intptr_t, void *, double *) noexcept nogil
 
 cdef struct FSpec:
     int kind
@@ -23,10 +27,12 @@ cdef struct FSpec:
     Py_ssize_t table_bstride   # 0 when one table serves every batch element
     scalar_fn_t sfn
     vector_fn_t vfn
+    grad_fn_t gfn
     void *user_data
 
-#: lowlevel_signature_kind() of a double(double) function.
+#: lowlevel_signature_kind() of a double(double) function, and of a grad_f.
 LL_SCALAR = F_LL_SCALAR
+LL_GRAD = F_LL_GRAD
 F_KINDS = {"power": F_POWER, "linear": F_LINEAR, "call": F_CALL, "put": F_PUT,
            "indicator": F_INDICATOR, "table": F_TABLE}
 
@@ -36,28 +42,41 @@ _VECTOR_SIGNATURES = frozenset(
     for c in ("", "const")
     for t in ("intptr_t", "Py_ssize_t", "ssize_t", "int64_t", "long", "longlong")
 )
+_GRAD_SIGNATURES = frozenset(
+    "void(%sdouble*,%s,%s,void*,double*)" % (c, t, t)
+    for c in ("", "const")
+    for t in ("intptr_t", "Py_ssize_t", "ssize_t", "int64_t", "long", "longlong")
+)
 ACCEPTED_SIGNATURES = (
     "double (double)",
     "double (const double *, intptr_t, intptr_t, void *)",
     "double (double *, intptr_t, intptr_t, void *)",
 )
+#: The signature of a low-level grad_f: out[e] = df/dx_e at the event x.
+GRAD_SIGNATURES = (
+    "void (const double *, intptr_t, intptr_t, void *, double *)",
+    "void (double *, intptr_t, intptr_t, void *, double *)",
+)
 
 
-def unsupported_signature(signature):
+def unsupported_signature(signature, what="f"):
     """The TypeError for a LowLevelCallable whose signature the kernels do not take."""
-    return TypeError("f: unsupported LowLevelCallable signature %r; accepted signatures are %s"
-                     % (signature, ", ".join(repr(s) for s in ACCEPTED_SIGNATURES)))
+    accepted = GRAD_SIGNATURES if what == "grad_f" else ACCEPTED_SIGNATURES
+    return TypeError("%s: unsupported LowLevelCallable signature %r; accepted signatures are %s"
+                     % (what, signature, ", ".join(repr(s) for s in accepted)))
 
 
 def lowlevel_signature_kind(str signature):
-    """F_LL_SCALAR / F_LL_VECTOR for an accepted signature, else 0."""
+    """F_LL_SCALAR / F_LL_VECTOR / F_LL_GRAD for an accepted signature, else 0."""
     sig = signature.replace(" ", "")
+    if ("long" in sig and "longlong" not in sig) and sizeof(long) != sizeof(intptr_t):
+        return 0
     if sig in _SCALAR_SIGNATURES:
         return F_LL_SCALAR
     if sig in _VECTOR_SIGNATURES:
-        if ("long" in sig and "longlong" not in sig) and sizeof(long) != sizeof(intptr_t):
-            return 0
         return F_LL_VECTOR
+    if sig in _GRAD_SIGNATURES:
+        return F_LL_GRAD
     return 0
 
 
@@ -74,8 +93,8 @@ cdef class FunctionSpec:
         cdef const double[::1] v
         memset(&self.spec, 0, sizeof(FSpec))
         self._keep = []
-        if kind == "lowlevel":
-            self._set_lowlevel(lowlevel)
+        if kind == "lowlevel" or kind == "lowlevel_grad":
+            self._set_lowlevel(lowlevel, kind == "lowlevel_grad")
             return
         self.spec.kind = F_KINDS[kind]
         self.spec.a = a
@@ -89,22 +108,25 @@ cdef class FunctionSpec:
             self.spec.table_len = v.shape[0] if table_bstride == 0 else table_bstride
             self.spec.table_bstride = table_bstride
 
-    cdef _set_lowlevel(self, llc):
+    cdef _set_lowlevel(self, llc, bint grad):
+        what = "grad_f" if grad else "f"
         capsule = tuple.__getitem__(llc, 0)  # the raw capsule: name = signature, context = user_data
         if not PyCapsule_CheckExact(capsule):
-            raise TypeError("f: a LowLevelCallable must wrap a PyCapsule")
+            raise TypeError("%s: a LowLevelCallable must wrap a PyCapsule" % what)
         name = PyCapsule_GetName(capsule)
         signature = name.decode("ascii") if name != NULL else ""
         kind = lowlevel_signature_kind(signature)
-        if kind == 0:
-            raise unsupported_signature(signature)
+        if kind == 0 or (kind == F_LL_GRAD) != grad:
+            raise unsupported_signature(signature, what)
         ptr = PyCapsule_GetPointer(capsule, name)
         self._keep.append(llc)
         self.spec.kind = kind
         if kind == F_LL_SCALAR:
             self.spec.sfn = <scalar_fn_t>ptr
-        else:
+        elif kind == F_LL_VECTOR:
             self.spec.vfn = <vector_fn_t>ptr
+        else:
+            self.spec.gfn = <grad_fn_t>ptr
         self.spec.user_data = PyCapsule_GetContext(capsule)
 
     @property
@@ -128,6 +150,24 @@ cdef class FunctionSpec:
             if m > 0:
                 _eval_f(&self.spec, &tmp[0], E, m, bidx[bb], &ov[bb, 0])
         return out.T.copy()
+
+    def evaluate_grad(self, x, batch_index):
+        """f' on samples x (m, batch_size, E) in the kernel's way -> (m, batch_size, E).
+
+        For a built-in f, its closed-form derivative; for a low-level grad_f, that function.
+        """
+        cdef double[:, :, ::1] xv = np.ascontiguousarray(x, dtype=np.float64)
+        cdef Py_ssize_t m = xv.shape[0], nb = xv.shape[1], E = xv.shape[2], i, bb
+        out = np.empty((nb, m, E), dtype=np.float64)
+        cdef double[:, :, ::1] ov = out
+        cdef double[::1] tmp = np.empty(m * E if m * E > 0 else 1, dtype=np.float64)
+        cdef int64_t[::1] bidx = np.ascontiguousarray(batch_index, dtype=np.int64)
+        for bb in range(nb):
+            for i in range(m):
+                memcpy(&tmp[i * E], &xv[i, bb, 0], E * sizeof(double))
+            if m > 0:
+                _eval_grad_f(&self.spec, &tmp[0], E, m, bidx[bb], &ov[bb, 0, 0])
+        return out.transpose(1, 0, 2).copy()
 
 
 cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
@@ -188,3 +228,42 @@ cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
             out[i] = NAN
 
 
+cdef void _eval_grad_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
+                       int64_t b, double *out) noexcept nogil:
+    """out[i*E + e] = df/dx_e at x[i*E : (i+1)*E] for a block (f' of the pathwise estimator).
+
+    The built-ins' derivatives in closed form: power k x^(k-1); linear its
+    coefficients; call and put their slopes, 1[x > strike] and -1[x < strike]
+    (0 at the kink).  A low-level grad_f is called per sample.  (indicator and
+    table have no useful derivative: fastscore refuses them before this.)
+    """
+    cdef Py_ssize_t i, e
+    if f.kind == F_POWER:
+        if f.a == 2.0:
+            for i in range(m):
+                out[i * E] = 2.0 * x[i * E]
+        elif f.a == 1.0:
+            for i in range(m):
+                out[i * E] = 1.0
+        elif f.a == 0.0:
+            for i in range(m):
+                out[i * E] = 0.0
+        else:
+            for i in range(m):
+                out[i * E] = f.a * pow(x[i * E], f.a - 1.0)
+    elif f.kind == F_LINEAR:
+        for i in range(m):
+            for e in range(E):
+                out[i * E + e] = f.vec[e]
+    elif f.kind == F_CALL:
+        for i in range(m):
+            out[i * E] = 1.0 if x[i * E] > f.a else 0.0
+    elif f.kind == F_PUT:
+        for i in range(m):
+            out[i * E] = -1.0 if x[i * E] < f.a else 0.0
+    elif f.kind == F_LL_GRAD:
+        for i in range(m):
+            f.gfn(&x[i * E], E, b, f.user_data, &out[i * E])
+    else:
+        for i in range(m * E):
+            out[i] = NAN

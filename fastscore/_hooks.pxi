@@ -68,3 +68,25 @@ def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t
     with nogil:
         for k in prange(total, num_threads=nt, schedule="dynamic"):
             _floor_item(fam, cp, nc, key0, key1, n, k, n_chunks, E)
+
+
+def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+                    int64_t n):
+    """The measure-valued estimator's points (Q, n, batch_size): for tests against the twins."""
+    if fam not in MEASURE_POINTS:
+        raise ValueError("kernel family %d has no measure-valued draw" % fam)
+    _check_inputs(fam, consts, n, 1)
+    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1], Q = MEASURE_POINTS[fam]
+    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK, k, b, c, m
+    cdef fs_philox_state st
+    cdef bitgen_t bg
+    out = np.empty((Q, n, batch), dtype=np.float64)
+    cdef double[:, :, ::1] ov = out
+    for b in range(batch):
+        for c in range(n_chunks):
+            m = n - c * CHUNK
+            if m > CHUNK:
+                m = CHUNK
+            _start_stream(&st, &bg, key0, key1, c, b)
+            _measure_draw(fam, &bg, &consts[b, 0], nc, &ov[0, c * CHUNK, b], n * batch, batch, m)
+    return out

@@ -8,20 +8,24 @@ import numpy.typing as npt
 CHUNK_SIZE: int
 WAVE_SAMPLES: int
 LL_SCALAR: int
+LL_GRAD: int
 HAVE_OPENMP: bool
 COMPILE_FLAGS: str
 BUILD_INFO: str
 FAMILY_IDS: dict[str, int]
 SCORE_FAMILIES: frozenset[int]
+PATHWISE_FAMILIES: frozenset[int]
+MEASURE_POINTS: dict[int, int]
 LAYOUT: dict[str, int]
 F_KINDS: dict[str, int]
 ACCEPTED_SIGNATURES: tuple[str, ...]
+GRAD_SIGNATURES: tuple[str, ...]
 
 _Progress = Optional[Callable[[int, int], object]]
 
 def omp_max_threads() -> int: ...
 def lowlevel_signature_kind(signature: str) -> int: ...
-def unsupported_signature(signature: str) -> TypeError: ...
+def unsupported_signature(signature: str, what: str = ...) -> TypeError: ...
 
 class FunctionSpec:
     def __init__(
@@ -36,9 +40,11 @@ class FunctionSpec:
     @property
     def kind(self) -> int: ...
     def evaluate(self, x: npt.ArrayLike, batch_index: npt.ArrayLike) -> np.ndarray: ...
+    def evaluate_grad(self, x: npt.ArrayLike, batch_index: npt.ArrayLike) -> np.ndarray: ...
 
 def merge_sums(tot: np.ndarray, a: np.ndarray, P: int) -> None: ...
 def run_inline(
+    kind: int,
     fam: int,
     consts: np.ndarray,
     key0: int,
@@ -47,12 +53,14 @@ def run_inline(
     E: int,
     P: int,
     fspec: FunctionSpec,
+    gspec: Optional[FunctionSpec],
     n_threads: int,
     progress: _Progress = ...,
     chunk_start: int = ...,
     start: Optional[np.ndarray] = ...,
 ) -> np.ndarray: ...
 def run_python(
+    kind: int,
     fam: int,
     consts: np.ndarray,
     key0: int,
@@ -61,6 +69,7 @@ def run_python(
     E: int,
     P: int,
     call_f: Callable[[np.ndarray], np.ndarray],
+    call_grad: Optional[Callable[[np.ndarray], np.ndarray]],
     n_threads: int,
     budget: int,
     progress: _Progress = ...,
@@ -87,4 +96,7 @@ def sampling_floor(
 ) -> None: ...
 def philox_raw(
     key0: int, key1: int, counter: Sequence[int], n: int, kind: str = ...
+) -> np.ndarray: ...
+def measure_samples(
+    fam: int, consts: np.ndarray, key0: int, key1: int, n: int
 ) -> np.ndarray: ...

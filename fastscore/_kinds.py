@@ -8,12 +8,17 @@ sums.  From those sums its finish makes value, gradient and standard
 errors.  The streams, chunks, waves, threads and chunk-ordered merges are
 common to all kinds.
 
-The score function is the first kind.
+Three kinds, after Mohamed, Rosca, Figurnov and Mnih, "Monte Carlo
+Gradient Estimation in Machine Learning" (JMLR 2020):
+
+score      E[f(x) d/dtheta log p(x)], four baselines (the "method")
+pathwise   E[f'(x) dx/dtheta], x = g(eps; theta) or implicitly reparameterised
+measure    c_theta (E_{p+}[f] - E_{p-}[f]), the weak derivative of p
 """
 
 import numpy as np
 
-from . import _moments
+from . import _finish, _moments, _specs
 
 
 class EstimatorKind:
@@ -26,31 +31,95 @@ class EstimatorKind:
     slot : str
         The family capability it needs (fastscore._specs.Family.slots).
     needs : frozenset of str
-        What else it needs: "f" (f values), "grad_f", "coupled", "relaxed".
+        What it needs beside the family: "f" (f values), "grad_f" (f'),
+        "coupled" (coupled draws from p+ and p-), "relaxed" (a relaxed family).
     methods : tuple of str
         The variants its ``method=`` chooses between.
+    block : tuple of str
+        The block of the moment-sum layout its terms are folded into
+        (fastscore._specs.SCORE_BLOCK or MEAN_BLOCK).
     """
 
     name = None
     slot = None
     needs = frozenset()
     methods = ("plain",)
+    block = _specs.MEAN_BLOCK
+    #: What a family without this kind's slot can use instead (error messages).
+    instead = ""
+
+    @property
+    def kernel_id(self):
+        """The kind's id in the kernels (fastscore._specs.KERNEL_KINDS)."""
+        return _specs.KERNEL_KINDS.index(self.name)
 
     def check_family(self, plan):
         """Raise NotImplementedError when the family lacks this kind's slot."""
-        if self.slot not in plan.family.slots and not plan.counted:
-            raise NotImplementedError("the %s estimator needs a family with a %r slot; %s has "
-                                      "none" % (self.name, self.slot, plan.name))
+        if not self.supports(plan):
+            raise NotImplementedError("estimator=%r: %s has no %s slot%s"
+                                      % (self.name, plan.name, self.slot, self.instead))
+
+    def supports(self, plan):
+        return self.slot in plan.family.slots
+
+    def counted(self, plan):
+        """True when this kind's estimate comes from counts of a finite support."""
+        return False
+
+    def kernel_family(self, plan, inline):
+        """The kernel family that runs this kind (LogNormal's inline f keeps log x)."""
+        if inline and self.slot in plan.inline_family.slots:
+            return plan.inline_family
+        return plan.family
 
     def check_method(self, method, baseline, plan):
         """Validate method and baseline; the baseline as (batch_size,) float64 or None."""
         if method not in self.methods:
+            if len(self.methods) == 1:
+                raise ValueError("method=%r is a choice of the score-function estimator; "
+                                 "estimator=%r takes method=%r only"
+                                 % (method, self.name, self.methods[0]))
             raise ValueError("method must be one of %s, got %r"
                              % (", ".join(repr(m) for m in self.methods), method))
         if baseline is not None:
             raise ValueError("baseline is only used with method='baseline' (got method=%r)"
                              % method)
         return None
+
+    def coef(self, plan):
+        """Per-component constants the finish multiplies the means by (None: 1)."""
+        return None
+
+    def finish(self, plan, sums, method, baseline=None):
+        """(value, value_stderr, grad, stderr) from mean-block sums, in NumPy.
+
+        gradient_j = c_j mean(t_j), stderr |c_j| sd(t_j) / sqrt(n): the twin of
+        _finish.finish_mean, operation for operation.
+        """
+        S = np.asarray(sums, dtype=np.float64)
+        coef = self.coef(plan)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            n = S[:, _moments.N]
+            inv_n = 1.0 / n
+            inv_n1 = 1.0 / (n - 1.0)
+            md = S[:, _moments.SUM_D] * inv_n
+            finite = np.isfinite(S).all(axis=1)
+            value = S[:, _moments.SHIFT] + md
+            value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1),
+                                np.nan)
+            blk = lambda nm: _moments.blocks(S, nm, _specs.MEAN_BLOCK)  # noqa: E731
+            mt = blk("sum_t") * inv_n[:, None]
+            g = blk("term_shift") + mt
+            se = _stderr(blk("sum_tt") * inv_n[:, None], mt, inv_n1[:, None])
+            if coef is not None:
+                g = coef * g
+                se = np.abs(coef) * se
+            se = np.where(finite[:, None], se, np.nan)
+        return value, value_se, g, se
+
+    def finish_compiled(self, plan, sums, method, baseline=None, n_threads=1):
+        """The compiled finish of the same sums (bit-identical to :meth:`finish`)."""
+        return _finish.finish_mean(sums, self.coef(plan), n_threads)
 
 
 def _stderr(ez2, g, inv_n1):
@@ -81,6 +150,13 @@ class ScoreFunction(EstimatorKind):
     slot = "score"
     needs = frozenset({"f"})
     methods = ("plain", "baseline", "rloo", "cv")
+    block = _specs.SCORE_BLOCK
+
+    def supports(self, plan):
+        return "score" in plan.family.slots or plan.counted
+
+    def counted(self, plan):
+        return plan.counted
 
     def check_method(self, method, baseline, plan):
         if method != "baseline":
@@ -99,7 +175,7 @@ class ScoreFunction(EstimatorKind):
             raise ValueError("baseline must be finite")
         return np.broadcast_to(b, plan.batch_shape).reshape(-1)
 
-    def terms(self, plan, x3):
+    def terms(self, plan, pf, x3, backend):
         """Per-sample terms (m, batch_size, P): the score components."""
         return plan.score(x3)
 
@@ -107,10 +183,10 @@ class ScoreFunction(EstimatorKind):
         """Exact sums from support counts: f and the score once per support value."""
         sup = plan.support
         x3 = np.broadcast_to(sup[:, None, None], (sup.size, plan.batch_size, plan.E)).copy()
-        scores = self.terms(plan, x3)                                   # (V, B, P)
+        scores = plan.score(x3)                                          # (V, B, P)
         return _moments.sums_from_counts(counts, fvals, scores.transpose(1, 0, 2))
 
-    def finish(self, sums, method, baseline=None):
+    def finish(self, plan, sums, method, baseline=None):
         """(value, value_stderr, grad, stderr) from moment sums, in NumPy.
 
         The twin of the compiled finish (_finish.pyx), operation for
@@ -149,7 +225,93 @@ class ScoreFunction(EstimatorKind):
             se = np.where(finite[:, None], _stderr(ez2, g, inv_n1_), np.nan)
         return value, value_se, g, se
 
+    def finish_compiled(self, plan, sums, method, baseline=None, n_threads=1):
+        return _finish.finish_sums(sums, method, baseline, n_threads)
+
+
+class Pathwise(EstimatorKind):
+    """The pathwise (reparameterisation) estimator: the mean of f'(x) . dx/dtheta_j.
+
+    x = g(eps; theta) is differentiated in closed form (Normal, LogNormal,
+    Exponential, MultivariateNormal) or implicitly, dx/dtheta = -(dF/dtheta)(x)
+    / p(x) (Gamma, Beta, Chi2, VonMises; Dirichlet by stick-breaking into
+    Betas), on the very samples the score function draws.  Unbiased when f is
+    differentiable almost everywhere and continuous (a kink is fine; a jump
+    is not: its pathwise gradient misses the jump).
+    """
+
+    name = "pathwise"
+    slot = "pathwise"
+    needs = frozenset({"f", "grad_f"})
+    instead = ("; a discrete family has no reparameterisation: use estimator='measure' or "
+               "'score', or a relaxation")
+
+    def check_family(self, plan):
+        if self.supports(plan):
+            return
+        if plan.integer_valued:
+            raise NotImplementedError("estimator='pathwise': %s is discrete, so its samples "
+                                      "have no derivative in theta; use estimator='measure' "
+                                      "or 'score' (or a continuous relaxation)" % plan.name)
+        super().check_family(plan)
+
+    def terms(self, plan, pf, x3, backend):
+        """f'(x) . dx/dtheta_j (m, batch_size, P), f' from the prepared grad_f."""
+        return plan.pathwise(x3, pf.grad.values(x3, plan, backend))
+
+
+class MeasureValued(EstimatorKind):
+    """The measure-valued estimator: c_j (mean f(x+_j) - mean f(x-_j)).
+
+    dp/dtheta_j = c_j (p+_j - p-_j), a difference of two distributions (the
+    weak derivative), with x+ and x- coupled through common random numbers;
+    f is only evaluated, never differentiated, so every f works.  A counted
+    family (Bernoulli, Categorical) has weak derivatives on its support, and
+    its estimate comes exactly from the counts.
+    """
+
+    name = "measure"
+    slot = "measure"
+    needs = frozenset({"f", "coupled"})
+
+    def supports(self, plan):
+        return self.slot in plan.family.slots or plan.measure_support is not None
+
+    def counted(self, plan):
+        return plan.measure_support is not None
+
+    def coef(self, plan):
+        return plan.measure_coef
+
+    def counted_sums(self, plan, fvals, counts):
+        """Exact mean-block sums from support counts.
+
+        Component j's term at support value v is f(plus_j) - f(minus_j), or
+        f(plus_j) - f(v) where minus_j is -1 (the sample itself).
+        """
+        plus, minus = plan.measure_support                                # (B, P)
+        B, V = counts.shape
+        rows = np.arange(B)[:, None]
+        fp = fvals[rows, plus]                                           # (B, P)
+        fm = np.where(minus[:, :, None] < 0, fvals[:, None, :],
+                      fvals[rows, np.maximum(minus, 0)][:, :, None])     # (B, P, V)
+        terms = fp[:, :, None] - fm                                      # (B, P, V)
+        c = np.asarray(counts, dtype=np.float64)
+        seen = c > 0
+        n = c.sum(axis=1)
+        out = _moments.sums_from_counts(counts, fvals, np.zeros((B, V, 0)))[:, :_moments.HEAD_WIDTH]
+        t = np.where(seen[:, None, :], terms, 0.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ts = (c[:, None, :] * t).sum(axis=2) / n[:, None]
+            u = np.where(seen[:, None, :], t - ts[:, :, None], 0.0)
+            blocks = np.stack([ts, (c[:, None, :] * u).sum(axis=2),
+                               (c[:, None, :] * u * u).sum(axis=2)], axis=-1)  # (B, P, 3)
+        return np.concatenate([out, blocks.reshape(B, -1)], axis=1)
+
 
 SCORE = ScoreFunction()
-#: The estimator kinds by name.
-KINDS = {SCORE.name: SCORE}
+PATHWISE = Pathwise()
+MEASURE = MeasureValued()
+#: The estimator kinds by name, in the order of fastscore._specs.KERNEL_KINDS.
+KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE)}
+assert tuple(KINDS) == _specs.KERNEL_KINDS

@@ -8,35 +8,38 @@ merge, sums from stored samples, and exact sums from counts of a finite
 support.  The kernels' side is _reduce.h.
 
 With d = f - shift and s a component's per-sample term, a score block holds
-sum s, sum s^2, sum d s, sum d s^2 and sum d^2 s^2.  Sums taken on
-different shifts are merged exactly by re-expressing one on the other's
-shift (binomial expansion), in chunk order.
+sum s, sum s^2, sum d s, sum d s^2 and sum d^2 s^2.  A mean block (the
+pathwise and measure-valued kinds) holds its term's own shift, sum (t -
+shift) and sum (t - shift)^2.  Sums taken on different shifts are merged
+exactly by re-expressing one on the other's shift (binomial expansion), in
+chunk order.
 """
 
 import numpy as np
 
-from ._specs import HEAD, SCORE_BLOCK, row_width
+from ._specs import HEAD, MEAN_BLOCK, SCORE_BLOCK, row_width
 
 N, SHIFT, SUM_D, SUM_DD = (HEAD.index(nm) for nm in ("n", "shift", "sum_d", "sum_dd"))
 HEAD_WIDTH = len(HEAD)
 SCORE_WIDTH = len(SCORE_BLOCK)
 
 
-def blocks(sums, name):
-    """Column ``name`` of every score block: (..., P) view of sums (..., row width)."""
-    return sums[..., HEAD_WIDTH + SCORE_BLOCK.index(name)::SCORE_WIDTH]
+def blocks(sums, name, block=SCORE_BLOCK):
+    """Column ``name`` of every block: (..., P) view of sums (..., row width)."""
+    return sums[..., HEAD_WIDTH + block.index(name)::len(block)]
 
 
-def n_components(sums):
-    """P, the number of score blocks in rows of this width."""
-    return (np.shape(sums)[-1] - HEAD_WIDTH) // SCORE_WIDTH
+def n_components(sums, block=SCORE_BLOCK):
+    """P, the number of blocks in rows of this width."""
+    return (np.shape(sums)[-1] - HEAD_WIDTH) // len(block)
 
 
-def merge(tot, a):
+def merge(tot, a, block=SCORE_BLOCK):
     """Fold the sums ``a`` into ``tot`` (both (batch, row width)), in place.
 
-    The twin of the kernels' fs_merge_score_rows, operation for operation, so
-    chunks merged in the same order give the same totals.
+    The twin of the kernels' fs_merge_score_rows and fs_merge_mean_rows,
+    operation for operation, so chunks merged in the same order give the
+    same totals.
     """
     na = a[:, N]
     take = (tot[:, N] == 0) & (na > 0)
@@ -53,31 +56,46 @@ def merge(tot, a):
     t[:, N] = t[:, N] + na
     t[:, SUM_D] = t[:, SUM_D] + (sd_a + delta * na)
     t[:, SUM_DD] = t[:, SUM_DD] + (s[:, SUM_DD] + 2.0 * delta * sd_a + delta * delta * na)
-    dl = delta[:, None]
-    ss, sss, sds, sdss, sddss = (blocks(s, nm) for nm in SCORE_BLOCK)
-    blocks(t, "sum_s")[:] += ss
-    blocks(t, "sum_ss")[:] += sss
-    blocks(t, "sum_ds")[:] += sds + dl * ss
-    blocks(t, "sum_dss")[:] += sdss + dl * sss
-    blocks(t, "sum_ddss")[:] += sddss + 2.0 * dl * sdss + dl * dl * sss
+    if block is SCORE_BLOCK:
+        dl = delta[:, None]
+        ss, sss, sds, sdss, sddss = (blocks(s, nm) for nm in SCORE_BLOCK)
+        blocks(t, "sum_s")[:] += ss
+        blocks(t, "sum_ss")[:] += sss
+        blocks(t, "sum_ds")[:] += sds + dl * ss
+        blocks(t, "sum_dss")[:] += sdss + dl * sss
+        blocks(t, "sum_ddss")[:] += sddss + 2.0 * dl * sdss + dl * dl * sss
+    else:
+        nb = na[:, None]
+        dj = blocks(s, "term_shift", MEAN_BLOCK) - blocks(t, "term_shift", MEAN_BLOCK)
+        st = blocks(s, "sum_t", MEAN_BLOCK)
+        blocks(t, "sum_t", MEAN_BLOCK)[:] += st + dj * nb
+        blocks(t, "sum_tt", MEAN_BLOCK)[:] += (blocks(s, "sum_tt", MEAN_BLOCK) + 2.0 * dj * st
+                                              + dj * dj * nb)
     tot[upd] = t
     return tot
 
 
-def chunk_sums(fx, s):
-    """Sums of one chunk: fx (m, batch), s (m, batch, P) -> (batch, row width).
+def chunk_sums(fx, s, block=SCORE_BLOCK):
+    """Sums of one chunk: fx (m, batch), terms s (m, batch, P) -> (batch, row width).
 
-    The shift is the chunk's first f value, as in the kernel.
+    The shifts are the chunk's first f value and (mean blocks) first terms, as
+    in the kernel.
     """
     m, batch, P = s.shape
-    out = np.empty((batch, row_width(P)))
+    out = np.empty((batch, row_width(P, block)))
     shift = fx[0]
     d = fx - shift
-    ds = d[:, :, None] * s
     out[:, N] = m
     out[:, SHIFT] = shift
     out[:, SUM_D] = d.sum(axis=0)
     out[:, SUM_DD] = (d * d).sum(axis=0)
+    if block is MEAN_BLOCK:
+        u = s - s[0]
+        blocks(out, "term_shift", MEAN_BLOCK)[:] = s[0]
+        blocks(out, "sum_t", MEAN_BLOCK)[:] = u.sum(axis=0)
+        blocks(out, "sum_tt", MEAN_BLOCK)[:] = (u * u).sum(axis=0)
+        return out
+    ds = d[:, :, None] * s
     blocks(out, "sum_s")[:] = s.sum(axis=0)
     blocks(out, "sum_ss")[:] = (s * s).sum(axis=0)
     blocks(out, "sum_ds")[:] = ds.sum(axis=0)
@@ -86,16 +104,17 @@ def chunk_sums(fx, s):
     return out
 
 
-def sums_from_samples(fx, s, chunk_size, start=None):
+def sums_from_samples(fx, s, chunk_size, start=None, block=SCORE_BLOCK):
     """Moment sums of samples, chunk by chunk along axis 0, merged in order.
 
     ``start`` holds the sums of earlier samples to continue from.
     """
     m, batch, P = s.shape
-    tot = np.zeros((batch, row_width(P))) if start is None else np.array(start, dtype=np.float64)
+    tot = (np.zeros((batch, row_width(P, block))) if start is None
+           else np.array(start, dtype=np.float64))
     for lo in range(0, m, chunk_size):
         hi = min(m, lo + chunk_size)
-        merge(tot, chunk_sums(fx[lo:hi], s[lo:hi]))
+        merge(tot, chunk_sums(fx[lo:hi], s[lo:hi], block), block)
     return tot
 
 

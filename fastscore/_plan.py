@@ -44,10 +44,21 @@ class Plan:
     check_support : callable (x3) -> None
         Raises ValueError for a sample outside the support (a no-op with
         validate_args=False).
+    pathwise : callable (x3, gp3) -> ndarray (m, batch_size, P), or None
+        The pathwise terms f'(x) . dx/dtheta_j from samples and f' at them
+        (gp3 (m, batch_size, E)), in NumPy; None for a family without a
+        reparameterisation.
+    measure_coef : ndarray (batch_size, P) or None
+        The constants c_j of the weak derivatives dp/dtheta_j = c_j (p+ - p-)
+        (NaN for a parameter without one); None for a family without any.
+    measure_support : (plus, minus) or None
+        For a counted family, the weak derivatives' points as support indices,
+        each (batch_size, P); minus -1 stands for the sample itself.
     """
 
     def __init__(self, name, family, consts, layout, params, *, inline_family=None,
-                 support=None, onehot=None, draw=None, score=None, check_support=None):
+                 support=None, onehot=None, draw=None, score=None, check_support=None,
+                 pathwise=None, measure_draw=None, measure_coef=None, measure_support=None):
         self.name = name
         self.family = _specs.BY_NAME[family] if isinstance(family, str) else family
         self.inline_family = (self.family if inline_family is None
@@ -60,6 +71,10 @@ class Plan:
         self._draw = draw
         self.score = score
         self.check_support = check_support if check_support is not None else (lambda x3: None)
+        self.pathwise = pathwise
+        self._measure_draw = measure_draw
+        self.measure_coef = measure_coef
+        self.measure_support = measure_support
         self._offsets = self.family.offsets(layout.E, self.consts.shape[1])[0]
 
     # shapes, as the kernels and the f kinds ask for them
@@ -109,6 +124,13 @@ class Plan:
         Exactly what the kernel draws from the same stream.
         """
         return self._draw(gen, self.consts_of(b), m)
+
+    def measure_draw(self, gen, b, m):
+        """The measure-valued draw's NumPy twin: (m, Q) points of batch element b.
+
+        Sample by sample, exactly as the kernel draws them from the same stream.
+        """
+        return self._measure_draw(gen, self.consts_of(b), m)
 
     def consts_of(self, b):
         """{name: value} of batch element b (floats, or arrays for vector constants)."""

@@ -73,12 +73,71 @@ static inline void fs_fold_score(const double *d, const double *s, ptrdiff_t m, 
     block[FS_SUM_DDSS] += f;
 }
 
+/* Numbers in one row of mean blocks (pathwise, measure-valued) with P components. */
+static inline ptrdiff_t fs_mean_row_width(ptrdiff_t P)
+{
+    return FS_HEAD_WIDTH + FS_MEAN_WIDTH * P;
+}
+
+/* One mean block: += sum (t - shift), sum (t - shift)^2, the block's shift set
+ * by the caller before the row's first fold. */
+static inline void fs_fold_mean(const double *t, ptrdiff_t m, double *block)
+{
+    double shift = block[FS_TERM_SHIFT], s = 0.0, ss = 0.0;
+    ptrdiff_t i;
+#pragma omp simd reduction(+:s, ss)
+    for (i = 0; i < m; i++) {
+        double u = t[i] - shift;
+        s += u;
+        ss += u * u;
+    }
+    block[FS_SUM_T] += s;
+    block[FS_SUM_TT] += ss;
+}
+
+/* The head of a row (n and the value's shifted sums) of a merged into tot's;
+ * returns a's count (0: nothing to merge) and sets *delta to a's shift minus
+ * tot's.  tot[FS_N] == 0 is the caller's case (a is copied). */
+static inline double fs__merge_head(double *tot, const double *a, double *delta)
+{
+    double na = a[FS_N], sd_a = a[FS_SUM_D], dl = a[FS_SHIFT] - tot[FS_SHIFT];
+    tot[FS_N] = tot[FS_N] + na;
+    tot[FS_SUM_D] = tot[FS_SUM_D] + (sd_a + dl * na);
+    tot[FS_SUM_DD] = tot[FS_SUM_DD] + ((a[FS_SUM_DD] + (2.0 * dl) * sd_a) + (dl * dl) * na);
+    *delta = dl;
+    return na;
+}
+
+/* Fold the mean-block row a into tot, each block re-expressed on tot's shifts. */
+static inline void fs_merge_mean_rows(double *tot, const double *a, ptrdiff_t P)
+{
+    double na = a[FS_N], delta, st, dj;
+    const double *ab;
+    double *tb;
+    ptrdiff_t j;
+    if (na == 0.0)
+        return;
+    if (tot[FS_N] == 0.0) {
+        memcpy(tot, a, (size_t)fs_mean_row_width(P) * sizeof(double));
+        return;
+    }
+    fs__merge_head(tot, a, &delta);
+    for (j = 0; j < P; j++) {
+        ab = a + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j;
+        tb = tot + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j;
+        dj = ab[FS_TERM_SHIFT] - tb[FS_TERM_SHIFT];
+        st = ab[FS_SUM_T];
+        tb[FS_SUM_T] = tb[FS_SUM_T] + (st + dj * na);
+        tb[FS_SUM_TT] = tb[FS_SUM_TT] + ((ab[FS_SUM_TT] + (2.0 * dj) * st) + (dj * dj) * na);
+    }
+}
+
 /* Fold the score-function row a into tot, re-expressing a's sums on tot's
  * shift (d_a = d_tot - delta).  Rows merged in the same order give the same
  * totals; fastscore._moments.merge is the NumPy twin. */
 static inline void fs_merge_score_rows(double *tot, const double *a, ptrdiff_t P)
 {
-    double na = a[FS_N], delta, sd_a, ss, sss, sds, sdss;
+    double na = a[FS_N], delta, ss, sss, sds, sdss;
     const double *ab;
     double *tb;
     ptrdiff_t j;
@@ -88,11 +147,7 @@ static inline void fs_merge_score_rows(double *tot, const double *a, ptrdiff_t P
         memcpy(tot, a, (size_t)fs_score_row_width(P) * sizeof(double));
         return;
     }
-    delta = a[FS_SHIFT] - tot[FS_SHIFT];
-    sd_a = a[FS_SUM_D];
-    tot[FS_N] = tot[FS_N] + na;
-    tot[FS_SUM_D] = tot[FS_SUM_D] + (sd_a + delta * na);
-    tot[FS_SUM_DD] = tot[FS_SUM_DD] + ((a[FS_SUM_DD] + (2.0 * delta) * sd_a) + (delta * delta) * na);
+    fs__merge_head(tot, a, &delta);
     for (j = 0; j < P; j++) {
         ab = a + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j;
         tb = tot + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j;

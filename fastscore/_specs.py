@@ -29,8 +29,19 @@ CHUNK_SIZE = 16384
 # f keeps every sum small whatever the offset of f, so f + 1e8 gives the same
 # rloo and cv gradients as f.
 # --------------------------------------------------------------------------
+# Mean block (per gradient component whose estimate is the mean of one
+# per-sample term t: pathwise f'(x) dx/dtheta, measure-valued differences),
+# with its own shift (the first term of the row's first chunk):
+#     term_shift, sum (t - term_shift), sum (t - term_shift)^2
+# --------------------------------------------------------------------------
 HEAD = ("n", "shift", "sum_d", "sum_dd")
 SCORE_BLOCK = ("sum_s", "sum_ss", "sum_ds", "sum_dss", "sum_ddss")
+MEAN_BLOCK = ("term_shift", "sum_t", "sum_tt")
+
+#: The estimator kinds the kernels run, by kernel id (fastscore._kinds has
+#: the Python objects), and the block each folds its terms into.
+KERNEL_KINDS = ("score", "pathwise", "measure")
+KIND_BLOCKS = {"score": SCORE_BLOCK, "pathwise": MEAN_BLOCK, "measure": MEAN_BLOCK}
 
 
 def row_width(n_components, block=SCORE_BLOCK):
@@ -43,11 +54,13 @@ def layout_header():
     lines = ["/* Generated from fastscore/_specs.py by setup.py: do not edit. */",
              "#ifndef FASTSCORE_LAYOUT_H", "#define FASTSCORE_LAYOUT_H",
              "#define FS_CHUNK_SIZE %d" % CHUNK_SIZE]
-    for prefix, names in (("FS_", HEAD), ("FS_", SCORE_BLOCK)):
+    for names in (HEAD, SCORE_BLOCK, MEAN_BLOCK, KERNEL_KINDS):
+        kind = names is KERNEL_KINDS
         lines.append("enum { %s };" % ", ".join(
-            "%s%s = %d" % (prefix, nm.upper(), i) for i, nm in enumerate(names)))
-    lines.append("enum { FS_HEAD_WIDTH = %d, FS_SCORE_WIDTH = %d };"
-                 % (len(HEAD), len(SCORE_BLOCK)))
+            "FS_%s%s = %d" % ("KIND_" if kind else "", nm.upper(), i)
+            for i, nm in enumerate(names)))
+    lines.append("enum { FS_HEAD_WIDTH = %d, FS_SCORE_WIDTH = %d, FS_MEAN_WIDTH = %d };"
+                 % (len(HEAD), len(SCORE_BLOCK), len(MEAN_BLOCK)))
     lines.append("#endif")
     return "\n".join(lines) + "\n"
 
@@ -81,9 +94,18 @@ class Family:
     f_input : str or None
         A transform from what the block holds to what f sees (LogNormal keeps
         log x from the normal sampler, and f sees exp of it).
+    pathwise : bool
+        Has ``<name>_pathwise`` (``_pathwise_event`` for vector families): the
+        terms f'(x) dx/dtheta_j of the pathwise estimator, from the sample x.
+    measure : int
+        For the measure-valued estimator, the points drawn per sample by
+        ``<name>_measure_draw``: the sample itself, then for each gradient
+        component its coupled positive and negative points (1 + 2P); 0 when
+        the family has no weak derivatives in the kernels.
     """
 
-    def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None):
+    def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
+                 pathwise=False, measure=0):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
         self.name = name
@@ -92,6 +114,8 @@ class Family:
         self.score = score
         self.count = count
         self.f_input = f_input
+        self.pathwise = bool(pathwise)
+        self.measure = int(measure)
         self.id = None  # set by the table below
         self._offsets = {}  # (E, V) -> offsets, computed once
         self.row_sized = any(c.endswith("[V]") for c in self.consts)
@@ -104,6 +128,10 @@ class Family:
             out.add("score")
         if self.count is not None:
             out.add("count")
+        if self.pathwise:
+            out.add("pathwise")
+        if self.measure:
+            out.add("measure")
         return frozenset(out)
 
     def const_fields(self):
@@ -148,33 +176,40 @@ class Family:
 # The order is the kernel ids.  Constants are those distributions.py computes
 # once per batch element (reciprocals, digamma terms), named for what they are.
 FAMILIES = (
-    Family("normal", ("loc", "scale", "inv_scale"), score=2),
+    Family("normal", ("loc", "scale", "inv_scale"), score=2, pathwise=True, measure=5),
     Family("bernoulli", ("probs",), count="threshold"),
     Family("categorical", ("cdf[V]",), count="threshold"),
-    Family("poisson", ("rate", "inv_rate"), score=1),
-    Family("lognormal", ("loc", "scale", "inv_scale"), score=2),
+    Family("poisson", ("rate", "inv_rate"), score=1, measure=3),
+    Family("lognormal", ("loc", "scale", "inv_scale"), score=2, pathwise=True, measure=5),
     # LogNormal for inline f: the block holds y = log x from the normal sampler
     # (exp(y) is numpy's random_lognormal exactly); the score needs no log.
-    Family("lognormal_y", ("loc", "scale", "inv_scale"), score=2, f_input="exp"),
-    Family("exponential", ("scale",), score=1),
-    Family("gamma", ("concentration", "scale", "log_rate_minus_digamma", "mean"), score=2),
+    Family("lognormal_y", ("loc", "scale", "inv_scale"), score=2, f_input="exp",
+           pathwise=True),
+    Family("exponential", ("scale",), score=1, pathwise=True, measure=3),
+    Family("gamma", ("concentration", "scale", "log_rate_minus_digamma", "mean", "rate"),
+           score=2, pathwise=True, measure=5),
     Family("beta", ("concentration1", "concentration0", "digamma_sum_minus_digamma1",
-                    "digamma_sum_minus_digamma0"), score=2),
-    Family("chi2", ("df", "log2_plus_digamma_half_df"), score=1),
-    Family("vonmises", ("loc", "concentration", "bessel_ratio"), score=2),
+                    "digamma_sum_minus_digamma0"), score=2, pathwise=True),
+    Family("chi2", ("df", "log2_plus_digamma_half_df"), score=1, pathwise=True),
+    Family("vonmises", ("loc", "concentration", "bessel_ratio"), score=2, pathwise=True),
     Family("binomial_probs", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
-           count="draw"),
+           count="draw", measure=3),
     Family("binomial_logits", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
-           count="draw"),
-    Family("geometric_probs", ("probs", "q", "inv_p", "inv_q"), score=1),
-    Family("geometric_logits", ("probs", "q", "inv_p", "inv_q"), score=1),
-    Family("negbin_probs", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1),
-    Family("negbin_logits", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1),
-    Family("dirichlet", ("concentration[E]", "digamma_sum_minus_digamma[E]"), event="vector",
-           score="event"),
+           count="draw", measure=3),
+    Family("geometric_probs", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3),
+    Family("geometric_logits", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3),
+    Family("negbin_probs", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1,
+           measure=3),
+    Family("negbin_logits", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1,
+           measure=3),
+    Family("dirichlet", ("concentration[E]", "digamma_sum_minus_digamma[E]",
+                         "tail_concentration[E]"), event="vector", score="event", pathwise=True),
     Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",
-           score="event"),
+           score="event", pathwise=True),
 )
+#: The most points any family's measure-valued draw writes per sample.
+MAX_MEASURE_POINTS = 8
 for _i, _fam in enumerate(FAMILIES):
     _fam.id = _i
 BY_NAME = {fam.name: fam for fam in FAMILIES}
+assert max(fam.measure for fam in FAMILIES) <= MAX_MEASURE_POINTS

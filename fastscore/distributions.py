@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from . import _specs
+from . import _implicit_ref, _specs
 from ._layout import ParamLayout, SampleLayout
 from ._plan import Plan
 
@@ -184,7 +184,9 @@ class Distribution:
                 layout, ParamLayout(self.batch_shape, self._param_slots()),
                 inline_family=self.inline_family, support=self._support_values(),
                 onehot=self._onehot(), draw=self._draw_numpy, score=self._score_numpy,
-                check_support=self._check_support if self.validate_args else None)
+                check_support=self._check_support if self.validate_args else None,
+                pathwise=self._pathwise_numpy, measure_draw=self._measure_draw_numpy,
+                measure_coef=self._measure_coef(), measure_support=self._measure_support())
         return self._plan
 
     # Subclasses implement:
@@ -194,7 +196,9 @@ class Distribution:
     #   _score_numpy(x3)         score components (m, B, P) on kernel-layout samples
     #   _log_prob(x3)            log-density (m, B) by scipy.stats
     #   _in_support(x3)          boolean mask, or None when anything goes
-    # and where it applies _param_slots, _support_values, _onehot.
+    # and where it applies _param_slots, _support_values, _onehot, and the
+    # twins of the pathwise and measure-valued slots: _pathwise_numpy(x3, gp3),
+    # _measure_draw_numpy(gen, c, m), _measure_coef(), _measure_support().
     def _param_slots(self):
         """[(name, event_shape, packing)] of the differentiable parameters."""
         return [(nm, (), None) for nm in self.param_names]
@@ -204,6 +208,15 @@ class Distribution:
         return None
 
     def _onehot(self):
+        return None
+
+    _pathwise_numpy = None  # a method where the family has a reparameterisation
+    _measure_draw_numpy = None  # a method where it has weak derivatives
+
+    def _measure_coef(self):
+        return None
+
+    def _measure_support(self):
         return None
 
     # -- samples in, scores out ---------------------------------------
@@ -394,6 +407,32 @@ class Normal(_ScalarFamily):
     def _log_prob(self, x3):
         return stats.norm.logpdf(x3[:, :, 0], self.loc.reshape(1, -1), self.scale.reshape(1, -1))
 
+    def _pathwise_numpy(self, x3, gp3):
+        # x = loc + scale z: dx/dloc = 1, dx/dscale = z
+        plan = self.plan()
+        gp = gp3[:, :, 0]
+        z = (x3[:, :, 0] - plan.const("loc")) * plan.const("inv_scale")
+        return np.stack([gp, gp * z], axis=-1)
+
+    def _measure_draw_numpy(self, gen, c, m):
+        # normal_measure_draw (_families.pxi), sample by sample
+        loc, scale = c["loc"], c["scale"]
+        out = np.empty((m, 5))
+        for i in range(m):
+            z = gen.standard_normal()
+            w = math.sqrt(2.0 * gen.standard_exponential())
+            z2 = gen.standard_normal()
+            z3 = gen.standard_normal()
+            x = loc + scale * z
+            out[i] = (x, loc + scale * w, loc - scale * w,
+                      loc + scale * math.copysign(math.sqrt(z * z + z2 * z2 + z3 * z3), z), x)
+        return out
+
+    def _measure_coef(self):
+        # loc: 1 / (scale sqrt(2 pi)) (Rayleigh parts); scale: 1 / scale (Maxwell against normal)
+        scale = self.scale.reshape(-1)
+        return np.stack([1.0 / (scale * math.sqrt(2.0 * math.pi)), 1.0 / scale], axis=-1)
+
 
 class Poisson(_ScalarFamily):
     """Poisson(rate): P(x = k) = rate^k exp(-rate) / k!, k = 0, 1, 2, ...
@@ -446,6 +485,16 @@ class Poisson(_ScalarFamily):
 
     def _log_prob(self, x3):
         return stats.poisson.logpmf(x3[:, :, 0], self.rate.reshape(1, -1))
+
+    def _measure_draw_numpy(self, gen, c, m):
+        out = np.empty((m, 3))
+        for i in range(m):
+            x = float(gen.poisson(c["rate"]))
+            out[i] = (x, x + 1.0, x)
+        return out
+
+    def _measure_coef(self):
+        return np.ones((self.batch_size, 1))
 
 
 class Bernoulli(_ProbsOrLogits, Distribution):
@@ -509,6 +558,16 @@ class Bernoulli(_ProbsOrLogits, Distribution):
 
     def _log_prob(self, x3):
         return stats.bernoulli.logpmf(x3[:, :, 0], self.probs.reshape(1, -1))
+
+    def _measure_support(self):
+        # d/dp E f = f(1) - f(0)
+        B = self.batch_size
+        return np.ones((B, 1), dtype=np.int64), np.zeros((B, 1), dtype=np.int64)
+
+    def _measure_coef(self):
+        p = self.probs.reshape(-1, 1)
+        return np.ones_like(p) if self._by == "probs" else p * special.expit(
+            -self._differentiable["logits"].reshape(-1, 1))
 
 
 class Categorical(_ProbsOrLogits, Distribution):
@@ -620,6 +679,20 @@ class Categorical(_ProbsOrLogits, Distribution):
         with np.errstate(divide="ignore"):
             return np.log(np.take_along_axis(p[None], x[:, :, None], axis=-1)[..., 0])
 
+    def _measure_support(self):
+        # d/dtheta_k E f = c_k (f(k) - E f): category k against the sample itself
+        B, K = self.batch_size, self.num_categories
+        return (np.broadcast_to(np.arange(K), (B, K)).copy(),
+                np.full((B, K), -1, dtype=np.int64))
+
+    def _measure_coef(self):
+        K = self.num_categories
+        if self._by == "logits":
+            return np.ascontiguousarray(self.probs.reshape(-1, K))
+        raw = np.broadcast_to(self._differentiable["probs"],
+                              tuple(self.batch_shape) + (K,)).reshape(-1, K)
+        return np.repeat(1.0 / raw.sum(axis=-1, keepdims=True), K, axis=1)
+
 
 class LogNormal(Normal):
     """LogNormal(loc, scale): log x ~ Normal(loc, scale).
@@ -662,6 +735,21 @@ class LogNormal(Normal):
     def _log_prob(self, x3):
         return stats.lognorm.logpdf(x3[:, :, 0], self.scale.reshape(1, -1),
                                     scale=np.exp(self.loc.reshape(1, -1)))
+
+    def _pathwise_numpy(self, x3, gp3):
+        # x = exp(loc + scale z): dx/dloc = x, dx/dscale = x z
+        plan = self.plan()
+        x = x3[:, :, 0]
+        gx = gp3[:, :, 0] * x
+        z = (np.log(x) - plan.const("loc")) * plan.const("inv_scale")
+        return np.stack([gx, gx * z], axis=-1)
+
+    def _measure_draw_numpy(self, gen, c, m):
+        # the normal's points, through exp (lognormal_measure_draw)
+        out = Normal._measure_draw_numpy(self, gen, c, m)
+        for i in range(m):
+            out[i] = [math.exp(v) for v in out[i]]
+        return out
 
 
 class Exponential(_ScalarFamily):
@@ -706,6 +794,21 @@ class Exponential(_ScalarFamily):
     def _log_prob(self, x3):
         return stats.expon.logpdf(x3[:, :, 0], scale=1.0 / self.rate.reshape(1, -1))
 
+    def _pathwise_numpy(self, x3, gp3):
+        # x = e / rate: dx/drate = -x / rate
+        return (-(gp3[:, :, 0] * x3[:, :, 0]) * self.plan().const("scale"))[:, :, None]
+
+    def _measure_draw_numpy(self, gen, c, m):
+        out = np.empty((m, 3))
+        for i in range(m):
+            x = gen.exponential(c["scale"])
+            x2 = gen.exponential(c["scale"])
+            out[i] = (x, x, x + x2)
+        return out
+
+    def _measure_coef(self):
+        return (1.0 / self.rate).reshape(-1, 1)
+
 
 class Gamma(_ScalarFamily):
     """Gamma(concentration, rate): density proportional to x^(a-1) exp(-rate x).
@@ -743,7 +846,8 @@ class Gamma(_ScalarFamily):
         a = self.concentration.ravel()
         r = self.rate.ravel()
         return {"concentration": a, "scale": 1.0 / r,
-                "log_rate_minus_digamma": np.log(r) - special.digamma(a), "mean": a / r}
+                "log_rate_minus_digamma": np.log(r) - special.digamma(a), "mean": a / r,
+                "rate": r}
 
     def _draw_numpy(self, gen, c, m):
         return gen.gamma(c["concentration"], c["scale"], size=m)[:, None]
@@ -760,6 +864,26 @@ class Gamma(_ScalarFamily):
     def _log_prob(self, x3):
         return stats.gamma.logpdf(x3[:, :, 0], self.concentration.reshape(1, -1),
                                   scale=1.0 / self.rate.reshape(1, -1))
+
+    def _pathwise_numpy(self, x3, gp3):
+        # x = y / rate, y ~ Gamma(a, 1): dx/da implicit, dx/drate = -x / rate
+        plan = self.plan()
+        x, gp, scale = x3[:, :, 0], gp3[:, :, 0], plan.const("scale")
+        da = _implicit_ref.gamma_dx_dshape(plan.const("concentration"), x * plan.const("rate"))
+        return np.stack([gp * (da * scale), -(gp * x) * scale], axis=-1)
+
+    def _measure_draw_numpy(self, gen, c, m):
+        out = np.empty((m, 5))
+        for i in range(m):
+            x = gen.gamma(c["concentration"], c["scale"])
+            x2 = gen.exponential(c["scale"])
+            out[i] = (x, x, x, x, x + x2)
+        return out
+
+    def _measure_coef(self):
+        # concentration has no weak derivative here: its gradient is NaN
+        a, r = self.concentration.reshape(-1), self.rate.reshape(-1)
+        return np.stack([np.full(a.shape, np.nan), a / r], axis=-1)
 
 
 class Beta(_ScalarFamily):
@@ -821,6 +945,13 @@ class Beta(_ScalarFamily):
         return stats.beta.logpdf(x3[:, :, 0], self.concentration1.reshape(1, -1),
                                  self.concentration0.reshape(1, -1))
 
+    def _pathwise_numpy(self, x3, gp3):
+        plan = self.plan()
+        gp = gp3[:, :, 0]
+        da, db = _implicit_ref.beta_dx_dab(plan.const("concentration1"),
+                                           plan.const("concentration0"), x3[:, :, 0])
+        return np.stack([gp * da, gp * db], axis=-1)
+
 
 class Chi2(_ScalarFamily):
     """Chi2(df): the chi-squared distribution, Gamma(df / 2, rate=1/2).
@@ -865,6 +996,11 @@ class Chi2(_ScalarFamily):
 
     def _log_prob(self, x3):
         return stats.chi2.logpdf(x3[:, :, 0], self.df.reshape(1, -1))
+
+    def _pathwise_numpy(self, x3, gp3):
+        # x = 2 y, y ~ Gamma(df / 2, 1)
+        return (gp3[:, :, 0] * _implicit_ref.gamma_dx_dshape(
+            0.5 * self.plan().const("df"), 0.5 * x3[:, :, 0]))[:, :, None]
 
 
 class VonMises(_ScalarFamily):
@@ -917,6 +1053,15 @@ class VonMises(_ScalarFamily):
     def _log_prob(self, x3):
         return stats.vonmises.logpdf(x3[:, :, 0], self.concentration.reshape(1, -1),
                                      loc=self.loc.reshape(1, -1))
+
+    def _pathwise_numpy(self, x3, gp3):
+        # dx/dloc = 1 (away from the wrap at +-pi); dx/dk implicit, of x - loc wrapped
+        plan = self.plan()
+        gp = gp3[:, :, 0]
+        t = x3[:, :, 0] - plan.const("loc")
+        t = np.where(t > np.pi, t - 2.0 * np.pi, np.where(t < -np.pi, t + 2.0 * np.pi, t))
+        return np.stack([gp, gp * _implicit_ref.vonmises_dx_dconc(
+            plan.const("concentration"), t)], axis=-1)
 
 
 class Binomial(_ProbsOrLogits, Distribution):
@@ -1003,6 +1148,21 @@ class Binomial(_ProbsOrLogits, Distribution):
         return stats.binom.logpmf(x3[:, :, 0], self.total_count.reshape(1, -1),
                                   self.probs.reshape(1, -1))
 
+    def _measure_draw_numpy(self, gen, c, m):
+        # _binomial_measure: y ~ Bin(N - 1, p); the sample y + [u < p]; points y + 1, y
+        N, p = c["total_count"], c["probs"]
+        out = np.zeros((m, 3))
+        if N < 1.0:
+            return out
+        for i in range(m):
+            y = float(gen.binomial(int(N) - 1, p))
+            out[i] = (y + float(gen.random() < p), y + 1.0, y)
+        return out
+
+    def _measure_coef(self):
+        N, p, q = self.total_count.reshape(-1), self.probs.reshape(-1), self._q.reshape(-1)
+        return (N if self._by == "probs" else N * p * q)[:, None].astype(np.float64)
+
 
 class Geometric(_ProbsOrLogits, Distribution):
     """Geometric(probs | logits): failures before the first success, x = 0, 1, 2, ...
@@ -1071,6 +1231,19 @@ class Geometric(_ProbsOrLogits, Distribution):
 
     def _log_prob(self, x3):
         return stats.geom.logpmf(x3[:, :, 0] + 1, self.probs.reshape(1, -1))
+
+    def _measure_draw_numpy(self, gen, c, m):
+        out = np.empty((m, 3))
+        for i in range(m):
+            x = float(gen.geometric(c["probs"]) - 1)
+            x2 = float(gen.geometric(c["probs"]) - 1)
+            out[i] = (x, x, 1.0 + x + x2)
+        return out
+
+    def _measure_coef(self):
+        # probs: 1 / p; logits: dp/dlogits = p q, so q
+        with np.errstate(divide="ignore"):
+            return (1.0 / self.probs if self._by == "probs" else self._q).reshape(-1, 1)
 
 
 class NegativeBinomial(_ProbsOrLogits, Distribution):
@@ -1163,6 +1336,19 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
         return stats.nbinom.logpmf(x3[:, :, 0], self.total_count.reshape(1, -1),
                                    self._q.reshape(1, -1))
 
+    def _measure_draw_numpy(self, gen, c, m):
+        out = np.empty((m, 3))
+        for i in range(m):
+            x = float(gen.negative_binomial(c["total_count"], c["q"]))
+            g = float(gen.geometric(c["q"]) - 1)
+            out[i] = (x, 1.0 + x + g, x)
+        return out
+
+    def _measure_coef(self):
+        # probs: r / (1 - p); logits: r p
+        r, p, q = self.total_count.reshape(-1), self.probs.reshape(-1), self._q.reshape(-1)
+        return (r / q if self._by == "probs" else r * p)[:, None]
+
 
 class Dirichlet(Distribution):
     """Dirichlet(concentration): a point of the simplex, K >= 2 on the last axis.
@@ -1213,9 +1399,13 @@ class Dirichlet(Distribution):
     def _constants(self):
         K = self.event_shape[0]
         a = self.concentration.reshape(-1, K)
+        # tail_k = sum_{j > k} a_j, the second Beta parameter of the k-th stick
+        tail = np.concatenate([np.cumsum(a[:, ::-1], axis=-1)[:, ::-1][:, 1:],
+                               np.zeros((a.shape[0], 1))], axis=-1)
         return {"concentration": a,
                 "digamma_sum_minus_digamma": (special.digamma(a.sum(axis=-1, keepdims=True))
-                                              - special.digamma(a))}
+                                              - special.digamma(a)),
+                "tail_concentration": tail}
 
     def _draw_numpy(self, gen, c, m):
         K = self.event_shape[0]
@@ -1239,6 +1429,28 @@ class Dirichlet(Distribution):
         for b in range(a.shape[0]):
             out[:, b] = stats.dirichlet.logpdf(x3[:, b, :].T, a[b])
         return out
+
+    def _pathwise_numpy(self, x3, gp3):
+        # stick-breaking, as dirichlet_pathwise_event (_families.pxi)
+        plan = self.plan()
+        K = self.event_shape[0]
+        alpha, tail = plan.const("concentration"), plan.const("tail_concentration")
+        R = np.empty_like(x3)
+        T = np.empty_like(x3)
+        R[..., K - 1] = x3[..., K - 1]
+        T[..., K - 1] = 0.0
+        for k in range(K - 2, -1, -1):
+            R[..., k] = R[..., k + 1] + x3[..., k]
+            T[..., k] = T[..., k + 1] + gp3[..., k + 1] * x3[..., k + 1]
+        g = np.empty_like(x3)
+        acc = np.zeros(x3.shape[:2])
+        for k in range(K - 1):
+            da, db = _implicit_ref.beta_dx_dab(alpha[:, k], tail[:, k], x3[..., k] / R[..., k])
+            G = gp3[..., k] * R[..., k] - T[..., k] * R[..., k] / R[..., k + 1]
+            g[..., k] = G * da + acc
+            acc = acc + G * db
+        g[..., K - 1] = acc
+        return g
 
 
 class MultivariateNormal(Distribution):
@@ -1364,3 +1576,19 @@ class MultivariateNormal(Distribution):
         for b in range(B):
             out[:, b] = stats.multivariate_normal.logpdf(x3[:, b, :], loc[b], L[b] @ L[b].T)
         return out
+
+    def _pathwise_numpy(self, x3, gp3):
+        # x = loc + L z: dx/dloc_i = e_i, dx_i/dL_ij = z_j (j <= i), z = L^-1 (x - loc)
+        D = self.event_shape[0]
+        B = self.batch_size
+        loc = self.loc.reshape(1, B, D)
+        L = self.scale_tril.reshape(1, B, D, D)
+        inv = self.plan().const("inv_diag").reshape(1, B, D)
+        w = np.empty_like(x3)
+        for i in range(D):
+            acc = x3[:, :, i] - loc[..., i]
+            for j in range(i):
+                acc = acc - L[..., i, j] * w[:, :, j]
+            w[:, :, i] = acc * inv[..., i]
+        rows, cols = np.tril_indices(D)
+        return np.concatenate([gp3, gp3[:, :, rows] * w[:, :, cols]], axis=-1)

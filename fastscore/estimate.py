@@ -15,8 +15,8 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _compiled, _finish, _moments, _threads, reference
-from ._callables import prepare
-from ._kinds import SCORE
+from ._callables import prepare, prepare_grad
+from ._kinds import KINDS, SCORE
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
 from .distributions import Distribution
@@ -41,8 +41,11 @@ class Estimate:
         (*batch_shape, D, D) for scale_tril, zero above the diagonal).
     n : int
         Samples per batch element (with precision targets, the total drawn).
+    estimator : str
+        The estimator kind: "score", "pathwise" or "measure".
     method : str
-        The estimator used: "plain", "baseline", "rloo" or "cv".
+        The score function's baseline: "plain", "baseline", "rloo" or "cv"
+        ("plain" for the other estimators).
     key : tuple of two int or None
         The Philox key: with ``n`` and the chunk size it fixes every sample.
         None from :func:`estimate_from_samples`.
@@ -53,19 +56,22 @@ class Estimate:
         no target was given.
     """
 
-    def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None):
+    def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None,
+                 estimator="score"):
         self.value = value
         self.value_stderr = value_stderr
         self.grad = grad
         self.stderr = stderr
         self.n = n
+        self.estimator = estimator
         self.method = method
         self.key = key
         self.converged = converged
 
     def __repr__(self):
         conv = "" if self.converged is None else ", converged=%r" % self.converged
-        lines = ["Estimate(method=%r, n=%d%s)" % (self.method, self.n, conv),
+        kind = "" if self.estimator == "score" else "estimator=%r, " % self.estimator
+        lines = ["Estimate(%smethod=%r, n=%d%s)" % (kind, self.method, self.n, conv),
                  "  value:  %s" % _pm(self.value, self.value_stderr)]
         for name in self.grad:
             lines.append("  grad[%r]: %s" % (name, _pm(self.grad[name], self.stderr[name])))
@@ -118,7 +124,8 @@ def _batch_index(plan, b):
     return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
 
 
-def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None):
+def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None,
+          kind=SCORE):
     """Check non-finite rows against nan_policy and build the Estimate.
 
     ``results`` is (value, value_stderr, grad, stderr) per batch element;
@@ -138,6 +145,10 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
             msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
         elif not np.isfinite(row[_moments.SUM_DD]):
             msg = "the variance of f overflows double precision for %s" % where
+        elif kind is not SCORE:
+            msg = ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
+                   "precision for %s" % (kind.name, "f'(x) dx/dtheta" if kind.name == "pathwise"
+                                          else "f(x+) - f(x-)", where))
         else:
             msg = ("the score, or f times the score, is not finite or overflows double "
                    "precision for %s: the parameters are too extreme for float64 (e.g. a "
@@ -152,7 +163,7 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
         value = np.float64(value[0])
         value_stderr = np.float64(value_stderr[0])
     return Estimate(value, value_stderr, plan.params.split(g), plan.params.split(se), n, method,
-                    key, converged)
+                    key, converged, kind.name)
 
 
 def _check_target(name, value):
@@ -195,17 +206,29 @@ RngLike = Union[None, int, np.random.SeedSequence, np.random.BitGenerator, np.ra
 
 
 def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike = None,
-             method: str = "plain", baseline: Optional[Any] = None,
-             n_threads: Optional[int] = None, backend: str = "compiled",
-             nan_policy: str = "raise", rtol: Optional[float] = None,
+             estimator: str = "score", method: str = "plain", baseline: Optional[Any] = None,
+             grad_f: Optional[Any] = None, n_threads: Optional[int] = None,
+             backend: str = "compiled", nan_policy: str = "raise", rtol: Optional[float] = None,
              atol: Optional[float] = None, max_n: Optional[int] = None,
              progress: bool = False) -> Estimate:
-    """Score-function estimate of E[f(x)] and its gradient, x ~ dist.
+    """Monte Carlo estimate of E[f(x)] and its gradient, x ~ dist.
 
-    Computes, for every batch element, ``mean(f(x_i) * score(x_i))`` (or a
-    variance-reduced variant, see ``method``) over ``n`` samples, with a
-    standard error on every number.  The compiled backend never stores the
-    samples when f is a built-in or low-level function.
+    For every batch element, estimates E[f] and its gradient with respect to
+    the distribution's parameters from ``n`` samples, with a standard error on
+    every number.  The compiled backend never stores the samples when f is a
+    built-in or low-level function.  Three estimators (Mohamed et al., "Monte
+    Carlo Gradient Estimation in Machine Learning", JMLR 2020):
+
+    * ``"score"`` (default): mean(f(x) d/dtheta log p(x)), the score function
+      (REINFORCE, likelihood ratio), with the baselines of ``method``.  Any f.
+    * ``"pathwise"``: mean(f'(x) . dx/dtheta), the reparameterisation
+      gradient, on the very samples the score function draws.  Continuous
+      families only; needs f' (``grad_f``, or a built-in's own derivative).
+      Usually the lowest variance for a smooth f; biased for an f with jumps.
+    * ``"measure"``: c_theta (mean f(x+) - mean f(x-)), the measure-valued
+      gradient from the weak derivative dp/dtheta = c_theta (p+ - p-), with x+
+      and x- coupled.  Any f, discrete families included; 1 + 2P evaluations
+      of f per sample (P gradient components).
 
     Parameters
     ----------
@@ -225,12 +248,23 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     rng : None, int, SeedSequence, BitGenerator or Generator
         Seed (SPEC 7).  The same rng and n give the same result whatever
         ``n_threads``.
+    estimator : {"score", "pathwise", "measure"}
+        The estimator kind (see above).  ``Estimate.estimator`` says which.
     method : {"plain", "baseline", "rloo", "cv"}
-        plain: mean(f s); baseline: mean((f - baseline) s); rloo: leave-one-out
-        mean baseline (unbiased); cv: per-coordinate optimal baseline
-        E[f s^2] / E[s^2] estimated from the same samples (bias O(1/n)).
+        The score function's baseline.  plain: mean(f s); baseline:
+        mean((f - baseline) s); rloo: leave-one-out mean baseline (unbiased);
+        cv: per-coordinate optimal baseline E[f s^2] / E[s^2] estimated from
+        the same samples (bias O(1/n)).  The other estimators take "plain".
     baseline : float or array of batch_shape
         Only with method="baseline".
+    grad_f : callable or scipy.LowLevelCallable, optional
+        f' for ``estimator="pathwise"`` when f is a Python or low-level
+        function: a vectorised callable returning df/dx of shape (m,
+        *batch_shape, *event_shape), or a LowLevelCallable ``void (const double
+        *x, intptr_t event_size, intptr_t batch_index, void *user_data, double
+        *out)`` writing df/dx_e to out[e].  A fastscore.fn built-in has its own
+        (power, linear; call and put their slopes); fn.indicator and fn.table
+        are refused, since their derivative misses their jumps.
     n_threads : int or None
         None uses the available cores (OMP_NUM_THREADS, threadpoolctl limits
         and CPU affinity are respected); small work runs on one thread.
@@ -263,6 +297,10 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     ...                   method="rloo")
     >>> bool(abs(est.grad["loc"] - 2.0) < 4 * est.stderr["loc"])   # d/dloc E[x^2] = 2 loc
     True
+    >>> pw = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=100_000, rng=0,
+    ...                  estimator="pathwise")
+    >>> bool(pw.stderr["loc"] < est.stderr["loc"])    # smooth f: pathwise wins
+    True
     >>> est = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=10_000, rng=0,
     ...                   method="cv", rtol=0.01)
     >>> est.converged, bool(est.stderr["loc"] <= 0.01 * abs(est.grad["loc"]))
@@ -270,9 +308,15 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     """
     _check_dist(dist)
     plan = dist.plan()
-    kind = SCORE
+    kind = _check_estimator(estimator)
     pf = prepare(f, nan_policy)
     pf.check(plan)
+    kind.check_family(plan)
+    if "grad_f" in kind.needs:
+        prepare_grad(pf, grad_f, estimator)
+    elif grad_f is not None:
+        raise ValueError("grad_f is only used with estimator='pathwise' (got estimator=%r)"
+                         % estimator)
     n = _check_n(n, minimum=2)
     b = kind.check_method(method, baseline, plan)
     _check_backend(backend)
@@ -285,6 +329,14 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
         max_n = _check_n(max_n, minimum=2)
         if max_n < n:
             raise ValueError("max_n (%d) must be >= n (%d)" % (max_n, n))
+    if kind.name == "measure" and plan.measure_coef is not None:
+        missing = np.isnan(plan.measure_coef).all(axis=0)
+        if missing.any():
+            names = [nm for nm, gone in zip(_component_names(plan), missing) if gone]
+            warnings.warn("estimator='measure': %s has no weak derivative for %s here; its "
+                          "gradient is NaN (use estimator='score' or 'pathwise' for it)"
+                          % (plan.name, ", ".join(repr(nm) for nm in names)), RuntimeWarning,
+                          stacklevel=2)
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()
     key = key_from_rng(rng)
@@ -294,7 +346,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
         if not targets:
             state = impl.run(kind, plan, pf, n, key, nt, _fraction(bar, 0, n, n))
             results, row_sums = impl.finish_state(kind, plan, pf, state, method, b, nt)
-            return _wrap(plan, results, row_sums, method, n, key, nan_policy, pf)
+            return _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
@@ -321,9 +373,26 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
             total = min(max_n, 2 * total)
             need = _projected_n(results, rtol, atol, done)
             scale = max_n if need is None else int(min(max_n, max(total, need)))
-        return _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged)
+        return _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged,
+                     kind)
     finally:
         bar.close()
+
+
+def _check_estimator(estimator):
+    if estimator not in KINDS:
+        raise ValueError("estimator must be one of %s, got %r"
+                         % (", ".join(repr(k) for k in KINDS), estimator))
+    return KINDS[estimator]
+
+
+def _component_names(plan):
+    """A name for each gradient component (the parameter's, indexed for vectors)."""
+    out = []
+    for nm, shape, packing in plan.params.params:
+        k = plan.params._n_components(shape, packing)
+        out.extend([nm] if k == 1 else ["%s[%d]" % (nm, i) for i in range(k)])
+    return out
 
 
 def _fraction(bar, done, total, grand_total):
@@ -462,6 +531,6 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
                          % ((n,) + tuple(dist.batch_shape), fa.shape))
     fx2 = fa.astype(np.float64).reshape(n, dist.batch_size)
     b = SCORE.check_method(method, baseline, plan)
-    sums = _moments.sums_from_samples(fx2, SCORE.terms(plan, x3), CHUNK_SIZE)
+    sums = _moments.sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
     return _wrap(plan, _finish.finish_sums(sums, method, b), sums.__getitem__, method, n, None,
                  nan_policy)

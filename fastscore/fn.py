@@ -54,6 +54,20 @@ class Function:
         self._check(plan)
         return self._numpy(np.asarray(x3, dtype=np.float64), plan)
 
+    #: Why this f has no useful derivative for the pathwise estimator (None: it has one).
+    no_derivative = None
+
+    def check_derivative(self, estimator):
+        """Refuse an f whose derivative would make ``estimator`` silently wrong."""
+        if self.no_derivative is not None:
+            raise ValueError("estimator=%r: fastscore.fn.%s %s; use estimator='score' or "
+                             "'measure'" % (estimator, self.kind, self.no_derivative))
+
+    def grad_numpy(self, x3, plan):
+        """f' on samples x3 (m, batch_size, E) -> (m, batch_size, E), as the kernels compute it."""
+        self._check(plan)
+        return self._grad(np.asarray(x3, dtype=np.float64), plan)
+
 
 class power(Function):
     """f(x) = x ** k.
@@ -83,6 +97,14 @@ class power(Function):
         if self.k == 1.0:
             return x.copy()
         return np.power(x, self.k)
+
+    def _grad(self, x3, plan):
+        # k x^(k-1)
+        if self.k == 2.0:
+            return 2.0 * x3
+        if self.k in (0.0, 1.0):
+            return np.full_like(x3, self.k)
+        return self.k * np.power(x3, self.k - 1.0)
 
 
 class linear(Function):
@@ -133,6 +155,9 @@ class linear(Function):
             acc = acc + coef[e] * x3[:, :, e]
         return acc + self.b
 
+    def _grad(self, x3, plan):
+        return np.broadcast_to(self._coef(plan), x3.shape).copy()
+
 
 class call(Function):
     """Call payoff f(x) = max(x - strike, 0).
@@ -157,6 +182,10 @@ class call(Function):
 
     def _numpy(self, x3, plan):
         return np.maximum(x3[:, :, 0] - self.strike, 0.0)
+
+    def _grad(self, x3, plan):
+        # the slope 1[x > strike] (0 at the kink, a set of probability 0)
+        return (x3 > self.strike).astype(np.float64)
 
 
 class put(Function):
@@ -183,6 +212,9 @@ class put(Function):
     def _numpy(self, x3, plan):
         return np.maximum(self.strike - x3[:, :, 0], 0.0)
 
+    def _grad(self, x3, plan):
+        return np.where(x3 < self.strike, -1.0, 0.0)
+
 
 class indicator(Function):
     """f(x) = 1 if lo <= x <= hi else 0 (closed interval; use +-inf for one side).
@@ -195,6 +227,8 @@ class indicator(Function):
     """
 
     kind = "indicator"
+    no_derivative = ("is a step: its derivative is 0 almost everywhere, so a pathwise "
+                     "gradient would miss the jumps and be silently 0")
 
     def __init__(self, lo=-np.inf, hi=np.inf):
         for nm, v in (("lo", lo), ("hi", hi)):
@@ -234,6 +268,7 @@ class table(Function):
     """
 
     kind = "table"
+    no_derivative = "is a function of discrete samples, which have no derivative"
 
     def __init__(self, values):
         arr = np.asarray(values, dtype=np.float64)

@@ -18,16 +18,26 @@ from . import _moments
 from ._rng import CHUNK_SIZE, stream
 
 
-def sample(plan, n, key, chunk_start=0):
-    """Samples [chunk_start * CHUNK_SIZE, n) in kernel layout (m, batch_size, E)."""
+def _chunks(plan, n, key, chunk_start, draw, width):
+    """Chunks [chunk_start, ...) of every batch element: (m, batch_size, width)."""
     first = chunk_start * CHUNK_SIZE
-    out = np.empty((max(n - first, 0), plan.batch_size, plan.E))
+    out = np.empty((max(n - first, 0), plan.batch_size, width))
     for b in range(plan.batch_size):
         for c in range(chunk_start, (n + CHUNK_SIZE - 1) // CHUNK_SIZE):
             lo = c * CHUNK_SIZE
             m = min(CHUNK_SIZE, n - lo)
-            out[lo - first:lo - first + m, b, :] = plan.draw(stream(key, c, b), b, m)
+            out[lo - first:lo - first + m, b, :] = draw(stream(key, c, b), b, m)
     return out
+
+
+def sample(plan, n, key, chunk_start=0):
+    """Samples [chunk_start * CHUNK_SIZE, n) in kernel layout (m, batch_size, E)."""
+    return _chunks(plan, n, key, chunk_start, plan.draw, plan.E)
+
+
+def measure_sample(plan, n, key, chunk_start=0):
+    """The measure-valued estimator's points [chunk_start * CHUNK_SIZE, n): (m, batch_size, Q)."""
+    return _chunks(plan, n, key, chunk_start, plan.measure_draw, plan.family.measure)
 
 
 def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, state=None):
@@ -37,19 +47,28 @@ def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, st
     they surface as non-finite sums, which ``nan_policy`` then reports.
     """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        x3 = sample(plan, n, key, chunk_start)
-        if plan.counted:
+        if kind.counted(plan):
+            x3 = sample(plan, n, key, chunk_start)
             V = plan.support.size
             idx = x3[:, :, 0].astype(np.int64)
             counts = np.stack([np.bincount(idx[:, b], minlength=V)
                                for b in range(plan.batch_size)]).astype(np.int64)
             return counts if state is None else state + counts
-        fx = pf.values(x3, plan, "reference")
-        return _moments.sums_from_samples(fx, kind.terms(plan, x3), CHUNK_SIZE, state)
+        if kind.name == "measure":
+            pts = measure_sample(plan, n, key, chunk_start)              # (m, B, Q)
+            m, B, Q = pts.shape
+            fq = pf.values(pts.transpose(2, 0, 1).reshape(Q * m, B, 1), plan, "reference")
+            fq = fq.reshape(Q, m, B)
+            fx, terms = fq[0], (fq[1::2] - fq[2::2]).transpose(1, 2, 0)
+        else:
+            x3 = sample(plan, n, key, chunk_start)
+            fx = pf.values(x3, plan, "reference")
+            terms = kind.terms(plan, pf, x3, "reference")
+        return _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state, kind.block)
 
 
 def finish_state(kind, plan, pf, state, method, baseline, n_threads=None):
     """Estimates and a row_sums(b) accessor, as ``_compiled.finish_state``."""
-    sums = kind.counted_sums(plan, pf.on_support(plan, "reference"), state) if plan.counted \
-        else state
-    return kind.finish(sums, method, baseline), sums.__getitem__
+    sums = (kind.counted_sums(plan, pf.on_support(plan, "reference"), state)
+            if kind.counted(plan) else state)
+    return kind.finish(plan, sums, method, baseline), sums.__getitem__
