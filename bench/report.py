@@ -21,8 +21,9 @@ sys.path.insert(0, HERE)
 import fastscore as fs  # noqa: E402
 from fastscore._bench import _median_times as interleaved  # noqa: E402
 from fastscore._bench import _plot as plot_throughput, numpy_normal_x2  # noqa: E402
-from workloads import (FAMILIES, family_variants, jax_variant, lowlevel_square,  # noqa: E402
-                       overhead_call, rl_workload, torch_variant)
+from workloads import (ESTIMATOR_CASES, FAMILIES, estimator_variants,  # noqa: E402
+                       family_variants, jax_variant, lowlevel_square, overhead_call,
+                       rl_workload, torch_variant)
 
 
 def peak_rss_mib(code):
@@ -74,6 +75,29 @@ def run(quick=False, plot=None, out=sys.stdout):
             if n == 10 ** 6:
                 goals.append(("1. %s n=1e6 built-in f <= 1.10x floor" % name, ratio <= 1.10,
                               "%.2fx" % ratio))
+
+    p("\n## Estimators, 1 thread, n = 1e6 (ns per sample; ratio to the floor of their draws)\n")
+    p("score and pathwise draw the same samples (floor); measure draws each sample's coupled "
+      "points too (measure floor).\n")
+    p("| family | floor | score | pathwise | measure floor | measure |")
+    p("|---|---:|---:|---:|---:|---:|")
+    n = 10 ** 6
+    for name in ESTIMATOR_CASES:
+        med = interleaved(estimator_variants(name, n), rounds)
+        ns = {k: v / n * 1e9 for k, v in med.items()}
+
+        def cell(k, floor_key="floor"):
+            if k not in ns:
+                return "-"
+            return "%.2f (%.2fx)" % (ns[k], ns[k] / ns[floor_key])
+        p("| %s | %.2f | %s | %s | %s | %s |" % (
+            name, ns["floor"], cell("score"), cell("pathwise"),
+            "%.2f" % ns["measure floor"] if "measure floor" in ns else "-",
+            cell("measure", "measure floor")))
+        if name == "Normal":
+            ratio = ns["pathwise"] / ns["score"]
+            goals.append(("8. pathwise Normal loop <= 1.2x the score-function loop",
+                          ratio <= 1.2, "%.2fx" % ratio))
 
     p("\n## Thread scaling (built-in f, n = 1e6 and 1e7)\n")
     p("| family | n | 1 thread (ms) | 2 threads (ms) | speed-up |")

@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from workloads import FAMILIES, family_variants, overhead_call, rl_workload
+from workloads import (ESTIMATOR_CASES, FAMILIES, estimator_variants, family_variants,
+                       overhead_call, rl_workload)
 
 #: Sample sizes, from FASTSCORE_BENCH_SIZES (comma separated).
 SIZES = [int(float(s)) for s in os.environ.get("FASTSCORE_BENCH_SIZES", "1e4,1e6").split(",")]
@@ -26,6 +27,17 @@ def test_family(benchmark, name, n, variant):
         pytest.skip("not available")
     benchmark.group = "%s n=%g" % (name, n)
     benchmark.pedantic(variants[variant], rounds=5, warmup_rounds=1)
+
+
+ESTIMATOR_RUNS = [(name, variant) for name in ESTIMATOR_CASES
+                  for variant in estimator_variants(name, 100)]
+
+
+@pytest.mark.parametrize("name, variant", ESTIMATOR_RUNS, ids=["%s-%s" % c for c in ESTIMATOR_RUNS])
+def test_estimator(benchmark, name, variant):
+    """Each estimator of a family at n = max(SIZES), against the floor of its draws."""
+    benchmark.group = "estimators: %s n=%g" % (name, max(SIZES))
+    benchmark.pedantic(estimator_variants(name, max(SIZES))[variant], rounds=5, warmup_rounds=1)
 
 
 @pytest.mark.parametrize("variant", ["floor", "fused rloo"])

@@ -157,6 +157,39 @@ def family_variants(name, n, n_threads=1, with_reference=None):
     return out
 
 
+#: Estimator comparisons: name -> (distribution, f, f' for a Python f, estimators)
+ESTIMATOR_CASES = {
+    "Normal": (lambda: fs.Normal(0.5, 1.5), lambda: fs.fn.power(2),
+               ("score", "pathwise", "measure")),
+    "LogNormal": (lambda: fs.LogNormal(0.0, 0.5), lambda: fs.fn.call(1.0),
+                  ("score", "pathwise", "measure")),
+    "Exponential": (lambda: fs.Exponential(1.5), lambda: fs.fn.power(2),
+                    ("score", "pathwise", "measure")),
+    "Gamma": (lambda: fs.Gamma(2.5, 1.5), lambda: fs.fn.power(2), ("score", "pathwise")),
+    "Beta": (lambda: fs.Beta(2.0, 3.0), lambda: fs.fn.power(2), ("score", "pathwise")),
+    "MultivariateNormal": (lambda: fs.MultivariateNormal(np.zeros(3), L3),
+                           lambda: fs.fn.linear(1.0), ("score", "pathwise")),
+    "Poisson": (lambda: fs.Poisson(3.0), lambda: fs.fn.power(2), ("score", "measure")),
+    "Geometric": (lambda: fs.Geometric(probs=0.3), lambda: fs.fn.power(2),
+                  ("score", "measure")),
+    "Binomial": (lambda: fs.Binomial(3000, probs=0.3), lambda: fs.fn.power(2),
+                 ("score", "measure")),
+}
+
+
+def estimator_variants(name, n, n_threads=1):
+    """{label: callable}: each estimator of a family and the floor of its draws."""
+    make_d, make_f, estimators = ESTIMATOR_CASES[name]
+    d, f = make_d(), make_f()
+    out = {"floor": floor(d, n, n_threads)}
+    for est in estimators:
+        out[est] = (lambda est=est: fs.estimate(d, f, n, rng=0, estimator=est,
+                                                n_threads=n_threads))
+        if est == "measure":
+            out["measure floor"] = floor(d, n, n_threads, estimator="measure")
+    return out
+
+
 def rl_workload(B=10 ** 5, K=8, n=8, n_threads=1):
     """Batched policy gradient: Categorical logits (B, K), n samples per row, rloo."""
     g = np.random.default_rng(0)

@@ -17,6 +17,7 @@ import numpy as np
 import fastscore as fs
 
 from . import _kernels
+from ._kinds import KINDS
 from ._rng import key_from_rng
 
 
@@ -36,12 +37,17 @@ def _median_times(variants, rounds):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def floor_fn(dist, n, n_threads=1, rng=0):
-    """A callable drawing the estimator's samples with nothing else (the floor)."""
+def floor_fn(dist, n, n_threads=1, rng=0, estimator="score"):
+    """A callable drawing the estimator's samples with nothing else (the floor).
+
+    The score-function and pathwise estimators draw the same samples; the
+    measure-valued one draws each sample's coupled points too.
+    """
     key = key_from_rng(rng)
     plan = dist.plan()
+    kind = KINDS[estimator].kernel_id
     return lambda: _kernels.sampling_floor(plan.family.id, plan.consts, key[0], key[1], n,
-                                           plan.E, n_threads)
+                                           plan.E, n_threads, kind)
 
 
 def numpy_normal_x2(n, loc=0.5, scale=1.5, rng=0):

@@ -33,12 +33,12 @@ def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="ui
     raise ValueError("kind must be 'uint64', 'uint32' or 'double'")
 
 
-cdef void _floor_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
+cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
                       uint64_t key1, int64_t n, int64_t item, int64_t n_chunks,
                       Py_ssize_t E) noexcept nogil:
     cdef int64_t b = item // n_chunks, c = item % n_chunks
     cdef int64_t m = n - c * CHUNK, done = 0
-    cdef Py_ssize_t blk = _block_size(E), cnt
+    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * Q), cnt
     cdef fs_philox_state st
     cdef bitgen_t bg
     cdef double xbuf[BUF_DOUBLES]
@@ -47,18 +47,25 @@ cdef void _floor_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
     _start_stream(&st, &bg, key0, key1, c, b)
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
-        _draw(fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt)
+        if kind == FS_KIND_MEASURE:
+            _measure_draw(fam, &bg, consts + b * nc, nc, xbuf, blk, 1, cnt)
+        else:
+            _draw(fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt)
         done += cnt
 
 
 def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-                   int64_t n, Py_ssize_t E, int n_threads):
+                   int64_t n, Py_ssize_t E, int n_threads, int kind=FS_KIND_SCORE):
     """Draw the estimators' samples block by block and do nothing else.
 
     The benchmarks' floor: the cost of numpy's C sampler on the same Philox
-    streams, with the same chunking and threads as the fused loop.
+    streams, with the same chunking and threads as the fused loop.  With
+    ``kind`` the measure-valued kernel id, the samples and their coupled
+    points (that estimator's draws).
     """
     _check_inputs(fam, consts, n, E)
+    if kind == FS_KIND_MEASURE and fam not in MEASURE_POINTS:
+        raise ValueError("kernel family %d has no measure-valued draw" % fam)
     cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef int64_t total = batch * n_chunks, k
@@ -67,7 +74,7 @@ def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t
     cdef const double *cp = &consts[0, 0]
     with nogil:
         for k in prange(total, num_threads=nt, schedule="dynamic"):
-            _floor_item(fam, cp, nc, key0, key1, n, k, n_chunks, E)
+            _floor_item(kind, fam, cp, nc, key0, key1, n, k, n_chunks, E)
 
 
 def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,

@@ -92,7 +92,14 @@ def draw_samples(
     fam: int, consts: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
 ) -> np.ndarray: ...
 def sampling_floor(
-    fam: int, consts: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
+    fam: int,
+    consts: np.ndarray,
+    key0: int,
+    key1: int,
+    n: int,
+    E: int,
+    n_threads: int,
+    kind: int = ...,
 ) -> None: ...
 def philox_raw(
     key0: int, key1: int, counter: Sequence[int], n: int, kind: str = ...

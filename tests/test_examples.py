@@ -54,6 +54,7 @@ def test_variance_table_orders_the_estimators():
 SMALL_RUNS = {
     "bandit_policy_gradient": (["--steps", "20"], "best arm"),
     "bbvi_poisson_gamma": (["--steps", "50"], "exact posterior"),
+    "estimators": (["--n", "2000"], "pathwise"),
     "greeks": (["--n", "20000"], "strike"),
     "variance": (["--n", "5000"], "rloo"),
 }
