@@ -27,9 +27,9 @@ cdef void _count_above(fs_philox_state *st, const double *t, Py_ssize_t nt, int6
 
 
 cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                      uint64_t key1, int64_t n, int64_t item, int64_t c0, int64_t ncr,
-                      Py_ssize_t n_support, int64_t *counts) noexcept nogil:
-    cdef int64_t b = item // ncr, c = c0 + item % ncr
+                      uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
+                      int64_t ncr, Py_ssize_t n_support, int64_t *counts) noexcept nogil:
+    cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
     cdef Py_ssize_t cnt, i, v
     cdef fs_philox_state st
@@ -68,17 +68,23 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
 
 def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t n_support, int n_threads, progress=None,
-               int64_t chunk_start=0, start=None):
+               int64_t chunk_start=0, start=None, int64_t chunk_stop=-1, int64_t batch_start=0,
+               int64_t batch_stop=-1):
     """Counts (batch_size, n_support) of each support value over all n samples.
 
     Counts are integers, so their sum does not depend on the order of chunks.
-    chunk_start and start continue a run as in run_inline.
+    chunk_start and start continue a run as in run_inline; chunk_stop,
+    batch_start and batch_stop count a piece of it (elements [batch_start,
+    batch_stop), rows in that order).
     """
     _check_inputs(fam, consts, n, 1)
-    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    cdef Py_ssize_t nc = consts.shape[1]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef int64_t c0 = _chunk_start(chunk_start, n_chunks)
-    cdef int64_t ncr = n_chunks - c0
+    cdef int64_t c0 = _chunk_start(chunk_start, n_chunks), c1, b0, b1
+    c0, c1 = _range("chunk", c0, chunk_stop, n_chunks)
+    b0, b1 = _range("batch", batch_start, batch_stop, consts.shape[0])
+    cdef Py_ssize_t batch = b1 - b0
+    cdef int64_t ncr = c1 - c0
     cdef int64_t total = batch * ncr
     cdef int64_t per_item = n if n < CHUNK else CHUNK
     cdef int64_t wave = WAVE_SAMPLES // per_item
@@ -109,12 +115,12 @@ def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
                 if direct:
                     # One chunk per batch element: count straight into its row.
                     for k in prange(cnt, num_threads=nt, schedule="static"):
-                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, c0, ncr,
+                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
                                     n_support, out + (w0 + k) * n_support)
                 else:
                     memset(tmp, 0, cnt * n_support * sizeof(int64_t))
                     for k in prange(cnt, num_threads=nt, schedule="dynamic"):
-                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, c0, ncr,
+                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
                                     n_support, tmp + k * n_support)
                     for k in range(cnt):
                         item = w0 + k

@@ -182,14 +182,14 @@ cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t f
 
 
 cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                       uint64_t key1, int64_t n, int64_t item, int64_t c0, int64_t ncr,
-                       Py_ssize_t E, Py_ssize_t P, const FSpec *f, const FSpec *g,
+                       uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
+                       int64_t ncr, Py_ssize_t E, Py_ssize_t P, const FSpec *f, const FSpec *g,
                        double *row) noexcept nogil:
     """Draw, evaluate f (and f') and accumulate one whole chunk, block by block.
 
-    Item k is chunk c0 + k % ncr of batch element k // ncr.
+    Item k is chunk c0 + k % ncr of batch element b0 + k // ncr.
     """
-    cdef int64_t b = item // ncr, c = c0 + item % ncr
+    cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
     cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * Q), cnt, q, sE
     cdef fs_philox_state st
@@ -232,6 +232,30 @@ def _chunk_start(int64_t chunk_start, int64_t n_chunks):
     return chunk_start
 
 
+def _range(str what, int64_t lo, int64_t hi, int64_t size):
+    """[lo, hi) within [0, size]; hi < 0 means size."""
+    if hi < 0:
+        hi = size
+    if lo < 0 or lo > hi or hi > size:
+        raise ValueError("%s range [%d, %d) must lie within [0, %d]" % (what, lo, hi, size))
+    return lo, hi
+
+
+def merge_chunk_rows(int kind, double[:, ::1] tot, const double[:, :, ::1] rows, Py_ssize_t P):
+    """Fold per-chunk rows (batch, chunks, row width) into tot (batch, row width), in chunk order.
+
+    The merge the kernels do as chunks complete: a run's rows from
+    ``per_chunk=True`` pieces, folded in order, give its merged result bit for bit.
+    """
+    cdef Py_ssize_t B = rows.shape[0], k = rows.shape[1], A = _row_width(kind, P), b, c
+    if tot.shape[0] != B or tot.shape[1] != A or rows.shape[2] != A:
+        raise ValueError("tot must be (%d, %d) and rows (%d, chunks, %d)" % (B, A, B, A))
+    with nogil:
+        for b in range(B):
+            for c in range(k):
+                _merge_rows(kind, &tot[b, 0], &rows[b, c, 0], P)
+
+
 def _start_array(start, shape, dtype):
     """A fresh accumulator array: zeros, or a copy of the sums so far."""
     if start is None:
@@ -266,7 +290,9 @@ def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
 
 def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t E, Py_ssize_t P, FunctionSpec fspec, FunctionSpec gspec,
-               int n_threads, progress=None, int64_t chunk_start=0, start=None):
+               int n_threads, progress=None, int64_t chunk_start=0, start=None,
+               int64_t chunk_stop=-1, int64_t batch_start=0, int64_t batch_stop=-1,
+               bint per_chunk=False):
     """Moment sums (batch_size, row width) with f (and f') evaluated inline in the kernel.
 
     ``kind`` is the estimator kind's kernel id; ``gspec`` the f' of the
@@ -274,14 +300,25 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     n) are folded, in chunk order, into ``start`` (the sums of the samples
     before them) or into zeros, so a run continued wave by wave equals one
     run over all n samples.
+
+    A piece of a run: chunks [chunk_start, chunk_stop) of batch elements
+    [batch_start, batch_stop) (-1: to the end; the streams and f's batch
+    index are the elements' own).  ``per_chunk`` returns every chunk's row
+    unmerged, (elements, chunks, row width); merge_chunk_rows folds them in
+    order into exactly what one run gives.
     """
     _check_inputs(fam, consts, n, E, P, kind)
     if kind == FS_KIND_PATHWISE and gspec is None:
         raise ValueError("the pathwise kind needs gspec")
-    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
+    if per_chunk and start is not None:
+        raise ValueError("per_chunk rows start from nothing (start must be None)")
+    cdef Py_ssize_t nc = consts.shape[1]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef int64_t c0 = _chunk_start(chunk_start, n_chunks)
-    cdef int64_t ncr = n_chunks - c0
+    cdef int64_t c0 = _chunk_start(chunk_start, n_chunks), c1, b0, b1
+    c0, c1 = _range("chunk", c0, chunk_stop, n_chunks)
+    b0, b1 = _range("batch", batch_start, batch_stop, consts.shape[0])
+    cdef Py_ssize_t batch = b1 - b0
+    cdef int64_t ncr = c1 - c0
     cdef int64_t total = batch * ncr
     cdef int64_t per_item = n if n < CHUNK else CHUNK
     cdef int64_t wave = WAVE_SAMPLES // (per_item * E * _points(kind, fam))
@@ -295,10 +332,13 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
         wave = 1
     if wave > total:
         wave = total
-    tot = _start_array(start, (batch, A), np.float64)
+    if per_chunk:
+        tot = np.zeros((batch, ncr, A), dtype=np.float64)
+    else:
+        tot = _start_array(start, (batch, A), np.float64)
     if total == 0:
         return tot
-    cdef double[:, ::1] tv = tot
+    cdef double *tp = <double *>cnp.PyArray_DATA(tot)
     cdef double *accs = <double *>calloc(wave * stride, sizeof(double))
     if accs == NULL:
         raise MemoryError()
@@ -310,11 +350,14 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
             nt = fs_threads_for(n_threads, cnt * per_item, cnt)
             with nogil:
                 for k in prange(cnt, num_threads=nt, schedule="dynamic"):
-                    _inline_item(kind, fam, cp, nc, key0, key1, n, w0 + k, c0, ncr, E, P, f, g,
-                                 accs + k * stride)
+                    _inline_item(kind, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr, E, P, f,
+                                 g, accs + k * stride)
                 for k in range(cnt):
                     item = w0 + k
-                    _merge_rows(kind, &tv[item // ncr, 0], accs + k * stride, P)
+                    if per_chunk:  # rows in (element, chunk) order: item's own slot
+                        memcpy(tp + item * A, accs + k * stride, A * sizeof(double))
+                    else:
+                        _merge_rows(kind, tp + (item // ncr) * A, accs + k * stride, P)
             w0 += cnt
             PyErr_CheckSignals()
             if progress is not None:
@@ -326,7 +369,8 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
 
 def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t E, Py_ssize_t P, call_f, call_grad, int n_threads,
-               int64_t budget, progress=None, int64_t chunk_start=0, start=None):
+               int64_t budget, progress=None, int64_t chunk_start=0, start=None,
+               int64_t chunk_stop=-1, bint per_chunk=False):
     """Moment sums with f (and f') computed in Python on waves of samples.
 
     Each wave holds `window` samples of every batch element (a power of two
@@ -337,11 +381,15 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     (m, batch_size, E) and returns f as float64 (m, batch_size); for the
     measure-valued kind x holds every sample's points, point-major (m = Q
     window).  call_grad(x) (the pathwise kind) returns f' as float64 (m,
-    batch_size, E).  chunk_start and start continue a run as in run_inline.
+    batch_size, E).  chunk_start and start continue a run as in run_inline;
+    chunk_stop and per_chunk give a piece of a run as there (f sees the whole
+    batch, so a piece spans every batch element).
     """
     _check_inputs(fam, consts, n, E, P, kind)
     if kind == FS_KIND_PATHWISE and call_grad is None:
         raise ValueError("the pathwise kind needs call_grad")
+    if per_chunk and start is not None:
+        raise ValueError("per_chunk rows start from nothing (start must be None)")
     cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
     cdef Py_ssize_t Q = _points(kind, fam)
     cdef int64_t window = 1, cpw, n_items, s0, m_w, k, b, it, c, off, clen, cnt, row
@@ -349,15 +397,20 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef Py_ssize_t qstride
     cdef int nt
     cdef const double *cp = &consts[0, 0]
-    cdef int64_t c0 = _chunk_start(chunk_start, (n + CHUNK - 1) // CHUNK)
+    cdef int64_t c0 = _chunk_start(chunk_start, (n + CHUNK - 1) // CHUNK), c1, s_end
+    c0, c1 = _range("chunk", c0, chunk_stop, (n + CHUNK - 1) // CHUNK)
+    s_end = c1 * CHUNK if c1 * CHUNK < n else n
     while window * 2 * batch * E * Q <= budget and window < n:
         window *= 2
     if window >= CHUNK:
         window = (window // CHUNK) * CHUNK
     cpw = window // CHUNK if window >= CHUNK else 1
     n_items = batch * cpw
-    tot = _start_array(start, (batch, A), np.float64)
-    cdef double[:, ::1] tv = tot
+    if per_chunk:
+        tot = np.zeros((batch, c1 - c0, A), dtype=np.float64)
+    else:
+        tot = _start_array(start, (batch, A), np.float64)
+    cdef double *tp = <double *>cnp.PyArray_DATA(tot)
     xw = np.empty((Q, window, batch, E), dtype=np.float64)
     cdef double[:, :, :, ::1] xv = xw
     cdef const double[:, ::1] fv  # f may hand back its (read-only) input
@@ -373,8 +426,8 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
         raise MemoryError()
     try:
         s0 = c0 * CHUNK
-        while s0 < n:
-            m_w = n - s0 if n - s0 < window else window
+        while s0 < s_end:
+            m_w = s_end - s0 if s_end - s0 < window else window
             # Plan the items of this window: item (b, k) covers chunk c, offset off.
             for b in range(batch):
                 for k in range(cpw):
@@ -386,7 +439,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                         cnt = n - c * CHUNK
                         if cnt > CHUNK:
                             cnt = CHUNK
-                        if cnt < 0:
+                        if cnt < 0 or c >= c1:
                             cnt = 0
                     else:
                         c = s0 // CHUNK
@@ -446,20 +499,24 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                         if clen > CHUNK:
                             clen = CHUNK
                         if item_off[it] + item_cnt[it] >= clen:
-                            _merge_rows(kind, &tv[b, 0], accs + it * stride, P)
+                            if per_chunk:
+                                memcpy(tp + (b * (c1 - c0) + c - c0) * A, accs + it * stride,
+                                       A * sizeof(double))
+                            else:
+                                _merge_rows(kind, tp + b * A, accs + it * stride, P)
             s0 += m_w
             PyErr_CheckSignals()
             if progress is not None:
-                progress(s0, n)
+                progress(s0, s_end)
     finally:
         free(accs); free(states); free(bgs); free(item_off); free(item_cnt); free(item_row)
     return tot
 
 
 cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                     uint64_t key1, int64_t n, int64_t item, int64_t n_chunks, Py_ssize_t E,
+                     uint64_t key1, int64_t n, int64_t b, int64_t c, Py_ssize_t E,
                      double *out, Py_ssize_t row_stride) noexcept nogil:
-    cdef int64_t b = item // n_chunks, c = item % n_chunks
+    """Chunk c of batch element b, to out[i * row_stride]."""
     cdef int64_t m = n - c * CHUNK
     cdef fs_philox_state st
     cdef bitgen_t bg
@@ -470,19 +527,32 @@ cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0
 
 
 def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-                 int64_t n, Py_ssize_t E, int n_threads):
-    """All n samples (n, batch_size, E) exactly as the estimators draw them."""
+                 int64_t n, Py_ssize_t E, int n_threads, int64_t chunk_start=0,
+                 int64_t chunk_stop=-1, int64_t batch_start=0, int64_t batch_stop=-1):
+    """Samples (n, batch_size, E) exactly as the estimators draw them.
+
+    A piece: samples [chunk_start * CHUNK_SIZE, min(n, chunk_stop * CHUNK_SIZE))
+    of batch elements [batch_start, batch_stop), shape (samples, elements, E).
+    """
     _check_inputs(fam, consts, n, E)
-    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
-    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef int64_t total = batch * n_chunks, k
-    cdef int nt = fs_threads_for(n_threads, n * batch, total)
+    cdef Py_ssize_t nc = consts.shape[1]
+    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK, c0, c1, b0, b1
+    c0, c1 = _range("chunk", chunk_start, chunk_stop, n_chunks)
+    b0, b1 = _range("batch", batch_start, batch_stop, consts.shape[0])
+    cdef Py_ssize_t batch = b1 - b0
+    cdef int64_t ncr = c1 - c0, total = batch * ncr, k, b, c
+    cdef int64_t first = c0 * CHUNK, last = c1 * CHUNK if c1 * CHUNK < n else n
+    cdef int nt = fs_threads_for(n_threads, (last - first) * batch, total)
     cdef const double *cp = &consts[0, 0]
-    out = np.empty((n, batch, E), dtype=np.float64)
+    out = np.empty((max(last - first, 0), batch, E), dtype=np.float64)
+    if total == 0:
+        return out
     cdef double[:, :, ::1] ov = out
     cdef double *op = &ov[0, 0, 0]
     with nogil:
         for k in prange(total, num_threads=nt, schedule="static"):
-            _draw_item(fam, cp, nc, key0, key1, n, k, n_chunks, E,
-                       op + ((k % n_chunks) * CHUNK * batch + k // n_chunks) * E, batch * E)
+            b = k // ncr
+            c = c0 + k % ncr
+            _draw_item(fam, cp, nc, key0, key1, n, b0 + b, c, E,
+                       op + ((c - c0) * CHUNK * batch + b) * E, batch * E)
     return out

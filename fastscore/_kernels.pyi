@@ -58,6 +58,10 @@ def run_inline(
     progress: _Progress = ...,
     chunk_start: int = ...,
     start: Optional[np.ndarray] = ...,
+    chunk_stop: int = ...,
+    batch_start: int = ...,
+    batch_stop: int = ...,
+    per_chunk: bool = ...,
 ) -> np.ndarray: ...
 def run_python(
     kind: int,
@@ -75,6 +79,8 @@ def run_python(
     progress: _Progress = ...,
     chunk_start: int = ...,
     start: Optional[np.ndarray] = ...,
+    chunk_stop: int = ...,
+    per_chunk: bool = ...,
 ) -> np.ndarray: ...
 def run_counts(
     fam: int,
@@ -87,9 +93,23 @@ def run_counts(
     progress: _Progress = ...,
     chunk_start: int = ...,
     start: Optional[np.ndarray] = ...,
+    chunk_stop: int = ...,
+    batch_start: int = ...,
+    batch_stop: int = ...,
 ) -> np.ndarray: ...
+def merge_chunk_rows(kind: int, tot: np.ndarray, rows: np.ndarray, P: int) -> None: ...
 def draw_samples(
-    fam: int, consts: np.ndarray, key0: int, key1: int, n: int, E: int, n_threads: int
+    fam: int,
+    consts: np.ndarray,
+    key0: int,
+    key1: int,
+    n: int,
+    E: int,
+    n_threads: int,
+    chunk_start: int = ...,
+    chunk_stop: int = ...,
+    batch_start: int = ...,
+    batch_stop: int = ...,
 ) -> np.ndarray: ...
 def sampling_floor(
     fam: int,
