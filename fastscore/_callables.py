@@ -131,13 +131,13 @@ class PreparedGrad:
         return np.ascontiguousarray(arr, dtype=np.float64).reshape(m, plan.batch_size, plan.E)
 
 
-def prepare_grad(pf, grad_f, estimator):
+def prepare_grad(pf, grad_f, estimator, plan):
     """Attach f' to the prepared f for ``estimator`` (one that needs grad_f), or refuse."""
     if pf.kind == "builtin":
         if grad_f is not None:
             raise TypeError("grad_f: the built-in f %r knows its derivative; leave grad_f out"
                             % (pf.obj,))
-        pf.obj.check_derivative(estimator)
+        pf.obj.check_derivative(estimator, plan)
         pf.grad = PreparedGrad("builtin", pf.obj)
         return pf
     if grad_f is None:

@@ -13,7 +13,11 @@
 # per-sample terms are folded into which blocks of the row.
 
 cdef inline Py_ssize_t _row_width(int kind, Py_ssize_t P) noexcept nogil:
-    return fs_score_row_width(P) if kind == FS_KIND_SCORE else fs_mean_row_width(P)
+    if kind == FS_KIND_SCORE:
+        return fs_score_row_width(P)
+    if kind == FS_KIND_REBAR:
+        return fs_cv_row_width(P)
+    return fs_mean_row_width(P)
 
 
 cdef inline Py_ssize_t _acc_stride(int kind, Py_ssize_t P) noexcept nogil:
@@ -24,13 +28,24 @@ cdef inline Py_ssize_t _acc_stride(int kind, Py_ssize_t P) noexcept nogil:
 cdef inline void _merge_rows(int kind, double *tot, const double *a, Py_ssize_t P) noexcept nogil:
     if kind == FS_KIND_SCORE:
         fs_merge_score_rows(tot, a, P)
+    elif kind == FS_KIND_REBAR:
+        fs_merge_cv_rows(tot, a, P)
     else:
         fs_merge_mean_rows(tot, a, P)
 
 
 cdef inline Py_ssize_t _points(int kind, int fam) noexcept nogil:
     """Points drawn (and f evaluations) per sample."""
-    return _measure_points(fam) if kind == FS_KIND_MEASURE else 1
+    if kind == FS_KIND_MEASURE:
+        return _measure_points(fam)
+    return 2 if kind == FS_KIND_REBAR else 1
+
+
+cdef inline Py_ssize_t _values(int kind, int fam) noexcept nogil:
+    """Numbers per sample and event coordinate a block of draws holds."""
+    if kind == FS_KIND_MEASURE:
+        return _measure_points(fam) + (_measure_points(fam) - 1) // 2 * _measure_weighted(fam)
+    return 2 if kind == FS_KIND_REBAR else 1
 
 
 cdef inline void _start_stream(fs_philox_state *st, bitgen_t *bg, uint64_t key0, uint64_t key1,
@@ -146,10 +161,12 @@ cdef void _accumulate_pathwise(int fam, const double *c, const double *x, Py_ssi
 
 
 cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t fstride,
+                              const double *w, Py_ssize_t wqstride, Py_ssize_t wstride,
                               Py_ssize_t m, double *row, Py_ssize_t P) noexcept nogil:
     """The measure-valued estimator's step, from f at each sample's points
     (fq[q * qstride + i * fstride]): value sums of f at the sample and, per
-    component, the mean of f(x+) - f(x-) (the finish applies the constants c_j)."""
+    component, the mean of f(x+) - f(x-) (the finish applies the constants c_j),
+    times the draw's weight w[j * wqstride + i * wstride] where it has one."""
     cdef double stack_work[WORK_DOUBLES]
     cdef double dbuf[BLOCK]
     cdef double *work = _work(stack_work, P * BLOCK)
@@ -174,7 +191,65 @@ cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t f
             for i in range(cnt):
                 work[j * BLOCK + i] = (fq[(1 + 2 * j) * qstride + (i0 + i) * fstride]
                                        - fq[(2 + 2 * j) * qstride + (i0 + i) * fstride])
+            if w != NULL:
+                for i in range(cnt):
+                    work[j * BLOCK + i] = w[j * wqstride + (i0 + i) * wstride] * work[j * BLOCK + i]
         _fold_mean_block(row, dbuf, work, cnt, P, first and i0 == 0)
+        i0 += cnt
+    row[FS_N] = row[FS_N] + <double>m
+    if work != stack_work:
+        free(work)
+
+
+cdef void _accumulate_rebar(int fam, const double *c, Py_ssize_t E, const double *fv,
+                            Py_ssize_t fq, Py_ssize_t fi, const double *gv, Py_ssize_t gq,
+                            Py_ssize_t gi, const double *y, Py_ssize_t yq, Py_ssize_t yi,
+                            const double *aux, Py_ssize_t astride, Py_ssize_t m, double *row,
+                            Py_ssize_t P) noexcept nogil:
+    """REBAR's step: value sums of f at the hard sample and, per component, the
+    control-variate sums of its terms A and C (the family's rebar slot).
+
+    f at the two f-points is fv[{0, fq} + i * fi]; f' and the relaxed points
+    (y, y~) of sample i are at gv and y + {0, gq or yq} + i * (gi or yi).
+    """
+    cdef double stack_work[WORK_DOUBLES]
+    cdef double dbuf[BLOCK]
+    cdef double *work = _work(stack_work, 2 * P * BLOCK + 2 * P)
+    cdef double *Al
+    cdef double *Cl
+    cdef double *blk
+    cdef Py_ssize_t i, j, i0, cnt
+    cdef double shift
+    cdef bint first
+    if m <= 0:
+        return
+    if work == NULL:
+        row[FS_N] = NAN
+        return
+    Al = work + 2 * P * BLOCK
+    Cl = Al + P
+    first = row[FS_N] == 0.0
+    if first:
+        row[FS_SHIFT] = fv[0]
+    shift = row[FS_SHIFT]
+    i0 = 0
+    while i0 < m:
+        cnt = m - i0 if m - i0 < BLOCK else BLOCK
+        for i in range(cnt):
+            dbuf[i] = fv[(i0 + i) * fi] - shift
+            _rebar_terms(fam, c, E, fv[(i0 + i) * fi], fv[fq + (i0 + i) * fi],
+                         gv + (i0 + i) * gi, gv + gq + (i0 + i) * gi,
+                         y + (i0 + i) * yi, y + yq + (i0 + i) * yi,
+                         aux + (i0 + i) * astride, Al, Cl)
+            for j in range(P):
+                work[j * BLOCK + i] = Al[j]
+                work[(P + j) * BLOCK + i] = Cl[j]
+        fs_fold_value(dbuf, cnt, row)
+        for j in range(P):
+            blk = row + FS_HEAD_WIDTH + FS_CV_WIDTH * j
+            if first and i0 == 0:
+                blk[FS_A_SHIFT] = work[j * BLOCK]
+            fs_fold_cv(work + j * BLOCK, work + (P + j) * BLOCK, cnt, blk)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
     if work != stack_work:
@@ -191,17 +266,24 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
     """
     cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
-    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * Q), cnt, q, sE
+    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * _values(kind, fam)), cnt, q
     cdef fs_philox_state st
     cdef bitgen_t bg
-    cdef double xbuf[BUF_DOUBLES]       # samples, or points [q][i] (measure)
-    cdef double tbuf[BLOCK]             # what f sees, for families with an f input
+    cdef double xbuf[BUF_DOUBLES]       # samples; points [q][i] (measure); f-points (rebar)
+    cdef double tbuf[BUF_DOUBLES]       # what f sees (families with an f input); f'-points
     cdef double fbuf[BLOCK * MAX_POINTS]
-    cdef double gbuf[BUF_DOUBLES]       # f' (pathwise)
+    cdef double gbuf[BUF_DOUBLES]       # f' (pathwise, rebar)
+    cdef double *aux = NULL
     cdef const double *cb = consts + b * nc
     cdef const double *src
+    cdef bint weighted = kind == FS_KIND_MEASURE and _measure_weighted(fam)
     if m > CHUNK:
         m = CHUNK
+    if kind == FS_KIND_REBAR:
+        aux = <double *>malloc(blk * (E + 2) * sizeof(double))
+        if aux == NULL:
+            row[FS_N] = NAN
+            return
     _start_stream(&st, &bg, key0, key1, c, b)
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
@@ -209,21 +291,28 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
             _measure_draw(fam, &bg, cb, nc, xbuf, blk, 1, cnt)
             for q in range(Q):
                 _eval_f(f, xbuf + q * blk, 1, cnt, b, fbuf + q * blk)
-            _accumulate_measure(fbuf, blk, 1, cnt, row, P)
+            _accumulate_measure(fbuf, blk, 1, xbuf + Q * blk if weighted else NULL, blk, 1,
+                                cnt, row, P)
+        elif kind == FS_KIND_REBAR:
+            _rebar_draw(fam, &bg, cb, E, xbuf, tbuf, blk * E, E, aux, E + 2, cnt)
+            for q in range(2):
+                _eval_f(f, xbuf + q * blk * E, E, cnt, b, fbuf + q * blk)
+                _eval_grad_f(g, tbuf + q * blk * E, E, cnt, b, gbuf + q * blk * E)
+            _accumulate_rebar(fam, cb, E, fbuf, blk, 1, gbuf, blk * E, E, tbuf, blk * E, E,
+                              aux, E + 2, cnt, row, P)
         else:
             _draw(fam, &bg, cb, nc, E, xbuf, E, cnt)
             src = xbuf
-            sE = E
-            if _f_input(fam, xbuf, E, cnt, tbuf):
+            if _f_input(fam, cb, xbuf, E, E, cnt, tbuf, E):
                 src = tbuf
-                sE = 1
-            _eval_f(f, src, sE, cnt, b, fbuf)
+            _eval_f(f, src, E, cnt, b, fbuf)
             if kind == FS_KIND_SCORE:
                 _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E)
             else:
-                _eval_grad_f(g, src, sE, cnt, b, gbuf)
+                _eval_grad_f(g, src, E, cnt, b, gbuf)
                 _accumulate_pathwise(fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E)
         done += cnt
+    free(aux)
 
 
 def _chunk_start(int64_t chunk_start, int64_t n_chunks):
@@ -272,7 +361,7 @@ def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
         raise ValueError("no kernel family with id %d" % fam)
     if P >= 0:
         slot = {FS_KIND_SCORE: SCORE_FAMILIES, FS_KIND_PATHWISE: PATHWISE_FAMILIES,
-                FS_KIND_MEASURE: MEASURE_POINTS}.get(kind)
+                FS_KIND_MEASURE: MEASURE_POINTS, FS_KIND_REBAR: REBAR_FAMILIES}.get(kind)
         if slot is None:
             raise ValueError("no estimator kind with id %d" % kind)
         if fam not in slot:
@@ -308,8 +397,8 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     order into exactly what one run gives.
     """
     _check_inputs(fam, consts, n, E, P, kind)
-    if kind == FS_KIND_PATHWISE and gspec is None:
-        raise ValueError("the pathwise kind needs gspec")
+    if (kind == FS_KIND_PATHWISE or kind == FS_KIND_REBAR) and gspec is None:
+        raise ValueError("the pathwise and rebar kinds need gspec")
     if per_chunk and start is not None:
         raise ValueError("per_chunk rows start from nothing (start must be None)")
     cdef Py_ssize_t nc = consts.shape[1]
@@ -386,12 +475,13 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     batch, so a piece spans every batch element).
     """
     _check_inputs(fam, consts, n, E, P, kind)
-    if kind == FS_KIND_PATHWISE and call_grad is None:
-        raise ValueError("the pathwise kind needs call_grad")
+    if (kind == FS_KIND_PATHWISE or kind == FS_KIND_REBAR) and call_grad is None:
+        raise ValueError("the pathwise and rebar kinds need call_grad")
     if per_chunk and start is not None:
         raise ValueError("per_chunk rows start from nothing (start must be None)")
     cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
-    cdef Py_ssize_t Q = _points(kind, fam)
+    cdef Py_ssize_t Q = _points(kind, fam), Qv = _values(kind, fam)
+    cdef bint weighted = kind == FS_KIND_MEASURE and _measure_weighted(fam)
     cdef int64_t window = 1, cpw, n_items, s0, m_w, k, b, it, c, off, clen, cnt, row
     cdef Py_ssize_t A = _row_width(kind, P), stride = _acc_stride(kind, P)
     cdef Py_ssize_t qstride
@@ -400,7 +490,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef int64_t c0 = _chunk_start(chunk_start, (n + CHUNK - 1) // CHUNK), c1, s_end
     c0, c1 = _range("chunk", c0, chunk_stop, (n + CHUNK - 1) // CHUNK)
     s_end = c1 * CHUNK if c1 * CHUNK < n else n
-    while window * 2 * batch * E * Q <= budget and window < n:
+    while window * 2 * batch * E * Qv <= budget and window < n:
         window *= 2
     if window >= CHUNK:
         window = (window // CHUNK) * CHUNK
@@ -411,8 +501,19 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     else:
         tot = _start_array(start, (batch, A), np.float64)
     cdef double *tp = <double *>cnp.PyArray_DATA(tot)
-    xw = np.empty((Q, window, batch, E), dtype=np.float64)
+    # the window's draws: samples, or points (then weights), or REBAR's f-points
+    xw = np.empty((Qv, window, batch, E), dtype=np.float64)
     cdef double[:, :, :, ::1] xv = xw
+    # what f sees where the family has an f input; REBAR's f'-points
+    tw = xw
+    cdef bint transform = kind != FS_KIND_MEASURE and kind != FS_KIND_REBAR and _f_input(
+        fam, cp, NULL, 0, E, 0, NULL, 0)
+    if transform or kind == FS_KIND_REBAR:
+        tw = np.empty((Qv, window, batch, E), dtype=np.float64)
+    cdef double[:, :, :, ::1] tv = tw
+    aw = np.empty((window, batch, E + 2), dtype=np.float64) if kind == FS_KIND_REBAR \
+        else np.empty((1, 1, 1), dtype=np.float64)
+    cdef double[:, :, ::1] av = aw
     cdef const double[:, ::1] fv  # f may hand back its (read-only) input
     cdef const double[:, :, ::1] gv
     cdef double *accs = <double *>calloc(n_items * stride, sizeof(double))
@@ -460,18 +561,31 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                             _measure_draw(fam, &bgs[it], cp + (it // cpw) * nc, nc,
                                           &xv[0, item_row[it], it // cpw, 0], window * batch * E,
                                           batch * E, item_cnt[it])
+                        elif kind == FS_KIND_REBAR:
+                            _rebar_draw(fam, &bgs[it], cp + (it // cpw) * nc, E,
+                                        &xv[0, item_row[it], it // cpw, 0],
+                                        &tv[0, item_row[it], it // cpw, 0], window * batch * E,
+                                        batch * E, &av[item_row[it], it // cpw, 0],
+                                        batch * (E + 2), item_cnt[it])
                         else:
                             _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
                                   &xv[0, item_row[it], it // cpw, 0], batch * E, item_cnt[it])
-            if kind == FS_KIND_MEASURE:
+                            if transform:
+                                _f_input(fam, cp + (it // cpw) * nc,
+                                         &xv[0, item_row[it], it // cpw, 0], batch * E, E,
+                                         item_cnt[it], &tv[0, item_row[it], it // cpw, 0],
+                                         batch * E)
+            if kind == FS_KIND_MEASURE or kind == FS_KIND_REBAR:
                 # every point of the window's samples in one call, point-major
-                fv = call_f(xw[:, :m_w].reshape(Q * m_w, batch, E))
+                fv = call_f(xw[:Q, :m_w].reshape(Q * m_w, batch, E))
                 qstride = m_w * batch
+                if kind == FS_KIND_REBAR:
+                    gv = call_grad(tw[:, :m_w].reshape(2 * m_w, batch, E))
             else:
-                fv = call_f(xw[0, :m_w])
+                fv = call_f(tw[0, :m_w])
                 qstride = 0
                 if kind == FS_KIND_PATHWISE:
-                    gv = call_grad(xw[0, :m_w])
+                    gv = call_grad(tw[0, :m_w])
             with nogil:
                 for it in prange(n_items, num_threads=nt, schedule="static"):
                     if item_cnt[it] > 0:
@@ -486,9 +600,19 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                                                  &fv[item_row[it], it // cpw], batch,
                                                  &gv[item_row[it], it // cpw, 0], batch * E,
                                                  item_cnt[it], accs + it * stride, P, E)
-                        else:
+                        elif kind == FS_KIND_MEASURE:
                             _accumulate_measure(&fv[item_row[it], it // cpw], qstride, batch,
+                                                &xv[Q, item_row[it], it // cpw, 0] if weighted
+                                                else NULL, window * batch * E, batch * E,
                                                 item_cnt[it], accs + it * stride, P)
+                        else:
+                            _accumulate_rebar(fam, cp + (it // cpw) * nc, E,
+                                              &fv[item_row[it], it // cpw], qstride, batch,
+                                              &gv[item_row[it], it // cpw, 0], qstride * E,
+                                              batch * E, &tv[0, item_row[it], it // cpw, 0],
+                                              window * batch * E, batch * E,
+                                              &av[item_row[it], it // cpw, 0], batch * (E + 2),
+                                              item_cnt[it], accs + it * stride, P)
             # Merge the chunks this window completed, in chunk order.
             for b in range(batch):
                 for k in range(cpw):

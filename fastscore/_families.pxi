@@ -1,7 +1,8 @@
 # Per-family kernel functions (included by _kernels.pyx).  Each family's
 # constants are named in fastscore/_specs.py; the generated enums
-# (NORMAL_LOC, ...) and, for vector families, offset functions of the event
-# size E (MVN_SCALE_TRIL(E), ...) index the row c of one batch element.
+# (NORMAL_LOC, ...) and, for the offsets past an event-sized constant,
+# functions of the event size E (MVN_SCALE_TRIL(E), ...) index the row c of
+# one batch element.
 #
 # Slots, by the family's name <f>:
 #   scalar families   double <f>_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -251,7 +252,7 @@ cdef inline void negbin_logits_score(const double *c, double x, double *s) noexc
 cdef inline void dirichlet_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
                                       double *x) noexcept nogil:
     # x_k = g_k / sum(g), the K gammas drawn and summed in order.
-    cdef const double *alpha = c + DIRICHLET_CONCENTRATION(E)
+    cdef const double *alpha = c + DIRICHLET_CONCENTRATION
     cdef Py_ssize_t k
     cdef double tot
     for k in range(E):
@@ -275,7 +276,7 @@ cdef inline void mvn_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
                                 double *x) noexcept nogil:
     # x = loc + L z.  Row i only needs z_0..z_i, so x is filled in place from
     # the last row up.
-    cdef const double *loc = c + MVN_LOC(E)
+    cdef const double *loc = c + MVN_LOC
     cdef const double *L = c + MVN_SCALE_TRIL(E)
     cdef Py_ssize_t i, j
     cdef double acc
@@ -291,7 +292,7 @@ cdef inline void mvn_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
 cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x, double *s,
                                  double *w) noexcept nogil:
     # w = L^-1 (x - loc), v = L^-T w; s = [v, lower triangle of v w^T - diag(1 / L_ii)].
-    cdef const double *loc = c + MVN_LOC(E)
+    cdef const double *loc = c + MVN_LOC
     cdef const double *L = c + MVN_SCALE_TRIL(E)
     cdef const double *inv = c + MVN_INV_DIAG(E)
     cdef Py_ssize_t i, j, o
@@ -384,7 +385,7 @@ cdef inline void dirichlet_pathwise_event(const double *c, Py_ssize_t E, const d
     # reparameterisation.  With G_k = d f / d v_k = f'_k R_k - T_k R_k / R_{k+1}
     # (T_k = sum_{e > k} f'_e x_e), the term of a_j is
     # G_j dv_j/da_j + sum_{k < j} G_k dv_k/dtail_k.  w: scratch of 2E.
-    cdef const double *alpha = c + DIRICHLET_CONCENTRATION(E)
+    cdef const double *alpha = c + DIRICHLET_CONCENTRATION
     cdef const double *tail = c + DIRICHLET_TAIL_CONCENTRATION(E)
     cdef double *R = w
     cdef double *T = w + E
@@ -406,7 +407,7 @@ cdef inline void dirichlet_pathwise_event(const double *c, Py_ssize_t E, const d
 cdef inline void mvn_pathwise_event(const double *c, Py_ssize_t E, const double *x,
                                     const double *fp, double *g, double *w) noexcept nogil:
     # x = loc + L z: dx/dloc_i = e_i, dx_i/dL_ij = z_j (j <= i), z = L^-1 (x - loc)
-    cdef const double *loc = c + MVN_LOC(E)
+    cdef const double *loc = c + MVN_LOC
     cdef const double *L = c + MVN_SCALE_TRIL(E)
     cdef const double *inv = c + MVN_INV_DIAG(E)
     cdef Py_ssize_t i, j, o
@@ -554,3 +555,262 @@ cdef inline void negbin_probs_measure_draw(bitgen_t *bg, const double *c, Py_ssi
 cdef inline void negbin_logits_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                             DrawState *ds, double *pts) noexcept nogil:
     _negbin_measure(bg, c[NEGBIN_LOGITS_TOTAL_COUNT], c[NEGBIN_LOGITS_Q], pts)
+
+
+# -- bernoulli's antithetic estimators (measure-valued form, weighted) ---------
+cdef inline double bernoulli_arm_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                      DrawState *ds) noexcept nogil:
+    return <double>(_uniform(bg) < c[BERNOULLI_ARM_PROBS])
+
+
+cdef inline double bernoulli_disarm_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                         DrawState *ds) noexcept nogil:
+    return <double>(_uniform(bg) < c[BERNOULLI_DISARM_PROBS])
+
+
+# pts: the sample, x+, x-, then the weight w of f(x+) - f(x-); the finish
+# applies c = 1 (logits) or 1 / (p q) (probs).
+cdef inline void bernoulli_arm_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                            DrawState *ds, double *pts) noexcept nogil:
+    # ARM (Yin, Zhou 2019): (f(1[u > 1 - p]) - f(1[u < p])) (u - 1/2)
+    cdef double u = _uniform(bg)
+    pts[0] = <double>(u < c[BERNOULLI_ARM_PROBS])
+    pts[1] = <double>(u > c[BERNOULLI_ARM_Q])
+    pts[2] = pts[0]
+    pts[3] = u - 0.5
+
+
+cdef inline void bernoulli_disarm_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                               DrawState *ds, double *pts) noexcept nogil:
+    # DisARM (Dong, Mnih, Tucker 2020): b = 1[u < p], b~ = 1[1 - u < p];
+    # (f(b) - f(b~)) (-1)^b~ [b != b~] sigma(|logits|) / 2
+    cdef double u = _uniform(bg)
+    cdef double b = <double>(u < c[BERNOULLI_DISARM_PROBS])
+    cdef double bt = <double>(1.0 - u < c[BERNOULLI_DISARM_PROBS])
+    pts[0] = b
+    pts[1] = b
+    pts[2] = bt
+    pts[3] = fs_keep(b != bt, (1.0 - 2.0 * bt) * c[BERNOULLI_DISARM_HALF_MAX_PQ])
+
+
+# -- Concrete (Gumbel-softmax) relaxations ----------------------------------------
+cdef inline double _open_uniform(bitgen_t *bg) noexcept nogil:
+    # A uniform in (0, 1): the stream's double, with 0 taken as 2^-54 so that
+    # the logistic and Gumbel noises stay finite.
+    cdef double u = _uniform(bg)
+    return u if u > 0.0 else 5.551115123125783e-17
+
+
+cdef inline double _sigmoid(double z) noexcept nogil:
+    cdef double e
+    if z >= 0.0:
+        return 1.0 / (1.0 + exp(-z))
+    e = exp(z)
+    return e / (1.0 + e)
+
+
+cdef inline double relaxed_bernoulli_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                          DrawState *ds) noexcept nogil:
+    # y = sigmoid((logits + log u - log(1 - u)) / t)
+    cdef double u = _open_uniform(bg)
+    return _sigmoid((c[RELAXED_BERNOULLI_LOGITS] + (log(u) - log1p(-u)))
+                    * c[RELAXED_BERNOULLI_INV_TEMPERATURE])
+
+
+cdef inline void relaxed_bernoulli_score(const double *c, double y, double *s) noexcept nogil:
+    # d/dlogits log p(y) = 1 - 2 sigmoid(logits - t logit(y)), times d logits / d param
+    s[0] = c[RELAXED_BERNOULLI_PARAM_SCALE] * (1.0 - 2.0 * _sigmoid(
+        c[RELAXED_BERNOULLI_LOGITS] - c[RELAXED_BERNOULLI_TEMPERATURE] * (log(y) - log1p(-y))))
+
+
+cdef inline void relaxed_bernoulli_pathwise(const double *c, double y, double fp,
+                                            double *g) noexcept nogil:
+    # dy/dlogits = y (1 - y) / t
+    g[0] = c[RELAXED_BERNOULLI_PARAM_SCALE] * (fp * (y * (1.0 - y))
+                                               * c[RELAXED_BERNOULLI_INV_TEMPERATURE])
+
+
+cdef inline double relaxed_bernoulli_st_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                             DrawState *ds) noexcept nogil:
+    return relaxed_bernoulli_draw(bg, c, nc, ds)
+
+
+cdef inline double relaxed_bernoulli_st_f_input(double y) noexcept nogil:
+    # straight-through: f (and f') at the hard sample H(y) = [y > 1/2]
+    return 1.0 if y > 0.5 else 0.0
+
+
+cdef inline void relaxed_bernoulli_st_pathwise(const double *c, double y, double fp,
+                                               double *g) noexcept nogil:
+    relaxed_bernoulli_pathwise(c, y, fp, g)
+
+
+cdef inline void _softmax_scaled(const double *z, double scale, Py_ssize_t E,
+                                 double *y) noexcept nogil:
+    # y = softmax(scale z), with the max subtracted
+    cdef Py_ssize_t k
+    cdef double m = z[0] * scale, tot = 0.0
+    for k in range(1, E):
+        if z[k] * scale > m:
+            m = z[k] * scale
+    for k in range(E):
+        y[k] = exp(z[k] * scale - m)
+        tot = tot + y[k]
+    for k in range(E):
+        y[k] = y[k] / tot
+
+
+cdef inline void relaxed_categorical_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
+                                                double *y) noexcept nogil:
+    # y = softmax((log p + G) / t), G_k = -log(-log u_k) Gumbel noise, in order
+    cdef const double *lp = c + RELAXED_CATEGORICAL_LOG_PROBS(E)
+    cdef Py_ssize_t k
+    for k in range(E):
+        y[k] = lp[k] - log(-log(_open_uniform(bg)))
+    _softmax_scaled(y, c[RELAXED_CATEGORICAL_INV_TEMPERATURE], E, y)
+
+
+cdef inline void relaxed_categorical_score_event(const double *c, Py_ssize_t E, const double *y,
+                                                 double *s, double *w) noexcept nogil:
+    # d/dlogits_j log p(y) = 1 - K softmax_j(log p - t log y), times d logits / d param
+    cdef const double *lp = c + RELAXED_CATEGORICAL_LOG_PROBS(E)
+    cdef const double *scale = c + RELAXED_CATEGORICAL_PARAM_SCALE(E)
+    cdef double t = c[RELAXED_CATEGORICAL_TEMPERATURE]
+    cdef Py_ssize_t k
+    for k in range(E):
+        w[k] = lp[k] - t * log(y[k])
+    _softmax_scaled(w, 1.0, E, w)
+    for k in range(E):
+        s[k] = scale[k] * (1.0 - <double>E * w[k])
+
+
+cdef inline void relaxed_categorical_pathwise_event(const double *c, Py_ssize_t E,
+                                                    const double *y, const double *fp, double *g,
+                                                    double *w) noexcept nogil:
+    # dy_i/dlogits_k = y_i ([i = k] - y_k) / t
+    cdef const double *scale = c + RELAXED_CATEGORICAL_PARAM_SCALE(E)
+    cdef double dot = 0.0, inv_t = c[RELAXED_CATEGORICAL_INV_TEMPERATURE]
+    cdef Py_ssize_t k
+    for k in range(E):
+        dot = dot + fp[k] * y[k]
+    for k in range(E):
+        g[k] = scale[k] * (y[k] * (fp[k] - dot) * inv_t)
+
+
+cdef inline void relaxed_categorical_st_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
+                                                   double *y) noexcept nogil:
+    relaxed_categorical_draw_event(bg, c, E, y)
+
+
+cdef inline void relaxed_categorical_st_f_input_event(const double *c, Py_ssize_t E,
+                                                      const double *y, double *t) noexcept nogil:
+    # straight-through: f (and f') at the one-hot hard sample argmax(y)
+    cdef Py_ssize_t k, best = 0
+    for k in range(1, E):
+        if y[k] > y[best]:
+            best = k
+    for k in range(E):
+        t[k] = 1.0 if k == best else 0.0
+
+
+cdef inline void relaxed_categorical_st_pathwise_event(const double *c, Py_ssize_t E,
+                                                       const double *y, const double *fp,
+                                                       double *g, double *w) noexcept nogil:
+    relaxed_categorical_pathwise_event(c, E, y, fp, g, w)
+
+
+# -- REBAR (Tucker, Mnih, Maddison, Lawson, Sohl-Dickstein 2017) --------------------
+# Per sample: the hard sample b = H(z) of z = logits + noise; z~ drawn from
+# p(z | b) exactly; y = sigma_t(z), y~ = sigma_t(z~).  f is evaluated at b (f0)
+# and y~ (f1), f' at y (g0) and y~ (g1); aux keeps what the terms need.  The
+# terms, per component: A = f(b) dlog p(b), C = -f(y~) dlog p(b) + df(y) -
+# df(y~) (d: in the logits, through z and through z~ given b), so that the
+# estimate A + eta C is unbiased for every eta; the finish chooses eta.
+cdef inline void relaxed_bernoulli_rebar_draw(bitgen_t *bg, const double *c, Py_ssize_t E,
+                                              double *f0, double *f1, double *g0, double *g1,
+                                              double *aux) noexcept nogil:
+    cdef double l = c[RELAXED_BERNOULLI_LOGITS], p = c[RELAXED_BERNOULLI_PROBS]
+    cdef double q = c[RELAXED_BERNOULLI_Q], inv_t = c[RELAXED_BERNOULLI_INV_TEMPERATURE]
+    cdef double u = _open_uniform(bg), v = _open_uniform(bg), z, b, vp, dvp, zt
+    z = l + (log(u) - log1p(-u))
+    b = 1.0 if z > 0.0 else 0.0
+    # v' uniform on b's side of 1 - p: z~ = logits + logit(v') has H(z~) = b
+    if b > 0.0:
+        vp = v * p + q
+        dvp = v - 1.0
+    else:
+        vp = v * q
+        dvp = -v
+    zt = l + (log(vp) - log1p(-vp))
+    f0[0] = b
+    g0[0] = _sigmoid(z * inv_t)
+    g1[0] = _sigmoid(zt * inv_t)
+    f1[0] = g1[0]
+    aux[0] = b
+    aux[1] = 1.0 + (p * q) * dvp / (vp * (1.0 - vp))   # dz~/dlogits, b and v fixed
+
+
+cdef inline void relaxed_bernoulli_rebar_terms(const double *c, Py_ssize_t E, double F0,
+                                               double F1, const double *G0, const double *G1,
+                                               const double *y0, const double *y1,
+                                               const double *aux, double *A,
+                                               double *C) noexcept nogil:
+    cdef double s = aux[0] - c[RELAXED_BERNOULLI_PROBS], inv_t = c[RELAXED_BERNOULLI_INV_TEMPERATURE]
+    cdef double scale = c[RELAXED_BERNOULLI_PARAM_SCALE]
+    A[0] = scale * (F0 * s)
+    C[0] = scale * ((-F1 * s + G0[0] * (y0[0] * (1.0 - y0[0])) * inv_t)
+                    - G1[0] * (y1[0] * (1.0 - y1[0])) * inv_t * aux[1])
+
+
+cdef inline void relaxed_categorical_rebar_draw(bitgen_t *bg, const double *c, Py_ssize_t E,
+                                                double *f0, double *f1, double *g0, double *g1,
+                                                double *aux) noexcept nogil:
+    # z = log p + Gumbel, b = argmax z; z~ | b by Gumbels conditioned on the
+    # argmax: z~_b = -log e_b, z~_i = -log(e_i / p_i + e_b), e = -log v.
+    cdef const double *lp = c + RELAXED_CATEGORICAL_LOG_PROBS(E)
+    cdef const double *p = c + RELAXED_CATEGORICAL_PROBS(E)
+    cdef double inv_t = c[RELAXED_CATEGORICAL_INV_TEMPERATURE], eb
+    cdef double *e = aux + 2
+    cdef Py_ssize_t k, b = 0
+    for k in range(E):
+        g0[k] = lp[k] - log(-log(_open_uniform(bg)))       # z, for now
+        if g0[k] > g0[b]:
+            b = k
+    for k in range(E):
+        e[k] = -log(_open_uniform(bg))
+    eb = e[b]
+    for k in range(E):
+        g1[k] = -log(e[k] / p[k] + eb) if k != b else -log(eb)   # z~, for now
+        f0[k] = 1.0 if k == b else 0.0
+    _softmax_scaled(g0, inv_t, E, g0)
+    _softmax_scaled(g1, inv_t, E, g1)
+    for k in range(E):
+        f1[k] = g1[k]
+    aux[0] = <double>b
+    aux[1] = eb
+
+
+cdef inline void relaxed_categorical_rebar_terms(const double *c, Py_ssize_t E, double F0,
+                                                 double F1, const double *G0, const double *G1,
+                                                 const double *y0, const double *y1,
+                                                 const double *aux, double *A,
+                                                 double *C) noexcept nogil:
+    # through z: dy_i/dlogits_k = y_i ([i = k] - y_k) / t; through z~ (b fixed):
+    # dz~_i/dlogits_k = e_i ([i = k] - p_k) / (e_i + p_i e_b) for i != b, 0 for b.
+    cdef const double *p = c + RELAXED_CATEGORICAL_PROBS(E)
+    cdef const double *scale = c + RELAXED_CATEGORICAL_PARAM_SCALE(E)
+    cdef const double *e = aux + 2
+    cdef double inv_t = c[RELAXED_CATEGORICAL_INV_TEMPERATURE], eb = aux[1]
+    cdef double dot0 = 0.0, dot1 = 0.0, rsum = 0.0, r, s
+    cdef Py_ssize_t k, b = <Py_ssize_t>aux[0]
+    for k in range(E):
+        dot0 = dot0 + G0[k] * y0[k]
+        dot1 = dot1 + G1[k] * y1[k]
+    for k in range(E):
+        if k != b:
+            rsum = rsum + y1[k] * (G1[k] - dot1) * inv_t * e[k] / (e[k] + p[k] * eb)
+    for k in range(E):
+        r = y1[k] * (G1[k] - dot1) * inv_t * e[k] / (e[k] + p[k] * eb) if k != b else 0.0
+        s = (1.0 if k == b else 0.0) - p[k]
+        A[k] = scale[k] * (F0 * s)
+        C[k] = scale[k] * ((-F1 * s + y0[k] * (G0[k] - dot0) * inv_t) - (r - p[k] * rsum))

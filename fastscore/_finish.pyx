@@ -30,12 +30,20 @@ cdef extern from "_reduce.h" nogil:
         FS_TERM_SHIFT
         FS_SUM_T
         FS_SUM_TT
+        FS_A_SHIFT
+        FS_SUM_A
+        FS_SUM_AA
+        FS_SUM_C
+        FS_SUM_CC
+        FS_SUM_AC
+        FS_CV_WIDTH
         FS_HEAD_WIDTH
         FS_SCORE_WIDTH
         FS_MEAN_WIDTH
     double fs_keep(bint keep, double v)
     Py_ssize_t fs_score_row_width(Py_ssize_t P)
     Py_ssize_t fs_mean_row_width(Py_ssize_t P)
+    Py_ssize_t fs_cv_row_width(Py_ssize_t P)
 
 cdef extern from "_omp.h" nogil:
     int fs_threads_for(int n_threads, int64_t work, int64_t items)
@@ -308,3 +316,62 @@ def finish_mean(const double[:, ::1] sums, coef=None, int n_threads=1):
                 _finish_mean_row(&sums[b, 0], P, NULL if ones else &cv[b, 0], &vv[b], &vsv[b],
                                  &gv[b, 0], &sev[b, 0])
     return value, value_se, g, se
+
+
+cdef void _finish_cv_row(const double *S, Py_ssize_t P, const double *eta, double *value,
+                         double *value_se, double *g, double *se, double *eta_used) noexcept nogil:
+    # gradient j = mean(A + eta C) (C has mean zero), eta given or, where eta is
+    # NaN, the variance-minimising -cov(A, C) / var(C) of the same samples
+    # (fastscore._kinds.Rebar); stderr from the variance of A + eta C.
+    cdef double inv_n = 1.0 / S[FS_N], inv_n1 = 1.0 / (S[FS_N] - 1.0)
+    cdef double md = S[FS_SUM_D] * inv_n, ma, mc, vc, cac, e, ez2, gm
+    cdef const double *blk
+    cdef Py_ssize_t j
+    cdef bint finite = True
+    for j in range(fs_cv_row_width(P)):
+        if not isfinite(S[j]):
+            finite = False
+    value[0] = S[FS_SHIFT] + md
+    value_se[0] = _stderr(S[FS_SUM_DD] * inv_n, md, inv_n1) if finite else NAN
+    for j in range(P):
+        blk = S + FS_HEAD_WIDTH + FS_CV_WIDTH * j
+        ma = blk[FS_SUM_A] * inv_n
+        mc = blk[FS_SUM_C] * inv_n
+        e = eta[j]
+        if e != e:
+            vc = blk[FS_SUM_CC] * inv_n - mc * mc
+            cac = blk[FS_SUM_AC] * inv_n - ma * mc
+            e = -cac / vc if vc > 0.0 else 0.0
+        gm = ma + e * mc
+        ez2 = (blk[FS_SUM_AA] + 2.0 * e * blk[FS_SUM_AC] + e * e * blk[FS_SUM_CC]) * inv_n
+        g[j] = blk[FS_A_SHIFT] + gm
+        se[j] = _stderr(ez2, gm, inv_n1) if finite else NAN
+        eta_used[j] = e
+
+
+def finish_cv(const double[:, ::1] sums, eta, int n_threads=1):
+    """(value, value_stderr, grad, stderr, eta) from rows of control-variate blocks.
+
+    ``eta`` (batch, P): the control variate's coefficient per component; NaN
+    entries are chosen from the sums (the variance-minimising value).
+    """
+    cdef Py_ssize_t B = sums.shape[0], P = (sums.shape[1] - FS_HEAD_WIDTH) // FS_CV_WIDTH, b
+    if P < 1 or sums.shape[1] != fs_cv_row_width(P):
+        raise ValueError("sums must have %d + %dP columns (P >= 1), got %d"
+                         % (FS_HEAD_WIDTH, FS_CV_WIDTH, sums.shape[1]))
+    cdef const double[:, ::1] ev = np.ascontiguousarray(np.broadcast_to(
+        np.asarray(eta, dtype=np.float64), (B, P)))
+    value = np.empty(B)
+    value_se = np.empty(B)
+    g = np.empty((B, P))
+    se = np.empty((B, P))
+    used = np.empty((B, P))
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se, uv = used
+    cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 16, B)
+    if B > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                _finish_cv_row(&sums[b, 0], P, &ev[b, 0], &vv[b], &vsv[b], &gv[b, 0],
+                               &sev[b, 0], &uv[b, 0])
+    return value, value_se, g, se, used

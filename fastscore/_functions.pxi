@@ -13,6 +13,7 @@ cdef enum:
     F_LL_SCALAR = 7
     F_LL_VECTOR = 8
     F_LL_GRAD = 9
+    F_TABLE_LINEAR = 10
 
 ctypedef double (*scalar_fn_t)(double) noexcept nogil
 ctypedef double (*vector_fn_t)(const double *, intptr_t, intptr_t, void *) noexcept nogil
@@ -34,7 +35,7 @@ cdef struct FSpec:
 LL_SCALAR = F_LL_SCALAR
 LL_GRAD = F_LL_GRAD
 F_KINDS = {"power": F_POWER, "linear": F_LINEAR, "call": F_CALL, "put": F_PUT,
-           "indicator": F_INDICATOR, "table": F_TABLE}
+           "indicator": F_INDICATOR, "table": F_TABLE, "table_linear": F_TABLE_LINEAR}
 
 _SCALAR_SIGNATURES = frozenset(["double(double)"])
 _VECTOR_SIGNATURES = frozenset(
@@ -217,6 +218,19 @@ cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
                 out[i] = row[idx]
             else:
                 out[i] = NAN
+    elif f.kind == F_TABLE_LINEAR:
+        # the table's linear extension to relaxed samples: sum_e x_e values_e
+        # on the simplex, values_0 + x (values_1 - values_0) on [0, 1]
+        row = f.vec + b * f.table_bstride
+        if E == 1:
+            for i in range(m):
+                out[i] = row[0] + x[i] * (row[1] - row[0])
+        else:
+            for i in range(m):
+                acc = 0.0
+                for e in range(E):
+                    acc = acc + x[i * E + e] * row[e]
+                out[i] = acc
     elif f.kind == F_LL_SCALAR:
         for i in range(m):
             out[i] = f.sfn(x[i * E])
@@ -238,6 +252,7 @@ cdef void _eval_grad_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t
     table have no useful derivative: fastscore refuses them before this.)
     """
     cdef Py_ssize_t i, e
+    cdef const double *row
     if f.kind == F_POWER:
         if f.a == 2.0:
             for i in range(m):
@@ -261,6 +276,14 @@ cdef void _eval_grad_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t
     elif f.kind == F_PUT:
         for i in range(m):
             out[i * E] = -1.0 if x[i * E] < f.a else 0.0
+    elif f.kind == F_TABLE_LINEAR:
+        row = f.vec + b * f.table_bstride
+        for i in range(m):
+            if E == 1:
+                out[i] = row[1] - row[0]
+            else:
+                for e in range(E):
+                    out[i * E + e] = row[e]
     elif f.kind == F_LL_GRAD:
         for i in range(m):
             f.gfn(&x[i * E], E, b, f.user_data, &out[i * E])

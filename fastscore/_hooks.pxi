@@ -38,7 +38,7 @@ cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, ui
                       Py_ssize_t E) noexcept nogil:
     cdef int64_t b = item // n_chunks, c = item % n_chunks
     cdef int64_t m = n - c * CHUNK, done = 0
-    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * Q), cnt
+    cdef Py_ssize_t blk = _block_size(E * _values(kind, fam)), cnt
     cdef fs_philox_state st
     cdef bitgen_t bg
     cdef double xbuf[BUF_DOUBLES]
@@ -79,11 +79,12 @@ def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t
 
 def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                     int64_t n):
-    """The measure-valued estimator's points (Q, n, batch_size): for tests against the twins."""
+    """The measure-valued draws (Q, n, batch_size): each sample's points, then any
+    weights.  For tests against the NumPy twins."""
     if fam not in MEASURE_POINTS:
         raise ValueError("kernel family %d has no measure-valued draw" % fam)
     _check_inputs(fam, consts, n, 1)
-    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1], Q = MEASURE_POINTS[fam]
+    cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1], Q = MEASURE_VALUES[fam]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK, k, b, c, m
     cdef fs_philox_state st
     cdef bitgen_t bg
@@ -97,3 +98,31 @@ def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_
             _start_stream(&st, &bg, key0, key1, c, b)
             _measure_draw(fam, &bg, &consts[b, 0], nc, &ov[0, c * CHUNK, b], n * batch, batch, m)
     return out
+
+
+def rebar_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
+                  int64_t n, Py_ssize_t E):
+    """REBAR's draws for tests: f-points (2, n, batch, E), f'-points (2, n, batch, E)
+    and aux values (n, batch, E + 2), chunk by chunk as the estimator draws them."""
+    if fam not in REBAR_FAMILIES:
+        raise ValueError("kernel family %d has no REBAR draws" % fam)
+    _check_inputs(fam, consts, n, E)
+    cdef Py_ssize_t batch = consts.shape[0]
+    cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK, b, c, m
+    cdef fs_philox_state st
+    cdef bitgen_t bg
+    fpts = np.empty((2, n, batch, E), dtype=np.float64)
+    gpts = np.empty((2, n, batch, E), dtype=np.float64)
+    aux = np.empty((n, batch, E + 2), dtype=np.float64)
+    cdef double[:, :, :, ::1] fv = fpts, gv = gpts
+    cdef double[:, :, ::1] av = aux
+    for b in range(batch):
+        for c in range(n_chunks):
+            m = n - c * CHUNK
+            if m > CHUNK:
+                m = CHUNK
+            _start_stream(&st, &bg, key0, key1, c, b)
+            _rebar_draw(fam, &bg, &consts[b, 0], E, &fv[0, c * CHUNK, b, 0],
+                        &gv[0, c * CHUNK, b, 0], n * batch * E, batch * E,
+                        &av[c * CHUNK, b, 0], batch * (E + 2), m)
+    return fpts, gpts, aux

@@ -16,6 +16,8 @@ FAMILY_IDS: dict[str, int]
 SCORE_FAMILIES: frozenset[int]
 PATHWISE_FAMILIES: frozenset[int]
 MEASURE_POINTS: dict[int, int]
+MEASURE_VALUES: dict[int, int]
+REBAR_FAMILIES: frozenset[int]
 LAYOUT: dict[str, int]
 F_KINDS: dict[str, int]
 ACCEPTED_SIGNATURES: tuple[str, ...]
@@ -127,3 +129,6 @@ def philox_raw(
 def measure_samples(
     fam: int, consts: np.ndarray, key0: int, key1: int, n: int
 ) -> np.ndarray: ...
+def rebar_samples(
+    fam: int, consts: np.ndarray, key0: int, key1: int, n: int, E: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...

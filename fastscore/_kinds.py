@@ -45,13 +45,39 @@ class EstimatorKind:
     needs = frozenset()
     methods = ("plain",)
     block = _specs.MEAN_BLOCK
+    #: The kernel kind that runs it (fastscore._specs.KERNEL_KINDS; default its name).
+    kernel = None
+    #: The fs.estimate options it takes (beside method), and their defaults.
+    options = {}
     #: What a family without this kind's slot can use instead (error messages).
     instead = ""
+
+    settings = {}
 
     @property
     def kernel_id(self):
         """The kind's id in the kernels (fastscore._specs.KERNEL_KINDS)."""
-        return _specs.KERNEL_KINDS.index(self.name)
+        return _specs.KERNEL_KINDS.index(self.kernel or self.name)
+
+    def configured(self, **options):
+        """A copy of this kind with the call's options set (defaults where not given)."""
+        import copy
+
+        out = copy.copy(self)
+        out.settings = dict(self.options, **options)
+        return out
+
+    def plan_for(self, dist):
+        """The plan this kind runs on: the distribution's own, or its relaxation's, ..."""
+        return dist.plan()
+
+    def plans(self, plan):
+        """The plans one estimate runs, on the same streams (one for most kinds)."""
+        return [plan]
+
+    def finish_states(self, impl, plans, pf, states, method, baseline, n_threads):
+        """Estimates and row_sums from the states of :meth:`plans` (the backend's finish)."""
+        return impl.finish_state(self, plans[0], pf, states[0], method, baseline, n_threads)
 
     def check_family(self, plan):
         """Raise NotImplementedError when the family lacks this kind's slot."""
@@ -309,9 +335,193 @@ class MeasureValued(EstimatorKind):
         return np.concatenate([out, blocks.reshape(B, -1)], axis=1)
 
 
+def _relaxation(dist, estimator, temperature):
+    """The Concrete relaxation of a Bernoulli or Categorical at this temperature."""
+    if not hasattr(dist, "relaxation"):
+        raise NotImplementedError("estimator=%r relaxes a discrete family; %s has no continuous "
+                                  "relaxation here (Bernoulli and Categorical have)"
+                                  % (estimator, type(dist).__name__))
+    return dist.relaxation(temperature)
+
+
+class Concrete(Pathwise):
+    """The Concrete (Gumbel-softmax) estimator: the pathwise gradient of E[f(y)] for
+    y the relaxed sample at ``temperature``, a biased estimate of the discrete
+    gradient (the bias falls with the temperature, the variance rises).
+
+    With ``straight_through=True`` f and f' are evaluated at the hard sample
+    H(y) (the one-hot argmax; y > 1/2 for Bernoulli) while the gradient flows
+    through y: still biased, but E[f] is then the discrete one.  f must be
+    defined on [0, 1] (Bernoulli) or on the simplex of K-vectors (Categorical);
+    fastscore.fn.table extends linearly there.
+    """
+
+    name = "concrete"
+    kernel = "pathwise"
+    needs = frozenset({"f", "grad_f", "relaxed"})
+    options = {"temperature": None, "straight_through": False}
+
+    def plan_for(self, dist):
+        plan = _relaxation(dist, self.name, self.settings["temperature"]).plan()
+        if self.settings["straight_through"]:
+            plan = plan.variant(plan.family.name + "_st")
+        return plan
+
+
+class Rebar(EstimatorKind):
+    """REBAR (Tucker, Mnih, Maddison, Lawson, Sohl-Dickstein 2017): unbiased.
+
+    Per sample, with b the hard sample, z its relaxed logits and z~ drawn
+    exactly from p(z | b), and y = sigma_t(z), y~ = sigma_t(z~)::
+
+        g = [f(b) - eta f(y~)] dlog p(b) + eta df(y) - eta df(y~)
+
+    (d: through z, and through z~ with b fixed).  The last terms have
+    expectation zero, so g is unbiased for every eta: the finish uses the
+    variance-minimising eta = -cov(A, C) / var(C) of the same samples per
+    batch element and component (``eta="auto"``, a bias of O(1/n) like the
+    cv baseline's), or the ``eta`` given.  The temperature t is the user's,
+    or with ``temperature="auto"`` (the default) the one of TEMPERATURES
+    whose estimate has the smallest standard error, per batch element and
+    component: every candidate runs on the same streams (the same u and v,
+    so the same b), at one run's cost each, and the choice, like eta's, is
+    made from the same samples.  ``Estimate.info`` gives both.  f must be
+    defined on [0, 1] / the simplex, like the concrete estimator's.
+    """
+
+    name = "rebar"
+    slot = "rebar"
+    needs = frozenset({"f", "grad_f", "relaxed"})
+    block = _specs.CV_BLOCK
+    options = {"temperature": "auto", "eta": "auto"}
+    #: The candidate temperatures of temperature="auto" (a factor of 5 apart).
+    TEMPERATURES = (0.1, 0.5, 2.5, 12.5, 62.5)
+
+    def _temperatures(self):
+        t = self.settings["temperature"]
+        return self.TEMPERATURES if isinstance(t, str) else (t,)
+
+    def plan_for(self, dist):
+        self.dist = dist
+        return _relaxation(dist, self.name, self._temperatures()[0]).plan()
+
+    def plans(self, plan):
+        return [plan] + [_relaxation(self.dist, self.name, t).plan()
+                         for t in self._temperatures()[1:]]
+
+    def finish_states(self, impl, plans, pf, states, method, baseline, n_threads):
+        """Each temperature's estimate; with several, per batch element and component
+        the one with the smallest standard error (its eta, and temperature, kept)."""
+        runs = [impl.finish_state(self, p, pf, st, method, baseline, n_threads) + (self.eta_used,)
+                for p, st in zip(plans, states)]
+        temps = np.array(self._temperatures(), dtype=np.float64)
+        if len(runs) == 1:
+            self.temperature_used = np.broadcast_to(temps[0], runs[0][0][2].shape)
+            return runs[0][:2]
+        se = np.stack([r[0][3] for r in runs])                           # (G, B, P)
+        best = np.argmin(np.where(np.isnan(se), np.inf, se), axis=0)     # (B, P)
+        pick = lambda arrs: np.take_along_axis(np.stack(arrs), best[None], 0)[0]  # noqa: E731
+        value, value_se, _, _ = runs[0][0]
+        g = pick([r[0][2] for r in runs])
+        se = pick([r[0][3] for r in runs])
+        self.eta_used = pick([r[2] for r in runs])
+        self.temperature_used = temps[best]
+        return (value, value_se, g, se), runs[0][1]
+
+    def _eta(self, plan):
+        """(batch, P): the eta given, or NaN where the finish chooses it."""
+        eta = self.settings["eta"]
+        if isinstance(eta, str):
+            return np.full((plan.batch_size, plan.score_size), np.nan)
+        e = np.asarray(eta, dtype=np.float64)
+        shape = tuple(plan.batch_shape) + tuple(plan.params.params[0][1])
+        return np.ascontiguousarray(np.broadcast_to(e, shape).reshape(plan.batch_size, -1))
+
+    def terms(self, plan, pf, draws, backend):
+        """(A, C) side by side (m, batch_size, 2P) from REBAR's draws (f-points,
+        f'-points, aux), with f and f' from the prepared f."""
+        fpts, gpts, aux = draws
+        m, B, E = fpts.shape[1:]
+        F = pf.values(fpts.reshape(2 * m, B, E), plan, backend).reshape(2, m, B)
+        G = pf.grad.values(gpts.reshape(2 * m, B, E), plan, backend).reshape(2, m, B, E)
+        A, C = plan.rebar[1](F, G, gpts, aux)
+        return F[0], np.concatenate([A, C], axis=-1)
+
+    def finish(self, plan, sums, method, baseline=None):
+        """NumPy twin of _finish.finish_cv; the eta used is kept as ``self.eta_used``."""
+        S = np.asarray(sums, dtype=np.float64)
+        eta = self._eta(plan)
+        blk = lambda nm: _moments.blocks(S, nm, _specs.CV_BLOCK)  # noqa: E731
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            n = S[:, _moments.N]
+            inv_n = 1.0 / n
+            inv_n1 = 1.0 / (n - 1.0)
+            md = S[:, _moments.SUM_D] * inv_n
+            finite = np.isfinite(S).all(axis=1)
+            value = S[:, _moments.SHIFT] + md
+            value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1),
+                                np.nan)
+            ma = blk("sum_a") * inv_n[:, None]
+            mc = blk("sum_c") * inv_n[:, None]
+            vc = blk("sum_cc") * inv_n[:, None] - mc * mc
+            cac = blk("sum_ac") * inv_n[:, None] - ma * mc
+            auto = np.where(vc > 0.0, -cac / vc, 0.0)
+            e = np.where(np.isnan(eta), auto, eta)
+            gm = ma + e * mc
+            ez2 = (blk("sum_aa") + 2.0 * e * blk("sum_ac") + e * e * blk("sum_cc")) * inv_n[:, None]
+            g = blk("a_shift") + gm
+            se = np.where(finite[:, None], _stderr(ez2, gm, inv_n1[:, None]), np.nan)
+        self.eta_used = e
+        return value, value_se, g, se
+
+    def finish_compiled(self, plan, sums, method, baseline=None, n_threads=1):
+        value, value_se, g, se, self.eta_used = _finish.finish_cv(sums, self._eta(plan),
+                                                                  n_threads)
+        return value, value_se, g, se
+
+
+class ARM(MeasureValued):
+    """ARM (Yin, Zhou 2019) for Bernoulli: unbiased, f evaluations only.
+
+    With u uniform, d/dlogits E f = E[(f(1[u > 1 - p]) - f(1[u < p])) (u - 1/2)]:
+    two antithetic evaluations of f per sample (kept in the measure-valued
+    form: points 1[u > 1 - p] and 1[u < p], weight u - 1/2).
+    """
+
+    name = "arm"
+    kernel = "measure"
+    needs = frozenset({"f"})
+
+    def supports(self, plan):
+        return self.slot in plan.family.slots
+
+    def counted(self, plan):
+        return False
+
+    def plan_for(self, dist):
+        if not hasattr(dist, "antithetic_plan"):
+            raise NotImplementedError(
+                "estimator=%r: antithetic estimators are built for Bernoulli here; %s has none "
+                "(the multi-sample variants for categorical variables, ARSM and U2G, are not "
+                "implemented: use estimator='rebar', 'measure' or 'score' with method='rloo')"
+                % (self.name, type(dist).__name__))
+        return dist.antithetic_plan(self.name)
+
+
+class DisARM(ARM):
+    """DisARM (Dong, Mnih, Tucker 2020) for Bernoulli: ARM with the randomness the
+    antithetic pair does not share integrated out.  With b = 1[u < p] and
+    b~ = 1[1 - u < p], d/dlogits E f = E[(f(b) - f(b~)) (-1)^b~ 1[b != b~]
+    sigma(|logits|) / 2]: unbiased, lower variance than ARM.
+    """
+
+    name = "disarm"
+
+
 SCORE = ScoreFunction()
 PATHWISE = Pathwise()
 MEASURE = MeasureValued()
-#: The estimator kinds by name, in the order of fastscore._specs.KERNEL_KINDS.
-KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE)}
-assert tuple(KINDS) == _specs.KERNEL_KINDS
+#: The estimator kinds by name.
+KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE, Concrete(), Rebar(), ARM(),
+                                      DisARM())}
+assert {k.kernel or k.name for k in KINDS.values()} == set(_specs.KERNEL_KINDS)

@@ -17,7 +17,7 @@ chunk order.
 
 import numpy as np
 
-from ._specs import HEAD, MEAN_BLOCK, SCORE_BLOCK, row_width
+from ._specs import CV_BLOCK, HEAD, MEAN_BLOCK, SCORE_BLOCK, row_width
 
 N, SHIFT, SUM_D, SUM_DD = (HEAD.index(nm) for nm in ("n", "shift", "sum_d", "sum_dd"))
 HEAD_WIDTH = len(HEAD)
@@ -64,6 +64,15 @@ def merge(tot, a, block=SCORE_BLOCK):
         blocks(t, "sum_ds")[:] += sds + dl * ss
         blocks(t, "sum_dss")[:] += sdss + dl * sss
         blocks(t, "sum_ddss")[:] += sddss + 2.0 * dl * sdss + dl * dl * sss
+    elif block is CV_BLOCK:
+        nb = na[:, None]
+        dj = blocks(s, "a_shift", CV_BLOCK) - blocks(t, "a_shift", CV_BLOCK)
+        sa, sc = blocks(s, "sum_a", CV_BLOCK), blocks(s, "sum_c", CV_BLOCK)
+        blocks(t, "sum_a", CV_BLOCK)[:] += sa + dj * nb
+        blocks(t, "sum_aa", CV_BLOCK)[:] += blocks(s, "sum_aa", CV_BLOCK) + 2.0 * dj * sa + dj * dj * nb
+        blocks(t, "sum_c", CV_BLOCK)[:] += sc
+        blocks(t, "sum_cc", CV_BLOCK)[:] += blocks(s, "sum_cc", CV_BLOCK)
+        blocks(t, "sum_ac", CV_BLOCK)[:] += blocks(s, "sum_ac", CV_BLOCK) + dj * sc
     else:
         nb = na[:, None]
         dj = blocks(s, "term_shift", MEAN_BLOCK) - blocks(t, "term_shift", MEAN_BLOCK)
@@ -79,9 +88,12 @@ def chunk_sums(fx, s, block=SCORE_BLOCK):
     """Sums of one chunk: fx (m, batch), terms s (m, batch, P) -> (batch, row width).
 
     The shifts are the chunk's first f value and (mean blocks) first terms, as
-    in the kernel.
+    in the kernel.  For control-variate blocks the terms are (A, C) side by
+    side: s is (m, batch, 2P).
     """
     m, batch, P = s.shape
+    if block is CV_BLOCK:
+        P //= 2
     out = np.empty((batch, row_width(P, block)))
     shift = fx[0]
     d = fx - shift
@@ -89,6 +101,16 @@ def chunk_sums(fx, s, block=SCORE_BLOCK):
     out[:, SHIFT] = shift
     out[:, SUM_D] = d.sum(axis=0)
     out[:, SUM_DD] = (d * d).sum(axis=0)
+    if block is CV_BLOCK:
+        a = s[:, :, :P] - s[0, :, :P]
+        c = s[:, :, P:]
+        blocks(out, "a_shift", CV_BLOCK)[:] = s[0, :, :P]
+        blocks(out, "sum_a", CV_BLOCK)[:] = a.sum(axis=0)
+        blocks(out, "sum_aa", CV_BLOCK)[:] = (a * a).sum(axis=0)
+        blocks(out, "sum_c", CV_BLOCK)[:] = c.sum(axis=0)
+        blocks(out, "sum_cc", CV_BLOCK)[:] = (c * c).sum(axis=0)
+        blocks(out, "sum_ac", CV_BLOCK)[:] = (a * c).sum(axis=0)
+        return out
     if block is MEAN_BLOCK:
         u = s - s[0]
         blocks(out, "term_shift", MEAN_BLOCK)[:] = s[0]
@@ -110,8 +132,8 @@ def sums_from_samples(fx, s, chunk_size, start=None, block=SCORE_BLOCK):
     ``start`` holds the sums of earlier samples to continue from.
     """
     m, batch, P = s.shape
-    tot = (np.zeros((batch, row_width(P, block))) if start is None
-           else np.array(start, dtype=np.float64))
+    width = row_width(P // 2 if block is CV_BLOCK else P, block)
+    tot = np.zeros((batch, width)) if start is None else np.array(start, dtype=np.float64)
     for lo in range(0, m, chunk_size):
         hi = min(m, lo + chunk_size)
         merge(tot, chunk_sums(fx[lo:hi], s[lo:hi], block), block)

@@ -54,11 +54,20 @@ class Plan:
     measure_support : (plus, minus) or None
         For a counted family, the weak derivatives' points as support indices,
         each (batch_size, P); minus -1 stands for the sample itself.
+    relaxed : bool
+        The samples are a continuous relaxation of a discrete family's
+        (fn.table then extends linearly).
+    rebar : (draw, terms) or None
+        REBAR's NumPy twins: draw(gen, c, m) -> (f-points (2, m, E),
+        f'-points (2, m, E), aux (m, E + 2)); terms(F, G, Y, aux) -> (A, C),
+        each (m, batch_size, P), from f at the f-points F (2, m, B), f' G and
+        the f'-points Y (2, m, B, E).
     """
 
     def __init__(self, name, family, consts, layout, params, *, inline_family=None,
                  support=None, onehot=None, draw=None, score=None, check_support=None,
-                 pathwise=None, measure_draw=None, measure_coef=None, measure_support=None):
+                 pathwise=None, measure_draw=None, measure_coef=None, measure_support=None,
+                 relaxed=False, rebar=None):
         self.name = name
         self.family = _specs.BY_NAME[family] if isinstance(family, str) else family
         self.inline_family = (self.family if inline_family is None
@@ -75,6 +84,8 @@ class Plan:
         self._measure_draw = measure_draw
         self.measure_coef = measure_coef
         self.measure_support = measure_support
+        self.relaxed = relaxed
+        self.rebar = rebar
         self._offsets = self.family.offsets(layout.E, self.consts.shape[1])[0]
 
     # shapes, as the kernels and the f kinds ask for them
@@ -125,6 +136,25 @@ class Plan:
         """
         return self._draw(gen, self.consts_of(b), m)
 
+    def variant(self, family, consts=None, **changes):
+        """This plan with another kernel family (same layout and parameters).
+
+        ``consts`` (name -> array) replaces the constants when the family's
+        differ; ``changes`` replace attributes (e.g. the measure twins).
+        """
+        import copy
+
+        out = copy.copy(self)
+        out.family = out.inline_family = _specs.BY_NAME[family]
+        if consts is not None:
+            out.consts = pack(out.family, consts, self.batch_size, self.E)
+        out._offsets = out.family.offsets(self.E, out.consts.shape[1])[0]
+        for k, v in changes.items():
+            if k in ("measure_draw", "draw"):
+                k = "_" + k
+            setattr(out, k, v)
+        return out
+
     def measure_draw(self, gen, b, m):
         """The measure-valued draw's NumPy twin: (m, Q) points of batch element b.
 
@@ -137,3 +167,21 @@ class Plan:
         row = self.consts[b]
         return {nm: row[lo] if scalar else row[lo:hi]
                 for nm, (lo, hi, scalar) in self._offsets.items()}
+
+
+def pack(family, consts, batch_size, E):
+    """The named constants in the family's row order: (batch_size, n_consts) float64."""
+    if len(consts) != len(family.consts):
+        raise AssertionError("family %r has constants %s, got %s"
+                             % (family.name, family.consts, sorted(consts)))
+    # a "[V]" constant (the last) spans the rest of the row: its width is its own
+    V = np.shape(consts[family.const_fields()[-1][0]])[-1] if family.row_sized else 0
+    offsets, width = family.offsets(E, V)
+    out = np.empty((batch_size, width))
+    for nm, value in consts.items():
+        lo, hi, scalar = offsets[nm]
+        if scalar:
+            out[:, lo] = value
+        else:
+            out[:, lo:hi] = value
+    return out

@@ -132,6 +132,62 @@ static inline void fs_merge_mean_rows(double *tot, const double *a, ptrdiff_t P)
     }
 }
 
+/* Numbers in one row of control-variate blocks (REBAR) with P components. */
+static inline ptrdiff_t fs_cv_row_width(ptrdiff_t P)
+{
+    return FS_HEAD_WIDTH + FS_CV_WIDTH * P;
+}
+
+/* One control-variate block: the sums of a = A - shift and c (the shift set by
+ * the caller before the row's first fold). */
+static inline void fs_fold_cv(const double *A, const double *C, ptrdiff_t m, double *block)
+{
+    double shift = block[FS_A_SHIFT], sa = 0.0, saa = 0.0, sc = 0.0, scc = 0.0, sac = 0.0;
+    ptrdiff_t i;
+#pragma omp simd reduction(+:sa, saa, sc, scc, sac)
+    for (i = 0; i < m; i++) {
+        double a = A[i] - shift, c = C[i];
+        sa += a;
+        saa += a * a;
+        sc += c;
+        scc += c * c;
+        sac += a * c;
+    }
+    block[FS_SUM_A] += sa;
+    block[FS_SUM_AA] += saa;
+    block[FS_SUM_C] += sc;
+    block[FS_SUM_CC] += scc;
+    block[FS_SUM_AC] += sac;
+}
+
+/* Fold the control-variate row a into tot, each block on tot's shift of A. */
+static inline void fs_merge_cv_rows(double *tot, const double *a, ptrdiff_t P)
+{
+    double na = a[FS_N], delta, dj, sa, sc;
+    const double *ab;
+    double *tb;
+    ptrdiff_t j;
+    if (na == 0.0)
+        return;
+    if (tot[FS_N] == 0.0) {
+        memcpy(tot, a, (size_t)fs_cv_row_width(P) * sizeof(double));
+        return;
+    }
+    fs__merge_head(tot, a, &delta);
+    for (j = 0; j < P; j++) {
+        ab = a + FS_HEAD_WIDTH + FS_CV_WIDTH * j;
+        tb = tot + FS_HEAD_WIDTH + FS_CV_WIDTH * j;
+        dj = ab[FS_A_SHIFT] - tb[FS_A_SHIFT];
+        sa = ab[FS_SUM_A];
+        sc = ab[FS_SUM_C];
+        tb[FS_SUM_A] = tb[FS_SUM_A] + (sa + dj * na);
+        tb[FS_SUM_AA] = tb[FS_SUM_AA] + ((ab[FS_SUM_AA] + (2.0 * dj) * sa) + (dj * dj) * na);
+        tb[FS_SUM_C] = tb[FS_SUM_C] + sc;
+        tb[FS_SUM_CC] = tb[FS_SUM_CC] + ab[FS_SUM_CC];
+        tb[FS_SUM_AC] = tb[FS_SUM_AC] + (ab[FS_SUM_AC] + dj * sc);
+    }
+}
+
 /* Fold the score-function row a into tot, re-expressing a's sums on tot's
  * shift (d_a = d_tot - delta).  Rows merged in the same order give the same
  * totals; fastscore._moments.merge is the NumPy twin. */

@@ -34,14 +34,21 @@ CHUNK_SIZE = 16384
 # with its own shift (the first term of the row's first chunk):
 #     term_shift, sum (t - term_shift), sum (t - term_shift)^2
 # --------------------------------------------------------------------------
+#
+# Control-variate block (REBAR: per component the term A + eta C, with C of
+# mean zero and eta chosen by the finish), A shifted by its first value:
+#     a_shift, sum a, sum a^2, sum c, sum c^2, sum a c      (a = A - a_shift)
+# --------------------------------------------------------------------------
 HEAD = ("n", "shift", "sum_d", "sum_dd")
 SCORE_BLOCK = ("sum_s", "sum_ss", "sum_ds", "sum_dss", "sum_ddss")
 MEAN_BLOCK = ("term_shift", "sum_t", "sum_tt")
+CV_BLOCK = ("a_shift", "sum_a", "sum_aa", "sum_c", "sum_cc", "sum_ac")
 
 #: The estimator kinds the kernels run, by kernel id (fastscore._kinds has
 #: the Python objects), and the block each folds its terms into.
-KERNEL_KINDS = ("score", "pathwise", "measure")
-KIND_BLOCKS = {"score": SCORE_BLOCK, "pathwise": MEAN_BLOCK, "measure": MEAN_BLOCK}
+KERNEL_KINDS = ("score", "pathwise", "measure", "rebar")
+KIND_BLOCKS = {"score": SCORE_BLOCK, "pathwise": MEAN_BLOCK, "measure": MEAN_BLOCK,
+               "rebar": CV_BLOCK}
 
 
 def row_width(n_components, block=SCORE_BLOCK):
@@ -54,13 +61,14 @@ def layout_header():
     lines = ["/* Generated from fastscore/_specs.py by setup.py: do not edit. */",
              "#ifndef FASTSCORE_LAYOUT_H", "#define FASTSCORE_LAYOUT_H",
              "#define FS_CHUNK_SIZE %d" % CHUNK_SIZE]
-    for names in (HEAD, SCORE_BLOCK, MEAN_BLOCK, KERNEL_KINDS):
+    for names in (HEAD, SCORE_BLOCK, MEAN_BLOCK, CV_BLOCK, KERNEL_KINDS):
         kind = names is KERNEL_KINDS
         lines.append("enum { %s };" % ", ".join(
             "FS_%s%s = %d" % ("KIND_" if kind else "", nm.upper(), i)
             for i, nm in enumerate(names)))
-    lines.append("enum { FS_HEAD_WIDTH = %d, FS_SCORE_WIDTH = %d, FS_MEAN_WIDTH = %d };"
-                 % (len(HEAD), len(SCORE_BLOCK), len(MEAN_BLOCK)))
+    lines.append("enum { FS_HEAD_WIDTH = %d, FS_SCORE_WIDTH = %d, FS_MEAN_WIDTH = %d, "
+                 "FS_CV_WIDTH = %d };" % (len(HEAD), len(SCORE_BLOCK), len(MEAN_BLOCK),
+                                           len(CV_BLOCK)))
     lines.append("#endif")
     return "\n".join(lines) + "\n"
 
@@ -102,10 +110,21 @@ class Family:
         ``<name>_measure_draw``: the sample itself, then for each gradient
         component its coupled positive and negative points (1 + 2P); 0 when
         the family has no weak derivatives in the kernels.
+    measure_weights : bool
+        The measure draw also writes one weight per component after the
+        points, multiplying f(x+) - f(x-) (ARM and DisARM, whose terms are
+        weighted differences of antithetic evaluations).
+    rebar : bool
+        Has ``<name>_rebar_draw`` and ``<name>_rebar_terms``: the REBAR
+        estimator's draws (the hard sample, relaxed and conditional relaxed
+        points) and its per-sample terms A and C.
+    components : int, optional
+        Gradient components of a scalar family without a score slot.
     """
 
     def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
-                 pathwise=False, measure=0):
+                 pathwise=False, measure=0, measure_weights=False, rebar=False,
+                 components=None):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
         self.name = name
@@ -116,6 +135,10 @@ class Family:
         self.f_input = f_input
         self.pathwise = bool(pathwise)
         self.measure = int(measure)
+        self.measure_weights = bool(measure_weights)
+        self.rebar = bool(rebar)
+        #: gradient components of a scalar family (its score's, unless it has none)
+        self.components = components if components is not None else score
         self.id = None  # set by the table below
         self._offsets = {}  # (E, V) -> offsets, computed once
         self.row_sized = any(c.endswith("[V]") for c in self.consts)
@@ -132,7 +155,14 @@ class Family:
             out.add("pathwise")
         if self.measure:
             out.add("measure")
+        if self.rebar:
+            out.add("rebar")
         return frozenset(out)
+
+    @property
+    def measure_values(self):
+        """Numbers the measure draw writes per sample: its points, then any weights."""
+        return self.measure + (self.measure - 1) // 2 * self.measure_weights
 
     def const_fields(self):
         """[(name, size)] with size 1, "E", "E*E" or "V"."""
@@ -162,11 +192,19 @@ class Family:
         return found
 
     def offset_exprs(self):
-        """[(NAME, C expression of its offset in E)] for the generated Cython."""
-        out, terms = [], []
+        """[(NAME, C expression of its offset)] for the generated Cython.
+
+        An offset past an event-sized constant is an expression in E (the
+        generated Cython makes it a function of E); the others are numbers.
+        """
+        out, fixed, terms = [], 0, []
         for nm, size in self.const_fields():
-            out.append((("%s_%s" % (self.name, nm)).upper(), " + ".join(terms) or "0"))
-            terms.append({1: "1", "E": "E", "E*E": "E * E", "V": "0"}[size])
+            expr = " + ".join(terms + ([str(fixed)] if fixed or not terms else []))
+            out.append((("%s_%s" % (self.name, nm)).upper(), expr))
+            if size == 1:
+                fixed += 1
+            else:
+                terms.append({"E": "E", "E*E": "E * E", "V": "0"}[size])
         return out
 
     def __repr__(self):
@@ -206,6 +244,23 @@ FAMILIES = (
                          "tail_concentration[E]"), event="vector", score="event", pathwise=True),
     Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",
            score="event", pathwise=True),
+    # Bernoulli's antithetic estimators: points (sample, x+, x-) and a weight
+    # (ARM: u - 1/2; DisARM: (-1)^b~ [b != b~] sigma(|logits|) / 2).
+    Family("bernoulli_arm", ("probs", "q"), measure=3, measure_weights=True),
+    Family("bernoulli_disarm", ("probs", "q", "half_max_pq"), measure=3, measure_weights=True),
+    # Concrete (Gumbel-softmax) relaxations.  param_scale turns logits
+    # derivatives into the derivatives of the parameter passed (1 for logits);
+    # the _st variants give f the hard sample (straight-through).
+    Family("relaxed_bernoulli", ("logits", "probs", "q", "temperature", "inv_temperature",
+                                 "param_scale"), score=1, pathwise=True, rebar=True),
+    Family("relaxed_bernoulli_st", ("logits", "probs", "q", "temperature", "inv_temperature",
+                                    "param_scale"), pathwise=True, f_input="hard", components=1),
+    Family("relaxed_categorical", ("temperature", "inv_temperature", "logits[E]",
+                                   "log_probs[E]", "probs[E]", "param_scale[E]"),
+           event="vector", score="event", pathwise=True, rebar=True),
+    Family("relaxed_categorical_st", ("temperature", "inv_temperature", "logits[E]",
+                                      "log_probs[E]", "probs[E]", "param_scale[E]"),
+           event="vector", pathwise=True, f_input="hard"),
 )
 #: The most points any family's measure-valued draw writes per sample.
 MAX_MEASURE_POINTS = 8

@@ -24,12 +24,13 @@ from scipy import special, stats
 
 from . import _implicit_ref, _specs
 from ._layout import ParamLayout, SampleLayout
-from ._plan import Plan
+from ._plan import Plan, pack
 
 __all__ = [
     "Distribution", "Normal", "Bernoulli", "Categorical", "Poisson", "LogNormal",
     "Exponential", "Gamma", "Beta", "Dirichlet", "Binomial", "Geometric",
-    "NegativeBinomial", "MultivariateNormal", "VonMises", "Chi2",
+    "NegativeBinomial", "MultivariateNormal", "VonMises", "Chi2", "RelaxedBernoulli",
+    "RelaxedCategorical",
 ]
 
 #: numpy's largest Poisson rate (its samples are int64): 2**63 - 1 - 10 sqrt(2**63 - 1).
@@ -61,6 +62,7 @@ class Distribution:
     inline_family = None  # a kernel variant for inline f, where one exists
     event_ndim = 0
     integer_valued = False
+    relaxed = False  # a continuous relaxation of a discrete family
 
     def __init__(self, params, validate_args=True, fixed=None):
         self.validate_args = bool(validate_args)
@@ -180,13 +182,16 @@ class Distribution:
             layout = SampleLayout(self.batch_shape, self.event_shape, self.integer_valued)
             family = _specs.BY_NAME[self.family]
             self._plan = Plan(
-                self._name, family, _pack(family, self._constants(), layout.batch_size, layout.E),
+                self._name, family, pack(family, self._constants(), layout.batch_size, layout.E),
                 layout, ParamLayout(self.batch_shape, self._param_slots()),
                 inline_family=self.inline_family, support=self._support_values(),
                 onehot=self._onehot(), draw=self._draw_numpy, score=self._score_numpy,
                 check_support=self._check_support if self.validate_args else None,
                 pathwise=self._pathwise_numpy, measure_draw=self._measure_draw_numpy,
-                measure_coef=self._measure_coef(), measure_support=self._measure_support())
+                measure_coef=self._measure_coef(), measure_support=self._measure_support(),
+                relaxed=self.relaxed,
+                rebar=(self._rebar_draw_numpy, self._rebar_terms_numpy)
+                if self._rebar_draw_numpy is not None else None)
         return self._plan
 
     # Subclasses implement:
@@ -212,6 +217,7 @@ class Distribution:
 
     _pathwise_numpy = None  # a method where the family has a reparameterisation
     _measure_draw_numpy = None  # a method where it has weak derivatives
+    _rebar_draw_numpy = None  # methods where it has REBAR's slot
 
     def _measure_coef(self):
         return None
@@ -257,24 +263,6 @@ class Distribution:
         x3, lead = plan.layout.to_kernel(x)
         plan.check_support(x3)
         return self._log_prob(x3).reshape(tuple(lead) + tuple(self.batch_shape))
-
-
-def _pack(family, consts, batch_size, E):
-    """The named constants in the family's row order: (batch_size, n_consts) float64."""
-    if len(consts) != len(family.consts):
-        raise AssertionError("family %r has constants %s, got %s"
-                             % (family.name, family.consts, sorted(consts)))
-    # a "[V]" constant (the last) spans the rest of the row: its width is its own
-    V = np.shape(consts[family.const_fields()[-1][0]])[-1] if family.row_sized else 0
-    offsets, width = family.offsets(E, V)
-    out = np.empty((batch_size, width))
-    for nm, value in consts.items():
-        lo, hi, scalar = offsets[nm]
-        if scalar:
-            out[:, lo] = value
-        else:
-            out[:, lo:hi] = value
-    return out
 
 
 class _ScalarFamily(Distribution):
@@ -559,6 +547,39 @@ class Bernoulli(_ProbsOrLogits, Distribution):
     def _log_prob(self, x3):
         return stats.bernoulli.logpmf(x3[:, :, 0], self.probs.reshape(1, -1))
 
+    def relaxation(self, temperature):
+        """The binary Concrete relaxation with this temperature and the same parameter."""
+        return RelaxedBernoulli(temperature, **{self._by: self._differentiable[self._by]},
+                                validate_args=self.validate_args)
+
+    def antithetic_plan(self, estimator):
+        """The plan of the ARM or DisARM estimator (estimator "arm" or "disarm"):
+        Bernoulli's weighted antithetic points, in the measure-valued form."""
+        p, q = self.probs.reshape(-1), special.expit(-self._differentiable["logits"].reshape(-1)) \
+            if self._by == "logits" else 1.0 - self.probs.reshape(-1)
+        consts = {"probs": p, "q": q}
+        if estimator == "disarm":
+            consts["half_max_pq"] = 0.5 * np.maximum(p, q)
+        with np.errstate(divide="ignore"):
+            coef = np.ones((p.size, 1)) if self._by == "logits" else (1.0 / (p * q))[:, None]
+        draw = self._arm_draw_numpy if estimator == "arm" else self._disarm_draw_numpy
+        return self.plan().variant("bernoulli_" + estimator, consts, measure_draw=draw,
+                                   measure_coef=coef, measure_support=None, support=None)
+
+    def _arm_draw_numpy(self, gen, c, m):
+        # bernoulli_arm_measure_draw: (sample, 1[u > q], 1[u < p], u - 1/2)
+        u = gen.random(m)
+        b = (u < c["probs"]).astype(np.float64)
+        return np.stack([b, (u > c["q"]).astype(np.float64), b, u - 0.5], axis=-1)
+
+    def _disarm_draw_numpy(self, gen, c, m):
+        # bernoulli_disarm_measure_draw: (b, b, b~, (-1)^b~ [b != b~] max(p, q) / 2)
+        u = gen.random(m)
+        b = (u < c["probs"]).astype(np.float64)
+        bt = (1.0 - u < c["probs"]).astype(np.float64)
+        w = np.where(b != bt, (1.0 - 2.0 * bt) * c["half_max_pq"], 0.0)
+        return np.stack([b, b, bt, w], axis=-1)
+
     def _measure_support(self):
         # d/dp E f = f(1) - f(0)
         B = self.batch_size
@@ -678,6 +699,11 @@ class Categorical(_ProbsOrLogits, Distribution):
         p = self.probs.reshape(-1, K)
         with np.errstate(divide="ignore"):
             return np.log(np.take_along_axis(p[None], x[:, :, None], axis=-1)[..., 0])
+
+    def relaxation(self, temperature):
+        """The Concrete (Gumbel-softmax) relaxation with this temperature and parameter."""
+        return RelaxedCategorical(temperature, **{self._by: self._differentiable[self._by]},
+                                  validate_args=self.validate_args)
 
     def _measure_support(self):
         # d/dtheta_k E f = c_k (f(k) - E f): category k against the sample itself
@@ -1592,3 +1618,288 @@ class MultivariateNormal(Distribution):
             w[:, :, i] = acc * inv[..., i]
         rows, cols = np.tril_indices(D)
         return np.concatenate([gp3, gp3[:, :, rows] * w[:, :, cols]], axis=-1)
+
+
+#: The open uniform's stand-in for an exact 0 draw (2^-54; _families.pxi's _open_uniform).
+_OPEN_ZERO = 5.551115123125783e-17
+
+
+def _open_uniform(u):
+    return np.where(u > 0.0, u, _OPEN_ZERO)
+
+
+def _sigmoid(z):
+    # the kernels' _sigmoid, branch for branch
+    with np.errstate(over="ignore"):
+        e = np.exp(np.where(z >= 0.0, -z, z))
+        return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softmax_scaled(z, scale):
+    """softmax(scale z) over the last axis, the max subtracted (the kernels' order)."""
+    zz = z * scale
+    e = np.exp(zz - zz.max(axis=-1, keepdims=True))
+    tot = e[..., 0].copy()
+    for k in range(1, e.shape[-1]):
+        tot = tot + e[..., k]
+    return e / tot[..., None]
+
+
+class RelaxedBernoulli(_ProbsOrLogits, Distribution):
+    """RelaxedBernoulli(temperature, probs | logits): the binary Concrete distribution.
+
+    y = sigmoid((logits + log u - log(1 - u)) / temperature), u uniform on
+    (0, 1) (Maddison, Mnih, Teh 2017; Jang, Gu, Poole 2017): a continuous
+    relaxation of Bernoulli(probs) on (0, 1), which approaches it as the
+    temperature falls.  Density, with l = logits and t = temperature::
+
+        p(y) = t e^l y^(-t-1) (1-y)^(-t-1) / (e^l y^(-t) + (1-y)^(-t))^2
+
+    Score: d/dlogits = 1 - 2 sigmoid(l - t logit(y)); d/dprobs is that over
+    probs (1 - probs).  The pathwise gradient through y is dy/dlogits = y (1 -
+    y) / t.  ``temperature`` (> 0) has no gradient.  Drawing takes one uniform
+    per sample from the stream (an exact 0 counts as 2^-54).
+
+    Parameters
+    ----------
+    temperature : array_like
+        t > 0, finite; no gradient is taken for it.
+    probs : array_like, optional
+        In (0, 1).
+    logits : array_like, optional
+        Finite.  Exactly one of ``probs`` and ``logits`` must be given.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> y = fs.sample(fs.RelaxedBernoulli(0.5, logits=0.0), 4, rng=0)
+    >>> bool(((0 < y) & (y < 1)).all())
+    True
+    """
+
+    family = "relaxed_bernoulli"
+    relaxed = True
+    _support_text = "(0 < y < 1)"
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=True):
+        super().__init__(self._one_of("RelaxedBernoulli", probs, logits), validate_args,
+                         fixed={"temperature": temperature})
+
+    def _setup(self):
+        t = self._fixed["temperature"]
+        if self.validate_args:
+            self._require("temperature", t, t > 0, "> 0")
+        p, q = self._probs_q(lo_open=True, hi_open=True)
+        self.batch_shape = self._broadcast(["temperature", self._by])
+        self.event_shape = ()
+        self.temperature = np.broadcast_to(t, self.batch_shape)
+        self.probs = np.broadcast_to(p, self.batch_shape)
+        self._q = np.broadcast_to(q, self.batch_shape)
+        a = self._differentiable[self._by]
+        self.logits = np.broadcast_to(a if self._by == "logits" else np.log(p) - np.log1p(-p),
+                                      self.batch_shape)
+
+    def _constants(self):
+        t = self.temperature.ravel()
+        p, q = self.probs.ravel(), self._q.ravel()
+        scale = np.ones_like(p) if self._by == "logits" else 1.0 / (p * q)
+        return {"logits": self.logits.ravel(), "probs": p, "q": q, "temperature": t,
+                "inv_temperature": 1.0 / t, "param_scale": scale}
+
+    def _draw_numpy(self, gen, c, m):
+        u = _open_uniform(gen.random(m))
+        return _sigmoid((c["logits"] + (np.log(u) - np.log1p(-u)))
+                        * c["inv_temperature"])[:, None]
+
+    def _in_support(self, x3):
+        return (x3 > 0) & (x3 < 1)
+
+    def _score_numpy(self, x3):
+        plan = self.plan()
+        y = x3[:, :, 0]
+        with np.errstate(divide="ignore"):
+            z = plan.const("logits") - plan.const("temperature") * (np.log(y) - np.log1p(-y))
+        return (plan.const("param_scale") * (1.0 - 2.0 * _sigmoid(z)))[:, :, None]
+
+    def _log_prob(self, x3):
+        y = x3[:, :, 0]
+        t, l = self.temperature.reshape(1, -1), self.logits.reshape(1, -1)
+        with np.errstate(divide="ignore"):
+            ly, l1y = np.log(y), np.log1p(-y)
+            return (np.log(t) + l - (t + 1.0) * (ly + l1y)
+                    - 2.0 * np.logaddexp(l - t * ly, -t * l1y))
+
+    def _pathwise_numpy(self, x3, gp3):
+        plan = self.plan()
+        y = x3[:, :, 0]
+        return (plan.const("param_scale") * (gp3[:, :, 0] * (y * (1.0 - y))
+                                             * plan.const("inv_temperature")))[:, :, None]
+
+    def _rebar_draw_numpy(self, gen, c, m):
+        # relaxed_bernoulli_rebar_draw: u then v per sample
+        r = _open_uniform(gen.random(2 * m).reshape(m, 2))
+        u, v = r[:, 0], r[:, 1]
+        l, p, q, inv_t = c["logits"], c["probs"], c["q"], c["inv_temperature"]
+        z = l + (np.log(u) - np.log1p(-u))
+        b = np.where(z > 0.0, 1.0, 0.0)
+        vp = np.where(b > 0.0, v * p + q, v * q)
+        dvp = np.where(b > 0.0, v - 1.0, -v)
+        zt = l + (np.log(vp) - np.log1p(-vp))
+        y, yt = _sigmoid(z * inv_t), _sigmoid(zt * inv_t)
+        aux = np.stack([b, 1.0 + (p * q) * dvp / (vp * (1.0 - vp)), np.zeros(m)], axis=-1)
+        return (np.stack([b, yt])[:, :, None], np.stack([y, yt])[:, :, None], aux)
+
+    def _rebar_terms_numpy(self, F, G, Y, aux):
+        plan = self.plan()
+        p, inv_t, scale = (plan.const(k) for k in ("probs", "inv_temperature", "param_scale"))
+        s = aux[:, :, 0] - p
+        y0, y1 = Y[0, :, :, 0], Y[1, :, :, 0]
+        A = scale * (F[0] * s)
+        C = scale * ((-F[1] * s + G[0, :, :, 0] * (y0 * (1.0 - y0)) * inv_t)
+                     - G[1, :, :, 0] * (y1 * (1.0 - y1)) * inv_t * aux[:, :, 1])
+        return A[:, :, None], C[:, :, None]
+
+
+class RelaxedCategorical(_ProbsOrLogits, Distribution):
+    """RelaxedCategorical(temperature, probs | logits): the Concrete (Gumbel-softmax) distribution.
+
+    y = softmax((log p + G) / temperature) on the simplex, G_k = -log(-log
+    u_k) standard Gumbels (Maddison, Mnih, Teh 2017; Jang, Gu, Poole 2017): a
+    continuous relaxation of Categorical(probs) whose one-hot samples it
+    approaches as the temperature falls.  K categories on the last axis are
+    the event (samples have shape (..., K)).  Density, with l the logits and
+    t the temperature::
+
+        p(y) = (K-1)! t^(K-1) prod_k (e^l_k y_k^(-t-1)) / (sum_k e^l_k y_k^(-t))^K
+
+    Score: d/dlogits_k = 1 - K softmax_k(l - t log y); d/dprobs_k is that
+    over probs_k.  The pathwise gradient through y: dy_i/dlogits_k = y_i ([i
+    = k] - y_k) / t.  ``temperature`` (> 0) has no gradient.  Drawing takes K
+    uniforms per sample from the stream (an exact 0 counts as 2^-54).
+
+    Parameters
+    ----------
+    temperature : array_like
+        t > 0, finite; no gradient is taken for it.
+    probs : array_like, optional
+        Category weights, K >= 2 on the last axis, > 0 (normalised).
+    logits : array_like, optional
+        Log-probabilities up to a constant, finite, K >= 2 on the last axis.
+        Exactly one of ``probs`` and ``logits`` must be given.
+    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> y = fs.sample(fs.RelaxedCategorical(0.5, logits=[0.0, 1.0, 2.0]), 2, rng=0)
+    >>> y.shape, bool(abs(y.sum(-1) - 1).max() < 1e-12)
+    ((2, 3), True)
+    """
+
+    family = "relaxed_categorical"
+    relaxed = True
+    event_ndim = 1
+    _support_text = "(the open simplex)"
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=True):
+        super().__init__(self._one_of("RelaxedCategorical", probs, logits), validate_args,
+                         fixed={"temperature": temperature})
+
+    def _setup(self):
+        a = self._differentiable[self._by]
+        if a.ndim < 1 or not 2 <= a.shape[-1] <= MAX_EVENT_SIZE:
+            raise ValueError("RelaxedCategorical: parameter %r needs 2 <= K <= %d categories "
+                             "on its last axis; got shape %s" % (self._by, MAX_EVENT_SIZE,
+                                                                 a.shape))
+        t = self._fixed["temperature"]
+        if self.validate_args:
+            self._require("temperature", t, t > 0, "> 0")
+            if self._by == "probs":
+                self._require("probs", a, a > 0, "> 0")
+        K = a.shape[-1]
+        self.batch_shape = self._broadcast(["temperature", self._by], {self._by: 1})
+        self.event_shape = (K,)
+        a = np.broadcast_to(a, tuple(self.batch_shape) + (K,))
+        self.temperature = np.broadcast_to(t, self.batch_shape)
+        self.logits = a if self._by == "logits" else np.log(a)
+        self._log_probs = self.logits - special.logsumexp(self.logits, axis=-1, keepdims=True)
+        self.probs = np.exp(self._log_probs)
+
+    def _param_slots(self):
+        return [(self._by, self.event_shape, None)]
+
+    def _constants(self):
+        K = self.event_shape[0]
+        t = self.temperature.ravel()
+        raw = self._differentiable[self._by]
+        scale = (np.ones((self.batch_size, K)) if self._by == "logits"
+                 else 1.0 / np.broadcast_to(raw, tuple(self.batch_shape) + (K,)).reshape(-1, K))
+        return {"temperature": t, "inv_temperature": 1.0 / t,
+                "logits": self.logits.reshape(-1, K), "log_probs": self._log_probs.reshape(-1, K),
+                "probs": self.probs.reshape(-1, K), "param_scale": scale}
+
+    def _draw_numpy(self, gen, c, m):
+        K = self.event_shape[0]
+        u = _open_uniform(gen.random((m, K)))
+        return _softmax_scaled(c["log_probs"] - np.log(-np.log(u)), c["inv_temperature"])
+
+    def _in_support(self, x3):
+        return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
+
+    def _score_numpy(self, x3):
+        plan = self.plan()
+        K = self.event_shape[0]
+        with np.errstate(divide="ignore"):
+            w = plan.const("log_probs") - plan.const("temperature")[:, None] * np.log(x3)
+        return plan.const("param_scale") * (1.0 - K * _softmax_scaled(w, 1.0))
+
+    def _log_prob(self, x3):
+        K = self.event_shape[0]
+        t = self.temperature.reshape(1, -1)
+        l = self.logits.reshape(1, -1, K)
+        with np.errstate(divide="ignore"):
+            ly = np.log(x3)
+        return (special.gammaln(K) + (K - 1) * np.log(t) + (l - (t[..., None] + 1.0) * ly).sum(-1)
+                - K * special.logsumexp(l - t[..., None] * ly, axis=-1))
+
+    def _pathwise_numpy(self, x3, gp3):
+        plan = self.plan()
+        dot = (gp3 * x3).sum(axis=-1, keepdims=True)
+        return plan.const("param_scale") * (x3 * (gp3 - dot) * plan.const("inv_temperature")[:, None])
+
+    def _rebar_draw_numpy(self, gen, c, m):
+        # relaxed_categorical_rebar_draw: K uniforms for z, then K for v, per sample
+        K = self.event_shape[0]
+        r = _open_uniform(gen.random((m, 2 * K)))
+        lp, p, inv_t = c["log_probs"], c["probs"], c["inv_temperature"]
+        z = lp - np.log(-np.log(r[:, :K]))
+        b = np.argmax(z, axis=-1)
+        e = -np.log(r[:, K:])
+        eb = e[np.arange(m), b]
+        onehot = (np.arange(K)[None, :] == b[:, None])
+        with np.errstate(divide="ignore"):
+            zt = np.where(onehot, -np.log(eb)[:, None], -np.log(e / p + eb[:, None]))
+        y, yt = _softmax_scaled(z, inv_t), _softmax_scaled(zt, inv_t)
+        aux = np.concatenate([b[:, None].astype(np.float64), eb[:, None], e], axis=-1)
+        return np.stack([onehot.astype(np.float64), yt]), np.stack([y, yt]), aux
+
+    def _rebar_terms_numpy(self, F, G, Y, aux):
+        plan = self.plan()
+        K = self.event_shape[0]
+        p, scale = plan.const("probs"), plan.const("param_scale")
+        inv_t = plan.const("inv_temperature")[:, None]
+        b = aux[:, :, 0].astype(np.int64)
+        eb, e = aux[:, :, 1:2], aux[:, :, 2:]
+        y0, y1 = Y[0], Y[1]
+        dot0 = (G[0] * y0).sum(-1, keepdims=True)
+        dot1 = (G[1] * y1).sum(-1, keepdims=True)
+        is_b = np.arange(K) == b[:, :, None]
+        r = np.where(is_b, 0.0, y1 * (G[1] - dot1) * inv_t * e / (e + p * eb))
+        s = is_b.astype(np.float64) - p
+        A = scale * (F[0][:, :, None] * s)
+        C = scale * ((-F[1][:, :, None] * s + y0 * (G[0] - dot0) * inv_t)
+                     - (r - p * r.sum(-1, keepdims=True)))
+        return A, C

@@ -54,10 +54,14 @@ class Estimate:
         standard error met its target, False if ``max_n`` stopped the run
         first (or a result is NaN, with ``nan_policy="propagate"``); None when
         no target was given.
+    info : dict
+        The estimator's settings: ``temperature`` and ``straight_through``
+        (concrete), ``temperature`` and ``eta`` (rebar: the control variate's
+        coefficient used, a dict by parameter like ``grad``); empty otherwise.
     """
 
     def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None,
-                 estimator="score"):
+                 estimator="score", info=None):
         self.value = value
         self.value_stderr = value_stderr
         self.grad = grad
@@ -67,6 +71,7 @@ class Estimate:
         self.method = method
         self.key = key
         self.converged = converged
+        self.info = {} if info is None else info
 
     def __repr__(self):
         conv = "" if self.converged is None else ", converged=%r" % self.converged
@@ -162,8 +167,12 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
     else:
         value = np.float64(value[0])
         value_stderr = np.float64(value_stderr[0])
+    info = {k: v for k, v in kind.settings.items()}
+    if kind.name == "rebar":
+        info["eta"] = plan.params.split(kind.eta_used)
+        info["temperature"] = plan.params.split(kind.temperature_used)
     return Estimate(value, value_stderr, plan.params.split(g), plan.params.split(se), n, method,
-                    key, converged, kind.name)
+                    key, converged, kind.name, info)
 
 
 def _check_target(name, value):
@@ -207,7 +216,8 @@ RngLike = Union[None, int, np.random.SeedSequence, np.random.BitGenerator, np.ra
 
 def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike = None,
              estimator: str = "score", method: str = "plain", baseline: Optional[Any] = None,
-             grad_f: Optional[Any] = None, n_threads: Optional[int] = None,
+             grad_f: Optional[Any] = None, temperature: Optional[Any] = None,
+             straight_through: bool = False, eta: Any = "auto", n_threads: Optional[int] = None,
              backend: str = "compiled", nan_policy: str = "raise", rtol: Optional[float] = None,
              atol: Optional[float] = None, max_n: Optional[int] = None,
              progress: bool = False) -> Estimate:
@@ -229,6 +239,20 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
       gradient from the weak derivative dp/dtheta = c_theta (p+ - p-), with x+
       and x- coupled.  Any f, discrete families included; 1 + 2P evaluations
       of f per sample (P gradient components).
+
+    For Bernoulli and Categorical, four more (low-variance gradients of
+    discrete variables; f is then a function of the relaxed sample, on [0,
+    1] or the simplex, except for arm and disarm):
+
+    * ``"concrete"``: the pathwise gradient through the Concrete (Gumbel-
+      softmax) relaxation at ``temperature``; biased, the bias shrinking with
+      the temperature.  ``straight_through=True`` evaluates f at the hard
+      sample.
+    * ``"rebar"``: REBAR, unbiased: the score function with the relaxation
+      as its control variate, ``eta`` its coefficient ("auto": chosen from the
+      same samples to minimise the variance), at ``temperature`` (default 0.5).
+    * ``"arm"``, ``"disarm"`` (Bernoulli): antithetic pairs of uniforms,
+      unbiased, two evaluations of f per sample.
 
     Parameters
     ----------
@@ -258,13 +282,24 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     baseline : float or array of batch_shape
         Only with method="baseline".
     grad_f : callable or scipy.LowLevelCallable, optional
-        f' for ``estimator="pathwise"`` when f is a Python or low-level
-        function: a vectorised callable returning df/dx of shape (m,
-        *batch_shape, *event_shape), or a LowLevelCallable ``void (const double
-        *x, intptr_t event_size, intptr_t batch_index, void *user_data, double
-        *out)`` writing df/dx_e to out[e].  A fastscore.fn built-in has its own
-        (power, linear; call and put their slopes); fn.indicator and fn.table
-        are refused, since their derivative misses their jumps.
+        f' for ``estimator="pathwise"`` (and "concrete", "rebar") when f is a
+        Python or low-level function: a vectorised callable returning df/dx of
+        shape (m, *batch_shape, *event_shape), or a LowLevelCallable ``void
+        (const double *x, intptr_t event_size, intptr_t batch_index, void
+        *user_data, double *out)`` writing df/dx_e to out[e].  A fastscore.fn
+        built-in has its own (power, linear; call and put their slopes; table
+        on relaxed samples its linear extension); fn.indicator and fn.table on
+        samples of a continuous family are refused, since their derivative
+        misses their jumps.
+    temperature : float or array of batch_shape
+        The relaxation's temperature (> 0) for "concrete" (required) and
+        "rebar" (default 0.5).
+    straight_through : bool
+        "concrete" only: evaluate f and f' at the hard sample.
+    eta : "auto", float or array
+        "rebar" only: the control variate's coefficient, per batch element and
+        parameter component where an array; "auto" chooses each from the
+        samples (the variance-minimising -cov(A, C) / var(C)).
     n_threads : int or None
         None uses the available cores (OMP_NUM_THREADS, threadpoolctl limits
         and CPU affinity are respected); small work runs on one thread.
@@ -307,16 +342,17 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     (True, True)
     """
     _check_dist(dist)
-    plan = dist.plan()
-    kind = _check_estimator(estimator)
+    kind = _check_estimator(estimator).configured(**_check_options(
+        estimator, temperature=temperature, straight_through=straight_through, eta=eta))
+    plan = kind.plan_for(dist)
     pf = prepare(f, nan_policy)
     pf.check(plan)
     kind.check_family(plan)
     if "grad_f" in kind.needs:
-        prepare_grad(pf, grad_f, estimator)
+        prepare_grad(pf, grad_f, estimator, plan)
     elif grad_f is not None:
-        raise ValueError("grad_f is only used with estimator='pathwise' (got estimator=%r)"
-                         % estimator)
+        raise ValueError("grad_f is only used with estimator='pathwise', 'concrete' or 'rebar' "
+                         "(got estimator=%r)" % estimator)
     n = _check_n(n, minimum=2)
     b = kind.check_method(method, baseline, plan)
     _check_backend(backend)
@@ -343,22 +379,22 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     impl = _compiled if backend == "compiled" else reference
     bar = make_bar(progress)
     try:
+        plans = kind.plans(plan)
         if not targets:
-            state = impl.run(kind, plan, pf, n, key, nt, _fraction(bar, 0, n, n))
-            results, row_sums = impl.finish_state(kind, plan, pf, state, method, b, nt)
+            states = _run(impl, kind, plans, pf, n, key, nt, bar, 0, n, n)
+            results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
             return _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
         total = min(max_n, -(-n // CHUNK_SIZE) * CHUNK_SIZE)
         done = 0
-        state = None
+        states = [None] * len(plans)
         # The bar's 100%: max_n until a wave lets us project the samples needed.
         scale = max_n
         while True:
-            state = impl.run(kind, plan, pf, total, key, nt, _fraction(bar, done, total, scale),
-                             done // CHUNK_SIZE, state)
-            results, row_sums = impl.finish_state(kind, plan, pf, state, method, b, nt)
+            states = _run(impl, kind, plans, pf, total, key, nt, bar, done, total, scale, states)
+            results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
             finite = not np.isnan(results[1]).any()
             if not finite or _met(results, rtol, atol):
                 converged = finite
@@ -386,12 +422,67 @@ def _check_estimator(estimator):
     return KINDS[estimator]
 
 
+def _check_options(estimator, **given):
+    """The options (temperature, straight_through, eta) this estimator takes, validated."""
+    takes = KINDS[estimator].options
+    defaults = {"temperature": None, "straight_through": False, "eta": "auto"}
+    out = {}
+    for name, value in given.items():
+        if name not in takes:
+            if not (value is defaults[name] or (isinstance(value, str) and value == "auto")
+                    or value is False):
+                users = [k for k, kd in KINDS.items() if name in kd.options]
+                raise ValueError("%s is only used with estimator=%s (got estimator=%r)"
+                                 % (name, " or ".join(repr(u) for u in users), estimator))
+            continue
+        if value is None:
+            value = takes[name]
+        if name == "temperature":
+            if value is None:
+                raise TypeError("estimator=%r needs temperature= (> 0), the relaxation's "
+                                "temperature" % estimator)
+            if isinstance(value, str):
+                if value != "auto" or takes[name] != "auto":
+                    raise ValueError("temperature must be a number > 0%s, got %r" % (
+                        " or 'auto'" if takes[name] == "auto" else "", value))
+                out[name] = value
+                continue
+            t = np.asarray(value)
+            if t.dtype.kind not in "biuf":
+                raise TypeError("temperature must be real numbers, got dtype %s" % t.dtype)
+            if not (np.all(np.isfinite(t)) and np.all(t > 0)):
+                raise ValueError("temperature must be finite and > 0, got %r" % (value,))
+        elif name == "straight_through":
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError("straight_through must be True or False, got %r" % (value,))
+            value = bool(value)
+        elif name == "eta" and not (isinstance(value, str) and value == "auto"):
+            e = np.asarray(value)
+            if e.dtype.kind not in "biuf" or not np.all(np.isfinite(e)):
+                raise ValueError("eta must be 'auto' or finite real numbers, got %r" % (value,))
+        out[name] = value
+    return out
+
+
 def _component_names(plan):
     """A name for each gradient component (the parameter's, indexed for vectors)."""
     out = []
     for nm, shape, packing in plan.params.params:
         k = plan.params._n_components(shape, packing)
         out.extend([nm] if k == 1 else ["%s[%d]" % (nm, i) for i in range(k)])
+    return out
+
+
+def _run(impl, kind, plans, pf, total, key, nt, bar, done, wave_total, scale, states=None):
+    """One wave of every plan of the kind (most kinds have one), continuing ``states``."""
+    states = states or [None] * len(plans)
+    out = []
+    for i, (p, st) in enumerate(zip(plans, states)):
+        # plan i covers its share of the wave on the bar
+        lo = done + (wave_total - done) * i / len(plans)
+        hi = done + (wave_total - done) * (i + 1) / len(plans)
+        out.append(impl.run(kind, p, pf, total, key, nt, _fraction(bar, lo, hi, scale),
+                            done // CHUNK_SIZE, st))
     return out
 
 

@@ -57,9 +57,9 @@ class Function:
     #: Why this f has no useful derivative for the pathwise estimator (None: it has one).
     no_derivative = None
 
-    def check_derivative(self, estimator):
+    def check_derivative(self, estimator, plan):
         """Refuse an f whose derivative would make ``estimator`` silently wrong."""
-        if self.no_derivative is not None:
+        if self.no_derivative is not None and not getattr(plan, "relaxed", False):
             raise ValueError("estimator=%r: fastscore.fn.%s %s; use estimator='score' or "
                              "'measure'" % (estimator, self.kind, self.no_derivative))
 
@@ -258,6 +258,12 @@ class table(Function):
     policy gradient with per-state rewards.  A sample x outside 0..V-1 is an
     error (ValueError).
 
+    On a relaxed sample (fs.RelaxedBernoulli, fs.RelaxedCategorical, and the
+    relaxation estimators "concrete" and "rebar") the table is extended
+    linearly, f(y) = sum_k y_k values_k on the simplex and values_0 + y
+    (values_1 - values_0) on [0, 1], which equals the table at the hard
+    samples (the vertices) and has the derivative the relaxations need.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -283,6 +289,13 @@ class table(Function):
         return "table(shape=%s)" % (self.values.shape,)
 
     def _check(self, plan):
+        if getattr(plan, "relaxed", False):
+            V = max(plan.event_size, 2)
+            if self.values.shape[-1] != V:
+                raise ValueError("table: on the relaxed samples of %s, values needs %d entries "
+                                 "on its last axis (one per category); got %d"
+                                 % (plan.name, V, self.values.shape[-1]))
+            return
         Function._check(self, plan)
         if not plan.integer_valued:
             raise ValueError("f: fastscore.fn.table needs a discrete distribution; %s is "
@@ -301,9 +314,23 @@ class table(Function):
 
     def _spec(self, plan):
         rows, bstride = self._rows(plan)
-        return _kernels.FunctionSpec("table", values=rows, table_bstride=bstride)
+        kind = "table_linear" if getattr(plan, "relaxed", False) else "table"
+        return _kernels.FunctionSpec(kind, values=rows, table_bstride=bstride)
+
+    def _linear_rows(self, x3, plan):
+        """The table's rows broadcast to each sample's batch element: (1 or m, B, V)."""
+        rows, bstride = self._rows(plan)
+        return np.broadcast_to(rows[None], (1, plan.batch_size, rows.shape[1]))
 
     def _numpy(self, x3, plan):
+        if getattr(plan, "relaxed", False):
+            rows = self._linear_rows(x3, plan)
+            if x3.shape[2] == 1:
+                return rows[..., 0] + x3[:, :, 0] * (rows[..., 1] - rows[..., 0])
+            acc = np.zeros(x3.shape[:2])
+            for e in range(x3.shape[2]):  # the kernel's order of additions
+                acc = acc + x3[:, :, e] * rows[..., e]
+            return acc
         rows, bstride = self._rows(plan)
         V = rows.shape[1]
         x = x3[:, :, 0]
@@ -315,6 +342,12 @@ class table(Function):
         else:
             out = np.take_along_axis(rows, idx.T, axis=1).T
         return np.where(ok, out, np.nan)
+
+    def _grad(self, x3, plan):
+        rows = self._linear_rows(x3, plan)
+        if x3.shape[2] == 1:
+            return np.broadcast_to((rows[..., 1] - rows[..., 0])[..., None], x3.shape).copy()
+        return np.broadcast_to(rows, x3.shape).copy()
 
     def on_support(self, plan):
         """f on the support {0, ..., V-1} of a finite family: (batch_size, V)."""

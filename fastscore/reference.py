@@ -36,8 +36,25 @@ def sample(plan, n, key, chunk_start=0):
 
 
 def measure_sample(plan, n, key, chunk_start=0):
-    """The measure-valued estimator's points [chunk_start * CHUNK_SIZE, n): (m, batch_size, Q)."""
-    return _chunks(plan, n, key, chunk_start, plan.measure_draw, plan.family.measure)
+    """The measure-valued draws [chunk_start * CHUNK_SIZE, n): (m, batch_size, Q) points,
+    then any weights."""
+    return _chunks(plan, n, key, chunk_start, plan.measure_draw, plan.family.measure_values)
+
+
+def rebar_sample(plan, n, key, chunk_start=0):
+    """REBAR's draws [chunk_start * CHUNK_SIZE, n): f-points and f'-points (2, m, B, E),
+    aux values (m, B, E + 2)."""
+    first = chunk_start * CHUNK_SIZE
+    m_all, B, E = max(n - first, 0), plan.batch_size, plan.E
+    fpts, gpts = np.empty((2, m_all, B, E)), np.empty((2, m_all, B, E))
+    aux = np.empty((m_all, B, E + 2))
+    for b in range(B):
+        for c in range(chunk_start, (n + CHUNK_SIZE - 1) // CHUNK_SIZE):
+            lo = c * CHUNK_SIZE - first
+            m = min(CHUNK_SIZE, n - c * CHUNK_SIZE)
+            f, g, a = plan.rebar[0](stream(key, c, b), plan.consts_of(b), m)
+            fpts[:, lo:lo + m, b], gpts[:, lo:lo + m, b], aux[lo:lo + m, b] = f, g, a
+    return fpts, gpts, aux
 
 
 def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, state=None):
@@ -54,12 +71,18 @@ def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, st
             counts = np.stack([np.bincount(idx[:, b], minlength=V)
                                for b in range(plan.batch_size)]).astype(np.int64)
             return counts if state is None else state + counts
-        if kind.name == "measure":
-            pts = measure_sample(plan, n, key, chunk_start)              # (m, B, Q)
-            m, B, Q = pts.shape
-            fq = pf.values(pts.transpose(2, 0, 1).reshape(Q * m, B, 1), plan, "reference")
-            fq = fq.reshape(Q, m, B)
-            fx, terms = fq[0], (fq[1::2] - fq[2::2]).transpose(1, 2, 0)
+        if kind.kernel == "rebar" or kind.name == "rebar":
+            fx, terms = kind.terms(plan, pf, rebar_sample(plan, n, key, chunk_start),
+                                   "reference")
+        elif kind.kernel == "measure" or kind.name == "measure":
+            pts = measure_sample(plan, n, key, chunk_start)              # (m, B, Q [+ P])
+            m, B, Q = pts.shape[0], pts.shape[1], plan.family.measure
+            fq = pf.values(pts[:, :, :Q].transpose(2, 0, 1).reshape(Q * m, B, 1), plan,
+                           "reference").reshape(Q, m, B)
+            diff = fq[1::2] - fq[2::2]
+            if plan.family.measure_weights:
+                diff = pts[:, :, Q:].transpose(2, 0, 1) * diff
+            fx, terms = fq[0], diff.transpose(1, 2, 0)
         else:
             x3 = sample(plan, n, key, chunk_start)
             fx = pf.values(x3, plan, "reference")
