@@ -446,7 +446,7 @@ def _categorical_case(by):
         ]
     else:
         lg = np.array([0.2, -0.5, 1.0])
-        elements = [lg, -lg, [3.0, 0.0, -2.0], [-30.0, 0.0, 30.0], [0.0, 0.0, 0.0]]
+        elements = [lg, -lg, [3.0, 0.0, -2.0], [-4.0, 0.0, 4.0], [0.0, 0.0, 0.0]]
         rows = [[1.0, -0.5, 2.0], [0.0, 3.0, 1.0]]
         valid = _vector(REAL)
         invalid = [Invalid({"logits": [0.0, np.inf]}, ["'logits'", "finite"])]
