@@ -17,7 +17,9 @@ not.  tests/pinned.py uses :func:`make`, :data:`NAMES`, :func:`builtin_f` and
 first two elements of a case, or those two functions.
 """
 
+import dataclasses
 import math
+from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st
@@ -92,6 +94,7 @@ class TableTruth(Truth):
         return self._mean(p, r), self._grad(p, r)
 
 
+@dataclasses.dataclass
 class Invalid:
     """Parameters a case refuses, with fragments of the error message.
 
@@ -99,12 +102,12 @@ class Invalid:
     the error is ``exc`` and its message holds the class name and ``words``.
     """
 
-    def __init__(self, overrides, words, exc=ValueError):
-        self.overrides = overrides
-        self.words = words
-        self.exc = exc
+    overrides: dict
+    words: list
+    exc: type = ValueError
 
 
+@dataclasses.dataclass(repr=False)
 class Case:
     """One family-parameterisation and what the generic tests need of it.
 
@@ -139,18 +142,16 @@ class Case:
         The kernels count its finite support.
     """
 
-    def __init__(self, name, cls, elements, draw, logpdf, truths, valid, invalid,
-                 exact_draw=True, counted=False):
-        self.name = name
-        self.cls = cls
-        self.elements = elements
-        self.draw = draw
-        self.logpdf = logpdf
-        self.truths = truths
-        self.valid = valid
-        self.invalid = invalid
-        self.exact_draw = exact_draw
-        self.counted = counted
+    name: str
+    cls: type
+    elements: list
+    draw: Callable
+    logpdf: Callable
+    truths: list
+    valid: dict
+    invalid: list
+    exact_draw: bool = True
+    counted: bool = False
 
     def __repr__(self):
         return self.name
