@@ -28,8 +28,8 @@ from scipy import special, stats
 import fastscore as fs
 
 L3 = np.array([[1.0, 0.0, 0.0], [0.5, 2.0, 0.0], [-0.3, 0.2, 0.7]])
-#: Length of the tables used as f on families whose support is not counted
-#: (longer than any sample the cases draw).
+#: Length of a table f longer than any sample the integer-valued cases draw
+#: (and than any counted support).
 TABLE_SIZE = 4096
 
 
@@ -120,7 +120,10 @@ class Case:
     elements : list of dict
         Parameters of batch elements, by keyword: element 0 is the scalar
         instance, elements 0 and 1 the batch of two, and a batch of any shape
-        takes them in turn (C order).
+        takes them in turn (C order).  The first three lie well inside the
+        parameter space (the closed forms hold for them); later ones may sit
+        at its edges (probs 0 or 1, categories of probability 0) or in other
+        branches of numpy's samplers.
     draw : callable (gen, p, m) -> ndarray
         The sampler twin: m samples of an element with parameters p, drawn
         by numpy.random.Generator ``gen`` exactly as the documentation says
@@ -427,7 +430,7 @@ def _poisson():
 
 def _bernoulli(by):
     if by == "probs":
-        elements = [0.3, 0.8, 0.0, 1.0, 0.999, 1e-3]
+        elements = [0.3, 0.8, 0.65, 0.0, 1.0, 1e-3]  # not 1/2: rloo is degenerate there
         valid = PROB
         invalid = [
             Invalid({"probs": [0.5, 1.2]}, ["'probs'", "[0, 1]", "(1,)"]),
@@ -449,8 +452,8 @@ def _bernoulli(by):
 def _categorical_case(by):
     if by == "probs":
         p = np.array([1.0, 2.0, 3.0, 0.5])
-        elements = [p, p[::-1], [0.0, 0.0, 5.0, 1.0], [4.0, 1e-3, 2.0, 0.0],
-                    [1.0, 0.0, 0.0, 0.0], [0.1, 0.3, 0.6, 0.9]]  # zero categories, first and last
+        elements = [p, p[::-1], [0.1, 0.3, 0.6, 0.9],
+                    [0.0, 0.0, 5.0, 1.0], [4.0, 1e-3, 2.0, 0.0], [1.0, 0.0, 0.0, 0.0]]
         rows = [[1.0, -0.5, 2.0, 0.25], [0.0, 3.0, 1.0, 0.5]]
         valid = _vector(POS)
         invalid = [
@@ -484,7 +487,7 @@ def _binomial(name, by, elements, valid_counts, invalid, counted):
 
 def _geometric(by):
     if by == "probs":
-        elements, valid = [0.3, 0.6, 1.0, 0.01], PROB
+        elements, valid = [0.3, 0.6, 0.01, 1.0], PROB
         invalid = [
             Invalid({"probs": 0.0}, ["'probs'", "(0, 1]"]),
             Invalid({"probs": -0.5}, ["'probs'", "(0, 1]"]),
