@@ -56,17 +56,21 @@ def assert_within(est, mean, grad, k=4.0):
             name, est.grad[name], g, err / se)
 
 
+# Every method with a truth's first kind of f (its built-in where it has one); its
+# Python twin (the Python-f loop to the same sums, test_compiled_vs_reference.py) with rloo.
 CLOSED_FORMS = [(case, t, kind, method) for case in CASES for t, truth in enumerate(case.truths)
-                for kind in truth.kinds() for method in METHODS]
-#: The elements of the closed-form tests: the case's first three (inside the parameter space).
-INSIDE = [0, 1, 2]
+                for kind in truth.kinds()
+                for method in (METHODS if kind == truth.kinds()[0] else ["rloo"])]
+#: The elements of the closed-form tests: two of the case's first three, which lie
+#: inside the parameter space (the third takes other sampler branches: Poisson's PTRS).
+INSIDE = [0, 2]
 
 
 @pytest.mark.parametrize("case,t,kind,method", CLOSED_FORMS,
                          ids=["%s-%d-%s-%s" % c for c in CLOSED_FORMS])
 def test_estimate_matches_closed_form(case, t, kind, method):
     """E[f] and its gradient within 4 standard errors, for a batch of the case's
-    first three elements (tables: a row of rewards per element)."""
+    elements 0 and 2 (tables: a row of rewards per element)."""
     truth = case.truths[t]
     shape = (len(INSIDE),)
     d = case.make(shape, INSIDE)
