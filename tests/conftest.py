@@ -20,6 +20,7 @@ fastscore really came from where it says).
 Helpers (fixtures)
 ------------------
 ``assert_close``  compare arrays / scalars / dicts of arrays to rtol (+ atol)
+``assert_estimates_close``  compare every number of two Estimates (compiled vs reference)
 ``c_cos_llc``     a GIL-free ``double (double)`` LowLevelCallable (libm cos)
 """
 
@@ -124,6 +125,38 @@ def assert_close(actual, expected, rtol=1e-10, atol=0.0, what="value"):
 def assert_close_fixture():
     """The :func:`assert_close` helper as a fixture."""
     return assert_close
+
+
+def assert_estimates_close(got, want, rtol=1e-10, what=""):
+    """Every number of two Estimates to ``rtol``; atol = rtol * the reference's stderr.
+
+    A squared standard error is a difference of moments, known to rtol times
+    the mean square of the per-sample terms over n: mean^2 / n + stderr^2, so
+    squared standard errors are compared with that absolute tolerance.  (When
+    the terms are nearly constant, cancellation leaves the stderr itself less
+    precise.)
+    """
+    import numpy as np
+
+    n = want.n
+    se_v = np.abs(np.asarray(want.value_stderr))
+    assert_close(got.value, want.value, rtol, rtol * se_v, what + " value")
+    assert_close(np.square(got.value_stderr), np.square(want.value_stderr), rtol,
+                 rtol * (np.square(want.value) / n + se_v ** 2), what + " value_stderr^2")
+    assert list(got.grad) == list(want.grad)
+    for k in want.grad:
+        se = np.abs(want.stderr[k])
+        assert_close(got.grad[k], want.grad[k], rtol, rtol * se, "%s grad[%r]" % (what, k))
+        assert_close(np.square(got.stderr[k]), np.square(want.stderr[k]), rtol,
+                     rtol * (np.square(want.grad[k]) / n + se ** 2),
+                     "%s stderr[%r]^2" % (what, k))
+    assert got.n == want.n and got.method == want.method
+
+
+@pytest.fixture(name="assert_estimates_close")
+def assert_estimates_close_fixture():
+    """The :func:`assert_estimates_close` helper as a fixture."""
+    return assert_estimates_close
 
 
 def c_cos_function():

@@ -1,59 +1,33 @@
 """The compiled kernels agree with the pure NumPy reference backend.
 
 Both backends draw the very same samples (test_streams.py), so every number of
-an Estimate must agree to ~1e-10 relative, for every family x method x kind of
-f x batch shape.  Values near zero are compared with an absolute tolerance of
-1e-10 times their standard error.
+an Estimate must agree to ~1e-10 relative, for every case of the registry
+(tests/cases.py) x kind of f x method: the case's built-in and Python f and
+both LowLevelCallable signatures on a batch of one and a (2, 3) batch, every
+other built-in on a batch of one.  Values near zero are compared with an
+absolute tolerance of 1e-10 times their standard error.  The compiled runs
+here use one thread: test_determinism.py shows that every thread count gives
+the same bits.
 """
 
 import ctypes
-import math
 
 import numpy as np
 import pytest
 from scipy import LowLevelCallable, special
 
 import fastscore as fs
+from cases import BY_NAME, CASES, TABLE_SIZE, builtin_f, python_f
 
 CHUNK = fs.CHUNK_SIZE
-N = 2 * CHUNK + 123          # three chunks, the last one partial
-N_CALLBACK = CHUNK + 77      # ctypes callbacks are slow in the reference loop
-RTOL = 1e-10
+N = CHUNK + 123              # two chunks, the last one partial
+# A ctypes callback is a Python call per sample in both backends: one partial
+# chunk (the chunking is the same for every kind of f, and checked with the others).
+N_CALLBACK = 1000
+RTOL = 1e-10  # as assert_estimates_close (tests/conftest.py)
 
-SHAPES = [(), (3,), (2, 3)]
-
-# -- distributions -----------------------------------------------------------
-
-
-def _vals(shape, values):
-    k = math.prod(shape)
-    return np.resize(np.asarray(values, dtype=float), k).reshape(shape)
-
-
-def make(family, shape):
-    if family == "Normal":
-        return fs.Normal(_vals(shape, [0.3, -1.0, 2.0, 0.0, 5.0, -0.4]),
-                         _vals(shape, [1.2, 0.5, 2.0, 3.0, 0.8, 1.0]))
-    if family == "Poisson":
-        return fs.Poisson(_vals(shape, [3.0, 0.4, 12.0, 1.5, 25.0, 7.0]))
-    if family == "Bernoulli(probs)":
-        return fs.Bernoulli(probs=_vals(shape, [0.3, 0.8, 0.5, 0.05, 0.6, 0.97]))
-    if family == "Bernoulli(logits)":
-        return fs.Bernoulli(logits=_vals(shape, [-0.4, 1.2, 0.0, 3.0, -2.0, 0.7]))
-    K = 4
-    base = np.array([[1.0, 2.0, 3.0, 0.5], [0.2, 0.1, 0.6, 0.1], [2.0, 2.0, 1.0, 5.0],
-                     [0.7, 0.1, 0.1, 0.1], [1.0, 1.0, 1.0, 1.0], [3.0, 0.5, 0.2, 2.0]])
-    rows = np.resize(base, (math.prod(shape), K)).reshape(tuple(shape) + (K,))
-    if family == "Categorical(probs)":
-        return fs.Categorical(probs=rows)
-    if family == "Categorical(logits)":
-        return fs.Categorical(logits=np.log(rows) - 0.3)
-    raise AssertionError(family)
-
-
-FAMILIES = ["Normal", "Poisson", "Bernoulli(probs)", "Bernoulli(logits)",
-            "Categorical(probs)", "Categorical(logits)"]
-CONTINUOUS_SUPPORT = {"Normal"}  # table needs integer samples
+# A batch of one and a two-dimensional batch (test_properties.py draws others: (2,), (2, 1), ...)
+SHAPES = [(), (2, 3)]
 
 # -- kinds of f --------------------------------------------------------------
 
@@ -74,36 +48,39 @@ SCALAR_CB = _SCALAR(_scalar_py)
 VECTOR_CB = _VECTOR(_vector_py)
 
 
-def python_f(x):
-    x = np.asarray(x, dtype=np.float64)
-    return np.sin(x) + 0.3 * x * x
+def _thresholds(d):
+    """(lo, hi) at which call(lo), put(hi) and indicator(lo, hi) take more than one value
+    on d's samples: the quartiles, or the median -+ 1/2 on integers."""
+    x = fs.sample(d, 1001, rng=0)
+    if d.integer_valued:
+        mid = np.quantile(x, 0.5, method="lower")
+        return mid - 0.5, mid + 0.5
+    return tuple(np.quantile(x, [0.25, 0.75]))
 
 
-def fkinds(family):
-    kinds = {
-        "power2": fs.fn.power(2),
-        "power3": fs.fn.power(3),
-        "linear": fs.fn.linear(2.0, -1.0),
-        "call": fs.fn.call(0.5 if family != "Normal" else 0.7),
-        "put": fs.fn.put(1.5),
-        "indicator": fs.fn.indicator(-0.5, 1.5) if family == "Normal" else fs.fn.indicator(1, 2),
-        "python": python_f,
-        "llc_scalar": "llc_scalar",
-        "llc_vector": "llc_vector",
-    }
-    if family not in CONTINUOUS_SUPPORT:
-        # long enough for every Poisson sample drawn here (rates <= 25)
-        kinds["table"] = fs.fn.table(np.cos(np.arange(80.0)) * 3.0 + 1.0)
+#: Kinds of f run at every batch shape; the other built-ins (the same inline loop,
+#: another f) run on a scalar batch.
+MAIN_KINDS = ("builtin", "python", "llc_scalar", "llc_vector")
+
+
+def f_kinds(d):
+    """{kind: f}: the case's built-in and Python f, both LowLevelCallable signatures,
+    and every other built-in that takes d's samples."""
+    kinds = {"builtin": builtin_f(d), "python": python_f(d)}
+    if d.event_size > 1:
+        kinds.update({"llc_vector": LowLevelCallable(VECTOR_CB),
+                      "linear_scalar_a": fs.fn.linear(2.0, 0.5)})
+        return kinds
+    lo, hi = (float(t) for t in _thresholds(d))
+    kinds.update({"llc_scalar": LowLevelCallable(SCALAR_CB),
+                  "llc_vector": LowLevelCallable(VECTOR_CB)})
+    others = {"power2": fs.fn.power(2), "power3": fs.fn.power(3),
+              "linear": fs.fn.linear(2.0, -1.0), "call": fs.fn.call(lo), "put": fs.fn.put(hi),
+              "indicator": fs.fn.indicator(lo, hi)}
+    if d.integer_valued:
+        others["table"] = fs.fn.table(np.cos(np.arange(float(TABLE_SIZE))) * 3.0 + 1.0)
+    kinds.update({k: f for k, f in others.items() if repr(f) != repr(kinds["builtin"])})
     return kinds
-
-
-def make_f(kind, family):
-    f = fkinds(family)[kind]
-    if f == "llc_scalar":
-        return LowLevelCallable(SCALAR_CB)
-    if f == "llc_vector":
-        return LowLevelCallable(VECTOR_CB)
-    return f
 
 
 def baseline_for(method, dist):
@@ -116,60 +93,34 @@ def baseline_for(method, dist):
 
 METHODS = ["plain", "baseline-scalar", "baseline-array", "rloo", "cv"]
 
-# -- comparison --------------------------------------------------------------
+F_CASES = [(case, kind, shape) for case in CASES for kind in f_kinds(case.make())
+           for shape in (SHAPES if kind in MAIN_KINDS else [()])]
 
 
-def assert_estimates_close(got, want, assert_close, rtol=RTOL, what=""):
-    """Every number of two Estimates; atol = rtol * the reference's stderr."""
-    # A squared standard error is a difference of moments, known to rtol times the
-    # mean square of the per-sample terms over n: mean^2 / n + stderr^2.  (When the
-    # terms are nearly constant, cancellation leaves the stderr itself less precise.)
-    n = want.n
-    se_v = np.abs(np.asarray(want.value_stderr))
-    assert_close(got.value, want.value, rtol, rtol * se_v, what + " value")
-    assert_close(np.square(got.value_stderr), np.square(want.value_stderr), rtol,
-                 rtol * (np.square(want.value) / n + se_v ** 2), what + " value_stderr^2")
-    assert list(got.grad) == list(want.grad)
-    for k in want.grad:
-        se = np.abs(want.stderr[k])
-        assert_close(got.grad[k], want.grad[k], rtol, rtol * se, "%s grad[%r]" % (what, k))
-        assert_close(np.square(got.stderr[k]), np.square(want.stderr[k]), rtol,
-                     rtol * (np.square(want.grad[k]) / n + se ** 2),
-                     "%s stderr[%r]^2" % (what, k))
-    assert got.n == want.n and got.method == want.method
-
-
-CASES = [(fam, kind) for fam in FAMILIES for kind in fkinds(fam)]
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("family,kind", CASES, ids=["%s-%s" % c for c in CASES])
-def test_compiled_equals_reference(family, kind, shape, assert_close):
-    d = make(family, shape)
-    f = make_f(kind, family)
-    n, nt = N, None
-    if kind.startswith("llc") and family in ("Normal", "Poisson"):
-        # called per sample, taking the GIL: fewer samples, one thread (test_determinism.py
-        # runs them on several threads)
-        n, nt = N_CALLBACK, 1
+@pytest.mark.parametrize("case,kind,shape", F_CASES, ids=["%s-%s-%s" % c for c in F_CASES])
+def test_compiled_equals_reference(case, kind, shape, assert_estimates_close):
+    d = case.make(shape)
+    f = f_kinds(d)[kind]
+    # a callback takes the GIL per sample (test_determinism.py runs them on several threads)
+    n = N_CALLBACK if kind.startswith("llc") and not case.counted else N
     seed = 17 + len(shape)
     for m in METHODS:
         method, baseline = baseline_for(m, d)
-        got = fs.estimate(d, f, n, rng=seed, method=method, baseline=baseline, n_threads=nt)
+        got = fs.estimate(d, f, n, rng=seed, method=method, baseline=baseline, n_threads=1)
         want = fs.estimate(d, f, n, rng=seed, method=method, baseline=baseline,
                            backend="reference")
         assert np.shape(got.value) == tuple(shape)
         assert np.all(np.isfinite(want.value)) and np.all(want.value_stderr >= 0)
         assert np.any(want.value_stderr > 0)
-        assert_estimates_close(got, want, assert_close, what="%s %s %s %s" % (
-            family, kind, shape, m))
+        assert_estimates_close(got, want, what="%s %s %s %s" % (
+            case, kind, shape, m))
 
 
-def test_cases_cover_each_builtin():
-    kinds = {k for _, k in CASES}
-    for name in ("power2", "linear", "call", "put", "indicator", "table", "python",
-                 "llc_scalar", "llc_vector"):
-        assert name in kinds
+def test_kinds_of_f_cover_every_builtin():
+    builtins = {getattr(fs.fn, nm) for nm in fs.fn.__all__ if nm != "Function"}
+    used = {type(f) for case in CASES for f in f_kinds(case.make()).values()}
+    assert builtins <= used, builtins - used
+    assert {"python", "llc_scalar", "llc_vector"} <= {k for _, k, _ in F_CASES}
 
 
 # -- the LowLevelCallable signatures -----------------------------------------
@@ -196,18 +147,18 @@ def test_scipy_signatures_of_ctypes_callbacks_are_accepted():
     "double (double *, intptr_t, intptr_t, void *)",
     "double(double *,intptr_t,intptr_t,void *)",
 ])
-def test_explicit_vector_signatures_agree(signature, assert_close):
+def test_explicit_vector_signatures_agree(signature, assert_estimates_close):
     d = fs.Normal(np.array([0.0, 1.0]), 2.0)
     base = fs.estimate(d, LowLevelCallable(VECTOR_CB), 5000, rng=3, method="rloo")
     other = fs.estimate(d, LowLevelCallable(VECTOR_CB, signature=signature), 5000, rng=3,
                         method="rloo")
-    assert_estimates_close(other, base, assert_close, rtol=0.0)
+    assert_estimates_close(other, base, rtol=0.0)
 
 
 @pytest.mark.parametrize("backend", ["compiled", "reference"])
-def test_lowlevel_batch_index_is_flat_c_order(backend, assert_close):
+def test_lowlevel_batch_index_is_flat_c_order(backend, assert_estimates_close):
     """The vector LowLevelCallable sees the flat (C-order) batch index."""
-    d = make("Normal", (2, 3))
+    d = BY_NAME["Normal"].make((2, 3))
     idx = np.arange(6.0).reshape(2, 3)
 
     def same_in_python(x):
@@ -216,10 +167,10 @@ def test_lowlevel_batch_index_is_flat_c_order(backend, assert_close):
     a = fs.estimate(d, LowLevelCallable(VECTOR_CB), N_CALLBACK, rng=4, method="cv",
                     backend=backend, n_threads=1)
     b = fs.estimate(d, same_in_python, N_CALLBACK, rng=4, method="cv", backend=backend)
-    assert_estimates_close(a, b, assert_close, rtol=1e-12)
+    assert_estimates_close(a, b, rtol=1e-12)
 
 
-def test_lowlevel_user_data_is_passed(assert_close):
+def test_lowlevel_user_data_is_passed(assert_estimates_close):
     offset = ctypes.c_double(2.5)
 
     def with_user_data(p, e, b, u):
@@ -231,63 +182,50 @@ def test_lowlevel_user_data_is_passed(assert_close):
     for backend in ("compiled", "reference"):
         a = fs.estimate(d, llc, 3000, rng=5, backend=backend)
         b = fs.estimate(d, lambda x: x + 2.5, 3000, rng=5, backend=backend)
-        assert_estimates_close(a, b, assert_close, rtol=1e-12)
+        assert_estimates_close(a, b, rtol=1e-12)
 
 
-def test_c_function_lowlevel_matches_numpy(c_cos_llc, assert_close):
-    d = make("Normal", (3,))
+def test_c_function_lowlevel_matches_numpy(c_cos_llc, assert_estimates_close):
+    d = BY_NAME["Normal"].make((3,))
     for backend in ("compiled", "reference"):
         a = fs.estimate(d, c_cos_llc, N, rng=6, method="rloo", backend=backend)
         b = fs.estimate(d, np.cos, N, rng=6, method="rloo", backend=backend)
-        assert_estimates_close(a, b, assert_close, rtol=1e-12)
+        assert_estimates_close(a, b, rtol=1e-12)
 
 
 # -- estimate_from_samples ---------------------------------------------------
 
-FROM_SAMPLES = {
-    "Normal": (fs.fn.power(2), lambda x: x * x),
-    "Poisson": (fs.fn.linear(2.0, -1.0), lambda x: 2.0 * x - 1.0),
-}
-
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("family", list(FROM_SAMPLES))
-@pytest.mark.parametrize("method", METHODS)
-def test_estimate_from_samples_matches_reference(family, method, shape, assert_close):
-    d = make(family, shape)
-    builtin, numpy_f = FROM_SAMPLES[family]
-    meth, baseline = baseline_for(method, d)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_estimate_from_samples_matches_estimate(case, shape, assert_estimates_close):
+    """Estimates from the drawn samples and f's values on them equal estimate()'s
+    on both backends (for counted families: per-sample sums against the exact
+    count-based ones, to 1e-9).  The batch holds the case's first two elements."""
+    index = np.arange(int(np.prod(shape))) % 2
+    d = case.make(shape, index)
+    truth = case.truths[0]
     x = fs.sample(d, N, rng=21)
-    fx = numpy_f(x.astype(np.float64))
-    got = fs.estimate_from_samples(d, x, fx, method=meth, baseline=baseline)
-    assert got.key is None and got.n == N
-    for f in (builtin, numpy_f):
-        want = fs.estimate(d, f, N, rng=21, method=meth, baseline=baseline, backend="reference")
-        assert_estimates_close(got, want, assert_close, what="%s %s" % (family, method))
-    comp = fs.estimate(d, builtin, N, rng=21, method=meth, baseline=baseline)
-    assert_estimates_close(got, comp, assert_close, what="compiled %s %s" % (family, method))
-
-
-@pytest.mark.parametrize("family", ["Bernoulli(logits)", "Categorical(probs)"])
-def test_estimate_from_samples_finite_support(family, assert_close):
-    """Finite supports: per-sample sums agree with the exact count-based sums."""
-    d = make(family, (2, 3))
-    f = fs.fn.table([1.0, -2.0, 0.5, 3.0])
-    x = fs.sample(d, N, rng=22)
-    fx = np.array([1.0, -2.0, 0.5, 3.0])[x]
-    for method in ("plain", "rloo", "cv"):
-        got = fs.estimate_from_samples(d, x, fx, method=method)
-        want = fs.estimate(d, f, N, rng=22, method=method, backend="reference")
-        assert_estimates_close(got, want, assert_close, rtol=1e-9, what=method)
+    fx = truth.f("python", shape, index)(x)
+    rtol = 1e-9 if case.counted else RTOL
+    for m in METHODS:
+        method, baseline = baseline_for(m, d)
+        got = fs.estimate_from_samples(d, x, fx, method=method, baseline=baseline)
+        assert got.key is None and got.n == N
+        for kind, backend in [("python", "reference"), (truth.kinds()[0], "compiled")]:
+            want = fs.estimate(d, truth.f(kind, shape, index), N, rng=21, method=method,
+                               baseline=baseline, backend=backend, n_threads=1)
+            assert_estimates_close(got, want, rtol, what="%s %s %s" % (
+                kind, backend, m))
 
 
 def test_from_samples_bernoulli_logits_matches_formula(assert_close):
     """An independent check of the shared finish: plain/rloo written out in NumPy."""
-    p = np.array([0.2, 0.7])
-    d = fs.Bernoulli(logits=special.logit(p))
+    case = BY_NAME["Bernoulli(logits)"]
+    d = case.make((2,))
     x = fs.sample(d, 5000, rng=23).astype(float)
     fx = 3.0 * x + np.sin(np.arange(5000.0))[:, None]  # rewards need not be f(x)
-    s = x - special.expit(special.logit(p))
+    s = x - special.expit(case.params((2,))["logits"])
     n = x.shape[0]
     plain = fs.estimate_from_samples(d, x, fx, method="plain")
     assert_close(plain.grad["logits"], (fx * s).mean(0), 1e-12)
@@ -300,13 +238,13 @@ def test_from_samples_bernoulli_logits_matches_formula(assert_close):
     assert_close(rloo.stderr["logits"], terms.std(0, ddof=1) / np.sqrt(n), 1e-8)
 
 
-def test_comparison_detects_other_samples(assert_close):
+def test_comparison_detects_other_samples(assert_estimates_close):
     """The comparison can fail: a run on other samples (another seed) is caught."""
-    d = make("Normal", (3,))
+    d = BY_NAME["Normal"].make((3,))
     a = fs.estimate(d, fs.fn.power(2), N, rng=1, backend="reference")
     b = fs.estimate(d, fs.fn.power(2), N, rng=2)
     with pytest.raises(AssertionError):
-        assert_estimates_close(b, a, assert_close)
+        assert_estimates_close(b, a)
 
 
 @pytest.mark.parametrize("K", [1, 2, 16, 17, 300])

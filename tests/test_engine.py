@@ -1,14 +1,15 @@
-"""Streams, samples, determinism and compiled == reference, for every family."""
+"""The engine: Philox and keys, batch and gradient shapes, precision targets that
+continue the streams, progress bars, the chunk merge, numba cfuncs and counted
+supports.  (The generic checks of every family live in test_streams.py,
+test_compiled_vs_reference.py and test_determinism.py.)"""
 
-import ctypes
 import sys
 
 import numpy as np
 import pytest
-from scipy import LowLevelCallable
 
 import fastscore as fs
-from cases import NAMES, builtin_f, make, python_f
+from cases import make
 from fastscore import _kernels
 from fastscore._rng import key_from_rng
 
@@ -65,132 +66,7 @@ def test_key_from_rng_spec7():
         key_from_rng(-1)
 
 
-# ---------------------------------------------------------------- samples
-def numpy_chunk(name, d, gen, b, m):
-    """What numpy's own Generator draws for chunk samples of batch element b."""
-    if name == "Normal":
-        return gen.normal(d.loc.ravel()[b], d.scale.ravel()[b], m)
-    if name == "LogNormal":
-        return gen.lognormal(d.loc.ravel()[b], d.scale.ravel()[b], m)
-    if name == "Exponential":
-        return gen.exponential(1.0 / d.rate.ravel()[b], m)
-    if name == "Gamma":
-        return gen.gamma(d.concentration.ravel()[b], 1.0 / d.rate.ravel()[b], m)
-    if name == "Beta":
-        return gen.beta(d.concentration1.ravel()[b], d.concentration0.ravel()[b], m)
-    if name == "Chi2":
-        return gen.chisquare(d.df.ravel()[b], m)
-    if name == "VonMises":
-        return gen.vonmises(d.loc.ravel()[b], d.concentration.ravel()[b], m)
-    if name == "Poisson":
-        return gen.poisson(d.rate.ravel()[b], m)
-    if name.startswith("Bernoulli"):
-        return (gen.random(m) < d.probs.ravel()[b]).astype(np.int64)
-    if name.startswith("Categorical"):
-        p = d.probs.reshape(-1, d.num_categories)[b]
-        return np.minimum(np.searchsorted(np.cumsum(p), gen.random(m), side="right"),
-                          d.num_categories - 1)
-    if name.startswith("Binomial"):
-        return gen.binomial(int(d.total_count.ravel()[b]), d.probs.ravel()[b], m)
-    if name.startswith("Geometric"):
-        return gen.geometric(d.probs.ravel()[b], m) - 1
-    if name.startswith("NegativeBinomial"):
-        return gen.negative_binomial(d.total_count.ravel()[b], 1.0 - d.probs.ravel()[b], m)
-    if name == "Dirichlet":
-        g = gen.standard_gamma(d.concentration.reshape(-1, 3)[b], size=(m, 3))
-        return g / g.sum(axis=1, keepdims=True)
-    if name == "MultivariateNormal":
-        z = gen.standard_normal((m, 3))
-        return d.loc.reshape(-1, 3)[b] + z @ d.scale_tril.reshape(-1, 3, 3)[b].T
-    raise KeyError(name)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_samples_are_numpys_on_the_documented_streams(name):
-    d = make(name, batch=True)
-    n = 2 * C + 123
-    x = fs.sample(d, n, rng=11)
-    assert x.shape == (n, 2) + tuple(d.event_shape)
-    assert x.dtype == (np.int64 if d.integer_valued else np.float64)
-    assert np.array_equal(x, fs.sample(d, n, rng=11, backend="reference"))
-    key = key_from_rng(11)
-    exact = name not in ("Dirichlet", "MultivariateNormal")  # composite samplers round differently
-    for b in range(2):
-        for c in range(3):
-            m = min(C, n - c * C)
-            gen = np.random.Generator(numpy_philox(key, (0, 0, c, b)))
-            want = numpy_chunk(name, d, gen, b, m)
-            got = x[c * C:c * C + m, b]
-            if exact:
-                assert np.array_equal(got, want), (b, c)
-            else:
-                np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
-
-
 # ------------------------------------------------------------ estimates
-def ll_scalar(fn):
-    cb = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(fn)
-    return LowLevelCallable(cb), cb
-
-
-def ll_vector(fn):
-    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_ssize_t,
-                             ctypes.c_ssize_t, ctypes.c_void_p)
-    cb = proto(lambda x, e, b, ud: fn([x[i] for i in range(e)], b))
-    return LowLevelCallable(cb), cb
-
-
-def f_kinds(d):
-    kinds = {"builtin": builtin_f(d), "python": python_f(d)}
-    if d.event_size > 1:
-        kinds["lowlevel"] = ll_vector(lambda x, b: float(np.sin(x).sum() + x[0] ** 2))
-    else:
-        kinds["lowlevel"] = ll_scalar(lambda x: float(np.cos(x) + 0.1 * x))
-    return kinds
-
-
-def assert_same(a, b, rtol=1e-10):
-    np.testing.assert_allclose(a.value, b.value, rtol=rtol,
-                               atol=rtol * float(np.max(b.value_stderr)))
-    assert a.grad.keys() == b.grad.keys()
-    for k in a.grad:
-        scale = float(np.max(b.stderr[k])) if np.size(b.stderr[k]) else 0.0
-        np.testing.assert_allclose(a.grad[k], b.grad[k], rtol=rtol, atol=rtol * scale, err_msg=k)
-        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-8, atol=1e-12 * scale,
-                                   err_msg=k)
-
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("fkind", ["builtin", "python", "lowlevel"])
-def test_compiled_equals_reference(name, fkind):
-    for batch in (False, True):
-        d = make(name, batch)
-        f = f_kinds(d)[fkind]
-        f = f[0] if isinstance(f, tuple) else f
-        n = 3000 if fkind == "lowlevel" else C + 500
-        for method in ("plain", "rloo", "cv", "baseline"):
-            kw = {"baseline": np.full(d.batch_shape, 0.7)} if method == "baseline" else {}
-            a = fs.estimate(d, f, n, rng=5, method=method, **kw)
-            b = fs.estimate(d, f, n, rng=5, method=method, backend="reference", **kw)
-            assert_same(a, b)
-
-
-@pytest.mark.parametrize("name", ["Normal", "Poisson", "Bernoulli(logits)",
-                                  "Categorical(logits)", "Dirichlet", "Gamma"])
-def test_same_result_for_any_thread_count(name):
-    d = make(name, batch=True)
-    for fkind, f in f_kinds(d).items():
-        f = f[0] if isinstance(f, tuple) else f
-        n = 5000 if fkind == "lowlevel" else 6 * C + 17
-        runs = [fs.estimate(d, f, n, rng=9, method="rloo", n_threads=t) for t in (1, 2, 3, 8)]
-        for r in runs[1:]:
-            assert np.array_equal(r.value, runs[0].value)
-            assert np.array_equal(r.value_stderr, runs[0].value_stderr)
-            for k in r.grad:
-                assert np.array_equal(r.grad[k], runs[0].grad[k]), (fkind, k)
-                assert np.array_equal(r.stderr[k], runs[0].stderr[k]), (fkind, k)
-
-
 def test_python_f_and_builtin_f_see_the_same_samples():
     # x * x in NumPy rounds exactly like the kernel's power(2): bit-identical sums.
     d = make("Normal", batch=True)
@@ -198,18 +74,6 @@ def test_python_f_and_builtin_f_see_the_same_samples():
     b = fs.estimate(d, lambda x: x * x, 3 * C + 5, rng=2, method="cv")
     for k in a.grad:
         assert np.array_equal(a.grad[k], b.grad[k])
-
-
-@pytest.mark.parametrize("name", ["Normal", "Gamma", "MultivariateNormal", "Poisson",
-                                  "Categorical(logits)"])
-def test_estimate_from_samples_matches(name):
-    d = make(name, batch=True)
-    f = python_f(d)
-    n = 2 * C + 100
-    x = fs.sample(d, n, rng=4)
-    got = fs.estimate_from_samples(d, x, f(x), method="rloo")
-    want = fs.estimate(d, f, n, rng=4, method="rloo", backend="reference")
-    assert_same(got, want, rtol=1e-9)
 
 
 def test_batch_shapes_broadcast_and_grad_shapes():
@@ -324,7 +188,7 @@ def test_numpy_merge_mirrors_the_kernel_merge():
     np.testing.assert_array_equal(_moments.merge(empty.copy(), a), a)
 
 
-def test_numba_cfuncs_are_accepted():
+def test_numba_cfuncs_are_accepted(assert_estimates_close):
     numba = pytest.importorskip("numba")
     from numba import types
 
@@ -347,7 +211,7 @@ def test_numba_cfuncs_are_accepted():
     m = fs.MultivariateNormal(np.zeros((2, 3)), np.eye(3))
     c = fs.estimate(m, norm2_plus_index, 2000, rng=0)
     r = fs.estimate(m, norm2_plus_index, 2000, rng=0, backend="reference")
-    assert_same(c, r)
+    assert_estimates_close(c, r)
 
 
 @pytest.mark.parametrize("param", ["probs", "logits"])

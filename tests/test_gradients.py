@@ -1,214 +1,107 @@
-"""Scores against finite differences of scipy.stats, estimates against closed forms."""
+"""Scores against finite differences of scipy.stats log-densities, estimates
+against closed forms, and the estimators against their formulas written out in
+NumPy.  The generic tests run on every case of the registry (tests/cases.py)."""
 
 import numpy as np
 import pytest
-from scipy import special, stats
 
 import fastscore as fs
-from cases import NAMES, make
+from cases import BY_NAME, CASES, make
 
-R2 = np.array([0.3, 1.7])
-R3 = np.array([1.0, -0.5, 2.0])
-R4 = np.array([1.0, -0.5, 2.0, 0.25])
-A3 = np.array([1.0, 0.0, 0.0])
-
-
-# ------------------------------------------------------ scipy log-densities
-def scipy_logpdf(name, p, x):
-    """log p(x) from scipy.stats for the parameters p (names as fastscore's)."""
-    if name == "Normal":
-        return stats.norm.logpdf(x, p["loc"], p["scale"])
-    if name == "LogNormal":
-        return stats.lognorm.logpdf(x, p["scale"], scale=np.exp(p["loc"]))
-    if name == "Exponential":
-        return stats.expon.logpdf(x, scale=1.0 / p["rate"])
-    if name == "Gamma":
-        return stats.gamma.logpdf(x, p["concentration"], scale=1.0 / p["rate"])
-    if name == "Beta":
-        return stats.beta.logpdf(x, p["concentration1"], p["concentration0"])
-    if name == "Chi2":
-        return stats.chi2.logpdf(x, p["df"])
-    if name == "VonMises":
-        return stats.vonmises.logpdf(x, p["concentration"], loc=p["loc"])
-    if name == "Poisson":
-        return stats.poisson.logpmf(x, p["rate"])
-    prob = p["probs"] if "probs" in p else special.expit(p.get("logits", 0.0))
-    if name.startswith("Bernoulli"):
-        return stats.bernoulli.logpmf(x, prob)
-    if name.startswith("Categorical"):
-        pr = p["probs"] / p["probs"].sum() if "probs" in p else special.softmax(p["logits"])
-        return np.log(pr[x])
-    if name.startswith("Binomial"):
-        return stats.binom.logpmf(x, p["total_count"], prob)
-    if name.startswith("Geometric"):
-        return stats.geom.logpmf(x + 1, prob)
-    if name.startswith("NegativeBinomial"):
-        return stats.nbinom.logpmf(x, p["total_count"], 1.0 - prob)
-    if name == "Dirichlet":
-        return stats.dirichlet.logpdf(x, p["concentration"])
-    if name == "MultivariateNormal":
-        L = p["scale_tril"]
-        return stats.multivariate_normal.logpdf(x, p["loc"], L @ L.T)
-    raise KeyError(name)
+N = 200_000  # closed forms: within 4 standard errors
+METHODS = ["plain", "baseline", "rloo", "cv"]
+BASELINE = 1.0
 
 
-def params_of(d):
-    out = {k: np.array(v, dtype=float) for k, v in d._differentiable.items()}
-    out.update({k: np.array(v, dtype=float) for k, v in d._fixed.items()})
-    return out
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_score_matches_finite_differences_of_scipy(name):
-    d = make(name)
+# ------------------------------------------------- scores vs scipy.stats
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_score_matches_finite_differences_of_scipy(case):
+    """fs.score equals central differences of the case's scipy.stats log-density,
+    for each element of a batch of two, each parameter and each of its entries."""
+    d = case.make((2,))
     x = fs.sample(d, 6, rng=21)
     scores = fs.score(d, x)
-    p0 = params_of(d)
-    for pname in d.param_names:
-        base = p0[pname]
-        for idx in np.ndindex(base.shape):
-            if pname == "scale_tril" and idx[1] > idx[0]:
-                assert np.all(scores[pname][(slice(None),) + idx] == 0)
-                continue
-            h = 1e-6 * max(1.0, abs(base[idx]))
-            up, dn = dict(p0), dict(p0)
-            up[pname] = base.copy()
-            dn[pname] = base.copy()
-            up[pname][idx] += h
-            dn[pname][idx] -= h
-            for i in range(len(x)):
-                fd = (scipy_logpdf(name, up, x[i]) - scipy_logpdf(name, dn, x[i])) / (2 * h)
-                got = scores[pname][(i,) + idx]
-                assert got == pytest.approx(fd, rel=2e-5, abs=2e-6), (pname, idx, i)
+    assert list(scores) == list(d.param_names)
+    for b in range(2):
+        p0 = case.element(b)
+        for name in d.param_names:
+            base = p0[name]
+            assert scores[name].shape == (6, 2) + base.shape
+            for idx in np.ndindex(base.shape):
+                got = scores[name][(slice(None), b) + idx]
+                if name == "scale_tril" and idx[1] > idx[0]:
+                    assert np.all(got == 0)  # no gradient above the diagonal
+                    continue
+                h = 1e-6 * max(1.0, abs(base[idx]))
+                up, dn = dict(p0), dict(p0)
+                up[name], dn[name] = base.copy(), base.copy()
+                up[name][idx] += h
+                dn[name][idx] -= h
+                fd = (case.logpdf(up, x[:, b]) - case.logpdf(dn, x[:, b])) / (2 * h)
+                np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-7,
+                                           err_msg="%s %s%s, element %d" % (case, name, idx, b))
 
 
-# ------------------------------------------------------- closed forms
-def closed_form(name, d):
-    """(f, {param: exact gradient of E[f]}) for one family."""
-    p = params_of(d)
-    if name == "Normal":
-        return fs.fn.power(2), {"loc": 2 * p["loc"], "scale": 2 * p["scale"]}
-    if name == "LogNormal":
-        m = np.exp(p["loc"] + p["scale"] ** 2 / 2)
-        return fs.fn.power(1), {"loc": m, "scale": p["scale"] * m}
-    if name == "Exponential":
-        return fs.fn.power(1), {"rate": -1 / p["rate"] ** 2}
-    if name == "Gamma":
-        a, r = p["concentration"], p["rate"]
-        return fs.fn.power(1), {"concentration": 1 / r, "rate": -a / r ** 2}
-    if name == "Beta":
-        a, b = p["concentration1"], p["concentration0"]
-        return fs.fn.power(1), {"concentration1": b / (a + b) ** 2,
-                                "concentration0": -a / (a + b) ** 2}
-    if name == "Chi2":
-        return fs.fn.power(1), {"df": 1.0}
-    if name == "VonMises":
-        mu, k = p["loc"], p["concentration"]
-        A = special.i1e(k) / special.i0e(k)
-        return (lambda x: np.cos(x)), {"loc": -A * np.sin(mu),
-                                       "concentration": (1 - A / k - A * A) * np.cos(mu)}
-    if name == "Poisson":
-        return fs.fn.power(2), {"rate": 1 + 2 * p["rate"]}
-    if name == "Bernoulli(probs)":
-        return fs.fn.table(R2), {"probs": R2[1] - R2[0]}
-    if name == "Bernoulli(logits)":
-        q = special.expit(p["logits"])
-        return fs.fn.table(R2), {"logits": q * (1 - q) * (R2[1] - R2[0])}
-    if name == "Categorical(logits)":
-        q = special.softmax(p["logits"])
-        return fs.fn.table(R3), {"logits": q * (R3 - q @ R3)}
-    if name == "Categorical(probs)":
-        S = p["probs"].sum()
-        q = p["probs"] / S
-        return fs.fn.table(R4), {"probs": (R4 - q @ R4) / S}
-    N = p.get("total_count")
-    if name.startswith("Binomial"):
-        if "logits" in p:
-            q = special.expit(p["logits"])
-            return fs.fn.power(1), {"logits": N * q * (1 - q)}
-        return fs.fn.power(1), {"probs": N}
-    if name == "Geometric(probs)":
-        return fs.fn.power(1), {"probs": -1 / p["probs"] ** 2}
-    if name == "Geometric(logits)":
-        q = special.expit(p["logits"])
-        return fs.fn.power(1), {"logits": -(1 - q) / q}
-    if name == "NegativeBinomial(probs)":
-        return fs.fn.power(1), {"probs": N / (1 - p["probs"]) ** 2}
-    if name == "NegativeBinomial(logits)":
-        q = special.expit(p["logits"])
-        return fs.fn.power(1), {"logits": N * q / (1 - q)}
-    if name == "Dirichlet":
-        a = p["concentration"]
-        S = a.sum()
-        g = -a[0] / S ** 2 * np.ones(3)
-        g[0] = (S - a[0]) / S ** 2
-        return fs.fn.linear(A3), {"concentration": g}
-    if name == "MultivariateNormal":
-        L = np.zeros((3, 3))
-        L[0, 0] = 2 * p["scale_tril"][0, 0]
-        return (lambda x: x[..., 0] ** 2), {"loc": np.array([2 * p["loc"][0], 0.0, 0.0]),
-                                            "scale_tril": L}
-    raise KeyError(name)
+# ---------------------------------------------------------- closed forms
+def assert_within(est, mean, grad, k=4.0):
+    """est within k standard errors of the exact values; exact zeros that come out
+    with zero error bars (MultivariateNormal's entries above the diagonal) must be 0."""
+    assert np.all(np.abs(est.value - mean) <= k * est.value_stderr), (est.value, mean)
+    assert set(est.grad) == set(grad)
+    for name, g in grad.items():
+        se, err = est.stderr[name], np.abs(est.grad[name] - g)
+        assert est.grad[name].shape == g.shape, (name, est.grad[name].shape, g.shape)
+        ok = (err <= k * se) & (se > 0) | (se == 0) & (err < 1e-12)
+        assert np.all(ok), "grad[%r] = %s, exact %s: %s stderr off" % (
+            name, est.grad[name], g, err / se)
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("method", ["plain", "rloo", "cv"])
-def test_gradient_matches_closed_form(name, method):
-    d = make(name)
-    f, exact = closed_form(name, d)
-    est = fs.estimate(d, f, 200_000, rng=17, method=method)
-    assert set(est.grad) == set(exact)
-    for k, g in exact.items():
-        se = np.asarray(est.stderr[k])
-        err = np.abs(np.asarray(est.grad[k]) - g)
-        # exact zeros (MVN's unused entries) must come out with zero error bars
-        assert np.all((err <= 4 * se) | ((se == 0) & (err < 1e-12))), (k, est.grad[k], g, se)
+# Every method with a truth's first kind of f (its built-in where it has one); its
+# Python twin (the Python-f loop to the same sums, test_compiled_vs_reference.py) with rloo.
+CLOSED_FORMS = [(case, t, kind, method) for case in CASES for t, truth in enumerate(case.truths)
+                for kind in truth.kinds()
+                for method in (METHODS if kind == truth.kinds()[0] else ["rloo"])]
+#: The elements of the closed-form tests: two of the case's first three, which lie
+#: inside the parameter space (the third takes other sampler branches: Poisson's PTRS).
+INSIDE = [0, 2]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_score_has_mean_zero(name):
-    d = make(name, batch=True)
-    est = fs.estimate(d, lambda x: np.ones(x.shape[:2]), 50_000, rng=8, method="plain")
-    for k in est.grad:
-        g, se = np.asarray(est.grad[k]), np.asarray(est.stderr[k])
-        assert np.all(np.abs(g) <= 4 * se + 1e-12), k
-        assert np.all(se[np.abs(g) > 0] > 0)
+@pytest.mark.parametrize("case,t,kind,method", CLOSED_FORMS,
+                         ids=["%s-%d-%s-%s" % c for c in CLOSED_FORMS])
+def test_estimate_matches_closed_form(case, t, kind, method):
+    """E[f] and its gradient within 4 standard errors, for a batch of the case's
+    elements 0 and 2 (tables: a row of rewards per element)."""
+    truth = case.truths[t]
+    shape = (len(INSIDE),)
+    d = case.make(shape, INSIDE)
+    kw = {"baseline": BASELINE} if method == "baseline" else {}
+    est = fs.estimate(d, truth.f(kind, shape, INSIDE), N, rng=17, method=method, **kw)
+    assert_within(est, *case.exact(truth, INSIDE))
 
 
-# ------------------------------------------------------------- coverage
-@pytest.mark.parametrize("case", ["Normal", "Categorical(logits)"])
-def test_95_percent_intervals_cover(case):
-    d = make(case)
-    f, exact = closed_form(case, d)
-    k = d.param_names[0]
-    g_exact = np.ravel(exact[k])[0]
-    for method in ("plain", "rloo", "cv"):
-        hits = 0
-        for seed in range(300):
-            est = fs.estimate(d, f, 2000, rng=1000 + seed, method=method)
-            g, se = np.ravel(est.grad[k])[0], np.ravel(est.stderr[k])[0]
-            hits += abs(g - g_exact) <= 1.96 * se
-        assert 0.92 <= hits / 300 <= 0.98, (method, hits)
+def test_closed_form_check_can_fail():
+    """A wrong 'exact' gradient (off by 5%) is rejected at this n (f = x^2)."""
+    case = BY_NAME["Normal"]
+    truth = case.truths[1]
+    est = fs.estimate(case.make((2,)), truth.f("builtin", (2,)), N, rng=107, method="rloo")
+    mean, grad = case.exact(truth, [0, 1])
+    assert_within(est, mean, grad)
+    with pytest.raises(AssertionError):
+        assert_within(est, mean, {"loc": grad["loc"] * 1.05, "scale": grad["scale"]})
 
 
-# ------------------------------------------------------------- stability
-@pytest.mark.parametrize("backend", ["compiled", "reference"])
-def test_offset_of_f_does_not_change_rloo_or_cv(backend):
-    d = make("Normal", batch=True)
-    for method in ("rloo", "cv"):
-        for f0, f1 in [(fs.fn.linear(1.0, 0.0), fs.fn.linear(1.0, 1e8)),
-                       (lambda x: x * x, lambda x: x * x + 1e8)]:
-            a = fs.estimate(d, f0, 50_000, rng=1, method=method, backend=backend)
-            b = fs.estimate(d, f1, 50_000, rng=1, method=method, backend=backend)
-            for k in a.grad:
-                np.testing.assert_allclose(b.grad[k], a.grad[k], rtol=1e-6)
-                np.testing.assert_allclose(b.stderr[k], a.stderr[k], rtol=1e-6)
-    d = make("Categorical(logits)")
-    a = fs.estimate(d, fs.fn.table(R3), 50_000, rng=1, method="rloo", backend=backend)
-    b = fs.estimate(d, fs.fn.table(R3 + 1e8), 50_000, rng=1, method="rloo", backend=backend)
-    np.testing.assert_allclose(b.grad["logits"], a.grad["logits"], rtol=1e-6)
+@pytest.mark.parametrize("method", ["plain", "baseline", "rloo"])
+def test_categorical_logits_gradient_rows_sum_to_zero(method):
+    """sum_k score_k = 0 for logits, and these methods use one baseline for every k:
+    each row of the gradient sums to zero (cv has a baseline per coordinate)."""
+    case = BY_NAME["Categorical(logits)"]
+    kw = {"baseline": BASELINE} if method == "baseline" else {}
+    est = fs.estimate(case.make((2, 3)), case.truths[0].f("builtin", (2, 3)), 20_000, rng=105,
+                      method=method, **kw)
+    assert np.all(np.abs(est.grad["logits"].sum(-1)) < 1e-10)
 
 
+# ------------------------------------------------- estimator formulas
 def test_baseline_method_uses_the_baseline():
     d = make("Normal", batch=True)
     f = fs.fn.power(2)

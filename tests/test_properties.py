@@ -1,4 +1,9 @@
-"""Property-based checks (hypothesis): compiled == reference on random problems."""
+"""Property-based checks (hypothesis), for every case of the registry
+(tests/cases.py): compiled == reference on random valid problems, and random
+parameter values give the same outcome on both backends.
+
+Examples are derandomized (a fixed seed per test), so a run is reproducible.
+"""
 
 import numpy as np
 import pytest
@@ -6,65 +11,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastscore as fs
+from cases import CASES
 
-pos = st.floats(0.2, 5.0)
-real = st.floats(-3.0, 3.0)
-prob = st.floats(0.05, 0.95)
-
-
-def families(shape):
-    """Strategies building one distribution of each family with batch ``shape``."""
-    def arr(elements):
-        return st.lists(elements, min_size=int(np.prod(shape)), max_size=int(np.prod(shape))) \
-            .map(lambda v: np.reshape(np.array(v, dtype=float), shape))
-
-    K = 3
-    def arr_k(elements):
-        return st.lists(elements, min_size=int(np.prod(shape)) * K,
-                        max_size=int(np.prod(shape)) * K) \
-            .map(lambda v: np.reshape(np.array(v, dtype=float), tuple(shape) + (K,)))
-
-    return st.one_of(
-        st.builds(fs.Normal, arr(real), arr(pos)),
-        st.builds(fs.LogNormal, arr(st.floats(-1, 1)), arr(st.floats(0.1, 1.0))),
-        st.builds(fs.Exponential, arr(pos)),
-        st.builds(fs.Gamma, arr(pos), arr(pos)),
-        st.builds(fs.Beta, arr(pos), arr(pos)),
-        st.builds(fs.Chi2, arr(pos)),
-        st.builds(fs.VonMises, arr(real), arr(pos)),
-        st.builds(fs.Poisson, arr(pos)),
-        st.builds(lambda p: fs.Bernoulli(probs=p), arr(prob)),
-        st.builds(lambda p: fs.Bernoulli(logits=p), arr(real)),
-        st.builds(lambda p: fs.Categorical(logits=p), arr_k(real)),
-        st.builds(lambda p: fs.Categorical(probs=p), arr_k(pos)),
-        st.builds(lambda n, p: fs.Binomial(np.round(n * 4), probs=p), arr(pos), arr(prob)),
-        st.builds(lambda p: fs.Geometric(probs=p), arr(prob)),
-        st.builds(lambda r, p: fs.NegativeBinomial(r, logits=p), arr(pos), arr(real)),
-        st.builds(fs.Dirichlet, arr_k(pos)),
-        st.builds(lambda m: fs.MultivariateNormal(m, np.broadcast_to(
-            np.array([[1.0, 0.0, 0.0], [0.3, 0.8, 0.0], [-0.2, 0.1, 1.2]]),
-            tuple(shape) + (3, 3))), arr_k(real)),
-    )
+SETTINGS = dict(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
-@st.composite
-def problems(draw):
-    shape = draw(st.sampled_from([(), (2,), (2, 1), (1, 3)]))
-    d = draw(families(shape))
-    n = draw(st.integers(2, 3 * fs.CHUNK_SIZE))
-    method = draw(st.sampled_from(["plain", "rloo", "cv", "baseline"]))
+def f_for(d, draw):
+    """A built-in or Python f that takes d's samples."""
     if d.event_size > 1:
-        f = draw(st.sampled_from([fs.fn.linear(1.0, 0.5), lambda x: np.sin(x).sum(axis=-1)]))
-    else:
-        f = draw(st.sampled_from([fs.fn.power(2), fs.fn.call(0.5), fs.fn.indicator(0.0, 2.0),
-                                  lambda x: np.cos(x) + x]))
-    return d, f, n, method, draw(st.integers(0, 2 ** 32))
+        return draw(st.sampled_from([fs.fn.linear(1.0, 0.5), lambda x: np.sin(x).sum(axis=-1)]))
+    return draw(st.sampled_from([fs.fn.power(2), fs.fn.call(0.5), fs.fn.indicator(0.0, 2.0),
+                                 lambda x: np.cos(x) + x]))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(problems())
-def test_compiled_equals_reference(problem):
-    d, f, n, method, seed = problem
+@pytest.mark.parametrize("case", CASES, ids=str)
+@settings(max_examples=6, **SETTINGS)
+@given(data=st.data())
+def test_compiled_equals_reference(case, data):
+    shape = data.draw(st.sampled_from([(), (2,), (2, 1), (1, 3)]), label="shape")
+    d = case.build(data.draw(case.strategy(shape), label="parameters"))
+    f = f_for(d, data.draw)
+    n = data.draw(st.integers(2, 3 * fs.CHUNK_SIZE), label="n")
+    method = data.draw(st.sampled_from(["plain", "rloo", "cv", "baseline"]), label="method")
+    seed = data.draw(st.integers(0, 2 ** 32), label="seed")
     kw = {"baseline": 0.25} if method == "baseline" else {}
     a = fs.estimate(d, f, n, rng=seed, method=method, nan_policy="propagate", **kw)
     b = fs.estimate(d, f, n, rng=seed, method=method, backend="reference",
@@ -82,20 +52,26 @@ def test_compiled_equals_reference(problem):
                                    equal_nan=True)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.sampled_from([
-    lambda v: fs.Normal(0.0, v), lambda v: fs.Gamma(v, 1.0), lambda v: fs.Poisson(v),
-    lambda v: fs.Bernoulli(probs=v), lambda v: fs.Beta(1.0, v), lambda v: fs.Chi2(v),
-    lambda v: fs.Binomial(v, probs=0.5), lambda v: fs.Geometric(probs=v),
-]), st.one_of(st.floats(-10, 0), st.just(np.nan), st.just(np.inf), st.floats(1.01, 5)))
-def test_invalid_parameters_raise_the_same_error_on_both_backends(build, value):
+# Out of range for most parameters, but not all (a scale of 2 is fine).
+VALUES = st.one_of(st.floats(-10, 0), st.just(np.nan), st.just(np.inf), st.floats(1.01, 5))
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@settings(max_examples=12, **SETTINGS)
+@given(data=st.data())
+def test_parameter_values_give_the_same_outcome_on_both_backends(case, data):
+    """One parameter of the case's first element set to a drawn value (every entry):
+    both backends give the same result or raise the same error."""
+    params = case.params()
+    name = data.draw(st.sampled_from(sorted(params)), label="parameter")
+    params[name] = np.full(np.shape(params[name]), data.draw(VALUES, label="value"))
     outcomes = []
     for backend in ("compiled", "reference"):
         try:
-            d = build(value)
-            fs.estimate(d, lambda x: np.ones(np.shape(x)[:1 + len(d.batch_shape)]), 50,
-                        rng=0, backend=backend)
-            outcomes.append(None)
+            d = case.build(params)
+            est = fs.estimate(d, lambda x: np.ones(np.shape(x)[:1 + len(d.batch_shape)]), 50,
+                              rng=0, backend=backend)
+            outcomes.append(("ok", float(est.value)))
         except (ValueError, TypeError) as exc:
             outcomes.append((type(exc), str(exc)))
     assert outcomes[0] == outcomes[1]
