@@ -1628,6 +1628,24 @@ def _open_uniform(u):
     return np.where(u > 0.0, u, _OPEN_ZERO)
 
 
+def _libm(fn, x):
+    """fn (a math function) elementwise: the C library's rounding, as the kernels'.
+
+    numpy's own log and exp may round the last bit differently (SIMD code);
+    the relaxed samplers' twins go through libm so that their samples are the
+    kernels' bit for bit.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return np.fromiter(map(fn, x.ravel().tolist()), np.float64, x.size).reshape(x.shape)
+
+
+def _libm_sigmoid(z):
+    # the kernels' _sigmoid, branch for branch, through libm's exp
+    z = np.asarray(z, dtype=np.float64)
+    e = _libm(math.exp, np.where(z >= 0.0, -z, z))
+    return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
 def _sigmoid(z):
     # the kernels' _sigmoid, branch for branch
     with np.errstate(over="ignore"):
@@ -1635,10 +1653,10 @@ def _sigmoid(z):
         return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _softmax_scaled(z, scale):
+def _softmax_scaled(z, scale, exp=np.exp):
     """softmax(scale z) over the last axis, the max subtracted (the kernels' order)."""
     zz = z * scale
-    e = np.exp(zz - zz.max(axis=-1, keepdims=True))
+    e = exp(zz - zz.max(axis=-1, keepdims=True))
     tot = e[..., 0].copy()
     for k in range(1, e.shape[-1]):
         tot = tot + e[..., k]
@@ -1710,8 +1728,8 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
 
     def _draw_numpy(self, gen, c, m):
         u = _open_uniform(gen.random(m))
-        return _sigmoid((c["logits"] + (np.log(u) - np.log1p(-u)))
-                        * c["inv_temperature"])[:, None]
+        return _libm_sigmoid((c["logits"] + (_libm(math.log, u) - _libm(math.log1p, -u)))
+                             * c["inv_temperature"])[:, None]
 
     def _in_support(self, x3):
         return (x3 > 0) & (x3 < 1)
@@ -1742,12 +1760,13 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
         r = _open_uniform(gen.random(2 * m).reshape(m, 2))
         u, v = r[:, 0], r[:, 1]
         l, p, q, inv_t = c["logits"], c["probs"], c["q"], c["inv_temperature"]
-        z = l + (np.log(u) - np.log1p(-u))
+        log, log1p = (lambda a: _libm(math.log, a)), (lambda a: _libm(math.log1p, a))
+        z = l + (log(u) - log1p(-u))
         b = np.where(z > 0.0, 1.0, 0.0)
         vp = np.where(b > 0.0, v * p + q, v * q)
         dvp = np.where(b > 0.0, v - 1.0, -v)
-        zt = l + (np.log(vp) - np.log1p(-vp))
-        y, yt = _sigmoid(z * inv_t), _sigmoid(zt * inv_t)
+        zt = l + (log(vp) - log1p(-vp))
+        y, yt = _libm_sigmoid(z * inv_t), _libm_sigmoid(zt * inv_t)
         aux = np.stack([b, 1.0 + (p * q) * dvp / (vp * (1.0 - vp)), np.zeros(m)], axis=-1)
         return (np.stack([b, yt])[:, :, None], np.stack([y, yt])[:, :, None], aux)
 
@@ -1844,7 +1863,9 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
     def _draw_numpy(self, gen, c, m):
         K = self.event_shape[0]
         u = _open_uniform(gen.random((m, K)))
-        return _softmax_scaled(c["log_probs"] - np.log(-np.log(u)), c["inv_temperature"])
+        log = lambda a: _libm(math.log, a)  # noqa: E731
+        return _softmax_scaled(c["log_probs"] - log(-log(u)), c["inv_temperature"],
+                               lambda a: _libm(math.exp, a))
 
     def _in_support(self, x3):
         return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
@@ -1875,14 +1896,19 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
         K = self.event_shape[0]
         r = _open_uniform(gen.random((m, 2 * K)))
         lp, p, inv_t = c["log_probs"], c["probs"], c["inv_temperature"]
-        z = lp - np.log(-np.log(r[:, :K]))
+        log = lambda a: _libm(math.log, a)  # noqa: E731
+        exp = lambda a: _libm(math.exp, a)  # noqa: E731
+        z = lp - log(-log(r[:, :K]))
         b = np.argmax(z, axis=-1)
-        e = -np.log(r[:, K:])
+        e = -log(r[:, K:])
         eb = e[np.arange(m), b]
         onehot = (np.arange(K)[None, :] == b[:, None])
         with np.errstate(divide="ignore"):
-            zt = np.where(onehot, -np.log(eb)[:, None], -np.log(e / p + eb[:, None]))
-        y, yt = _softmax_scaled(z, inv_t), _softmax_scaled(zt, inv_t)
+            ratio = np.where(p > 0, e / np.where(p > 0, p, 1.0), np.inf) + eb[:, None]
+        zt = np.where(onehot, -log(eb)[:, None], -np.where(np.isinf(ratio), np.inf,
+                                                            log(np.where(np.isinf(ratio), 1.0,
+                                                                         ratio))))
+        y, yt = _softmax_scaled(z, inv_t, exp), _softmax_scaled(zt, inv_t, exp)
         aux = np.concatenate([b[:, None].astype(np.float64), eb[:, None], e], axis=-1)
         return np.stack([onehot.astype(np.float64), yt]), np.stack([y, yt]), aux
 

@@ -604,6 +604,109 @@ def _multivariate_normal():
         exact_draw=False)
 
 
+def _relaxed_mean(t, l, a=(0.0, 1.0)):
+    """E[a_0 (1 - y) + a_1 y] for y = sigmoid((l + logistic) / t), by quadrature over u."""
+    from scipy import integrate
+
+    val, _ = integrate.quad(lambda u: special.expit((l + special.logit(u)) / t), 0.0, 1.0,
+                            epsabs=1e-13, epsrel=1e-12, limit=200)
+    return a[0] * (1.0 - val) + a[1] * val
+
+
+def _relaxed_grad(fun, p, by):
+    """{by: dE/dparameter} by central differences of the quadrature ``fun(p)``."""
+    v = np.asarray(p[by], dtype=np.float64)
+    g = np.zeros(v.shape)
+    for idx in np.ndindex(v.shape):
+        h = 1e-5
+        up, dn = dict(p), dict(p)
+        vu, vd = v.copy(), v.copy()
+        vu[idx] += h
+        vd[idx] -= h
+        up[by], dn[by] = vu, vd
+        g[idx] = (fun(up) - fun(dn)) / (2 * h)
+    return {by: g}
+
+
+def _relaxed_bernoulli(by):
+    def logits(p):
+        return p["logits"] if "logits" in p else special.logit(p["probs"])
+
+    def draw(gen, p, m):
+        u = gen.random(m)
+        u = np.where(u > 0, u, 2.0 ** -54)
+        return special.expit((logits(p) + np.log(u / (1 - u))) / p["temperature"])
+
+    def logpdf(p, x):
+        t, l = p["temperature"], logits(p)
+        return (np.log(t) + l - (t + 1) * np.log(x * (1 - x))
+                - 2 * np.log(np.exp(l) * x ** -t + (1 - x) ** -t))
+
+    def mean(p):
+        return _relaxed_mean(float(p["temperature"]), float(logits(p)))
+
+    if by == "probs":
+        elements = [(0.5, 0.3), (1.5, 0.8), (0.8, 0.6)]
+        valid = st.floats(0.1, 0.9)
+        invalid = [Invalid({"probs": 0.0}, ["'probs'", "(0, 1)"]),
+                   Invalid({"temperature": 0.0}, ["'temperature'", "> 0"]),
+                   Invalid({"logits": 0.0}, ["exactly one", "probs", "logits"])]
+    else:
+        elements = [(0.5, 0.3), (1.5, -0.8), (0.8, 1.2)]
+        valid = REAL
+        invalid = [Invalid({"logits": np.inf}, ["'logits'", "finite"]),
+                   Invalid({"temperature": [1.0, -1.0]}, ["'temperature'", "> 0", "(1,)"])]
+    return Case(
+        "RelaxedBernoulli(%s)" % by, fs.RelaxedBernoulli,
+        [{"temperature": t, by: v} for t, v in elements], draw=draw, logpdf=logpdf,
+        truths=[Truth(fs.fn.power(1), _identity, mean,
+                      lambda p: _relaxed_grad(mean, p, by))],
+        valid={"temperature": st.floats(0.3, 3.0), by: valid}, invalid=invalid,
+        exact_draw=False)
+
+
+def _relaxed_categorical(by):
+    # K = 2: y_1 = sigmoid((l_1 - l_0 + logistic) / t), so E[f] is a 1-D quadrature
+    a = np.array([1.0, 3.0])
+
+    def log_probs(p):
+        lg = p["logits"] if "logits" in p else np.log(p["probs"])
+        return lg - special.logsumexp(lg)
+
+    def draw(gen, p, m):
+        u = gen.random((m, 2))
+        u = np.where(u > 0, u, 2.0 ** -54)
+        return special.softmax((log_probs(p) - np.log(-np.log(u))) / p["temperature"], axis=-1)
+
+    def logpdf(p, x):
+        t, l = p["temperature"], log_probs(p)
+        return (np.log(t) + (l - (t + 1) * np.log(x)).sum(-1)
+                - 2 * special.logsumexp(l - t * np.log(x), axis=-1))
+
+    def mean(p):
+        lp = log_probs(p)
+        return _relaxed_mean(float(p["temperature"]), float(lp[1] - lp[0]), a)
+
+    if by == "probs":
+        elements = [(0.5, [1.0, 2.0]), (1.5, [3.0, 1.0]), (0.8, [0.5, 0.7])]
+        valid = _vector(POS, 2)
+        invalid = [Invalid({"probs": [1.0, 0.0]}, ["'probs'", "> 0"]),
+                   Invalid({"probs": [1.0]}, ["'probs'", "2 <= K"])]
+    else:
+        elements = [(0.5, [0.2, -0.5]), (1.5, [1.0, 0.0]), (0.8, [-0.3, 0.9])]
+        valid = _vector(REAL, 2)
+        invalid = [Invalid({"temperature": -2.0}, ["'temperature'", "> 0"]),
+                   Invalid({"temperature": None}, ["'temperature'"], TypeError)]
+    return Case(
+        "RelaxedCategorical(%s)" % by, fs.RelaxedCategorical,
+        [{"temperature": t, by: np.asarray(v)} for t, v in elements], draw=draw,
+        logpdf=logpdf,
+        truths=[Truth(fs.fn.linear(a), lambda x: np.asarray(x, dtype=np.float64) @ a, mean,
+                      lambda p: _relaxed_grad(mean, p, by))],
+        valid={"temperature": st.floats(0.3, 3.0), by: valid}, invalid=invalid,
+        exact_draw=False)
+
+
 CASES = [
     _normal(), _lognormal(), _exponential(), _gamma(), _beta(), _chi2(), _vonmises(),
     _poisson(), _bernoulli("probs"), _bernoulli("logits"), _categorical_case("probs"),
@@ -626,6 +729,8 @@ CASES = [
     _geometric("probs"), _geometric("logits"),
     _negative_binomial("probs"), _negative_binomial("logits"),
     _dirichlet(), _multivariate_normal(),
+    _relaxed_bernoulli("probs"), _relaxed_bernoulli("logits"),
+    _relaxed_categorical("probs"), _relaxed_categorical("logits"),
 ]
 BY_NAME = {case.name: case for case in CASES}
 NAMES = [case.name for case in CASES]

@@ -28,6 +28,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cases  # noqa: E402
 
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "pinned.json")
+#: The families (of cases.py) the table pins: those of version 0.1.0.
+PINNED_NAMES = [
+    "Normal", "LogNormal", "Exponential", "Gamma", "Beta", "Chi2", "VonMises", "Poisson",
+    "Bernoulli(probs)", "Bernoulli(logits)", "Categorical(probs)", "Categorical(logits)",
+    "Binomial(probs)", "Binomial(logits)", "Binomial(large)", "Geometric(probs)",
+    "Geometric(logits)", "NegativeBinomial(probs)", "NegativeBinomial(logits)", "Dirichlet",
+    "MultivariateNormal",
+]
 N = fs.CHUNK_SIZE + 77
 METHODS = ("plain", "baseline", "rloo", "cv")
 KINDS = ("builtin", "python", "lowlevel")
@@ -73,7 +81,7 @@ def _digest(a):
 def estimate_cases():
     """(case id, thunk computing its record)."""
     out = []
-    for name in cases.NAMES:
+    for name in PINNED_NAMES:
         for kind in KINDS:
             for backend in BACKENDS:
                 for method in METHODS:

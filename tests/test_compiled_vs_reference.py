@@ -68,8 +68,10 @@ def f_kinds(d):
     and every other built-in that takes d's samples."""
     kinds = {"builtin": builtin_f(d), "python": python_f(d)}
     if d.event_size > 1:
-        kinds.update({"llc_vector": LowLevelCallable(VECTOR_CB),
-                      "linear_scalar_a": fs.fn.linear(2.0, 0.5)})
+        kinds["llc_vector"] = LowLevelCallable(VECTOR_CB)
+        if not isinstance(d, (fs.Dirichlet, fs.RelaxedCategorical)):
+            # (on the simplex a . x with a scalar a is constant: its gradient is rounding noise)
+            kinds["linear_scalar_a"] = fs.fn.linear(2.0, 0.5)
         return kinds
     lo, hi = (float(t) for t in _thresholds(d))
     kinds.update({"llc_scalar": LowLevelCallable(SCALAR_CB),

@@ -18,11 +18,28 @@ def test_a_case_for_every_distribution_and_parameterisation():
             assert {"probs", "logits"} <= passed, case
 
 
+#: The options under which an estimator kind runs a variant of a family's kernel.
+VARIANTS = [("concrete", dict(temperature=0.5)),
+            ("concrete", dict(temperature=0.5, straight_through=True)),
+            ("rebar", dict(temperature=0.5)), ("arm", {}), ("disarm", {})]
+
+
 def test_a_case_for_every_kernel_family():
+    """Every kernel family is run by some case: as its plan's own family, or the
+    variant an estimator kind runs it on (relaxations, antithetic draws)."""
+    from fastscore._kinds import KINDS
+
     used = set()
     for case in CASES:
-        plan = case.make().plan()
+        d = case.make()
+        plan = d.plan()
         used |= {plan.family.name, plan.inline_family.name}
+        for name, options in VARIANTS:
+            try:
+                variant = KINDS[name].configured(**options).plan_for(d)
+            except NotImplementedError:
+                continue
+            used |= {variant.family.name, variant.inline_family.name}
     assert used == {fam.name for fam in _specs.FAMILIES}
 
 
