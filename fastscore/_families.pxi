@@ -748,6 +748,7 @@ cdef inline void relaxed_bernoulli_rebar_draw(bitgen_t *bg, const double *c, Py_
     f1[0] = g1[0]
     aux[0] = b
     aux[1] = 1.0 + (p * q) * dvp / (vp * (1.0 - vp))   # dz~/dlogits, b and v fixed
+    aux[2] = 0.0                                        # (aux holds E + 2 values)
 
 
 cdef inline void relaxed_bernoulli_rebar_terms(const double *c, Py_ssize_t E, double F0,

@@ -57,6 +57,9 @@ class Plan:
     relaxed : bool
         The samples are a continuous relaxation of a discrete family's
         (fn.table then extends linearly).
+    f_input : callable (x3) -> x3 or None
+        What f sees of samples, in NumPy, for a family whose kernel has an f
+        input (the straight-through hard sample); None: the samples.
     rebar : (draw, terms) or None
         REBAR's NumPy twins: draw(gen, c, m) -> (f-points (2, m, E),
         f'-points (2, m, E), aux (m, E + 2)); terms(F, G, Y, aux) -> (A, C),
@@ -67,7 +70,7 @@ class Plan:
     def __init__(self, name, family, consts, layout, params, *, inline_family=None,
                  support=None, onehot=None, draw=None, score=None, check_support=None,
                  pathwise=None, measure_draw=None, measure_coef=None, measure_support=None,
-                 relaxed=False, rebar=None):
+                 relaxed=False, rebar=None, f_input=None):
         self.name = name
         self.family = _specs.BY_NAME[family] if isinstance(family, str) else family
         self.inline_family = (self.family if inline_family is None
@@ -86,6 +89,7 @@ class Plan:
         self.measure_support = measure_support
         self.relaxed = relaxed
         self.rebar = rebar
+        self.f_input = f_input
         self._offsets = self.family.offsets(layout.E, self.consts.shape[1])[0]
 
     # shapes, as the kernels and the f kinds ask for them

@@ -1755,6 +1755,11 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
         return (plan.const("param_scale") * (gp3[:, :, 0] * (y * (1.0 - y))
                                              * plan.const("inv_temperature")))[:, :, None]
 
+    @staticmethod
+    def _hard_numpy(x3):
+        """The straight-through hard sample [y > 1/2] (relaxed_bernoulli_st_f_input)."""
+        return np.where(x3 > 0.5, 1.0, 0.0)
+
     def _rebar_draw_numpy(self, gen, c, m):
         # relaxed_bernoulli_rebar_draw: u then v per sample
         r = _open_uniform(gen.random(2 * m).reshape(m, 2))
@@ -1803,7 +1808,11 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
     temperature : array_like
         t > 0, finite; no gradient is taken for it.
     probs : array_like, optional
-        Category weights, K >= 2 on the last axis, > 0 (normalised).
+        Category weights, K >= 2 on the last axis, >= 0 with a sum > 0
+        (normalised).  A category of probability 0 is never drawn (its y_k is
+        0); the Concrete density, and so ``fs.score`` and the score-function
+        estimator, need every probability > 0 (they are NaN otherwise), while
+        sampling, the pathwise and the REBAR estimators do not.
     logits : array_like, optional
         Log-probabilities up to a constant, finite, K >= 2 on the last axis.
         Exactly one of ``probs`` and ``logits`` must be given.
@@ -1837,13 +1846,16 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
         if self.validate_args:
             self._require("temperature", t, t > 0, "> 0")
             if self._by == "probs":
-                self._require("probs", a, a > 0, "> 0")
+                self._require("probs", a, a >= 0, ">= 0")
+                tot = a.sum(axis=-1)
+                self._require("probs", tot, tot > 0, "summing to > 0 over the last axis")
         K = a.shape[-1]
         self.batch_shape = self._broadcast(["temperature", self._by], {self._by: 1})
         self.event_shape = (K,)
         a = np.broadcast_to(a, tuple(self.batch_shape) + (K,))
         self.temperature = np.broadcast_to(t, self.batch_shape)
-        self.logits = a if self._by == "logits" else np.log(a)
+        with np.errstate(divide="ignore"):
+            self.logits = a if self._by == "logits" else np.log(a)
         self._log_probs = self.logits - special.logsumexp(self.logits, axis=-1, keepdims=True)
         self.probs = np.exp(self._log_probs)
 
@@ -1854,8 +1866,9 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
         K = self.event_shape[0]
         t = self.temperature.ravel()
         raw = self._differentiable[self._by]
-        scale = (np.ones((self.batch_size, K)) if self._by == "logits"
-                 else 1.0 / np.broadcast_to(raw, tuple(self.batch_shape) + (K,)).reshape(-1, K))
+        with np.errstate(divide="ignore"):
+            scale = (np.ones((self.batch_size, K)) if self._by == "logits" else
+                     1.0 / np.broadcast_to(raw, tuple(self.batch_shape) + (K,)).reshape(-1, K))
         return {"temperature": t, "inv_temperature": 1.0 / t,
                 "logits": self.logits.reshape(-1, K), "log_probs": self._log_probs.reshape(-1, K),
                 "probs": self.probs.reshape(-1, K), "param_scale": scale}
@@ -1873,9 +1886,9 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
     def _score_numpy(self, x3):
         plan = self.plan()
         K = self.event_shape[0]
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             w = plan.const("log_probs") - plan.const("temperature")[:, None] * np.log(x3)
-        return plan.const("param_scale") * (1.0 - K * _softmax_scaled(w, 1.0))
+            return plan.const("param_scale") * (1.0 - K * _softmax_scaled(w, 1.0))
 
     def _log_prob(self, x3):
         K = self.event_shape[0]
@@ -1885,6 +1898,11 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
             ly = np.log(x3)
         return (special.gammaln(K) + (K - 1) * np.log(t) + (l - (t[..., None] + 1.0) * ly).sum(-1)
                 - K * special.logsumexp(l - t[..., None] * ly, axis=-1))
+
+    @staticmethod
+    def _hard_numpy(x3):
+        """The straight-through one-hot argmax (relaxed_categorical_st_f_input_event)."""
+        return (np.arange(x3.shape[-1]) == np.argmax(x3, axis=-1)[..., None]).astype(np.float64)
 
     def _pathwise_numpy(self, x3, gp3):
         plan = self.plan()

@@ -85,8 +85,9 @@ def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, st
             fx, terms = fq[0], diff.transpose(1, 2, 0)
         else:
             x3 = sample(plan, n, key, chunk_start)
-            fx = pf.values(x3, plan, "reference")
-            terms = kind.terms(plan, pf, x3, "reference")
+            seen = plan.f_input(x3) if plan.f_input is not None else x3
+            fx = pf.values(seen, plan, "reference")
+            terms = kind.terms(plan, pf, x3, "reference", seen)
         return _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state, kind.block)
 
 

@@ -690,7 +690,8 @@ def _relaxed_categorical(by):
     if by == "probs":
         elements = [(0.5, [1.0, 2.0]), (1.5, [3.0, 1.0]), (0.8, [0.5, 0.7])]
         valid = _vector(POS, 2)
-        invalid = [Invalid({"probs": [1.0, 0.0]}, ["'probs'", "> 0"]),
+        invalid = [Invalid({"probs": [1.0, -1.0]}, ["'probs'", ">= 0"]),
+                   Invalid({"probs": [0.0, 0.0]}, ["'probs'", "sum", "> 0"]),
                    Invalid({"probs": [1.0]}, ["'probs'", "2 <= K"])]
     else:
         elements = [(0.5, [0.2, -0.5]), (1.5, [1.0, 0.0]), (0.8, [-0.3, 0.9])]

@@ -55,6 +55,7 @@ SMALL_RUNS = {
     "bandit_policy_gradient": (["--steps", "20"], "best arm"),
     "bbvi_poisson_gamma": (["--steps", "50"], "exact posterior"),
     "estimators": (["--n", "2000"], "pathwise"),
+    "discrete_gradients": (["--n", "2000", "--rows", "40"], "rebar"),
     "greeks": (["--n", "20000"], "strike"),
     "variance": (["--n", "5000"], "rloo"),
 }
