@@ -10,7 +10,8 @@ import inspect
 
 import numpy as np
 
-from . import distributions, estimators
+from . import distributions
+from ._kinds import SCORE
 
 #: The family names the bridges accept as strings (the public distribution classes).
 FAMILIES = tuple(name for name in distributions.__all__ if name != "Distribution")
@@ -58,9 +59,9 @@ def resolve_family(family):
 
 def check_method(method, baseline):
     """Refuse an unknown method, or a baseline without method='baseline', before any work."""
-    if not isinstance(method, str) or method not in estimators.METHODS:
+    if not isinstance(method, str) or method not in SCORE.methods:
         raise ValueError("method must be one of %s, got %r"
-                         % (", ".join(repr(m) for m in estimators.METHODS), method))
+                         % (", ".join(repr(m) for m in SCORE.methods), method))
     if method == "baseline" and baseline is None:
         raise ValueError("method='baseline' needs baseline=: a scalar or an array of the "
                          "batch shape")

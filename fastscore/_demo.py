@@ -6,8 +6,10 @@
 3. Finance: likelihood-ratio delta and vega of a European call under a
    log-normal terminal price, against Black-Scholes.
 
-Each row prints the estimate +- its standard error, the exact value, the
-z-score and the samples drawn per second.
+Each block opens with one line of context (what is estimated, from how many
+samples, on how many threads, in what time); each row prints the estimate +-
+its standard error, the exact value, the z-score and the samples drawn per
+second.
 """
 
 import sys
@@ -17,12 +19,21 @@ import numpy as np
 from scipy import special, stats
 
 import fastscore as fs
+from ._threads import effective_n_threads
 
 
 def _timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
+
+
+def _context(what, n, seconds, runs=1):
+    """One line saying what a block estimates, from how many samples, threads and time."""
+    mantissa, exponent = ("%.0e" % n).split("e")
+    size = "%se%d" % (mantissa, int(exponent))  # 1e7, 2e6
+    return "%s: n = %s%s, %d threads, %.0f ms" % (
+        what, "%d x " % runs if runs > 1 else "", size, effective_n_threads(), 1e3 * seconds)
 
 
 def bandit_rows(n=10 ** 7):
@@ -37,7 +48,8 @@ def bandit_rows(n=10 ** 7):
     for k in (3, 9):
         rows.append(("bandit: d/dlogit[%d] E[reward]" % k, est.grad["logits"][k],
                      est.stderr["logits"][k], exact[k], n / dt))
-    return rows
+    what = "REINFORCE, 10-armed bandit, softmax policy, d/dlogits E[reward] (rloo)"
+    return _context(what, n, dt), rows
 
 
 def vi_rows(n=2 * 10 ** 6):
@@ -62,10 +74,12 @@ def vi_rows(n=2 * 10 ** 6):
     exact_b = -(S + a0) / beta + (N + b0) * alpha / beta ** 2
     est, dt = _timed(lambda: fs.estimate(fs.Gamma(alpha, beta), elbo_integrand, n=n, rng=0,
                                          method="cv"))
-    return [("VI Poisson-Gamma: d/dalpha ELBO", est.grad["concentration"],
+    rows = [("VI Poisson-Gamma: d/dalpha ELBO", est.grad["concentration"],
              est.stderr["concentration"], exact_a, n / dt),
             ("VI Poisson-Gamma: d/dbeta ELBO", est.grad["rate"], est.stderr["rate"], exact_b,
              n / dt)]
+    what = "VI, Poisson-Gamma model, q = Gamma(alpha, beta), ELBO gradient, Python f (cv)"
+    return _context(what, n, dt), rows
 
 
 def finance_rows(n=10 ** 7):
@@ -87,19 +101,27 @@ def finance_rows(n=10 ** 7):
     a, b = -sigma * T, np.sqrt(T)
     vega = disc * (a * e1.grad["loc"] + b * e2.grad["scale"])
     vega_se = disc * np.hypot(a * e1.stderr["loc"], b * e2.stderr["scale"])
-    return [("call: delta (likelihood ratio)", delta, delta_se, bs_delta, n / dt1),
+    rows = [("call: delta (likelihood ratio)", delta, delta_se, bs_delta, n / dt1),
             ("call: vega (likelihood ratio)", vega, vega_se, bs_vega, 2 * n / (dt1 + dt2))]
+    what = "European call, log-normal price, delta and vega vs Black-Scholes (cv)"
+    return _context(what, n, dt1 + dt2, runs=2), rows
 
 
 def run(out=sys.stdout):
-    """Solve the three problems and print one table."""
-    rows = bandit_rows() + vi_rows() + finance_rows()
+    """Solve the three problems and print one table, a line of context per block."""
+    blocks = [bandit_rows(), vi_rows(), finance_rows()]
     head = "%-36s %22s %12s %7s %11s" % ("quantity", "estimate +- stderr", "exact", "z",
                                           "samples/s")
+    print("Score-function gradients against their exact values, z = (estimate - exact) / "
+          "stderr", file=out)
     print(head, file=out)
-    print("-" * len(head), file=out)
-    for name, g, se, exact, rate in rows:
-        g, se, exact = float(g), float(se), float(exact)
-        print("%-36s %11.5f +- %-7.1e %12.5f %7.2f %11.3g"
-              % (name, g, se, exact, (g - exact) / se, rate), file=out)
+    rows = []
+    for context, block in blocks:
+        print("-" * len(head), file=out)
+        print(context, file=out)
+        for name, g, se, exact, rate in block:
+            g, se, exact = float(g), float(se), float(exact)
+            print("%-36s %11.5f +- %-7.1e %12.5f %7.2f %11.3g"
+                  % (name, g, se, exact, (g - exact) / se, rate), file=out)
+        rows += block
     return rows

@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, freethreading_compatible=True
 """The compiled finish: moment sums (or support counts) to estimates.
 
 The estimators of the score-function kind (plain, baseline, rloo, cv), and

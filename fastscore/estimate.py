@@ -130,15 +130,17 @@ def _batch_index(plan, b):
 
 
 def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None,
-          kind=SCORE):
+          kind=SCORE, one_sample=False):
     """Check non-finite rows against nan_policy and build the Estimate.
 
     ``results`` is (value, value_stderr, grad, stderr) per batch element;
     ``row_sums(b)`` gives element b's moment sums, to say what went wrong.
     """
     value, value_stderr, g, se = results
-    # The finish marks a row whose sums are not all finite with a NaN stderr.
-    bad = np.isnan(value_stderr)
+    # The finish marks a row whose sums are not all finite with a NaN stderr;
+    # from one sample every stderr is NaN, and only the values tell.
+    bad = (~np.isfinite(value) | ~np.isfinite(g).all(axis=1)) if one_sample \
+        else np.isnan(value_stderr)
     if nan_policy == "raise" and bad.any():
         b = int(np.argmax(bad))
         where = "batch element %s" % (_batch_index(plan, b),)
@@ -187,6 +189,8 @@ def _check_target(name, value):
 
 #: max_n when precision targets are given without one.
 DEFAULT_MAX_N = 2 ** 30
+#: The first wave of samples when precision targets are given without n.
+DEFAULT_FIRST_WAVE = 4 * CHUNK_SIZE
 
 
 def _met(results, rtol, atol):
@@ -214,7 +218,8 @@ def _projected_n(results, rtol, atol, n):
 RngLike = Union[None, int, np.random.SeedSequence, np.random.BitGenerator, np.random.Generator]
 
 
-def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike = None,
+def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
+             rng: RngLike = None,
              estimator: str = "score", method: str = "plain", baseline: Optional[Any] = None,
              grad_f: Optional[Any] = None, temperature: Optional[Any] = None,
              straight_through: bool = False, eta: Any = "auto", n_threads: Optional[int] = None,
@@ -265,10 +270,11 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
         A LowLevelCallable is called per sample without the GIL, with signature
         ``double(double)`` or ``double(const double *x, intptr_t event_size,
         intptr_t batch_index, void *user_data)``; it must be thread-safe.
-    n : int
+    n : int, optional
         Samples per batch element (>= 2; integral floats such as 1e6 accepted).
         With precision targets, the size of the first wave (rounded up to
-        whole chunks of ``fs.CHUNK_SIZE``).
+        whole chunks of ``fs.CHUNK_SIZE``); it may then be left out, and the
+        first wave is ``4 * fs.CHUNK_SIZE`` (65536) samples.
     rng : None, int, SeedSequence, BitGenerator or Generator
         Seed (SPEC 7).  The same rng and n give the same result whatever
         ``n_threads``.
@@ -353,6 +359,11 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float], *, rng: RngLike =
     elif grad_f is not None:
         raise ValueError("grad_f is only used with estimator='pathwise', 'concrete' or 'rebar' "
                          "(got estimator=%r)" % estimator)
+    if n is None:
+        if rtol is None and atol is None:
+            raise TypeError("n must be given (the samples per batch element) unless a "
+                            "precision target, rtol= or atol=, chooses it")
+        n = DEFAULT_FIRST_WAVE
     n = _check_n(n, minimum=2)
     b = kind.check_method(method, baseline, plan)
     _check_backend(backend)
@@ -587,7 +598,11 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
         f at those samples (need not be a function of x alone: noisy rewards
         are fine).
     method, baseline, nan_policy
-        As in :func:`estimate`.
+        As in :func:`estimate`.  With a single sample (n = 1, one action per
+        state in a reinforcement-learning step) ``plain`` and ``baseline``
+        give the one-sample gradient f s (or (f - b) s), and every standard
+        error is NaN (a standard deviation needs two samples); ``rloo`` and
+        ``cv`` need n >= 2.
 
     Returns
     -------
@@ -612,7 +627,11 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
         raise ValueError("x must have shape (n, *batch_shape, *event_shape) = (n, %s); got %s"
                          % (", ".join(map(str, tuple(dist.batch_shape) + tuple(dist.event_shape))),
                             np.shape(x)))
-    n = _check_n(lead[0], minimum=2)
+    n = _check_n(lead[0], minimum=1)
+    if n == 1 and method in ("rloo", "cv"):
+        raise ValueError("method=%r needs n >= 2 samples per batch element (its baseline comes "
+                         "from the other samples); with one sample use 'plain' or 'baseline'"
+                         % method)
     plan.check_support(x3)
     fa = np.asarray(fx)
     if fa.dtype.kind not in "biuf":
@@ -623,5 +642,11 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     fx2 = fa.astype(np.float64).reshape(n, dist.batch_size)
     b = SCORE.check_method(method, baseline, plan)
     sums = _moments.sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
-    return _wrap(plan, _finish.finish_sums(sums, method, b), sums.__getitem__, method, n, None,
-                 nan_policy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        results = _finish.finish_sums(sums, method, b)
+    if n == 1:
+        # A standard deviation needs two samples: NaN, not the finish's 0/0 or 0/inf.
+        value, value_se, g, se = results
+        results = value, np.full_like(value_se, np.nan), g, np.full_like(se, np.nan)
+    return _wrap(plan, results, sums.__getitem__, method, n, None, nan_policy,
+                 one_sample=n == 1)

@@ -11,6 +11,7 @@ the same bits.
 """
 
 import ctypes
+import warnings
 
 import numpy as np
 import pytest
@@ -238,6 +239,38 @@ def test_from_samples_bernoulli_logits_matches_formula(assert_close):
     terms = (fx - loo) * s
     assert_close(rloo.grad["logits"], terms.mean(0), 1e-10)
     assert_close(rloo.stderr["logits"], terms.std(0, ddof=1) / np.sqrt(n), 1e-8)
+
+
+@pytest.mark.parametrize("name", ["Categorical(logits)", "Normal", "Dirichlet"])
+def test_from_samples_one_sample_per_element(name, assert_close):
+    """One sample per batch element (an RL step: one action per state): 'plain' and
+    'baseline' give f s and (f - b) s exactly, every standard error is NaN (not a
+    warning, not an error), and 'rloo'/'cv', which need other samples, refuse."""
+    d = BY_NAME[name].make((2, 3))
+    x = fs.sample(d, 1, rng=5)
+    fx = np.arange(6.0).reshape(1, 2, 3) - 2.5
+    s = fs.score(d, x)
+    b = np.full((2, 3), 0.75)
+    for method, baseline, weight in [("plain", None, fx), ("baseline", b, fx - b)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            est = fs.estimate_from_samples(d, x, fx, method=method, baseline=baseline)
+        assert est.n == 1
+        assert_close(est.value, fx[0], 1e-15)
+        assert np.all(np.isnan(est.value_stderr))
+        for k in est.grad:
+            w = weight[0].reshape((2, 3) + (1,) * (s[k].ndim - 3))
+            assert_close(est.grad[k], w * s[k][0], 1e-13, 1e-15, "%s grad[%r]" % (method, k))
+            assert np.all(np.isnan(est.stderr[k]))
+    for method in ("rloo", "cv"):
+        with pytest.raises(ValueError, match="n >= 2"):
+            fs.estimate_from_samples(d, x, fx, method=method)
+    bad = fx.copy()
+    bad[0, 1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite value .* batch element \(1, 2\)"):
+        fs.estimate_from_samples(d, x, bad)
+    kept = fs.estimate_from_samples(d, x, bad, nan_policy="propagate")
+    assert np.isnan(kept.value[1, 2]) and np.isfinite(kept.value[0, 0])
 
 
 def test_comparison_detects_other_samples(assert_estimates_close):

@@ -12,6 +12,7 @@ MODULES = [
     "fastscore.fn",
     "fastscore._rng",
     "fastscore._config",
+    "fastscore._bridge",
 ]
 
 

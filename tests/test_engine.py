@@ -109,6 +109,20 @@ def test_precision_target_continues_the_streams():
     assert capped.converged is False and capped.n == 5000
 
 
+def test_precision_target_without_n_starts_with_four_chunks():
+    """n may be left out with rtol or atol: the first wave is 4 * CHUNK_SIZE samples."""
+    d = make("Normal")
+    est = fs.estimate(d, fs.fn.power(2), rng=3, method="cv", rtol=0.002)
+    want = fs.estimate(d, fs.fn.power(2), 4 * fs.CHUNK_SIZE, rng=3, method="cv", rtol=0.002)
+    assert est.converged is True and est.n == want.n > 4 * fs.CHUNK_SIZE
+    for k in est.grad:
+        assert np.array_equal(est.grad[k], want.grad[k])
+    quick = fs.estimate(d, fs.fn.power(2), rng=3, atol=10.0)  # met by the first wave
+    assert quick.n == 4 * fs.CHUNK_SIZE
+    with pytest.raises(TypeError, match="n must be given.*rtol= or atol="):
+        fs.estimate(d, fs.fn.power(2), rng=3)
+
+
 def _without_tqdm(monkeypatch):
     # None in sys.modules makes `import tqdm.auto` raise ImportError: the built-in bar
     monkeypatch.setitem(sys.modules, "tqdm", None)

@@ -284,6 +284,24 @@ def test_threads_calling_estimate_at_once_get_serial_results():
             assert np.array_equal(r.grad[k], want.grad[k])
 
 
+def test_free_threaded_python_keeps_the_gil_off():
+    """On a free-threaded interpreter (3.14t) importing fastscore must not re-enable
+    the GIL (the extensions declare themselves safe), and calls from threads at once
+    still give the serial results (the test above)."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        pytest.skip("not a free-threaded Python build")
+    code = ("import sys, fastscore, fastscore._kernels, fastscore._finish; "
+            "print(sys._is_gil_enabled())")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fs.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(sys.executable), env=env)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_generator_shared_between_threads():
     g = np.random.default_rng(0)
     keys = []

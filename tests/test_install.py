@@ -185,8 +185,14 @@ def test_cli_demo_estimates_agree_with_the_exact_values(capsys):
     from fastscore.__main__ import main
 
     assert main(["demo"]) == 0
-    rows = [ln for ln in capsys.readouterr().out.splitlines() if ": " in ln and "+-" in ln]
+    out = capsys.readouterr().out.splitlines()
+    rows = [ln for ln in out if ": " in ln and "+-" in ln]
     assert len(rows) == 6, rows
+    # each block of two rows opens with its context: what, n, threads, time
+    contexts = [i for i, ln in enumerate(out)
+                if re.search(r": n = (\d x )?\de\d+, \d+ threads, \d+ ms$", ln)]
+    assert len(contexts) == 3 and all(out[i + 1] in rows and out[i + 2] in rows
+                                      for i in contexts), out
     for row in rows:
         est, _, se, exact, z, rate = row.split()[-6:]
         assert abs(float(z)) < 4, row
