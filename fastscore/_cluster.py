@@ -384,10 +384,14 @@ class _LowLevelRef:
     """A LowLevelCallable as (shared library, symbol, signature).
 
     A C function pointer means nothing in another process, but the library
-    and symbol it comes from (found with dladdr) do: the worker loads the
-    same library and looks the symbol up.  So an f from a shared library (libm's
-    cos, a user's compiled .so) travels, and JIT code (a numba cfunc, a
-    ctypes callback of a Python function) or a user_data pointer cannot.
+    it lies in (found with dladdr) and its symbol do: the worker loads the
+    same library and looks the symbol up.  The symbol is dladdr's name, or
+    the name of the ctypes function the LowLevelCallable was made from
+    (``ctypes.CDLL(path).cos``: glibc's cos is an IFUNC, whose target has no
+    exported name), checked to give the same address here.  So an f from a
+    shared library (libm's cos, a user's compiled .so) travels, and JIT code
+    (a numba cfunc, a ctypes callback of a Python function) or a user_data
+    pointer cannot.
     """
 
     def __init__(self, llc):
@@ -396,12 +400,14 @@ class _LowLevelRef:
             raise TypeError("f: a LowLevelCallable with user_data cannot be sent to Dask "
                             "workers (its pointer is valid only in this process); pass a Python "
                             "f or a built-in, or a C function without user_data")
-        found = _symbol_of(addr)
+        found = _symbol_of(addr, getattr(llc.function, "__name__", None))
         if found is None:
             raise TypeError("f: this LowLevelCallable's function is not an exported symbol of a "
                             "shared library (a numba cfunc or a ctypes callback of a Python "
                             "function?), so Dask workers cannot find it in their own process; "
-                            "compile it into a shared library, or pass a Python f")
+                            "make it from a ctypes function of a shared library "
+                            "(LowLevelCallable(ctypes.CDLL(path).name, signature=...)), or pass "
+                            "a Python f")
         self.path, self.symbol = found
         self.signature = llc.signature
 
@@ -417,9 +423,12 @@ class _DlInfo(ctypes.Structure):
                 ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
 
 
-def _symbol_of(addr):
-    """(library path, symbol name) of the function at ``addr``, or None (also where
-    there is no dladdr, as on Windows)."""
+def _symbol_of(addr, name=None):
+    """(library path, symbol) of the function at ``addr``, trying dladdr's name and ``name``.
+
+    None when no library holds it or neither name gives that address (also
+    where there is no dladdr, as on Windows).
+    """
     try:
         dladdr = ctypes.CDLL(None).dladdr
     except (OSError, TypeError, AttributeError):
@@ -427,6 +436,14 @@ def _symbol_of(addr):
     dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)]
     dladdr.restype = ctypes.c_int
     info = _DlInfo()
-    if not dladdr(addr, ctypes.byref(info)) or not info.dli_sname or info.dli_saddr != addr:
+    if not dladdr(addr, ctypes.byref(info)) or not info.dli_fname:
         return None
-    return os.fsdecode(info.dli_fname), info.dli_sname.decode()
+    path = os.fsdecode(info.dli_fname)
+    for symbol in (info.dli_sname and info.dli_sname.decode(), name):
+        try:
+            if symbol and ctypes.cast(getattr(ctypes.CDLL(path), symbol),
+                                      ctypes.c_void_p).value == addr:
+                return path, symbol
+        except (OSError, AttributeError):
+            continue
+    return None
