@@ -24,7 +24,7 @@ Examples
 >>> import numpy as np, fastscore as fs
 >>> from distributed import LocalCluster
 >>> cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-...                        dashboard_address=None)
+...                        dashboard_address=":0")
 >>> client = cluster.get_client()
 >>> d = fs.Normal(0.0, 1.0)
 >>> there = fs.estimate(d, fs.fn.power(2), 10**6, rng=0, client=client)
@@ -40,6 +40,7 @@ import ctypes
 import numbers
 import os
 import uuid
+import weakref
 
 import numpy as np
 
@@ -57,6 +58,8 @@ TASK_SAMPLES = 1 << 22
 #: By default, at least this many tasks per worker thread: a slow worker or a
 #: rerun after a lost worker then delays the run by a fraction of its share.
 TASKS_PER_THREAD = 4
+#: Workers found to run this fastscore, by client (see ClusterBackend._check_workers).
+_CHECKED = weakref.WeakKeyDictionary()
 #: How often Dask reruns a task that raised (a task lost with its worker is
 #: rerun by the scheduler whatever this says).  An f that raises every time
 #: is raised in the caller after these reruns.
@@ -169,18 +172,28 @@ class ClusterBackend:
 
     # -- the workers ----------------------------------------------------
     def _check_workers(self):
-        """Refuse workers whose fastscore differs from ours; count their threads."""
-        found = self.client.run(_probe())
-        other = {addr: version for addr, (version, _) in found.items() if version != __version__}
-        if other:
-            addr, version = sorted(other.items())[0]
-            raise RuntimeError("fastscore differs on the Dask workers: worker %s runs fastscore "
-                               "%s, this process fastscore %s (%d of %d workers differ); install "
-                               "fastscore-mc==%s on every worker" % (addr, version, __version__,
-                                                                    len(other), len(found),
-                                                                    __version__))
+        """Refuse workers whose fastscore differs from ours; count their threads.
+
+        Each worker is asked once per client (a restarted worker has a new
+        address, so it is asked again); a worker that runs tasks without having
+        been asked is checked by the task itself (:meth:`_Job.open`).
+        """
+        threads = self.client.nthreads()  # {address: threads}: one round trip to the scheduler
+        seen = _CHECKED.setdefault(self.client, set())
+        new = [addr for addr in threads if addr not in seen]
+        if new:
+            found = self.client.run(_probe(), workers=new)
+            other = {addr: version for addr, version in found.items() if version != __version__}
+            if other:
+                addr, version = sorted(other.items())[0]
+                raise RuntimeError("fastscore differs on the Dask workers: worker %s runs "
+                                   "fastscore %s, this process fastscore %s (%d of %d workers "
+                                   "differ); install fastscore-mc==%s on every worker"
+                                   % (addr, version, __version__, len(other), len(found),
+                                      __version__))
+            seen.update(new)
         # No workers yet (an adaptive cluster): tasks wait for them.
-        self.worker_threads = max(1, sum(threads for _, threads in found.values()))
+        self.worker_threads = max(1, sum(threads.values()))
 
     def _job(self, plan, kind=None, pf=None):
         """The call's job on the workers (a future), sent at the first wave."""
@@ -279,21 +292,19 @@ class ClusterBackend:
 
 
 def _probe():
-    """What a worker reports: its fastscore version and its thread count.
+    """What a worker reports: its fastscore version.
 
     The function is made inside this one so that cloudpickle sends it by
     value: it must run on a worker whose fastscore differs from ours (or that
     has none), where fastscore._cluster may not exist.
     """
 
-    def probe(dask_worker):
+    def probe():
         try:
             import fastscore
-            version = str(fastscore.__version__)
+            return str(fastscore.__version__)
         except Exception as exc:  # any failure to import fastscore is the answer
-            version = "none (import fastscore failed: %s)" % exc
-        # worker.state.nthreads in distributed >= 2022.11, worker.nthreads before
-        return version, getattr(getattr(dask_worker, "state", dask_worker), "nthreads", 1)
+            return "none (import fastscore failed: %s)" % exc
 
     return probe
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 def client(request):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
                                   processes=request.param == "processes",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         with cluster.get_client() as c:
             c.processes = request.param == "processes"
             yield c
@@ -358,6 +359,7 @@ def _set_version(version):
 
 def test_workers_with_another_fastscore_are_refused(client, monkeypatch):
     mine = fs.__version__
+    monkeypatch.setattr(_cluster, "_CHECKED", weakref.WeakKeyDictionary())  # ask them again
     client.run(_set_version("0.0.1+other"))
     try:
         with pytest.raises(RuntimeError, match=r"runs fastscore 0\.0\.1\+other, this process "
