@@ -81,13 +81,41 @@ def _distributed():
 def backend(client, chunks_per_task, n_threads, backend_name):
     """The cluster backend for estimate's and sample's ``client=``; None runs locally.
 
-    Checks ``client`` (None, "auto" or a distributed.Client),
-    ``chunks_per_task`` (None or a positive integer, only with a client) and
-    that the backend is the compiled one.  With a client, ``n_threads`` is
-    each task's OpenMP thread count: None means 1, since a Dask worker runs
-    as many tasks at once as it has threads (and its nanny sets
-    OMP_NUM_THREADS=1 anyway), so one thread per task fills the cores
-    without oversubscribing them.
+    Parameters
+    ----------
+    client : None, "auto" or distributed.Client
+        "auto" is ``distributed.get_client()``.
+    chunks_per_task : int or None
+        (element, chunk) items per task; None chooses (:data:`TASK_SAMPLES`,
+        :data:`TASKS_PER_THREAD`).  Only with a client.
+    n_threads : int or None
+        Each task's OpenMP threads.  None means 1: a Dask worker runs as many
+        tasks at once as it has threads (and its nanny sets
+        OMP_NUM_THREADS=1 anyway), so one thread per task fills its cores
+        without oversubscribing them.  Give more to workers of one thread on
+        a machine of several cores.
+    backend_name : str
+        Must be "compiled" with a client (the workers run the kernels).
+
+    Returns
+    -------
+    ClusterBackend or None
+
+    Raises
+    ------
+    ImportError
+        A client without dask.distributed installed.
+    TypeError, ValueError
+        Naming the argument and what it must be.
+
+    Examples
+    --------
+    >>> backend(None, None, None, "compiled") is None
+    True
+    >>> backend(None, 4, None, "compiled")
+    Traceback (most recent call last):
+    ...
+    ValueError: chunks_per_task is only used with client= (a Dask cluster run)
     """
     if chunks_per_task is not None:
         if isinstance(chunks_per_task, (bool, np.bool_)) or not isinstance(chunks_per_task,
@@ -253,8 +281,10 @@ class ClusterBackend:
 
     # -- the backend interface ------------------------------------------
     def run(self, kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):
-        """One wave, as ``fastscore._compiled.run``; ``n_threads`` (the caller's) is unused:
-        each task runs on ``task_threads``."""
+        """One wave of a run, as ``fastscore._compiled.run``, and its state bit for bit.
+
+        ``n_threads`` (the caller's) is unused: each task runs on ``task_threads``.
+        """
         counted = kind.counted(plan)
         job = self._job(plan, kind, pf)  # first: it counts the workers' threads
         tiles = self._tasks(plan, n, chunk_start, not counted and not pf.inline)

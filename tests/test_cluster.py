@@ -148,34 +148,34 @@ def test_done_when_normal_square_1e8(client):
 
 
 # -- every f kind, family kind and estimator -----------------------------------
+L3 = [[1.0, 0.0, 0.0], [0.5, 2.0, 0.0], [-0.3, 0.2, 0.7]]
+# name: (cos LowLevelCallable, vector LowLevelCallable) -> (distribution, f, keywords)
 CASES = {
-    # scalar family, batch of 2 (tasks are chunk ranges of one element)
+    # a scalar family, batch of 2 (tasks are chunk ranges of one element)
     "Normal/lowlevel": lambda cos, vec: (fs.Normal([0.5, -1.0], [1.5, 0.7]), cos, {}),
     "Normal/builtin": lambda cos, vec: (fs.Normal([0.5, -1.0], [1.5, 0.7]), fs.fn.power(2), {}),
     "Normal/python": lambda cos, vec: (fs.Normal([0.5, -1.0], [1.5, 0.7]), py_scalar, {}),
-    # vector family
+    # vector families
     "MultivariateNormal/lowlevel": lambda cos, vec: (
-        fs.MultivariateNormal([[0.5, -1.0, 2.0], [0.0, 1.0, 0.0]],
-                              [np.eye(3), [[1.0, 0, 0], [0.5, 2.0, 0], [-0.3, 0.2, 0.7]]]),
-        vec, {}),
+        fs.MultivariateNormal([[0.5, -1.0, 2.0], [0.0, 1.0, 0.0]], [np.eye(3), L3]), vec, {}),
     "MultivariateNormal/builtin": lambda cos, vec: (
-        fs.MultivariateNormal([0.5, -1.0, 2.0], np.eye(3) * 1.5), fs.fn.linear([1.0, 2.0, 3.0]),
-        {}),
-    "Dirichlet/python": lambda cos, vec: (fs.Dirichlet([[1.5, 2.0, 0.8], [2.5, 3.0, 2.5]]), py_vector,
-                                   {}),
-    # counted family: the workers count, the caller evaluates f on the support
-    "Categorical/lowlevel": lambda cos, vec: (fs.Categorical(logits=[[0.2, -0.5, 1.0], [1, 0, -1]]),
-                                       cos, {}),
-    "Categorical/builtin": lambda cos, vec: (fs.Categorical(logits=[0.2, -0.5, 1.0]),
-                                      fs.fn.table([1.0, 2.0, 4.0]), {}),
-    "Categorical/python": lambda cos, vec: (fs.Categorical(probs=[0.1, 0.6, 0.3]), py_scalar, {}),
+        fs.MultivariateNormal([0.5, -1.0, 2.0], L3), fs.fn.linear([1.0, 2.0, 3.0]), {}),
+    "Dirichlet/python": lambda cos, vec: (
+        fs.Dirichlet([[1.5, 2.0, 0.8], [2.5, 3.0, 2.5]]), py_vector, {}),
+    # a counted family: the workers count, the caller evaluates f on the support
+    "Categorical/lowlevel": lambda cos, vec: (
+        fs.Categorical(logits=[[0.2, -0.5, 1.0], [1.0, 0.0, -1.0]]), cos, {}),
+    "Categorical/builtin": lambda cos, vec: (
+        fs.Categorical(logits=[0.2, -0.5, 1.0]), fs.fn.table([1.0, 2.0, 4.0]), {}),
+    "Categorical/python": lambda cos, vec: (
+        fs.Categorical(probs=[0.1, 0.6, 0.3]), py_scalar, {}),
     # the other estimators
-    "pathwise/builtin": lambda cos, vec: (fs.Normal([1.0, 0.0], 1.0), fs.fn.power(2),
-                                   {"estimator": "pathwise"}),
-    "pathwise/python": lambda cos, vec: (fs.Gamma(2.5, 1.5), py_square,
-                                  {"estimator": "pathwise", "grad_f": py_square_grad}),
-    "measure/builtin": lambda cos, vec: (fs.Poisson([3.0, 0.7]), fs.fn.power(2),
-                                  {"estimator": "measure"}),
+    "pathwise/builtin": lambda cos, vec: (
+        fs.Normal([1.0, 0.0], 1.0), fs.fn.power(2), {"estimator": "pathwise"}),
+    "pathwise/python": lambda cos, vec: (
+        fs.Gamma(2.5, 1.5), py_square, {"estimator": "pathwise", "grad_f": py_square_grad}),
+    "measure/builtin": lambda cos, vec: (
+        fs.Poisson([3.0, 0.7]), fs.fn.power(2), {"estimator": "measure"}),
     "measure/python": lambda cos, vec: (fs.Poisson(3.0), py_square, {"estimator": "measure"}),
 }
 
@@ -190,6 +190,19 @@ def test_every_field_equals_the_local_run(client, cos_llc, vector_llc, case):
     for per_task in (None, 3):
         assert_same(fs.estimate(d, f, n, rng=3, client=client, chunks_per_task=per_task, **kw),
                     here)
+
+
+def test_a_non_finite_f_is_the_same_error(client):
+    d = fs.Normal([0.0, 1.0], 1.0)
+
+    def nan_in_the_tail(x):
+        return np.where(x > 3.0, np.nan, x)
+
+    with pytest.raises(ValueError, match="batch element") as here:
+        fs.estimate(d, nan_in_the_tail, 100_000, rng=0)
+    with pytest.raises(ValueError) as there:
+        fs.estimate(d, nan_in_the_tail, 100_000, rng=0, client=client, chunks_per_task=2)
+    assert str(there.value) == str(here.value)
 
 
 def test_batch_blocks(client):
