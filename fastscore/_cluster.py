@@ -10,11 +10,14 @@ them with ``_kernels.merge_chunk_rows``, the merge in chunk order that a local
 run does.  The result is the local one bit for bit, whatever the number of
 workers, their threads and the size of the tasks.
 
-What travels is plain and picklable (:class:`_Job`): the plan's arrays, the
-user's f (a LowLevelCallable as its shared library and symbol, found again
-on the worker) and the caller's fastscore version.  It is sent once per
-call; tasks carry only their bounds.  The finish (moments to estimates) runs
-in the caller, as locally.
+What travels is plain and picklable.  Once per call, to every worker
+(:class:`_Job`): the plan without its constant rows, the user's f (a
+LowLevelCallable as its shared library and symbol, found again on the
+worker) and the caller's fastscore version.  With each task: its bounds and
+its elements' constant rows, so that a worker holds the rows of its tasks
+only (a batch of 1e8 elements is not copied to every worker; a Python f,
+which sees the whole batch, gets them all in the job).  The finish (moments
+to estimates) runs in the caller, as locally.
 
 dask and distributed are optional (``pip install "fastscore-mc[dask]"``):
 this module imports them only when a client is given.
@@ -245,12 +248,24 @@ class ClusterBackend:
         return _tiles(plan.batch_size, chunk_start, n_chunks,
                       self._per_task(n, plan.E, items), whole_batch)
 
-    def _submit(self, task, job, n, key, tiles):
+    def _submit(self, task, job, plan, n, key, tiles, whole_batch):
+        """The tasks, each with its elements' constant rows (None: the job has them all).
+
+        The rows go in the task graph, not scattered: the scheduler can then
+        rerun a task lost with its worker, which scattered data would not survive.
+        """
         name = "fastscore-%s-%s" % (task.__name__.strip("_"), uuid.uuid4().hex[:12])
-        return self.client.map(task, tiles, job=job, n=n, philox=key,
-                               n_threads=self.task_threads,
-                               key=["%s-%d" % (name, i) for i in range(len(tiles))],
-                               retries=TASK_RETRIES)
+        rows = [None if whole_batch else plan.consts[b0:b1] for b0, b1, _, _ in tiles]
+        import dask
+
+        # The rows of a large batch make a large graph, which Dask warns of: they
+        # must travel to the workers in any case.
+        limit = max(sum(r.nbytes for r in rows if r is not None) * 2, 10 << 20)
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": limit}):
+            return self.client.map(task, tiles, rows, job=job, n=n, philox=key,
+                                   n_threads=self.task_threads,
+                                   key=["%s-%d" % (name, i) for i in range(len(tiles))],
+                                   retries=TASK_RETRIES)
 
     def _collect(self, futures, tiles, progress, fold):
         """fold(i, result of task i) in task order, as tasks finish; then progress.
@@ -286,9 +301,10 @@ class ClusterBackend:
         ``n_threads`` (the caller's) is unused: each task runs on ``task_threads``.
         """
         counted = kind.counted(plan)
+        whole = not counted and not pf.inline  # a Python f sees the whole batch
         job = self._job(plan, kind, pf)  # first: it counts the workers' threads
-        tiles = self._tasks(plan, n, chunk_start, not counted and not pf.inline)
-        futures = self._submit(_estimate_task, job, n, key, tiles)
+        tiles = self._tasks(plan, n, chunk_start, whole)
+        futures = self._submit(_estimate_task, job, plan, n, key, tiles, whole)
         if counted:
             width, dtype = plan.support.size, np.int64
         else:
@@ -310,7 +326,7 @@ class ClusterBackend:
         """All n samples in kernel layout (n, batch_size, E), as ``fastscore._compiled.sample``."""
         job = self._job(plan)
         tiles = self._tasks(plan, n, 0, False)
-        futures = self._submit(_sample_task, job, n, key, tiles)
+        futures = self._submit(_sample_task, job, plan, n, key, tiles, False)
         out = np.empty((n, plan.batch_size, plan.E))
 
         def fold(i, x):
@@ -342,20 +358,25 @@ def _probe():
 class _Job:
     """What every task of one call needs, as plain picklable objects.
 
-    The plan without its NumPy twins (:func:`_kernel_plan`), the estimator
-    kind by name, and f and f' as the user gave them (a LowLevelCallable as
-    a :class:`_LowLevelRef`).  The caller's plan arrays travel, not the
-    distribution, so the constants are the caller's bits whatever SciPy the
-    workers have.  A counted family's f stays home: the workers only count,
+    The plan without its NumPy twins (:func:`_kernel_plan`), and without its
+    constant rows unless f is a Python f (the tasks bring their own), the
+    estimator kind by name, and f and f' as the user gave them (a
+    LowLevelCallable as a :class:`_LowLevelRef`).  The caller's plan arrays
+    travel, not the distribution, so the constants are the caller's bits
+    whatever SciPy the workers have.  A counted family's f stays home: the workers only count,
     and the caller's finish evaluates f on the support.
     """
 
     def __init__(self, plan, kind=None, pf=None):
         self.version = __version__
-        self.plan = _kernel_plan(plan)
         self.kind = None if kind is None else kind.name
+        counted = kind is None or kind.counted(plan)
+        # Tasks bring their elements' constant rows, except those of a Python f,
+        # which each use every row.
+        whole = not counted and not pf.inline
+        self.plan = _kernel_plan(plan, None if whole else 0)
         self.f = self.grad = None
-        if kind is not None and not kind.counted(plan):
+        if not counted:
             self.f = (_portable(pf.kind, pf.obj), pf.nan_policy)
             if pf.grad is not None and pf.grad.kind != "builtin":  # a built-in's is rebuilt
                 self.grad = _portable(pf.grad.kind, pf.grad.obj)
@@ -366,8 +387,11 @@ class _Job:
         state["_opened"] = None  # FunctionSpecs and loaded libraries stay where they were made
         return state
 
-    def open(self):
-        """(kind, plan, prepared f) on this worker, prepared once per worker process."""
+    def open(self, b0, rows):
+        """(kind, plan, prepared f) on this worker, f prepared once per worker process.
+
+        ``rows`` are the constants of elements b0, b0 + 1, ... (None: the plan has all).
+        """
         import fastscore
 
         if fastscore.__version__ != self.version:  # a worker that joined after the check
@@ -382,34 +406,50 @@ class _Job:
                 pf = prepare(_resolve(f), nan_policy)
                 if "grad_f" in kind.needs:
                     prepare_grad(pf, _resolve(self.grad), kind.name)
-            self._opened = (kind, self.plan, pf)
-        return self._opened
+            self._opened = (kind, pf)
+        kind, pf = self._opened
+        return kind, self.plan if rows is None else _kernel_plan(self.plan, b0, rows), pf
 
 
-def _estimate_task(tile, job, n, philox, n_threads):
+def _estimate_task(tile, rows, job, n, philox, n_threads):
     """A task of an estimate: per-chunk rows (elements, chunks, width) or counts (elements, V)."""
-    kind, plan, pf = job.open()
     b0, b1, c0, c1 = tile
+    kind, plan, pf = job.open(b0, rows)
     return _compiled.run(kind, plan, pf, n, philox, n_threads, None, c0, chunk_stop=c1,
                          batch=(b0, b1), per_chunk=True)
 
 
-def _sample_task(tile, job, n, philox, n_threads):
+def _sample_task(tile, rows, job, n, philox, n_threads):
     """A task of sample: the samples of chunks [c0, c1) of elements [b0, b1)."""
-    _, plan, _ = job.open()
     b0, b1, c0, c1 = tile
+    _, plan, _ = job.open(b0, rows)
     return _compiled.sample(plan, n, philox, n_threads, (c0, c1), (b0, b1))
 
 
-def _kernel_plan(plan):
+def _kernel_plan(plan, b0=None, rows=None):
     """``plan`` without its NumPy twins, for the workers, which run only kernels.
 
     The twins are bound methods of the distribution: pickling them would send
-    the distribution's parameters too.
+    the distribution's parameters too.  With ``b0``, the constants are those
+    of elements [b0, b0 + len(rows)) only (no rows when ``rows`` is None: a
+    template for the tasks, which bring their own).  The kernels index the
+    constants by the element's own index, so the rows sit at b0 in an array
+    of zeros below them: zeros that are never read, nor ever touched, so
+    their pages are never made (calloc maps large arrays to untouched zero
+    pages).  measure_support is kept only for whether it is None: the finish
+    that reads it runs in the caller.
     """
-    return Plan(plan.name, plan.family, plan.consts, plan.layout, plan.params,
+    consts = plan.consts
+    measure_support = plan.measure_support
+    if b0 is not None:
+        consts = np.zeros((b0 + (0 if rows is None else len(rows)), consts.shape[1]))
+        if rows is not None:
+            consts[b0:] = rows
+        if measure_support is not None:
+            measure_support = measure_support[:0]
+    return Plan(plan.name, plan.family, consts, plan.layout, plan.params,
                 inline_family=plan.inline_family.name, support=plan.support,
-                measure_support=plan.measure_support)
+                measure_support=measure_support)
 
 
 def _portable(kind, obj):
