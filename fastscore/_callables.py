@@ -200,6 +200,13 @@ _GetContext = ctypes.pythonapi.PyCapsule_GetContext
 _GetContext.restype = ctypes.c_void_p
 _GetContext.argtypes = [ctypes.py_object]
 
+
+def capsule_parts(llc):
+    """A LowLevelCallable's (function address, user_data address or None) as ints."""
+    cap = tuple.__getitem__(llc, 0)  # the raw capsule (see _kernels.FunctionSpec)
+    return _GetPointer(cap, _GetName(cap)), _GetContext(cap)
+
+
 _SCALAR = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
 _VECTOR = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_ssize_t,
                            ctypes.c_ssize_t, ctypes.c_void_p)
@@ -207,10 +214,7 @@ _VECTOR = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), cty
 
 def _ctypes_values(llc, x3):
     """Evaluate a LowLevelCallable per sample through ctypes (reference path)."""
-    cap = tuple.__getitem__(llc, 0)  # the raw capsule (see _kernels.FunctionSpec)
-    name = _GetName(cap)
-    ptr = _GetPointer(cap, name)
-    user_data = _GetContext(cap)
+    ptr, user_data = capsule_parts(llc)
     m, B, E = x3.shape
     out = np.empty((m, B))
     if _kernels.lowlevel_signature_kind(llc.signature) == _kernels.LL_SCALAR:
@@ -235,10 +239,8 @@ _GRAD = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_double), ctypes.c_ssize_t
 
 def _ctypes_grad_values(llc, x3):
     """Evaluate a low-level grad_f per sample through ctypes (reference path)."""
-    cap = tuple.__getitem__(llc, 0)
-    name = _GetName(cap)
-    fn = _GRAD(_GetPointer(cap, name))
-    user_data = _GetContext(cap)
+    ptr, user_data = capsule_parts(llc)
+    fn = _GRAD(ptr)
     m, B, E = x3.shape
     out = np.empty((m, B, E))
     buf = (ctypes.c_double * E)()

@@ -15,35 +15,54 @@ from . import _finish, _kernels
 PYTHON_WAVE_BUDGET = 1 << 20
 
 
-def run(kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):
+def run(kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=None, *,
+        chunk_stop=-1, batch=(0, -1), per_chunk=False):
     """Fold samples [chunk_start * CHUNK_SIZE, n) of every batch element into ``state``.
 
     The state is the support counts (batch_size, V) when the kind counts a
     finite support, and the moment sums (batch_size, row width) otherwise;
     ``None`` starts from nothing.  Continuing a state wave by wave gives
     exactly the state of one run over all n samples.
+
+    A piece of a run (what one Dask task computes, fastscore._cluster):
+    chunks [chunk_start, chunk_stop) of the batch elements [start, stop) of
+    ``batch`` (-1: to the end).  ``per_chunk`` returns every chunk's moment
+    row unmerged, (elements, chunks, row width), for _kernels.merge_chunk_rows;
+    counts come back summed over the piece's chunks either way, since
+    integers add exactly in any order.  A Python f sees the whole batch, so
+    its pieces are chunk ranges only.
     """
+    b0, b1 = batch
     if kind.counted(plan):
         return _kernels.run_counts(plan.family.id, plan.consts, key[0], key[1], n,
-                                   plan.support.size, n_threads, progress, chunk_start, state)
+                                   plan.support.size, n_threads, progress, chunk_start, state,
+                                   chunk_stop, b0, b1)
     fam = kind.kernel_family(plan, pf.inline).id
     if pf.inline:
         gspec = pf.grad.kernel_spec(plan) if pf.grad is not None else None
         return _kernels.run_inline(kind.kernel_id, fam, plan.consts, key[0], key[1], n, plan.E,
                                    plan.score_size, pf.kernel_spec(plan), gspec, n_threads,
-                                   progress, chunk_start, state)
+                                   progress, chunk_start, state, chunk_stop, b0, b1, per_chunk)
+    if (b0, b1) not in ((0, -1), (0, plan.batch_size)):
+        raise ValueError("a Python f sees the whole batch: its pieces span every batch "
+                         "element, got batch elements [%d, %d)" % (b0, b1))
     call_grad = (None if pf.grad is None
                  else lambda xw: pf.grad.values(xw, plan, "compiled"))
     return _kernels.run_python(kind.kernel_id, fam, plan.consts, key[0], key[1], n, plan.E,
                                plan.score_size, lambda xw: pf.values(xw, plan, "compiled"),
                                call_grad, n_threads, PYTHON_WAVE_BUDGET, progress, chunk_start,
-                               state)
+                               state, chunk_stop, per_chunk)
 
 
-def sample(plan, n, key, n_threads):
-    """All n samples in kernel layout (n, batch_size, E)."""
+def sample(plan, n, key, n_threads, chunks=(0, -1), batch=(0, -1)):
+    """Samples in kernel layout: all n of them, (n, batch_size, E).
+
+    A piece (fastscore._cluster): the samples of chunks [start, stop) of
+    ``chunks`` for the batch elements [start, stop) of ``batch`` (-1: to the
+    end), shape (samples, elements, E).
+    """
     return _kernels.draw_samples(plan.family.id, plan.consts, key[0], key[1], n, plan.E,
-                                 n_threads)
+                                 n_threads, chunks[0], chunks[1], batch[0], batch[1])
 
 
 def finish_state(kind, plan, pf, state, method, baseline, n_threads):
