@@ -405,7 +405,7 @@ class _Job:
                 f, nan_policy = self.f
                 pf = prepare(_resolve(f), nan_policy)
                 if "grad_f" in kind.needs:
-                    prepare_grad(pf, _resolve(self.grad), kind.name)
+                    prepare_grad(pf, _resolve(self.grad), kind.name, self.plan)
             self._opened = (kind, pf)
         kind, pf = self._opened
         return kind, self.plan if rows is None else _kernel_plan(self.plan, b0, rows), pf

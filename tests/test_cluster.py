@@ -53,6 +53,13 @@ def assert_same(there, here):
         assert list(a) == list(b)
         for k in b:
             assert np.array_equal(a[k], b[k], equal_nan=True), "%s[%r]" % (name, k)
+    assert list(there.info) == list(here.info)
+    for k, v in here.info.items():  # rebar's eta and temperature: dicts by parameter
+        w = there.info[k]
+        if isinstance(v, dict):
+            assert list(w) == list(v) and all(np.array_equal(w[j], v[j]) for j in v), k
+        else:
+            assert np.array_equal(w, v), k
 
 
 def fastscore_tasks(client):
@@ -101,6 +108,17 @@ def py_square(x):
 
 def py_square_grad(x):
     return 2.0 * x
+
+
+def py_vector_relaxed(y):
+    # a reward on a (relaxed) one-hot vector of 3 categories
+    return y @ np.array([1.0, -2.0, 0.5]) + y[..., 0] ** 2
+
+
+def py_vector_relaxed_grad(y):
+    g = np.broadcast_to(np.array([1.0, -2.0, 0.5]), y.shape).copy()
+    g[..., 0] += 2.0 * y[..., 0]
+    return g
 
 
 class Boom(Exception):
@@ -177,6 +195,21 @@ CASES = {
     "measure/builtin": lambda cos, vec: (
         fs.Poisson([3.0, 0.7]), fs.fn.power(2), {"estimator": "measure"}),
     "measure/python": lambda cos, vec: (fs.Poisson(3.0), py_square, {"estimator": "measure"}),
+    # relaxations and antithetic pairs for discrete variables
+    "concrete/builtin": lambda cos, vec: (
+        fs.Bernoulli(logits=[0.3, -1.0]), fs.fn.power(2), {"estimator": "concrete",
+                                                          "temperature": 0.5}),
+    "concrete-st/python": lambda cos, vec: (
+        fs.Categorical(logits=[0.2, -0.5, 1.0]), py_vector_relaxed,
+        {"estimator": "concrete", "temperature": 0.5, "straight_through": True,
+         "grad_f": py_vector_relaxed_grad}),
+    "rebar/builtin": lambda cos, vec: (
+        fs.Bernoulli(probs=[0.3, 0.8]), fs.fn.power(2), {"estimator": "rebar"}),
+    "rebar/python": lambda cos, vec: (
+        fs.Categorical(logits=[0.2, -0.5, 1.0]), py_vector_relaxed,
+        {"estimator": "rebar", "temperature": 0.5, "grad_f": py_vector_relaxed_grad}),
+    "disarm/builtin": lambda cos, vec: (
+        fs.Bernoulli(logits=[0.3, -1.0]), fs.fn.power(2), {"estimator": "disarm"}),
 }
 
 
