@@ -45,7 +45,7 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
     if n_support > LOCAL_COUNTS:
         while done < m:
             cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
-            _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt)
+            _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
             for i in range(cnt):
                 counts[<Py_ssize_t>xbuf[i]] += 1
             done += cnt
@@ -57,7 +57,7 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
     memset(local, 0, COUNT_LANES * n_support * sizeof(int64_t))
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
-        _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt)
+        _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
         for i in range(cnt):
             local[(i % COUNT_LANES) * n_support + <Py_ssize_t>xbuf[i]] += 1
         done += cnt

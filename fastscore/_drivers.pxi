@@ -301,7 +301,7 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
             _accumulate_rebar(fam, cb, E, fbuf, blk, 1, gbuf, blk * E, E, tbuf, blk * E, E,
                               aux, E + 2, cnt, row, P)
         else:
-            _draw(fam, &bg, cb, nc, E, xbuf, E, cnt)
+            _draw(fam, &bg, cb, nc, E, xbuf, E, cnt, tbuf, E)
             src = xbuf
             if _f_input(fam, cb, xbuf, E, E, cnt, tbuf, E):
                 src = tbuf
@@ -569,7 +569,8 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                                         batch * (E + 2), item_cnt[it])
                         else:
                             _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
-                                  &xv[0, item_row[it], it // cpw, 0], batch * E, item_cnt[it])
+                                  &xv[0, item_row[it], it // cpw, 0], batch * E, item_cnt[it],
+                                  &tv[0, item_row[it], it // cpw, 0], batch * E)
                             if transform:
                                 _f_input(fam, cp + (it // cpw) * nc,
                                          &xv[0, item_row[it], it // cpw, 0], batch * E, E,
@@ -647,7 +648,7 @@ cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0
     if m > CHUNK:
         m = CHUNK
     _start_stream(&st, &bg, key0, key1, c, b)
-    _draw(fam, &bg, consts + b * nc, nc, E, out, row_stride, m)
+    _draw(fam, &bg, consts + b * nc, nc, E, out, row_stride, m, NULL, 0)
 
 
 def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,

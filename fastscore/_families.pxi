@@ -251,17 +251,7 @@ cdef inline void negbin_logits_score(const double *c, double x, double *s) noexc
 # -- dirichlet, mvn (vector families) --------------------------------------------
 cdef inline void dirichlet_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
                                       double *x) noexcept nogil:
-    # x_k = g_k / sum(g), the K gammas drawn and summed in order.
-    cdef const double *alpha = c + DIRICHLET_CONCENTRATION
-    cdef Py_ssize_t k
-    cdef double tot
-    for k in range(E):
-        x[k] = random_standard_gamma(bg, alpha[k])
-    tot = x[0]
-    for k in range(1, E):
-        tot = tot + x[k]
-    for k in range(E):
-        x[k] = x[k] / tot
+    _dirichlet_event(bg, c + DIRICHLET_CONCENTRATION, E, x, NULL)
 
 
 cdef inline void dirichlet_score_event(const double *c, Py_ssize_t E, const double *x, double *s,
@@ -815,3 +805,202 @@ cdef inline void relaxed_categorical_rebar_terms(const double *c, Py_ssize_t E, 
         s = (1.0 if k == b else 0.0) - p[k]
         A[k] = scale[k] * (F0 * s)
         C[k] = scale[k] * ((-F1 * s + y0[k] * (G0[k] - dot0) * inv_t) - (r - p[k] * rsum))
+
+
+# -- concentrations below 1: log x kept where x underflows ------------------------
+# Below shape 1 numpy draws a standard gamma as pow(B, 1 / a) for a base B in
+# (0, 1] (its small-shape branch).  For small a that underflows to 0 for most
+# B (half of Gamma(1e-3)'s draws), while log x = log(B) / a is an ordinary
+# number, so the score, linear in log x, is finite.  The *_log families draw
+# numpy's very samples and hand them to f (f_input "draw"); their block holds
+# the sample where it is a normal double, so that the score rounds as the
+# plain family's, and log x (Beta: the log-odds log x - log(1 - x)) where it
+# is not: a value outside [DBL_MIN, 1), which no such sample takes.
+
+cdef inline double _small_gamma(bitgen_t *bg, double a, double *lg) noexcept nogil:
+    """numpy's random_standard_gamma(a) for 0 < a < 1, word for word; lg = log of the
+    draw, from the base of the power."""
+    cdef double U, V, X, Y, base
+    while True:
+        U = _uniform(bg)
+        V = random_standard_exponential(bg)
+        if U <= 1.0 - a:
+            base = U
+            X = pow(U, 1. / a)
+            if X <= V:
+                break
+        else:
+            Y = -log((1 - U) / a)
+            base = 1.0 - a + a * Y
+            X = pow(base, 1. / a)
+            if X <= V + Y:
+                break
+    lg[0] = log(base) / a
+    return X
+
+
+cdef inline double _std_gamma_log(bitgen_t *bg, double a, double *lg) noexcept nogil:
+    """numpy's random_standard_gamma(a) and the log of the draw."""
+    cdef double X
+    if a < 1.0:
+        return _small_gamma(bg, a, lg)
+    X = random_standard_gamma(bg, a)
+    lg[0] = log(X)
+    return X
+
+
+cdef inline double _log_sum_exp(const double *lg, Py_ssize_t E) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double top = -INFINITY, acc = 0.0
+    for k in range(E):
+        if lg[k] > top:
+            top = lg[k]
+    for k in range(E):
+        acc = acc + exp(lg[k] - top)
+    return top + log(acc)
+
+
+cdef inline void _dirichlet_event(bitgen_t *bg, const double *alpha, Py_ssize_t E, double *x,
+                                  double *v) noexcept nogil:
+    # x_k = g_k / sum(g), the K gammas drawn and summed in order.  Where a g_k
+    # underflows (below DBL_MIN: small concentrations) that quotient loses
+    # it, and all of x (6e-6 of it, seen) can be in the lost coordinates, so
+    # that event is normalised in log space instead: x_k = exp(log g_k - lse),
+    # lse = log sum(g), from the logs of the same draws.  Meanwhile x[k] holds
+    # g_k, or log g_k (< -708) where g_k underflowed.  v (NULL: not wanted)
+    # gets dirichlet_log's block: x_k where it is a normal double, else log x_k.
+    cdef Py_ssize_t k
+    cdef double tot, lg, lse
+    cdef bint tiny = False
+    for k in range(E):
+        if alpha[k] < 1.0:
+            x[k] = _small_gamma(bg, alpha[k], &lg)
+        else:
+            x[k] = random_standard_gamma(bg, alpha[k])
+            lg = log(x[k]) if x[k] < DBL_MIN else 0.0
+        if x[k] < DBL_MIN:
+            x[k] = lg
+            tiny = True
+        if v != NULL:   # (log g_k itself where it did not underflow: the same as below)
+            v[k] = lg if x[k] < 0.0 else log(x[k])
+    if not tiny:
+        tot = x[0]
+        for k in range(1, E):
+            tot = tot + x[k]
+        for k in range(E):
+            x[k] = x[k] / tot
+            if v != NULL:
+                v[k] = x[k] if x[k] >= DBL_MIN else v[k] - log(tot)
+        return
+    if v == NULL:   # the logs of the gammas that did not underflow
+        v = x
+        for k in range(E):
+            if x[k] > 0.0:
+                x[k] = log(x[k])
+    lse = _log_sum_exp(v, E)
+    for k in range(E):
+        lg = v[k] - lse
+        x[k] = exp(lg)
+        if v != x:
+            v[k] = x[k] if x[k] >= DBL_MIN else lg
+
+
+cdef inline double gamma_log_draw(bitgen_t *bg, const double *c, Py_ssize_t nc, DrawState *ds,
+                                  double *fx) noexcept nogil:
+    # numpy's random_gamma: scale * random_standard_gamma(a)
+    cdef double lg, a = c[GAMMA_LOG_CONCENTRATION]
+    cdef double x = c[GAMMA_LOG_SCALE] * (_small_gamma(bg, a, &lg) if a < 1.0
+                                          else random_standard_gamma(bg, a))
+    fx[0] = x
+    if x >= DBL_MIN:
+        return x
+    return (lg if a < 1.0 else log(x / c[GAMMA_LOG_SCALE])) + log(c[GAMMA_LOG_SCALE])
+
+
+cdef inline void gamma_log_score(const double *c, double v, double *s) noexcept nogil:
+    if v >= 0.0:   # the sample
+        s[0] = log(v) + c[GAMMA_LOG_LOG_RATE_MINUS_DIGAMMA]
+        s[1] = c[GAMMA_LOG_MEAN] - v
+    else:          # log x, x below DBL_MIN
+        s[0] = v + c[GAMMA_LOG_LOG_RATE_MINUS_DIGAMMA]
+        s[1] = c[GAMMA_LOG_MEAN] - exp(v)
+
+
+cdef inline double chi2_log_draw(bitgen_t *bg, const double *c, Py_ssize_t nc, DrawState *ds,
+                                 double *fx) noexcept nogil:
+    # numpy's random_chisquare: 2 random_standard_gamma(df / 2)
+    cdef double lg, a = c[CHI2_LOG_DF] / 2.0
+    cdef double x = 2.0 * (_small_gamma(bg, a, &lg) if a < 1.0 else random_standard_gamma(bg, a))
+    fx[0] = x
+    if x >= DBL_MIN:
+        return x
+    return (lg if a < 1.0 else log(x / 2.0)) + M_LN2
+
+
+cdef inline void chi2_log_score(const double *c, double v, double *s) noexcept nogil:
+    s[0] = 0.5 * ((log(v) if v >= 0.0 else v) - c[CHI2_LOG_LOG2_PLUS_DIGAMMA_HALF_DF])
+
+
+cdef inline double beta_log_draw(bitgen_t *bg, const double *c, Py_ssize_t nc, DrawState *ds,
+                                 double *fx) noexcept nogil:
+    # numpy's random_beta (distributions.c), word for word
+    cdef double a = c[BETA_LOG_CONCENTRATION1], b = c[BETA_LOG_CONCENTRATION0]
+    cdef double U, V, X, Y, XpY, x, delta, lga, lgb
+    if a <= 1.0 and b <= 1.0:
+        if a < BETA_TINY_THRESHOLD and b < BETA_TINY_THRESHOLD:
+            # numpy: a Bernoulli(a / (a + b)) draw of 0 or 1
+            U = _uniform(bg)
+            x = 1.0 if (a + b) * U < a else 0.0
+            fx[0] = x
+            return INFINITY if x == 1.0 else -INFINITY
+        while True:   # Johnk's algorithm
+            U = _uniform(bg)
+            V = _uniform(bg)
+            X = pow(U, 1.0 / a)
+            Y = pow(V, 1.0 / b)
+            XpY = X + Y
+            if XpY <= 1.0 and U + V > 0.0:
+                break
+        delta = log(U) / a - log(V) / b
+        if X > 0 and Y > 0:
+            x = X / XpY
+        elif delta > 0:
+            x = exp(-log1p(exp(-delta)))
+        else:
+            x = exp(delta - log1p(exp(delta)))
+    else:
+        X = _std_gamma_log(bg, a, &lga)
+        Y = _std_gamma_log(bg, b, &lgb)
+        x = X / (X + Y)
+        delta = lga - lgb
+    fx[0] = x
+    if x >= DBL_MIN and x < 1.0:
+        return x
+    return delta   # below -708 or above 36 here
+
+
+cdef inline double _softplus(double z) noexcept nogil:
+    """log(1 + exp(z)) without overflow."""
+    return (z if z > 0.0 else 0.0) + log1p(exp(-fabs(z)))
+
+
+cdef inline void beta_log_score(const double *c, double v, double *s) noexcept nogil:
+    if v >= 0.0 and v < 1.0:   # the sample
+        s[0] = log(v) + c[BETA_LOG_DIGAMMA_SUM_MINUS_DIGAMMA1]
+        s[1] = log1p(-v) + c[BETA_LOG_DIGAMMA_SUM_MINUS_DIGAMMA0]
+    else:                      # log-odds d: log x = -softplus(-d), log(1 - x) = -softplus(d)
+        s[0] = -_softplus(-v) + c[BETA_LOG_DIGAMMA_SUM_MINUS_DIGAMMA1]
+        s[1] = -_softplus(v) + c[BETA_LOG_DIGAMMA_SUM_MINUS_DIGAMMA0]
+
+
+cdef inline void dirichlet_log_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E, double *v,
+                                          double *x) noexcept nogil:
+    _dirichlet_event(bg, c + DIRICHLET_LOG_CONCENTRATION, E, x, v)
+
+
+cdef inline void dirichlet_log_score_event(const double *c, Py_ssize_t E, const double *v,
+                                           double *s, double *work) noexcept nogil:
+    cdef const double *dig = c + DIRICHLET_LOG_DIGAMMA_SUM_MINUS_DIGAMMA(E)
+    cdef Py_ssize_t k
+    for k in range(E):
+        s[k] = (log(v[k]) if v[k] >= 0.0 else v[k]) + dig[k]

@@ -42,6 +42,7 @@ cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, ui
     cdef fs_philox_state st
     cdef bitgen_t bg
     cdef double xbuf[BUF_DOUBLES]
+    cdef double tbuf[BUF_DOUBLES]   # what f sees, for families whose draw writes it
     if m > CHUNK:
         m = CHUNK
     _start_stream(&st, &bg, key0, key1, c, b)
@@ -50,7 +51,7 @@ cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, ui
         if kind == FS_KIND_MEASURE:
             _measure_draw(fam, &bg, consts + b * nc, nc, xbuf, blk, 1, cnt)
         else:
-            _draw(fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt)
+            _draw(fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt, tbuf, E)
         done += cnt
 
 

@@ -178,6 +178,10 @@ class ScoreFunction(EstimatorKind):
     methods = ("plain", "baseline", "rloo", "cv")
     block = _specs.SCORE_BLOCK
 
+    def plan_for(self, dist):
+        """The distribution's score plan (log-space kernels for small concentrations)."""
+        return dist.score_plan()
+
     def supports(self, plan):
         return "score" in plan.family.slots or plan.counted
 

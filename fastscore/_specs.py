@@ -101,7 +101,10 @@ class Family:
         by comparing the stream's uniforms with thresholds (``<name>_count``).
     f_input : str or None
         A transform from what the block holds to what f sees (LogNormal keeps
-        log x from the normal sampler, and f sees exp of it).
+        log x from the normal sampler, and f sees exp of it).  ``"draw"``:
+        the draw writes what f sees itself (``<name>_draw`` takes a pointer
+        to it; ``<name>_draw_event`` a second event), and the block holds
+        only what the score needs.
     pathwise : bool
         Has ``<name>_pathwise`` (``_pathwise_event`` for vector families): the
         terms f'(x) dx/dtheta_j of the pathwise estimator, from the sample x.
@@ -261,6 +264,18 @@ FAMILIES = (
     Family("relaxed_categorical_st", ("temperature", "inv_temperature", "logits[E]",
                                       "log_probs[E]", "probs[E]", "param_scale[E]"),
            event="vector", pathwise=True, f_input="hard"),
+    # The score function's families for concentrations below 1, where samples
+    # underflow to 0 although log x is an ordinary number: the same samples
+    # for f, and in the block the sample where it is a normal double (the
+    # score then rounds as the plain family's), else log x (Beta: log-odds).
+    Family("gamma_log", ("concentration", "scale", "log_rate_minus_digamma", "mean", "rate"),
+           score=2, f_input="draw"),
+    Family("beta_log", ("concentration1", "concentration0", "digamma_sum_minus_digamma1",
+                        "digamma_sum_minus_digamma0"), score=2, f_input="draw"),
+    Family("chi2_log", ("df", "log2_plus_digamma_half_df"), score=1, f_input="draw"),
+    Family("dirichlet_log", ("concentration[E]", "digamma_sum_minus_digamma[E]",
+                             "tail_concentration[E]"), event="vector", score="event",
+           f_input="draw"),
 )
 #: The most points any family's measure-valued draw writes per sample.
 MAX_MEASURE_POINTS = 8

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from . import _implicit_ref, _specs
+from . import _implicit_ref, _logspace, _specs
 from ._layout import ParamLayout, SampleLayout
 from ._plan import Plan, pack
 
@@ -60,6 +60,7 @@ class Distribution:
 
     family = None  # kernel family name (fastscore/_specs.py); probs/logits set it per instance
     inline_family = None  # a kernel variant for inline f, where one exists
+    log_space_family = None  # the score's kernel variant for small concentrations, if any
     event_ndim = 0
     integer_valued = False
     relaxed = False  # a continuous relaxation of a discrete family
@@ -77,6 +78,7 @@ class Distribution:
             self._differentiable[name] = self._as_float_array(name, value)
         self._setup()
         self._plan = None
+        self._score_plan = None
 
     def _check_drawable(self):
         """Check the parameters once before samples are drawn, validate_args or not.
@@ -193,6 +195,23 @@ class Distribution:
                 rebar=(self._rebar_draw_numpy, self._rebar_terms_numpy)
                 if self._rebar_draw_numpy is not None else None)
         return self._plan
+
+    def score_plan(self):
+        """The plan the score-function estimator runs (built once).
+
+        :meth:`plan`, except for Gamma, Beta, Chi2 and Dirichlet with a
+        concentration below 1 (Chi2: df below 2), where samples underflow to
+        0 although log x is an ordinary number: there the kernels run the
+        ``<family>_log`` variant, which draws the same samples for f and
+        keeps log x for the score where x underflows (fastscore._logspace).
+        """
+        if self._score_plan is None:
+            plan = self.plan()
+            if self.log_space_family is not None and self._small_concentration():
+                plan = plan.variant(self.log_space_family, draw=self._log_draw_numpy,
+                                    score=self._log_score_numpy, f_input=self._log_f_input)
+            self._score_plan = plan
+        return self._score_plan
 
     # Subclasses implement:
     #   _setup()                 check and broadcast; set batch_shape, event_shape
@@ -898,6 +917,22 @@ class Gamma(_ScalarFamily):
         da = _implicit_ref.gamma_dx_dshape(plan.const("concentration"), x * plan.const("rate"))
         return np.stack([gp * (da * scale), -(gp * x) * scale], axis=-1)
 
+    log_space_family = "gamma_log"
+
+    def _small_concentration(self):
+        return bool((self.concentration < 1.0).any())
+
+    def _log_draw_numpy(self, gen, c, m):
+        return _logspace.gamma_block(gen, c["concentration"], c["scale"], m)[:, None]
+
+    _log_f_input = staticmethod(_logspace.positive_f_input)
+
+    def _log_score_numpy(self, v3):
+        plan = self.plan()
+        v = v3[:, :, 0]
+        return np.stack([_logspace.log_of(v) + plan.const("log_rate_minus_digamma"),
+                         plan.const("mean") - _logspace.positive_f_input(v)], axis=-1)
+
     def _measure_draw_numpy(self, gen, c, m):
         out = np.empty((m, 5))
         for i in range(m):
@@ -971,6 +1006,22 @@ class Beta(_ScalarFamily):
         return stats.beta.logpdf(x3[:, :, 0], self.concentration1.reshape(1, -1),
                                  self.concentration0.reshape(1, -1))
 
+    log_space_family = "beta_log"
+
+    def _small_concentration(self):
+        return bool((np.minimum(self.concentration1, self.concentration0) < 1.0).any())
+
+    def _log_draw_numpy(self, gen, c, m):
+        return _logspace.beta_block(gen, c["concentration1"], c["concentration0"], m)[:, None]
+
+    _log_f_input = staticmethod(_logspace.beta_f_input)
+
+    def _log_score_numpy(self, v3):
+        plan = self.plan()
+        log_x, log_1mx = _logspace.beta_logs(v3[:, :, 0])
+        return np.stack([log_x + plan.const("digamma_sum_minus_digamma1"),
+                         log_1mx + plan.const("digamma_sum_minus_digamma0")], axis=-1)
+
     def _pathwise_numpy(self, x3, gp3):
         plan = self.plan()
         gp = gp3[:, :, 0]
@@ -1022,6 +1073,20 @@ class Chi2(_ScalarFamily):
 
     def _log_prob(self, x3):
         return stats.chi2.logpdf(x3[:, :, 0], self.df.reshape(1, -1))
+
+    log_space_family = "chi2_log"
+
+    def _small_concentration(self):
+        return bool((self.df < 2.0).any())
+
+    def _log_draw_numpy(self, gen, c, m):
+        return _logspace.gamma_block(gen, c["df"] / 2.0, 2.0, m)[:, None]
+
+    _log_f_input = staticmethod(_logspace.positive_f_input)
+
+    def _log_score_numpy(self, v3):
+        return (0.5 * (_logspace.log_of(v3[:, :, 0])
+                       - self.plan().const("log2_plus_digamma_half_df")))[:, :, None]
 
     def _pathwise_numpy(self, x3, gp3):
         # x = 2 y, y ~ Gamma(df / 2, 1)
@@ -1383,7 +1448,12 @@ class Dirichlet(Distribution):
     g_k = Gamma(concentration_k) drawn in order by numpy's
     ``random_standard_gamma`` and normalised, x_k = g_k / (g_0 + ... + g_{K-1})
     (numpy's ``Generator.dirichlet`` switches to another method for small
-    concentrations, so it is not used).  Score:
+    concentrations, so it is not used).  Where a g_k underflows (below the
+    smallest normal double: concentrations far below 1), the quotient loses
+    it, and with it as much as all of x; such an event is normalised in log
+    space instead, x_k = exp(log g_k - logsumexp(log g)), with log g_k from
+    the same draws.
+    Score:
     d/dconcentration_k = log x_k - digamma(concentration_k) + digamma(sum).
 
     Parameters
@@ -1434,12 +1504,20 @@ class Dirichlet(Distribution):
                 "tail_concentration": tail}
 
     def _draw_numpy(self, gen, c, m):
-        K = self.event_shape[0]
-        g = gen.standard_gamma(c["concentration"], size=(m, K))
-        tot = g[:, 0].copy()
-        for k in range(1, K):  # the kernel's order of additions
-            tot = tot + g[:, k]
-        return g / tot[:, None]
+        return _logspace.dirichlet_draw(gen, c["concentration"], m)[0]
+
+    log_space_family = "dirichlet_log"
+
+    def _small_concentration(self):
+        return bool((self.concentration < 1.0).any())
+
+    def _log_draw_numpy(self, gen, c, m):
+        return _logspace.dirichlet_draw(gen, c["concentration"], m)[1]
+
+    _log_f_input = staticmethod(_logspace.positive_f_input)
+
+    def _log_score_numpy(self, v3):
+        return _logspace.log_of(v3) + self.plan().const("digamma_sum_minus_digamma")[None]
 
     def _in_support(self, x3):
         return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
