@@ -1,0 +1,68 @@
+"""Build the sampler harness extension, _sampler_check, for tests and benchmarks.
+
+    python bench/samplers/build.py [BUILD_DIR]
+
+BUILD_DIR (default bench/samplers/build, ignored by git) receives the
+generated _ziggurat_tables.h, the Cython-generated C file and the extension
+module; put it on sys.path to import _sampler_check.  Compiled with the
+project's flags (setup.py: -O3 -ffp-contract=off -fno-math-errno), so the
+arithmetic rounds as numpy's does.  Returns quickly when nothing changed.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PKG = os.path.join(ROOT, "fastscore")
+FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
+
+
+def build(build_dir=None, quiet=True):
+    """Build into build_dir (created if needed) and return its path."""
+    import numpy as np
+    from Cython.Build import cythonize
+    from setuptools import Extension
+    from setuptools.dist import Distribution
+
+    build_dir = os.path.abspath(build_dir or os.path.join(HERE, "build"))
+    os.makedirs(build_dir, exist_ok=True)
+    sys.path.insert(0, PKG)
+    try:
+        import _gen_ziggurat
+    finally:
+        sys.path.remove(PKG)
+    _gen_ziggurat.write(os.path.join(build_dir, "_ziggurat_tables.h"))
+
+    ext = Extension(
+        "_sampler_check",
+        [os.path.join(HERE, "_sampler_check.pyx")],
+        include_dirs=[build_dir, PKG, HERE, np.get_include()],
+        extra_compile_args=FLAGS,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        depends=[os.path.join(PKG, "_stream.h"), os.path.join(PKG, "_samplers.h"),
+                 os.path.join(HERE, "_sampler_check_impl.h"),
+                 os.path.join(build_dir, "_ziggurat_tables.h")],
+    )
+    exts = cythonize([ext], build_dir=build_dir, quiet=quiet,
+                     compiler_directives={"language_level": 3})
+    dist = Distribution({"ext_modules": exts})
+    cmd = dist.get_command_obj("build_ext")
+    cmd.build_lib = build_dir
+    cmd.build_temp = os.path.join(build_dir, "tmp")
+    cmd.ensure_finalized()
+    cmd.run()
+    return build_dir
+
+
+def load(build_dir=None):
+    """Build if needed and import _sampler_check."""
+    path = build(build_dir)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    import _sampler_check
+    return _sampler_check
+
+
+if __name__ == "__main__":
+    print(build(sys.argv[1] if len(sys.argv) > 1 else None, quiet=False))

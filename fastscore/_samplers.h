@@ -1,0 +1,840 @@
+/*
+ * Inline samplers on an fs_stream (_stream.h), each returning what numpy's
+ * C function of the same algorithm (numpy/random/src/distributions/
+ * distributions.c, numpy 2.x) returns from the same Philox words: same
+ * words consumed, same branches, same floating-point operations in the same
+ * order (build with -ffp-contract=off and without -ffast-math, as numpy
+ * is; log, exp, pow and log1p come from the C library, as numpy's do).
+ *
+ *   sampler                      numpy function              words per draw
+ *   fs_uniform                   random_standard_uniform     1
+ *   fs_standard_normal           random_standard_normal      1 (ziggurat; more on rejection)
+ *   fs_normal, fs_lognormal      random_normal, random_lognormal
+ *   fs_standard_exponential      random_standard_exponential 1 (ziggurat)
+ *   fs_exponential               random_exponential
+ *   fs_standard_gamma, fs_gamma  random_standard_gamma, random_gamma
+ *   fs_chisquare                 random_chisquare
+ *   fs_beta                      random_beta
+ *   fs_poisson                   random_poisson
+ *   fs_negative_binomial         random_negative_binomial
+ *   fs_geometric                 random_geometric
+ * None of them uses 32-bit draws (only numpy's float32 and bounded-integer
+ * samplers do), so the stream's has_uint32 state is never touched here.
+ *
+ * Families with a shape parameter take a setup struct (fs_*_setup): what
+ * numpy recomputes from the parameter on every call (1/shape, the PTRS
+ * constants, log1p(-p), ...) is computed once; it is the same expression
+ * on the same double, so the same value.  Parameters must be valid (numpy
+ * checks them in Python, before its C code runs; so must the caller).
+ *
+ * Block fills (fs_fill_*) write m draws to out[0..m); the integer families
+ * write their values as doubles, as the kernels store them.  Where numpy's
+ * first try at a draw consumes a fixed number of words and usually
+ * succeeds (ziggurats, Marsaglia-Tsang gamma, PTRS Poisson, Johnk beta,
+ * small-shape gamma), the fill is speculative (FS_SPECULATIVE_FILL): it
+ * tries draws on the words already in the stream's buffer, with no
+ * per-word bookkeeping, and at the first draw whose try does not succeed
+ * at once (or whose words straddle a refill) it runs the exact serial
+ * sampler from that draw's first word on.  Every draw is therefore numpy's
+ * draw from the same words.
+ *
+ * The ziggurat tables come from _ziggurat_tables.h, generated at build time
+ * by _gen_ziggurat.py.
+ */
+#ifndef FASTSCORE_SAMPLERS_H
+#define FASTSCORE_SAMPLERS_H
+
+#include <math.h>
+#include <stdint.h>
+#include "_stream.h"
+#include "_ziggurat_tables.h"
+
+/* Branch events, counted only when the includer defines FS_COUNT(event)
+ * (the test harness does, to show that its draws reach every branch). */
+enum {
+    FS_EV_NOR_TAIL, FS_EV_NOR_WEDGE_ACCEPT, FS_EV_NOR_WEDGE_REJECT,
+    FS_EV_EXP_TAIL, FS_EV_EXP_WEDGE_ACCEPT, FS_EV_EXP_WEDGE_REJECT,
+    FS_EV_GAMMA_SMALL_POW, FS_EV_GAMMA_SMALL_LOG, FS_EV_GAMMA_SMALL_REJECT,
+    FS_EV_GAMMA_MT_VNEG, FS_EV_GAMMA_MT_SQUEEZE, FS_EV_GAMMA_MT_LOG_ACCEPT,
+    FS_EV_GAMMA_MT_REJECT,
+    FS_EV_BETA_TINY, FS_EV_BETA_JOHNK_ACCEPT, FS_EV_BETA_JOHNK_UNDERFLOW,
+    FS_EV_BETA_JOHNK_REJECT, FS_EV_BETA_GAMMAS,
+    FS_EV_POISSON_MULT, FS_EV_POISSON_PTRS_QUICK, FS_EV_POISSON_PTRS_SKIP,
+    FS_EV_POISSON_PTRS_LOG_ACCEPT, FS_EV_POISSON_PTRS_REJECT,
+    FS_EV_GEOM_SEARCH, FS_EV_GEOM_INVERSION, FS_EV_GEOM_CLAMP,
+    FS_EV_FILL_FALLBACK, FS_EV_FILL_STRADDLE,
+    FS_EV_COUNT
+};
+#ifndef FS_COUNT
+#define FS_COUNT(event) ((void)0)
+#endif
+
+/* ------------------------------------------------------------ uniform */
+
+static inline double fs_uniform(fs_stream *s) { return fs_next_double(s); }
+
+/* ------------------------------------------------------------ normal */
+
+/* A 64-bit word read as numpy's normal ziggurat reads it: bits 0-7 pick
+ * the level, bit 8 the sign, bits 9-60 the 52-bit magnitude (rabs). */
+#define FS_NOR_IDX(w) ((int)((w) & 0xFF))
+#define FS_NOR_RABS(w) (((w) >> 9) & 0x000FFFFFFFFFFFFFULL)
+#define FS_NOR_NEG(w) (((w) >> 8) & 1)
+
+/* First try on word w: the candidate x (signed), and whether it lies in
+ * the level's rectangle (99.3% of words). */
+static inline int fs_normal_try(uint64_t w, double *x)
+{
+    int idx = FS_NOR_IDX(w);
+    uint64_t rabs = FS_NOR_RABS(w);
+    double v = (double)rabs * fs_zig_nor_w[idx];
+    *x = FS_NOR_NEG(w) ? -v : v;
+    return rabs < fs_zig_nor_k[idx];
+}
+
+/* numpy's random_standard_normal, whole (used from a draw's first word). */
+static FS_NOINLINE FS_UNUSED double fs_standard_normal_serial(fs_stream *s)
+{
+    for (;;) {
+        uint64_t w = fs_next64(s);
+        int idx = FS_NOR_IDX(w);
+        uint64_t rabs = FS_NOR_RABS(w);
+        double x;
+        if (fs_normal_try(w, &x))
+            return x;
+        if (idx == 0) {
+            /* tail beyond r: Marsaglia's exponential rejection, on 1 - U
+             * (log1p(-U)) so that log(0) cannot occur */
+            FS_COUNT(FS_EV_NOR_TAIL);
+            for (;;) {
+                double xx = -FS_ZIG_NOR_INV_R * log1p(-fs_next_double(s));
+                double yy = -log1p(-fs_next_double(s));
+                if (yy + yy > xx * xx)
+                    return ((rabs >> 8) & 0x1) ? -(FS_ZIG_NOR_R + xx) : FS_ZIG_NOR_R + xx;
+            }
+        }
+        /* wedge between the level's rectangle and the density */
+        if ((fs_zig_nor_f[idx - 1] - fs_zig_nor_f[idx]) * fs_next_double(s) + fs_zig_nor_f[idx]
+            < exp(-0.5 * x * x)) {
+            FS_COUNT(FS_EV_NOR_WEDGE_ACCEPT);
+            return x;
+        }
+        FS_COUNT(FS_EV_NOR_WEDGE_REJECT);
+    }
+}
+
+static inline double fs_standard_normal(fs_stream *s)
+{
+    double x;
+    /* peek, not next64: a rejected word is re-read by the serial path */
+    int avail;
+    const uint64_t *w = fs_stream_peek(s, &avail);
+    if (FS_LIKELY(fs_normal_try(*w, &x))) {
+        fs_stream_consume(s, 1);
+        return x;
+    }
+    return fs_standard_normal_serial(s);
+}
+
+static inline double fs_normal(fs_stream *s, double loc, double scale)
+{
+    return loc + scale * fs_standard_normal(s);
+}
+
+static inline double fs_lognormal(fs_stream *s, double mean, double sigma)
+{
+    return exp(fs_normal(s, mean, sigma));
+}
+
+/* ------------------------------------------------------------ exponential */
+
+/* numpy's exponential ziggurat reads bits 3-10 as the level and bits
+ * 11-63 as the 53-bit magnitude ri. */
+static inline int fs_exponential_try(uint64_t w, double *x)
+{
+    uint64_t ri = w >> 3;
+    int idx = (int)(ri & 0xFF);
+    ri >>= 8;
+    *x = (double)ri * fs_zig_exp_w[idx];
+    return ri < fs_zig_exp_k[idx];
+}
+
+static FS_NOINLINE FS_UNUSED double fs_standard_exponential_serial(fs_stream *s)
+{
+    for (;;) {
+        uint64_t w = fs_next64(s);
+        int idx = (int)((w >> 3) & 0xFF);
+        double x;
+        if (fs_exponential_try(w, &x))
+            return x;
+        if (idx == 0) {  /* tail: memoryless, r + Exp(1) by inversion on 1 - U */
+            FS_COUNT(FS_EV_EXP_TAIL);
+            return FS_ZIG_EXP_R - log1p(-fs_next_double(s));
+        }
+        if ((fs_zig_exp_f[idx - 1] - fs_zig_exp_f[idx]) * fs_next_double(s) + fs_zig_exp_f[idx]
+            < exp(-x)) {
+            FS_COUNT(FS_EV_EXP_WEDGE_ACCEPT);
+            return x;
+        }
+        /* rejected: numpy starts a fresh draw */
+        FS_COUNT(FS_EV_EXP_WEDGE_REJECT);
+    }
+}
+
+static inline double fs_standard_exponential(fs_stream *s)
+{
+    double x;
+    int avail;
+    const uint64_t *w = fs_stream_peek(s, &avail);
+    if (FS_LIKELY(fs_exponential_try(*w, &x))) {
+        fs_stream_consume(s, 1);
+        return x;
+    }
+    return fs_standard_exponential_serial(s);
+}
+
+static inline double fs_exponential(fs_stream *s, double scale)
+{
+    return scale * fs_standard_exponential(s);
+}
+
+/* ------------------------------------------------------------ gamma */
+
+enum { FS_GAMMA_ZERO, FS_GAMMA_EXPONENTIAL, FS_GAMMA_SMALL, FS_GAMMA_MT };
+
+typedef struct {
+    double shape;
+    int branch;             /* numpy's branch for this shape (FS_GAMMA_*) */
+    double inv_shape;       /* small shape: 1. / shape, 1.0 - shape */
+    double one_minus_shape;
+    double b, c;            /* Marsaglia-Tsang: b = shape - 1/3, c = 1/sqrt(9 b) */
+} fs_gamma_t;
+
+static inline void fs_gamma_setup(fs_gamma_t *g, double shape)
+{
+    g->shape = shape;
+    /* the order of numpy's tests (a NaN shape falls through to MT) */
+    if (shape == 1.0)
+        g->branch = FS_GAMMA_EXPONENTIAL;
+    else if (shape == 0.0)
+        g->branch = FS_GAMMA_ZERO;
+    else if (shape < 1.0)
+        g->branch = FS_GAMMA_SMALL;
+    else
+        g->branch = FS_GAMMA_MT;
+    g->inv_shape = 1. / shape;
+    g->one_minus_shape = 1.0 - shape;
+    g->b = shape - 1. / 3.;
+    g->c = 1. / sqrt(9 * g->b);
+}
+
+/* Marsaglia-Tsang (2000) for shape > 1: the squeeze test that accepts
+ * most tries without a logarithm. */
+static inline int fs_gamma_mt_squeeze(double X, double U)
+{
+    return U < 1.0 - 0.0331 * (X * X) * (X * X);
+}
+
+static FS_NOINLINE FS_UNUSED double fs_gamma_mt_serial(fs_stream *s, const fs_gamma_t *g)
+{
+    const double b = g->b, c = g->c;
+    for (;;) {
+        double X, V, U;
+        for (;;) {
+            X = fs_standard_normal(s);
+            V = 1.0 + c * X;
+            if (!(V <= 0.0))
+                break;
+            FS_COUNT(FS_EV_GAMMA_MT_VNEG);
+        }
+        V = V * V * V;
+        U = fs_next_double(s);
+        if (fs_gamma_mt_squeeze(X, U)) {
+            FS_COUNT(FS_EV_GAMMA_MT_SQUEEZE);
+            return (b * V);
+        }
+        /* log(0.0) ok here */
+        if (log(U) < 0.5 * X * X + b * (1. - V + log(V))) {
+            FS_COUNT(FS_EV_GAMMA_MT_LOG_ACCEPT);
+            return (b * V);
+        }
+        FS_COUNT(FS_EV_GAMMA_MT_REJECT);
+    }
+}
+
+/* shape < 1: numpy's rejection from a power / exponential mixture
+ * (U uniform, V standard exponential per try). */
+static inline int fs_gamma_small_try(const fs_gamma_t *g, double U, double V, double *x)
+{
+    double X, Y;
+    if (U <= g->one_minus_shape) {
+        FS_COUNT(FS_EV_GAMMA_SMALL_POW);
+        X = pow(U, g->inv_shape);
+        *x = X;
+        return X <= V;
+    }
+    FS_COUNT(FS_EV_GAMMA_SMALL_LOG);
+    Y = -log((1 - U) / g->shape);
+    X = pow(g->one_minus_shape + g->shape * Y, g->inv_shape);
+    *x = X;
+    return X <= (V + Y);
+}
+
+static FS_NOINLINE FS_UNUSED double fs_gamma_small_serial(fs_stream *s, const fs_gamma_t *g)
+{
+    for (;;) {
+        double U = fs_next_double(s), x;
+        double V = fs_standard_exponential(s);
+        if (fs_gamma_small_try(g, U, V, &x))
+            return x;
+        FS_COUNT(FS_EV_GAMMA_SMALL_REJECT);
+    }
+}
+
+static inline double fs_standard_gamma_draw(fs_stream *s, const fs_gamma_t *g)
+{
+    switch (g->branch) {
+    case FS_GAMMA_EXPONENTIAL:
+        return fs_standard_exponential(s);
+    case FS_GAMMA_ZERO:
+        return 0.0;
+    case FS_GAMMA_SMALL:
+        return fs_gamma_small_serial(s, g);
+    default:
+        return fs_gamma_mt_serial(s, g);
+    }
+}
+
+static inline double fs_standard_gamma(fs_stream *s, double shape)
+{
+    fs_gamma_t g;
+    fs_gamma_setup(&g, shape);
+    return fs_standard_gamma_draw(s, &g);
+}
+
+static inline double fs_gamma(fs_stream *s, double shape, double scale)
+{
+    return scale * fs_standard_gamma(s, shape);
+}
+
+static inline double fs_chisquare(fs_stream *s, double df)
+{
+    return 2.0 * fs_standard_gamma(s, df / 2.0);
+}
+
+/* ------------------------------------------------------------ beta */
+
+/* numpy: below this, a and b both make X, Y underflow; one uniform decides */
+#define FS_BETA_TINY 3e-103
+
+typedef struct {
+    double a, b;
+    int johnk;              /* a <= 1 and b <= 1: Johnk's algorithm */
+    int tiny;
+    double inv_a, inv_b;    /* 1.0 / a, 1.0 / b */
+    fs_gamma_t ga, gb;      /* otherwise Ga / (Ga + Gb) */
+} fs_beta_t;
+
+static inline void fs_beta_setup(fs_beta_t *p, double a, double b)
+{
+    p->a = a;
+    p->b = b;
+    p->johnk = (a <= 1.0) && (b <= 1.0);
+    p->tiny = a < FS_BETA_TINY && b < FS_BETA_TINY;
+    p->inv_a = 1.0 / a;
+    p->inv_b = 1.0 / b;
+    fs_gamma_setup(&p->ga, a);
+    fs_gamma_setup(&p->gb, b);
+}
+
+/* Johnk's try on uniforms U, V: 1 with *x when it succeeds without
+ * underflow, 0 when rejected, -1 when it succeeds but X or Y underflowed
+ * (then *x comes from the log-space formula). */
+static inline int fs_beta_johnk_try(const fs_beta_t *p, double U, double V, double *x)
+{
+    double X = pow(U, p->inv_a), Y = pow(V, p->inv_b), XpY = X + Y;
+    /* Reject if both U and V are 0.0, which is approx 1 in 10^106 */
+    if ((XpY <= 1.0) && (U + V > 0.0)) {
+        if ((X > 0) && (Y > 0)) {
+            *x = X / XpY;
+            return 1;
+        } else {
+            FS_COUNT(FS_EV_BETA_JOHNK_UNDERFLOW);
+            /* X/(X+Y) from logarithms: U**(1/a) or V**(1/b) underflowed */
+            double logX = log(U) / p->a;
+            double logY = log(V) / p->b;
+            double delta = logX - logY;
+            if (delta > 0)
+                *x = exp(-log1p(exp(-delta)));
+            else
+                *x = exp(delta - log1p(exp(delta)));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static FS_NOINLINE FS_UNUSED double fs_beta_serial(fs_stream *s, const fs_beta_t *p)
+{
+    if (p->johnk) {
+        if (p->tiny) {
+            double U = fs_next_double(s);
+            FS_COUNT(FS_EV_BETA_TINY);
+            return (p->a + p->b) * U < p->a;
+        }
+        for (;;) {
+            double U = fs_next_double(s);
+            double V = fs_next_double(s), x;
+            int res = fs_beta_johnk_try(p, U, V, &x);
+            if (res) {
+                if (res == 1)
+                    FS_COUNT(FS_EV_BETA_JOHNK_ACCEPT);
+                return x;
+            }
+            FS_COUNT(FS_EV_BETA_JOHNK_REJECT);
+        }
+    } else {
+        double Ga = fs_standard_gamma_draw(s, &p->ga);
+        double Gb = fs_standard_gamma_draw(s, &p->gb);
+        FS_COUNT(FS_EV_BETA_GAMMAS);
+        return Ga / (Ga + Gb);
+    }
+}
+
+static inline double fs_beta_draw(fs_stream *s, const fs_beta_t *p) { return fs_beta_serial(s, p); }
+
+static inline double fs_beta(fs_stream *s, double a, double b)
+{
+    fs_beta_t p;
+    fs_beta_setup(&p, a, b);
+    return fs_beta_serial(s, &p);
+}
+
+/* ------------------------------------------------------------ poisson */
+
+/* log Gamma(x) as numpy's random_loggam computes it: the SPECFUN algorithm
+ * (Zhang & Jin, "Computation of Special Functions", 1996): shift x up to
+ * x0 >= 7, Stirling's series in 1/x0^2 by Horner, then shift back.  The
+ * coefficients are B_2k / (2k (2k-1)) written as SPECFUN prints them (the
+ * last one to 15 digits); bit identity depends on these exact figures. */
+static inline double fs_loggam(double x)
+{
+    static const double a[10] = {8.333333333333333e-02, -2.777777777777778e-03,
+                                 7.936507936507937e-04, -5.952380952380952e-04,
+                                 8.417508417508418e-04, -1.917526917526918e-03,
+                                 6.410256410256410e-03, -2.955065359477124e-02,
+                                 1.796443723688307e-01, -1.39243221690590e+00};
+    double x0, x2, gl, gl0;
+    int64_t k, n;
+    if ((x == 1.0) || (x == 2.0))
+        return 0.0;
+    n = x < 7.0 ? (int64_t)(7 - x) : 0;
+    x0 = x + n;
+    x2 = (1.0 / x0) * (1.0 / x0);
+    gl0 = a[9];
+    for (k = 8; k >= 0; k--) {
+        gl0 *= x2;
+        gl0 += a[k];
+    }
+    /* 1.8378770664093453 = log(2 pi) */
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453e+00 + (x0 - 0.5) * log(x0) - x0;
+    if (x < 7.0) {
+        for (k = 1; k <= n; k++) {
+            gl -= log(x0 - 1.0);
+            x0 -= 1.0;
+        }
+    }
+    return gl;
+}
+
+enum { FS_POISSON_ZERO, FS_POISSON_MULT, FS_POISSON_PTRS };
+
+typedef struct {
+    double lam;
+    int branch;
+    double enlam;                              /* mult: exp(-lam) */
+    double slam, loglam, a, b, invalpha, vr;   /* PTRS (Hormann 1993) */
+} fs_poisson_t;
+
+static inline void fs_poisson_setup(fs_poisson_t *p, double lam)
+{
+    p->lam = lam;
+    if (lam >= 10) {
+        p->branch = FS_POISSON_PTRS;
+        p->slam = sqrt(lam);
+        p->loglam = log(lam);
+        p->b = 0.931 + 2.53 * p->slam;
+        p->a = -0.059 + 0.02483 * p->b;
+        p->invalpha = 1.1239 + 1.1328 / (p->b - 3.4);
+        p->vr = 0.9277 - 3.6224 / (p->b - 2);
+    } else if (lam == 0) {
+        p->branch = FS_POISSON_ZERO;
+    } else {
+        p->branch = FS_POISSON_MULT;
+        p->enlam = exp(-lam);
+    }
+}
+
+/* Knuth's product of uniforms, for lam < 10. */
+static inline int64_t fs_poisson_mult(fs_stream *s, const fs_poisson_t *p)
+{
+    int64_t X = 0;
+    double prod = 1.0;
+    FS_COUNT(FS_EV_POISSON_MULT);
+    for (;;) {
+        prod *= fs_next_double(s);
+        if (prod > p->enlam)
+            X += 1;
+        else
+            return X;
+    }
+}
+
+/* PTRS first test on U (already shifted by -0.5) and V: 1 with *k when the
+ * draw is accepted at once (about 89% of tries at lam = 10). */
+static inline int fs_poisson_ptrs_quick(const fs_poisson_t *p, double U, double V, int64_t *k)
+{
+    double us = 0.5 - fabs(U);
+    *k = (int64_t)floor((2 * p->a / us + p->b) * U + p->lam + 0.43);
+    return (us >= 0.07) && (V <= p->vr);
+}
+
+static FS_NOINLINE FS_UNUSED int64_t fs_poisson_ptrs_serial(fs_stream *s, const fs_poisson_t *p)
+{
+    for (;;) {
+        double U = fs_next_double(s) - 0.5;
+        double V = fs_next_double(s);
+        double us = 0.5 - fabs(U);
+        int64_t k;
+        if (fs_poisson_ptrs_quick(p, U, V, &k)) {
+            FS_COUNT(FS_EV_POISSON_PTRS_QUICK);
+            return k;
+        }
+        if ((k < 0) || ((us < 0.013) && (V > us))) {
+            FS_COUNT(FS_EV_POISSON_PTRS_SKIP);
+            continue;
+        }
+        /* log(V) == log(0.0) ok here; if U==0.0 so that us==0.0, log is ok
+         * since always returns */
+        if ((log(V) + log(p->invalpha) - log(p->a / (us * us) + p->b)) <=
+            (-p->lam + (double)k * p->loglam - fs_loggam((double)k + 1))) {
+            FS_COUNT(FS_EV_POISSON_PTRS_LOG_ACCEPT);
+            return k;
+        }
+        FS_COUNT(FS_EV_POISSON_PTRS_REJECT);
+    }
+}
+
+static inline int64_t fs_poisson_draw(fs_stream *s, const fs_poisson_t *p)
+{
+    if (p->branch == FS_POISSON_PTRS)
+        return fs_poisson_ptrs_serial(s, p);
+    if (p->branch == FS_POISSON_ZERO)
+        return 0;
+    return fs_poisson_mult(s, p);
+}
+
+static inline int64_t fs_poisson(fs_stream *s, double lam)
+{
+    fs_poisson_t p;
+    fs_poisson_setup(&p, lam);
+    return fs_poisson_draw(s, &p);
+}
+
+/* ------------------------------------------------------------ negative binomial */
+
+/* Gamma-Poisson mixture: lam = ((1 - p) / p) * Gamma(n), then Poisson(lam)
+ * (numpy: random_poisson(random_gamma(n, (1 - p) / p))). */
+typedef struct {
+    fs_gamma_t g;
+    double scale;           /* (1 - p) / p */
+} fs_negbin_t;
+
+static inline void fs_negbin_setup(fs_negbin_t *q, double n, double p)
+{
+    fs_gamma_setup(&q->g, n);
+    q->scale = (1 - p) / p;
+}
+
+static inline int64_t fs_negbin_draw(fs_stream *s, const fs_negbin_t *q)
+{
+    fs_poisson_t pp;
+    fs_poisson_setup(&pp, q->scale * fs_standard_gamma_draw(s, &q->g));
+    return fs_poisson_draw(s, &pp);
+}
+
+static inline int64_t fs_negative_binomial(fs_stream *s, double n, double p)
+{
+    fs_negbin_t q;
+    fs_negbin_setup(&q, n, p);
+    return fs_negbin_draw(s, &q);
+}
+
+/* ------------------------------------------------------------ geometric */
+
+typedef struct {
+    double p, q;            /* q = 1 - p (search) */
+    int search;             /* p >= 1/3: sequential search, else inversion */
+    double log1p_neg_p;     /* inversion: log1p(-p) */
+} fs_geometric_t;
+
+static inline void fs_geometric_setup(fs_geometric_t *g, double p)
+{
+    g->p = p;
+    g->q = 1.0 - p;
+    /* numpy's cutoff literal 0.333333333333333333333333 is this double */
+    g->search = p >= 1.0 / 3.0;
+    g->log1p_neg_p = log1p(-p);
+}
+
+static inline int64_t fs_geometric_draw(fs_stream *s, const fs_geometric_t *g)
+{
+    if (g->search) {
+        /* one uniform, then the smallest X with P(<= X) >= U */
+        int64_t X = 1;
+        double sum = g->p, prod = g->p;
+        double U = fs_next_double(s);
+        FS_COUNT(FS_EV_GEOM_SEARCH);
+        while (U > sum) {
+            prod *= g->q;
+            sum += prod;
+            X++;
+        }
+        return X;
+    } else {
+        double z = ceil(-fs_standard_exponential(s) / g->log1p_neg_p);
+        FS_COUNT(FS_EV_GEOM_INVERSION);
+        /* 9.223372036854776e+18 is the smallest double above INT64_MAX */
+        if (z >= 9.223372036854776e+18) {
+            FS_COUNT(FS_EV_GEOM_CLAMP);
+            return INT64_MAX;
+        }
+        return (int64_t)z;
+    }
+}
+
+static inline int64_t fs_geometric(fs_stream *s, double p)
+{
+    fs_geometric_t g;
+    fs_geometric_setup(&g, p);
+    return fs_geometric_draw(s, &g);
+}
+
+/* ------------------------------------------------------------ block fills */
+
+/*
+ * FS_SPECULATIVE_FILL(NAME, PRM, K, TRY, SERIAL) defines
+ *     void NAME(fs_stream *s, PRM prm, double *out, int64_t m)
+ * for a sampler whose first try reads exactly K words:
+ *     int TRY(PRM prm, const uint64_t *w, double *x)
+ * decides from w[0..K) alone, returning nonzero with *x when the draw is
+ * complete after those K words; SERIAL(s, prm) is numpy's whole algorithm
+ * from the draw's first word.  Draws are tried while K words are in the
+ * buffer; the first one that TRY does not finish is redone by SERIAL from
+ * its first word, so the words consumed and the values are numpy's.
+ */
+#define FS_SPECULATIVE_FILL(NAME, PRM, K, TRY, SERIAL)                               \
+static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)                \
+{                                                                                     \
+    int64_t i = 0;                                                                    \
+    while (i < m) {                                                                   \
+        int avail, used = 0;                                                          \
+        const uint64_t *w = fs_stream_peek(s, &avail);                                \
+        while (used + (K) <= avail && i < m && TRY(prm, w + used, out + i)) {         \
+            used += (K);                                                              \
+            i++;                                                                      \
+        }                                                                             \
+        fs_stream_consume(s, used);                                                   \
+        /* a try that failed, or a draw whose words straddle a refill */              \
+        if (i < m && used < avail) {                                                  \
+            FS_COUNT(used + (K) <= avail ? FS_EV_FILL_FALLBACK : FS_EV_FILL_STRADDLE);   \
+            out[i++] = SERIAL(s, prm);                                                \
+        }                                                                             \
+    }                                                                                 \
+}
+
+/* Fills of the other samplers: one draw after another. */
+#define FS_SERIAL_FILL(NAME, PRM, DRAW)                                               \
+static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)                \
+{                                                                                     \
+    int64_t i;                                                                        \
+    for (i = 0; i < m; i++)                                                           \
+        out[i] = (double)DRAW(s, prm);                                                \
+}
+
+/* --- tries on buffered words (K = 1 or 2) and their serial fallbacks --- */
+
+#define FS_TRY_NORMAL(prm, w, x) fs_normal_try((w)[0], x)
+#define FS_TRY_EXPONENTIAL(prm, w, x) fs_exponential_try((w)[0], x)
+#define FS_SERIAL_NORMAL(s, prm) fs_standard_normal_serial(s)
+#define FS_SERIAL_EXPONENTIAL(s, prm) fs_standard_exponential_serial(s)
+
+/* MT gamma's first try: a normal accepted at once from w[0], 1 + c X > 0,
+ * and the squeeze test passed by U from w[1]. */
+static inline int fs_gamma_mt_try(const fs_gamma_t *g, const uint64_t *w, double *x)
+{
+    double X, V, U;
+    if (!fs_normal_try(w[0], &X))
+        return 0;
+    V = 1.0 + g->c * X;
+    if (V <= 0.0)
+        return 0;
+    V = V * V * V;
+    U = fs_word_to_double(w[1]);
+    if (!fs_gamma_mt_squeeze(X, U))
+        return 0;
+    *x = g->b * V;
+    return 1;
+}
+
+/* small-shape gamma's first try: U from w[0], an exponential accepted at
+ * once from w[1], and the acceptance test. */
+static inline int fs_gamma_small_try_words(const fs_gamma_t *g, const uint64_t *w, double *x)
+{
+    double V;
+    if (!fs_exponential_try(w[1], &V))
+        return 0;
+    return fs_gamma_small_try(g, fs_word_to_double(w[0]), V, x);
+}
+
+/* Johnk's first try: accepted without underflow from U = w[0], V = w[1]. */
+static inline int fs_beta_johnk_try_words(const fs_beta_t *p, const uint64_t *w, double *x)
+{
+    return fs_beta_johnk_try(p, fs_word_to_double(w[0]), fs_word_to_double(w[1]), x) == 1;
+}
+
+static inline int fs_poisson_ptrs_try_words(const fs_poisson_t *p, const uint64_t *w, double *x)
+{
+    int64_t k;
+    if (!fs_poisson_ptrs_quick(p, fs_word_to_double(w[0]) - 0.5, fs_word_to_double(w[1]), &k))
+        return 0;
+    *x = (double)k;
+    return 1;
+}
+
+FS_SPECULATIVE_FILL(fs_fill_standard_normal_, int, 1, FS_TRY_NORMAL, FS_SERIAL_NORMAL)
+FS_SPECULATIVE_FILL(fs_fill_standard_exponential_, int, 1, FS_TRY_EXPONENTIAL, FS_SERIAL_EXPONENTIAL)
+FS_SPECULATIVE_FILL(fs_fill_gamma_mt_, const fs_gamma_t *, 2, fs_gamma_mt_try, fs_gamma_mt_serial)
+FS_SPECULATIVE_FILL(fs_fill_gamma_small_, const fs_gamma_t *, 2, fs_gamma_small_try_words,
+                    fs_gamma_small_serial)
+FS_SPECULATIVE_FILL(fs_fill_beta_johnk_, const fs_beta_t *, 2, fs_beta_johnk_try_words, fs_beta_serial)
+#define FS_POISSON_PTRS_SERIAL_D(s, p) ((double)fs_poisson_ptrs_serial(s, p))
+FS_SPECULATIVE_FILL(fs_fill_poisson_ptrs_, const fs_poisson_t *, 2, fs_poisson_ptrs_try_words,
+                    FS_POISSON_PTRS_SERIAL_D)
+
+FS_SERIAL_FILL(fs_fill_beta_gammas_, const fs_beta_t *, fs_beta_serial)
+FS_SERIAL_FILL(fs_fill_poisson_other_, const fs_poisson_t *, fs_poisson_draw)
+FS_SERIAL_FILL(fs_fill_negbin_draws, const fs_negbin_t *, fs_negbin_draw)
+FS_SERIAL_FILL(fs_fill_geometric_draws, const fs_geometric_t *, fs_geometric_draw)
+
+/* --- public fills --- */
+
+static inline void fs_fill_standard_normal(fs_stream *s, double *out, int64_t m)
+{
+    fs_fill_standard_normal_(s, 0, out, m);
+}
+
+static inline void fs_fill_normal(fs_stream *s, double loc, double scale, double *out, int64_t m)
+{
+    int64_t i;
+    fs_fill_standard_normal_(s, 0, out, m);
+    for (i = 0; i < m; i++)
+        out[i] = loc + scale * out[i];
+}
+
+static inline void fs_fill_lognormal(fs_stream *s, double mean, double sigma, double *out, int64_t m)
+{
+    int64_t i;
+    fs_fill_standard_normal_(s, 0, out, m);
+    for (i = 0; i < m; i++)
+        out[i] = exp(mean + sigma * out[i]);
+}
+
+static inline void fs_fill_standard_exponential(fs_stream *s, double *out, int64_t m)
+{
+    fs_fill_standard_exponential_(s, 0, out, m);
+}
+
+static inline void fs_fill_exponential(fs_stream *s, double scale, double *out, int64_t m)
+{
+    int64_t i;
+    fs_fill_standard_exponential_(s, 0, out, m);
+    for (i = 0; i < m; i++)
+        out[i] = scale * out[i];
+}
+
+static inline void fs_fill_standard_gamma(fs_stream *s, const fs_gamma_t *g, double *out, int64_t m)
+{
+    int64_t i;
+    switch (g->branch) {
+    case FS_GAMMA_EXPONENTIAL:
+        fs_fill_standard_exponential_(s, 0, out, m);
+        return;
+    case FS_GAMMA_ZERO:
+        for (i = 0; i < m; i++)
+            out[i] = 0.0;
+        return;
+    case FS_GAMMA_SMALL:
+        fs_fill_gamma_small_(s, g, out, m);
+        return;
+    default:
+        fs_fill_gamma_mt_(s, g, out, m);
+    }
+}
+
+static inline void fs_fill_gamma(fs_stream *s, const fs_gamma_t *g, double scale, double *out, int64_t m)
+{
+    int64_t i;
+    fs_fill_standard_gamma(s, g, out, m);
+    for (i = 0; i < m; i++)
+        out[i] = scale * out[i];
+}
+
+/* g set up with shape df / 2.0 */
+static inline void fs_fill_chisquare(fs_stream *s, const fs_gamma_t *g, double *out, int64_t m)
+{
+    int64_t i;
+    fs_fill_standard_gamma(s, g, out, m);
+    for (i = 0; i < m; i++)
+        out[i] = 2.0 * out[i];
+}
+
+static inline void fs_fill_beta(fs_stream *s, const fs_beta_t *p, double *out, int64_t m)
+{
+    if (p->johnk && !p->tiny)
+        fs_fill_beta_johnk_(s, p, out, m);
+    else
+        fs_fill_beta_gammas_(s, p, out, m);
+}
+
+static inline void fs_fill_poisson(fs_stream *s, const fs_poisson_t *p, double *out, int64_t m)
+{
+    if (p->branch == FS_POISSON_PTRS)
+        fs_fill_poisson_ptrs_(s, p, out, m);
+    else
+        fs_fill_poisson_other_(s, p, out, m);
+}
+
+static inline void fs_fill_negative_binomial(fs_stream *s, const fs_negbin_t *q, double *out, int64_t m)
+{
+    fs_fill_negbin_draws(s, q, out, m);
+}
+
+static inline void fs_fill_geometric(fs_stream *s, const fs_geometric_t *g, double *out, int64_t m)
+{
+    fs_fill_geometric_draws(s, g, out, m);
+}
+
+/* m Dirichlet draws of K components, as K standard gammas each (draw i's
+ * gammas at out[i K .. i K + K), in component order, as numpy draws them);
+ * the caller normalises. */
+static inline void fs_fill_dirichlet_gammas(fs_stream *s, const fs_gamma_t *g, int64_t K,
+                                            double *out, int64_t m)
+{
+    int64_t i, k;
+    for (i = 0; i < m; i++)
+        for (k = 0; k < K; k++)
+            out[i * K + k] = fs_standard_gamma_draw(s, &g[k]);
+}
+
+#endif /* FASTSCORE_SAMPLERS_H */
