@@ -28,15 +28,18 @@
  * checks them in Python, before its C code runs; so must the caller).
  *
  * Block fills (fs_fill_*) write m draws to out[0..m); the integer families
- * write their values as doubles, as the kernels store them.  Where numpy's
- * first try at a draw consumes a fixed number of words and usually
- * succeeds (ziggurats, Marsaglia-Tsang gamma, PTRS Poisson, Johnk beta,
- * small-shape gamma), the fill is speculative (FS_SPECULATIVE_FILL): it
- * tries draws on the words already in the stream's buffer, with no
- * per-word bookkeeping, and at the first draw whose try does not succeed
- * at once (or whose words straddle a refill) it runs the exact serial
- * sampler from that draw's first word on.  Every draw is therefore numpy's
- * draw from the same words.
+ * write their values as doubles, as the kernels store them.  numpy's
+ * rejection samplers loop over attempts that start afresh (nothing carries
+ * from one attempt to the next), and most attempts read a fixed number of
+ * words K: the ziggurats (K = 1, when the word falls in its level's
+ * rectangle), Marsaglia-Tsang gamma and small-shape gamma (K = 2, when
+ * their normal / exponential needs one word), Johnk beta and PTRS Poisson
+ * (K = 2 always).  Their fills are speculative (FS_SPECULATIVE_FILL): they
+ * run attempts on the words already in the stream's buffer, with no
+ * per-word bookkeeping; an attempt that would need more words than its K
+ * (a ziggurat wedge or tail, a refill in the middle) is redone from its
+ * first word by the exact serial sampler.  Since an attempt depends on its
+ * words only, every draw is numpy's draw from the same words.
  *
  * The ziggurat tables come from _ziggurat_tables.h, generated at build time
  * by _gen_ziggurat.py.
@@ -46,6 +49,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #include "_stream.h"
 #include "_ziggurat_tables.h"
 
@@ -73,6 +77,13 @@ enum {
 
 static inline double fs_uniform(fs_stream *s) { return fs_next_double(s); }
 
+/* Outcome of one attempt of a rejection sampler on its K words. */
+enum {
+    FS_SERIAL = 0,  /* needs more words than K: redo it with the serial sampler */
+    FS_DONE = 1,    /* accepted: the draw is complete */
+    FS_AGAIN = 2    /* rejected after exactly K words: the next attempt follows */
+};
+
 /* ------------------------------------------------------------ normal */
 
 /* A 64-bit word read as numpy's normal ziggurat reads it: bits 0-7 pick
@@ -81,18 +92,31 @@ static inline double fs_uniform(fs_stream *s) { return fs_next_double(s); }
 #define FS_NOR_RABS(w) (((w) >> 9) & 0x000FFFFFFFFFFFFFULL)
 #define FS_NOR_NEG(w) (((w) >> 8) & 1)
 
+/* -v when neg is 1, v when 0, without a branch: negation flips the sign
+ * bit and nothing else, so this is bit for bit numpy's `x = -x`; a branch
+ * on a random bit would mispredict on every other draw (measured: 6.6 ->
+ * 3.5 ns per normal). */
+static inline double fs_negate_if(double v, uint64_t neg)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits ^= neg << 63;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
 /* First try on word w: the candidate x (signed), and whether it lies in
- * the level's rectangle (99.3% of words). */
+ * the level's rectangle (99.3% of words); if not, the wedge or tail test
+ * needs more words (fs_standard_normal_serial). */
 static inline int fs_normal_try(uint64_t w, double *x)
 {
     int idx = FS_NOR_IDX(w);
     uint64_t rabs = FS_NOR_RABS(w);
-    double v = (double)rabs * fs_zig_nor_w[idx];
-    *x = FS_NOR_NEG(w) ? -v : v;
+    *x = fs_negate_if((double)rabs * fs_zig_nor_w[idx], FS_NOR_NEG(w));
     return rabs < fs_zig_nor_k[idx];
 }
 
-/* numpy's random_standard_normal, whole (used from a draw's first word). */
+/* numpy's random_standard_normal, whole. */
 static FS_NOINLINE FS_UNUSED double fs_standard_normal_serial(fs_stream *s)
 {
     for (;;) {
@@ -125,9 +149,10 @@ static FS_NOINLINE FS_UNUSED double fs_standard_normal_serial(fs_stream *s)
 
 static inline double fs_standard_normal(fs_stream *s)
 {
-    double x;
-    /* peek, not next64: a rejected word is re-read by the serial path */
     int avail;
+    double x;
+    /* peek, not next64: a word that fails the try is re-read by the
+     * serial sampler, which starts the draw over */
     const uint64_t *w = fs_stream_peek(s, &avail);
     if (FS_LIKELY(fs_normal_try(*w, &x))) {
         fs_stream_consume(s, 1);
@@ -159,6 +184,8 @@ static inline int fs_exponential_try(uint64_t w, double *x)
     return ri < fs_zig_exp_k[idx];
 }
 
+/* numpy's random_standard_exponential, whole (its recursion after a wedge
+ * rejection is a fresh draw: the loop here). */
 static FS_NOINLINE FS_UNUSED double fs_standard_exponential_serial(fs_stream *s)
 {
     for (;;) {
@@ -176,15 +203,14 @@ static FS_NOINLINE FS_UNUSED double fs_standard_exponential_serial(fs_stream *s)
             FS_COUNT(FS_EV_EXP_WEDGE_ACCEPT);
             return x;
         }
-        /* rejected: numpy starts a fresh draw */
         FS_COUNT(FS_EV_EXP_WEDGE_REJECT);
     }
 }
 
 static inline double fs_standard_exponential(fs_stream *s)
 {
-    double x;
     int avail;
+    double x;
     const uint64_t *w = fs_stream_peek(s, &avail);
     if (FS_LIKELY(fs_exponential_try(*w, &x))) {
         fs_stream_consume(s, 1);
@@ -213,7 +239,7 @@ typedef struct {
 static inline void fs_gamma_setup(fs_gamma_t *g, double shape)
 {
     g->shape = shape;
-    /* the order of numpy's tests (a NaN shape falls through to MT) */
+    /* in the order of numpy's tests (a NaN shape falls through to MT) */
     if (shape == 1.0)
         g->branch = FS_GAMMA_EXPONENTIAL;
     else if (shape == 0.0)
@@ -228,56 +254,81 @@ static inline void fs_gamma_setup(fs_gamma_t *g, double shape)
     g->c = 1. / sqrt(9 * g->b);
 }
 
-/* Marsaglia-Tsang (2000) for shape > 1: the squeeze test that accepts
- * most tries without a logarithm. */
-static inline int fs_gamma_mt_squeeze(double X, double U)
+/* Marsaglia-Tsang (2000), shape > 1: the tests of one attempt, given the
+ * normal X, V = (1 + c X)^3 > 0 and the uniform U. */
+static inline int fs_gamma_mt_test(const fs_gamma_t *g, double X, double V, double U, double *x)
 {
-    return U < 1.0 - 0.0331 * (X * X) * (X * X);
+    /* the squeeze accepts most attempts without a logarithm */
+    if (U < 1.0 - 0.0331 * (X * X) * (X * X)) {
+        FS_COUNT(FS_EV_GAMMA_MT_SQUEEZE);
+        *x = g->b * V;
+        return FS_DONE;
+    }
+    /* log(0.0) ok here */
+    if (log(U) < 0.5 * X * X + g->b * (1. - V + log(V))) {
+        FS_COUNT(FS_EV_GAMMA_MT_LOG_ACCEPT);
+        *x = g->b * V;
+        return FS_DONE;
+    }
+    FS_COUNT(FS_EV_GAMMA_MT_REJECT);
+    return FS_AGAIN;
 }
 
 static FS_NOINLINE FS_UNUSED double fs_gamma_mt_serial(fs_stream *s, const fs_gamma_t *g)
 {
-    const double b = g->b, c = g->c;
     for (;;) {
-        double X, V, U;
-        for (;;) {
+        double X, V, U, x;
+        for (;;) {  /* numpy's do { ... } while (V <= 0.0) */
             X = fs_standard_normal(s);
-            V = 1.0 + c * X;
+            V = 1.0 + g->c * X;
             if (!(V <= 0.0))
                 break;
             FS_COUNT(FS_EV_GAMMA_MT_VNEG);
         }
         V = V * V * V;
         U = fs_next_double(s);
-        if (fs_gamma_mt_squeeze(X, U)) {
-            FS_COUNT(FS_EV_GAMMA_MT_SQUEEZE);
-            return (b * V);
-        }
-        /* log(0.0) ok here */
-        if (log(U) < 0.5 * X * X + b * (1. - V + log(V))) {
-            FS_COUNT(FS_EV_GAMMA_MT_LOG_ACCEPT);
-            return (b * V);
-        }
-        FS_COUNT(FS_EV_GAMMA_MT_REJECT);
+        if (fs_gamma_mt_test(g, X, V, U, &x) == FS_DONE)
+            return x;
     }
 }
 
-/* shape < 1: numpy's rejection from a power / exponential mixture
- * (U uniform, V standard exponential per try). */
-static inline int fs_gamma_small_try(const fs_gamma_t *g, double U, double V, double *x)
+/* An attempt on two words: the normal from w[0] (if one word makes it),
+ * 1 + c X > 0 (else numpy draws another normal: serial), U from w[1]. */
+static inline int fs_gamma_mt_attempt(const fs_gamma_t *g, const uint64_t *w, double *x)
+{
+    double X, V;
+    if (!fs_normal_try(w[0], &X))
+        return FS_SERIAL;
+    V = 1.0 + g->c * X;
+    if (V <= 0.0)
+        return FS_SERIAL;
+    V = V * V * V;
+    return fs_gamma_mt_test(g, X, V, fs_word_to_double(w[1]), x);
+}
+
+/* shape < 1: numpy's rejection from a power / exponential mixture; the
+ * test of one attempt with uniform U and standard exponential V. */
+static inline int fs_gamma_small_test(const fs_gamma_t *g, double U, double V, double *x)
 {
     double X, Y;
     if (U <= g->one_minus_shape) {
         FS_COUNT(FS_EV_GAMMA_SMALL_POW);
         X = pow(U, g->inv_shape);
-        *x = X;
-        return X <= V;
+        if (X <= V) {
+            *x = X;
+            return FS_DONE;
+        }
+    } else {
+        FS_COUNT(FS_EV_GAMMA_SMALL_LOG);
+        Y = -log((1 - U) / g->shape);
+        X = pow(g->one_minus_shape + g->shape * Y, g->inv_shape);
+        if (X <= (V + Y)) {
+            *x = X;
+            return FS_DONE;
+        }
     }
-    FS_COUNT(FS_EV_GAMMA_SMALL_LOG);
-    Y = -log((1 - U) / g->shape);
-    X = pow(g->one_minus_shape + g->shape * Y, g->inv_shape);
-    *x = X;
-    return X <= (V + Y);
+    FS_COUNT(FS_EV_GAMMA_SMALL_REJECT);
+    return FS_AGAIN;
 }
 
 static FS_NOINLINE FS_UNUSED double fs_gamma_small_serial(fs_stream *s, const fs_gamma_t *g)
@@ -285,10 +336,19 @@ static FS_NOINLINE FS_UNUSED double fs_gamma_small_serial(fs_stream *s, const fs
     for (;;) {
         double U = fs_next_double(s), x;
         double V = fs_standard_exponential(s);
-        if (fs_gamma_small_try(g, U, V, &x))
+        if (fs_gamma_small_test(g, U, V, &x) == FS_DONE)
             return x;
-        FS_COUNT(FS_EV_GAMMA_SMALL_REJECT);
     }
+}
+
+/* An attempt on two words: U from w[0], the exponential from w[1] (if one
+ * word makes it). */
+static inline int fs_gamma_small_attempt(const fs_gamma_t *g, const uint64_t *w, double *x)
+{
+    double V;
+    if (!fs_exponential_try(w[1], &V))
+        return FS_SERIAL;
+    return fs_gamma_small_test(g, fs_word_to_double(w[0]), V, x);
 }
 
 static inline double fs_standard_gamma_draw(fs_stream *s, const fs_gamma_t *g)
@@ -324,13 +384,14 @@ static inline double fs_chisquare(fs_stream *s, double df)
 
 /* ------------------------------------------------------------ beta */
 
-/* numpy: below this, a and b both make X, Y underflow; one uniform decides */
+/* numpy: below this, for a and b both, X and Y underflow but for
+ * probability ~1e-100; one uniform then decides between 0 and 1 */
 #define FS_BETA_TINY 3e-103
 
 typedef struct {
     double a, b;
     int johnk;              /* a <= 1 and b <= 1: Johnk's algorithm */
-    int tiny;
+    int tiny;               /* ... with a, b < FS_BETA_TINY */
     double inv_a, inv_b;    /* 1.0 / a, 1.0 / b */
     fs_gamma_t ga, gb;      /* otherwise Ga / (Ga + Gb) */
 } fs_beta_t;
@@ -347,31 +408,35 @@ static inline void fs_beta_setup(fs_beta_t *p, double a, double b)
     fs_gamma_setup(&p->gb, b);
 }
 
-/* Johnk's try on uniforms U, V: 1 with *x when it succeeds without
- * underflow, 0 when rejected, -1 when it succeeds but X or Y underflowed
- * (then *x comes from the log-space formula). */
-static inline int fs_beta_johnk_try(const fs_beta_t *p, double U, double V, double *x)
+/* One attempt of Johnk's algorithm on the uniforms U, V. */
+static inline int fs_beta_johnk_test(const fs_beta_t *p, double U, double V, double *x)
 {
     double X = pow(U, p->inv_a), Y = pow(V, p->inv_b), XpY = X + Y;
     /* Reject if both U and V are 0.0, which is approx 1 in 10^106 */
     if ((XpY <= 1.0) && (U + V > 0.0)) {
         if ((X > 0) && (Y > 0)) {
+            FS_COUNT(FS_EV_BETA_JOHNK_ACCEPT);
             *x = X / XpY;
-            return 1;
         } else {
-            FS_COUNT(FS_EV_BETA_JOHNK_UNDERFLOW);
-            /* X/(X+Y) from logarithms: U**(1/a) or V**(1/b) underflowed */
+            /* X or Y underflowed: X / (X + Y) from logarithms */
             double logX = log(U) / p->a;
             double logY = log(V) / p->b;
             double delta = logX - logY;
+            FS_COUNT(FS_EV_BETA_JOHNK_UNDERFLOW);
             if (delta > 0)
                 *x = exp(-log1p(exp(-delta)));
             else
                 *x = exp(delta - log1p(exp(delta)));
-            return -1;
         }
+        return FS_DONE;
     }
-    return 0;
+    FS_COUNT(FS_EV_BETA_JOHNK_REJECT);
+    return FS_AGAIN;
+}
+
+static inline int fs_beta_johnk_attempt(const fs_beta_t *p, const uint64_t *w, double *x)
+{
+    return fs_beta_johnk_test(p, fs_word_to_double(w[0]), fs_word_to_double(w[1]), x);
 }
 
 static FS_NOINLINE FS_UNUSED double fs_beta_serial(fs_stream *s, const fs_beta_t *p)
@@ -385,13 +450,8 @@ static FS_NOINLINE FS_UNUSED double fs_beta_serial(fs_stream *s, const fs_beta_t
         for (;;) {
             double U = fs_next_double(s);
             double V = fs_next_double(s), x;
-            int res = fs_beta_johnk_try(p, U, V, &x);
-            if (res) {
-                if (res == 1)
-                    FS_COUNT(FS_EV_BETA_JOHNK_ACCEPT);
+            if (fs_beta_johnk_test(p, U, V, &x) == FS_DONE)
                 return x;
-            }
-            FS_COUNT(FS_EV_BETA_JOHNK_REJECT);
         }
     } else {
         double Ga = fs_standard_gamma_draw(s, &p->ga);
@@ -407,7 +467,7 @@ static inline double fs_beta(fs_stream *s, double a, double b)
 {
     fs_beta_t p;
     fs_beta_setup(&p, a, b);
-    return fs_beta_serial(s, &p);
+    return fs_beta_draw(s, &p);
 }
 
 /* ------------------------------------------------------------ poisson */
@@ -415,8 +475,8 @@ static inline double fs_beta(fs_stream *s, double a, double b)
 /* log Gamma(x) as numpy's random_loggam computes it: the SPECFUN algorithm
  * (Zhang & Jin, "Computation of Special Functions", 1996): shift x up to
  * x0 >= 7, Stirling's series in 1/x0^2 by Horner, then shift back.  The
- * coefficients are B_2k / (2k (2k-1)) written as SPECFUN prints them (the
- * last one to 15 digits); bit identity depends on these exact figures. */
+ * coefficients are B_2k / (2k (2k-1)) as SPECFUN prints them (the last one
+ * to 15 digits); bit identity depends on these exact figures. */
 static inline double fs_loggam(double x)
 {
     static const double a[10] = {8.333333333333333e-02, -2.777777777777778e-03,
@@ -475,7 +535,7 @@ static inline void fs_poisson_setup(fs_poisson_t *p, double lam)
     }
 }
 
-/* Knuth's product of uniforms, for lam < 10. */
+/* Multiplication of uniforms (Knuth), lam < 10: X + 1 words. */
 static inline int64_t fs_poisson_mult(fs_stream *s, const fs_poisson_t *p)
 {
     int64_t X = 0;
@@ -490,13 +550,28 @@ static inline int64_t fs_poisson_mult(fs_stream *s, const fs_poisson_t *p)
     }
 }
 
-/* PTRS first test on U (already shifted by -0.5) and V: 1 with *k when the
- * draw is accepted at once (about 89% of tries at lam = 10). */
-static inline int fs_poisson_ptrs_quick(const fs_poisson_t *p, double U, double V, int64_t *k)
+/* One PTRS attempt on U (already shifted by -0.5) and V. */
+static inline int fs_poisson_ptrs_test(const fs_poisson_t *p, double U, double V, int64_t *k)
 {
     double us = 0.5 - fabs(U);
     *k = (int64_t)floor((2 * p->a / us + p->b) * U + p->lam + 0.43);
-    return (us >= 0.07) && (V <= p->vr);
+    if ((us >= 0.07) && (V <= p->vr)) {
+        FS_COUNT(FS_EV_POISSON_PTRS_QUICK);
+        return FS_DONE;
+    }
+    if ((*k < 0) || ((us < 0.013) && (V > us))) {
+        FS_COUNT(FS_EV_POISSON_PTRS_SKIP);
+        return FS_AGAIN;
+    }
+    /* log(V) == log(0.0) ok here; if U==0.0 so that us==0.0, log is ok
+     * since always returns */
+    if ((log(V) + log(p->invalpha) - log(p->a / (us * us) + p->b)) <=
+        (-p->lam + (double)*k * p->loglam - fs_loggam((double)*k + 1))) {
+        FS_COUNT(FS_EV_POISSON_PTRS_LOG_ACCEPT);
+        return FS_DONE;
+    }
+    FS_COUNT(FS_EV_POISSON_PTRS_REJECT);
+    return FS_AGAIN;
 }
 
 static FS_NOINLINE FS_UNUSED int64_t fs_poisson_ptrs_serial(fs_stream *s, const fs_poisson_t *p)
@@ -504,25 +579,18 @@ static FS_NOINLINE FS_UNUSED int64_t fs_poisson_ptrs_serial(fs_stream *s, const 
     for (;;) {
         double U = fs_next_double(s) - 0.5;
         double V = fs_next_double(s);
-        double us = 0.5 - fabs(U);
         int64_t k;
-        if (fs_poisson_ptrs_quick(p, U, V, &k)) {
-            FS_COUNT(FS_EV_POISSON_PTRS_QUICK);
+        if (fs_poisson_ptrs_test(p, U, V, &k) == FS_DONE)
             return k;
-        }
-        if ((k < 0) || ((us < 0.013) && (V > us))) {
-            FS_COUNT(FS_EV_POISSON_PTRS_SKIP);
-            continue;
-        }
-        /* log(V) == log(0.0) ok here; if U==0.0 so that us==0.0, log is ok
-         * since always returns */
-        if ((log(V) + log(p->invalpha) - log(p->a / (us * us) + p->b)) <=
-            (-p->lam + (double)k * p->loglam - fs_loggam((double)k + 1))) {
-            FS_COUNT(FS_EV_POISSON_PTRS_LOG_ACCEPT);
-            return k;
-        }
-        FS_COUNT(FS_EV_POISSON_PTRS_REJECT);
     }
+}
+
+static inline int fs_poisson_ptrs_attempt(const fs_poisson_t *p, const uint64_t *w, double *x)
+{
+    int64_t k;
+    int r = fs_poisson_ptrs_test(p, fs_word_to_double(w[0]) - 0.5, fs_word_to_double(w[1]), &k);
+    *x = (double)k;
+    return r;
 }
 
 static inline int64_t fs_poisson_draw(fs_stream *s, const fs_poisson_t *p)
@@ -623,31 +691,34 @@ static inline int64_t fs_geometric(fs_stream *s, double p)
 /* ------------------------------------------------------------ block fills */
 
 /*
- * FS_SPECULATIVE_FILL(NAME, PRM, K, TRY, SERIAL) defines
+ * FS_SPECULATIVE_FILL(NAME, PRM, K, ATTEMPT, SERIAL) defines
  *     void NAME(fs_stream *s, PRM prm, double *out, int64_t m)
- * for a sampler whose first try reads exactly K words:
- *     int TRY(PRM prm, const uint64_t *w, double *x)
- * decides from w[0..K) alone, returning nonzero with *x when the draw is
- * complete after those K words; SERIAL(s, prm) is numpy's whole algorithm
- * from the draw's first word.  Draws are tried while K words are in the
- * buffer; the first one that TRY does not finish is redone by SERIAL from
- * its first word, so the words consumed and the values are numpy's.
+ * for a sampler whose attempts start afresh and usually read K words:
+ *     int ATTEMPT(PRM prm, const uint64_t *w, double *x)
+ * runs one attempt on w[0..K) and returns FS_DONE (with *x), FS_AGAIN
+ * (rejected, K words used) or FS_SERIAL (it needs more words); SERIAL(s,
+ * prm) is numpy's sampler from the first word of an attempt.  Attempts run
+ * on the words in the stream's buffer while K of them remain; an FS_SERIAL
+ * attempt, or one whose words straddle a refill, is done by SERIAL.
  */
-#define FS_SPECULATIVE_FILL(NAME, PRM, K, TRY, SERIAL)                               \
+#define FS_SPECULATIVE_FILL(NAME, PRM, K, ATTEMPT, SERIAL)                           \
 static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)                \
 {                                                                                     \
     int64_t i = 0;                                                                    \
+    (void)prm;                                                                        \
     while (i < m) {                                                                   \
-        int avail, used = 0;                                                          \
+        int avail, used = 0, r = FS_DONE;                                             \
         const uint64_t *w = fs_stream_peek(s, &avail);                                \
-        while (used + (K) <= avail && i < m && TRY(prm, w + used, out + i)) {         \
+        while (used + (K) <= avail && i < m) {                                        \
+            r = ATTEMPT(prm, w + used, out + i);                                      \
+            if (FS_UNLIKELY(r == FS_SERIAL))                                          \
+                break;                                                                \
             used += (K);                                                              \
-            i++;                                                                      \
+            i += (r == FS_DONE);                                                      \
         }                                                                             \
         fs_stream_consume(s, used);                                                   \
-        /* a try that failed, or a draw whose words straddle a refill */              \
         if (i < m && used < avail) {                                                  \
-            FS_COUNT(used + (K) <= avail ? FS_EV_FILL_FALLBACK : FS_EV_FILL_STRADDLE);   \
+            FS_COUNT(r == FS_SERIAL ? FS_EV_FILL_FALLBACK : FS_EV_FILL_STRADDLE);      \
             out[i++] = SERIAL(s, prm);                                                \
         }                                                                             \
     }                                                                                 \
@@ -662,72 +733,28 @@ static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)          
         out[i] = (double)DRAW(s, prm);                                                \
 }
 
-/* --- tries on buffered words (K = 1 or 2) and their serial fallbacks --- */
+#define FS_NORMAL_ATTEMPT(prm, w, x) (fs_normal_try((w)[0], x) ? FS_DONE : FS_SERIAL)
+#define FS_EXPONENTIAL_ATTEMPT(prm, w, x) (fs_exponential_try((w)[0], x) ? FS_DONE : FS_SERIAL)
+#define FS_NORMAL_SERIAL(s, prm) fs_standard_normal_serial(s)
+#define FS_EXPONENTIAL_SERIAL(s, prm) fs_standard_exponential_serial(s)
+#define FS_POISSON_PTRS_SERIAL(s, p) ((double)fs_poisson_ptrs_serial(s, p))
 
-#define FS_TRY_NORMAL(prm, w, x) fs_normal_try((w)[0], x)
-#define FS_TRY_EXPONENTIAL(prm, w, x) fs_exponential_try((w)[0], x)
-#define FS_SERIAL_NORMAL(s, prm) fs_standard_normal_serial(s)
-#define FS_SERIAL_EXPONENTIAL(s, prm) fs_standard_exponential_serial(s)
-
-/* MT gamma's first try: a normal accepted at once from w[0], 1 + c X > 0,
- * and the squeeze test passed by U from w[1]. */
-static inline int fs_gamma_mt_try(const fs_gamma_t *g, const uint64_t *w, double *x)
-{
-    double X, V, U;
-    if (!fs_normal_try(w[0], &X))
-        return 0;
-    V = 1.0 + g->c * X;
-    if (V <= 0.0)
-        return 0;
-    V = V * V * V;
-    U = fs_word_to_double(w[1]);
-    if (!fs_gamma_mt_squeeze(X, U))
-        return 0;
-    *x = g->b * V;
-    return 1;
-}
-
-/* small-shape gamma's first try: U from w[0], an exponential accepted at
- * once from w[1], and the acceptance test. */
-static inline int fs_gamma_small_try_words(const fs_gamma_t *g, const uint64_t *w, double *x)
-{
-    double V;
-    if (!fs_exponential_try(w[1], &V))
-        return 0;
-    return fs_gamma_small_try(g, fs_word_to_double(w[0]), V, x);
-}
-
-/* Johnk's first try: accepted without underflow from U = w[0], V = w[1]. */
-static inline int fs_beta_johnk_try_words(const fs_beta_t *p, const uint64_t *w, double *x)
-{
-    return fs_beta_johnk_try(p, fs_word_to_double(w[0]), fs_word_to_double(w[1]), x) == 1;
-}
-
-static inline int fs_poisson_ptrs_try_words(const fs_poisson_t *p, const uint64_t *w, double *x)
-{
-    int64_t k;
-    if (!fs_poisson_ptrs_quick(p, fs_word_to_double(w[0]) - 0.5, fs_word_to_double(w[1]), &k))
-        return 0;
-    *x = (double)k;
-    return 1;
-}
-
-FS_SPECULATIVE_FILL(fs_fill_standard_normal_, int, 1, FS_TRY_NORMAL, FS_SERIAL_NORMAL)
-FS_SPECULATIVE_FILL(fs_fill_standard_exponential_, int, 1, FS_TRY_EXPONENTIAL, FS_SERIAL_EXPONENTIAL)
-FS_SPECULATIVE_FILL(fs_fill_gamma_mt_, const fs_gamma_t *, 2, fs_gamma_mt_try, fs_gamma_mt_serial)
-FS_SPECULATIVE_FILL(fs_fill_gamma_small_, const fs_gamma_t *, 2, fs_gamma_small_try_words,
+FS_SPECULATIVE_FILL(fs_fill_standard_normal_, int, 1, FS_NORMAL_ATTEMPT, FS_NORMAL_SERIAL)
+FS_SPECULATIVE_FILL(fs_fill_standard_exponential_, int, 1, FS_EXPONENTIAL_ATTEMPT,
+                    FS_EXPONENTIAL_SERIAL)
+FS_SPECULATIVE_FILL(fs_fill_gamma_mt_, const fs_gamma_t *, 2, fs_gamma_mt_attempt,
+                    fs_gamma_mt_serial)
+FS_SPECULATIVE_FILL(fs_fill_gamma_small_, const fs_gamma_t *, 2, fs_gamma_small_attempt,
                     fs_gamma_small_serial)
-FS_SPECULATIVE_FILL(fs_fill_beta_johnk_, const fs_beta_t *, 2, fs_beta_johnk_try_words, fs_beta_serial)
-#define FS_POISSON_PTRS_SERIAL_D(s, p) ((double)fs_poisson_ptrs_serial(s, p))
-FS_SPECULATIVE_FILL(fs_fill_poisson_ptrs_, const fs_poisson_t *, 2, fs_poisson_ptrs_try_words,
-                    FS_POISSON_PTRS_SERIAL_D)
+FS_SPECULATIVE_FILL(fs_fill_beta_johnk_, const fs_beta_t *, 2, fs_beta_johnk_attempt,
+                    fs_beta_serial)
+FS_SPECULATIVE_FILL(fs_fill_poisson_ptrs_, const fs_poisson_t *, 2, fs_poisson_ptrs_attempt,
+                    FS_POISSON_PTRS_SERIAL)
 
-FS_SERIAL_FILL(fs_fill_beta_gammas_, const fs_beta_t *, fs_beta_serial)
-FS_SERIAL_FILL(fs_fill_poisson_other_, const fs_poisson_t *, fs_poisson_draw)
-FS_SERIAL_FILL(fs_fill_negbin_draws, const fs_negbin_t *, fs_negbin_draw)
-FS_SERIAL_FILL(fs_fill_geometric_draws, const fs_geometric_t *, fs_geometric_draw)
-
-/* --- public fills --- */
+FS_SERIAL_FILL(fs_fill_beta_serial_, const fs_beta_t *, fs_beta_serial)
+FS_SERIAL_FILL(fs_fill_poisson_serial_, const fs_poisson_t *, fs_poisson_draw)
+FS_SERIAL_FILL(fs_fill_negative_binomial, const fs_negbin_t *, fs_negbin_draw)
+FS_SERIAL_FILL(fs_fill_geometric, const fs_geometric_t *, fs_geometric_draw)
 
 static inline void fs_fill_standard_normal(fs_stream *s, double *out, int64_t m)
 {
@@ -790,7 +817,7 @@ static inline void fs_fill_gamma(fs_stream *s, const fs_gamma_t *g, double scale
         out[i] = scale * out[i];
 }
 
-/* g set up with shape df / 2.0 */
+/* g set up with shape df / 2.0 (numpy: 2.0 * random_standard_gamma(df / 2.0)) */
 static inline void fs_fill_chisquare(fs_stream *s, const fs_gamma_t *g, double *out, int64_t m)
 {
     int64_t i;
@@ -804,7 +831,7 @@ static inline void fs_fill_beta(fs_stream *s, const fs_beta_t *p, double *out, i
     if (p->johnk && !p->tiny)
         fs_fill_beta_johnk_(s, p, out, m);
     else
-        fs_fill_beta_gammas_(s, p, out, m);
+        fs_fill_beta_serial_(s, p, out, m);
 }
 
 static inline void fs_fill_poisson(fs_stream *s, const fs_poisson_t *p, double *out, int64_t m)
@@ -812,22 +839,12 @@ static inline void fs_fill_poisson(fs_stream *s, const fs_poisson_t *p, double *
     if (p->branch == FS_POISSON_PTRS)
         fs_fill_poisson_ptrs_(s, p, out, m);
     else
-        fs_fill_poisson_other_(s, p, out, m);
+        fs_fill_poisson_serial_(s, p, out, m);
 }
 
-static inline void fs_fill_negative_binomial(fs_stream *s, const fs_negbin_t *q, double *out, int64_t m)
-{
-    fs_fill_negbin_draws(s, q, out, m);
-}
-
-static inline void fs_fill_geometric(fs_stream *s, const fs_geometric_t *g, double *out, int64_t m)
-{
-    fs_fill_geometric_draws(s, g, out, m);
-}
-
-/* m Dirichlet draws of K components, as K standard gammas each (draw i's
- * gammas at out[i K .. i K + K), in component order, as numpy draws them);
- * the caller normalises. */
+/* m Dirichlet draws of K components as K standard gammas each (draw i's at
+ * out[i K .. i K + K), in component order, as numpy draws them; g[k] set up
+ * with alpha_k); the caller normalises. */
 static inline void fs_fill_dirichlet_gammas(fs_stream *s, const fs_gamma_t *g, int64_t K,
                                             double *out, int64_t m)
 {
