@@ -53,8 +53,10 @@
 #include "_stream.h"
 #include "_ziggurat_tables.h"
 
-/* Branch events, counted only when the includer defines FS_COUNT(event)
- * (the test harness does, to show that its draws reach every branch). */
+/* Branch events, counted only when the includer defines FS_COUNT(event),
+ * and ziggurat levels of first tries, FS_COUNT_LEVEL(table, level) with
+ * table 0 normal, 1 exponential (the test harness does, to show that its
+ * draws reach every branch and level). */
 enum {
     FS_EV_NOR_TAIL, FS_EV_NOR_WEDGE_ACCEPT, FS_EV_NOR_WEDGE_REJECT,
     FS_EV_EXP_TAIL, FS_EV_EXP_WEDGE_ACCEPT, FS_EV_EXP_WEDGE_REJECT,
@@ -71,6 +73,9 @@ enum {
 };
 #ifndef FS_COUNT
 #define FS_COUNT(event) ((void)0)
+#endif
+#ifndef FS_COUNT_LEVEL
+#define FS_COUNT_LEVEL(table, level) ((void)0)
 #endif
 
 /* ------------------------------------------------------------ uniform */
@@ -112,6 +117,7 @@ static inline int fs_normal_try(uint64_t w, double *x)
 {
     int idx = FS_NOR_IDX(w);
     uint64_t rabs = FS_NOR_RABS(w);
+    FS_COUNT_LEVEL(0, idx);
     *x = fs_negate_if((double)rabs * fs_zig_nor_w[idx], FS_NOR_NEG(w));
     return rabs < fs_zig_nor_k[idx];
 }
@@ -179,6 +185,7 @@ static inline int fs_exponential_try(uint64_t w, double *x)
 {
     uint64_t ri = w >> 3;
     int idx = (int)(ri & 0xFF);
+    FS_COUNT_LEVEL(1, idx);
     ri >>= 8;
     *x = (double)ri * fs_zig_exp_w[idx];
     return ri < fs_zig_exp_k[idx];

@@ -6,7 +6,7 @@ draws with numpy.random.Generator(numpy.random.Philox(...)), and times
 them.  Built by bench/samplers/build.py with the project's flags.
 """
 
-from libc.stdint cimport uint64_t, int64_t
+from libc.stdint cimport uint64_t, uint32_t, int64_t
 from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
@@ -23,10 +23,12 @@ cdef extern from "_sampler_check_impl.h" nogil:
         int64_t K
         fs_gamma_t *gk
     int64_t fs_check_counts[64]
+    int64_t fs_check_levels[2][256]
     int FS_EV_COUNT
     void fs_stream_init(fs_stream *s, uint64_t k0, uint64_t k1,
                         uint64_t c0, uint64_t c1, uint64_t c2, uint64_t c3)
     uint64_t fs_next64(fs_stream *s)
+    uint32_t fs_next32(fs_stream *s)
     void fs_fill_raw(fs_stream *s, uint64_t *out, int64_t m)
     int fs_stream_set_isa(int isa)
     int fs_stream_isa_max()
@@ -69,10 +71,19 @@ def counts():
     return {name: fs_check_counts[i] for i, name in enumerate(EVENTS)}
 
 
+def levels():
+    """First tries per ziggurat level since the last reset_counts():
+    array (2, 256), row 0 normal, row 1 exponential."""
+    return np.array([[fs_check_levels[t][i] for i in range(256)] for t in range(2)])
+
+
 def reset_counts():
     cdef int i
     for i in range(64):
         fs_check_counts[i] = 0
+    for i in range(256):
+        fs_check_levels[0][i] = 0
+        fs_check_levels[1][i] = 0
 
 
 cdef class Family:
@@ -128,6 +139,14 @@ cdef class Stream:
                     p[i] = fs_next64(&self.s)
             else:
                 fs_fill_raw(&self.s, p, n)
+        return out
+
+    def next32(self, int64_t n):
+        """n 32-bit draws (fs_next32, numpy's next_uint32)."""
+        cdef cnp.ndarray[uint32_t] out = np.empty(n, dtype=np.uint32)
+        cdef int64_t i
+        for i in range(n):
+            out[i] = fs_next32(&self.s)
         return out
 
     def draw(self, Family fam, int64_t n, int64_t block=256, bint scalar=False):

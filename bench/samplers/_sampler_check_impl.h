@@ -11,7 +11,9 @@
 #include <string.h>
 
 static int64_t fs_check_counts[64];
+static int64_t fs_check_levels[2][256];
 #define FS_COUNT(event) (fs_check_counts[event]++)
+#define FS_COUNT_LEVEL(table, level) (fs_check_levels[table][level]++)
 
 #include "_samplers.h"
 
