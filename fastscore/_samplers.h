@@ -67,7 +67,7 @@ enum {
     FS_EV_BETA_JOHNK_REJECT, FS_EV_BETA_GAMMAS,
     FS_EV_POISSON_MULT, FS_EV_POISSON_PTRS_QUICK, FS_EV_POISSON_PTRS_SKIP,
     FS_EV_POISSON_PTRS_LOG_ACCEPT, FS_EV_POISSON_PTRS_REJECT,
-    FS_EV_GEOM_SEARCH, FS_EV_GEOM_INVERSION, FS_EV_GEOM_CLAMP,
+    FS_EV_GEOM_SEARCH, FS_EV_GEOM_SEARCH_LONG, FS_EV_GEOM_INVERSION, FS_EV_GEOM_CLAMP,
     FS_EV_FILL_FALLBACK, FS_EV_FILL_STRADDLE,
     FS_EV_COUNT
 };
@@ -647,35 +647,63 @@ static inline int64_t fs_negative_binomial(fs_stream *s, double n, double p)
 
 /* ------------------------------------------------------------ geometric */
 
+/* Entries of the search's table of running sums (see fs_geometric_draw). */
+#define FS_GEOM_TABLE 16
+
 typedef struct {
     double p, q;            /* q = 1 - p (search) */
     int search;             /* p >= 1/3: sequential search, else inversion */
     double log1p_neg_p;     /* inversion: log1p(-p) */
+    double sum[FS_GEOM_TABLE];  /* search: numpy's running sums P(X <= k+1) */
+    double prod_last;       /* ... and its last term, P(X = FS_GEOM_TABLE) */
 } fs_geometric_t;
 
 static inline void fs_geometric_setup(fs_geometric_t *g, double p)
 {
+    double sum = p, prod = p;
+    int k;
     g->p = p;
     g->q = 1.0 - p;
     /* numpy's cutoff literal 0.333333333333333333333333 is this double */
     g->search = p >= 1.0 / 3.0;
     g->log1p_neg_p = log1p(-p);
+    /* numpy's loop computes these sums by the same recurrence, in the same
+     * order, on every draw; here once */
+    g->sum[0] = sum;
+    for (k = 1; k < FS_GEOM_TABLE; k++) {
+        prod *= g->q;
+        sum += prod;
+        g->sum[k] = sum;
+    }
+    g->prod_last = prod;
 }
 
 static inline int64_t fs_geometric_draw(fs_stream *s, const fs_geometric_t *g)
 {
     if (g->search) {
-        /* one uniform, then the smallest X with P(<= X) >= U */
-        int64_t X = 1;
-        double sum = g->p, prod = g->p;
+        /* numpy: X = the first k with U <= sum_k, trying k = 1, 2, ... The
+         * sums never decrease, so for X <= FS_GEOM_TABLE it is one plus the
+         * number of table sums below U: counted without a branch (numpy's
+         * data-dependent loop exit mispredicts about once per draw). */
         double U = fs_next_double(s);
         FS_COUNT(FS_EV_GEOM_SEARCH);
-        while (U > sum) {
-            prod *= g->q;
-            sum += prod;
-            X++;
+        if (FS_LIKELY(U <= g->sum[FS_GEOM_TABLE - 1])) {
+            int k, below = 0;
+            for (k = 0; k < FS_GEOM_TABLE - 1; k++)
+                below += g->sum[k] < U;
+            return 1 + below;
+        } else {
+            /* numpy's loop, continued from the table's end */
+            int64_t X = FS_GEOM_TABLE;
+            double sum = g->sum[FS_GEOM_TABLE - 1], prod = g->prod_last;
+            FS_COUNT(FS_EV_GEOM_SEARCH_LONG);
+            while (U > sum) {
+                prod *= g->q;
+                sum += prod;
+                X++;
+            }
+            return X;
         }
-        return X;
     } else {
         double z = ceil(-fs_standard_exponential(s) / g->log1p_neg_p);
         FS_COUNT(FS_EV_GEOM_INVERSION);

@@ -51,7 +51,7 @@ EVENTS = ["nor_tail", "nor_wedge_accept", "nor_wedge_reject",
           "beta_gammas",
           "poisson_mult", "poisson_ptrs_quick", "poisson_ptrs_skip",
           "poisson_ptrs_log_accept", "poisson_ptrs_reject",
-          "geom_search", "geom_inversion", "geom_clamp",
+          "geom_search", "geom_search_long", "geom_inversion", "geom_clamp",
           "fill_fallback", "fill_straddle"]
 assert len(EVENTS) == FS_EV_COUNT
 

@@ -177,8 +177,9 @@ REGIMES = [
                                        "poisson_ptrs_quick"]),
     ("negative_binomial", (0.5, 0.9), ["gamma_small_pow", "poisson_mult"]),
     ("negative_binomial", (100.0, 0.1), ["poisson_ptrs_log_accept"]),
-    ("geometric", (1.0 / 3.0,), ["geom_search"]),                  # the cutoff: search
+    ("geometric", (1.0 / 3.0,), ["geom_search", "geom_search_long"]),  # the cutoff: search
     ("geometric", (math.nextafter(1.0 / 3.0, 0.0),), ["geom_inversion"]),
+    ("geometric", (0.5,), ["geom_search", "geom_search_long"]),
     ("geometric", (0.9,), ["geom_search"]),
     ("geometric", (1.0,), ["geom_search"]),
     ("geometric", (0.05,), ["geom_inversion", "exp_tail"]),
