@@ -3,8 +3,10 @@
     python bench/samplers/build.py [BUILD_DIR]
 
 BUILD_DIR (default bench/samplers/build, ignored by git) receives the
-generated _ziggurat_tables.h, the Cython-generated C file and the extension
-module; put it on sys.path to import _sampler_check.  Compiled with the
+generated _ziggurat_tables.h, the Cython-generated C files and the two
+extension modules (_sampler_check: the samplers with branch counters;
+_pxd_check: the samplers through fastscore/_samplers.pxd); put it on
+sys.path to import them.  Compiled with the
 project's flags (setup.py: -O3 -ffp-contract=off -fno-math-errno), so the
 arithmetic rounds as numpy's does.  Returns quickly when nothing changed.
 """
@@ -34,17 +36,22 @@ def build(build_dir=None, quiet=True):
         sys.path.remove(PKG)
     _gen_ziggurat.write(os.path.join(build_dir, "_ziggurat_tables.h"))
 
-    ext = Extension(
-        "_sampler_check",
-        [os.path.join(HERE, "_sampler_check.pyx")],
+    depends = [os.path.join(PKG, "_stream.h"), os.path.join(PKG, "_samplers.h"),
+               os.path.join(PKG, "_samplers.pxd"), os.path.join(HERE, "_sampler_check_impl.h"),
+               os.path.join(build_dir, "_ziggurat_tables.h")]
+    common = dict(
         include_dirs=[build_dir, PKG, HERE, np.get_include()],
         extra_compile_args=FLAGS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=[os.path.join(PKG, "_stream.h"), os.path.join(PKG, "_samplers.h"),
-                 os.path.join(HERE, "_sampler_check_impl.h"),
-                 os.path.join(build_dir, "_ziggurat_tables.h")],
+        depends=depends,
     )
-    exts = cythonize([ext], build_dir=build_dir, quiet=quiet,
+    exts = [
+        # the samplers with branch counters, for the identity tests and timing
+        Extension("_sampler_check", [os.path.join(HERE, "_sampler_check.pyx")], **common),
+        # the samplers through fastscore/_samplers.pxd, as kernels cimport them
+        Extension("_pxd_check", [os.path.join(HERE, "_pxd_check.pyx")], **common),
+    ]
+    exts = cythonize(exts, build_dir=build_dir, quiet=quiet, include_path=[ROOT],
                      compiler_directives={"language_level": 3})
     dist = Distribution({"ext_modules": exts})
     cmd = dist.get_command_obj("build_ext")

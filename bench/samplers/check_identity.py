@@ -257,3 +257,23 @@ def test_numpys_dirichlet_from_the_gammas():
         acc = acc + gam[:, k]
     ours = gam * (1.0 / acc)[:, None]  # and multiplies by 1 / sum
     assert np.array_equal(ours, numpy_generator().dirichlet(alpha, size=n))
+
+
+@pytest.mark.parametrize("what,a,b,np_call", [
+    ("normal", 1.5, 0.5, lambda g, n: g.normal(1.5, 0.5, n)),
+    ("exponential", 3.0, 0.0, lambda g, n: g.exponential(3.0, n)),
+    ("gamma", 0.7, 2.0, lambda g, n: g.gamma(0.7, 2.0, n)),
+    ("gamma", 3.5, 2.0, lambda g, n: g.gamma(3.5, 2.0, n)),
+    ("beta", 0.3, 0.9, lambda g, n: g.beta(0.3, 0.9, n)),
+    ("poisson", 12.5, 0.0, lambda g, n: g.poisson(12.5, n)),
+    ("geometric", 0.4, 0.0, lambda g, n: g.geometric(0.4, n)),
+    ("negative_binomial", 2.0, 0.2, lambda g, n: g.negative_binomial(2.0, 0.2, n)),
+])
+def test_pxd_declarations(what, a, b, np_call):
+    """fastscore/_samplers.pxd declares the headers rightly: draws made
+    through it (cimported as a kernel would) are numpy's."""
+    import _pxd_check
+    ours, after = _pxd_check.draw(what, KEY, COUNTER, 10 ** 5, a, b)
+    g = numpy_generator()
+    assert np.array_equal(ours, np.asarray(np_call(g, 10 ** 5), dtype=np.float64))
+    assert np.array_equal(after, g.bit_generator.random_raw(4))

@@ -1,0 +1,52 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Draws through fastscore/_samplers.pxd, as a kernel would cimport it: the
+test compares them with numpy, which checks the declarations."""
+
+from libc.stdint cimport uint64_t, int64_t
+import numpy as np
+from fastscore._samplers cimport (
+    fs_stream, fs_stream_init, fs_fill_normal, fs_fill_exponential, fs_gamma_t,
+    fs_gamma_setup, fs_fill_gamma, fs_beta_t, fs_beta_setup, fs_beta_draw,
+    fs_poisson_t, fs_poisson_setup, fs_fill_poisson, fs_geometric, fs_negative_binomial,
+    fs_standard_normal, fs_next64,
+)
+
+
+def draw(str what, key, counter, int64_t n, double a=0.0, double b=0.0):
+    """n draws of `what` (normal, exponential, gamma, beta, poisson,
+    geometric, negative_binomial) from Philox(key, counter); then 4 raw words."""
+    cdef fs_stream st
+    cdef fs_gamma_t g
+    cdef fs_beta_t bt
+    cdef fs_poisson_t pp
+    cdef double[::1] out = np.empty(n)
+    cdef uint64_t[::1] after = np.empty(4, dtype=np.uint64)
+    cdef int64_t i
+    k = np.asarray(key, dtype=np.uint64)
+    c = np.asarray(counter, dtype=np.uint64)
+    fs_stream_init(&st, k[0], k[1], c[0], c[1], c[2], c[3])
+    if what == "normal":
+        fs_fill_normal(&st, a, b, &out[0], n)
+    elif what == "exponential":
+        fs_fill_exponential(&st, a, &out[0], n)
+    elif what == "gamma":
+        fs_gamma_setup(&g, a)
+        fs_fill_gamma(&st, &g, b, &out[0], n)
+    elif what == "beta":
+        fs_beta_setup(&bt, a, b)
+        for i in range(n):
+            out[i] = fs_beta_draw(&st, &bt)
+    elif what == "poisson":
+        fs_poisson_setup(&pp, a)
+        fs_fill_poisson(&st, &pp, &out[0], n)
+    elif what == "geometric":
+        for i in range(n):
+            out[i] = <double>fs_geometric(&st, a)
+    elif what == "negative_binomial":
+        for i in range(n):
+            out[i] = <double>fs_negative_binomial(&st, a, b)
+    else:
+        raise ValueError(what)
+    for i in range(4):
+        after[i] = fs_next64(&st)
+    return np.asarray(out), np.asarray(after)
