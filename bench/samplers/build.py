@@ -2,7 +2,9 @@
 
     python bench/samplers/build.py [BUILD_DIR]
 
-BUILD_DIR (default bench/samplers/build, ignored by git) receives the
+BUILD_DIR (default: a folder in the system's temporary directory named
+after this checkout, outside the source tree so that neither git nor the
+sdist, which grafts bench/, picks it up) receives the
 generated _ziggurat_tables.h, the Cython-generated C files and the two
 extension modules (_sampler_check: the samplers with branch counters;
 _pxd_check: the samplers through fastscore/_samplers.pxd); put it on
@@ -11,8 +13,10 @@ project's flags (setup.py: -O3 -ffp-contract=off -fno-math-errno), so the
 arithmetic rounds as numpy's does.  Returns quickly when nothing changed.
 """
 
+import hashlib
 import os
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -27,7 +31,10 @@ def build(build_dir=None, quiet=True):
     from setuptools import Extension
     from setuptools.dist import Distribution
 
-    build_dir = os.path.abspath(build_dir or os.path.join(HERE, "build"))
+    if build_dir is None:
+        tag = hashlib.sha1(HERE.encode()).hexdigest()[:10]
+        build_dir = os.path.join(tempfile.gettempdir(), "fastscore_sampler_check_" + tag)
+    build_dir = os.path.abspath(build_dir)
     os.makedirs(build_dir, exist_ok=True)
     sys.path.insert(0, PKG)
     try:
