@@ -4,7 +4,9 @@
  * distributions.c, numpy 2.x) returns from the same Philox words: same
  * words consumed, same branches, same floating-point operations in the same
  * order (build with -ffp-contract=off and without -ffast-math, as numpy
- * is; log, exp, pow and log1p come from the C library, as numpy's do).
+ * is; log, exp, pow and log1p come from the C library, as numpy's do: the
+ * identity holds where both use the same libm at run time, as numpy's
+ * wheels, which link the system's libm, and this library do).
  *
  *   sampler                      numpy function              words per draw
  *   fs_uniform                   random_standard_uniform     1
@@ -21,11 +23,13 @@
  * None of them uses 32-bit draws (only numpy's float32 and bounded-integer
  * samplers do), so the stream's has_uint32 state is never touched here.
  *
- * Families with a shape parameter take a setup struct (fs_*_setup): what
- * numpy recomputes from the parameter on every call (1/shape, the PTRS
- * constants, log1p(-p), ...) is computed once; it is the same expression
- * on the same double, so the same value.  Parameters must be valid (numpy
- * checks them in Python, before its C code runs; so must the caller).
+ * Families with a shape parameter take a setup struct (fs_*_setup, then
+ * fs_*_draw(s, &setup) or a fill; fs_gamma(s, shape, scale) and the like
+ * set up on every call): what numpy recomputes from the parameter on every
+ * call (1/shape, the PTRS constants, log1p(-p), the geometric search's
+ * running sums, ...) is computed once; it is the same expression on the
+ * same double, so the same value.  Parameters must be valid (numpy checks
+ * them in Python, before its C code runs; so must the caller).
  *
  * Block fills (fs_fill_*) write m draws to out[0..m); the integer families
  * write their values as doubles, as the kernels store them.  numpy's
@@ -39,7 +43,8 @@
  * per-word bookkeeping; an attempt that would need more words than its K
  * (a ziggurat wedge or tail, a refill in the middle) is redone from its
  * first word by the exact serial sampler.  Since an attempt depends on its
- * words only, every draw is numpy's draw from the same words.
+ * words only, every draw is numpy's draw from the same words.  The normal
+ * fill also makes its first tries a vector at a time (fs_normal_tries).
  *
  * The ziggurat tables come from _ziggurat_tables.h, generated at build time
  * by _gen_ziggurat.py.
