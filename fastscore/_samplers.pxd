@@ -10,6 +10,7 @@ include path.  Everything is nogil and noexcept.  Parameters must be valid
 """
 
 from libc.stdint cimport uint64_t, uint32_t, int64_t
+from numpy.random cimport bitgen_t
 
 cdef extern from "_stream.h" nogil:
     # Philox4x64-10 stream equal to numpy.random.Philox(key=[k0, k1],
@@ -90,3 +91,8 @@ cdef extern from "_samplers.h" nogil:
     # m draws of K standard gammas (g[k] set up with alpha_k), row-major
     void fs_fill_dirichlet_gammas(fs_stream *s, const fs_gamma_t *g, int64_t K,
                                   double *out, int64_t m)
+
+cdef extern from "_stream_bitgen.h" nogil:
+    # bg draws from s: numpy's C samplers (numpy.random.c_distributions) on
+    # the same stream, for the families not re-implemented here
+    void fs_stream_bitgen(bitgen_t *bg, fs_stream *s)

@@ -3,8 +3,12 @@
 test compares them with numpy, which checks the declarations."""
 
 from libc.stdint cimport uint64_t, int64_t
+from libc.string cimport memset
 import numpy as np
+from numpy.random cimport bitgen_t
+from numpy.random.c_distributions cimport binomial_t, random_binomial, random_vonmises
 from fastscore._samplers cimport (
+    fs_stream_bitgen,
     fs_stream, fs_stream_init, fs_fill_normal, fs_fill_exponential, fs_gamma_t,
     fs_gamma_setup, fs_fill_gamma, fs_beta_t, fs_beta_setup, fs_beta_draw,
     fs_poisson_t, fs_poisson_setup, fs_fill_poisson, fs_geometric, fs_negative_binomial,
@@ -14,11 +18,15 @@ from fastscore._samplers cimport (
 
 def draw(str what, key, counter, int64_t n, double a=0.0, double b=0.0):
     """n draws of `what` (normal, exponential, gamma, beta, poisson,
-    geometric, negative_binomial) from Philox(key, counter); then 4 raw words."""
+    geometric, negative_binomial; binomial+normal and vonmises through numpy's
+    C samplers on the bitgen_t view) from Philox(key, counter); then the next
+    4 raw words."""
     cdef fs_stream st
     cdef fs_gamma_t g
     cdef fs_beta_t bt
     cdef fs_poisson_t pp
+    cdef bitgen_t bg
+    cdef binomial_t bin_state
     cdef double[::1] out = np.empty(n)
     cdef uint64_t[::1] after = np.empty(4, dtype=np.uint64)
     cdef int64_t i
@@ -45,6 +53,19 @@ def draw(str what, key, counter, int64_t n, double a=0.0, double b=0.0):
     elif what == "negative_binomial":
         for i in range(n):
             out[i] = <double>fs_negative_binomial(&st, a, b)
+    elif what == "binomial+normal":
+        # numpy's own C sampler through the bitgen_t view, interleaved with
+        # an inline sampler on the same stream
+        fs_stream_bitgen(&bg, &st)
+        memset(&bin_state, 0, sizeof(binomial_t))
+        for i in range(0, n, 2):
+            out[i] = <double>random_binomial(&bg, a, <int64_t>b, &bin_state)
+            if i + 1 < n:
+                out[i + 1] = fs_standard_normal(&st)
+    elif what == "vonmises":
+        fs_stream_bitgen(&bg, &st)
+        for i in range(n):
+            out[i] = random_vonmises(&bg, a, b)
     else:
         raise ValueError(what)
     for i in range(4):

@@ -44,10 +44,15 @@ def build(build_dir=None, quiet=True):
     _gen_ziggurat.write(os.path.join(build_dir, "_ziggurat_tables.h"))
 
     depends = [os.path.join(PKG, "_stream.h"), os.path.join(PKG, "_samplers.h"),
-               os.path.join(PKG, "_samplers.pxd"), os.path.join(HERE, "_sampler_check_impl.h"),
+               os.path.join(PKG, "_samplers.pxd"), os.path.join(PKG, "_stream_bitgen.h"),
+               os.path.join(HERE, "_sampler_check_impl.h"),
                os.path.join(build_dir, "_ziggurat_tables.h")]
+    base = os.path.dirname(np.__file__)
     common = dict(
         include_dirs=[build_dir, PKG, HERE, np.get_include()],
+        # numpy's static C samplers, for the bitgen_t view (_stream_bitgen.h)
+        library_dirs=[os.path.join(base, "random", "lib"), os.path.join(base, "_core", "lib")],
+        libraries=["npyrandom", "npymath", "m"],
         extra_compile_args=FLAGS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=depends,

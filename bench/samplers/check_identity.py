@@ -289,3 +289,23 @@ def test_pxd_declarations(what, a, b, np_call):
     g = numpy_generator()
     assert np.array_equal(ours, np.asarray(np_call(g, 10 ** 5), dtype=np.float64))
     assert np.array_equal(after, g.bit_generator.random_raw(4))
+
+
+def test_numpys_c_samplers_on_the_stream():
+    """_stream_bitgen.h: numpy's own random_binomial through the bitgen_t
+    view, interleaved draw by draw with the inline normal on one stream,
+    and random_vonmises, give numpy's Generator values."""
+    import _pxd_check
+    n = 2 * 10 ** 5
+    ours, after = _pxd_check.draw("binomial+normal", KEY, COUNTER, n, 0.3, 40)
+    g = numpy_generator()
+    ref = np.empty(n)
+    for i in range(0, n, 2):   # the same interleaving, one numpy call each
+        ref[i] = g.binomial(40, 0.3)
+        ref[i + 1] = g.standard_normal()
+    assert np.array_equal(ours, ref)
+    assert np.array_equal(after, g.bit_generator.random_raw(4))
+    ours, after = _pxd_check.draw("vonmises", KEY, COUNTER, 10 ** 5, 0.5, 2.0)
+    g = numpy_generator()
+    assert np.array_equal(ours, g.vonmises(0.5, 2.0, 10 ** 5))
+    assert np.array_equal(after, g.bit_generator.random_raw(4))
