@@ -71,3 +71,77 @@ def draw(str what, key, counter, int64_t n, double a=0.0, double b=0.0):
     for i in range(4):
         after[i] = fs_next64(&st)
     return np.asarray(out), np.asarray(after)
+
+
+# ---------------------------------------------------------------- baseline
+# How the kernels draw today (fastscore/_philox.h wrapped in numpy's
+# bitgen_t, numpy's C samplers): the benchmark's middle column.
+
+from numpy.random.c_distributions cimport (
+    random_standard_normal, random_standard_exponential, random_standard_gamma,
+    random_beta, random_poisson, random_geometric, random_negative_binomial,
+    random_lognormal, random_normal,
+)
+
+cdef extern from "_philox.h" nogil:
+    ctypedef struct fs_philox_state:
+        pass
+    void fs_philox_init(fs_philox_state *st, uint64_t key0, uint64_t key1,
+                        uint64_t c0, uint64_t c1, uint64_t c2, uint64_t c3)
+    double fs_philox_next_double(fs_philox_state *st)
+    void fs_bitgen_wrap(bitgen_t *bg, fs_philox_state *st)
+
+
+cdef class BitgenStream:
+    """The kernels' current stream: _philox.h behind numpy's bitgen_t."""
+    cdef fs_philox_state st
+    cdef bitgen_t bg
+
+    def __cinit__(self, key, counter):
+        k = np.asarray(key, dtype=np.uint64)
+        c = np.asarray(counter, dtype=np.uint64)
+        fs_philox_init(&self.st, k[0], k[1], c[0], c[1], c[2], c[3])
+        fs_bitgen_wrap(&self.bg, &self.st)
+
+    def draw_into(self, str what, double[::1] out not None, double a=0.0, double b=0.0):
+        """Fill out with numpy's C sampler `what` (the names of
+        bench_samplers.CASES), 256 draws per block into a stack buffer."""
+        cdef int64_t n = out.shape[0], done = 0, cnt, i
+        cdef double buf[256]
+        cdef int fam = ["uniform", "standard_normal", "normal", "lognormal",
+                        "standard_exponential", "exponential", "standard_gamma", "gamma",
+                        "beta", "chisquare", "poisson", "negative_binomial",
+                        "geometric"].index(what)
+        with nogil:
+            while done < n:
+                cnt = n - done if n - done < 256 else 256
+                for i in range(cnt):
+                    if fam == 0:
+                        buf[i] = fs_philox_next_double(&self.st)
+                    elif fam == 1:
+                        buf[i] = random_standard_normal(&self.bg)
+                    elif fam == 2:
+                        buf[i] = random_normal(&self.bg, a, b)
+                    elif fam == 3:
+                        buf[i] = random_lognormal(&self.bg, a, b)
+                    elif fam == 4:
+                        buf[i] = random_standard_exponential(&self.bg)
+                    elif fam == 5:
+                        buf[i] = a * random_standard_exponential(&self.bg)
+                    elif fam == 6:
+                        buf[i] = random_standard_gamma(&self.bg, a)
+                    elif fam == 7:
+                        buf[i] = b * random_standard_gamma(&self.bg, a)
+                    elif fam == 8:
+                        buf[i] = random_beta(&self.bg, a, b)
+                    elif fam == 9:
+                        buf[i] = 2.0 * random_standard_gamma(&self.bg, a / 2.0)
+                    elif fam == 10:
+                        buf[i] = <double>random_poisson(&self.bg, a)
+                    elif fam == 11:
+                        buf[i] = <double>random_negative_binomial(&self.bg, a, b)
+                    else:
+                        buf[i] = <double>random_geometric(&self.bg, a)
+                for i in range(cnt):
+                    out[done + i] = buf[i]
+                done += cnt

@@ -2,10 +2,12 @@
 
     python bench/samplers/bench_samplers.py [--n N] [--rounds R] [--isa all|portable|avx2|avx512]
 
-Both sides draw the same values from the same streams (checked before
-timing): numpy through Generator(Philox(key, counter)).<method>(..., out=)
-or size=, ours through the harness's block fills (256 draws per block into a
-stack buffer, copied out, as the kernels will call them).  One process, one
+All draw the same values from the same streams (checked before timing):
+numpy through Generator(Philox(key, counter)).<method>(..., out=) or size=;
+"kernels today" through fastscore/_philox.h behind numpy's bitgen_t and
+numpy's C samplers, as fastscore's kernels draw now; ours through the
+harness's block fills.  Both of the latter draw 256 values per block into a
+stack buffer and copy them out, as the kernels do.  One process, one
 thread, rounds interleaved (numpy, ours, numpy, ours, ...) so that clock and
 cache drift hit both alike; each figure is the median over rounds of one
 call drawing N values.  Time is the calling thread's CPU time
@@ -60,7 +62,7 @@ def generator():
     return np.random.Generator(np.random.Philox(key=KEY, counter=COUNTER))
 
 
-def run(sc, n, rounds, isa, block, clock):
+def run(sc, pc, n, rounds, isa, block, clock):
     used = sc.set_isa(isa)
     rows = []
     for label, spec, np_call, goal in CASES:
@@ -72,21 +74,31 @@ def run(sc, n, rounds, isa, block, clock):
         ref = out if ref is None else ref
         if not np.array_equal(check, np.asarray(ref, dtype=np.float64)):
             raise AssertionError("%s: our draws differ from numpy's" % label)
-        g, s = generator(), sc.Stream(KEY, COUNTER)
+        base = pc.BitgenStream(KEY, COUNTER)
+        prm = [float(x) for x in spec[1:]] + [0.0, 0.0]
+        base.draw_into(spec[0], out, prm[0], prm[1])
+        if not np.array_equal(check, out):
+            raise AssertionError("%s: the kernels' current draws differ from numpy's" % label)
+        g, s, base = generator(), sc.Stream(KEY, COUNTER), pc.BitgenStream(KEY, COUNTER)
         np_call(g, out)
         s.draw_into(fam, out, block)  # warm up
-        t_np, t_fs = [], []
+        base.draw_into(spec[0], out, prm[0], prm[1])
+        t_np, t_base, t_fs = [], [], []
         for _ in range(rounds):
             t0 = clock()
             np_call(g, out)
             t1 = clock()
-            s.draw_into(fam, out, block)
+            base.draw_into(spec[0], out, prm[0], prm[1])
             t2 = clock()
+            s.draw_into(fam, out, block)
+            t3 = clock()
             t_np.append(t1 - t0)
-            t_fs.append(t2 - t1)
+            t_base.append(t2 - t1)
+            t_fs.append(t3 - t2)
         a = statistics.median(t_np) / n * 1e9
+        c = statistics.median(t_base) / n * 1e9
         b = statistics.median(t_fs) / n * 1e9
-        rows.append((label, a, b, a / b, goal))
+        rows.append((label, a, c, b, a / b, c / b, goal))
     return sc.ISA_NAMES[used], rows
 
 
@@ -101,17 +113,19 @@ def main(argv=None):
     args = ap.parse_args(argv)
     clock = time.perf_counter if args.wall else time.thread_time
     sc = build.load()
+    import _pxd_check as pc
     names = sc.ISA_NAMES[: sc.isa_max() + 1] if args.isa == "all" else [args.isa]
     print("numpy %s; CPU refills available: %s; %d draws per call, %d rounds, block %d, %s"
           % (np.__version__, ", ".join(sc.ISA_NAMES[: sc.isa_max() + 1]), args.n,
              args.rounds, args.block, "wall time" if args.wall else "thread CPU time"))
     for name in names:
-        used, rows = run(sc, args.n, args.rounds, sc.ISA_NAMES.index(name), args.block, clock)
+        used, rows = run(sc, pc, args.n, args.rounds, sc.ISA_NAMES.index(name), args.block, clock)
         print("\nPhilox refill: %s" % used)
-        print("%-26s %10s %10s %8s %6s" % ("sampler", "numpy ns", "ours ns", "speed-up", "goal"))
-        for label, a, b, r, goal in rows:
+        print("%-26s %9s %9s %9s %9s %9s  %s" % ("ns per draw", "numpy", "kernels", "ours",
+                                              "vs numpy", "vs kern.", "goal vs numpy"))
+        for label, a, c, b, r, rc, goal in rows:
             mark = "" if goal is None else ("%.1fx %s" % (goal, "ok" if r >= goal else "MISSED"))
-            print("%-26s %10.2f %10.2f %7.2fx %s" % (label, a, b, r, mark))
+            print("%-26s %9.2f %9.2f %9.2f %8.2fx %8.2fx  %s" % (label, a, c, b, r, rc, mark))
 
 
 if __name__ == "__main__":
