@@ -9,7 +9,7 @@ The tables are not copied from numpy: they are rebuilt here from the
 ziggurat construction of Marsaglia & Tsang (2000) with numpy's two
 constants per distribution (the tail start r and, for the normal, the area V
 of one level), reproducing the arithmetic with which numpy's own figures
-were computed.  ``bench/_sampler_check`` tests prove that the result is
+were computed.  bench/samplers/check_identity.py proves that the result is
 numpy's, byte for byte (the tables appear verbatim in numpy's compiled
 ``_generator`` module) and draw for draw.
 
@@ -36,11 +36,13 @@ How numpy's figures were computed (established by rebuilding them):
   within 0.502 ulp), and the error propagates to the levels below 38
   through the recursion, as it did in numpy's figures.
 * Exponential (53-bit draws, x = ri * w[i]): the edges were computed in
-  high precision from the decimal r (x_i = -log(V / x_{i+1} + exp(-x_{i+1})) with
-  V = r exp(-r) + exp(-r)) and rounded once; k_i = 2 floor(x_{i-1} / x_i *
-  2^52) (a 52-bit threshold doubled), w_i = x_i / 2^53, f_i = exp(-x_i).
+  high precision from the decimal r, x_i = -log(V / x_{i+1} + exp(-x_{i+1}))
+  with V = r exp(-r) + exp(-r), and rounded once; k_i = 2 floor(x_{i-1} /
+  x_i * 2^52) (a 52-bit threshold, doubled), w_i = x_i / 2^53, f_i =
+  exp(-x_i); level 0 as for the normal, with f(r) = exp(-r).
 """
 
+import math
 import sys
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
@@ -63,61 +65,38 @@ NEAR_TIE_ULPS = 0.01  # "near": within this many ulps of a midpoint
 PREC = 60  # decimal digits of the high-precision arithmetic
 
 
-def _to_double(d, what=None, near_ties=None):
-    """Round the Decimal d to the nearest double.
-
-    With `what`, also append to `near_ties` how close d is to a tie between
-    two doubles (in ulps) and the two candidates, so that the caller can
-    check that an exception it makes is a near-tie.
-    """
+def _rounded_away(d):
+    """The double next to the Decimal d on the side away from its correct
+    rounding, checking that d is a near-tie (within NEAR_TIE_ULPS of the
+    midpoint of the two), where a faithful libm may return either."""
     x = float(d)  # correctly rounded (decimal -> binary conversion)
-    if what is not None:
-        lo, hi = (x, _next_up(x)) if Decimal(x) <= d else (_next_down(x), x)
-        mid = (Decimal(lo) + Decimal(hi)) / 2
-        ulp = Decimal(hi) - Decimal(lo)
-        dist = abs(d - mid) / ulp
-        near_ties.append((float(dist), what, lo, hi, d))
-    return x
+    other = math.nextafter(x, math.inf if Decimal(x) <= d else -math.inf)
+    lo, hi = sorted((Decimal(x), Decimal(other)))
+    if abs(d - (lo + hi) / 2) / (hi - lo) > Decimal(NEAR_TIE_ULPS):
+        raise AssertionError("%s is no near-tie" % d)
+    return other
 
 
-def _next_up(x):
-    import math
-    return math.nextafter(x, float("inf"))
-
-
-def _next_down(x):
-    import math
-    return math.nextafter(x, float("-inf"))
+def _cr(method, x):
+    """method ("exp", "ln", "sqrt") of the double x, correctly rounded."""
+    with localcontext() as ctx:
+        ctx.prec = PREC
+        return getattr(Decimal(x), method)()
 
 
 def normal_tables():
     """ki (uint64), wi, fi (double) of numpy's normal ziggurat."""
-    near = []
 
     def exp_d(x, level):
-        # exp of a double, correctly rounded, except the listed near-ties.
-        with localcontext() as ctx:
-            ctx.prec = PREC
-            d = Decimal(x).exp()
-        y = _to_double(d, ("exp", level), near)
-        if ("exp", level) in NEAR_TIES_ROUNDED_AWAY:
-            dist, _, lo, hi, _ = near[-1]
-            if dist > NEAR_TIE_ULPS:
-                raise AssertionError("exp at level %d is no near-tie" % level)
-            y = hi if y == lo else lo
-        return y
+        # exp of a double, correctly rounded but for the listed near-ties
+        d = _cr("exp", x)
+        return _rounded_away(d) if ("exp", level) in NEAR_TIES_ROUNDED_AWAY else float(d)
 
-    def log_d(x, level):
-        with localcontext() as ctx:
-            ctx.prec = PREC
-            d = Decimal(x).ln()
-        return _to_double(d, ("log", level), near)
+    def log_d(x):
+        return float(_cr("ln", x))
 
-    def sqrt_d(x, level):
-        with localcontext() as ctx:
-            ctx.prec = PREC
-            d = Decimal(x).sqrt()
-        return _to_double(d, ("sqrt", level), near)
+    def sqrt_d(x):
+        return float(_cr("sqrt", x))
 
     def pdf(x, level):
         return exp_d(-0.5 * x * x, level)  # ((-0.5 * x) * x) in doubles
@@ -130,7 +109,7 @@ def normal_tables():
     for i in range(LEVELS - 2, 0, -1):
         # f(x_{i+1}) is the same evaluation as f_{i+1}: numpy's figures agree
         # on it (the near-tie at level 38 shows in both f_38 and x_37).
-        x[i] = sqrt_d(-2.0 * log_d(f[i + 1] + v / x[i + 1], i), i)
+        x[i] = sqrt_d(-2.0 * log_d(f[i + 1] + v / x[i + 1]))
         f[i] = pdf(x[i], i)
     f[0] = 1.0  # f(0)
     scale = 2.0 ** 52
@@ -172,6 +151,8 @@ def exponential_tables():
 
 
 def _floor_checked(d):
+    """floor(d), refusing a d so near an integer that PREC digits could not
+    tell its floor."""
     n = int(d.to_integral_value(rounding=ROUND_FLOOR))
     frac = d - n
     if frac < Decimal("1e-25") or 1 - frac < Decimal("1e-25"):
@@ -217,9 +198,8 @@ def header():
             items = [v.hex() for v in vals]
             ctype = "double"
         out.append("static const %s %s[%d] = {" % (ctype, name, LEVELS))
-        per = 4 if ctype == "double" else 4
-        for j in range(0, LEVELS, per):
-            out.append("    " + ", ".join(items[j:j + per]) + ",")
+        for j in range(0, LEVELS, 4):
+            out.append("    " + ", ".join(items[j:j + 4]) + ",")
         out.append("};")
         out.append("")
     out.append("#endif /* FASTSCORE_ZIGGURAT_TABLES_H */")
