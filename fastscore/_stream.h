@@ -104,7 +104,8 @@ static inline uint64_t fs_mulhilo(uint64_t a, uint64_t b, uint64_t *hi)
     *hi = (uint64_t)(p >> 64);
     return (uint64_t)p;
 #else
-    /* From four 32x32->64 partial products (see fs_mulhilo_parts). */
+    /* From four 32x32->64 partial products, as the vector refills do
+     * (see fs_mulhilo_avx2 for why nothing overflows). */
     uint64_t al = a & 0xFFFFFFFFULL, ah = a >> 32, bl = b & 0xFFFFFFFFULL, bh = b >> 32;
     uint64_t p0 = al * bl, t = al * bh + (p0 >> 32), u = ah * bl + (t & 0xFFFFFFFFULL);
     *hi = ah * bh + (t >> 32) + (u >> 32);
