@@ -309,3 +309,30 @@ def test_numpys_c_samplers_on_the_stream():
     g = numpy_generator()
     assert np.array_equal(ours, g.vonmises(0.5, 2.0, 10 ** 5))
     assert np.array_equal(after, g.bit_generator.random_raw(4))
+
+
+SWEEP = [
+    ("standard_gamma", lambda r: (r.choice([r.uniform(0, 1), r.uniform(1, 20), r.lognormal(0, 3)]),)),
+    ("beta", lambda r: (r.choice([r.uniform(0, 1), r.lognormal(0, 2)]),
+                        r.choice([r.uniform(0, 1), r.lognormal(0, 2)]))),
+    ("poisson", lambda r: (r.choice([r.uniform(0, 10), r.uniform(10, 50), r.lognormal(3, 3)]),)),
+    ("negative_binomial", lambda r: (r.lognormal(0, 2), r.uniform(0.01, 1.0))),
+    ("geometric", lambda r: (r.choice([r.uniform(0.001, 1 / 3), r.uniform(1 / 3, 1.0)]),)),
+    ("normal", lambda r: (r.normal(0, 10), r.lognormal(0, 2))),
+    ("exponential", lambda r: (r.lognormal(0, 2),)),
+    ("chisquare", lambda r: (r.lognormal(0, 2),)),
+]
+
+
+@pytest.mark.parametrize("family,pick", SWEEP, ids=[s[0] for s in SWEEP])
+def test_parameter_sweep(family, pick):
+    """300 random parameter values per family, 2e4 draws each (the set-ups
+    precompute from the parameters: any value must give numpy's draws)."""
+    r = np.random.default_rng(20261201)
+    for j in range(300):
+        params = tuple(float(x) for x in pick(r))
+        fam = sc.Family(family, *params)
+        counter = [0, 0, j, 1]
+        ours = sc.Stream(KEY, counter).draw(fam, 20_000)
+        ref = numpy_draws(numpy_generator(KEY, counter), family, params, 20_000)
+        assert np.array_equal(ours, np.asarray(ref, dtype=np.float64)), params
