@@ -248,22 +248,26 @@ typedef struct {
     double b, c;            /* Marsaglia-Tsang: b = shape - 1/3, c = 1/sqrt(9 b) */
 } fs_gamma_t;
 
+/* Each branch's constants only, so that no set-up raises a floating-point
+ * exception flag (1/0, sqrt of a negative) that numpy's draws would not. */
 static inline void fs_gamma_setup(fs_gamma_t *g, double shape)
 {
+    memset(g, 0, sizeof *g);
     g->shape = shape;
     /* in the order of numpy's tests (a NaN shape falls through to MT) */
-    if (shape == 1.0)
+    if (shape == 1.0) {
         g->branch = FS_GAMMA_EXPONENTIAL;
-    else if (shape == 0.0)
+    } else if (shape == 0.0) {
         g->branch = FS_GAMMA_ZERO;
-    else if (shape < 1.0)
+    } else if (shape < 1.0) {
         g->branch = FS_GAMMA_SMALL;
-    else
+        g->inv_shape = 1. / shape;
+        g->one_minus_shape = 1.0 - shape;
+    } else {
         g->branch = FS_GAMMA_MT;
-    g->inv_shape = 1. / shape;
-    g->one_minus_shape = 1.0 - shape;
-    g->b = shape - 1. / 3.;
-    g->c = 1. / sqrt(9 * g->b);
+        g->b = shape - 1. / 3.;
+        g->c = 1. / sqrt(9 * g->b);
+    }
 }
 
 /* Marsaglia-Tsang (2000), shape > 1: the tests of one attempt, given the
@@ -410,14 +414,18 @@ typedef struct {
 
 static inline void fs_beta_setup(fs_beta_t *p, double a, double b)
 {
+    memset(p, 0, sizeof *p);
     p->a = a;
     p->b = b;
     p->johnk = (a <= 1.0) && (b <= 1.0);
     p->tiny = a < FS_BETA_TINY && b < FS_BETA_TINY;
-    p->inv_a = 1.0 / a;
-    p->inv_b = 1.0 / b;
-    fs_gamma_setup(&p->ga, a);
-    fs_gamma_setup(&p->gb, b);
+    if (p->johnk) {
+        p->inv_a = 1.0 / a;
+        p->inv_b = 1.0 / b;
+    } else {
+        fs_gamma_setup(&p->ga, a);
+        fs_gamma_setup(&p->gb, b);
+    }
 }
 
 /* One attempt of Johnk's algorithm on the uniforms U, V. */
@@ -528,6 +536,8 @@ typedef struct {
     double slam, loglam, a, b, invalpha, vr;   /* PTRS (Hormann 1993) */
 } fs_poisson_t;
 
+/* (no memset: the negative binomial sets up a Poisson on every draw, and
+ * each branch reads only its own fields) */
 static inline void fs_poisson_setup(fs_poisson_t *p, double lam)
 {
     p->lam = lam;
@@ -667,13 +677,18 @@ static inline void fs_geometric_setup(fs_geometric_t *g, double p)
 {
     double sum = p, prod = p;
     int k;
+    memset(g, 0, sizeof *g);
     g->p = p;
     g->q = 1.0 - p;
     /* numpy's cutoff literal 0.333333333333333333333333 is this double */
     g->search = p >= 1.0 / 3.0;
-    g->log1p_neg_p = log1p(-p);
+    if (!g->search) {
+        g->log1p_neg_p = log1p(-p);
+        return;
+    }
     /* numpy's loop computes these sums by the same recurrence, in the same
-     * order, on every draw; here once */
+     * order, on every draw; here once (prod may underflow to 0: so it does
+     * in numpy's loop) */
     g->sum[0] = sum;
     for (k = 1; k < FS_GEOM_TABLE; k++) {
         prod *= g->q;
