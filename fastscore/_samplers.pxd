@@ -33,6 +33,7 @@ cdef extern from "_stream.h" nogil:
     void fs_fill_uniform(fs_stream *s, double *out, int64_t m)
     # Philox refill in use (chosen at load time); set before threads draw
     int fs_stream_set_isa(int isa)
+    int fs_stream_get_isa()
     int fs_stream_isa_max()
 
 cdef extern from "_samplers.h" nogil:

@@ -28,8 +28,9 @@
  * blocks per vector), whose 64-bit high products are built from 32-bit
  * ones.  The one
  * in use is chosen once per translation unit, when the library is loaded,
- * from the CPU's features; fs_stream_set_isa() selects another (for tests
- * and benchmarks; call it before any thread draws).  Build flags need not
+ * from the CPU's features (FASTSCORE_PHILOX_ISA=portable|avx2 in the
+ * environment caps it); fs_stream_set_isa() selects another (for tests and
+ * benchmarks; call it before any thread draws).  Build flags need not
  * enable AVX: the vector refills carry target attributes.
  *
  * Measured cost of the words (AMD EPYC Zen 4, one thread, 16-block refills):
@@ -44,6 +45,7 @@
 #define FASTSCORE_STREAM_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -343,10 +345,25 @@ FS_UNUSED static int fs_stream_set_isa(int isa)
     return fs_stream_isa;
 }
 
+FS_UNUSED static int fs_stream_get_isa(void) { return fs_stream_isa; }
+
+/* At load time: the best refill the CPU has, capped by FS_STREAM_ISA_DEFAULT
+ * or by the environment variable FASTSCORE_PHILOX_ISA (portable, avx2 or
+ * avx512), which lets a whole test suite run on the portable refill. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((constructor)) static void fs_stream_choose_isa(void)
 {
-    fs_stream_set_isa(FS_STREAM_ISA_DEFAULT);
+    const char *env = getenv("FASTSCORE_PHILOX_ISA");
+    int isa = FS_STREAM_ISA_DEFAULT;
+    if (env != NULL) {
+        if (strcmp(env, "portable") == 0)
+            isa = FS_ISA_PORTABLE;
+        else if (strcmp(env, "avx2") == 0)
+            isa = FS_ISA_AVX2;
+        else if (strcmp(env, "avx512") == 0)
+            isa = FS_ISA_AVX512;
+    }
+    fs_stream_set_isa(isa < FS_STREAM_ISA_DEFAULT ? isa : FS_STREAM_ISA_DEFAULT);
 }
 #endif
 

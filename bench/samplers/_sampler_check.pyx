@@ -31,6 +31,7 @@ cdef extern from "_sampler_check_impl.h" nogil:
     uint32_t fs_next32(fs_stream *s)
     void fs_fill_raw(fs_stream *s, uint64_t *out, int64_t m)
     int fs_stream_set_isa(int isa)
+    int fs_stream_get_isa()
     int fs_stream_isa_max()
     void fs_gamma_setup(fs_gamma_t *g, double shape)
     void ck_setup(ck_family *f, int fam, double p0, double p1)
@@ -59,6 +60,11 @@ assert len(EVENTS) == FS_EV_COUNT
 def isa_max():
     """Best Philox refill this CPU has (0 portable, 1 AVX2, 2 AVX-512)."""
     return fs_stream_isa_max()
+
+
+def get_isa():
+    """The refill in use."""
+    return fs_stream_get_isa()
 
 
 def set_isa(int isa):

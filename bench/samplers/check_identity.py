@@ -119,6 +119,19 @@ def test_words_many(isa):
     assert done >= 10 ** 7
 
 
+@pytest.mark.parametrize("name", ["portable", "avx2", "avx512", "bogus"])
+def test_environment_caps_the_refill(name):
+    """FASTSCORE_PHILOX_ISA caps the refill chosen at load time."""
+    import subprocess
+    code = ("import sys; sys.path.insert(0, %r); import _sampler_check as sc; "
+            "print(sc.get_isa(), sc.isa_max())" % os.path.dirname(sc.__file__))
+    env = dict(os.environ, FASTSCORE_PHILOX_ISA=name)
+    used, top = map(int, subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                        capture_output=True, text=True).stdout.split())
+    want = {"portable": 0, "avx2": 1, "avx512": 2}.get(name, 2)
+    assert used == min(want, top)
+
+
 def test_32_bit_draws_keep_numpys_half_word():
     """fs_next32: low half first, the high half kept across 64-bit draws."""
     g, s = numpy_generator(), sc.Stream(KEY, COUNTER)
