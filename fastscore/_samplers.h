@@ -43,8 +43,7 @@
  * per-word bookkeeping; an attempt that would need more words than its K
  * (a ziggurat wedge or tail, a refill in the middle) is redone from its
  * first word by the exact serial sampler.  Since an attempt depends on its
- * words only, every draw is numpy's draw from the same words.  The normal
- * fill also makes its first tries a vector at a time (fs_normal_tries).
+ * words only, every draw is numpy's draw from the same words.
  *
  * The ziggurat tables come from _ziggurat_tables.h, generated at build time
  * by _gen_ziggurat.py.
@@ -743,114 +742,10 @@ static inline int64_t fs_geometric(fs_stream *s, double p)
     return fs_geometric_draw(s, &g);
 }
 
-/* ------------------------------------------------------------ normal first tries, vectorised */
-
-/*
- * fs_normal_tries(w, n, out): the first tries of the normal draws on words
- * w[0..n), as many at a time as a vector holds (with the AVX2 or AVX-512
- * Philox refill in use; none otherwise); returns how many leading draws
- * were accepted at their first try (their values in out), stopping at the
- * first rejection or at the last whole vector.  Entries of out past the
- * returned count may have been written.
- *
- * Each lane computes what fs_normal_try computes: the 52-bit magnitude
- * converted exactly (the 2^52 exponent trick is exact below 2^52), one
- * IEEE multiply by the level's width, the sign flipped by xor, the same
- * comparison; so the values are the scalar ones, bit for bit.  Measured
- * (AMD Zen 4): 4.1 -> 3.6 ns per normal with either vector refill.  The
- * same for the exponential ziggurat measured no faster than its scalar
- * tries (3.9-4.0 ns both), so it has none.
- */
-#ifndef FS_ZIG_VECTOR_TRIES  /* define to 0: scalar first tries only (to compare) */
-#define FS_ZIG_VECTOR_TRIES FS_STREAM_X86_SIMD
-#endif
-
-#if FS_ZIG_VECTOR_TRIES
-
-#define FS_TWO52_BITS 0x4330000000000000LL  /* the double 2^52 */
-
-__attribute__((target("avx512f")))
-static inline __m512d fs_u52_to_pd_avx512(__m512i u)   /* u < 2^52 */
-{
-    const __m512i magic = _mm512_set1_epi64(FS_TWO52_BITS);
-    return _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u, magic)),
-                         _mm512_castsi512_pd(magic));
-}
-
-__attribute__((target("avx2")))
-static inline __m256d fs_u52_to_pd_avx2(__m256i u)
-{
-    const __m256i magic = _mm256_set1_epi64x(FS_TWO52_BITS);
-    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(u, magic)),
-                         _mm256_castsi256_pd(magic));
-}
-
-__attribute__((target("avx512f")))
-FS_UNUSED static int fs_normal_tries_avx512(const uint64_t *w, int n, double *out)
-{
-    const __m512i lvl = _mm512_set1_epi64(0xFF), one = _mm512_set1_epi64(1);
-    const __m512i mag = _mm512_set1_epi64(0x000FFFFFFFFFFFFFLL);
-    int j;
-    for (j = 0; j + 8 <= n; j += 8) {
-        __m512i r = _mm512_loadu_si512((const void *)(w + j));
-        __m512i idx = _mm512_and_si512(r, lvl);
-        __m512i rabs = _mm512_and_si512(_mm512_srli_epi64(r, 9), mag);
-        __m512i sign = _mm512_slli_epi64(_mm512_and_si512(_mm512_srli_epi64(r, 8), one), 63);
-        __m512d x = _mm512_mul_pd(fs_u52_to_pd_avx512(rabs),
-                                  _mm512_i64gather_pd(idx, fs_zig_nor_w, 8));
-        __m512i k = _mm512_i64gather_epi64(idx, (const void *)fs_zig_nor_k, 8);
-        __mmask8 ok = _mm512_cmplt_epu64_mask(rabs, k);
-        _mm512_storeu_pd(out + j, _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(x), sign)));
-        if (ok != 0xFF)
-            return j + __builtin_ctz(~(unsigned)ok);
-    }
-    return j;
-}
-
-__attribute__((target("avx2")))
-FS_UNUSED static int fs_normal_tries_avx2(const uint64_t *w, int n, double *out)
-{
-    const __m256i lvl = _mm256_set1_epi64x(0xFF), one = _mm256_set1_epi64x(1);
-    const __m256i mag = _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL);
-    int j;
-    for (j = 0; j + 4 <= n; j += 4) {
-        __m256i r = _mm256_loadu_si256((const __m256i *)(w + j));
-        __m256i idx = _mm256_and_si256(r, lvl);
-        __m256i rabs = _mm256_and_si256(_mm256_srli_epi64(r, 9), mag);
-        __m256i sign = _mm256_slli_epi64(_mm256_and_si256(_mm256_srli_epi64(r, 8), one), 63);
-        __m256d x = _mm256_mul_pd(fs_u52_to_pd_avx2(rabs),
-                                  _mm256_i64gather_pd(fs_zig_nor_w, idx, 8));
-        __m256i k = _mm256_i64gather_epi64((const long long *)fs_zig_nor_k, idx, 8);
-        /* both below 2^63: the signed comparison is the unsigned one */
-        int ok = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(k, rabs)));
-        _mm256_storeu_pd(out + j, _mm256_castsi256_pd(_mm256_xor_si256(_mm256_castpd_si256(x), sign)));
-        if (ok != 0xF)
-            return j + __builtin_ctz(~(unsigned)ok);
-    }
-    return j;
-}
-
-static inline int fs_normal_tries(const uint64_t *w, int n, double *out)
-{
-    if (fs_stream_isa == FS_ISA_AVX512)
-        return fs_normal_tries_avx512(w, n, out);
-    if (fs_stream_isa == FS_ISA_AVX2)
-        return fs_normal_tries_avx2(w, n, out);
-    return 0;
-}
-
-#else
-static inline int fs_normal_tries(const uint64_t *w, int n, double *out)
-{
-    (void)w; (void)n; (void)out;
-    return 0;
-}
-#endif /* FS_ZIG_VECTOR_TRIES */
-
 /* ------------------------------------------------------------ block fills */
 
 /*
- * FS_SPECULATIVE_FILL(NAME, PRM, K, ATTEMPT, SERIAL, TRIES) defines
+ * FS_SPECULATIVE_FILL(NAME, PRM, K, ATTEMPT, SERIAL) defines
  *     void NAME(fs_stream *s, PRM prm, double *out, int64_t m)
  * for a sampler whose attempts start afresh and usually read K words:
  *     int ATTEMPT(PRM prm, const uint64_t *w, double *x)
@@ -859,20 +754,14 @@ static inline int fs_normal_tries(const uint64_t *w, int n, double *out)
  * prm) is numpy's sampler from the first word of an attempt.  Attempts run
  * on the words in the stream's buffer while K of them remain; an FS_SERIAL
  * attempt, or one whose words straddle a refill, is done by SERIAL.
- * TRIES(w, n, out), for K = 1, first accepts a run of draws a vector at a
- * time (fs_normal_tries); FS_NO_TRIES for none.
  */
-#define FS_NO_TRIES(w, n, out) 0
-#define FS_SPECULATIVE_FILL(NAME, PRM, K, ATTEMPT, SERIAL, TRIES)                    \
+#define FS_SPECULATIVE_FILL(NAME, PRM, K, ATTEMPT, SERIAL)                           \
 static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)                \
 {                                                                                     \
     int64_t i = 0;                                                                    \
-    (void)prm;                                                                        \
     while (i < m) {                                                                   \
-        int avail, used, r = FS_DONE;                                                 \
+        int avail, used = 0, r = FS_DONE;                                             \
         const uint64_t *w = fs_stream_peek(s, &avail);                                \
-        used = TRIES(w, (int64_t)avail < m - i ? avail : (int)(m - i), out + i);      \
-        i += used;                                                                    \
         while (used + (K) <= avail && i < m) {                                        \
             r = ATTEMPT(prm, w + used, out + i);                                      \
             if (FS_UNLIKELY(r == FS_SERIAL))                                          \
@@ -888,6 +777,36 @@ static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)          
     }                                                                                 \
 }
 
+/*
+ * FS_SPECULATIVE_FILL1(NAME, TRY, SERIAL): the same for the ziggurats,
+ * whose attempt is one word that either completes the draw (int TRY(w,
+ * &x) nonzero) or needs the serial sampler (SERIAL(s)).  Written with one
+ * counter, it measured faster than FS_SPECULATIVE_FILL with K = 1 (AMD Zen
+ * 4: exponential 4.1 -> 3.5 ns, normal 3.6 -> 3.5); a vector version of
+ * the tries (AVX2 / AVX-512 gathers) measured no faster than this loop and
+ * is not kept.
+ */
+#define FS_SPECULATIVE_FILL1(NAME, TRY, SERIAL)                                      \
+static inline void NAME(fs_stream *s, double *out, int64_t m)                         \
+{                                                                                     \
+    int64_t i = 0;                                                                    \
+    while (i < m) {                                                                   \
+        int avail, j, n;                                                              \
+        const uint64_t *w = fs_stream_peek(s, &avail);                                \
+        double *o = out + i;                                                          \
+        n = (int64_t)avail < m - i ? avail : (int)(m - i);                            \
+        for (j = 0; j < n; j++)                                                       \
+            if (FS_UNLIKELY(!TRY(w[j], o + j)))                                       \
+                break;                                                                \
+        fs_stream_consume(s, j);                                                      \
+        i += j;                                                                       \
+        if (j < n) {                                                                  \
+            FS_COUNT(FS_EV_FILL_FALLBACK);                                            \
+            out[i++] = SERIAL(s);                                                     \
+        }                                                                             \
+    }                                                                                 \
+}
+
 /* Fills of the other samplers: one draw after another. */
 #define FS_SERIAL_FILL(NAME, PRM, DRAW)                                               \
 static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)                \
@@ -897,39 +816,29 @@ static inline void NAME(fs_stream *s, PRM prm, double *out, int64_t m)          
         out[i] = (double)DRAW(s, prm);                                                \
 }
 
-#define FS_NORMAL_ATTEMPT(prm, w, x) (fs_normal_try((w)[0], x) ? FS_DONE : FS_SERIAL)
-#define FS_EXPONENTIAL_ATTEMPT(prm, w, x) (fs_exponential_try((w)[0], x) ? FS_DONE : FS_SERIAL)
-#define FS_NORMAL_SERIAL(s, prm) fs_standard_normal_serial(s)
-#define FS_EXPONENTIAL_SERIAL(s, prm) fs_standard_exponential_serial(s)
 #define FS_POISSON_PTRS_SERIAL(s, p) ((double)fs_poisson_ptrs_serial(s, p))
 
-FS_SPECULATIVE_FILL(fs_fill_standard_normal_, int, 1, FS_NORMAL_ATTEMPT, FS_NORMAL_SERIAL,
-                    fs_normal_tries)
-FS_SPECULATIVE_FILL(fs_fill_standard_exponential_, int, 1, FS_EXPONENTIAL_ATTEMPT,
-                    FS_EXPONENTIAL_SERIAL, FS_NO_TRIES)
+FS_SPECULATIVE_FILL1(fs_fill_standard_normal, fs_normal_try, fs_standard_normal_serial)
+FS_SPECULATIVE_FILL1(fs_fill_standard_exponential, fs_exponential_try,
+                     fs_standard_exponential_serial)
 FS_SPECULATIVE_FILL(fs_fill_gamma_mt_, const fs_gamma_t *, 2, fs_gamma_mt_attempt,
-                    fs_gamma_mt_serial, FS_NO_TRIES)
+                    fs_gamma_mt_serial)
 FS_SPECULATIVE_FILL(fs_fill_gamma_small_, const fs_gamma_t *, 2, fs_gamma_small_attempt,
-                    fs_gamma_small_serial, FS_NO_TRIES)
+                    fs_gamma_small_serial)
 FS_SPECULATIVE_FILL(fs_fill_beta_johnk_, const fs_beta_t *, 2, fs_beta_johnk_attempt,
-                    fs_beta_serial, FS_NO_TRIES)
+                    fs_beta_serial)
 FS_SPECULATIVE_FILL(fs_fill_poisson_ptrs_, const fs_poisson_t *, 2, fs_poisson_ptrs_attempt,
-                    FS_POISSON_PTRS_SERIAL, FS_NO_TRIES)
+                    FS_POISSON_PTRS_SERIAL)
 
 FS_SERIAL_FILL(fs_fill_beta_serial_, const fs_beta_t *, fs_beta_serial)
 FS_SERIAL_FILL(fs_fill_poisson_serial_, const fs_poisson_t *, fs_poisson_draw)
 FS_SERIAL_FILL(fs_fill_negative_binomial, const fs_negbin_t *, fs_negbin_draw)
 FS_SERIAL_FILL(fs_fill_geometric, const fs_geometric_t *, fs_geometric_draw)
 
-static inline void fs_fill_standard_normal(fs_stream *s, double *out, int64_t m)
-{
-    fs_fill_standard_normal_(s, 0, out, m);
-}
-
 static inline void fs_fill_normal(fs_stream *s, double loc, double scale, double *out, int64_t m)
 {
     int64_t i;
-    fs_fill_standard_normal_(s, 0, out, m);
+    fs_fill_standard_normal(s, out, m);
     for (i = 0; i < m; i++)
         out[i] = loc + scale * out[i];
 }
@@ -937,20 +846,15 @@ static inline void fs_fill_normal(fs_stream *s, double loc, double scale, double
 static inline void fs_fill_lognormal(fs_stream *s, double mean, double sigma, double *out, int64_t m)
 {
     int64_t i;
-    fs_fill_standard_normal_(s, 0, out, m);
+    fs_fill_standard_normal(s, out, m);
     for (i = 0; i < m; i++)
         out[i] = exp(mean + sigma * out[i]);
-}
-
-static inline void fs_fill_standard_exponential(fs_stream *s, double *out, int64_t m)
-{
-    fs_fill_standard_exponential_(s, 0, out, m);
 }
 
 static inline void fs_fill_exponential(fs_stream *s, double scale, double *out, int64_t m)
 {
     int64_t i;
-    fs_fill_standard_exponential_(s, 0, out, m);
+    fs_fill_standard_exponential(s, out, m);
     for (i = 0; i < m; i++)
         out[i] = scale * out[i];
 }
@@ -960,7 +864,7 @@ static inline void fs_fill_standard_gamma(fs_stream *s, const fs_gamma_t *g, dou
     int64_t i;
     switch (g->branch) {
     case FS_GAMMA_EXPONENTIAL:
-        fs_fill_standard_exponential_(s, 0, out, m);
+        fs_fill_standard_exponential(s, out, m);
         return;
     case FS_GAMMA_ZERO:
         for (i = 0; i < m; i++)
