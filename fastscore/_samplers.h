@@ -82,6 +82,18 @@ enum {
 #define FS_COUNT_LEVEL(table, level) ((void)0)
 #endif
 
+/* x, hidden from the optimiser.  The set-ups pass their parameters through
+ * it before libm sees them: were a parameter a compile-time constant, the
+ * compiler would evaluate exp / log / log1p of it at build time (correctly
+ * rounded, where libm is not always) or turn pow(u, 2.0) into u * u, and a
+ * draw could differ from numpy's in its last bit.  Costs one store and
+ * load per set-up, none per draw. */
+static inline double fs_opaque(double x)
+{
+    volatile double v = x;
+    return v;
+}
+
 /* ------------------------------------------------------------ uniform */
 
 static inline double fs_uniform(fs_stream *s) { return fs_next_double(s); }
@@ -260,7 +272,7 @@ static inline void fs_gamma_setup(fs_gamma_t *g, double shape)
         g->branch = FS_GAMMA_ZERO;
     } else if (shape < 1.0) {
         g->branch = FS_GAMMA_SMALL;
-        g->inv_shape = 1. / shape;
+        g->inv_shape = fs_opaque(1. / shape);
         g->one_minus_shape = 1.0 - shape;
     } else {
         g->branch = FS_GAMMA_MT;
@@ -419,8 +431,8 @@ static inline void fs_beta_setup(fs_beta_t *p, double a, double b)
     p->johnk = (a <= 1.0) && (b <= 1.0);
     p->tiny = a < FS_BETA_TINY && b < FS_BETA_TINY;
     if (p->johnk) {
-        p->inv_a = 1.0 / a;
-        p->inv_b = 1.0 / b;
+        p->inv_a = fs_opaque(1.0 / a);
+        p->inv_b = fs_opaque(1.0 / b);
     } else {
         fs_gamma_setup(&p->ga, a);
         fs_gamma_setup(&p->gb, b);
@@ -542,6 +554,7 @@ static inline void fs_poisson_setup(fs_poisson_t *p, double lam)
     p->lam = lam;
     if (lam >= 10) {
         p->branch = FS_POISSON_PTRS;
+        lam = fs_opaque(lam);
         p->slam = sqrt(lam);
         p->loglam = log(lam);
         p->b = 0.931 + 2.53 * p->slam;
@@ -552,7 +565,7 @@ static inline void fs_poisson_setup(fs_poisson_t *p, double lam)
         p->branch = FS_POISSON_ZERO;
     } else {
         p->branch = FS_POISSON_MULT;
-        p->enlam = exp(-lam);
+        p->enlam = exp(-fs_opaque(lam));
     }
 }
 
@@ -682,7 +695,7 @@ static inline void fs_geometric_setup(fs_geometric_t *g, double p)
     /* numpy's cutoff literal 0.333333333333333333333333 is this double */
     g->search = p >= 1.0 / 3.0;
     if (!g->search) {
-        g->log1p_neg_p = log1p(-p);
+        g->log1p_neg_p = log1p(-fs_opaque(p));
         return;
     }
     /* numpy's loop computes these sums by the same recurrence, in the same

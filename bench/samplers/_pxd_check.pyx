@@ -145,3 +145,31 @@ cdef class BitgenStream:
                 for i in range(cnt):
                     out[done + i] = buf[i]
                 done += cnt
+
+
+def constant_parameters(key, counter, int64_t n):
+    """Draws whose parameters are compile-time constants (gamma 0.5, beta
+    0.5/0.5, poisson 3, geometric 0.1), which the optimiser could fold into
+    libm calls were the set-ups not to hide them (fs_opaque): one row each."""
+    cdef fs_stream st
+    cdef fs_gamma_t g
+    cdef fs_beta_t bt
+    cdef fs_poisson_t pp
+    cdef double[:, ::1] out = np.empty((4, n))
+    cdef int64_t i
+    k = np.asarray(key, dtype=np.uint64)
+    c = np.asarray(counter, dtype=np.uint64)
+    fs_stream_init(&st, k[0], k[1], c[0], c[1], c[2], c[3])
+    fs_gamma_setup(&g, 0.5)
+    fs_fill_gamma(&st, &g, 1.0, &out[0, 0], n)
+    fs_stream_init(&st, k[0], k[1], c[0], c[1], c[2], c[3])
+    fs_beta_setup(&bt, 0.5, 0.5)
+    for i in range(n):
+        out[1, i] = fs_beta_draw(&st, &bt)
+    fs_stream_init(&st, k[0], k[1], c[0], c[1], c[2], c[3])
+    fs_poisson_setup(&pp, 3.0)
+    fs_fill_poisson(&st, &pp, &out[2, 0], n)
+    fs_stream_init(&st, k[0], k[1], c[0], c[1], c[2], c[3])
+    for i in range(n):
+        out[3, i] = <double>fs_geometric(&st, 0.1)
+    return np.asarray(out)

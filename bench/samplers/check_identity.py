@@ -349,3 +349,15 @@ def test_parameter_sweep(family, pick):
         ours = sc.Stream(KEY, counter).draw(fam, 20_000)
         ref = numpy_draws(numpy_generator(KEY, counter), family, params, 20_000)
         assert np.array_equal(ours, np.asarray(ref, dtype=np.float64)), params
+
+
+def test_compile_time_constant_parameters():
+    """Set-ups with literal parameters (the compiler sees them) still draw
+    numpy's values: pow(u, 1 / 0.5) stays a libm call, not u * u."""
+    import _pxd_check
+    n = 10 ** 6
+    ours = _pxd_check.constant_parameters(KEY, COUNTER, n)
+    assert np.array_equal(ours[0], numpy_generator().gamma(0.5, 1.0, n))
+    assert np.array_equal(ours[1], numpy_generator().beta(0.5, 0.5, n))
+    assert np.array_equal(ours[2], numpy_generator().poisson(3.0, n))
+    assert np.array_equal(ours[3], numpy_generator().geometric(0.1, n))
