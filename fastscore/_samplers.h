@@ -38,7 +38,8 @@
  * words K: the ziggurats (K = 1, when the word falls in its level's
  * rectangle), Marsaglia-Tsang gamma and small-shape gamma (K = 2, when
  * their normal / exponential needs one word), Johnk beta and PTRS Poisson
- * (K = 2 always).  Their fills are speculative (FS_SPECULATIVE_FILL): they
+ * (K = 2 always).  Their fills are speculative (FS_SPECULATIVE_FILL, and
+ * FS_SPECULATIVE_FILL1 for the one-word ziggurat tries): they
  * run attempts on the words already in the stream's buffer, with no
  * per-word bookkeeping; an attempt that would need more words than its K
  * (a ziggurat wedge or tail, a refill in the middle) is redone from its
