@@ -8,7 +8,8 @@ sdist, which grafts bench/, picks it up) receives the
 generated _ziggurat_tables.h, the Cython-generated C files and the two
 extension modules (_sampler_check: the samplers with branch counters;
 _pxd_check: the samplers through fastscore/_samplers.pxd); put it on
-sys.path to import them.  Compiled with the
+sys.path to import them.  FASTSCORE_SAMPLER_BUILD in the environment names
+another folder (e.g. with CC=clang, to test a second compiler).  Compiled with the
 project's flags (setup.py: -O3 -ffp-contract=off -fno-math-errno), so the
 arithmetic rounds as numpy's does.  Returns quickly when nothing changed.
 """
@@ -31,7 +32,8 @@ def build(build_dir=None, quiet=True):
     from setuptools import Extension
     from setuptools.dist import Distribution
 
-    if build_dir is None:
+    build_dir = build_dir or os.environ.get("FASTSCORE_SAMPLER_BUILD")
+    if not build_dir:
         tag = hashlib.sha1(HERE.encode()).hexdigest()[:10]
         build_dir = os.path.join(tempfile.gettempdir(), "fastscore_sampler_check_" + tag)
     build_dir = os.path.abspath(build_dir)
