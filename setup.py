@@ -34,13 +34,17 @@ OPTIMISATION_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
 MSVC_OPTIMISATION_FLAGS = ["/O2", "/fp:precise"]
 
 
-def load_specs():
-    """fastscore/_specs.py, loaded on its own (the package needs its kernels to import)."""
-    spec = importlib.util.spec_from_file_location("_fastscore_specs",
-                                                  os.path.join(PKG, "_specs.py"))
+def load_module(name):
+    """fastscore/<name>.py, loaded on its own (the package needs its kernels to import)."""
+    spec = importlib.util.spec_from_file_location("_fastscore" + name,
+                                                  os.path.join(PKG, name + ".py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_specs():
+    return load_module("_specs")
 
 
 def write_if_changed(path, text):
@@ -54,9 +58,11 @@ def write_if_changed(path, text):
 
 
 def generate_sources():
-    """_layout.h and every fastscore/*.pyx.tp expanded into its .pyx (generated files)."""
+    """_layout.h, _ziggurat_tables.h and every fastscore/*.pyx.tp expanded into its .pyx
+    (generated files)."""
     specs = load_specs()
     write_if_changed(os.path.join(PKG, "_layout.h"), specs.layout_header())
+    write_if_changed(os.path.join(PKG, "_ziggurat_tables.h"), load_module("_gen_ziggurat").header())
     for name in os.listdir(PKG):
         if not name.endswith(".tp"):
             continue
@@ -158,12 +164,15 @@ def extensions():
     if sys.platform != "win32":
         common["libraries"] = common["libraries"] + ["m"]
     headers = [os.path.join("fastscore", h) for h in ("_layout.h", "_reduce.h", "_omp.h")]
+    samplers = [os.path.join("fastscore", h) for h in
+                ("_stream.h", "_samplers.h", "_stream_bitgen.h", "_ziggurat_tables.h",
+                 "_samplers.pxd")]
     includes = [os.path.join("fastscore", p) for p in
                 ("_functions.pxi", "_families.pxi", "_drivers.pxi", "_counting.pxi",
-                 "_hooks.pxi", "_philox.h")]
+                 "_hooks.pxi")]
     exts = [
         Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")],
-                  depends=headers + includes, **common),
+                  depends=headers + includes + samplers, **common),
         Extension("fastscore._finish", [os.path.join("fastscore", "_finish.pyx")],
                   depends=headers, include_dirs=[PKG],
                   define_macros=common["define_macros"]),

@@ -26,6 +26,8 @@ def config_dict():
         "openmp": bool(_kernels.HAVE_OPENMP),
         "threads": _threads.effective_n_threads(None),
         "chunk_size": _kernels.CHUNK_SIZE,
+        "philox_refill": _kernels.stream_isa()[0],
+        "philox_refills": _kernels.stream_isa()[1],
         "compile_flags": _kernels.COMPILE_FLAGS,
         "built_with": _kernels.BUILD_INFO,
         "extension": _kernels.__file__,
@@ -52,6 +54,8 @@ def show_config(file=None):
         "  openmp:        %s" % ("yes" if cfg["openmp"] else "no (serial kernels)"),
         "  threads:       %d (n_threads=None)" % cfg["threads"],
         "  chunk size:    %d samples" % cfg["chunk_size"],
+        "  philox refill: %s (this CPU: %s; FASTSCORE_PHILOX_ISA=portable caps it)"
+        % (cfg["philox_refill"], ", ".join(cfg["philox_refills"])),
         "  compile flags: %s" % cfg["compile_flags"],
         "  built with:    %s" % cfg["built_with"],
         "  extension:     %s" % cfg["extension"],

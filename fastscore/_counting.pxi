@@ -3,7 +3,7 @@
 # each support value are a sufficient statistic: the loop draws and counts,
 # and the finish computes every moment exactly from the counts.
 
-cdef void _count_above(fs_philox_state *st, const double *t, Py_ssize_t nt, int64_t m,
+cdef void _count_above(fs_stream *st, const double *t, Py_ssize_t nt, int64_t m,
                        int64_t *above) noexcept nogil:
     # above[j] += #{u >= t[j]} over the next m uniforms u of the stream.  The
     # categorical index of u is the number of cdf entries <= u, so counts of
@@ -16,7 +16,7 @@ cdef void _count_above(fs_philox_state *st, const double *t, Py_ssize_t nt, int6
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
         for i in range(cnt):
-            ubuf[i] = fs_philox_next_double(st)
+            ubuf[i] = fs_next_double(st)
         for j in range(nt):
             tj = t[j]
             c = 0
@@ -32,7 +32,7 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
     cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
     cdef Py_ssize_t cnt, i, v
-    cdef fs_philox_state st
+    cdef fs_stream st
     cdef bitgen_t bg
     cdef double xbuf[BLOCK]
     cdef int64_t local[COUNT_LANES * LOCAL_COUNTS]

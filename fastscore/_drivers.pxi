@@ -48,10 +48,10 @@ cdef inline Py_ssize_t _values(int kind, int fam) noexcept nogil:
     return 2 if kind == FS_KIND_REBAR else 1
 
 
-cdef inline void _start_stream(fs_philox_state *st, bitgen_t *bg, uint64_t key0, uint64_t key1,
+cdef inline void _start_stream(fs_stream *st, bitgen_t *bg, uint64_t key0, uint64_t key1,
                                int64_t c, int64_t b) noexcept nogil:
-    fs_philox_init(st, key0, key1, 0, 0, <uint64_t>c, <uint64_t>b)
-    fs_bitgen_wrap(bg, st)
+    fs_stream_init(st, key0, key1, 0, 0, <uint64_t>c, <uint64_t>b)
+    fs_stream_bitgen(bg, st)
 
 
 cdef inline Py_ssize_t _block_size(Py_ssize_t E) noexcept nogil:
@@ -267,7 +267,7 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
     cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
     cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * _values(kind, fam)), cnt, q
-    cdef fs_philox_state st
+    cdef fs_stream st
     cdef bitgen_t bg
     cdef double xbuf[BUF_DOUBLES]       # samples; points [q][i] (measure); f-points (rebar)
     cdef double tbuf[BUF_DOUBLES]       # what f sees (families with an f input); f'-points
@@ -517,7 +517,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef const double[:, ::1] fv  # f may hand back its (read-only) input
     cdef const double[:, :, ::1] gv
     cdef double *accs = <double *>calloc(n_items * stride, sizeof(double))
-    cdef fs_philox_state *states = <fs_philox_state *>calloc(n_items, sizeof(fs_philox_state))
+    cdef fs_stream *states = <fs_stream *>calloc(n_items, sizeof(fs_stream))
     cdef bitgen_t *bgs = <bitgen_t *>calloc(n_items, sizeof(bitgen_t))
     cdef int64_t *item_off = <int64_t *>calloc(n_items, sizeof(int64_t))
     cdef int64_t *item_cnt = <int64_t *>calloc(n_items, sizeof(int64_t))
@@ -643,7 +643,7 @@ cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0
                      double *out, Py_ssize_t row_stride) noexcept nogil:
     """Chunk c of batch element b, to out[i * row_stride]."""
     cdef int64_t m = n - c * CHUNK
-    cdef fs_philox_state st
+    cdef fs_stream st
     cdef bitgen_t bg
     if m > CHUNK:
         m = CHUNK

@@ -7,13 +7,15 @@
 # Slots, by the family's name <f>:
 #   scalar families   double <f>_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
 #                                     DrawState *ds)
+#                     void <f>_fill(bitgen_t *bg, const double *c, Py_ssize_t nc,
+#                                   double *out, Py_ssize_t m)     (fill=True: m draws at once)
 #                     void <f>_score(const double *c, double x, double *s)
 #   vector families   void <f>_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
 #                                         double *x)
 #                     void <f>_score_event(const double *c, Py_ssize_t E, const double *x,
 #                                          double *s, double *work)
 #   f_input           double <f>_f_input(double x)     (what f sees of a block value)
-#   count=threshold   bint <f>_count(fs_philox_state *st, const double *c, Py_ssize_t nc,
+#   count=threshold   bint <f>_count(fs_stream *st, const double *c, Py_ssize_t nc,
 #                                    int64_t m, int64_t *counts, int64_t *scratch)
 #                     adds m samples' counts to counts[0..V); False to count by drawing.
 # The formulas are the NumPy twins' in distributions.py, operation for
@@ -23,14 +25,20 @@ cdef struct DrawState:
     binomial_t binomial    # numpy's per-(n, p) set-up of the binomial sampler
 
 
+cdef inline fs_stream *_st(bitgen_t *bg) noexcept nogil:
+    """The stream behind bg: the inline samplers (_samplers.h) draw from it
+    directly; numpy's C samplers (binomial, von Mises) through bg."""
+    return <fs_stream *>bg.state
+
+
 cdef inline double _uniform(bitgen_t *bg) noexcept nogil:
-    return fs_philox_next_double(<fs_philox_state *>bg.state)
+    return fs_next_double(_st(bg))
 
 
 # -- normal, lognormal -------------------------------------------------------
 cdef inline double normal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                DrawState *ds) noexcept nogil:
-    return random_normal(bg, c[NORMAL_LOC], c[NORMAL_SCALE])
+    return fs_normal(_st(bg), c[NORMAL_LOC], c[NORMAL_SCALE])
 
 
 cdef inline void normal_score(const double *c, double x, double *s) noexcept nogil:
@@ -41,7 +49,7 @@ cdef inline void normal_score(const double *c, double x, double *s) noexcept nog
 
 cdef inline double lognormal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                   DrawState *ds) noexcept nogil:
-    return random_lognormal(bg, c[LOGNORMAL_LOC], c[LOGNORMAL_SCALE])
+    return fs_lognormal(_st(bg), c[LOGNORMAL_LOC], c[LOGNORMAL_SCALE])
 
 
 cdef inline void lognormal_score(const double *c, double x, double *s) noexcept nogil:
@@ -52,7 +60,7 @@ cdef inline void lognormal_score(const double *c, double x, double *s) noexcept 
 
 cdef inline double lognormal_y_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                     DrawState *ds) noexcept nogil:
-    return random_normal(bg, c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_SCALE])
+    return fs_normal(_st(bg), c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_SCALE])
 
 
 cdef inline double lognormal_y_f_input(double y) noexcept nogil:
@@ -71,7 +79,7 @@ cdef inline double bernoulli_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
     return <double>(_uniform(bg) < c[BERNOULLI_PROBS])
 
 
-cdef inline bint bernoulli_count(fs_philox_state *st, const double *c, Py_ssize_t nc, int64_t m,
+cdef inline bint bernoulli_count(fs_stream *st, const double *c, Py_ssize_t nc, int64_t m,
                                  int64_t *counts, int64_t *scratch) noexcept nogil:
     # x = [u < p]: zeros are the uniforms at or above p.
     scratch[0] = 0
@@ -105,7 +113,7 @@ cdef inline double categorical_draw(bitgen_t *bg, const double *c, Py_ssize_t nc
     return <double>_categorical_index(_uniform(bg), c + CATEGORICAL_CDF, nc)
 
 
-cdef inline bint categorical_count(fs_philox_state *st, const double *c, Py_ssize_t nc, int64_t m,
+cdef inline bint categorical_count(fs_stream *st, const double *c, Py_ssize_t nc, int64_t m,
                                    int64_t *counts, int64_t *scratch) noexcept nogil:
     # x = #{j < K - 1: u >= cdf[j]} (see _categorical_index), so the count of
     # category v is #{u >= cdf[v-1]} - #{u >= cdf[v]}.  Beyond SCAN_CATEGORIES
@@ -128,7 +136,7 @@ cdef inline bint categorical_count(fs_philox_state *st, const double *c, Py_ssiz
 # -- poisson, exponential, gamma, beta, chi2, vonmises --------------------------
 cdef inline double poisson_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                 DrawState *ds) noexcept nogil:
-    return <double>random_poisson(bg, c[POISSON_RATE])
+    return <double>fs_poisson(_st(bg), c[POISSON_RATE])
 
 
 cdef inline void poisson_score(const double *c, double x, double *s) noexcept nogil:
@@ -137,7 +145,7 @@ cdef inline void poisson_score(const double *c, double x, double *s) noexcept no
 
 cdef inline double exponential_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                     DrawState *ds) noexcept nogil:
-    return random_exponential(bg, c[EXPONENTIAL_SCALE])
+    return fs_exponential(_st(bg), c[EXPONENTIAL_SCALE])
 
 
 cdef inline void exponential_score(const double *c, double x, double *s) noexcept nogil:
@@ -146,7 +154,7 @@ cdef inline void exponential_score(const double *c, double x, double *s) noexcep
 
 cdef inline double gamma_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                               DrawState *ds) noexcept nogil:
-    return random_gamma(bg, c[GAMMA_CONCENTRATION], c[GAMMA_SCALE])
+    return fs_gamma(_st(bg), c[GAMMA_CONCENTRATION], c[GAMMA_SCALE])
 
 
 cdef inline void gamma_score(const double *c, double x, double *s) noexcept nogil:
@@ -156,7 +164,7 @@ cdef inline void gamma_score(const double *c, double x, double *s) noexcept nogi
 
 cdef inline double beta_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                              DrawState *ds) noexcept nogil:
-    return random_beta(bg, c[BETA_CONCENTRATION1], c[BETA_CONCENTRATION0])
+    return fs_beta(_st(bg), c[BETA_CONCENTRATION1], c[BETA_CONCENTRATION0])
 
 
 cdef inline void beta_score(const double *c, double x, double *s) noexcept nogil:
@@ -166,7 +174,7 @@ cdef inline void beta_score(const double *c, double x, double *s) noexcept nogil
 
 cdef inline double chi2_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                              DrawState *ds) noexcept nogil:
-    return random_chisquare(bg, c[CHI2_DF])
+    return fs_chisquare(_st(bg), c[CHI2_DF])
 
 
 cdef inline void chi2_score(const double *c, double x, double *s) noexcept nogil:
@@ -210,7 +218,7 @@ cdef inline void binomial_logits_score(const double *c, double x, double *s) noe
 
 cdef inline double geometric_probs_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                         DrawState *ds) noexcept nogil:
-    return <double>(random_geometric(bg, c[GEOMETRIC_PROBS_PROBS]) - 1)
+    return <double>(fs_geometric(_st(bg), c[GEOMETRIC_PROBS_PROBS]) - 1)
 
 
 cdef inline void geometric_probs_score(const double *c, double x, double *s) noexcept nogil:
@@ -220,7 +228,7 @@ cdef inline void geometric_probs_score(const double *c, double x, double *s) noe
 
 cdef inline double geometric_logits_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                          DrawState *ds) noexcept nogil:
-    return <double>(random_geometric(bg, c[GEOMETRIC_LOGITS_PROBS]) - 1)
+    return <double>(fs_geometric(_st(bg), c[GEOMETRIC_LOGITS_PROBS]) - 1)
 
 
 cdef inline void geometric_logits_score(const double *c, double x, double *s) noexcept nogil:
@@ -230,7 +238,7 @@ cdef inline void geometric_logits_score(const double *c, double x, double *s) no
 cdef inline double negbin_probs_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                      DrawState *ds) noexcept nogil:
     # numpy counts failures before n successes: success probability q = 1 - p
-    return <double>random_negative_binomial(bg, c[NEGBIN_PROBS_TOTAL_COUNT], c[NEGBIN_PROBS_Q])
+    return <double>fs_negative_binomial(_st(bg), c[NEGBIN_PROBS_TOTAL_COUNT], c[NEGBIN_PROBS_Q])
 
 
 cdef inline void negbin_probs_score(const double *c, double x, double *s) noexcept nogil:
@@ -240,12 +248,99 @@ cdef inline void negbin_probs_score(const double *c, double x, double *s) noexce
 
 cdef inline double negbin_logits_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                       DrawState *ds) noexcept nogil:
-    return <double>random_negative_binomial(bg, c[NEGBIN_LOGITS_TOTAL_COUNT],
+    return <double>fs_negative_binomial(_st(bg), c[NEGBIN_LOGITS_TOTAL_COUNT],
                                             c[NEGBIN_LOGITS_Q])
 
 
 cdef inline void negbin_logits_score(const double *c, double x, double *s) noexcept nogil:
     s[0] = x * c[NEGBIN_LOGITS_Q] - c[NEGBIN_LOGITS_TOTAL_COUNT] * c[NEGBIN_LOGITS_PROBS]
+
+
+# -- block fills ----------------------------------------------------------------
+# <f>_fill(bg, c, nc, out, m): m draws of <f>_draw into out[0..m) at once, by
+# the block samplers of _samplers.h (speculative on the buffered words, the
+# set-up once per block); the same draws as m calls of <f>_draw.
+cdef inline void normal_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                             Py_ssize_t m) noexcept nogil:
+    fs_fill_normal(_st(bg), c[NORMAL_LOC], c[NORMAL_SCALE], out, m)
+
+
+cdef inline void lognormal_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                Py_ssize_t m) noexcept nogil:
+    fs_fill_lognormal(_st(bg), c[LOGNORMAL_LOC], c[LOGNORMAL_SCALE], out, m)
+
+
+cdef inline void lognormal_y_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                  Py_ssize_t m) noexcept nogil:
+    fs_fill_normal(_st(bg), c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_SCALE], out, m)
+
+
+cdef inline void exponential_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                  Py_ssize_t m) noexcept nogil:
+    fs_fill_exponential(_st(bg), c[EXPONENTIAL_SCALE], out, m)
+
+
+cdef inline void gamma_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                            Py_ssize_t m) noexcept nogil:
+    cdef fs_gamma_t g
+    fs_gamma_setup(&g, c[GAMMA_CONCENTRATION])
+    fs_fill_gamma(_st(bg), &g, c[GAMMA_SCALE], out, m)
+
+
+cdef inline void chi2_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                           Py_ssize_t m) noexcept nogil:
+    cdef fs_gamma_t g
+    fs_gamma_setup(&g, c[CHI2_DF] / 2.0)
+    fs_fill_chisquare(_st(bg), &g, out, m)
+
+
+cdef inline void beta_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                           Py_ssize_t m) noexcept nogil:
+    cdef fs_beta_t p
+    fs_beta_setup(&p, c[BETA_CONCENTRATION1], c[BETA_CONCENTRATION0])
+    fs_fill_beta(_st(bg), &p, out, m)
+
+
+cdef inline void poisson_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                              Py_ssize_t m) noexcept nogil:
+    cdef fs_poisson_t p
+    fs_poisson_setup(&p, c[POISSON_RATE])
+    fs_fill_poisson(_st(bg), &p, out, m)
+
+
+cdef inline void _geometric_failures_fill(bitgen_t *bg, double p, double *out,
+                                          Py_ssize_t m) noexcept nogil:
+    # numpy counts trials to the first success (>= 1); the samples are failures
+    cdef fs_geometric_t g
+    cdef Py_ssize_t i
+    fs_geometric_setup(&g, p)
+    fs_fill_geometric(_st(bg), &g, out, m)
+    for i in range(m):
+        out[i] = out[i] - 1.0
+
+
+cdef inline void geometric_probs_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                      Py_ssize_t m) noexcept nogil:
+    _geometric_failures_fill(bg, c[GEOMETRIC_PROBS_PROBS], out, m)
+
+
+cdef inline void geometric_logits_fill(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                       double *out, Py_ssize_t m) noexcept nogil:
+    _geometric_failures_fill(bg, c[GEOMETRIC_LOGITS_PROBS], out, m)
+
+
+cdef inline void negbin_probs_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                   Py_ssize_t m) noexcept nogil:
+    cdef fs_negbin_t q
+    fs_negbin_setup(&q, c[NEGBIN_PROBS_TOTAL_COUNT], c[NEGBIN_PROBS_Q])
+    fs_fill_negative_binomial(_st(bg), &q, out, m)
+
+
+cdef inline void negbin_logits_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                    Py_ssize_t m) noexcept nogil:
+    cdef fs_negbin_t q
+    fs_negbin_setup(&q, c[NEGBIN_LOGITS_TOTAL_COUNT], c[NEGBIN_LOGITS_Q])
+    fs_fill_negative_binomial(_st(bg), &q, out, m)
 
 
 # -- dirichlet, mvn (vector families) --------------------------------------------
@@ -271,7 +366,7 @@ cdef inline void mvn_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
     cdef Py_ssize_t i, j
     cdef double acc
     for j in range(E):
-        x[j] = random_standard_normal(bg)
+        x[j] = fs_standard_normal(_st(bg))
     for i in range(E - 1, -1, -1):
         acc = loc[i]
         for j in range(i + 1):
@@ -429,10 +524,10 @@ cdef inline void normal_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t n
     # scale: loc + scale M, M double-sided Maxwell sharing z's sign and square,
     # against the sample itself.
     cdef double loc = c[NORMAL_LOC], scale = c[NORMAL_SCALE], z, w, z2, z3
-    z = random_standard_normal(bg)
-    w = sqrt(2.0 * random_standard_exponential(bg))
-    z2 = random_standard_normal(bg)
-    z3 = random_standard_normal(bg)
+    z = fs_standard_normal(_st(bg))
+    w = sqrt(2.0 * fs_standard_exponential(_st(bg)))
+    z2 = fs_standard_normal(_st(bg))
+    z3 = fs_standard_normal(_st(bg))
     pts[0] = loc + scale * z
     pts[1] = loc + scale * w
     pts[2] = loc - scale * w
@@ -452,7 +547,7 @@ cdef inline void lognormal_measure_draw(bitgen_t *bg, const double *c, Py_ssize_
 cdef inline void poisson_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                       DrawState *ds, double *pts) noexcept nogil:
     # rate: x + 1 against x (c = 1)
-    cdef double x = <double>random_poisson(bg, c[POISSON_RATE])
+    cdef double x = <double>fs_poisson(_st(bg), c[POISSON_RATE])
     pts[0] = x
     pts[1] = x + 1.0
     pts[2] = x
@@ -461,8 +556,8 @@ cdef inline void poisson_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t 
 cdef inline void exponential_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                           DrawState *ds, double *pts) noexcept nogil:
     # rate: x against Gamma(2, rate) = x + x' (c = 1 / rate)
-    cdef double x = random_exponential(bg, c[EXPONENTIAL_SCALE])
-    cdef double x2 = random_exponential(bg, c[EXPONENTIAL_SCALE])
+    cdef double x = fs_exponential(_st(bg), c[EXPONENTIAL_SCALE])
+    cdef double x2 = fs_exponential(_st(bg), c[EXPONENTIAL_SCALE])
     pts[0] = x
     pts[1] = x
     pts[2] = x + x2
@@ -472,8 +567,8 @@ cdef inline void gamma_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc
                                     DrawState *ds, double *pts) noexcept nogil:
     # concentration: no weak derivative here (its points are the sample, its
     # gradient NaN); rate: x against Gamma(a + 1, rate) = x + x' (c = a / rate)
-    cdef double x = random_gamma(bg, c[GAMMA_CONCENTRATION], c[GAMMA_SCALE])
-    cdef double x2 = random_exponential(bg, c[GAMMA_SCALE])
+    cdef double x = fs_gamma(_st(bg), c[GAMMA_CONCENTRATION], c[GAMMA_SCALE])
+    cdef double x2 = fs_exponential(_st(bg), c[GAMMA_SCALE])
     pts[0] = x
     pts[1] = x
     pts[2] = x
@@ -510,8 +605,8 @@ cdef inline void binomial_logits_measure_draw(bitgen_t *bg, const double *c, Py_
 cdef inline void _geometric_measure(bitgen_t *bg, double p, double *pts) noexcept nogil:
     # probs: x against the size-biased law 1 + x + x' (c = 1 / p), x, x'
     # failures before a success
-    cdef double x = <double>(random_geometric(bg, p) - 1)
-    cdef double x2 = <double>(random_geometric(bg, p) - 1)
+    cdef double x = <double>(fs_geometric(_st(bg), p) - 1)
+    cdef double x2 = <double>(fs_geometric(_st(bg), p) - 1)
     pts[0] = x
     pts[1] = x
     pts[2] = 1.0 + x + x2
@@ -530,8 +625,8 @@ cdef inline void geometric_logits_measure_draw(bitgen_t *bg, const double *c, Py
 cdef inline void _negbin_measure(bitgen_t *bg, double r, double q, double *pts) noexcept nogil:
     # probs: the size-biased law 1 + NB(r + 1) = 1 + x + G against x (c = r / (1 - p)),
     # G successes before one failure
-    cdef double x = <double>random_negative_binomial(bg, r, q)
-    cdef double G = <double>(random_geometric(bg, q) - 1)
+    cdef double x = <double>fs_negative_binomial(_st(bg), r, q)
+    cdef double G = <double>(fs_geometric(_st(bg), q) - 1)
     pts[0] = x
     pts[1] = 1.0 + x + G
     pts[2] = x
@@ -823,7 +918,7 @@ cdef inline double _small_gamma(bitgen_t *bg, double a, double *lg) noexcept nog
     cdef double U, V, X, Y, base
     while True:
         U = _uniform(bg)
-        V = random_standard_exponential(bg)
+        V = fs_standard_exponential(_st(bg))
         if U <= 1.0 - a:
             base = U
             X = pow(U, 1. / a)
@@ -844,7 +939,7 @@ cdef inline double _std_gamma_log(bitgen_t *bg, double a, double *lg) noexcept n
     cdef double X
     if a < 1.0:
         return _small_gamma(bg, a, lg)
-    X = random_standard_gamma(bg, a)
+    X = fs_standard_gamma(_st(bg), a)
     lg[0] = log(X)
     return X
 
@@ -876,7 +971,7 @@ cdef inline void _dirichlet_event(bitgen_t *bg, const double *alpha, Py_ssize_t 
         if alpha[k] < 1.0:
             x[k] = _small_gamma(bg, alpha[k], &lg)
         else:
-            x[k] = random_standard_gamma(bg, alpha[k])
+            x[k] = fs_standard_gamma(_st(bg), alpha[k])
             lg = log(x[k]) if x[k] < DBL_MIN else 0.0
         if x[k] < DBL_MIN:
             x[k] = lg
@@ -910,7 +1005,7 @@ cdef inline double gamma_log_draw(bitgen_t *bg, const double *c, Py_ssize_t nc, 
     # numpy's random_gamma: scale * random_standard_gamma(a)
     cdef double lg, a = c[GAMMA_LOG_CONCENTRATION]
     cdef double x = c[GAMMA_LOG_SCALE] * (_small_gamma(bg, a, &lg) if a < 1.0
-                                          else random_standard_gamma(bg, a))
+                                          else fs_standard_gamma(_st(bg), a))
     fx[0] = x
     if x >= DBL_MIN:
         return x
@@ -930,7 +1025,7 @@ cdef inline double chi2_log_draw(bitgen_t *bg, const double *c, Py_ssize_t nc, D
                                  double *fx) noexcept nogil:
     # numpy's random_chisquare: 2 random_standard_gamma(df / 2)
     cdef double lg, a = c[CHI2_LOG_DF] / 2.0
-    cdef double x = 2.0 * (_small_gamma(bg, a, &lg) if a < 1.0 else random_standard_gamma(bg, a))
+    cdef double x = 2.0 * (_small_gamma(bg, a, &lg) if a < 1.0 else fs_standard_gamma(_st(bg), a))
     fx[0] = x
     if x >= DBL_MIN:
         return x

@@ -1,6 +1,7 @@
 # Test and benchmark hooks (included by _kernels.pyx): entry points that no
 # estimate uses, exposing pieces of the kernels to the tests (the merge, the
-# raw Philox stream) and to the benchmarks (the sampling floor).
+# raw Philox stream, the choice of its refill) and to the benchmarks (the
+# sampling floor).
 
 def merge_sums(double[::1] tot, const double[::1] a, Py_ssize_t P):
     """The kernel's chunk merge, from Python (tests check _moments.merge against it)."""
@@ -9,26 +10,43 @@ def merge_sums(double[::1] tot, const double[::1] a, Py_ssize_t P):
     fs_merge_score_rows(&tot[0], &a[0], P)
 
 
+#: The Philox refills of _stream.h, by their index (all give the same words).
+STREAM_ISAS = ("portable", "avx2", "avx512")
+
+
+def stream_isa():
+    """(refill in use, refills this CPU and build have): e.g. ("avx2", ("portable", "avx2"))."""
+    return STREAM_ISAS[fs_stream_get_isa()], STREAM_ISAS[:fs_stream_isa_max() + 1]
+
+
+def set_stream_isa(str name):
+    """Use the Philox refill ``name`` from now on (capped at the CPU's best); returns
+    the one in use.  For tests and benchmarks: call it while nothing draws."""
+    if name not in STREAM_ISAS:
+        raise ValueError("refill must be one of %s, got %r" % (", ".join(STREAM_ISAS), name))
+    return STREAM_ISAS[fs_stream_set_isa(STREAM_ISAS.index(name))]
+
+
 def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64"):
     """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy)."""
-    cdef fs_philox_state st
+    cdef fs_stream st
     cdef Py_ssize_t i
     c = np.asarray(counter, dtype=np.uint64)
-    fs_philox_init(&st, key0, key1, c[0], c[1], c[2], c[3])
+    fs_stream_init(&st, key0, key1, c[0], c[1], c[2], c[3])
     if kind == "uint64":
         out64 = np.empty(n, dtype=np.uint64)
         for i in range(n):
-            out64[i] = fs_philox_next64(&st)
+            out64[i] = fs_next64(&st)
         return out64
     if kind == "uint32":
         out32 = np.empty(n, dtype=np.uint32)
         for i in range(n):
-            out32[i] = fs_philox_next32(&st)
+            out32[i] = fs_next32(&st)
         return out32
     if kind == "double":
         outd = np.empty(n, dtype=np.float64)
         for i in range(n):
-            outd[i] = fs_philox_next_double(&st)
+            outd[i] = fs_next_double(&st)
         return outd
     raise ValueError("kind must be 'uint64', 'uint32' or 'double'")
 
@@ -39,7 +57,7 @@ cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, ui
     cdef int64_t b = item // n_chunks, c = item % n_chunks
     cdef int64_t m = n - c * CHUNK, done = 0
     cdef Py_ssize_t blk = _block_size(E * _values(kind, fam)), cnt
-    cdef fs_philox_state st
+    cdef fs_stream st
     cdef bitgen_t bg
     cdef double xbuf[BUF_DOUBLES]
     cdef double tbuf[BUF_DOUBLES]   # what f sees, for families whose draw writes it
@@ -87,7 +105,7 @@ def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_
     _check_inputs(fam, consts, n, 1)
     cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1], Q = MEASURE_VALUES[fam]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK, k, b, c, m
-    cdef fs_philox_state st
+    cdef fs_stream st
     cdef bitgen_t bg
     out = np.empty((Q, n, batch), dtype=np.float64)
     cdef double[:, :, ::1] ov = out
@@ -110,7 +128,7 @@ def rebar_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t 
     _check_inputs(fam, consts, n, E)
     cdef Py_ssize_t batch = consts.shape[0]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK, b, c, m
-    cdef fs_philox_state st
+    cdef fs_stream st
     cdef bitgen_t bg
     fpts = np.empty((2, n, batch, E), dtype=np.float64)
     gpts = np.empty((2, n, batch, E), dtype=np.float64)

@@ -105,6 +105,10 @@ class Family:
         the draw writes what f sees itself (``<name>_draw`` takes a pointer
         to it; ``<name>_draw_event`` a second event), and the block holds
         only what the score needs.
+    fill : bool
+        Has ``<name>_fill``: a block of draws at once (the speculative block
+        samplers of _samplers.h), the same draws as ``<name>_draw`` one by
+        one.  Scalar families only.
     pathwise : bool
         Has ``<name>_pathwise`` (``_pathwise_event`` for vector families): the
         terms f'(x) dx/dtheta_j of the pathwise estimator, from the sample x.
@@ -126,7 +130,7 @@ class Family:
     """
 
     def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
-                 pathwise=False, measure=0, measure_weights=False, rebar=False,
+                 fill=False, pathwise=False, measure=0, measure_weights=False, rebar=False,
                  components=None):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
@@ -136,6 +140,9 @@ class Family:
         self.score = score
         self.count = count
         self.f_input = f_input
+        self.fill = bool(fill)
+        if self.fill and event != "scalar":
+            raise ValueError("fill is a slot of scalar families")
         self.pathwise = bool(pathwise)
         self.measure = int(measure)
         self.measure_weights = bool(measure_weights)
@@ -217,32 +224,34 @@ class Family:
 # The order is the kernel ids.  Constants are those distributions.py computes
 # once per batch element (reciprocals, digamma terms), named for what they are.
 FAMILIES = (
-    Family("normal", ("loc", "scale", "inv_scale"), score=2, pathwise=True, measure=5),
+    Family("normal", ("loc", "scale", "inv_scale"), score=2, fill=True, pathwise=True,
+           measure=5),
     Family("bernoulli", ("probs",), count="threshold"),
     Family("categorical", ("cdf[V]",), count="threshold"),
-    Family("poisson", ("rate", "inv_rate"), score=1, measure=3),
-    Family("lognormal", ("loc", "scale", "inv_scale"), score=2, pathwise=True, measure=5),
+    Family("poisson", ("rate", "inv_rate"), score=1, measure=3, fill=True),
+    Family("lognormal", ("loc", "scale", "inv_scale"), score=2, fill=True, pathwise=True,
+           measure=5),
     # LogNormal for inline f: the block holds y = log x from the normal sampler
     # (exp(y) is numpy's random_lognormal exactly); the score needs no log.
     Family("lognormal_y", ("loc", "scale", "inv_scale"), score=2, f_input="exp",
-           pathwise=True),
-    Family("exponential", ("scale",), score=1, pathwise=True, measure=3),
+           pathwise=True, fill=True),
+    Family("exponential", ("scale",), score=1, pathwise=True, measure=3, fill=True),
     Family("gamma", ("concentration", "scale", "log_rate_minus_digamma", "mean", "rate"),
-           score=2, pathwise=True, measure=5),
+           score=2, pathwise=True, measure=5, fill=True),
     Family("beta", ("concentration1", "concentration0", "digamma_sum_minus_digamma1",
-                    "digamma_sum_minus_digamma0"), score=2, pathwise=True),
-    Family("chi2", ("df", "log2_plus_digamma_half_df"), score=1, pathwise=True),
+                    "digamma_sum_minus_digamma0"), score=2, pathwise=True, fill=True),
+    Family("chi2", ("df", "log2_plus_digamma_half_df"), score=1, pathwise=True, fill=True),
     Family("vonmises", ("loc", "concentration", "bessel_ratio"), score=2, pathwise=True),
     Family("binomial_probs", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
            count="draw", measure=3),
     Family("binomial_logits", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
            count="draw", measure=3),
-    Family("geometric_probs", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3),
-    Family("geometric_logits", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3),
+    Family("geometric_probs", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3, fill=True),
+    Family("geometric_logits", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3, fill=True),
     Family("negbin_probs", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1,
-           measure=3),
+           measure=3, fill=True),
     Family("negbin_logits", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1,
-           measure=3),
+           measure=3, fill=True),
     Family("dirichlet", ("concentration[E]", "digamma_sum_minus_digamma[E]",
                          "tail_concentration[E]"), event="vector", score="event", pathwise=True),
     Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",

@@ -318,3 +318,52 @@ def test_batch_elements_use_their_own_streams():
     assert not np.array_equal(x[:, 1], x[:, 2])
     # element 0 of a batch is the unbatched stream (counter [0, 0, c, 0])
     np.testing.assert_array_equal(fs.sample(fs.Normal(0.0, 1.0), 1000, rng=0), x[:, 0])
+
+
+# ---------------------------------------------------------------------------
+# Philox refills: portable, AVX2, AVX-512 (chosen at load time) give one stream
+# ---------------------------------------------------------------------------
+def _draws():
+    """Samples and an estimate that read many refills (and a counter carry)."""
+    d = fs.Normal([0.0, 1.0], [1.0, 2.0])
+    est = fs.estimate(fs.Gamma(2.5, 1.5), fs.fn.power(2), 3 * CHUNK + 5, rng=3, n_threads=1)
+    raw = _kernels.philox_raw(1, 2, [M64 - 20, M64, 0, 0], 300, "uint64")
+    return fs.sample(d, 3 * CHUNK + 5, rng=1), est.grad["concentration"], raw
+
+
+def test_every_refill_the_cpu_has_gives_the_same_bits():
+    """The refill in use is chosen from the CPU's features at load time; each one this
+    machine has must give numpy's words, so the portable one is tested everywhere."""
+    chosen, have = _kernels.stream_isa()
+    assert have[0] == "portable" and chosen in have
+    try:
+        _kernels.set_stream_isa("portable")
+        want = _draws()
+        np.testing.assert_array_equal(
+            want[2], numpy_philox((1, 2), [M64 - 20, M64, 0, 0]).random_raw(300))
+        for isa in have[1:]:
+            assert _kernels.set_stream_isa(isa) == isa
+            for a, b in zip(_draws(), want):
+                np.testing.assert_array_equal(a, b, err_msg=isa)
+    finally:
+        _kernels.set_stream_isa(chosen)
+    with pytest.raises(ValueError, match="portable"):
+        _kernels.set_stream_isa("sse9")
+
+
+def test_philox_isa_environment_caps_the_refill(tmp_path):
+    """FASTSCORE_PHILOX_ISA=portable in the environment makes a fresh process use the
+    portable refill (how a whole suite runs on it), with the same results."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import fastscore as fs, fastscore._kernels as k; "
+            "print(k.stream_isa()[0], fs.sample(fs.Normal(0.0, 1.0), 5, rng=1).tolist())")
+    # the fastscore under test (installed or in place), run from elsewhere
+    where = os.path.dirname(os.path.dirname(os.path.abspath(fs.__file__)))
+    env = dict(os.environ, FASTSCORE_PHILOX_ISA="portable", PYTHONPATH=where)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, cwd=tmp_path).stdout.split(" ", 1)
+    assert out[0] == "portable"
+    assert eval(out[1]) == fs.sample(fs.Normal(0.0, 1.0), 5, rng=1).tolist()
