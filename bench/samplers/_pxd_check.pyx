@@ -12,7 +12,7 @@ from fastscore._samplers cimport (
     fs_stream, fs_stream_init, fs_fill_normal, fs_fill_exponential, fs_gamma_t,
     fs_gamma_setup, fs_fill_gamma, fs_beta_t, fs_beta_setup, fs_beta_draw,
     fs_poisson_t, fs_poisson_setup, fs_fill_poisson, fs_geometric, fs_negative_binomial,
-    fs_standard_normal, fs_next64,
+    fs_standard_normal, fs_next64, fs_next_double,
 )
 
 
@@ -74,8 +74,9 @@ def draw(str what, key, counter, int64_t n, double a=0.0, double b=0.0):
 
 
 # ---------------------------------------------------------------- baseline
-# How the kernels draw today (fastscore/_philox.h wrapped in numpy's
-# bitgen_t, numpy's C samplers): the benchmark's middle column.
+# How the kernels drew before the inline samplers: numpy's C samplers on a
+# bitgen_t (one indirect call per word), here on fs_stream lent as a bitgen_t
+# (_stream_bitgen.h): the benchmark's middle column.
 
 from numpy.random.c_distributions cimport (
     random_standard_normal, random_standard_exponential, random_standard_gamma,
@@ -83,25 +84,17 @@ from numpy.random.c_distributions cimport (
     random_lognormal, random_normal,
 )
 
-cdef extern from "_philox.h" nogil:
-    ctypedef struct fs_philox_state:
-        pass
-    void fs_philox_init(fs_philox_state *st, uint64_t key0, uint64_t key1,
-                        uint64_t c0, uint64_t c1, uint64_t c2, uint64_t c3)
-    double fs_philox_next_double(fs_philox_state *st)
-    void fs_bitgen_wrap(bitgen_t *bg, fs_philox_state *st)
-
 
 cdef class BitgenStream:
-    """The kernels' current stream: _philox.h behind numpy's bitgen_t."""
-    cdef fs_philox_state st
+    """numpy's C samplers on an fs_stream behind numpy's bitgen_t."""
+    cdef fs_stream st
     cdef bitgen_t bg
 
     def __cinit__(self, key, counter):
         k = np.asarray(key, dtype=np.uint64)
         c = np.asarray(counter, dtype=np.uint64)
-        fs_philox_init(&self.st, k[0], k[1], c[0], c[1], c[2], c[3])
-        fs_bitgen_wrap(&self.bg, &self.st)
+        fs_stream_init(&self.st, k[0], k[1], c[0], c[1], c[2], c[3])
+        fs_stream_bitgen(&self.bg, &self.st)
 
     def draw_into(self, str what, double[::1] out not None, double a=0.0, double b=0.0):
         """Fill out with numpy's C sampler `what` (the names of
@@ -117,7 +110,7 @@ cdef class BitgenStream:
                 cnt = n - done if n - done < 256 else 256
                 for i in range(cnt):
                     if fam == 0:
-                        buf[i] = fs_philox_next_double(&self.st)
+                        buf[i] = fs_next_double(&self.st)
                     elif fam == 1:
                         buf[i] = random_standard_normal(&self.bg)
                     elif fam == 2:

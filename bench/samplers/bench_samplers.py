@@ -4,8 +4,8 @@
 
 All draw the same values from the same streams (checked before timing):
 numpy through Generator(Philox(key, counter)).<method>(..., out=) or size=;
-"kernels today" through fastscore/_philox.h behind numpy's bitgen_t and
-numpy's C samplers, as fastscore's kernels draw now; ours through the
+"kernels" through numpy's C samplers on fs_stream behind a bitgen_t, as
+fastscore's kernels drew before the inline samplers; ours through the
 harness's block fills.  Both of the latter draw 256 values per block into a
 stack buffer and copy them out, as the kernels do.  One process, one
 thread, rounds interleaved (numpy, ours, numpy, ours, ...) so that clock and
