@@ -45,6 +45,47 @@ FAMILIES = {
 }
 
 
+#: fs.sample against numpy: (name, distribution, Generator method, its arguments,
+#: the speed-up goal over numpy's draws of the same values or None)
+SAMPLING = [
+    ("Normal(0, 1)", lambda: fs.Normal(0.0, 1.0), "normal", (0.0, 1.0), 2.0),
+    ("Exponential(1)", lambda: fs.Exponential(1.0), "exponential", (1.0,), 1.2),
+    ("Gamma(2.5, 1)", lambda: fs.Gamma(2.5, 1.0), "gamma", (2.5, 1.0), 1.4),
+    ("Gamma(0.5, 1)", lambda: fs.Gamma(0.5, 1.0), "gamma", (0.5, 1.0), None),
+    ("LogNormal(0, 0.5)", lambda: fs.LogNormal(0.0, 0.5), "lognormal", (0.0, 0.5), None),
+    ("Beta(2, 3)", lambda: fs.Beta(2.0, 3.0), "beta", (2.0, 3.0), None),
+    ("Poisson(3)", lambda: fs.Poisson(3.0), "poisson", (3.0,), None),
+    ("Poisson(30)", lambda: fs.Poisson(30.0), "poisson", (30.0,), None),
+]
+
+
+def _philox(key, counter):
+    return np.random.Philox(key=np.array(key, dtype=np.uint64),
+                            counter=np.array(counter, dtype=np.uint64))
+
+
+def numpy_on_streams(method, args, n, rng=0):
+    """numpy's Generator(Philox) drawing fs.sample's values: chunk c on counter [0, 0, c, 0]."""
+    from fastscore._rng import key_from_rng
+    key, C = key_from_rng(rng), fs.CHUNK_SIZE
+
+    def run():
+        out = np.empty(n)
+        for c in range(-(-n // C)):
+            gen = np.random.Generator(_philox(key, [0, 0, c, 0]))
+            out[c * C:(c + 1) * C] = getattr(gen, method)(*args, size=min(C, n - c * C))
+        return out
+    return run
+
+
+def numpy_one_stream(method, args, n, rng=0):
+    """numpy's Generator(Philox) drawing n values from one stream in one call."""
+    from fastscore._rng import key_from_rng
+    key = key_from_rng(rng)
+    return lambda: getattr(np.random.Generator(_philox(key, [0, 0, 0, 0])), method)(*args,
+                                                                                     size=n)
+
+
 def numpy_one_liner(dist, f_np, n):
     """What a NumPy user writes: draw with default_rng, vectorised score, mean."""
     plan = dist.plan()
@@ -103,9 +144,11 @@ def jax_variant(n):
     except ImportError:
         return None
 
+    jax.config.update("jax_enable_x64", True)  # float64, as fastscore computes
+
     @jax.jit
     def grad_est(key, loc, scale):
-        x = loc + scale * jax.random.normal(key, (n,))
+        x = loc + scale * jax.random.normal(key, (n,), dtype=jnp.float64)
         z = (x - loc) / scale
         fx = x * x
         return jnp.mean(fx * z / scale), jnp.mean(fx * (z * z - 1) / scale)
