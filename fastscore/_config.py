@@ -28,6 +28,7 @@ def config_dict():
         "chunk_size": _kernels.CHUNK_SIZE,
         "philox_refill": _kernels.stream_isa()[0],
         "philox_refills": _kernels.stream_isa()[1],
+        "reducer": _kernels.reduce_isa()[0],
         "compile_flags": _kernels.COMPILE_FLAGS,
         "built_with": _kernels.BUILD_INFO,
         "extension": _kernels.__file__,
@@ -56,6 +57,8 @@ def show_config(file=None):
         "  chunk size:    %d samples" % cfg["chunk_size"],
         "  philox refill: %s (this CPU: %s; FASTSCORE_PHILOX_ISA=portable caps it)"
         % (cfg["philox_refill"], ", ".join(cfg["philox_refills"])),
+        "  moment folds:  %s (8 lanes on every path; FASTSCORE_REDUCE_ISA=portable caps it)"
+        % cfg["reducer"],
         "  compile flags: %s" % cfg["compile_flags"],
         "  built with:    %s" % cfg["built_with"],
         "  extension:     %s" % cfg["extension"],

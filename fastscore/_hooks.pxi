@@ -27,6 +27,20 @@ def set_stream_isa(str name):
     return STREAM_ISAS[fs_stream_set_isa(STREAM_ISAS.index(name))]
 
 
+def reduce_isa():
+    """(folds in use, folds this CPU and build have): the reducer's lane loops, as
+    ``stream_isa`` (every one gives the same bits)."""
+    return STREAM_ISAS[fs_reduce_isa], STREAM_ISAS[:fs_reduce_isa_max() + 1]
+
+
+def set_reduce_isa(str name):
+    """Use the reducer's ``name`` loops from now on (capped at the CPU's best); returns
+    the ones in use.  For tests and benchmarks: call it while nothing runs."""
+    if name not in STREAM_ISAS:
+        raise ValueError("folds must be one of %s, got %r" % (", ".join(STREAM_ISAS), name))
+    return STREAM_ISAS[fs_reduce_set_isa(STREAM_ISAS.index(name))]
+
+
 def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64"):
     """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy)."""
     cdef fs_stream st

@@ -3,17 +3,13 @@
  * merges rows of sums.  The layout of a row (FS_N, FS_SHIFT, ... and the
  * per-component blocks) is named in _layout.h, which setup.py generates from
  * fastscore/_specs.py, the module that Python reads too.
- *
- * The fold loops are reductions written for OpenMP SIMD.  The compiler keeps
- * several partial sums in vector lanes and adds them up in an order fixed at
- * compile time, so results do not depend on the number of threads.  Without
- * OpenMP the pragmas are ignored and the loops run as plain scalar sums.
  */
 #ifndef FASTSCORE_REDUCE_H
 #define FASTSCORE_REDUCE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "_layout.h"
@@ -37,40 +33,351 @@ static inline ptrdiff_t fs_score_row_width(ptrdiff_t P)
     return FS_HEAD_WIDTH + FS_SCORE_WIDTH * P;
 }
 
+/*
+ * The folds keep FS_LANES partial sums of every moment, sample i going to
+ * lane i % FS_LANES (a block's last m % FS_LANES samples to lanes 0, 1, ...),
+ * and add the lanes up in one fixed order (fs__lanes).  Each lane is a plain
+ * sequential sum, so the arithmetic is the same however many lanes a vector
+ * holds: the portable build (SSE2 on x86-64), AVX2 and AVX-512F compile the
+ * same loop (FS__FOLDS below) and give the same bits; the widest the CPU
+ * has is chosen when the library is loaded.  Results depend on neither the
+ * threads nor the machine.
+ */
+#define FS_LANES 8
+
+static inline double fs__lanes(const double *v)
+{
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+/* The lanes as G = FS_LANES / W native vectors of W doubles (W = 2 for SSE2,
+ * 4 for AVX2, 8 for AVX-512): lane k is element k % W of vector k / W, and
+ * holds the partial sum of the samples i with i % FS_LANES == k.  Vector
+ * operations act lane by lane, so every width does the same arithmetic.
+ * (GCC and clang vector extensions; elsewhere plain arrays, below.) */
+#if defined(__GNUC__) || defined(__clang__)
+typedef double fs__v2 __attribute__((vector_size(16)));
+typedef double fs__v4 __attribute__((vector_size(32)));
+typedef double fs__v8 __attribute__((vector_size(64)));
+#define FS__HAVE_VEC 1
+#else
+#define FS__HAVE_VEC 0
+#endif
+
+/* FS__FOLDS(SUFFIX, ATTR, VT, W) defines the fold loops, named fs__fold_*_SUFFIX,
+ * compiled with the target attribute ATTR on vectors VT of W doubles: whole
+ * groups of FS_LANES samples as vectors, then the block's last samples into
+ * lanes 0, 1, ... */
+#if FS__HAVE_VEC
+#define FS__G(W) (FS_LANES / (W))
+#define FS__LOAD(VT, p) ({ VT v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define FS__SPILL(acc, arr, W)                                                          \
+    do {                                                                                \
+        int g_;                                                                         \
+        for (g_ = 0; g_ < FS__G(W); g_++)                                               \
+            memcpy((arr) + g_ * (W), &(acc)[g_], sizeof((acc)[g_]));                    \
+    } while (0)
+#define FS__FOLDS(SUFFIX, ATTR, VT, W)                                                  \
+ATTR static void fs__fold_value_##SUFFIX(const double *d, ptrdiff_t m, double *row)     \
+{                                                                                       \
+    VT vd[FS__G(W)], vdd[FS__G(W)];                                                     \
+    double sd[FS_LANES], sdd[FS_LANES];                                                 \
+    ptrdiff_t i = 0, k;                                                                 \
+    int g;                                                                              \
+    memset(vd, 0, sizeof vd);                                                           \
+    memset(vdd, 0, sizeof vdd);                                                         \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (g = 0; g < FS__G(W); g++) {                                                \
+            VT x = FS__LOAD(VT, d + i + g * (W));                                       \
+            vd[g] += x;                                                                 \
+            vdd[g] += x * x;                                                            \
+        }                                                                               \
+    FS__SPILL(vd, sd, W);                                                               \
+    FS__SPILL(vdd, sdd, W);                                                             \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        sd[k] += d[i];                                                                  \
+        sdd[k] += d[i] * d[i];                                                          \
+    }                                                                                   \
+    row[FS_SUM_D] += fs__lanes(sd);                                                     \
+    row[FS_SUM_DD] += fs__lanes(sdd);                                                   \
+}                                                                                       \
+ATTR static void fs__fold_score_##SUFFIX(const double *d, const double *s, ptrdiff_t m, \
+                                         double *block)                                 \
+{                                                                                       \
+    VT va[FS__G(W)], vb[FS__G(W)], vc[FS__G(W)], ve[FS__G(W)], vf[FS__G(W)];            \
+    double a[FS_LANES], b[FS_LANES], c[FS_LANES], e[FS_LANES], f[FS_LANES];             \
+    ptrdiff_t i = 0, k;                                                                 \
+    int g;                                                                              \
+    memset(va, 0, sizeof va);                                                           \
+    memset(vb, 0, sizeof vb);                                                           \
+    memset(vc, 0, sizeof vc);                                                           \
+    memset(ve, 0, sizeof ve);                                                           \
+    memset(vf, 0, sizeof vf);                                                           \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (g = 0; g < FS__G(W); g++) {                                                \
+            VT sj = FS__LOAD(VT, s + i + g * (W));                                      \
+            VT t = FS__LOAD(VT, d + i + g * (W)) * sj;                                  \
+            va[g] += sj;                                                                \
+            vb[g] += sj * sj;                                                           \
+            vc[g] += t;                                                                 \
+            ve[g] += t * sj;                                                            \
+            vf[g] += t * t;                                                             \
+        }                                                                               \
+    FS__SPILL(va, a, W);                                                                \
+    FS__SPILL(vb, b, W);                                                                \
+    FS__SPILL(vc, c, W);                                                                \
+    FS__SPILL(ve, e, W);                                                                \
+    FS__SPILL(vf, f, W);                                                                \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        double sj = s[i], t = d[i] * sj;                                                \
+        a[k] += sj;                                                                     \
+        b[k] += sj * sj;                                                                \
+        c[k] += t;                                                                      \
+        e[k] += t * sj;                                                                 \
+        f[k] += t * t;                                                                  \
+    }                                                                                   \
+    block[FS_SUM_S] += fs__lanes(a);                                                    \
+    block[FS_SUM_SS] += fs__lanes(b);                                                   \
+    block[FS_SUM_DS] += fs__lanes(c);                                                   \
+    block[FS_SUM_DSS] += fs__lanes(e);                                                  \
+    block[FS_SUM_DDSS] += fs__lanes(f);                                                 \
+}                                                                                       \
+ATTR static void fs__fold_mean_##SUFFIX(const double *t, ptrdiff_t m, double *block)    \
+{                                                                                       \
+    double shift = block[FS_TERM_SHIFT], s[FS_LANES], ss[FS_LANES];                     \
+    VT vs[FS__G(W)], vss[FS__G(W)];                                                     \
+    ptrdiff_t i = 0, k;                                                                 \
+    int g;                                                                              \
+    memset(vs, 0, sizeof vs);                                                           \
+    memset(vss, 0, sizeof vss);                                                         \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (g = 0; g < FS__G(W); g++) {                                                \
+            VT u = FS__LOAD(VT, t + i + g * (W)) - shift;                               \
+            vs[g] += u;                                                                 \
+            vss[g] += u * u;                                                            \
+        }                                                                               \
+    FS__SPILL(vs, s, W);                                                                \
+    FS__SPILL(vss, ss, W);                                                              \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        double u = t[i] - shift;                                                        \
+        s[k] += u;                                                                      \
+        ss[k] += u * u;                                                                 \
+    }                                                                                   \
+    block[FS_SUM_T] += fs__lanes(s);                                                    \
+    block[FS_SUM_TT] += fs__lanes(ss);                                                  \
+}                                                                                       \
+ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_t m,    \
+                                      double *block)                                    \
+{                                                                                       \
+    double shift = block[FS_A_SHIFT];                                                   \
+    double sa[FS_LANES], saa[FS_LANES], sc[FS_LANES], scc[FS_LANES], sac[FS_LANES];     \
+    VT va[FS__G(W)], vaa[FS__G(W)], vc[FS__G(W)], vcc[FS__G(W)], vac[FS__G(W)];         \
+    ptrdiff_t i = 0, k;                                                                 \
+    int g;                                                                              \
+    memset(va, 0, sizeof va);                                                           \
+    memset(vaa, 0, sizeof vaa);                                                         \
+    memset(vc, 0, sizeof vc);                                                           \
+    memset(vcc, 0, sizeof vcc);                                                         \
+    memset(vac, 0, sizeof vac);                                                         \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (g = 0; g < FS__G(W); g++) {                                                \
+            VT a = FS__LOAD(VT, A + i + g * (W)) - shift;                               \
+            VT c = FS__LOAD(VT, C + i + g * (W));                                       \
+            va[g] += a;                                                                 \
+            vaa[g] += a * a;                                                            \
+            vc[g] += c;                                                                 \
+            vcc[g] += c * c;                                                            \
+            vac[g] += a * c;                                                            \
+        }                                                                               \
+    FS__SPILL(va, sa, W);                                                               \
+    FS__SPILL(vaa, saa, W);                                                             \
+    FS__SPILL(vc, sc, W);                                                               \
+    FS__SPILL(vcc, scc, W);                                                             \
+    FS__SPILL(vac, sac, W);                                                             \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        double a = A[i] - shift, c = C[i];                                              \
+        sa[k] += a;                                                                     \
+        saa[k] += a * a;                                                                \
+        sc[k] += c;                                                                     \
+        scc[k] += c * c;                                                                \
+        sac[k] += a * c;                                                                \
+    }                                                                                   \
+    block[FS_SUM_A] += fs__lanes(sa);                                                   \
+    block[FS_SUM_AA] += fs__lanes(saa);                                                 \
+    block[FS_SUM_C] += fs__lanes(sc);                                                   \
+    block[FS_SUM_CC] += fs__lanes(scc);                                                 \
+    block[FS_SUM_AC] += fs__lanes(sac);                                                 \
+}
+#else
+#define FS__FOLDS(SUFFIX, ATTR, VT, W)                                                         \
+ATTR static void fs__fold_value_##SUFFIX(const double *d, ptrdiff_t m, double *row)     \
+{                                                                                       \
+    double sd[FS_LANES] = {0}, sdd[FS_LANES] = {0};                                     \
+    ptrdiff_t i = 0, k;                                                                 \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (k = 0; k < FS_LANES; k++) {                                                \
+            sd[k] += d[i + k];                                                          \
+            sdd[k] += d[i + k] * d[i + k];                                              \
+        }                                                                               \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        sd[k] += d[i];                                                                  \
+        sdd[k] += d[i] * d[i];                                                          \
+    }                                                                                   \
+    row[FS_SUM_D] += fs__lanes(sd);                                                     \
+    row[FS_SUM_DD] += fs__lanes(sdd);                                                   \
+}                                                                                       \
+ATTR static void fs__fold_score_##SUFFIX(const double *d, const double *s, ptrdiff_t m, \
+                                         double *block)                                 \
+{                                                                                       \
+    double a[FS_LANES] = {0}, b[FS_LANES] = {0}, c[FS_LANES] = {0};                     \
+    double e[FS_LANES] = {0}, f[FS_LANES] = {0};                                        \
+    ptrdiff_t i = 0, k;                                                                 \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (k = 0; k < FS_LANES; k++) {                                                \
+            double sj = s[i + k], t = d[i + k] * sj;                                    \
+            a[k] += sj;                                                                 \
+            b[k] += sj * sj;                                                            \
+            c[k] += t;                                                                  \
+            e[k] += t * sj;                                                             \
+            f[k] += t * t;                                                              \
+        }                                                                               \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        double sj = s[i], t = d[i] * sj;                                                \
+        a[k] += sj;                                                                     \
+        b[k] += sj * sj;                                                                \
+        c[k] += t;                                                                      \
+        e[k] += t * sj;                                                                 \
+        f[k] += t * t;                                                                  \
+    }                                                                                   \
+    block[FS_SUM_S] += fs__lanes(a);                                                    \
+    block[FS_SUM_SS] += fs__lanes(b);                                                   \
+    block[FS_SUM_DS] += fs__lanes(c);                                                   \
+    block[FS_SUM_DSS] += fs__lanes(e);                                                  \
+    block[FS_SUM_DDSS] += fs__lanes(f);                                                 \
+}                                                                                       \
+ATTR static void fs__fold_mean_##SUFFIX(const double *t, ptrdiff_t m, double *block)    \
+{                                                                                       \
+    double shift = block[FS_TERM_SHIFT], s[FS_LANES] = {0}, ss[FS_LANES] = {0};         \
+    ptrdiff_t i = 0, k;                                                                 \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (k = 0; k < FS_LANES; k++) {                                                \
+            double u = t[i + k] - shift;                                                \
+            s[k] += u;                                                                  \
+            ss[k] += u * u;                                                             \
+        }                                                                               \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        double u = t[i] - shift;                                                        \
+        s[k] += u;                                                                      \
+        ss[k] += u * u;                                                                 \
+    }                                                                                   \
+    block[FS_SUM_T] += fs__lanes(s);                                                    \
+    block[FS_SUM_TT] += fs__lanes(ss);                                                  \
+}                                                                                       \
+ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_t m,    \
+                                      double *block)                                    \
+{                                                                                       \
+    double shift = block[FS_A_SHIFT];                                                   \
+    double sa[FS_LANES] = {0}, saa[FS_LANES] = {0}, sc[FS_LANES] = {0};                 \
+    double scc[FS_LANES] = {0}, sac[FS_LANES] = {0};                                    \
+    ptrdiff_t i = 0, k;                                                                 \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        for (k = 0; k < FS_LANES; k++) {                                                \
+            double a = A[i + k] - shift, c = C[i + k];                                  \
+            sa[k] += a;                                                                 \
+            saa[k] += a * a;                                                            \
+            sc[k] += c;                                                                 \
+            scc[k] += c * c;                                                            \
+            sac[k] += a * c;                                                            \
+        }                                                                               \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        double a = A[i] - shift, c = C[i];                                              \
+        sa[k] += a;                                                                     \
+        saa[k] += a * a;                                                                \
+        sc[k] += c;                                                                     \
+        scc[k] += c * c;                                                                \
+        sac[k] += a * c;                                                                \
+    }                                                                                   \
+    block[FS_SUM_A] += fs__lanes(sa);                                                   \
+    block[FS_SUM_AA] += fs__lanes(saa);                                                 \
+    block[FS_SUM_C] += fs__lanes(sc);                                                   \
+    block[FS_SUM_CC] += fs__lanes(scc);                                                 \
+    block[FS_SUM_AC] += fs__lanes(sac);                                                 \
+}
+#endif
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FS_REDUCE_NO_SIMD)
+#define FS_REDUCE_X86_SIMD 1
+#else
+#define FS_REDUCE_X86_SIMD 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FS__UNUSED __attribute__((unused))
+#else
+#define FS__UNUSED
+#endif
+
+FS__FOLDS(portable, FS__UNUSED, fs__v2, 2)
+#if FS_REDUCE_X86_SIMD
+FS__FOLDS(avx2, FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4)
+FS__FOLDS(avx512, FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8)
+#endif
+
+/* The folds in use: 0 portable, 1 AVX2, 2 AVX-512F (the best the CPU has,
+ * chosen at load time; FASTSCORE_REDUCE_ISA=portable|avx2 caps it). */
+static int fs_reduce_isa = 0;
+
+FS__UNUSED static int fs_reduce_isa_max(void)
+{
+#if FS_REDUCE_X86_SIMD
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return 2;
+    if (__builtin_cpu_supports("avx2"))
+        return 1;
+#endif
+    return 0;
+}
+
+FS__UNUSED static int fs_reduce_set_isa(int isa)
+{
+    int top = fs_reduce_isa_max();
+    fs_reduce_isa = isa < 0 ? 0 : (isa < top ? isa : top);
+    return fs_reduce_isa;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor)) static void fs_reduce_choose_isa(void)
+{
+    const char *env = getenv("FASTSCORE_REDUCE_ISA");
+    int isa = 2;
+    if (env != NULL)
+        isa = strcmp(env, "portable") == 0 ? 0 : (strcmp(env, "avx2") == 0 ? 1 : 2);
+    fs_reduce_set_isa(isa);
+}
+#endif
+
+#if FS_REDUCE_X86_SIMD
+#define FS__DISPATCH(name, args)                                                        \
+    do {                                                                                \
+        if (fs_reduce_isa == 2) { name##_avx512 args; return; }                         \
+        if (fs_reduce_isa == 1) { name##_avx2 args; return; }                           \
+        name##_portable args;                                                           \
+    } while (0)
+#else
+#define FS__DISPATCH(name, args) name##_portable args
+#endif
+
 /* row[FS_SUM_D] += sum d, row[FS_SUM_DD] += sum d^2 */
 static inline void fs_fold_value(const double *d, ptrdiff_t m, double *row)
 {
-    double sd = 0.0, sdd = 0.0;
-    ptrdiff_t i;
-#pragma omp simd reduction(+:sd, sdd)
-    for (i = 0; i < m; i++) {
-        sd += d[i];
-        sdd += d[i] * d[i];
-    }
-    row[FS_SUM_D] += sd;
-    row[FS_SUM_DD] += sdd;
+    FS__DISPATCH(fs__fold_value, (d, m, row));
 }
 
 /* One score block: += sum s, sum s^2, sum d s, sum d s^2, sum d^2 s^2 */
 static inline void fs_fold_score(const double *d, const double *s, ptrdiff_t m, double *block)
 {
-    double a = 0.0, b = 0.0, c = 0.0, e = 0.0, f = 0.0;
-    ptrdiff_t i;
-#pragma omp simd reduction(+:a, b, c, e, f)
-    for (i = 0; i < m; i++) {
-        double sj = s[i];
-        double t = d[i] * sj;
-        a += sj;
-        b += sj * sj;
-        c += t;
-        e += t * sj;
-        f += t * t;
-    }
-    block[FS_SUM_S] += a;
-    block[FS_SUM_SS] += b;
-    block[FS_SUM_DS] += c;
-    block[FS_SUM_DSS] += e;
-    block[FS_SUM_DDSS] += f;
+    FS__DISPATCH(fs__fold_score, (d, s, m, block));
 }
 
 /* Numbers in one row of mean blocks (pathwise, measure-valued) with P components. */
@@ -83,16 +390,7 @@ static inline ptrdiff_t fs_mean_row_width(ptrdiff_t P)
  * by the caller before the row's first fold. */
 static inline void fs_fold_mean(const double *t, ptrdiff_t m, double *block)
 {
-    double shift = block[FS_TERM_SHIFT], s = 0.0, ss = 0.0;
-    ptrdiff_t i;
-#pragma omp simd reduction(+:s, ss)
-    for (i = 0; i < m; i++) {
-        double u = t[i] - shift;
-        s += u;
-        ss += u * u;
-    }
-    block[FS_SUM_T] += s;
-    block[FS_SUM_TT] += ss;
+    FS__DISPATCH(fs__fold_mean, (t, m, block));
 }
 
 /* The head of a row (n and the value's shifted sums) of a merged into tot's;
@@ -142,22 +440,7 @@ static inline ptrdiff_t fs_cv_row_width(ptrdiff_t P)
  * the caller before the row's first fold). */
 static inline void fs_fold_cv(const double *A, const double *C, ptrdiff_t m, double *block)
 {
-    double shift = block[FS_A_SHIFT], sa = 0.0, saa = 0.0, sc = 0.0, scc = 0.0, sac = 0.0;
-    ptrdiff_t i;
-#pragma omp simd reduction(+:sa, saa, sc, scc, sac)
-    for (i = 0; i < m; i++) {
-        double a = A[i] - shift, c = C[i];
-        sa += a;
-        saa += a * a;
-        sc += c;
-        scc += c * c;
-        sac += a * c;
-    }
-    block[FS_SUM_A] += sa;
-    block[FS_SUM_AA] += saa;
-    block[FS_SUM_C] += sc;
-    block[FS_SUM_CC] += scc;
-    block[FS_SUM_AC] += sac;
+    FS__DISPATCH(fs__fold_cv, (A, C, m, block));
 }
 
 /* Fold the control-variate row a into tot, each block on tot's shift of A. */
