@@ -357,21 +357,40 @@ cdef inline void dirichlet_score_event(const double *c, Py_ssize_t E, const doub
         s[k] = log(x[k]) + dig[k]
 
 
-cdef inline void mvn_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
-                                double *x) noexcept nogil:
-    # x = loc + L z.  Row i only needs z_0..z_i, so x is filled in place from
-    # the last row up.
+cdef inline void _mvn_transform(const double *c, Py_ssize_t E, double *x) noexcept nogil:
+    # x = loc + L z, z in x.  Row i only needs z_0..z_i, so x is filled in
+    # place from the last row up.
     cdef const double *loc = c + MVN_LOC
     cdef const double *L = c + MVN_SCALE_TRIL(E)
     cdef Py_ssize_t i, j
     cdef double acc
-    for j in range(E):
-        x[j] = fs_standard_normal(_st(bg))
     for i in range(E - 1, -1, -1):
         acc = loc[i]
         for j in range(i + 1):
             acc = acc + L[i * E + j] * x[j]
         x[i] = acc
+
+
+cdef inline void mvn_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
+                                double *x) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(E):
+        x[j] = fs_standard_normal(_st(bg))
+    _mvn_transform(c, E, x)
+
+
+cdef inline void mvn_fill_events(bitgen_t *bg, const double *c, Py_ssize_t E, double *x,
+                                 Py_ssize_t stride, Py_ssize_t m) noexcept nogil:
+    # the m E normals in one fill where the events are contiguous (the same
+    # draws, in the same order, as E per event)
+    cdef Py_ssize_t i
+    if stride == E:
+        fs_fill_standard_normal(_st(bg), x, m * E)
+    else:
+        for i in range(m):
+            fs_fill_standard_normal(_st(bg), x + i * stride, E)
+    for i in range(m):
+        _mvn_transform(c, E, x + i * stride)
 
 
 cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x, double *s,
@@ -399,6 +418,60 @@ cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x,
             if i == j:
                 s[o] = s[o] - inv[i]
             o += 1
+
+
+cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
+                                 Py_ssize_t xs, Py_ssize_t m, double *terms) noexcept nogil:
+    # mvn_score_event for m events, operation for operation, each step a loop
+    # over the samples.  Rows (terms + r * BLOCK): v_i in row i, the (i, j)
+    # component in row E + i (i + 1) / 2 + j.  w_j waits in the row of
+    # (E - 1, j), which the last steps overwrite after every other use.
+    cdef const double *loc = c + MVN_LOC
+    cdef const double *L = c + MVN_SCALE_TRIL(E)
+    cdef const double *inv = c + MVN_INV_DIAG(E)
+    cdef Py_ssize_t i, j, k, R = E + (E - 1) * E // 2
+    cdef double *wi
+    cdef double *wj
+    cdef double *vi
+    cdef double *vj
+    cdef double *t
+    cdef double a
+    for i in range(E):   # w = L^-1 (x - loc)
+        wi = terms + (R + i) * BLOCK
+        for k in range(m):
+            wi[k] = x[k * xs + i] - loc[i]
+        for j in range(i):
+            a = L[i * E + j]
+            wj = terms + (R + j) * BLOCK
+            for k in range(m):
+                wi[k] = wi[k] - a * wj[k]
+        a = inv[i]
+        for k in range(m):
+            wi[k] = wi[k] * a
+    for i in range(E - 1, -1, -1):   # v = L^-T w
+        vi = terms + i * BLOCK
+        wi = terms + (R + i) * BLOCK
+        for k in range(m):
+            vi[k] = wi[k]
+        for j in range(i + 1, E):
+            a = L[j * E + i]
+            vj = terms + j * BLOCK
+            for k in range(m):
+                vi[k] = vi[k] - a * vj[k]
+        a = inv[i]
+        for k in range(m):
+            vi[k] = vi[k] * a
+    for i in range(E):   # v w^T - diag(1 / L_ii), lower triangle
+        vi = terms + i * BLOCK
+        for j in range(i + 1):
+            t = terms + (E + i * (i + 1) // 2 + j) * BLOCK
+            wj = terms + (R + j) * BLOCK
+            for k in range(m):
+                t[k] = vi[k] * wj[k]
+            if i == j:
+                a = inv[i]
+                for k in range(m):
+                    t[k] = t[k] - a
 
 
 # -- pathwise slots: the terms f'(x) dx/dtheta_j, from the sample x ------------

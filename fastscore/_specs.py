@@ -108,7 +108,13 @@ class Family:
     fill : bool
         Has ``<name>_fill``: a block of draws at once (the speculative block
         samplers of _samplers.h), the same draws as ``<name>_draw`` one by
-        one.  Scalar families only.
+        one; for a vector family ``<name>_fill_events(bg, c, E, x, stride,
+        m)``, m events at x + i * stride.
+    score_block : bool
+        A vector family with ``<name>_score_block(c, E, x, xstride, m,
+        terms)``: the score components of m events at once, component-major
+        (terms[j * BLOCK + i]), each event's arithmetic that of
+        ``<name>_score_event``, so that the loops over samples vectorise.
     pathwise : bool
         Has ``<name>_pathwise`` (``_pathwise_event`` for vector families): the
         terms f'(x) dx/dtheta_j of the pathwise estimator, from the sample x.
@@ -130,8 +136,8 @@ class Family:
     """
 
     def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
-                 fill=False, pathwise=False, measure=0, measure_weights=False, rebar=False,
-                 components=None):
+                 fill=False, score_block=False, pathwise=False, measure=0,
+                 measure_weights=False, rebar=False, components=None):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
         self.name = name
@@ -141,8 +147,9 @@ class Family:
         self.count = count
         self.f_input = f_input
         self.fill = bool(fill)
-        if self.fill and event != "scalar":
-            raise ValueError("fill is a slot of scalar families")
+        self.score_block = bool(score_block)
+        if self.score_block and event != "vector":
+            raise ValueError("score_block is a slot of vector families")
         self.pathwise = bool(pathwise)
         self.measure = int(measure)
         self.measure_weights = bool(measure_weights)
@@ -255,7 +262,7 @@ FAMILIES = (
     Family("dirichlet", ("concentration[E]", "digamma_sum_minus_digamma[E]",
                          "tail_concentration[E]"), event="vector", score="event", pathwise=True),
     Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",
-           score="event", pathwise=True),
+           score="event", fill=True, score_block=True, pathwise=True),
     # Bernoulli's antithetic estimators: points (sample, x+, x-) and a weight
     # (ARM: u - 1/2; DisARM: (-1)^b~ [b != b~] sigma(|logits|) / 2).
     Family("bernoulli_arm", ("probs", "q"), measure=3, measure_weights=True),
