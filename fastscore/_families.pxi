@@ -349,6 +349,38 @@ cdef inline void dirichlet_draw_event(bitgen_t *bg, const double *c, Py_ssize_t 
     _dirichlet_event(bg, c + DIRICHLET_CONCENTRATION, E, x, NULL)
 
 
+DEF DIRICHLET_SETUPS = 64   # gamma set-ups kept per block (K above: set up per draw)
+
+cdef inline void dirichlet_fill_events(bitgen_t *bg, const double *c, Py_ssize_t E, double *x,
+                                       Py_ssize_t stride, Py_ssize_t m) noexcept nogil:
+    # the gammas' set-ups (numpy's per-call 1/3, sqrt, ...: the same doubles)
+    # once per block
+    cdef const double *alpha = c + DIRICHLET_CONCENTRATION
+    cdef fs_gamma_t g[DIRICHLET_SETUPS]
+    cdef Py_ssize_t i, k
+    if E > DIRICHLET_SETUPS:
+        for i in range(m):
+            _dirichlet_event(bg, alpha, E, x + i * stride, NULL)
+        return
+    for k in range(E):
+        fs_gamma_setup(&g[k], alpha[k])
+    for i in range(m):
+        _dirichlet_event(bg, alpha, E, x + i * stride, NULL, g)
+
+
+cdef inline void dirichlet_score_block(const double *c, Py_ssize_t E, const double *x,
+                                       Py_ssize_t xs, Py_ssize_t m, double *terms) noexcept nogil:
+    cdef const double *dig = c + DIRICHLET_DIGAMMA_SUM_MINUS_DIGAMMA(E)
+    cdef Py_ssize_t i, k
+    cdef double *t
+    cdef double a
+    for k in range(E):
+        t = terms + k * BLOCK
+        a = dig[k]
+        for i in range(m):
+            t[i] = log(x[i * xs + k]) + a
+
+
 cdef inline void dirichlet_score_event(const double *c, Py_ssize_t E, const double *x, double *s,
                                        double *work) noexcept nogil:
     cdef const double *dig = c + DIRICHLET_DIGAMMA_SUM_MINUS_DIGAMMA(E)
@@ -1029,7 +1061,7 @@ cdef inline double _log_sum_exp(const double *lg, Py_ssize_t E) noexcept nogil:
 
 
 cdef inline void _dirichlet_event(bitgen_t *bg, const double *alpha, Py_ssize_t E, double *x,
-                                  double *v) noexcept nogil:
+                                  double *v, const fs_gamma_t *g=NULL) noexcept nogil:
     # x_k = g_k / sum(g), the K gammas drawn and summed in order.  Where a g_k
     # underflows (below DBL_MIN: small concentrations) that quotient loses
     # it, and all of x (6e-6 of it, seen) can be in the lost coordinates, so
@@ -1044,7 +1076,8 @@ cdef inline void _dirichlet_event(bitgen_t *bg, const double *alpha, Py_ssize_t 
         if alpha[k] < 1.0:
             x[k] = _small_gamma(bg, alpha[k], &lg)
         else:
-            x[k] = fs_standard_gamma(_st(bg), alpha[k])
+            x[k] = (fs_standard_gamma_draw(_st(bg), &g[k]) if g != NULL
+                    else fs_standard_gamma(_st(bg), alpha[k]))
             lg = log(x[k]) if x[k] < DBL_MIN else 0.0
         if x[k] < DBL_MIN:
             x[k] = lg

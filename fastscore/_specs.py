@@ -260,7 +260,8 @@ FAMILIES = (
     Family("negbin_logits", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1,
            measure=3, fill=True),
     Family("dirichlet", ("concentration[E]", "digamma_sum_minus_digamma[E]",
-                         "tail_concentration[E]"), event="vector", score="event", pathwise=True),
+                         "tail_concentration[E]"), event="vector", score="event", fill=True,
+           score_block=True, pathwise=True),
     Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",
            score="event", fill=True, score_block=True, pathwise=True),
     # Bernoulli's antithetic estimators: points (sample, x+, x-) and a weight
