@@ -54,23 +54,18 @@ static inline double fs__lanes(const double *v)
  * 4 for AVX2, 8 for AVX-512): lane k is element k % W of vector k / W, and
  * holds the partial sum of the samples i with i % FS_LANES == k.  Vector
  * operations act lane by lane, so every width does the same arithmetic.
- * (GCC and clang vector extensions; elsewhere plain arrays, below.) */
+ * (GCC and clang vector extensions; elsewhere W = 1: arrays of doubles.) */
 #if defined(__GNUC__) || defined(__clang__)
 typedef double fs__v2 __attribute__((vector_size(16)));
 typedef double fs__v4 __attribute__((vector_size(32)));
 typedef double fs__v8 __attribute__((vector_size(64)));
-#define FS__HAVE_VEC 1
-#else
-#define FS__HAVE_VEC 0
 #endif
 
 /* FS__FOLDS(SUFFIX, ATTR, VT, W) defines the fold loops, named fs__fold_*_SUFFIX,
  * compiled with the target attribute ATTR on vectors VT of W doubles: whole
  * groups of FS_LANES samples as vectors, then the block's last samples into
  * lanes 0, 1, ... */
-#if FS__HAVE_VEC
 #define FS__G(W) (FS_LANES / (W))
-#define FS__LOAD(VT, p) ({ VT v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define FS__SPILL(acc, arr, W)                                                          \
     do {                                                                                \
         int g_;                                                                         \
@@ -88,7 +83,8 @@ ATTR static void fs__fold_value_##SUFFIX(const double *d, ptrdiff_t m, double *r
     memset(vdd, 0, sizeof vdd);                                                         \
     for (; i + FS_LANES <= m; i += FS_LANES)                                            \
         for (g = 0; g < FS__G(W); g++) {                                                \
-            VT x = FS__LOAD(VT, d + i + g * (W));                                       \
+            VT x;                                                                       \
+            memcpy(&x, d + i + g * (W), sizeof x);                                      \
             vd[g] += x;                                                                 \
             vdd[g] += x * x;                                                            \
         }                                                                               \
@@ -115,8 +111,10 @@ ATTR static void fs__fold_score_##SUFFIX(const double *d, const double *s, ptrdi
     memset(vf, 0, sizeof vf);                                                           \
     for (; i + FS_LANES <= m; i += FS_LANES)                                            \
         for (g = 0; g < FS__G(W); g++) {                                                \
-            VT sj = FS__LOAD(VT, s + i + g * (W));                                      \
-            VT t = FS__LOAD(VT, d + i + g * (W)) * sj;                                  \
+            VT sj, t;                                                                   \
+            memcpy(&sj, s + i + g * (W), sizeof sj);                                    \
+            memcpy(&t, d + i + g * (W), sizeof t);                                      \
+            t = t * sj;                                                                 \
             va[g] += sj;                                                                \
             vb[g] += sj * sj;                                                           \
             vc[g] += t;                                                                 \
@@ -152,7 +150,9 @@ ATTR static void fs__fold_mean_##SUFFIX(const double *t, ptrdiff_t m, double *bl
     memset(vss, 0, sizeof vss);                                                         \
     for (; i + FS_LANES <= m; i += FS_LANES)                                            \
         for (g = 0; g < FS__G(W); g++) {                                                \
-            VT u = FS__LOAD(VT, t + i + g * (W)) - shift;                               \
+            VT u;                                                                       \
+            memcpy(&u, t + i + g * (W), sizeof u);                                      \
+            u = u - shift;                                                              \
             vs[g] += u;                                                                 \
             vss[g] += u * u;                                                            \
         }                                                                               \
@@ -181,8 +181,10 @@ ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_
     memset(vac, 0, sizeof vac);                                                         \
     for (; i + FS_LANES <= m; i += FS_LANES)                                            \
         for (g = 0; g < FS__G(W); g++) {                                                \
-            VT a = FS__LOAD(VT, A + i + g * (W)) - shift;                               \
-            VT c = FS__LOAD(VT, C + i + g * (W));                                       \
+            VT a, c;                                                                    \
+            memcpy(&a, A + i + g * (W), sizeof a);                                      \
+            memcpy(&c, C + i + g * (W), sizeof c);                                      \
+            a = a - shift;                                                              \
             va[g] += a;                                                                 \
             vaa[g] += a * a;                                                            \
             vc[g] += c;                                                                 \
@@ -208,102 +210,6 @@ ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_
     block[FS_SUM_CC] += fs__lanes(scc);                                                 \
     block[FS_SUM_AC] += fs__lanes(sac);                                                 \
 }
-#else
-#define FS__FOLDS(SUFFIX, ATTR, VT, W)                                                         \
-ATTR static void fs__fold_value_##SUFFIX(const double *d, ptrdiff_t m, double *row)     \
-{                                                                                       \
-    double sd[FS_LANES] = {0}, sdd[FS_LANES] = {0};                                     \
-    ptrdiff_t i = 0, k;                                                                 \
-    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
-        for (k = 0; k < FS_LANES; k++) {                                                \
-            sd[k] += d[i + k];                                                          \
-            sdd[k] += d[i + k] * d[i + k];                                              \
-        }                                                                               \
-    for (k = 0; i < m; i++, k++) {                                                      \
-        sd[k] += d[i];                                                                  \
-        sdd[k] += d[i] * d[i];                                                          \
-    }                                                                                   \
-    row[FS_SUM_D] += fs__lanes(sd);                                                     \
-    row[FS_SUM_DD] += fs__lanes(sdd);                                                   \
-}                                                                                       \
-ATTR static void fs__fold_score_##SUFFIX(const double *d, const double *s, ptrdiff_t m, \
-                                         double *block)                                 \
-{                                                                                       \
-    double a[FS_LANES] = {0}, b[FS_LANES] = {0}, c[FS_LANES] = {0};                     \
-    double e[FS_LANES] = {0}, f[FS_LANES] = {0};                                        \
-    ptrdiff_t i = 0, k;                                                                 \
-    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
-        for (k = 0; k < FS_LANES; k++) {                                                \
-            double sj = s[i + k], t = d[i + k] * sj;                                    \
-            a[k] += sj;                                                                 \
-            b[k] += sj * sj;                                                            \
-            c[k] += t;                                                                  \
-            e[k] += t * sj;                                                             \
-            f[k] += t * t;                                                              \
-        }                                                                               \
-    for (k = 0; i < m; i++, k++) {                                                      \
-        double sj = s[i], t = d[i] * sj;                                                \
-        a[k] += sj;                                                                     \
-        b[k] += sj * sj;                                                                \
-        c[k] += t;                                                                      \
-        e[k] += t * sj;                                                                 \
-        f[k] += t * t;                                                                  \
-    }                                                                                   \
-    block[FS_SUM_S] += fs__lanes(a);                                                    \
-    block[FS_SUM_SS] += fs__lanes(b);                                                   \
-    block[FS_SUM_DS] += fs__lanes(c);                                                   \
-    block[FS_SUM_DSS] += fs__lanes(e);                                                  \
-    block[FS_SUM_DDSS] += fs__lanes(f);                                                 \
-}                                                                                       \
-ATTR static void fs__fold_mean_##SUFFIX(const double *t, ptrdiff_t m, double *block)    \
-{                                                                                       \
-    double shift = block[FS_TERM_SHIFT], s[FS_LANES] = {0}, ss[FS_LANES] = {0};         \
-    ptrdiff_t i = 0, k;                                                                 \
-    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
-        for (k = 0; k < FS_LANES; k++) {                                                \
-            double u = t[i + k] - shift;                                                \
-            s[k] += u;                                                                  \
-            ss[k] += u * u;                                                             \
-        }                                                                               \
-    for (k = 0; i < m; i++, k++) {                                                      \
-        double u = t[i] - shift;                                                        \
-        s[k] += u;                                                                      \
-        ss[k] += u * u;                                                                 \
-    }                                                                                   \
-    block[FS_SUM_T] += fs__lanes(s);                                                    \
-    block[FS_SUM_TT] += fs__lanes(ss);                                                  \
-}                                                                                       \
-ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_t m,    \
-                                      double *block)                                    \
-{                                                                                       \
-    double shift = block[FS_A_SHIFT];                                                   \
-    double sa[FS_LANES] = {0}, saa[FS_LANES] = {0}, sc[FS_LANES] = {0};                 \
-    double scc[FS_LANES] = {0}, sac[FS_LANES] = {0};                                    \
-    ptrdiff_t i = 0, k;                                                                 \
-    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
-        for (k = 0; k < FS_LANES; k++) {                                                \
-            double a = A[i + k] - shift, c = C[i + k];                                  \
-            sa[k] += a;                                                                 \
-            saa[k] += a * a;                                                            \
-            sc[k] += c;                                                                 \
-            scc[k] += c * c;                                                            \
-            sac[k] += a * c;                                                            \
-        }                                                                               \
-    for (k = 0; i < m; i++, k++) {                                                      \
-        double a = A[i] - shift, c = C[i];                                              \
-        sa[k] += a;                                                                     \
-        saa[k] += a * a;                                                                \
-        sc[k] += c;                                                                     \
-        scc[k] += c * c;                                                                \
-        sac[k] += a * c;                                                                \
-    }                                                                                   \
-    block[FS_SUM_A] += fs__lanes(sa);                                                   \
-    block[FS_SUM_AA] += fs__lanes(saa);                                                 \
-    block[FS_SUM_C] += fs__lanes(sc);                                                   \
-    block[FS_SUM_CC] += fs__lanes(scc);                                                 \
-    block[FS_SUM_AC] += fs__lanes(sac);                                                 \
-}
-#endif
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FS_REDUCE_NO_SIMD)
 #define FS_REDUCE_X86_SIMD 1
@@ -317,7 +223,11 @@ ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_
 #define FS__UNUSED
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
 FS__FOLDS(portable, FS__UNUSED, fs__v2, 2)
+#else
+FS__FOLDS(portable, FS__UNUSED, double, 1)
+#endif
 #if FS_REDUCE_X86_SIMD
 FS__FOLDS(avx2, FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4)
 FS__FOLDS(avx512, FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8)
