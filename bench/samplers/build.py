@@ -28,8 +28,12 @@ FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wno-unused-fu
 def build(build_dir=None, quiet=True):
     """Build into build_dir (created if needed) and return its path."""
     import numpy as np
-    from Cython.Build import cythonize
-    from setuptools import Extension
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError as exc:  # the harness is compiled here, not by pip
+        raise ImportError("building the sampler harness needs Cython and setuptools: "
+                          "python -m pip install 'cython>=3.1' setuptools") from exc
     from setuptools.dist import Distribution
 
     build_dir = build_dir or os.environ.get("FASTSCORE_SAMPLER_BUILD")
