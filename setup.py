@@ -174,7 +174,7 @@ def extensions():
         Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")],
                   depends=headers + includes + samplers, **common),
         Extension("fastscore._finish", [os.path.join("fastscore", "_finish.pyx")],
-                  depends=headers, include_dirs=[PKG],
+                  depends=headers + [os.path.join("fastscore", "_onehot.h")], include_dirs=[PKG],
                   define_macros=common["define_macros"]),
     ]
     return cythonize(

@@ -24,8 +24,10 @@ echo "built $(basename "$SDIST") and $(basename "$WHEEL")"
 import sys, tarfile
 names = ["/".join(n.split("/")[1:]) for n in tarfile.open(sys.argv[1]).getnames()]
 need = ["setup.py", "pyproject.toml", "README.md", "fastscore/_kernels.pyx.tp",
-        "fastscore/_philox.h", "tests/conftest.py", "tests/cases.py", "examples/greeks.py",
-        "bench/report.py"]
+        "fastscore/_finish.pyx", "fastscore/_specs.py", "fastscore/_gen_ziggurat.py",
+        "fastscore/_stream.h", "fastscore/_samplers.h", "fastscore/_reduce.h",
+        "fastscore/_onehot.h", "tests/conftest.py", "tests/cases.py", "examples/greeks.py",
+        "bench/report.py", "bench/samplers/build.py"]
 missing = [n for n in need if n not in names]
 generated = [n for n in names if n.endswith((".c", ".so", "_kernels.pyx"))]
 if missing:

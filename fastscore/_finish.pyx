@@ -10,7 +10,6 @@ in _layout.h (generated from fastscore/_specs.py).
 """
 
 from libc.stdint cimport int64_t
-from libc.stdlib cimport malloc, free
 from libc.math cimport sqrt, fabs, isfinite, NAN
 from cython.parallel cimport prange
 
@@ -41,14 +40,24 @@ cdef extern from "_reduce.h" nogil:
         FS_SCORE_WIDTH
         FS_MEAN_WIDTH
     double fs_keep(bint keep, double v)
+    int fs_reduce_isa
+    int fs_reduce_set_isa(int isa)
     Py_ssize_t fs_score_row_width(Py_ssize_t P)
     Py_ssize_t fs_mean_row_width(Py_ssize_t P)
     Py_ssize_t fs_cv_row_width(Py_ssize_t P)
 
+cdef extern from "_onehot.h" nogil:
+    enum:
+        M_PLAIN "FS_M_PLAIN"
+        M_BASELINE "FS_M_BASELINE"
+        M_RLOO "FS_M_RLOO"
+        M_CV "FS_M_CV"
+    void fs_onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
+                              const double *bc, Py_ssize_t V, int method, double base,
+                              double *value, double *value_se, double *g, double *se)
+
 cdef extern from "_omp.h" nogil:
     int fs_threads_for(int n_threads, int64_t work, int64_t items)
-
-DEF ONEHOT_STACK = 64       # categories whose row of sums fits a stack buffer
 
 def onehot_count_sums(const int64_t[:, ::1] counts, const double[:, ::1] fvals,
                       const double[:, ::1] a, const double[:, ::1] bcoef, int n_threads):
@@ -115,13 +124,13 @@ cdef void _onehot_row(const int64_t *cnt, const double *fv, const double *a, con
         blk[FS_SUM_DDSS] = cdd * amb2 + bk2 * (sdd - cdd)
 
 
-# The score-function kind's methods, in the order of fastscore._specs.SCORE_METHODS.
-cdef enum:
-    M_PLAIN = 0
-    M_BASELINE = 1
-    M_RLOO = 2
-    M_CV = 3
+def _set_reduce_isa(int isa):
+    """This module's copy of the reducer's ISA choice (fastscore._kernels.set_reduce_isa
+    sets both); returns the one in use."""
+    return fs_reduce_set_isa(isa)
 
+
+# The score-function kind's methods, in the order of fastscore._specs.SCORE_METHODS.
 METHOD_CODES = {"plain": M_PLAIN, "baseline": M_BASELINE, "rloo": M_RLOO, "cv": M_CV}
 
 
@@ -204,9 +213,9 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
                   const double[:, ::1] bcoef, str method, baseline=None, int n_threads=1):
     """(value, value_stderr, grad, stderr) straight from one-hot family counts.
 
-    onehot_count_sums and finish_sums fused per batch element: the row's
-    moment sums live in a small buffer, so the (batch, row width) array of
-    sums is never written.  ``a`` None means a_k = 1 (logits).
+    onehot_count_sums and finish_sums fused per batch element, with the same
+    bits (_onehot.h): the row's moment sums are never written, and each
+    row's components are one vector loop.  ``a`` None means a_k = 1 (logits).
     """
     cdef int code = METHOD_CODES[method]
     cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], b
@@ -215,9 +224,7 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
         raise ValueError("counts, fvals and b must all have shape (batch, K)")
     cdef const double[:, ::1] av
     cdef bint ones = a is None
-    if ones:
-        av = np.ones((1, V), dtype=np.float64)
-    else:
+    if not ones:
         av = a
         if av.shape[0] != B or av.shape[1] != V:
             raise ValueError("a must have shape (batch, K)")
@@ -234,35 +241,13 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
     cdef int nt = fs_threads_for(n_threads, B * V * 16, B)
-    if B > 0:
+    if B > 0 and V > 0:
         with nogil:
             for b in prange(B, num_threads=nt, schedule="static"):
-                _onehot_finish_row(&counts[b, 0], &fvals[b, 0],
-                                   &av[0, 0] if ones else &av[b, 0], &bcoef[b, 0], V, code,
-                                   bv[b], &vv[b], &vsv[b], &gv[b, 0], &sev[b, 0])
+                fs_onehot_finish_row(&counts[b, 0], &fvals[b, 0], NULL if ones else &av[b, 0],
+                                     &bcoef[b, 0], V, code, bv[b], &vv[b], &vsv[b], &gv[b, 0],
+                                     &sev[b, 0])
     return value, value_se, g, se
-
-
-cdef void _onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
-                             const double *bc, Py_ssize_t V, int code, double base,
-                             double *value, double *value_se, double *g,
-                             double *se) noexcept nogil:
-    cdef double stack_sums[FS_HEAD_WIDTH + FS_SCORE_WIDTH * ONEHOT_STACK]
-    cdef double *sums = stack_sums
-    cdef Py_ssize_t k
-    if V > ONEHOT_STACK:
-        sums = <double *>malloc(fs_score_row_width(V) * sizeof(double))
-        if sums == NULL:
-            value[0] = NAN
-            value_se[0] = NAN
-            for k in range(V):
-                g[k] = NAN
-                se[k] = NAN
-            return
-    _onehot_row(cnt, fv, a, bc, V, sums)
-    _finish_row(sums, V, code, base, value, value_se, g, se)
-    if sums != stack_sums:
-        free(sums)
 
 
 cdef void _finish_mean_row(const double *S, Py_ssize_t P, const double *coef, double *value,

@@ -155,3 +155,46 @@ def test_every_fold_path_gives_the_same_bits():
             assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, want)), isa
     finally:
         _kernels.set_reduce_isa(chosen)
+
+
+def test_onehot_finish_is_the_general_finish_on_every_path():
+    """The fused one-hot finish (_onehot.h: a vector loop over the categories)
+    gives the bits of the general path, the moment sums of the counts then
+    their finish, for every method, probs and logits coefficients, rows with
+    undrawn categories where f is infinite, a drawn infinite f (NaN standard
+    errors), a single draw and many categories (chunks of 64), under every
+    reducer path the CPU has."""
+    from fastscore import _finish, _kernels
+    g = np.random.default_rng(7)
+    cases = []
+    for B, K, top in ((40, 8, 5), (30, 3, 2), (12, 70, 30), (5, 1, 4)):
+        counts = g.integers(0, top, size=(B, K)).astype(np.int64)
+        counts[::4, 0] = 0
+        counts[1] = 0
+        counts[1, -1] = 1                       # one draw: n - 1 = 0
+        fv = g.normal(size=(B, K))
+        counts[2, 0] = 2
+        counts[0, -1] += 2 * (K > 1)            # row 0: drawn elsewhere
+        fv[[0, 2], 0] = np.inf                  # undrawn (row 0) and drawn (row 2)
+        b = g.uniform(0.05, 1.0, size=(B, K))
+        a = 1.0 / g.uniform(0.05, 1.0, size=(B, K))
+        cases.append((counts, fv, a, b, g.normal(size=B)))
+    chosen, have = _kernels.reduce_isa()
+    try:
+        for isa in have:
+            assert _kernels.set_reduce_isa(isa) == isa
+            for counts, fv, a, b, base in cases:
+                for coef in (None, a):
+                    sums = _finish.onehot_count_sums(
+                        counts, fv, np.ones_like(b) if coef is None else coef, b, 1)
+                    for method in ("plain", "baseline", "rloo", "cv"):
+                        bl = base if method == "baseline" else None
+                        want = _finish.finish_sums(sums, method, bl, 1)
+                        got = _finish.onehot_finish(counts, fv, coef, b, method, bl, 1)
+                        for w, r in zip(want, got):
+                            assert np.array_equal(w, r, equal_nan=True), (isa, method)
+                        assert np.isnan(got[3][2]).all() and np.isnan(got[1][2])
+                        if counts.shape[1] > 1:
+                            assert np.isfinite(got[3][0]).all() and np.isfinite(got[1][0])
+    finally:
+        _kernels.set_reduce_isa(chosen)

@@ -1,0 +1,230 @@
+/*
+ * The score-function finish of a one-hot family (Categorical), straight from
+ * one batch element's support counts: the row of moment sums is never
+ * written, and the per-component part is one elementwise loop over the K
+ * categories, compiled for SSE2, AVX2 and AVX-512F and chosen with the
+ * reducer's folds (fs_reduce_isa, _reduce.h).
+ *
+ * Every component is computed with the operations, in the order, of
+ * _onehot_row followed by _finish_row in _finish.pyx (the general path, and
+ * the NumPy twins of fastscore._kinds): the sums s_k(v) = [v = k] a_k - b_k in
+ * closed form in the counts, then the method's gradient and standard error.
+ * A vector lane does one component's scalar arithmetic, so every width gives
+ * the bits of the general path (compiled with -ffp-contract=off: no fused
+ * multiply-adds).  A batched policy gradient (many rows, few samples each)
+ * spends most of its finish here.
+ */
+#ifndef FASTSCORE_ONEHOT_H
+#define FASTSCORE_ONEHOT_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "_reduce.h"
+
+/* The score-function methods, in the order of fastscore._specs.SCORE_METHODS. */
+enum { FS_M_PLAIN = 0, FS_M_BASELINE = 1, FS_M_RLOO = 2, FS_M_CV = 3 };
+
+/* The per-row numbers every component needs. */
+typedef struct {
+    double n, shift, sd, sdd, md, inv_n, inv_n1, scale2, base;
+    int method;
+} fs_onehot_row;
+
+/* sd(g) / sqrt(n) from the mean of squares ez2: sqrt of the variance, 0 for
+ * a variance <= 0, NaN for a NaN one (_stderr in _finish.pyx), without
+ * branches (sqrt of a NaN is that NaN; no errno: -fno-math-errno). */
+static inline double fs__stderr(double ez2, double g, double inv_n1)
+{
+    double v = (ez2 - g * g) * inv_n1;
+    return sqrt(v > 0.0 ? v : (v == v ? 0.0 : v));
+}
+
+/* v where mask is all ones, +0.0 where it is 0 (fs_keep with the mask made
+ * once per component: a select the compiler vectorises, where a comparison
+ * of doubles in the loop would keep it scalar under -ftrapping-math). */
+static inline double fs__mask(uint64_t mask, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= mask;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* Components k < m of one row, counts as doubles in c: gradient g[k] and
+ * standard error se[k] (the caller overwrites se where a sum is not
+ * finite); returns 0 when all their sums are finite, nonzero otherwise
+ * (0 * x is 0 for every finite x, NaN for the others; an integer flag, as a
+ * floating-point sum over k would keep the loop from being vectorised).
+ * Inlined with constant method and ones (a_k = 1), so that each case is a
+ * loop without branches. */
+__attribute__((always_inline)) static inline int64_t fs__onehot_loop(
+    const fs_onehot_row *r, const double *c, const uint64_t *drawn, const double *fv,
+    const double *a, const double *bc, ptrdiff_t m, double *g, double *se, const int method,
+    const int ones)
+{
+    const double n = r->n, shift = r->shift, sd = r->sd, sdd = r->sdd, md = r->md;
+    const double inv_n = r->inv_n, inv_n1 = r->inv_n1, scale2 = r->scale2, base = r->base;
+    int64_t bad = 0;
+    ptrdiff_t k;
+    for (k = 0; k < m; k++) {
+        double ck = c[k], bk = bc[k], bk2 = bk * bk;
+        double ak = fs__mask(drawn[k], ones ? 1.0 : a[k]), d = fs__mask(drawn[k], fv[k] - shift);
+        double cd = ck * d, cdd = cd * d, amb2 = (ak - bk) * (ak - bk);
+        double Ss = ck * ak - n * bk;
+        double Sss = ck * amb2 + (n - ck) * bk2;
+        double Sds = cd * ak - bk * sd;
+        double Sdss = cd * amb2 + bk2 * (sd - cd);
+        double Sddss = cdd * amb2 + bk2 * (sdd - cdd);
+        double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
+        double gj, ez2, cc, q;
+        bad |= zero != zero;
+        if (method == FS_M_RLOO) {
+            gj = (Sds - md * Ss) * inv_n1;
+            ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss);
+        } else {
+            if (method == FS_M_PLAIN) {
+                cc = shift;
+            } else if (method == FS_M_BASELINE) {
+                cc = shift - base;
+            } else {
+                q = -Sdss / Sss;
+                cc = fs__mask((uint64_t)0 - (uint64_t)(Sss > 0.0), q);
+            }
+            gj = (Sds + cc * Ss) * inv_n;
+            ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
+        }
+        g[k] = gj;
+        se[k] = fs__stderr(ez2, gj, inv_n1);
+    }
+    return bad;
+}
+
+/* Components [0, V) of one row (a NULL: a_k = 1), 64 at a time: the counts
+ * become doubles first (no vector conversion of int64 before AVX-512DQ). */
+#define FS__ONEHOT_CHUNK 64
+#define FS__ONEHOT(SUFFIX, ATTR)                                                    \
+ATTR static int64_t fs__onehot_components_##SUFFIX(                                 \
+    const fs_onehot_row *r, const int64_t *cnt, const double *fv, const double *a,  \
+    const double *bc, ptrdiff_t V, double *g, double *se)                           \
+{                                                                                   \
+    double c[FS__ONEHOT_CHUNK];                                                     \
+    uint64_t drawn[FS__ONEHOT_CHUNK];                                               \
+    int64_t bad = 0;                                                                \
+    ptrdiff_t k0, k, m;                                                             \
+    for (k0 = 0; k0 < V; k0 += m) {                                                 \
+        m = V - k0 < FS__ONEHOT_CHUNK ? V - k0 : FS__ONEHOT_CHUNK;                  \
+        for (k = 0; k < m; k++) {                                                   \
+            c[k] = (double)cnt[k0 + k];                                             \
+            drawn[k] = (uint64_t)0 - (uint64_t)(cnt[k0 + k] > 0);                   \
+        }                                                                           \
+        switch (r->method * 2 + (a == NULL)) {                                      \
+        case 2 * FS_M_PLAIN + 1:                                                    \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
+                                   FS_M_PLAIN, 1);                                  \
+            break;                                                                  \
+        case 2 * FS_M_PLAIN:                                                        \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
+                                   se + k0, FS_M_PLAIN, 0);                         \
+            break;                                                                  \
+        case 2 * FS_M_BASELINE + 1:                                                 \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
+                                   FS_M_BASELINE, 1);                               \
+            break;                                                                  \
+        case 2 * FS_M_BASELINE:                                                     \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
+                                   se + k0, FS_M_BASELINE, 0);                      \
+            break;                                                                  \
+        case 2 * FS_M_RLOO + 1:                                                     \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
+                                   FS_M_RLOO, 1);                                   \
+            break;                                                                  \
+        case 2 * FS_M_RLOO:                                                         \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
+                                   se + k0, FS_M_RLOO, 0);                          \
+            break;                                                                  \
+        case 2 * FS_M_CV + 1:                                                       \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
+                                   FS_M_CV, 1);                                     \
+            break;                                                                  \
+        default:                                                                    \
+            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
+                                   se + k0, FS_M_CV, 0);                            \
+        }                                                                           \
+    }                                                                               \
+    return bad;                                                                     \
+}
+
+FS__ONEHOT(portable, FS__UNUSED)
+#if FS_REDUCE_X86_SIMD
+FS__ONEHOT(avx2, FS__UNUSED __attribute__((target("avx2"))))
+FS__ONEHOT(avx512, FS__UNUSED __attribute__((target("avx512f"))))
+#endif
+
+static inline int64_t fs__onehot_components(const fs_onehot_row *r, const int64_t *cnt,
+                                            const double *fv, const double *a,
+                                            const double *bc, ptrdiff_t V, double *g,
+                                            double *se)
+{
+#if FS_REDUCE_X86_SIMD
+    if (fs_reduce_isa == 2)
+        return fs__onehot_components_avx512(r, cnt, fv, a, bc, V, g, se);
+    if (fs_reduce_isa == 1)
+        return fs__onehot_components_avx2(r, cnt, fv, a, bc, V, g, se);
+#endif
+    return fs__onehot_components_portable(r, cnt, fv, a, bc, V, g, se);
+}
+
+/* One batch element: value, its standard error, and the V components'
+ * gradients and standard errors, from the counts cnt of each support value,
+ * f there (fv), and the one-hot coefficients a (NULL: all 1) and b.
+ * Support values never drawn contribute nothing, even where f or a is
+ * infinite there (selected, not branched on: with a few samples per row,
+ * whether a value was drawn is a coin toss). */
+static inline void fs_onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
+                                        const double *bc, ptrdiff_t V, int method,
+                                        double base, double *value, double *value_se,
+                                        double *g, double *se)
+{
+    fs_onehot_row r;
+    double n = 0.0, shift = 0.0, sd = 0.0, sdd = 0.0, c, d, zero;
+    int64_t bad;
+    ptrdiff_t k;
+    for (k = 0; k < V; k++) {
+        c = (double)cnt[k];
+        n = n + c;
+        shift = shift + c * fs_keep(cnt[k] > 0, fv[k]);
+    }
+    shift = shift / n;
+    for (k = 0; k < V; k++) {
+        c = (double)cnt[k];
+        d = fs_keep(cnt[k] > 0, fv[k] - shift);
+        sd = sd + c * d;
+        sdd = sdd + c * d * d;
+    }
+    r.n = n;
+    r.shift = shift;
+    r.sd = sd;
+    r.sdd = sdd;
+    r.inv_n = 1.0 / n;
+    r.inv_n1 = 1.0 / (n - 1.0);
+    r.md = sd * r.inv_n;
+    /* rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares: */
+    r.scale2 = n * r.inv_n1 * n * r.inv_n1 * r.inv_n;
+    r.base = base;
+    r.method = method;
+    bad = fs__onehot_components(&r, cnt, fv, a, bc, V, g, se);
+    zero = ((0.0 * n + 0.0 * shift) + 0.0 * sd) + 0.0 * sdd;
+    bad |= zero != zero;
+    value[0] = shift + r.md;
+    if (!bad) {
+        value_se[0] = fs__stderr(sdd * r.inv_n, r.md, r.inv_n1);
+    } else {
+        value_se[0] = NAN;
+        for (k = 0; k < V; k++)
+            se[k] = NAN;
+    }
+}
+
+#endif
