@@ -163,7 +163,8 @@ def extensions():
     )
     if sys.platform != "win32":
         common["libraries"] = common["libraries"] + ["m"]
-    headers = [os.path.join("fastscore", h) for h in ("_layout.h", "_reduce.h", "_omp.h")]
+    headers = [os.path.join("fastscore", h)
+               for h in ("_layout.h", "_reduce.h", "_rowops.h", "_onehot.h", "_omp.h")]
     samplers = [os.path.join("fastscore", h) for h in
                 ("_stream.h", "_samplers.h", "_stream_bitgen.h", "_ziggurat_tables.h",
                  "_samplers.pxd")]
@@ -174,7 +175,7 @@ def extensions():
         Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")],
                   depends=headers + includes + samplers, **common),
         Extension("fastscore._finish", [os.path.join("fastscore", "_finish.pyx")],
-                  depends=headers + [os.path.join("fastscore", "_onehot.h")], include_dirs=[PKG],
+                  depends=headers, include_dirs=[PKG],
                   define_macros=common["define_macros"]),
     ]
     return cythonize(

@@ -454,56 +454,41 @@ cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x,
 
 cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
                                  Py_ssize_t xs, Py_ssize_t m, double *terms) noexcept nogil:
-    # mvn_score_event for m events, operation for operation, each step a loop
-    # over the samples.  Rows (terms + r * BLOCK): v_i in row i, the (i, j)
-    # component in row E + i (i + 1) / 2 + j.  w_j waits in the row of
-    # (E - 1, j), which the last steps overwrite after every other use.
+    # mvn_score_event for m events, operation for operation, each step a
+    # vector loop over the samples (_rowops.h).  Rows (terms + r * BLOCK): v_i
+    # in row i, the (i, j) component in row E + i (i + 1) / 2 + j.  w_j waits
+    # in the row of (E - 1, j), which the last steps overwrite after every
+    # other use.
     cdef const double *loc = c + MVN_LOC
     cdef const double *L = c + MVN_SCALE_TRIL(E)
     cdef const double *inv = c + MVN_INV_DIAG(E)
     cdef Py_ssize_t i, j, k, R = E + (E - 1) * E // 2
     cdef double *wi
-    cdef double *wj
     cdef double *vi
-    cdef double *vj
     cdef double *t
     cdef double a
     for i in range(E):   # w = L^-1 (x - loc)
         wi = terms + (R + i) * BLOCK
+        a = loc[i]
         for k in range(m):
-            wi[k] = x[k * xs + i] - loc[i]
+            wi[k] = x[k * xs + i] - a
         for j in range(i):
-            a = L[i * E + j]
-            wj = terms + (R + j) * BLOCK
-            for k in range(m):
-                wi[k] = wi[k] - a * wj[k]
-        a = inv[i]
-        for k in range(m):
-            wi[k] = wi[k] * a
+            fs_row_sub_scaled(wi, terms + (R + j) * BLOCK, L[i * E + j], m)
+        fs_row_scale(wi, inv[i], m)
     for i in range(E - 1, -1, -1):   # v = L^-T w
         vi = terms + i * BLOCK
-        wi = terms + (R + i) * BLOCK
-        for k in range(m):
-            vi[k] = wi[k]
+        memcpy(vi, terms + (R + i) * BLOCK, m * sizeof(double))
         for j in range(i + 1, E):
-            a = L[j * E + i]
-            vj = terms + j * BLOCK
-            for k in range(m):
-                vi[k] = vi[k] - a * vj[k]
-        a = inv[i]
-        for k in range(m):
-            vi[k] = vi[k] * a
+            fs_row_sub_scaled(vi, terms + j * BLOCK, L[j * E + i], m)
+        fs_row_scale(vi, inv[i], m)
     for i in range(E):   # v w^T - diag(1 / L_ii), lower triangle
         vi = terms + i * BLOCK
         for j in range(i + 1):
             t = terms + (E + i * (i + 1) // 2 + j) * BLOCK
-            wj = terms + (R + j) * BLOCK
-            for k in range(m):
-                t[k] = vi[k] * wj[k]
             if i == j:
-                a = inv[i]
-                for k in range(m):
-                    t[k] = t[k] - a
+                fs_row_mul_sub(t, vi, terms + (R + j) * BLOCK, inv[i], m)
+            else:
+                fs_row_mul(t, vi, terms + (R + j) * BLOCK, m)
 
 
 # -- pathwise slots: the terms f'(x) dx/dtheta_j, from the sample x ------------

@@ -182,6 +182,19 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
         se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
 
 
+cdef object _baselines(int code, baseline, Py_ssize_t B):
+    """The baseline per batch element (zeros for the methods without one)."""
+    if code == M_BASELINE:
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(baseline, dtype=np.float64),
+                                                    (B,)))
+    return np.zeros(B, dtype=np.float64)
+
+
+cdef tuple _outputs(Py_ssize_t B, Py_ssize_t P):
+    """Fresh (value, value_stderr, grad, stderr) arrays for B elements of P components."""
+    return np.empty(B), np.empty(B), np.empty((B, P)), np.empty((B, P))
+
+
 def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_threads=1):
     """(value, value_stderr, grad, stderr) from moment sums (batch, row width of P)."""
     cdef int code = METHOD_CODES[method]
@@ -189,16 +202,8 @@ def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_thre
     if P < 1 or sums.shape[1] != fs_score_row_width(P):
         raise ValueError("sums must have %d + %dP columns (P >= 1), got %d"
                          % (FS_HEAD_WIDTH, FS_SCORE_WIDTH, sums.shape[1]))
-    cdef const double[::1] bv
-    if code == M_BASELINE:
-        bv = np.ascontiguousarray(np.broadcast_to(np.asarray(baseline, dtype=np.float64),
-                                                  (B,)))
-    else:
-        bv = np.zeros(B, dtype=np.float64)
-    value = np.empty(B)
-    value_se = np.empty(B)
-    g = np.empty((B, P))
-    se = np.empty((B, P))
+    cdef const double[::1] bv = _baselines(code, baseline, B)
+    value, value_se, g, se = _outputs(B, P)
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
     cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 16, B)
@@ -228,16 +233,8 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
         av = a
         if av.shape[0] != B or av.shape[1] != V:
             raise ValueError("a must have shape (batch, K)")
-    cdef const double[::1] bv
-    if code == M_BASELINE:
-        bv = np.ascontiguousarray(np.broadcast_to(np.asarray(baseline, dtype=np.float64),
-                                                  (B,)))
-    else:
-        bv = np.zeros(B, dtype=np.float64)
-    value = np.empty(B)
-    value_se = np.empty(B)
-    g = np.empty((B, V))
-    se = np.empty((B, V))
+    cdef const double[::1] bv = _baselines(code, baseline, B)
+    value, value_se, g, se = _outputs(B, V)
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
     cdef int nt = fs_threads_for(n_threads, B * V * 16, B)
@@ -288,10 +285,7 @@ def finish_mean(const double[:, ::1] sums, coef=None, int n_threads=1):
         cv = np.ascontiguousarray(coef, dtype=np.float64)
         if cv.shape[0] != B or cv.shape[1] != P:
             raise ValueError("coef must have shape (batch, P) = (%d, %d)" % (B, P))
-    value = np.empty(B)
-    value_se = np.empty(B)
-    g = np.empty((B, P))
-    se = np.empty((B, P))
+    value, value_se, g, se = _outputs(B, P)
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
     cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 16, B)
@@ -346,10 +340,7 @@ def finish_cv(const double[:, ::1] sums, eta, int n_threads=1):
                          % (FS_HEAD_WIDTH, FS_CV_WIDTH, sums.shape[1]))
     cdef const double[:, ::1] ev = np.ascontiguousarray(np.broadcast_to(
         np.asarray(eta, dtype=np.float64), (B, P)))
-    value = np.empty(B)
-    value_se = np.empty(B)
-    g = np.empty((B, P))
-    se = np.empty((B, P))
+    value, value_se, g, se = _outputs(B, P)
     used = np.empty((B, P))
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se, uv = used

@@ -104,6 +104,11 @@ __attribute__((always_inline)) static inline int64_t fs__onehot_loop(
 /* Components [0, V) of one row (a NULL: a_k = 1), 64 at a time: the counts
  * become doubles first (no vector conversion of int64 before AVX-512DQ). */
 #define FS__ONEHOT_CHUNK 64
+#define FS__ONEHOT_CASE(METHOD, ONES)                                               \
+    case 2 * (METHOD) + (ONES):                                                     \
+        bad |= fs__onehot_loop(r, c, drawn, fv + k0, ak, bc + k0, m, g + k0, se + k0, \
+                               METHOD, ONES);                                       \
+        break;
 #define FS__ONEHOT(SUFFIX, ATTR)                                                    \
 ATTR static int64_t fs__onehot_components_##SUFFIX(                                 \
     const fs_onehot_row *r, const int64_t *cnt, const double *fv, const double *a,  \
@@ -112,6 +117,7 @@ ATTR static int64_t fs__onehot_components_##SUFFIX(                             
     double c[FS__ONEHOT_CHUNK];                                                     \
     uint64_t drawn[FS__ONEHOT_CHUNK];                                               \
     int64_t bad = 0;                                                                \
+    const double *ak;                                                               \
     ptrdiff_t k0, k, m;                                                             \
     for (k0 = 0; k0 < V; k0 += m) {                                                 \
         m = V - k0 < FS__ONEHOT_CHUNK ? V - k0 : FS__ONEHOT_CHUNK;                  \
@@ -119,38 +125,16 @@ ATTR static int64_t fs__onehot_components_##SUFFIX(                             
             c[k] = (double)cnt[k0 + k];                                             \
             drawn[k] = (uint64_t)0 - (uint64_t)(cnt[k0 + k] > 0);                   \
         }                                                                           \
+        ak = a != NULL ? a + k0 : NULL;                                             \
         switch (r->method * 2 + (a == NULL)) {                                      \
-        case 2 * FS_M_PLAIN + 1:                                                    \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
-                                   FS_M_PLAIN, 1);                                  \
-            break;                                                                  \
-        case 2 * FS_M_PLAIN:                                                        \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
-                                   se + k0, FS_M_PLAIN, 0);                         \
-            break;                                                                  \
-        case 2 * FS_M_BASELINE + 1:                                                 \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
-                                   FS_M_BASELINE, 1);                               \
-            break;                                                                  \
-        case 2 * FS_M_BASELINE:                                                     \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
-                                   se + k0, FS_M_BASELINE, 0);                      \
-            break;                                                                  \
-        case 2 * FS_M_RLOO + 1:                                                     \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
-                                   FS_M_RLOO, 1);                                   \
-            break;                                                                  \
-        case 2 * FS_M_RLOO:                                                         \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
-                                   se + k0, FS_M_RLOO, 0);                          \
-            break;                                                                  \
-        case 2 * FS_M_CV + 1:                                                       \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a, bc + k0, m, g + k0, se + k0,   \
-                                   FS_M_CV, 1);                                     \
-            break;                                                                  \
-        default:                                                                    \
-            bad |= fs__onehot_loop(r, c, drawn, fv + k0, a + k0, bc + k0, m, g + k0,       \
-                                   se + k0, FS_M_CV, 0);                            \
+        FS__ONEHOT_CASE(FS_M_PLAIN, 1)                                              \
+        FS__ONEHOT_CASE(FS_M_PLAIN, 0)                                              \
+        FS__ONEHOT_CASE(FS_M_BASELINE, 1)                                           \
+        FS__ONEHOT_CASE(FS_M_BASELINE, 0)                                           \
+        FS__ONEHOT_CASE(FS_M_RLOO, 1)                                               \
+        FS__ONEHOT_CASE(FS_M_RLOO, 0)                                               \
+        FS__ONEHOT_CASE(FS_M_CV, 1)                                                 \
+        FS__ONEHOT_CASE(FS_M_CV, 0)                                                 \
         }                                                                           \
     }                                                                               \
     return bad;                                                                     \
