@@ -96,7 +96,7 @@ def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
         wave = 1
     if wave > total:
         wave = total
-    counts = _start_array(start, (batch, n_support), np.int64)
+    counts = _start_array(start, (batch, n_support), np.int64, n_threads != 1)
     if total == 0:
         return counts
     cdef int64_t[:, ::1] cv = counts

@@ -345,10 +345,21 @@ def merge_chunk_rows(int kind, double[:, ::1] tot, const double[:, :, ::1] rows,
                 _merge_rows(kind, &tot[b, 0], &rows[b, c, 0], P)
 
 
-def _start_array(start, shape, dtype):
-    """A fresh accumulator array: zeros, or a copy of the sums so far."""
+def _start_array(start, shape, dtype, bint touch=False):
+    """A fresh accumulator array: zeros, or a copy of the sums so far.
+
+    ``touch`` writes its pages here, on the calling thread: faulted in by the
+    threads of a parallel loop that does little per row (counting a few
+    samples), a batched policy gradient's (1e5, 8) counts and finish took up
+    to 2x longer on 2 cores; rows that cost a chunk of samples each do not
+    gain from it.
+    """
     if start is None:
-        return np.zeros(shape, dtype=dtype)
+        if not touch:
+            return np.zeros(shape, dtype=dtype)
+        arr = np.empty(shape, dtype=dtype)
+        arr.fill(0)
+        return arr
     arr = np.array(start, dtype=dtype, order="C", copy=True)
     if arr.shape != shape:
         raise ValueError("start must have shape %s, got %s" % (shape, arr.shape))

@@ -190,9 +190,17 @@ cdef object _baselines(int code, baseline, Py_ssize_t B):
     return np.zeros(B, dtype=np.float64)
 
 
-cdef tuple _outputs(Py_ssize_t B, Py_ssize_t P):
-    """Fresh (value, value_stderr, grad, stderr) arrays for B elements of P components."""
-    return np.empty(B), np.empty(B), np.empty((B, P)), np.empty((B, P))
+cdef tuple _outputs(Py_ssize_t B, Py_ssize_t P, int n_threads):
+    """Fresh (value, value_stderr, grad, stderr) arrays for B elements of P components.
+
+    For a run on threads their pages are written here, on the calling thread
+    (each row's finish is too little work to pay for page faults taken by
+    several threads at once: see _kernels._start_array)."""
+    out = np.empty(B), np.empty(B), np.empty((B, P)), np.empty((B, P))
+    if n_threads != 1:
+        for a in out:
+            a.fill(0.0)
+    return out
 
 
 def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_threads=1):
@@ -203,7 +211,7 @@ def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_thre
         raise ValueError("sums must have %d + %dP columns (P >= 1), got %d"
                          % (FS_HEAD_WIDTH, FS_SCORE_WIDTH, sums.shape[1]))
     cdef const double[::1] bv = _baselines(code, baseline, B)
-    value, value_se, g, se = _outputs(B, P)
+    value, value_se, g, se = _outputs(B, P, n_threads)
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
     cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 16, B)
@@ -234,7 +242,7 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
         if av.shape[0] != B or av.shape[1] != V:
             raise ValueError("a must have shape (batch, K)")
     cdef const double[::1] bv = _baselines(code, baseline, B)
-    value, value_se, g, se = _outputs(B, V)
+    value, value_se, g, se = _outputs(B, V, n_threads)
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
     cdef int nt = fs_threads_for(n_threads, B * V * 16, B)
@@ -285,7 +293,7 @@ def finish_mean(const double[:, ::1] sums, coef=None, int n_threads=1):
         cv = np.ascontiguousarray(coef, dtype=np.float64)
         if cv.shape[0] != B or cv.shape[1] != P:
             raise ValueError("coef must have shape (batch, P) = (%d, %d)" % (B, P))
-    value, value_se, g, se = _outputs(B, P)
+    value, value_se, g, se = _outputs(B, P, n_threads)
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
     cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 16, B)
@@ -340,7 +348,7 @@ def finish_cv(const double[:, ::1] sums, eta, int n_threads=1):
                          % (FS_HEAD_WIDTH, FS_CV_WIDTH, sums.shape[1]))
     cdef const double[:, ::1] ev = np.ascontiguousarray(np.broadcast_to(
         np.asarray(eta, dtype=np.float64), (B, P)))
-    value, value_se, g, se = _outputs(B, P)
+    value, value_se, g, se = _outputs(B, P, n_threads)
     used = np.empty((B, P))
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se, uv = used
