@@ -35,7 +35,8 @@ def reduce_isa():
 
 def set_reduce_isa(str name):
     """Use the reducer's ``name`` loops from now on (capped at the CPU's best), in the
-    kernels and in the finish (_finish's one-hot rows); returns the ones in use.  For tests and benchmarks: call it while nothing runs."""
+    kernels (folds and block loops) and in the finish (_finish's one-hot rows); returns
+    the ones in use.  For tests and benchmarks: call it while nothing runs."""
     if name not in STREAM_ISAS:
         raise ValueError("folds must be one of %s, got %r" % (", ".join(STREAM_ISAS), name))
     from fastscore import _finish   # its one-hot finish follows the same choice

@@ -125,10 +125,14 @@ def test_every_fold_path_gives_the_same_bits():
     """The moment folds run on SSE2, AVX2 or AVX-512 (the best the CPU has, chosen
     at load time) with 8 lanes of partial sums on every path: each path this
     machine has gives the same bits, for the score, mean and control-variate
-    blocks and block tails of every length."""
+    blocks and block tails of every length; so do the MultivariateNormal's
+    score-block loops (_rowops.h), which follow the same choice."""
     from fastscore import _kernels
 
+    scale_tril = [[1.0, 0.0, 0.0], [0.5, 2.0, 0.0], [-0.3, 0.2, 0.7]]
     cases = [(fs.Normal([0.5, 1.0], [1.5, 2.0]), fs.fn.power(2), {"method": "cv"}),
+             (fs.MultivariateNormal([0.0, 0.5, 1.0], scale_tril), fs.fn.linear([1.0, -0.5, 2.0]),
+              {"method": "baseline", "baseline": 0.3}),
              (fs.Gamma(2.5, 1.5), fs.fn.power(2), {"method": "rloo"}),
              (fs.Normal(0.5, 1.5), fs.fn.power(2), {"estimator": "pathwise"}),
              (fs.Bernoulli(probs=0.3), fs.fn.power(2), {"estimator": "rebar",
