@@ -59,7 +59,14 @@ static inline double fs__mask(uint64_t mask, double v)
  * floating-point sum over k would keep the loop from being vectorised).
  * Inlined with constant method and ones (a_k = 1), so that each case is a
  * loop without branches. */
-__attribute__((always_inline)) static inline int64_t fs__onehot_loop(
+#if defined(__GNUC__) || defined(__clang__)
+#define FS__ALWAYS_INLINE __attribute__((always_inline)) static inline
+#elif defined(_MSC_VER)
+#define FS__ALWAYS_INLINE static __forceinline
+#else
+#define FS__ALWAYS_INLINE static inline
+#endif
+FS__ALWAYS_INLINE int64_t fs__onehot_loop(
     const fs_onehot_row *r, const double *c, const uint64_t *drawn, const double *fv,
     const double *a, const double *bc, ptrdiff_t m, double *g, double *se, const int method,
     const int ones)
