@@ -4,24 +4,16 @@ Runs only where gymnasium is installed (skipped with the reason otherwise),
 except the check that the script exits with status 2 without it.
 """
 
-import importlib.util
-import pathlib
 import sys
 
 import numpy as np
 import pytest
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+from _examples import load_example
 
 
 def load():
-    if str(EXAMPLES) not in sys.path:
-        sys.path.insert(0, str(EXAMPLES))  # for the shared _plotting helper
-    spec = importlib.util.spec_from_file_location("example_cartpole_reinforce",
-                                                  EXAMPLES / "cartpole_reinforce.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("cartpole_reinforce")
 
 
 @pytest.fixture

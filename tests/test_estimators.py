@@ -8,10 +8,7 @@ estimator does not apply.
 """
 
 import ctypes
-import importlib.util
 import math
-import pathlib
-import sys
 import warnings
 
 import numpy as np
@@ -19,6 +16,7 @@ import pytest
 from scipy import LowLevelCallable, special
 
 import fastscore as fs
+from _examples import load_example
 
 N = 200_000
 CHUNK = fs.CHUNK_SIZE
@@ -370,16 +368,6 @@ def test_nonfinite_terms_are_reported():
 
 
 # -- the example ----------------------------------------------------------------
-
-def load_example(name):
-    examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
-    if str(examples) not in sys.path:
-        sys.path.insert(0, str(examples))
-    spec = importlib.util.spec_from_file_location("example_" + name, examples / (name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 @pytest.mark.parametrize("fname", ["(x-k)^2", "exp(-k x^2)", "cos(k x)"])
 def test_example_variances_match_the_exact_ones(fname):

@@ -1,22 +1,10 @@
 """The examples run, at small sizes, and reach the answers they claim."""
 
-import importlib.util
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
-
-def load(name):
-    if str(EXAMPLES) not in sys.path:
-        sys.path.insert(0, str(EXAMPLES))  # for their shared _plotting helper
-    spec = importlib.util.spec_from_file_location("example_" + name, EXAMPLES / (name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from _examples import load_example as load
 
 
 def test_bandit_converges_to_the_best_arm():

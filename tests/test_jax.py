@@ -23,6 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 
 import fastscore as fs  # noqa: E402
 import fastscore.jax as fs_jax  # noqa: E402
+from _examples import load_example  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -450,15 +451,7 @@ def test_parameter_errors():
 
 # ---------------------------------------------------------------------------
 def bandit_example():
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / \
-        "bandit_policy_gradient.py"
-    spec = importlib.util.spec_from_file_location("example_bandit_for_jax", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("bandit_policy_gradient")
 
 
 def test_jit_loop_trains_the_example_bandit(assert_close):

@@ -21,6 +21,7 @@ import torch.distributions as td  # noqa: E402
 
 import fastscore as fs  # noqa: E402
 import fastscore.torch as fs_torch  # noqa: E402
+from _examples import load_example  # noqa: E402
 
 F64 = torch.float64
 
@@ -381,15 +382,7 @@ def test_validate_args_passes_through():
 # ---------------------------------------------------------------------------
 # Training: the bandit of examples/bandit_policy_gradient.py, and a contextual one
 def bandit_example():
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / \
-        "bandit_policy_gradient.py"
-    spec = importlib.util.spec_from_file_location("example_bandit_for_torch", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("bandit_policy_gradient")
 
 
 def test_torch_reinforce_loop_trains_the_example_bandit(assert_close):
