@@ -139,24 +139,38 @@ cdef inline double _stderr(double ez2, double g, double inv_n1) noexcept nogil:
     return sqrt(v) if v > 0.0 else (0.0 if v == v else NAN)
 
 
+cdef inline bint _finish_head(const double *S, Py_ssize_t width, double *inv_n,
+                              double *inv_n1, double *md, double *value,
+                              double *value_se) noexcept nogil:
+    # The part of every kind's finish that reads the row's head: 1 / n,
+    # 1 / (n - 1), the mean of d = f - shift, the value and its standard
+    # error; returns whether all ``width`` sums of the row are finite (the
+    # standard errors are NaN otherwise).
+    cdef Py_ssize_t j
+    cdef bint finite = True
+    inv_n[0] = 1.0 / S[FS_N]
+    inv_n1[0] = 1.0 / (S[FS_N] - 1.0)
+    md[0] = S[FS_SUM_D] * inv_n[0]
+    for j in range(width):
+        if not isfinite(S[j]):
+            finite = False
+    value[0] = S[FS_SHIFT] + md[0]
+    value_se[0] = _stderr(S[FS_SUM_DD] * inv_n[0], md[0], inv_n1[0]) if finite else NAN
+    return finite
+
+
 cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
                       double *value, double *value_se, double *g, double *se) noexcept nogil:
     # The estimators of fastscore._kinds.ScoreFunction, from one row of
     # shifted moment sums.  Divisions by n and n - 1 are multiplications by
     # reciprocals taken once per row: a divide per term made this loop the
     # costliest part of a batched policy gradient (many rows, few samples each).
-    cdef double n = S[FS_N], shift = S[FS_SHIFT], inv_n = 1.0 / S[FS_N]
-    cdef double inv_n1 = 1.0 / (S[FS_N] - 1.0)
-    cdef double md = S[FS_SUM_D] * inv_n, c, ez2, gj, scale2
+    cdef double n = S[FS_N], shift = S[FS_SHIFT], inv_n, inv_n1, md, c, ez2, gj, scale2
     cdef double Ss, Sss, Sds, Sdss, Sddss
     cdef const double *blk
     cdef Py_ssize_t j
-    cdef bint finite = True
-    for j in range(fs_score_row_width(P)):
-        if not isfinite(S[j]):
-            finite = False
-    value[0] = shift + md
-    value_se[0] = _stderr(S[FS_SUM_DD] * inv_n, md, inv_n1) if finite else NAN
+    cdef bint finite = _finish_head(S, fs_score_row_width(P), &inv_n, &inv_n1, &md, value,
+                                    value_se)
     # rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares:
     scale2 = n * inv_n1 * n * inv_n1 * inv_n
     for j in range(P):
@@ -259,16 +273,11 @@ cdef void _finish_mean_row(const double *S, Py_ssize_t P, const double *coef, do
                            double *value_se, double *g, double *se) noexcept nogil:
     # gradient j = c_j mean(t_j), stderr |c_j| sd(t_j) / sqrt(n), from one row
     # of mean blocks (fastscore._kinds.MeanKind); coef NULL means c = 1.
-    cdef double inv_n = 1.0 / S[FS_N], inv_n1 = 1.0 / (S[FS_N] - 1.0)
-    cdef double md = S[FS_SUM_D] * inv_n, mt, cj
+    cdef double inv_n, inv_n1, md, mt, cj
     cdef const double *blk
     cdef Py_ssize_t j
-    cdef bint finite = True
-    for j in range(fs_mean_row_width(P)):
-        if not isfinite(S[j]):
-            finite = False
-    value[0] = S[FS_SHIFT] + md
-    value_se[0] = _stderr(S[FS_SUM_DD] * inv_n, md, inv_n1) if finite else NAN
+    cdef bint finite = _finish_head(S, fs_mean_row_width(P), &inv_n, &inv_n1, &md, value,
+                                    value_se)
     for j in range(P):
         blk = S + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j
         mt = blk[FS_SUM_T] * inv_n
@@ -310,16 +319,11 @@ cdef void _finish_cv_row(const double *S, Py_ssize_t P, const double *eta, doubl
     # gradient j = mean(A + eta C) (C has mean zero), eta given or, where eta is
     # NaN, the variance-minimising -cov(A, C) / var(C) of the same samples
     # (fastscore._kinds.Rebar); stderr from the variance of A + eta C.
-    cdef double inv_n = 1.0 / S[FS_N], inv_n1 = 1.0 / (S[FS_N] - 1.0)
-    cdef double md = S[FS_SUM_D] * inv_n, ma, mc, vc, cac, e, ez2, gm
+    cdef double inv_n, inv_n1, md, ma, mc, vc, cac, e, ez2, gm
     cdef const double *blk
     cdef Py_ssize_t j
-    cdef bint finite = True
-    for j in range(fs_cv_row_width(P)):
-        if not isfinite(S[j]):
-            finite = False
-    value[0] = S[FS_SHIFT] + md
-    value_se[0] = _stderr(S[FS_SUM_DD] * inv_n, md, inv_n1) if finite else NAN
+    cdef bint finite = _finish_head(S, fs_cv_row_width(P), &inv_n, &inv_n1, &md, value,
+                                    value_se)
     for j in range(P):
         blk = S + FS_HEAD_WIDTH + FS_CV_WIDTH * j
         ma = blk[FS_SUM_A] * inv_n
