@@ -303,17 +303,25 @@ static inline void fs_fold_mean(const double *t, ptrdiff_t m, double *block)
     FS__DISPATCH(fs__fold_mean, (t, m, block));
 }
 
-/* The head of a row (n and the value's shifted sums) of a merged into tot's;
- * returns a's count (0: nothing to merge) and sets *delta to a's shift minus
- * tot's.  tot[FS_N] == 0 is the caller's case (a is copied). */
-static inline double fs__merge_head(double *tot, const double *a, double *delta)
+/* The start of every merge of row a (width numbers) into tot: nothing when a
+ * is empty, a copy when tot is, else the head (n and the value's shifted
+ * sums) re-expressed on tot's shift.  Returns 1 when the caller still has
+ * the blocks to merge, with *delta a's shift minus tot's (before the merge). */
+static inline int fs__merge_head(double *tot, const double *a, ptrdiff_t width, double *delta)
 {
-    double na = a[FS_N], sd_a = a[FS_SUM_D], dl = a[FS_SHIFT] - tot[FS_SHIFT];
+    double na = a[FS_N], sd_a = a[FS_SUM_D], dl;
+    if (na == 0.0)
+        return 0;
+    if (tot[FS_N] == 0.0) {
+        memcpy(tot, a, (size_t)width * sizeof(double));
+        return 0;
+    }
+    dl = a[FS_SHIFT] - tot[FS_SHIFT];
     tot[FS_N] = tot[FS_N] + na;
     tot[FS_SUM_D] = tot[FS_SUM_D] + (sd_a + dl * na);
     tot[FS_SUM_DD] = tot[FS_SUM_DD] + ((a[FS_SUM_DD] + (2.0 * dl) * sd_a) + (dl * dl) * na);
     *delta = dl;
-    return na;
+    return 1;
 }
 
 /* Fold the mean-block row a into tot, each block re-expressed on tot's shifts. */
@@ -323,13 +331,8 @@ static inline void fs_merge_mean_rows(double *tot, const double *a, ptrdiff_t P)
     const double *ab;
     double *tb;
     ptrdiff_t j;
-    if (na == 0.0)
+    if (!fs__merge_head(tot, a, fs_mean_row_width(P), &delta))
         return;
-    if (tot[FS_N] == 0.0) {
-        memcpy(tot, a, (size_t)fs_mean_row_width(P) * sizeof(double));
-        return;
-    }
-    fs__merge_head(tot, a, &delta);
     for (j = 0; j < P; j++) {
         ab = a + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j;
         tb = tot + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j;
@@ -360,13 +363,8 @@ static inline void fs_merge_cv_rows(double *tot, const double *a, ptrdiff_t P)
     const double *ab;
     double *tb;
     ptrdiff_t j;
-    if (na == 0.0)
+    if (!fs__merge_head(tot, a, fs_cv_row_width(P), &delta))
         return;
-    if (tot[FS_N] == 0.0) {
-        memcpy(tot, a, (size_t)fs_cv_row_width(P) * sizeof(double));
-        return;
-    }
-    fs__merge_head(tot, a, &delta);
     for (j = 0; j < P; j++) {
         ab = a + FS_HEAD_WIDTH + FS_CV_WIDTH * j;
         tb = tot + FS_HEAD_WIDTH + FS_CV_WIDTH * j;
@@ -386,17 +384,12 @@ static inline void fs_merge_cv_rows(double *tot, const double *a, ptrdiff_t P)
  * totals; fastscore._moments.merge is the NumPy twin. */
 static inline void fs_merge_score_rows(double *tot, const double *a, ptrdiff_t P)
 {
-    double na = a[FS_N], delta, ss, sss, sds, sdss;
+    double delta, ss, sss, sds, sdss;
     const double *ab;
     double *tb;
     ptrdiff_t j;
-    if (na == 0.0)
+    if (!fs__merge_head(tot, a, fs_score_row_width(P), &delta))
         return;
-    if (tot[FS_N] == 0.0) {
-        memcpy(tot, a, (size_t)fs_score_row_width(P) * sizeof(double));
-        return;
-    }
-    fs__merge_head(tot, a, &delta);
     for (j = 0; j < P; j++) {
         ab = a + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j;
         tb = tot + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j;
