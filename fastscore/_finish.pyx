@@ -52,9 +52,12 @@ cdef extern from "_onehot.h" nogil:
         M_BASELINE "FS_M_BASELINE"
         M_RLOO "FS_M_RLOO"
         M_CV "FS_M_CV"
-    void fs_onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
-                              const double *bc, Py_ssize_t V, int method, double base,
-                              double *value, double *value_se, double *g, double *se)
+    enum:
+        FS__GROUP
+    void fs_onehot_finish_group(const int64_t *cnt, const double *fv, const double *a,
+                                const double *bc, Py_ssize_t rows, Py_ssize_t V, int method,
+                                const double *base, double *value, double *value_se,
+                                double *g, double *se)
 
 cdef extern from "_omp.h" nogil:
     int fs_threads_for(int n_threads, int64_t work, int64_t items)
@@ -247,11 +250,11 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
     """(value, value_stderr, grad, stderr) straight from one-hot family counts.
 
     onehot_count_sums and finish_sums fused per batch element, with the same
-    bits (_onehot.h): the row's moment sums are never written, and each
-    row's components are one vector loop.  ``a`` None means a_k = 1 (logits).
+    bits (_onehot.h): the rows' moment sums are never written, and eight
+    rows at a time are one vector loop, a lane per row.  ``a`` None means a_k = 1 (logits).
     """
     cdef int code = METHOD_CODES[method]
-    cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], b
+    cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], grp, b
     if fvals.shape[0] != B or fvals.shape[1] != V or bcoef.shape[0] != B \
             or bcoef.shape[1] != V:
         raise ValueError("counts, fvals and b must all have shape (batch, K)")
@@ -265,13 +268,17 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
     value, value_se, g, se = _outputs(B, V, n_threads)
     cdef double[::1] vv = value, vsv = value_se
     cdef double[:, ::1] gv = g, sev = se
-    cdef int nt = fs_threads_for(n_threads, B * V * 16, B)
+    cdef Py_ssize_t groups = (B + FS__GROUP - 1) // FS__GROUP
+    cdef int nt = fs_threads_for(n_threads, B * V * 16, groups)
     if B > 0 and V > 0:
         with nogil:
-            for b in prange(B, num_threads=nt, schedule="static"):
-                fs_onehot_finish_row(&counts[b, 0], &fvals[b, 0], NULL if ones else &av[b, 0],
-                                     &bcoef[b, 0], V, code, bv[b], &vv[b], &vsv[b], &gv[b, 0],
-                                     &sev[b, 0])
+            # FS__GROUP rows at a time: a vector lane per row (_onehot.h).
+            for grp in prange(groups, num_threads=nt, schedule="static"):
+                b = grp * FS__GROUP
+                fs_onehot_finish_group(&counts[b, 0], &fvals[b, 0],
+                                       NULL if ones else &av[b, 0], &bcoef[b, 0],
+                                       min(FS__GROUP, B - b), V, code, &bv[b], &vv[b],
+                                       &vsv[b], &gv[b, 0], &sev[b, 0])
     return value, value_se, g, se
 
 

@@ -162,17 +162,22 @@ def test_every_fold_path_gives_the_same_bits():
 
 
 def test_onehot_finish_is_the_general_finish_on_every_path():
-    """The fused one-hot finish (_onehot.h: a vector loop over the categories)
-    gives the bits of the general path, the moment sums of the counts then
-    their finish, for every method, probs and logits coefficients, rows with
-    undrawn categories where f is infinite, a drawn infinite f (NaN standard
-    errors), a single draw and many categories (chunks of 64), under every
-    reducer path the CPU has."""
+    """The fused one-hot finish (_onehot.h: eight rows at a time, a vector lane
+    each, or a vector loop over the categories of one row) gives the bits of
+    the general path, the moment sums of the counts then their finish, for
+    every method, probs and logits coefficients, rows with undrawn categories
+    where f is infinite, a drawn infinite f (NaN standard errors), a single
+    draw, full and partial groups of rows, 8 categories (a constant in the
+    group loop) and other numbers of them, a count of 2^52 or more (the row
+    path) and many categories (chunks of 64), under every reducer path the
+    CPU has."""
     from fastscore import _finish, _kernels
     g = np.random.default_rng(7)
     cases = []
-    for B, K, top in ((40, 8, 5), (30, 3, 2), (12, 70, 30), (5, 1, 4)):
+    for B, K, top in ((40, 8, 5), (30, 3, 2), (16, 20, 3), (12, 70, 30), (5, 1, 4)):
         counts = g.integers(0, top, size=(B, K)).astype(np.int64)
+        if K == 20:
+            counts[11, 4] = 2 ** 52 + 5         # its group takes the row path
         counts[::4, 0] = 0
         counts[1] = 0
         counts[1, -1] = 1                       # one draw: n - 1 = 0
