@@ -467,6 +467,8 @@ cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
     cdef double *vi
     cdef double *t
     cdef double a
+    if fs_mvn_score_small(loc, L, inv, x, xs, m, terms, BLOCK, E):
+        return   # E of 2 to 4: the steps below fused per sample, the same bits
     for i in range(E):   # w = L^-1 (x - loc)
         wi = terms + (R + i) * BLOCK
         a = loc[i]

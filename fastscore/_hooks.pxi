@@ -44,6 +44,16 @@ def set_reduce_isa(str name):
     return STREAM_ISAS[fs_reduce_set_isa(STREAM_ISAS.index(name))]
 
 
+def set_mvn_fused(bint on):
+    """Whether MultivariateNormal's score block of an event of 2 to 4 runs as one
+    fused loop (the default) or as the row steps of any E; returns the previous
+    choice.  The two give the same bits; for tests: call it while nothing runs."""
+    global fs_mvn_small_on
+    cdef bint was = fs_mvn_small_on
+    fs_mvn_small_on = on
+    return was
+
+
 def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64"):
     """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy)."""
     cdef fs_stream st

@@ -60,13 +60,6 @@ static inline double fs__mask(uint64_t mask, double v)
  * floating-point sum over k would keep the loop from being vectorised).
  * Inlined with constant method and ones (a_k = 1), so that each case is a
  * loop without branches. */
-#if defined(__GNUC__) || defined(__clang__)
-#define FS__ALWAYS_INLINE __attribute__((always_inline)) static inline
-#elif defined(_MSC_VER)
-#define FS__ALWAYS_INLINE static __forceinline
-#else
-#define FS__ALWAYS_INLINE static inline
-#endif
 FS__ALWAYS_INLINE int64_t fs__onehot_loop(
     const fs_onehot_row *r, const double *c, const uint64_t *drawn, const double *fv,
     const double *a, const double *bc, ptrdiff_t m, double *g, double *se, const int method,
@@ -228,12 +221,6 @@ static inline void fs_onehot_finish_row(const int64_t *cnt, const double *fv, co
  * transposed into [k][lane] blocks first and its outputs transposed back.
  * For V <= FS__GROUP_MAX_V; wider rows take the row path. */
 #define FS__GROUP 8
-/* The lane loops are what is vectorised (not the loops over k around them). */
-#if defined(_OPENMP) && (defined(__GNUC__) || defined(__clang__))
-#define FS__LANES _Pragma("omp simd")
-#else
-#define FS__LANES
-#endif
 #define FS__GROUP_MAX_V 32
 
 /* (double)c for 0 <= c < 2^52, by integer operations the compiler
@@ -280,14 +267,14 @@ FS__ALWAYS_INLINE void fs__onehot_group(
         bad[l] = 0;
     }
     for (k = 0; k < V; k++)
-        FS__LANES for (l = 0; l < FS__GROUP; l++) {
+        FS__LANE_LOOP for (l = 0; l < FS__GROUP; l++) {
             n[l] = n[l] + C[k][l];
             shift[l] = shift[l] + C[k][l] * fs__mask(M[k][l], F[k][l]);
         }
     for (l = 0; l < FS__GROUP; l++)
         shift[l] = shift[l] / n[l];
     for (k = 0; k < V; k++)
-        FS__LANES for (l = 0; l < FS__GROUP; l++) {
+        FS__LANE_LOOP for (l = 0; l < FS__GROUP; l++) {
             double d = fs__mask(M[k][l], F[k][l] - shift[l]);
             sd[l] = sd[l] + C[k][l] * d;
             sdd[l] = sdd[l] + C[k][l] * d * d;
@@ -299,7 +286,7 @@ FS__ALWAYS_INLINE void fs__onehot_group(
         scale2[l] = n[l] * inv_n1[l] * n[l] * inv_n1[l] * inv_n[l];
     }
     for (k = 0; k < V; k++)
-        FS__LANES for (l = 0; l < FS__GROUP; l++) {
+        FS__LANE_LOOP for (l = 0; l < FS__GROUP; l++) {
             double ck = C[k][l], bk = Bc[k][l], bk2 = bk * bk;
             double ak = fs__mask(M[k][l], A[k][l]), d = fs__mask(M[k][l], F[k][l] - shift[l]);
             double cd = ck * d, cdd = cd * d, amb2 = (ak - bk) * (ak - bk);

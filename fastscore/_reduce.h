@@ -223,6 +223,25 @@ ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_
 #define FS__UNUSED
 #endif
 
+/* Forced inlining, for the helpers the per-ISA loops (_rowops.h, _onehot.h)
+ * inline with constant arguments, so that each case is a loop without
+ * branches. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FS__ALWAYS_INLINE __attribute__((always_inline)) static inline
+#elif defined(_MSC_VER)
+#define FS__ALWAYS_INLINE static __forceinline
+#else
+#define FS__ALWAYS_INLINE static inline
+#endif
+
+/* Before the loop whose iterations are the vector lanes, when loops nest
+ * (otherwise the compiler may vectorise another one, or none). */
+#if defined(_OPENMP) && (defined(__GNUC__) || defined(__clang__))
+#define FS__LANE_LOOP _Pragma("omp simd")
+#else
+#define FS__LANE_LOOP
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 FS__FOLDS(portable, FS__UNUSED, fs__v2, 2)
 #else

@@ -73,4 +73,95 @@ static inline void fs_row_mul_sub(double *dst, const double *x, const double *y,
     FS__DISPATCH(fs__row_mul_sub, (dst, x, y, a, m));
 }
 
+/* MultivariateNormal's score terms for m samples of a small event (E = 2, 3
+ * or 4): the row steps of mvn_score_block (_families.pxi) fused into one
+ * loop over the samples, with the same operations in the same order per
+ * sample, so the same bits; the loops over i and j unroll (E constant) and
+ * the loop over samples is the vector one.  x: sample k's event at
+ * x + k xs; loc, L (row-major E x E) and inv (1 / L_ii) the constants;
+ * terms: row r at terms + r ld, v_i in row i, the (i, j) component of the
+ * lower triangle in row E + i (i + 1) / 2 + j. */
+#define FS__MVN_MAX_E 4
+#if defined(__GNUC__) && !defined(__clang__)
+#define FS__UNROLL _Pragma("GCC unroll 16")
+#else
+#define FS__UNROLL
+#endif
+FS__ALWAYS_INLINE void fs__mvn_score_small(const double *loc_, const double *L_,
+                                           const double *inv_, const double *x, ptrdiff_t xs,
+                                           ptrdiff_t m, double *terms, ptrdiff_t ld,
+                                           const int E)
+{
+    /* The constants in locals: the stores to terms cannot alias them. */
+    double loc[FS__MVN_MAX_E], L[FS__MVN_MAX_E * FS__MVN_MAX_E], inv[FS__MVN_MAX_E];
+    ptrdiff_t k;
+    int i, j;
+    FS__UNROLL for (i = 0; i < E; i++) {
+        loc[i] = loc_[i];
+        inv[i] = inv_[i];
+        FS__UNROLL for (j = 0; j < E; j++)
+            L[i * E + j] = L_[i * E + j];
+    }
+    FS__LANE_LOOP for (k = 0; k < m; k++) {
+        double w[FS__MVN_MAX_E], v[FS__MVN_MAX_E];
+        FS__UNROLL for (i = 0; i < E; i++) {   /* w = L^-1 (x - loc) */
+            w[i] = x[k * xs + i] - loc[i];
+            FS__UNROLL for (j = 0; j < i; j++)
+                w[i] = w[i] - L[i * E + j] * w[j];
+            w[i] = w[i] * inv[i];
+        }
+        FS__UNROLL for (i = E - 1; i >= 0; i--) {   /* v = L^-T w */
+            v[i] = w[i];
+            FS__UNROLL for (j = i + 1; j < E; j++)
+                v[i] = v[i] - L[j * E + i] * v[j];
+            v[i] = v[i] * inv[i];
+        }
+        FS__UNROLL for (i = 0; i < E; i++) {
+            terms[i * ld + k] = v[i];
+            FS__UNROLL for (j = 0; j <= i; j++)   /* v w^T - diag(1 / L_ii), lower triangle */
+                terms[(E + i * (i + 1) / 2 + j) * ld + k] =
+                    i == j ? v[i] * w[j] - inv[i] : v[i] * w[j];
+        }
+    }
+}
+
+#define FS__MVN_SMALL(SUFFIX, ATTR)                                                     \
+ATTR static int fs__mvn_score_##SUFFIX(const double *loc, const double *L, const double *inv, \
+                                       const double *x, ptrdiff_t xs, ptrdiff_t m,      \
+                                       double *terms, ptrdiff_t ld, ptrdiff_t E)        \
+{                                                                                       \
+    switch (E) {                                                                        \
+    case 2: fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 2); return 1;         \
+    case 3: fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 3); return 1;         \
+    case 4: fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 4); return 1;         \
+    }                                                                                   \
+    return 0;                                                                           \
+}
+
+FS__MVN_SMALL(portable, FS__UNUSED)
+#if FS_REDUCE_X86_SIMD
+FS__MVN_SMALL(avx2, FS__UNUSED __attribute__((target("avx2"))))
+FS__MVN_SMALL(avx512, FS__UNUSED __attribute__((target("avx512f"))))
+#endif
+
+/* Whether fs_mvn_score_small is used (tests turn it off to compare bits). */
+static int fs_mvn_small_on = 1;
+
+/* The fused score terms when E is 2, 3 or 4 (returns 1); 0, writing
+ * nothing, for any other E (the caller takes the row steps). */
+static inline int fs_mvn_score_small(const double *loc, const double *L, const double *inv,
+                                     const double *x, ptrdiff_t xs, ptrdiff_t m,
+                                     double *terms, ptrdiff_t ld, ptrdiff_t E)
+{
+    if (!fs_mvn_small_on)
+        return 0;
+#if FS_REDUCE_X86_SIMD
+    if (fs_reduce_isa == 2)
+        return fs__mvn_score_avx512(loc, L, inv, x, xs, m, terms, ld, E);
+    if (fs_reduce_isa == 1)
+        return fs__mvn_score_avx2(loc, L, inv, x, xs, m, terms, ld, E);
+#endif
+    return fs__mvn_score_portable(loc, L, inv, x, xs, m, terms, ld, E);
+}
+
 #endif

@@ -161,6 +161,43 @@ def test_every_fold_path_gives_the_same_bits():
         _kernels.set_reduce_isa(chosen)
 
 
+def test_mvn_fused_score_block_gives_the_bits_of_the_row_steps():
+    """MultivariateNormal's score terms for events of 2 to 4 run as one fused
+    loop over the samples (_rowops.h); they give the bits of the row steps
+    that serve every other event size, under every reducer path."""
+    from fastscore import _kernels
+    g = np.random.default_rng(3)
+    cases = []
+    for D in (2, 3, 4, 5):
+        L = np.tril(g.normal(size=(D, D)) * 0.4, -1) + np.diag(g.uniform(0.5, 2.0, size=D))
+        cases.append((fs.MultivariateNormal(g.normal(size=D), L),
+                      fs.fn.linear(g.normal(size=D))))
+
+    def run():
+        out = []
+        for d, f in cases:
+            for method in ("plain", "rloo", "cv"):
+                est = fs.estimate(d, f, fs.CHUNK_SIZE + 13, rng=2, n_threads=1, method=method)
+                out += [np.asarray(est.value_stderr)]
+                out += [np.asarray(est.grad[k]) for k in est.grad]
+                out += [np.asarray(est.stderr[k]) for k in est.stderr]
+        return out
+
+    chosen, have = _kernels.reduce_isa()
+    was = _kernels.set_mvn_fused(False)
+    try:
+        want = run()
+        for isa in have:
+            assert _kernels.set_reduce_isa(isa) == isa
+            for fused in (True, False):
+                _kernels.set_mvn_fused(fused)
+                got = run()
+                assert all(np.array_equal(a, b) for a, b in zip(got, want)), (isa, fused)
+    finally:
+        _kernels.set_mvn_fused(was)
+        _kernels.set_reduce_isa(chosen)
+
+
 def test_onehot_finish_is_the_general_finish_on_every_path():
     """The fused one-hot finish (_onehot.h: eight rows at a time, a vector lane
     each, or a vector loop over the categories of one row) gives the bits of
