@@ -141,11 +141,7 @@ ATTR static int64_t fs__onehot_components_##SUFFIX(                             
     return bad;                                                                     \
 }
 
-FS__ONEHOT(portable, FS__UNUSED)
-#if FS_REDUCE_X86_SIMD
-FS__ONEHOT(avx2, FS__UNUSED __attribute__((target("avx2"))))
-FS__ONEHOT(avx512, FS__UNUSED __attribute__((target("avx512f"))))
-#endif
+FS__FOR_EACH_ISA(FS__ONEHOT)
 
 static inline int64_t fs__onehot_components(const fs_onehot_row *r, const int64_t *cnt,
                                             const double *fv, const double *a,
@@ -356,11 +352,15 @@ ATTR static void fs__onehot_group_##SUFFIX(                                     
     }                                                                               \
 }
 
-FS__GROUP_FN(portable, FS__UNUSED)
-#if FS_REDUCE_X86_SIMD
-FS__GROUP_FN(avx2, FS__UNUSED __attribute__((target("avx2"))))
-FS__GROUP_FN(avx512, FS__UNUSED __attribute__((target("avx512f"))))
-#endif
+FS__FOR_EACH_ISA(FS__GROUP_FN)
+
+static inline void fs__onehot_group_isa(const int64_t *cnt, const double *fv, const double *a,
+                                        const double *bc, ptrdiff_t V, int method,
+                                        const double *base, double *value, double *value_se,
+                                        double *g, double *se)
+{
+    FS__DISPATCH(fs__onehot_group, (cnt, fv, a, bc, V, method, base, value, value_se, g, se));
+}
 
 /* Rows [0, rows) of a batch (rows <= FS__GROUP): base[r] is row r's baseline.
  * A full group of small counts takes the lane-per-row path, anything else
@@ -378,17 +378,7 @@ static inline void fs_onehot_finish_group(const int64_t *cnt, const double *fv,
         for (i = 0; i < FS__GROUP * V; i++)
             high |= (uint64_t)cnt[i];
         if (high < (UINT64_C(1) << 52)) {
-#if FS_REDUCE_X86_SIMD
-            if (fs_reduce_isa == 2) {
-                fs__onehot_group_avx512(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
-                return;
-            }
-            if (fs_reduce_isa == 1) {
-                fs__onehot_group_avx2(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
-                return;
-            }
-#endif
-            fs__onehot_group_portable(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
+            fs__onehot_group_isa(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
             return;
         }
     }

@@ -286,6 +286,17 @@ __attribute__((constructor)) static void fs_reduce_choose_isa(void)
 }
 #endif
 
+/* DEF(SUFFIX, ATTR) for every build of a loop: portable, and where the
+ * compiler can target them, AVX2 and AVX-512F (what FS__DISPATCH chooses from). */
+#if FS_REDUCE_X86_SIMD
+#define FS__FOR_EACH_ISA(DEF)                                                           \
+    DEF(portable, FS__UNUSED)                                                           \
+    DEF(avx2, FS__UNUSED __attribute__((target("avx2"))))                               \
+    DEF(avx512, FS__UNUSED __attribute__((target("avx512f"))))
+#else
+#define FS__FOR_EACH_ISA(DEF) DEF(portable, FS__UNUSED)
+#endif
+
 #if FS_REDUCE_X86_SIMD
 #define FS__DISPATCH(name, args)                                                        \
     do {                                                                                \

@@ -42,11 +42,7 @@ ATTR static void fs__row_mul_sub_##SUFFIX(double *dst, const double *x, const do
         dst[k] = x[k] * y[k] - a;                                                       \
 }
 
-FS__ROWOPS(portable, FS__UNUSED)
-#if FS_REDUCE_X86_SIMD
-FS__ROWOPS(avx2, FS__UNUSED __attribute__((target("avx2"))))
-FS__ROWOPS(avx512, FS__UNUSED __attribute__((target("avx512f"))))
-#endif
+FS__FOR_EACH_ISA(FS__ROWOPS)
 
 /* dst[k] = dst[k] - a x[k] */
 static inline void fs_row_sub_scaled(double *dst, const double *x, double a, ptrdiff_t m)
@@ -126,26 +122,29 @@ FS__ALWAYS_INLINE void fs__mvn_score_small(const double *loc_, const double *L_,
 }
 
 #define FS__MVN_SMALL(SUFFIX, ATTR)                                                     \
-ATTR static int fs__mvn_score_##SUFFIX(const double *loc, const double *L, const double *inv, \
-                                       const double *x, ptrdiff_t xs, ptrdiff_t m,      \
-                                       double *terms, ptrdiff_t ld, ptrdiff_t E)        \
+ATTR static void fs__mvn_score_##SUFFIX(const double *loc, const double *L, const double *inv, \
+                                        const double *x, ptrdiff_t xs, ptrdiff_t m,     \
+                                        double *terms, ptrdiff_t ld, ptrdiff_t E)       \
 {                                                                                       \
-    switch (E) {                                                                        \
-    case 2: fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 2); return 1;         \
-    case 3: fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 3); return 1;         \
-    case 4: fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 4); return 1;         \
-    }                                                                                   \
-    return 0;                                                                           \
+    if (E == 2)                                                                         \
+        fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 2);                       \
+    else if (E == 3)                                                                    \
+        fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 3);                       \
+    else                                                                                \
+        fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 4);                       \
 }
 
-FS__MVN_SMALL(portable, FS__UNUSED)
-#if FS_REDUCE_X86_SIMD
-FS__MVN_SMALL(avx2, FS__UNUSED __attribute__((target("avx2"))))
-FS__MVN_SMALL(avx512, FS__UNUSED __attribute__((target("avx512f"))))
-#endif
+FS__FOR_EACH_ISA(FS__MVN_SMALL)
 
 /* Whether fs_mvn_score_small is used (tests turn it off to compare bits). */
 static int fs_mvn_small_on = 1;
+
+static inline void fs__mvn_score(const double *loc, const double *L, const double *inv,
+                                 const double *x, ptrdiff_t xs, ptrdiff_t m, double *terms,
+                                 ptrdiff_t ld, ptrdiff_t E)
+{
+    FS__DISPATCH(fs__mvn_score, (loc, L, inv, x, xs, m, terms, ld, E));
+}
 
 /* The fused score terms when E is 2, 3 or 4 (returns 1); 0, writing
  * nothing, for any other E (the caller takes the row steps). */
@@ -153,15 +152,10 @@ static inline int fs_mvn_score_small(const double *loc, const double *L, const d
                                      const double *x, ptrdiff_t xs, ptrdiff_t m,
                                      double *terms, ptrdiff_t ld, ptrdiff_t E)
 {
-    if (!fs_mvn_small_on)
+    if (!fs_mvn_small_on || E < 2 || E > FS__MVN_MAX_E)
         return 0;
-#if FS_REDUCE_X86_SIMD
-    if (fs_reduce_isa == 2)
-        return fs__mvn_score_avx512(loc, L, inv, x, xs, m, terms, ld, E);
-    if (fs_reduce_isa == 1)
-        return fs__mvn_score_avx2(loc, L, inv, x, xs, m, terms, ld, E);
-#endif
-    return fs__mvn_score_portable(loc, L, inv, x, xs, m, terms, ld, E);
+    fs__mvn_score(loc, L, inv, x, xs, m, terms, ld, E);
+    return 1;
 }
 
 #endif
