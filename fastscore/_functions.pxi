@@ -175,7 +175,7 @@ cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
                   int64_t b, double *out) noexcept nogil:
     """out[i] = f(x[i*E : (i+1)*E]) for a block; the switch sits outside the loops."""
     cdef Py_ssize_t i, e, idx
-    cdef double v, acc, v0, v1, v2
+    cdef double v, acc
     cdef const double *row
     if f.kind == F_POWER:
         if f.a == 2.0:
@@ -191,14 +191,8 @@ cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
         if E == 1:
             for i in range(m):
                 out[i] = f.vec[0] * x[i] + f.b
-        elif E == 2:   # the loop below unrolled, coefficients in registers
-            v0, v1 = f.vec[0], f.vec[1]
-            for i in range(m):
-                out[i] = ((0.0 + v0 * x[2 * i]) + v1 * x[2 * i + 1]) + f.b
-        elif E == 3:
-            v0, v1, v2 = f.vec[0], f.vec[1], f.vec[2]
-            for i in range(m):
-                out[i] = (((0.0 + v0 * x[3 * i]) + v1 * x[3 * i + 1]) + v2 * x[3 * i + 2]) + f.b
+        elif fs_linear_small(f.vec, f.b, x, E, m, out):
+            pass   # E of 2 to 4: the loop below as one vector loop (_rowops.h), the same bits
         else:
             for i in range(m):
                 acc = 0.0

@@ -1,6 +1,7 @@
 /*
  * Elementwise loops over the samples of a block, for the vector families'
- * block slots (MultivariateNormal's score terms): each is one IEEE
+ * block slots (MultivariateNormal's score terms) and the built-in linear f
+ * on small events: each is one IEEE
  * operation per element, the same in every vector lane, so the SSE2, AVX2
  * and AVX-512F builds (chosen with the reducer's folds, fs_reduce_isa in
  * _reduce.h) give the bits of the scalar loop (-ffp-contract=off: no fused
@@ -155,6 +156,55 @@ static inline int fs_mvn_score_small(const double *loc, const double *L, const d
     if (!fs_mvn_small_on || E < 2 || E > FS__MVN_MAX_E)
         return 0;
     fs__mvn_score(loc, L, inv, x, xs, m, terms, ld, E);
+    return 1;
+}
+
+/* f = sum_e v_e x_e + b, the built-in linear f, on m events of E = 2 to 4
+ * doubles each (x + k E): the operations of _eval_f's loops in the kernels
+ * (0.0 plus the products in order, then b), one vector loop over the
+ * events.  Returns 0, writing nothing, for any other E. */
+#define FS__LINEAR(SUFFIX, ATTR)                                                        \
+ATTR static void fs__linear_##SUFFIX(const double *v, double b, const double *x,        \
+                                     ptrdiff_t m, double *out, ptrdiff_t E)             \
+{                                                                                       \
+    if (E == 2)                                                                         \
+        fs__linear_small(v, b, x, m, out, 2);                                           \
+    else if (E == 3)                                                                    \
+        fs__linear_small(v, b, x, m, out, 3);                                           \
+    else                                                                                \
+        fs__linear_small(v, b, x, m, out, 4);                                           \
+}
+
+FS__ALWAYS_INLINE void fs__linear_small(const double *v_, double b, const double *x,
+                                        ptrdiff_t m, double *out, const int E)
+{
+    double v[FS__MVN_MAX_E];
+    ptrdiff_t k;
+    int e;
+    FS__UNROLL for (e = 0; e < E; e++)
+        v[e] = v_[e];
+    FS__LANE_LOOP for (k = 0; k < m; k++) {
+        double acc = 0.0;
+        FS__UNROLL for (e = 0; e < E; e++)
+            acc = acc + v[e] * x[k * E + e];
+        out[k] = acc + b;
+    }
+}
+
+FS__FOR_EACH_ISA(FS__LINEAR)
+
+static inline void fs__linear(const double *v, double b, const double *x, ptrdiff_t m,
+                              double *out, ptrdiff_t E)
+{
+    FS__DISPATCH(fs__linear, (v, b, x, m, out, E));
+}
+
+static inline int fs_linear_small(const double *v, double b, const double *x, ptrdiff_t E,
+                                  ptrdiff_t m, double *out)
+{
+    if (E < 2 || E > FS__MVN_MAX_E)
+        return 0;
+    fs__linear(v, b, x, m, out, E);
     return 1;
 }
 

@@ -198,6 +198,39 @@ def test_mvn_fused_score_block_gives_the_bits_of_the_row_steps():
         _kernels.set_reduce_isa(chosen)
 
 
+def test_linear_f_in_the_kernel_is_the_sequential_sum_on_every_path():
+    """The built-in linear f in the kernel (a vector loop for events of 2 to 4,
+    _rowops.h) is 0.0 plus the products in order, then b, bit for bit (with
+    products of -0.0), for events of 1 to 6, under every reducer path."""
+    from fastscore import _kernels
+    g = np.random.default_rng(11)
+    chosen, have = _kernels.reduce_isa()
+    try:
+        for E in range(1, 7):
+            d = fs.MultivariateNormal(np.zeros(E), np.eye(E)) if E > 1 else fs.Normal(0.0, 1.0)
+            plan = d.plan()
+            a = -np.abs(g.normal(size=E)) if E > 1 else -abs(g.normal())
+            x3 = g.normal(size=(1000, 1, E))
+            x3[::7] = 0.0                   # products of -0.0: a is negative
+            coef = np.atleast_1d(a)
+            for b in (0.7, -0.0):           # b = -0.0 shows the sign of a zero sum
+                f = fs.fn.linear(a, b)
+                want = coef[0] * x3[:, :, 0]
+                if E > 1:
+                    want = 0.0 + want
+                    for e in range(1, E):
+                        want = want + coef[e] * x3[:, :, e]
+                want = want + b
+                for isa in have:
+                    assert _kernels.set_reduce_isa(isa) == isa
+                    got = f.spec(plan).evaluate(x3, np.zeros(1, dtype=np.int64))
+                    assert got.shape == want.shape
+                    assert np.array_equal(np.signbit(got), np.signbit(want)), (E, b, isa)
+                    assert np.array_equal(got, want), (E, b, isa)
+    finally:
+        _kernels.set_reduce_isa(chosen)
+
+
 def test_onehot_finish_is_the_general_finish_on_every_path():
     """The fused one-hot finish (_onehot.h: eight rows at a time, a vector lane
     each, or a vector loop over the categories of one row) gives the bits of
