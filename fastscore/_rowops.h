@@ -1,11 +1,11 @@
 /*
  * Elementwise loops over the samples of a block, for the vector families'
  * block slots (MultivariateNormal's score terms) and the built-in linear f
- * on small events: each is one IEEE
- * operation per element, the same in every vector lane, so the SSE2, AVX2
- * and AVX-512F builds (chosen with the reducer's folds, fs_reduce_isa in
- * _reduce.h) give the bits of the scalar loop (-ffp-contract=off: no fused
- * multiply-adds).  In-place use (dst also an operand) is allowed.
+ * on small events: each is one IEEE operation per element, the same in
+ * every vector lane, so the SSE2, AVX2 and AVX-512F builds (chosen with the
+ * reducer's folds, fs_reduce_isa in _reduce.h) give the bits of the scalar
+ * loop (-ffp-contract=off: no fused multiply-adds).  In-place use (dst also
+ * an operand) is allowed.
  */
 #ifndef FASTSCORE_ROWOPS_H
 #define FASTSCORE_ROWOPS_H
