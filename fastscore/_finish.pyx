@@ -137,6 +137,13 @@ def _set_reduce_isa(int isa):
 METHOD_CODES = {"plain": M_PLAIN, "baseline": M_BASELINE, "rloo": M_RLOO, "cv": M_CV}
 
 
+cdef inline double _canon(double v) noexcept nogil:
+    # NaN results as the one quiet NaN (fs__canon in _onehot.h): a NaN's sign
+    # and payload follow operand order, which compilers and vector paths do
+    # not keep, and every path gives the same bits.
+    return v if v == v else NAN
+
+
 cdef inline double _stderr(double ez2, double g, double inv_n1) noexcept nogil:
     cdef double v = (ez2 - g * g) * inv_n1
     return sqrt(v) if v > 0.0 else (0.0 if v == v else NAN)
@@ -157,7 +164,7 @@ cdef inline bint _finish_head(const double *S, Py_ssize_t width, double *inv_n,
     for j in range(width):
         if not isfinite(S[j]):
             finite = False
-    value[0] = S[FS_SHIFT] + md[0]
+    value[0] = _canon(S[FS_SHIFT] + md[0])
     value_se[0] = _stderr(S[FS_SUM_DD] * inv_n[0], md[0], inv_n1[0]) if finite else NAN
     return finite
 
@@ -195,7 +202,7 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
                 c = -Sdss / Sss if Sss > 0.0 else 0.0
             gj = (Sds + c * Ss) * inv_n
             ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n
-        g[j] = gj
+        g[j] = _canon(gj)
         se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
 
 
@@ -295,8 +302,9 @@ cdef void _finish_mean_row(const double *S, Py_ssize_t P, const double *coef, do
         blk = S + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j
         mt = blk[FS_SUM_T] * inv_n
         cj = coef[j] if coef != NULL else 1.0
-        g[j] = cj * (blk[FS_TERM_SHIFT] + mt)
-        se[j] = fabs(cj) * _stderr(blk[FS_SUM_TT] * inv_n, mt, inv_n1) if finite else NAN
+        g[j] = _canon(cj * (blk[FS_TERM_SHIFT] + mt))
+        se[j] = _canon(fabs(cj) * _stderr(blk[FS_SUM_TT] * inv_n, mt, inv_n1)) if finite \
+            else NAN
 
 
 def finish_mean(const double[:, ::1] sums, coef=None, int n_threads=1):
@@ -348,7 +356,7 @@ cdef void _finish_cv_row(const double *S, Py_ssize_t P, const double *eta, doubl
             e = -cac / vc if vc > 0.0 else 0.0
         gm = ma + e * mc
         ez2 = (blk[FS_SUM_AA] + 2.0 * e * blk[FS_SUM_AC] + e * e * blk[FS_SUM_CC]) * inv_n
-        g[j] = blk[FS_A_SHIFT] + gm
+        g[j] = _canon(blk[FS_A_SHIFT] + gm)
         se[j] = _stderr(ez2, gm, inv_n1) if finite else NAN
         eta_used[j] = e
 

@@ -33,12 +33,21 @@ typedef struct {
 } fs_onehot_row;
 
 /* sd(g) / sqrt(n) from the mean of squares ez2: sqrt of the variance, 0 for
- * a variance <= 0, NaN for a NaN one (_stderr in _finish.pyx), without
- * branches (sqrt of a NaN is that NaN; no errno: -fno-math-errno). */
+ * a variance <= 0, the quiet NaN for a NaN one (_stderr in _finish.pyx),
+ * without branches (selects; no errno: -fno-math-errno). */
 static inline double fs__stderr(double ez2, double g, double inv_n1)
 {
     double v = (ez2 - g * g) * inv_n1;
-    return sqrt(v > 0.0 ? v : (v == v ? 0.0 : v));
+    double r = sqrt(v > 0.0 ? v : 0.0);
+    return v == v ? r : NAN;
+}
+
+/* v, or the one quiet NaN where v is NaN (_canon in _finish.pyx): a NaN's
+ * sign and payload follow operand order, which compilers and vector paths
+ * do not keep, so every path gives the same bits. */
+static inline double fs__canon(double v)
+{
+    return v == v ? v : NAN;
 }
 
 /* v where mask is all ones, +0.0 where it is 0 (fs_keep with the mask made
@@ -96,7 +105,7 @@ FS__ALWAYS_INLINE int64_t fs__onehot_loop(
             gj = (Sds + cc * Ss) * inv_n;
             ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
         }
-        g[k] = gj;
+        g[k] = fs__canon(gj);
         se[k] = fs__stderr(ez2, gj, inv_n1);
     }
     return bad;
@@ -198,7 +207,7 @@ static inline void fs_onehot_finish_row(const int64_t *cnt, const double *fv, co
     bad = fs__onehot_components(&r, cnt, fv, a, bc, V, g, se);
     zero = ((0.0 * n + 0.0 * shift) + 0.0 * sd) + 0.0 * sdd;
     bad |= zero != zero;
-    value[0] = shift + r.md;
+    value[0] = fs__canon(shift + r.md);
     if (!bad) {
         value_se[0] = fs__stderr(sdd * r.inv_n, r.md, r.inv_n1);
     } else {
@@ -309,13 +318,13 @@ FS__ALWAYS_INLINE void fs__onehot_group(
                 gj = (Sds + cc * Ss) * inv_n[l];
                 ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n[l];
             }
-            G[k][l] = gj;
+            G[k][l] = fs__canon(gj);
             S[k][l] = fs__stderr(ez2, gj, inv_n1[l]);
         }
     for (l = 0; l < FS__GROUP; l++) {
         double zero = ((0.0 * n[l] + 0.0 * shift[l]) + 0.0 * sd[l]) + 0.0 * sdd[l];
         bad[l] |= zero != zero;
-        value[l] = shift[l] + md[l];
+        value[l] = fs__canon(shift[l] + md[l]);
         value_se[l] = bad[l] ? NAN : fs__stderr(sdd[l] * inv_n[l], md[l], inv_n1[l]);
         for (k = 0; k < V; k++) {
             g[l * V + k] = G[k][l];

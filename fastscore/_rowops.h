@@ -5,7 +5,8 @@
  * every vector lane, so the SSE2, AVX2 and AVX-512F builds (chosen with the
  * reducer's folds, fs_reduce_isa in _reduce.h) give the bits of the scalar
  * loop (-ffp-contract=off: no fused multiply-adds).  In-place use (dst also
- * an operand) is allowed.
+ * an operand) is allowed in the fs_row_* loops, not in the fused ones
+ * (fs_mvn_score_small, fs_linear_small), whose loops are marked omp simd.
  */
 #ifndef FASTSCORE_ROWOPS_H
 #define FASTSCORE_ROWOPS_H

@@ -210,7 +210,7 @@ def test_linear_f_in_the_kernel_is_the_sequential_sum_on_every_path():
             d = fs.MultivariateNormal(np.zeros(E), np.eye(E)) if E > 1 else fs.Normal(0.0, 1.0)
             plan = d.plan()
             a = -np.abs(g.normal(size=E)) if E > 1 else -abs(g.normal())
-            x3 = g.normal(size=(1000, 1, E))
+            x3 = g.normal(size=(1003, 1, E))   # and the 3 after the vector loop
             x3[::7] = 0.0                   # products of -0.0: a is negative
             coef = np.atleast_1d(a)
             for b in (0.7, -0.0):           # b = -0.0 shows the sign of a zero sum
@@ -244,10 +244,12 @@ def test_onehot_finish_is_the_general_finish_on_every_path():
     from fastscore import _finish, _kernels
     g = np.random.default_rng(7)
     cases = []
-    for B, K, top in ((40, 8, 5), (30, 3, 2), (16, 20, 3), (12, 70, 30), (5, 1, 4)):
+    for B, K, top in ((40, 8, 5), (30, 3, 2), (16, 20, 3), (16, 32, 3), (16, 33, 3),
+                      (12, 70, 30), (5, 1, 4), (16, 1, 4)):
         counts = g.integers(0, top, size=(B, K)).astype(np.int64)
         if K == 20:
             counts[11, 4] = 2 ** 52 + 5         # its group takes the row path
+            counts[3, 2] = 2 ** 40 + 7          # large, and still the group path
         counts[::4, 0] = 0
         counts[1] = 0
         counts[1, -1] = 1                       # one draw: n - 1 = 0
@@ -257,6 +259,8 @@ def test_onehot_finish_is_the_general_finish_on_every_path():
         fv[[0, 2], 0] = np.inf                  # undrawn (row 0) and drawn (row 2)
         b = g.uniform(0.05, 1.0, size=(B, K))
         a = 1.0 / g.uniform(0.05, 1.0, size=(B, K))
+        if K > 1:
+            a[0, 0] = np.inf                    # undrawn in row 0: contributes nothing
         cases.append((counts, fv, a, b, g.normal(size=B)))
     chosen, have = _kernels.reduce_isa()
     try:
@@ -270,8 +274,9 @@ def test_onehot_finish_is_the_general_finish_on_every_path():
                         bl = base if method == "baseline" else None
                         want = _finish.finish_sums(sums, method, bl, 1)
                         got = _finish.onehot_finish(counts, fv, coef, b, method, bl, 1)
-                        for w, r in zip(want, got):
-                            assert np.array_equal(w, r, equal_nan=True), (isa, method)
+                        for w, r in zip(want, got):   # the bits, NaNs and zeros' signs too
+                            assert np.array_equal(w.view(np.uint64), r.view(np.uint64)), \
+                                (isa, method, counts.shape)
                         assert np.isnan(got[3][2]).all() and np.isnan(got[1][2])
                         if counts.shape[1] > 1:
                             assert np.isfinite(got[3][0]).all() and np.isfinite(got[1][0])
