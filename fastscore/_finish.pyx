@@ -258,7 +258,8 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
 
     onehot_count_sums and finish_sums fused per batch element, with the same
     bits (_onehot.h): the rows' moment sums are never written, and eight
-    rows at a time are one vector loop, a lane per row.  ``a`` None means a_k = 1 (logits).
+    rows at a time are one vector loop, a lane per row.  ``a`` None means
+    a_k = 1 (logits).
     """
     cdef int code = METHOD_CODES[method]
     cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], grp, b

@@ -12,8 +12,8 @@
  * closed form in the counts, then the method's gradient and standard error.
  * A vector lane does one row's or one component's scalar arithmetic, so
  * every width gives the bits of the general path (compiled with
- * -ffp-contract=off: no fused multiply-adds).  A batched policy gradient (many rows, few samples each)
- * spends most of its finish here.
+ * -ffp-contract=off: no fused multiply-adds).  A batched policy gradient
+ * (many rows, few samples each) spends most of its finish here.
  */
 #ifndef FASTSCORE_ONEHOT_H
 #define FASTSCORE_ONEHOT_H

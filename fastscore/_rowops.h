@@ -79,7 +79,7 @@ static inline void fs_row_mul_sub(double *dst, const double *x, const double *y,
  * x + k xs; loc, L (row-major E x E) and inv (1 / L_ii) the constants;
  * terms: row r at terms + r ld, v_i in row i, the (i, j) component of the
  * lower triangle in row E + i (i + 1) / 2 + j. */
-#define FS__MVN_MAX_E 4
+#define FS__SMALL_E 4   /* the largest event of the fused loops here */
 #if defined(__GNUC__) && !defined(__clang__)
 #define FS__UNROLL _Pragma("GCC unroll 16")
 #else
@@ -91,7 +91,7 @@ FS__ALWAYS_INLINE void fs__mvn_score_small(const double *loc_, const double *L_,
                                            const int E)
 {
     /* The constants in locals: the stores to terms cannot alias them. */
-    double loc[FS__MVN_MAX_E], L[FS__MVN_MAX_E * FS__MVN_MAX_E], inv[FS__MVN_MAX_E];
+    double loc[FS__SMALL_E], L[FS__SMALL_E * FS__SMALL_E], inv[FS__SMALL_E];
     ptrdiff_t k;
     int i, j;
     FS__UNROLL for (i = 0; i < E; i++) {
@@ -101,7 +101,7 @@ FS__ALWAYS_INLINE void fs__mvn_score_small(const double *loc_, const double *L_,
             L[i * E + j] = L_[i * E + j];
     }
     FS__LANE_LOOP for (k = 0; k < m; k++) {
-        double w[FS__MVN_MAX_E], v[FS__MVN_MAX_E];
+        double w[FS__SMALL_E], v[FS__SMALL_E];
         FS__UNROLL for (i = 0; i < E; i++) {   /* w = L^-1 (x - loc) */
             w[i] = x[k * xs + i] - loc[i];
             FS__UNROLL for (j = 0; j < i; j++)
@@ -154,7 +154,7 @@ static inline int fs_mvn_score_small(const double *loc, const double *L, const d
                                      const double *x, ptrdiff_t xs, ptrdiff_t m,
                                      double *terms, ptrdiff_t ld, ptrdiff_t E)
 {
-    if (!fs_mvn_small_on || E < 2 || E > FS__MVN_MAX_E)
+    if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
         return 0;
     fs__mvn_score(loc, L, inv, x, xs, m, terms, ld, E);
     return 1;
@@ -179,7 +179,7 @@ ATTR static void fs__linear_##SUFFIX(const double *v, double b, const double *x,
 FS__ALWAYS_INLINE void fs__linear_small(const double *v_, double b, const double *x,
                                         ptrdiff_t m, double *out, const int E)
 {
-    double v[FS__MVN_MAX_E];
+    double v[FS__SMALL_E];
     ptrdiff_t k;
     int e;
     FS__UNROLL for (e = 0; e < E; e++)
@@ -203,7 +203,7 @@ static inline void fs__linear(const double *v, double b, const double *x, ptrdif
 static inline int fs_linear_small(const double *v, double b, const double *x, ptrdiff_t E,
                                   ptrdiff_t m, double *out)
 {
-    if (E < 2 || E > FS__MVN_MAX_E)
+    if (E < 2 || E > FS__SMALL_E)
         return 0;
     fs__linear(v, b, x, m, out, E);
     return 1;
