@@ -62,13 +62,55 @@ static inline double fs__mask(uint64_t mask, double v)
     return v;
 }
 
+/* One component of a row from its count c, its drawn mask, f and a there
+ * (both taken as 0 where undrawn), b, and the row's numbers (n, the shift,
+ * the sums of d and d^2 over the row, the mean of d, 1 / n, 1 / (n - 1),
+ * rloo's scale and the baseline): the five sums of s_k(v) = [v = k] a - b in
+ * closed form, then the method's gradient (*g) and standard error (*se; the
+ * caller overwrites it where a sum is not finite).  Returns 1 when one of
+ * the five sums is not finite (0 * x is 0 for every finite x, NaN for the
+ * others), else 0.  Inlined with a constant method into the loops over
+ * components (a row) and over lanes (a group), where it is vectorised. */
+FS__ALWAYS_INLINE int64_t fs__onehot_component(
+    double ck, uint64_t drawn, double fvk, double a, double bk, double n, double shift,
+    double sd, double sdd, double md, double inv_n, double inv_n1, double scale2, double base,
+    const int method, double *g, double *se)
+{
+    double bk2 = bk * bk;
+    double ak = fs__mask(drawn, a), d = fs__mask(drawn, fvk - shift);
+    double cd = ck * d, cdd = cd * d, amb2 = (ak - bk) * (ak - bk);
+    double Ss = ck * ak - n * bk;
+    double Sss = ck * amb2 + (n - ck) * bk2;
+    double Sds = cd * ak - bk * sd;
+    double Sdss = cd * amb2 + bk2 * (sd - cd);
+    double Sddss = cdd * amb2 + bk2 * (sdd - cdd);
+    double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
+    double gj, ez2, cc, q;
+    if (method == FS_M_RLOO) {
+        gj = (Sds - md * Ss) * inv_n1;
+        ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss);
+    } else {
+        if (method == FS_M_PLAIN) {
+            cc = shift;
+        } else if (method == FS_M_BASELINE) {
+            cc = shift - base;
+        } else {
+            q = -Sdss / Sss;
+            cc = fs__mask((uint64_t)0 - (uint64_t)(Sss > 0.0), q);
+        }
+        gj = (Sds + cc * Ss) * inv_n;
+        ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
+    }
+    *g = fs__canon(gj);
+    *se = fs__stderr(ez2, gj, inv_n1);
+    return zero != zero;
+}
+
 /* Components k < m of one row, counts as doubles in c: gradient g[k] and
- * standard error se[k] (the caller overwrites se where a sum is not
- * finite); returns 0 when all their sums are finite, nonzero otherwise
- * (0 * x is 0 for every finite x, NaN for the others; an integer flag, as a
- * floating-point sum over k would keep the loop from being vectorised).
- * Inlined with constant method and ones (a_k = 1), so that each case is a
- * loop without branches. */
+ * standard error se[k]; returns 0 when all their sums are finite, nonzero
+ * otherwise (an integer flag, as a floating-point one would keep the loop
+ * from being vectorised).  Inlined with constant method and ones (a_k = 1),
+ * so that each case is a loop without branches. */
 FS__ALWAYS_INLINE int64_t fs__onehot_loop(
     const fs_onehot_row *r, const double *c, const uint64_t *drawn, const double *fv,
     const double *a, const double *bc, ptrdiff_t m, double *g, double *se, const int method,
@@ -79,34 +121,9 @@ FS__ALWAYS_INLINE int64_t fs__onehot_loop(
     int64_t bad = 0;
     ptrdiff_t k;
     for (k = 0; k < m; k++) {
-        double ck = c[k], bk = bc[k], bk2 = bk * bk;
-        double ak = fs__mask(drawn[k], ones ? 1.0 : a[k]), d = fs__mask(drawn[k], fv[k] - shift);
-        double cd = ck * d, cdd = cd * d, amb2 = (ak - bk) * (ak - bk);
-        double Ss = ck * ak - n * bk;
-        double Sss = ck * amb2 + (n - ck) * bk2;
-        double Sds = cd * ak - bk * sd;
-        double Sdss = cd * amb2 + bk2 * (sd - cd);
-        double Sddss = cdd * amb2 + bk2 * (sdd - cdd);
-        double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
-        double gj, ez2, cc, q;
-        bad |= zero != zero;
-        if (method == FS_M_RLOO) {
-            gj = (Sds - md * Ss) * inv_n1;
-            ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss);
-        } else {
-            if (method == FS_M_PLAIN) {
-                cc = shift;
-            } else if (method == FS_M_BASELINE) {
-                cc = shift - base;
-            } else {
-                q = -Sdss / Sss;
-                cc = fs__mask((uint64_t)0 - (uint64_t)(Sss > 0.0), q);
-            }
-            gj = (Sds + cc * Ss) * inv_n;
-            ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
-        }
-        g[k] = fs__canon(gj);
-        se[k] = fs__stderr(ez2, gj, inv_n1);
+        bad |= fs__onehot_component(c[k], drawn[k], fv[k], ones ? 1.0 : a[k], bc[k], n, shift,
+                                    sd, sdd, md, inv_n, inv_n1, scale2, base, method, g + k,
+                                    se + k);
     }
     return bad;
 }
@@ -292,34 +309,10 @@ FS__ALWAYS_INLINE void fs__onehot_group(
     }
     for (k = 0; k < V; k++)
         FS__LANE_LOOP for (l = 0; l < FS__GROUP; l++) {
-            double ck = C[k][l], bk = Bc[k][l], bk2 = bk * bk;
-            double ak = fs__mask(M[k][l], A[k][l]), d = fs__mask(M[k][l], F[k][l] - shift[l]);
-            double cd = ck * d, cdd = cd * d, amb2 = (ak - bk) * (ak - bk);
-            double Ss = ck * ak - n[l] * bk;
-            double Sss = ck * amb2 + (n[l] - ck) * bk2;
-            double Sds = cd * ak - bk * sd[l];
-            double Sdss = cd * amb2 + bk2 * (sd[l] - cd);
-            double Sddss = cdd * amb2 + bk2 * (sdd[l] - cdd);
-            double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
-            double gj, ez2, cc, q;
-            bad[l] |= zero != zero;
-            if (method == FS_M_RLOO) {
-                gj = (Sds - md[l] * Ss) * inv_n1[l];
-                ez2 = scale2[l] * (Sddss - 2.0 * md[l] * Sdss + md[l] * md[l] * Sss);
-            } else {
-                if (method == FS_M_PLAIN) {
-                    cc = shift[l];
-                } else if (method == FS_M_BASELINE) {
-                    cc = shift[l] - bs[l];
-                } else {
-                    q = -Sdss / Sss;
-                    cc = fs__mask((uint64_t)0 - (uint64_t)(Sss > 0.0), q);
-                }
-                gj = (Sds + cc * Ss) * inv_n[l];
-                ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n[l];
-            }
-            G[k][l] = fs__canon(gj);
-            S[k][l] = fs__stderr(ez2, gj, inv_n1[l]);
+            bad[l] |= fs__onehot_component(C[k][l], M[k][l], F[k][l], A[k][l], Bc[k][l], n[l],
+                                           shift[l], sd[l], sdd[l], md[l], inv_n[l],
+                                           inv_n1[l], scale2[l], bs[l], method, &G[k][l],
+                                           &S[k][l]);
         }
     for (l = 0; l < FS__GROUP; l++) {
         double zero = ((0.0 * n[l] + 0.0 * shift[l]) + 0.0 * sd[l]) + 0.0 * sdd[l];
