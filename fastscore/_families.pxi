@@ -418,6 +418,8 @@ cdef inline void mvn_fill_events(bitgen_t *bg, const double *c, Py_ssize_t E, do
     cdef Py_ssize_t i
     if stride == E:
         fs_fill_standard_normal(_st(bg), x, m * E)
+        if fs_mvn_transform_small(c + MVN_LOC, c + MVN_SCALE_TRIL(E), x, m, E):
+            return   # E of 2 to 4: one vector loop, the same bits
     else:
         for i in range(m):
             fs_fill_standard_normal(_st(bg), x + i * stride, E)

@@ -138,7 +138,8 @@ ATTR static void fs__mvn_score_##SUFFIX(const double *loc, const double *L, cons
 
 FS__FOR_EACH_ISA(FS__MVN_SMALL)
 
-/* Whether fs_mvn_score_small is used (tests turn it off to compare bits). */
+/* Whether the fused MultivariateNormal loops (fs_mvn_score_small,
+ * fs_mvn_transform_small) are used (tests turn them off to compare bits). */
 static int fs_mvn_small_on = 1;
 
 static inline void fs__mvn_score(const double *loc, const double *L, const double *inv,
@@ -157,6 +158,65 @@ static inline int fs_mvn_score_small(const double *loc, const double *L, const d
     if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
         return 0;
     fs__mvn_score(loc, L, inv, x, xs, m, terms, ld, E);
+    return 1;
+}
+
+/* MultivariateNormal's draw for m contiguous events of E = 2 to 4 doubles
+ * (x + k E): the standard normals z in x become x = loc + L z in place, with
+ * _mvn_transform's operations (_families.pxi) per event: loc_i plus the
+ * products L_ij z_j in order of j, and one vector loop over the events. */
+FS__ALWAYS_INLINE void fs__mvn_transform_small(const double *loc_, const double *L_, double *x,
+                                               ptrdiff_t m, const int E)
+{
+    double loc[FS__SMALL_E], L[FS__SMALL_E * FS__SMALL_E];
+    ptrdiff_t k;
+    int i, j;
+    FS__UNROLL for (i = 0; i < E; i++) {
+        loc[i] = loc_[i];
+        FS__UNROLL for (j = 0; j <= i; j++)
+            L[i * E + j] = L_[i * E + j];
+    }
+    FS__LANE_LOOP for (k = 0; k < m; k++) {
+        double z[FS__SMALL_E];
+        FS__UNROLL for (j = 0; j < E; j++)
+            z[j] = x[k * E + j];
+        FS__UNROLL for (i = 0; i < E; i++) {
+            double acc = loc[i];
+            FS__UNROLL for (j = 0; j <= i; j++)
+                acc = acc + L[i * E + j] * z[j];
+            x[k * E + i] = acc;
+        }
+    }
+}
+
+#define FS__MVN_TRANSFORM(SUFFIX, ATTR)                                                 \
+ATTR static void fs__mvn_transform_##SUFFIX(const double *loc, const double *L, double *x, \
+                                            ptrdiff_t m, ptrdiff_t E)                   \
+{                                                                                       \
+    if (E == 2)                                                                         \
+        fs__mvn_transform_small(loc, L, x, m, 2);                                       \
+    else if (E == 3)                                                                    \
+        fs__mvn_transform_small(loc, L, x, m, 3);                                       \
+    else                                                                                \
+        fs__mvn_transform_small(loc, L, x, m, 4);                                       \
+}
+
+FS__FOR_EACH_ISA(FS__MVN_TRANSFORM)
+
+static inline void fs__mvn_transform(const double *loc, const double *L, double *x,
+                                     ptrdiff_t m, ptrdiff_t E)
+{
+    FS__DISPATCH(fs__mvn_transform, (loc, L, x, m, E));
+}
+
+/* The fused transform when E is 2, 3 or 4 and fs_mvn_small_on (returns 1);
+ * 0, writing nothing, otherwise (the caller transforms event by event). */
+static inline int fs_mvn_transform_small(const double *loc, const double *L, double *x,
+                                         ptrdiff_t m, ptrdiff_t E)
+{
+    if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
+        return 0;
+    fs__mvn_transform(loc, L, x, m, E);
     return 1;
 }
 

@@ -161,10 +161,11 @@ def test_every_fold_path_gives_the_same_bits():
         _kernels.set_reduce_isa(chosen)
 
 
-def test_mvn_fused_score_block_gives_the_bits_of_the_row_steps():
-    """MultivariateNormal's score terms for events of 2 to 4 run as one fused
-    loop over the samples (_rowops.h); they give the bits of the row steps
-    that serve every other event size, under every reducer path."""
+def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
+    """MultivariateNormal's draw (x = loc + L z) and score terms for events of
+    2 to 4 run as fused loops over the samples (_rowops.h); they give the bits
+    of the per-event draw and the row steps that serve every other event size,
+    under every reducer path."""
     from fastscore import _kernels
     g = np.random.default_rng(3)
     cases = []
@@ -176,6 +177,7 @@ def test_mvn_fused_score_block_gives_the_bits_of_the_row_steps():
     def run():
         out = []
         for d, f in cases:
+            out += [fs.sample(d, 1003, rng=5, n_threads=1)]
             for method in ("plain", "rloo", "cv"):
                 est = fs.estimate(d, f, fs.CHUNK_SIZE + 13, rng=2, n_threads=1, method=method)
                 out += [np.asarray(est.value_stderr)]
