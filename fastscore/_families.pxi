@@ -605,6 +605,21 @@ cdef inline void mvn_pathwise_event(const double *c, Py_ssize_t E, const double 
             o += 1
 
 
+cdef inline void mvn_pathwise_block(const double *c, Py_ssize_t E, const double *x,
+                                    Py_ssize_t xs, const double *gp, Py_ssize_t gs,
+                                    Py_ssize_t m, double *terms, double *g,
+                                    double *w) noexcept nogil:
+    # mvn_pathwise_event for m events, component-major (terms[j * BLOCK + i])
+    cdef Py_ssize_t i, j, P = E + E * (E + 1) // 2
+    if fs_mvn_pathwise_small(c + MVN_LOC, c + MVN_SCALE_TRIL(E), c + MVN_INV_DIAG(E), x, xs,
+                             gp, gs, m, terms, BLOCK, E):
+        return   # E of 2 to 4: one fused vector loop, the same bits
+    for i in range(m):
+        mvn_pathwise_event(c, E, x + i * xs, gp + i * gs, g, w)
+        for j in range(P):
+            terms[j * BLOCK + i] = g[j]
+
+
 # -- measure-valued slots: the sample and the coupled points -------------------
 # pts[0] is the sample (for E[f]); for each gradient component j, pts[1 + 2j]
 # is drawn from the positive part p+ and pts[2 + 2j] from the negative part p-

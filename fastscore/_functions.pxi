@@ -244,6 +244,20 @@ cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
             out[i] = NAN
 
 
+cdef inline void _repeat_event(double *out, const double *ev, Py_ssize_t E,
+                               Py_ssize_t m) noexcept nogil:
+    """out[i*E + e] = ev[e] for i < m: the event once, then copies of what is
+    written, doubling (a constant f' costs a few memcpy calls, not m E stores)."""
+    cdef Py_ssize_t have = E, total = m * E, cnt
+    if m <= 0:
+        return
+    memcpy(out, ev, E * sizeof(double))
+    while have < total:
+        cnt = have if have < total - have else total - have
+        memcpy(out + have, out, cnt * sizeof(double))
+        have += cnt
+
+
 cdef void _eval_grad_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
                        int64_t b, double *out) noexcept nogil:
     """out[i*E + e] = df/dx_e at x[i*E : (i+1)*E] for a block (f' of the pathwise estimator).
@@ -269,9 +283,7 @@ cdef void _eval_grad_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t
             for i in range(m):
                 out[i * E] = f.a * pow(x[i * E], f.a - 1.0)
     elif f.kind == F_LINEAR:
-        for i in range(m):
-            for e in range(E):
-                out[i * E + e] = f.vec[e]
+        _repeat_event(out, f.vec, E, m)
     elif f.kind == F_CALL:
         for i in range(m):
             out[i * E] = 1.0 if x[i * E] > f.a else 0.0
@@ -280,12 +292,11 @@ cdef void _eval_grad_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t
             out[i * E] = -1.0 if x[i * E] < f.a else 0.0
     elif f.kind == F_TABLE_LINEAR:
         row = f.vec + b * f.table_bstride
-        for i in range(m):
-            if E == 1:
+        if E == 1:
+            for i in range(m):
                 out[i] = row[1] - row[0]
-            else:
-                for e in range(E):
-                    out[i * E + e] = row[e]
+        else:
+            _repeat_event(out, row, E, m)
     elif f.kind == F_LL_GRAD:
         for i in range(m):
             f.gfn(&x[i * E], E, b, f.user_data, &out[i * E])

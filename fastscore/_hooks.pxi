@@ -45,10 +45,10 @@ def set_reduce_isa(str name):
 
 
 def set_mvn_fused(bint on):
-    """Whether MultivariateNormal's draw and score block of an event of 2 to 4
-    run as fused loops over the samples (the default) or as the per-event
-    transform and the row steps of any E; returns the previous choice.  The two
-    give the same bits; for tests: call it while nothing runs."""
+    """Whether MultivariateNormal's draw, score terms and pathwise terms for
+    events of 2 to 4 run as fused vector loops over the samples (the default)
+    or as the per-event steps and row steps of any E; returns the previous
+    choice.  The two give the same bits; for tests: call it while nothing runs."""
     global fs_mvn_small_on
     cdef bint was = fs_mvn_small_on
     fs_mvn_small_on = on

@@ -71,43 +71,72 @@ static inline void fs_row_mul_sub(double *dst, const double *x, const double *y,
     FS__DISPATCH(fs__row_mul_sub, (dst, x, y, a, m));
 }
 
-/* MultivariateNormal's score terms for m samples of a small event (E = 2, 3
- * or 4): the row steps of mvn_score_block (_families.pxi) fused into one
- * loop over the samples, with the same operations in the same order per
- * sample, so the same bits; the loops over i and j unroll (E constant) and
- * the loop over samples is the vector one.  x: sample k's event at
- * x + k xs; loc, L (row-major E x E) and inv (1 / L_ii) the constants;
- * terms: row r at terms + r ld, v_i in row i, the (i, j) component of the
- * lower triangle in row E + i (i + 1) / 2 + j. */
 #define FS__SMALL_E 4   /* the largest event of the fused loops here */
 #if defined(__GNUC__) && !defined(__clang__)
 #define FS__UNROLL _Pragma("GCC unroll 16")
 #else
 #define FS__UNROLL
 #endif
+
+/* CALL(2), CALL(3) or CALL(4) by the value of E (2 to FS__SMALL_E): a fused
+ * loop's instances with the event size a constant, which its inner loops
+ * unroll over. */
+#define FS__BY_SMALL_E(CALL)                                                            \
+    do {                                                                                \
+        if (E == 2)                                                                     \
+            CALL(2);                                                                    \
+        else if (E == 3)                                                                \
+            CALL(3);                                                                    \
+        else                                                                            \
+            CALL(4);                                                                    \
+    } while (0)
+
+/* The MultivariateNormal's constants in locals (the stores of a fused loop
+ * cannot alias them): loc, L (row-major E x E) and inv (1 / L_ii) from loc_,
+ * L_ and inv_. */
+#define FS__MVN_LOCALS(E)                                                               \
+    double loc[FS__SMALL_E], L[FS__SMALL_E * FS__SMALL_E], inv[FS__SMALL_E];            \
+    do {                                                                                \
+        int i_, j_;                                                                     \
+        FS__UNROLL for (i_ = 0; i_ < (E); i_++) {                                       \
+            loc[i_] = loc_[i_];                                                         \
+            inv[i_] = inv_[i_];                                                         \
+            FS__UNROLL for (j_ = 0; j_ < (E); j_++)                                     \
+                L[i_ * (E) + j_] = L_[i_ * (E) + j_];                                   \
+        }                                                                               \
+    } while (0)
+
+/* w = L^-1 (x_k - loc) for sample k (x_k at xk), the operations of
+ * mvn_score_event and mvn_pathwise_event (_families.pxi). */
+#define FS__MVN_SOLVE_W(w, xk, E)                                                       \
+    do {                                                                                \
+        int i_, j_;                                                                     \
+        FS__UNROLL for (i_ = 0; i_ < (E); i_++) {                                       \
+            (w)[i_] = (xk)[i_] - loc[i_];                                               \
+            FS__UNROLL for (j_ = 0; j_ < i_; j_++)                                      \
+                (w)[i_] = (w)[i_] - L[i_ * (E) + j_] * (w)[j_];                         \
+            (w)[i_] = (w)[i_] * inv[i_];                                                \
+        }                                                                               \
+    } while (0)
+
+/* MultivariateNormal's score terms for m samples of a small event (E = 2, 3
+ * or 4): the row steps of mvn_score_block (_families.pxi) fused into one
+ * loop over the samples, with the same operations in the same order per
+ * sample, so the same bits; the loops over i and j unroll (E constant) and
+ * the loop over samples is the vector one.  x: sample k's event at
+ * x + k xs; terms: row r at terms + r ld, v_i in row i, the (i, j)
+ * component of the lower triangle in row E + i (i + 1) / 2 + j. */
 FS__ALWAYS_INLINE void fs__mvn_score_small(const double *loc_, const double *L_,
                                            const double *inv_, const double *x, ptrdiff_t xs,
                                            ptrdiff_t m, double *terms, ptrdiff_t ld,
                                            const int E)
 {
-    /* The constants in locals: the stores to terms cannot alias them. */
-    double loc[FS__SMALL_E], L[FS__SMALL_E * FS__SMALL_E], inv[FS__SMALL_E];
+    FS__MVN_LOCALS(E);
     ptrdiff_t k;
     int i, j;
-    FS__UNROLL for (i = 0; i < E; i++) {
-        loc[i] = loc_[i];
-        inv[i] = inv_[i];
-        FS__UNROLL for (j = 0; j < E; j++)
-            L[i * E + j] = L_[i * E + j];
-    }
     FS__LANE_LOOP for (k = 0; k < m; k++) {
         double w[FS__SMALL_E], v[FS__SMALL_E];
-        FS__UNROLL for (i = 0; i < E; i++) {   /* w = L^-1 (x - loc) */
-            w[i] = x[k * xs + i] - loc[i];
-            FS__UNROLL for (j = 0; j < i; j++)
-                w[i] = w[i] - L[i * E + j] * w[j];
-            w[i] = w[i] * inv[i];
-        }
+        FS__MVN_SOLVE_W(w, x + k * xs, E);
         FS__UNROLL for (i = E - 1; i >= 0; i--) {   /* v = L^-T w */
             v[i] = w[i];
             FS__UNROLL for (j = i + 1; j < E; j++)
@@ -123,20 +152,54 @@ FS__ALWAYS_INLINE void fs__mvn_score_small(const double *loc_, const double *L_,
     }
 }
 
+#define FS__MVN_SCORE_E(E_) fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, E_)
 #define FS__MVN_SMALL(SUFFIX, ATTR)                                                     \
 ATTR static void fs__mvn_score_##SUFFIX(const double *loc, const double *L, const double *inv, \
                                         const double *x, ptrdiff_t xs, ptrdiff_t m,     \
                                         double *terms, ptrdiff_t ld, ptrdiff_t E)       \
 {                                                                                       \
-    if (E == 2)                                                                         \
-        fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 2);                       \
-    else if (E == 3)                                                                    \
-        fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 3);                       \
-    else                                                                                \
-        fs__mvn_score_small(loc, L, inv, x, xs, m, terms, ld, 4);                       \
+    FS__BY_SMALL_E(FS__MVN_SCORE_E);                                                    \
 }
 
 FS__FOR_EACH_ISA(FS__MVN_SMALL)
+
+/* The pathwise terms f'(x) . dx/dtheta_j for m samples of a small event,
+ * mvn_pathwise_event's operations per sample fused into one vector loop over
+ * the samples (the same bits): f' of sample k at gp + k gs; x = loc + L z
+ * gives dx/dloc_i = e_i and dx_i/dL_ij = z_j, z = w = L^-1 (x - loc), so
+ * row i of terms holds f'_i and row E + i (i + 1) / 2 + j holds f'_i w_j. */
+FS__ALWAYS_INLINE void fs__mvn_pathwise_small(const double *loc_, const double *L_,
+                                              const double *inv_, const double *x,
+                                              ptrdiff_t xs, const double *gp, ptrdiff_t gs,
+                                              ptrdiff_t m, double *terms, ptrdiff_t ld,
+                                              const int E)
+{
+    FS__MVN_LOCALS(E);
+    ptrdiff_t k;
+    int i, j;
+    FS__LANE_LOOP for (k = 0; k < m; k++) {
+        double w[FS__SMALL_E];
+        FS__MVN_SOLVE_W(w, x + k * xs, E);
+        FS__UNROLL for (i = 0; i < E; i++) {
+            terms[i * ld + k] = gp[k * gs + i];
+            FS__UNROLL for (j = 0; j <= i; j++)
+                terms[(E + i * (i + 1) / 2 + j) * ld + k] = gp[k * gs + i] * w[j];
+        }
+    }
+}
+
+#define FS__MVN_PATHWISE_E(E_) fs__mvn_pathwise_small(loc, L, inv, x, xs, gp, gs, m, terms, ld, E_)
+#define FS__MVN_PATHWISE(SUFFIX, ATTR)                                                  \
+ATTR static void fs__mvn_pathwise_##SUFFIX(const double *loc, const double *L,          \
+                                           const double *inv, const double *x,          \
+                                           ptrdiff_t xs, const double *gp, ptrdiff_t gs, \
+                                           ptrdiff_t m, double *terms, ptrdiff_t ld,    \
+                                           ptrdiff_t E)                                 \
+{                                                                                       \
+    FS__BY_SMALL_E(FS__MVN_PATHWISE_E);                                                 \
+}
+
+FS__FOR_EACH_ISA(FS__MVN_PATHWISE)
 
 /* Whether the fused MultivariateNormal loops (fs_mvn_score_small,
  * fs_mvn_transform_small) are used (tests turn them off to compare bits). */
@@ -158,6 +221,27 @@ static inline int fs_mvn_score_small(const double *loc, const double *L, const d
     if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
         return 0;
     fs__mvn_score(loc, L, inv, x, xs, m, terms, ld, E);
+    return 1;
+}
+
+static inline void fs__mvn_pathwise(const double *loc, const double *L, const double *inv,
+                                    const double *x, ptrdiff_t xs, const double *gp,
+                                    ptrdiff_t gs, ptrdiff_t m, double *terms, ptrdiff_t ld,
+                                    ptrdiff_t E)
+{
+    FS__DISPATCH(fs__mvn_pathwise, (loc, L, inv, x, xs, gp, gs, m, terms, ld, E));
+}
+
+/* The fused pathwise terms when E is 2, 3 or 4 (returns 1); 0, writing
+ * nothing, for any other E (the caller goes event by event). */
+static inline int fs_mvn_pathwise_small(const double *loc, const double *L, const double *inv,
+                                        const double *x, ptrdiff_t xs, const double *gp,
+                                        ptrdiff_t gs, ptrdiff_t m, double *terms,
+                                        ptrdiff_t ld, ptrdiff_t E)
+{
+    if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
+        return 0;
+    fs__mvn_pathwise(loc, L, inv, x, xs, gp, gs, m, terms, ld, E);
     return 1;
 }
 
@@ -189,16 +273,12 @@ FS__ALWAYS_INLINE void fs__mvn_transform_small(const double *loc_, const double 
     }
 }
 
+#define FS__MVN_TRANSFORM_E(E_) fs__mvn_transform_small(loc, L, x, m, E_)
 #define FS__MVN_TRANSFORM(SUFFIX, ATTR)                                                 \
 ATTR static void fs__mvn_transform_##SUFFIX(const double *loc, const double *L, double *x, \
                                             ptrdiff_t m, ptrdiff_t E)                   \
 {                                                                                       \
-    if (E == 2)                                                                         \
-        fs__mvn_transform_small(loc, L, x, m, 2);                                       \
-    else if (E == 3)                                                                    \
-        fs__mvn_transform_small(loc, L, x, m, 3);                                       \
-    else                                                                                \
-        fs__mvn_transform_small(loc, L, x, m, 4);                                       \
+    FS__BY_SMALL_E(FS__MVN_TRANSFORM_E);                                                \
 }
 
 FS__FOR_EACH_ISA(FS__MVN_TRANSFORM)
@@ -224,16 +304,12 @@ static inline int fs_mvn_transform_small(const double *loc, const double *L, dou
  * doubles each (x + k E): the operations of _eval_f's loops in the kernels
  * (0.0 plus the products in order, then b), one vector loop over the
  * events.  Returns 0, writing nothing, for any other E. */
+#define FS__LINEAR_E(E_) fs__linear_small(v, b, x, m, out, E_)
 #define FS__LINEAR(SUFFIX, ATTR)                                                        \
 ATTR static void fs__linear_##SUFFIX(const double *v, double b, const double *x,        \
                                      ptrdiff_t m, double *out, ptrdiff_t E)             \
 {                                                                                       \
-    if (E == 2)                                                                         \
-        fs__linear_small(v, b, x, m, out, 2);                                           \
-    else if (E == 3)                                                                    \
-        fs__linear_small(v, b, x, m, out, 3);                                           \
-    else                                                                                \
-        fs__linear_small(v, b, x, m, out, 4);                                           \
+    FS__BY_SMALL_E(FS__LINEAR_E);                                                       \
 }
 
 FS__ALWAYS_INLINE void fs__linear_small(const double *v_, double b, const double *x,

@@ -118,6 +118,11 @@ class Family:
     pathwise : bool
         Has ``<name>_pathwise`` (``_pathwise_event`` for vector families): the
         terms f'(x) dx/dtheta_j of the pathwise estimator, from the sample x.
+    pathwise_block : bool
+        A vector pathwise family with ``<name>_pathwise_block(c, E, x,
+        xstride, gp, gstride, m, terms, s, w)``: the pathwise terms of m
+        events at once, component-major (as score_block), each event's
+        arithmetic that of ``<name>_pathwise_event`` (s, w: its scratch).
     measure : int
         For the measure-valued estimator, the points drawn per sample by
         ``<name>_measure_draw``: the sample itself, then for each gradient
@@ -136,7 +141,7 @@ class Family:
     """
 
     def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
-                 fill=False, score_block=False, pathwise=False, measure=0,
+                 fill=False, score_block=False, pathwise=False, pathwise_block=False, measure=0,
                  measure_weights=False, rebar=False, components=None):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
@@ -151,6 +156,9 @@ class Family:
         if self.score_block and event != "vector":
             raise ValueError("score_block is a slot of vector families")
         self.pathwise = bool(pathwise)
+        self.pathwise_block = bool(pathwise_block)
+        if self.pathwise_block and not (self.pathwise and event == "vector"):
+            raise ValueError("pathwise_block is a slot of vector pathwise families")
         self.measure = int(measure)
         self.measure_weights = bool(measure_weights)
         self.rebar = bool(rebar)
@@ -263,7 +271,7 @@ FAMILIES = (
                          "tail_concentration[E]"), event="vector", score="event", fill=True,
            score_block=True, pathwise=True),
     Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",
-           score="event", fill=True, score_block=True, pathwise=True),
+           score="event", fill=True, score_block=True, pathwise=True, pathwise_block=True),
     # Bernoulli's antithetic estimators: points (sample, x+, x-) and a weight
     # (ARM: u - 1/2; DisARM: (-1)^b~ [b != b~] sigma(|logits|) / 2).
     Family("bernoulli_arm", ("probs", "q"), measure=3, measure_weights=True),

@@ -162,10 +162,10 @@ def test_every_fold_path_gives_the_same_bits():
 
 
 def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
-    """MultivariateNormal's draw (x = loc + L z) and score terms for events of
-    2 to 4 run as fused loops over the samples (_rowops.h); they give the bits
-    of the per-event draw and the row steps that serve every other event size,
-    under every reducer path."""
+    """MultivariateNormal's draw (x = loc + L z), score terms and pathwise
+    terms for events of 2 to 4 run as fused loops over the samples
+    (_rowops.h); they give the bits of the per-event steps and the row steps
+    that serve every other event size, under every reducer path."""
     from fastscore import _kernels
     g = np.random.default_rng(3)
     cases = []
@@ -178,8 +178,10 @@ def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
         out = []
         for d, f in cases:
             out += [fs.sample(d, 1003, rng=5, n_threads=1)]
-            for method in ("plain", "rloo", "cv"):
-                est = fs.estimate(d, f, fs.CHUNK_SIZE + 13, rng=2, n_threads=1, method=method)
+            runs = [dict(method=m) for m in ("plain", "rloo", "cv")] + [
+                dict(estimator="pathwise")]
+            for kw in runs:
+                est = fs.estimate(d, f, fs.CHUNK_SIZE + 13, rng=2, n_threads=1, **kw)
                 out += [np.asarray(est.value_stderr)]
                 out += [np.asarray(est.grad[k]) for k in est.grad]
                 out += [np.asarray(est.stderr[k]) for k in est.stderr]
