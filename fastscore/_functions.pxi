@@ -267,7 +267,7 @@ cdef void _eval_grad_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t
     (0 at the kink).  A low-level grad_f is called per sample.  (indicator and
     table have no useful derivative: fastscore refuses them before this.)
     """
-    cdef Py_ssize_t i, e
+    cdef Py_ssize_t i
     cdef const double *row
     if f.kind == F_POWER:
         if f.a == 2.0:
