@@ -1,12 +1,14 @@
 /*
  * Elementwise loops over the samples of a block, for the vector families'
- * block slots (MultivariateNormal's score terms) and the built-in linear f
- * on small events: each is one IEEE operation per element, the same in
- * every vector lane, so the SSE2, AVX2 and AVX-512F builds (chosen with the
- * reducer's folds, fs_reduce_isa in _reduce.h) give the bits of the scalar
- * loop (-ffp-contract=off: no fused multiply-adds).  In-place use (dst also
- * an operand) is allowed in the fs_row_* loops, not in the fused ones
- * (fs_mvn_score_small, fs_linear_small), whose loops are marked omp simd.
+ * block slots (MultivariateNormal's draw, score terms and pathwise terms)
+ * and the built-in linear f on small events: each is one IEEE operation per
+ * element, the same in every vector lane, so the SSE2, AVX2 and AVX-512F
+ * builds (chosen with the reducer's folds, fs_reduce_isa in _reduce.h) give
+ * the bits of the scalar loop (-ffp-contract=off: no fused multiply-adds).
+ * In-place use (dst also an operand) is allowed in the fs_row_* loops; the
+ * fused ones, whose loops are marked omp simd, take distinct input and
+ * output, except the draw's transform, which reads each event into locals
+ * before it writes the event.
  */
 #ifndef FASTSCORE_ROWOPS_H
 #define FASTSCORE_ROWOPS_H
@@ -202,7 +204,8 @@ ATTR static void fs__mvn_pathwise_##SUFFIX(const double *loc, const double *L,  
 FS__FOR_EACH_ISA(FS__MVN_PATHWISE)
 
 /* Whether the fused MultivariateNormal loops (fs_mvn_score_small,
- * fs_mvn_transform_small) are used (tests turn them off to compare bits). */
+ * fs_mvn_pathwise_small, fs_mvn_transform_small) are used (tests turn them
+ * off to compare bits). */
 static int fs_mvn_small_on = 1;
 
 static inline void fs__mvn_score(const double *loc, const double *L, const double *inv,

@@ -174,8 +174,16 @@ def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
         cases.append((fs.MultivariateNormal(g.normal(size=D), L),
                       fs.fn.linear(g.normal(size=D))))
 
+    # a batch of 2 (samples E * 2 apart in the Python-f path) and an f' that
+    # varies per sample, so a wrong stride in the pathwise loop shows
+    batched = fs.MultivariateNormal(np.stack([cases[1][0].loc, -cases[1][0].loc]),
+                                    cases[1][0].scale_tril)
+
     def run():
         out = []
+        est = fs.estimate(batched, lambda x: (x ** 3).sum(axis=-1), 5003, rng=4, n_threads=1,
+                          estimator="pathwise", grad_f=lambda x: 3.0 * x ** 2)
+        out += [np.asarray(est.grad[k]) for k in est.grad]
         for d, f in cases:
             out += [fs.sample(d, 1003, rng=5, n_threads=1)]
             runs = [dict(method=m) for m in ("plain", "rloo", "cv")] + [
