@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prove what a user gets: build the wheel, repair it into a manylinux wheel
 # that carries its own libgomp, install that wheel (not the source tree) in a
-# fresh virtual environment and run the test suite against it.
+# fresh virtual environment and run the tests against it (all but the statistical suites).
 #   usage: .ci/wheel_check.sh [REPO]      (default: this script's repository)
 set -euo pipefail
 REPO="$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)"
@@ -70,6 +70,13 @@ step "install the repaired wheel in a fresh venv"
 "$WORK/test-venv/bin/python" -m pip install -q "${REPAIRED}[test]"
 
 step "run the tests against the installed wheel (from outside the repository)"
+# Not the three statistical suites (estimates within standard errors of the
+# closed forms: 2.6 of the suite's 4 minutes here, already run on this code by
+# the README's test command).  What can differ in a wheel is the build and the
+# bundled OpenMP runtime, and the rest shows that: test_pinned holds every
+# family's results to their exact bits, test_determinism holds 1 and 2 threads
+# (libgomp) to the same bits, and test_compiled_vs_reference compares every
+# kernel with the NumPy reference.
 mkdir -p "$WORK/run"
 cd "$WORK/run"
 "$WORK/test-venv/bin/python" - "$WORK/test-venv" <<'PYEOF'
@@ -84,7 +91,9 @@ for path in (fastscore.__file__, k.__file__):
 fastscore.show_config()
 PYEOF
 set +e
-"$WORK/test-venv/bin/python" -m pytest "$REPO/tests" -q -p no:cacheprovider
+"$WORK/test-venv/bin/python" -m pytest "$REPO/tests" -q -p no:cacheprovider \
+    --ignore="$REPO/tests/test_discrete_estimators.py" \
+    --ignore="$REPO/tests/test_estimators.py" --ignore="$REPO/tests/test_statistics.py"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "no tests collected" >&2; exit 1; fi
