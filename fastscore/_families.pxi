@@ -47,6 +47,11 @@ cdef inline void normal_score(const double *c, double x, double *s) noexcept nog
     s[1] = (z * z - 1.0) * c[NORMAL_INV_SCALE]
 
 
+cdef inline void normal_score_fold(const double *c, const double *x, const double *fx,
+                                   double shift, Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_normal(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, fx, shift, m, row)
+
+
 cdef inline double lognormal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                   DrawState *ds) noexcept nogil:
     return fs_lognormal(_st(bg), c[LOGNORMAL_LOC], c[LOGNORMAL_SCALE])
@@ -143,6 +148,11 @@ cdef inline void poisson_score(const double *c, double x, double *s) noexcept no
     s[0] = x * c[POISSON_INV_RATE] - 1.0
 
 
+cdef inline void poisson_score_fold(const double *c, const double *x, const double *fx,
+                                    double shift, Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_poisson(c[POISSON_INV_RATE], x, fx, shift, m, row)
+
+
 cdef inline double exponential_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                     DrawState *ds) noexcept nogil:
     return fs_exponential(_st(bg), c[EXPONENTIAL_SCALE])
@@ -150,6 +160,11 @@ cdef inline double exponential_draw(bitgen_t *bg, const double *c, Py_ssize_t nc
 
 cdef inline void exponential_score(const double *c, double x, double *s) noexcept nogil:
     s[0] = c[EXPONENTIAL_SCALE] - x
+
+
+cdef inline void exponential_score_fold(const double *c, const double *x, const double *fx,
+                                        double shift, Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_exponential(c[EXPONENTIAL_SCALE], x, fx, shift, m, row)
 
 
 cdef inline double gamma_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,

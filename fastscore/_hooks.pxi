@@ -55,6 +55,17 @@ def set_mvn_fused(bint on):
     return was
 
 
+def set_score_fold(bint on):
+    """Whether the scalar families with a fused score-function step (their
+    score_fold slot, _scorefold.h) use it (the default) or the steps one by one
+    (d, the score terms, the folds); returns the previous choice.  The two give
+    the same bits; for tests: call it while nothing runs."""
+    global fs_score_fold_on
+    cdef bint was = fs_score_fold_on
+    fs_score_fold_on = on
+    return was
+
+
 def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64"):
     """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy)."""
     cdef fs_stream st

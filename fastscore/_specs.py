@@ -115,6 +115,11 @@ class Family:
         terms)``: the score components of m events at once, component-major
         (terms[j * BLOCK + i]), each event's arithmetic that of
         ``<name>_score_event``, so that the loops over samples vectorise.
+    score_fold : bool
+        A scalar family with ``<name>_score_fold(c, x, fx, shift, m, row)``:
+        the score-function step of a block of m contiguous samples fused
+        into one pass (d = f - shift, the score, the folds of _reduce.h;
+        _scorefold.h), with the bits of those steps taken one by one.
     pathwise : bool
         Has ``<name>_pathwise`` (``_pathwise_event`` for vector families): the
         terms f'(x) dx/dtheta_j of the pathwise estimator, from the sample x.
@@ -141,7 +146,7 @@ class Family:
     """
 
     def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
-                 fill=False, score_block=False, pathwise=False, pathwise_block=False, measure=0,
+                 fill=False, score_block=False, score_fold=False, pathwise=False, pathwise_block=False, measure=0,
                  measure_weights=False, rebar=False, components=None):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
@@ -155,6 +160,9 @@ class Family:
         self.score_block = bool(score_block)
         if self.score_block and event != "vector":
             raise ValueError("score_block is a slot of vector families")
+        self.score_fold = bool(score_fold)
+        if self.score_fold and (event != "scalar" or score is None):
+            raise ValueError("score_fold is a slot of scored scalar families")
         self.pathwise = bool(pathwise)
         self.pathwise_block = bool(pathwise_block)
         if self.pathwise_block and not (self.pathwise and event == "vector"):
@@ -239,18 +247,19 @@ class Family:
 # The order is the kernel ids.  Constants are those distributions.py computes
 # once per batch element (reciprocals, digamma terms), named for what they are.
 FAMILIES = (
-    Family("normal", ("loc", "scale", "inv_scale"), score=2, fill=True, pathwise=True,
-           measure=5),
+    Family("normal", ("loc", "scale", "inv_scale"), score=2, fill=True, score_fold=True,
+           pathwise=True, measure=5),
     Family("bernoulli", ("probs",), count="threshold"),
     Family("categorical", ("cdf[V]",), count="threshold"),
-    Family("poisson", ("rate", "inv_rate"), score=1, measure=3, fill=True),
+    Family("poisson", ("rate", "inv_rate"), score=1, measure=3, fill=True, score_fold=True),
     Family("lognormal", ("loc", "scale", "inv_scale"), score=2, fill=True, pathwise=True,
            measure=5),
     # LogNormal for inline f: the block holds y = log x from the normal sampler
     # (exp(y) is numpy's random_lognormal exactly); the score needs no log.
     Family("lognormal_y", ("loc", "scale", "inv_scale"), score=2, f_input="exp",
            pathwise=True, fill=True),
-    Family("exponential", ("scale",), score=1, pathwise=True, measure=3, fill=True),
+    Family("exponential", ("scale",), score=1, pathwise=True, measure=3, fill=True,
+           score_fold=True),
     Family("gamma", ("concentration", "scale", "log_rate_minus_digamma", "mean", "rate"),
            score=2, pathwise=True, measure=5, fill=True),
     Family("beta", ("concentration1", "concentration0", "digamma_sum_minus_digamma1",

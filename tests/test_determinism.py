@@ -210,6 +210,47 @@ def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
         _kernels.set_reduce_isa(chosen)
 
 
+def test_score_fold_steps_give_the_bits_of_the_steps_one_by_one():
+    """The scalar families with a fused score-function step (score_fold,
+    _scorefold.h: d, the score and the folds in one pass over a block) give
+    the bits of those steps taken one by one, under every reducer path: a
+    built-in and a Python f, a batch, every method, blocks' tails of every
+    length."""
+    from fastscore import _kernels
+    from fastscore._specs import FAMILIES
+    dists = {"normal": fs.Normal([0.5, -1.0], [1.5, 0.3]),
+             "exponential": fs.Exponential([0.7, 3.0]),
+             "poisson": fs.Poisson([2.5, 40.0])}
+    assert sorted(dists) == sorted(f.name for f in FAMILIES if f.score_fold)
+
+    def run():
+        out = []
+        for name, d in dists.items():
+            for f in (fs.fn.power(2), lambda x: np.sin(x) + x):
+                for n in (fs.CHUNK_SIZE + 13, 263, 7, 2):
+                    for method in ("plain", "rloo", "cv"):
+                        est = fs.estimate(d, f, n, rng=6, n_threads=1, method=method)
+                        out += [np.asarray(v) for v in (est.value, est.value_stderr)]
+                        out += [np.asarray(est.grad[k]) for k in est.grad]
+                        out += [np.asarray(est.stderr[k]) for k in est.stderr]
+        return out
+
+    chosen, have = _kernels.reduce_isa()
+    was = _kernels.set_score_fold(False)
+    try:
+        assert _kernels.set_reduce_isa("portable") == "portable"
+        want = run()
+        for isa in have:
+            assert _kernels.set_reduce_isa(isa) == isa
+            for fused in (True, False):
+                _kernels.set_score_fold(fused)
+                got = run()
+                assert all(np.array_equal(a, b) for a, b in zip(got, want)), (isa, fused)
+    finally:
+        _kernels.set_score_fold(was)
+        _kernels.set_reduce_isa(chosen)
+
+
 def test_linear_f_in_the_kernel_is_the_sequential_sum_on_every_path():
     """The built-in linear f in the kernel (a vector loop for events of 2 to 4,
     _rowops.h) is 0.0 plus the products in order, then b, bit for bit (with
