@@ -47,9 +47,10 @@ cdef inline void normal_score(const double *c, double x, double *s) noexcept nog
     s[1] = (z * z - 1.0) * c[NORMAL_INV_SCALE]
 
 
+
 cdef inline void normal_score_fold(const double *c, const double *x, const double *fx,
                                    double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_normal(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, fx, shift, m, row)
+    fs_score_fold_normal(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, shift, m, row)
 
 
 cdef inline double lognormal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -76,6 +77,12 @@ cdef inline void lognormal_y_score(const double *c, double y, double *s) noexcep
     cdef double z = (y - c[LOGNORMAL_Y_LOC]) * c[LOGNORMAL_Y_INV_SCALE]
     s[0] = z * c[LOGNORMAL_Y_INV_SCALE]
     s[1] = (z * z - 1.0) * c[LOGNORMAL_Y_INV_SCALE]
+
+
+cdef inline void lognormal_y_score_fold(const double *c, const double *x, const double *fx,
+                                        double shift, Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_normal(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, x, fx, shift, m,
+                         row)
 
 
 # -- bernoulli, categorical (counted) -----------------------------------------
@@ -148,9 +155,10 @@ cdef inline void poisson_score(const double *c, double x, double *s) noexcept no
     s[0] = x * c[POISSON_INV_RATE] - 1.0
 
 
+
 cdef inline void poisson_score_fold(const double *c, const double *x, const double *fx,
                                     double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_poisson(c[POISSON_INV_RATE], x, fx, shift, m, row)
+    fs_score_fold_poisson(c[POISSON_INV_RATE], x, x, fx, shift, m, row)
 
 
 cdef inline double exponential_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -162,9 +170,10 @@ cdef inline void exponential_score(const double *c, double x, double *s) noexcep
     s[0] = c[EXPONENTIAL_SCALE] - x
 
 
+
 cdef inline void exponential_score_fold(const double *c, const double *x, const double *fx,
                                         double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_exponential(c[EXPONENTIAL_SCALE], x, fx, shift, m, row)
+    fs_score_fold_exponential(c[EXPONENTIAL_SCALE], x, x, fx, shift, m, row)
 
 
 cdef inline double gamma_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -175,6 +184,17 @@ cdef inline double gamma_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
 cdef inline void gamma_score(const double *c, double x, double *s) noexcept nogil:
     s[0] = log(x) + c[GAMMA_LOG_RATE_MINUS_DIGAMMA]
     s[1] = c[GAMMA_MEAN] - x
+
+
+cdef inline void gamma_score_fold(const double *c, const double *x, const double *fx,
+                                  double shift, Py_ssize_t m, double *row) noexcept nogil:
+    # u = log x first (the libm call of gamma_score), then the vector pass
+    cdef double u[BLOCK]
+    cdef Py_ssize_t i
+    for i in range(m):
+        u[i] = log(x[i])
+    fs_score_fold_gamma(c[GAMMA_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_MEAN], x, u, fx, shift, m,
+                        row)
 
 
 cdef inline double beta_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -194,6 +214,15 @@ cdef inline double chi2_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
 
 cdef inline void chi2_score(const double *c, double x, double *s) noexcept nogil:
     s[0] = 0.5 * (log(x) - c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF])
+
+
+cdef inline void chi2_score_fold(const double *c, const double *x, const double *fx,
+                                 double shift, Py_ssize_t m, double *row) noexcept nogil:
+    cdef double u[BLOCK]   # log x first, as gamma_score_fold
+    cdef Py_ssize_t i
+    for i in range(m):
+        u[i] = log(x[i])
+    fs_score_fold_chi2(c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF], x, u, fx, shift, m, row)
 
 
 cdef inline double vonmises_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -241,6 +270,12 @@ cdef inline void geometric_probs_score(const double *c, double x, double *s) noe
     s[0] = c[GEOMETRIC_PROBS_INV_P] - fs_keep(x > 0.0, x * c[GEOMETRIC_PROBS_INV_Q])
 
 
+cdef inline void geometric_probs_score_fold(const double *c, const double *x, const double *fx,
+                                            double shift, Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_geometric_probs(c[GEOMETRIC_PROBS_INV_P], c[GEOMETRIC_PROBS_INV_Q], x, x, fx,
+                                  shift, m, row)
+
+
 cdef inline double geometric_logits_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                          DrawState *ds) noexcept nogil:
     return <double>(fs_geometric(_st(bg), c[GEOMETRIC_LOGITS_PROBS]) - 1)
@@ -248,6 +283,12 @@ cdef inline double geometric_logits_draw(bitgen_t *bg, const double *c, Py_ssize
 
 cdef inline void geometric_logits_score(const double *c, double x, double *s) noexcept nogil:
     s[0] = c[GEOMETRIC_LOGITS_Q] - x * c[GEOMETRIC_LOGITS_PROBS]
+
+
+cdef inline void geometric_logits_score_fold(const double *c, const double *x, const double *fx,
+                                             double shift, Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_geometric_logits(c[GEOMETRIC_LOGITS_Q], c[GEOMETRIC_LOGITS_PROBS], x, x, fx,
+                                   shift, m, row)
 
 
 cdef inline double negbin_probs_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,

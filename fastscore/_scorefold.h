@@ -25,25 +25,28 @@
 
 #define FS__SF_STRIP(...) __VA_ARGS__
 
-/* The sums of one component j from its score sj and t = d sj, into the
- * accumulators' group g (as fs__fold_score). */
-#define FS__SF_ACC(j, g, sj, d)                                                         \
+/* The five sums of one component from its score sj and t_ = d sj, into
+ * element k of the accumulators A, B, C, E, F (as fs__fold_score: the
+ * vectors' group k in the block's body, the lanes k in its tail). */
+#define FS__SF_ACC(A, B, C, E, F, k, sj, d)                                             \
     do {                                                                                \
         t_ = (d) * (sj);                                                                \
-        va[j][g] += (sj);                                                               \
-        vb[j][g] += (sj) * (sj);                                                        \
-        vc[j][g] += t_;                                                                 \
-        ve[j][g] += t_ * (sj);                                                          \
-        vf[j][g] += t_ * t_;                                                            \
+        (A)[k] += (sj);                                                                 \
+        (B)[k] += (sj) * (sj);                                                          \
+        (C)[k] += t_;                                                                   \
+        (E)[k] += t_ * (sj);                                                            \
+        (F)[k] += t_ * t_;                                                              \
     } while (0)
 
-/* FS__SCORE_FOLD(NAME, P, ARGS, CONSTS, SCORE) defines, for one ISA (SUFFIX,
- * ATTR, vectors VT of W doubles), fs__sf_NAME_SUFFIX(ARGS..., x, fx, shift, m,
- * row; ARGS in parentheses): SCORE(T, x, s) sets s[0..P-1] from x, all of type T (a vector or a
- * double), with the constants CONSTS names. */
-#define FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, SUFFIX, ATTR, VT, W)                   \
+/* FS__SCORE_FOLD_ISA defines, for one ISA (SUFFIX, ATTR, vectors VT of W
+ * doubles), fs__sf_NAME_SUFFIX(ARGS, x, u, fx, shift, m, row), ARGS being
+ * the family's constants as a parenthesised parameter list: SCORE(T, x, u,
+ * s, KEEP) sets s[0..P-1] from sample x and u (what the caller computed per
+ * sample beforehand, such as log x, or x again), all of type T (a vector or a
+ * double), with KEEP the fs_keep of T. */
+#define FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, SUFFIX, ATTR, VT, W, KEEP)             \
 ATTR static void fs__sf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,           \
-                                          const double *fx,                             \
+                                          const double *u, const double *fx,            \
                                           double shift, ptrdiff_t m, double *row)       \
 {                                                                                       \
     VT vd[FS__G(W)], vdd[FS__G(W)];                                                     \
@@ -61,15 +64,16 @@ ATTR static void fs__sf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
     memset(vf, 0, sizeof vf);                                                           \
     for (; i + FS_LANES <= m; i += FS_LANES)                                            \
         FS__SF_UNROLL for (g = 0; g < FS__G(W); g++) {                                  \
-            VT xv, d, s[P], t_;                                                         \
+            VT xv, uv, d, s[P], t_;                                                     \
             memcpy(&xv, x + i + g * (W), sizeof xv);                                    \
+            memcpy(&uv, u + i + g * (W), sizeof uv);                                    \
             memcpy(&d, fx + i + g * (W), sizeof d);                                     \
             d = d - shift;                                                              \
             vd[g] += d;                                                                 \
             vdd[g] += d * d;                                                            \
-            SCORE(VT, xv, s);                                                           \
+            SCORE(VT, xv, uv, s, KEEP);                                                 \
             FS__SF_UNROLL for (j = 0; j < (P); j++)                                     \
-                FS__SF_ACC(j, g, s[j], d);                                              \
+                FS__SF_ACC(va[j], vb[j], vc[j], ve[j], vf[j], g, s[j], d);              \
         }                                                                               \
     FS__SPILL(vd, sd, W);                                                               \
     FS__SPILL(vdd, sdd, W);                                                             \
@@ -84,15 +88,9 @@ ATTR static void fs__sf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
         double d = fx[i] - shift, s[P], t_;                                             \
         sd[k] += d;                                                                     \
         sdd[k] += d * d;                                                                \
-        SCORE(double, x[i], s);                                                         \
-        for (j = 0; j < (P); j++) {                                                     \
-            t_ = d * s[j];                                                              \
-            a[j][k] += s[j];                                                            \
-            b[j][k] += s[j] * s[j];                                                     \
-            c[j][k] += t_;                                                              \
-            e[j][k] += t_ * s[j];                                                       \
-            f[j][k] += t_ * t_;                                                         \
-        }                                                                               \
+        SCORE(double, x[i], u[i], s, fs_keep);                                          \
+        for (j = 0; j < (P); j++)                                                       \
+            FS__SF_ACC(a[j], b[j], c[j], e[j], f[j], k, s[j], d);                       \
     }                                                                                   \
     row[FS_SUM_D] += fs__lanes(sd);                                                     \
     row[FS_SUM_DD] += fs__lanes(sdd);                                                   \
@@ -106,60 +104,90 @@ ATTR static void fs__sf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
     }                                                                                   \
 }
 
+/* fs_keep for vectors: v where cond (a vector comparison: all bits set or
+ * none per lane) holds, else +0.0, by masking v's bits as fs_keep does. */
+#define FS__VKEEP(cond, v) ((__typeof__(v))((__typeof__(cond))(v) & (cond)))
+
 #if FS_REDUCE_X86_SIMD
-#define FS__SCORE_FOLD(NAME, P, ARGS, SCORE)                                            \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, fs__v2, 2)           \
+#define FS__SF_ISAS(NAME, P, ARGS, SCORE)                                               \
+    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, fs__v2, 2, FS__VKEEP) \
     FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, avx2,                                      \
-                       FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4)           \
+                       FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4, FS__VKEEP) \
     FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, avx512,                                    \
-                       FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8)
+                       FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8, FS__VKEEP)
 #elif defined(__GNUC__) || defined(__clang__)
-#define FS__SCORE_FOLD(NAME, P, ARGS, SCORE)                                            \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, fs__v2, 2)
+#define FS__SF_ISAS(NAME, P, ARGS, SCORE)                                               \
+    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, fs__v2, 2, FS__VKEEP)
 #else
-#define FS__SCORE_FOLD(NAME, P, ARGS, SCORE)                                            \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, double, 1)
+#define FS__SF_ISAS(NAME, P, ARGS, SCORE)                                               \
+    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, double, 1, fs_keep)
 #endif
+
+/* fs_score_fold_NAME(PARAMS, x, u, fx, shift, m, row): the fused step of a
+ * block of m samples, += its sums into row, on the reducer's ISA (u: see
+ * FS__SCORE_FOLD_ISA; x where the score does not read it). */
+#define FS__SF_CALL(NAME, PARAMS, ARGS)                                                 \
+static inline void fs_score_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,          \
+                                        const double *u, const double *fx, double shift, \
+                                        ptrdiff_t m, double *row)                       \
+{                                                                                       \
+    FS__DISPATCH(fs__sf_##NAME, (FS__SF_STRIP ARGS, x, u, fx, shift, m, row));          \
+}
+
+/* The ISA builds and the dispatcher of a family's fused step: PARAMS its
+ * constants as a parameter list, ARGS their names, SCORE as above. */
+#define FS__SCORE_FOLD(NAME, P, PARAMS, ARGS, SCORE)                                    \
+    FS__SF_ISAS(NAME, P, PARAMS, SCORE)                                                 \
+    FS__SF_CALL(NAME, PARAMS, ARGS)
 
 /* Whether the kernels use the fused steps (tests turn them off to compare bits). */
 static int fs_score_fold_on = 1;
 
-/* Normal: z = (x - loc) / scale; d/dloc = z / scale, d/dscale = (z^2 - 1) / scale
- * (normal_score). */
-#define FS__NORMAL_SCORE(T, xv, s)                                                      \
+/* The families' scores, each the operations of its <name>_score in
+ * _families.pxi.  Normal (and LogNormal on y = log x, lognormal_y_score):
+ * z = (x - loc) / scale; d/dloc = z / scale, d/dscale = (z^2 - 1) / scale. */
+#define FS__NORMAL_SCORE(T, xv, uv, s, KEEP)                                            \
     do {                                                                                \
         T z_ = ((xv) - loc) * inv;                                                      \
         (s)[0] = z_ * inv;                                                              \
         (s)[1] = (z_ * z_ - 1.0) * inv;                                                 \
     } while (0)
-FS__SCORE_FOLD(normal, 2, (double loc, double inv), FS__NORMAL_SCORE)
+FS__SCORE_FOLD(normal, 2, (double loc, double inv), (loc, inv),
+               FS__NORMAL_SCORE)
 
-/* Exponential (its rate): scale - x (exponential_score). */
-#define FS__EXPONENTIAL_SCORE(T, xv, s) ((s)[0] = scale - (xv))
-FS__SCORE_FOLD(exponential, 1, (double scale), FS__EXPONENTIAL_SCORE)
+/* Exponential (its rate): scale - x. */
+#define FS__EXPONENTIAL_SCORE(T, xv, uv, s, KEEP) ((s)[0] = scale - (xv))
+FS__SCORE_FOLD(exponential, 1, (double scale), (scale),
+               FS__EXPONENTIAL_SCORE)
 
-/* Poisson: x / rate - 1 (poisson_score). */
-#define FS__POISSON_SCORE(T, xv, s) ((s)[0] = (xv) * inv - 1.0)
-FS__SCORE_FOLD(poisson, 1, (double inv), FS__POISSON_SCORE)
+/* Poisson: x / rate - 1. */
+#define FS__POISSON_SCORE(T, xv, uv, s, KEEP) ((s)[0] = (xv) * inv - 1.0)
+FS__SCORE_FOLD(poisson, 1, (double inv), (inv),
+               FS__POISSON_SCORE)
 
-/* The fused steps of a block of m samples: += their sums into row. */
-static inline void fs_score_fold_normal(double loc, double inv, const double *x,
-                                        const double *fx, double shift, ptrdiff_t m,
-                                        double *row)
-{
-    FS__DISPATCH(fs__sf_normal, (loc, inv, x, fx, shift, m, row));
-}
+/* Gamma: log x + log rate - digamma(concentration), mean - x (u = log x). */
+#define FS__GAMMA_SCORE(T, xv, uv, s, KEEP)                                             \
+    do {                                                                                \
+        (s)[0] = (uv) + c0;                                                             \
+        (s)[1] = c1 - (xv);                                                             \
+    } while (0)
+FS__SCORE_FOLD(gamma, 2, (double c0, double c1), (c0, c1),
+               FS__GAMMA_SCORE)
 
-static inline void fs_score_fold_exponential(double scale, const double *x, const double *fx,
-                                             double shift, ptrdiff_t m, double *row)
-{
-    FS__DISPATCH(fs__sf_exponential, (scale, x, fx, shift, m, row));
-}
+/* Chi2: (log x - log 2 - digamma(df / 2)) / 2 (u = log x). */
+#define FS__CHI2_SCORE(T, xv, uv, s, KEEP) ((s)[0] = 0.5 * ((uv) - c0))
+FS__SCORE_FOLD(chi2, 1, (double c0), (c0),
+               FS__CHI2_SCORE)
 
-static inline void fs_score_fold_poisson(double inv, const double *x, const double *fx,
-                                         double shift, ptrdiff_t m, double *row)
-{
-    FS__DISPATCH(fs__sf_poisson, (inv, x, fx, shift, m, row));
-}
+/* Geometric by probs: 1 / p - x / (1 - p), the second term 0 at x = 0. */
+#define FS__GEOMETRIC_PROBS_SCORE(T, xv, uv, s, KEEP)                                   \
+    ((s)[0] = inv_p - KEEP((xv) > 0.0, (xv) * inv_q))
+FS__SCORE_FOLD(geometric_probs, 1, (double inv_p, double inv_q), (inv_p, inv_q),
+               FS__GEOMETRIC_PROBS_SCORE)
+
+/* Geometric by logits: q - x p. */
+#define FS__GEOMETRIC_LOGITS_SCORE(T, xv, uv, s, KEEP) ((s)[0] = q - (xv) * p)
+FS__SCORE_FOLD(geometric_logits, 1, (double q, double p), (q, p),
+               FS__GEOMETRIC_LOGITS_SCORE)
 
 #endif

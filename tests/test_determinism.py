@@ -219,8 +219,13 @@ def test_score_fold_steps_give_the_bits_of_the_steps_one_by_one():
     from fastscore import _kernels
     from fastscore._specs import FAMILIES
     dists = {"normal": fs.Normal([0.5, -1.0], [1.5, 0.3]),
+             "lognormal_y": fs.LogNormal([0.2, -0.4], [0.7, 0.2]),  # the inline family
              "exponential": fs.Exponential([0.7, 3.0]),
-             "poisson": fs.Poisson([2.5, 40.0])}
+             "poisson": fs.Poisson([2.5, 40.0]),
+             "gamma": fs.Gamma([2.5, 1.2], [1.0, 2.0]),   # concentrations >= 1: not gamma_log
+             "chi2": fs.Chi2([3.0, 2.5]),
+             "geometric_probs": fs.Geometric(probs=[0.3, 1.0]),   # x = 0 only, at p = 1
+             "geometric_logits": fs.Geometric(logits=[-0.5, 2.0])}
     assert sorted(dists) == sorted(f.name for f in FAMILIES if f.score_fold)
 
     def run():
