@@ -153,6 +153,11 @@ cdef void _accumulate_pathwise(int fam, const double *c, const double *x, Py_ssi
     i0 = 0
     while i0 < m:
         cnt = m - i0 if m - i0 < BLOCK else BLOCK
+        if xstride == 1 and fstride == 1 and gstride == 1 and _pathwise_fold(
+                fam, c, E, x + i0, fx + i0, gp + i0, shift, cnt, P, row, work,
+                first and i0 == 0):
+            i0 += cnt   # the steps below in one pass, the same bits
+            continue
         for i in range(cnt):
             dbuf[i] = fx[(i0 + i) * fstride] - shift
         _pathwise_terms(fam, c, E, x + i0 * xstride, xstride, gp + i0 * gstride, gstride, cnt,

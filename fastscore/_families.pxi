@@ -561,6 +561,12 @@ cdef inline void normal_pathwise(const double *c, double x, double fp, double *g
     g[1] = fp * ((x - c[NORMAL_LOC]) * c[NORMAL_INV_SCALE])
 
 
+cdef inline void normal_pathwise_fold(const double *c, const double *x, const double *fx,
+                                      const double *gp, double shift, Py_ssize_t m,
+                                      double *row) noexcept nogil:
+    fs_pathwise_fold_normal(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, gp, shift, m, row)
+
+
 cdef inline void lognormal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
     # x = exp(loc + scale z): dx/dloc = x, dx/dscale = x z
     cdef double z = (log(x) - c[LOGNORMAL_LOC]) * c[LOGNORMAL_INV_SCALE]
@@ -574,10 +580,27 @@ cdef inline void lognormal_y_pathwise(const double *c, double y, double fp, doub
     g[1] = fp * x * z
 
 
+cdef inline void lognormal_y_pathwise_fold(const double *c, const double *x, const double *fx,
+                                           const double *gp, double shift, Py_ssize_t m,
+                                           double *row) noexcept nogil:
+    cdef double u[BLOCK]   # x = exp(y) first, the libm call of lognormal_y_pathwise
+    cdef Py_ssize_t i
+    for i in range(m):
+        u[i] = exp(x[i])
+    fs_pathwise_fold_lognormal_y(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, u, fx, gp,
+                                 shift, m, row)
+
+
 cdef inline void exponential_pathwise(const double *c, double x, double fp,
                                       double *g) noexcept nogil:
     # x = e / rate: dx/drate = -x / rate
     g[0] = -(fp * x) * c[EXPONENTIAL_SCALE]
+
+
+cdef inline void exponential_pathwise_fold(const double *c, const double *x, const double *fx,
+                                           const double *gp, double shift, Py_ssize_t m,
+                                           double *row) noexcept nogil:
+    fs_pathwise_fold_exponential(c[EXPONENTIAL_SCALE], x, x, fx, gp, shift, m, row)
 
 
 cdef inline void gamma_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:

@@ -57,12 +57,21 @@ def set_mvn_fused(bint on):
 
 def set_score_fold(bint on):
     """Whether the scalar families with a fused score-function step (their
-    score_fold slot, _scorefold.h) use it (the default) or the steps one by one
+    score_fold slot, _foldsteps.h) use it (the default) or the steps one by one
     (d, the score terms, the folds); returns the previous choice.  The two give
     the same bits; for tests: call it while nothing runs."""
     global fs_score_fold_on
     cdef bint was = fs_score_fold_on
     fs_score_fold_on = on
+    return was
+
+
+def set_pathwise_fold(bint on):
+    """As set_score_fold, for the scalar families' fused pathwise step (their
+    pathwise_fold slot); returns the previous choice."""
+    global fs_pathwise_fold_on
+    cdef bint was = fs_pathwise_fold_on
+    fs_pathwise_fold_on = on
     return was
 
 

@@ -119,10 +119,14 @@ class Family:
         A scalar family with ``<name>_score_fold(c, x, fx, shift, m, row)``:
         the score-function step of a block of m contiguous samples fused
         into one pass (d = f - shift, the score, the folds of _reduce.h;
-        _scorefold.h), with the bits of those steps taken one by one.
+        _foldsteps.h), with the bits of those steps taken one by one.
     pathwise : bool
         Has ``<name>_pathwise`` (``_pathwise_event`` for vector families): the
         terms f'(x) dx/dtheta_j of the pathwise estimator, from the sample x.
+    pathwise_fold : bool
+        A scalar pathwise family with ``<name>_pathwise_fold(c, x, fx, gp,
+        shift, m, row)``: the pathwise step of a block fused into one pass
+        (as score_fold, with the folds of the terms about their shifts).
     pathwise_block : bool
         A vector pathwise family with ``<name>_pathwise_block(c, E, x,
         xstride, gp, gstride, m, terms, s, w)``: the pathwise terms of m
@@ -146,7 +150,8 @@ class Family:
     """
 
     def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
-                 fill=False, score_block=False, score_fold=False, pathwise=False, pathwise_block=False, measure=0,
+                 fill=False, score_block=False, score_fold=False, pathwise=False, pathwise_fold=False,
+                 pathwise_block=False, measure=0,
                  measure_weights=False, rebar=False, components=None):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
@@ -164,6 +169,9 @@ class Family:
         if self.score_fold and (event != "scalar" or score is None):
             raise ValueError("score_fold is a slot of scored scalar families")
         self.pathwise = bool(pathwise)
+        self.pathwise_fold = bool(pathwise_fold)
+        if self.pathwise_fold and not (self.pathwise and event == "scalar"):
+            raise ValueError("pathwise_fold is a slot of scalar pathwise families")
         self.pathwise_block = bool(pathwise_block)
         if self.pathwise_block and not (self.pathwise and event == "vector"):
             raise ValueError("pathwise_block is a slot of vector pathwise families")
@@ -248,7 +256,7 @@ class Family:
 # once per batch element (reciprocals, digamma terms), named for what they are.
 FAMILIES = (
     Family("normal", ("loc", "scale", "inv_scale"), score=2, fill=True, score_fold=True,
-           pathwise=True, measure=5),
+           pathwise=True, pathwise_fold=True, measure=5),
     Family("bernoulli", ("probs",), count="threshold"),
     Family("categorical", ("cdf[V]",), count="threshold"),
     Family("poisson", ("rate", "inv_rate"), score=1, measure=3, fill=True, score_fold=True),
@@ -257,9 +265,9 @@ FAMILIES = (
     # LogNormal for inline f: the block holds y = log x from the normal sampler
     # (exp(y) is numpy's random_lognormal exactly); the score needs no log.
     Family("lognormal_y", ("loc", "scale", "inv_scale"), score=2, f_input="exp",
-           score_fold=True, pathwise=True, fill=True),
+           score_fold=True, pathwise=True, pathwise_fold=True, fill=True),
     Family("exponential", ("scale",), score=1, pathwise=True, measure=3, fill=True,
-           score_fold=True),
+           score_fold=True, pathwise_fold=True),
     Family("gamma", ("concentration", "scale", "log_rate_minus_digamma", "mean", "rate"),
            score=2, pathwise=True, measure=5, fill=True, score_fold=True),
     Family("beta", ("concentration1", "concentration0", "digamma_sum_minus_digamma1",

@@ -210,49 +210,71 @@ def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
         _kernels.set_reduce_isa(chosen)
 
 
-def test_score_fold_steps_give_the_bits_of_the_steps_one_by_one():
-    """The scalar families with a fused score-function step (score_fold,
-    _scorefold.h: d, the score and the folds in one pass over a block) give
-    the bits of those steps taken one by one, under every reducer path: a
-    built-in and a Python f, a batch, every method, blocks' tails of every
+# The kernel families with a fused step (_foldsteps.h), by slot: a
+# distribution that runs each, with a batch of 2.
+FOLD_STEP_CASES = {
+    "score_fold": {
+        "normal": fs.Normal([0.5, -1.0], [1.5, 0.3]),
+        "lognormal_y": fs.LogNormal([0.2, -0.4], [0.7, 0.2]),  # LogNormal's inline family
+        "exponential": fs.Exponential([0.7, 3.0]),
+        "poisson": fs.Poisson([2.5, 40.0]),
+        "gamma": fs.Gamma([2.5, 1.2], [1.0, 2.0]),   # concentrations >= 1: not gamma_log
+        "chi2": fs.Chi2([3.0, 2.5]),
+        "geometric_probs": fs.Geometric(probs=[0.3, 1.0]),   # x = 0 only, at p = 1
+        "geometric_logits": fs.Geometric(logits=[-0.5, 2.0])},
+    "pathwise_fold": {
+        "normal": fs.Normal([0.5, -1.0], [1.5, 0.3]),
+        "lognormal_y": fs.LogNormal([0.2, -0.4], [0.7, 0.2]),
+        "exponential": fs.Exponential([0.7, 3.0])},
+}
+
+
+@pytest.mark.parametrize("slot", sorted(FOLD_STEP_CASES))
+def test_fused_fold_steps_give_the_bits_of_the_steps_one_by_one(slot):
+    """The scalar families with a fused step (_foldsteps.h: score_fold, d,
+    the score and the folds in one pass over a block; pathwise_fold, d, the
+    terms f'(x) dx/dtheta and their folds about the first sample's terms)
+    give the bits of those steps taken one by one, under every reducer path:
+    a built-in and a Python f, a batch, every method, blocks' tails of every
     length."""
     from fastscore import _kernels
     from fastscore._specs import FAMILIES
-    dists = {"normal": fs.Normal([0.5, -1.0], [1.5, 0.3]),
-             "lognormal_y": fs.LogNormal([0.2, -0.4], [0.7, 0.2]),  # the inline family
-             "exponential": fs.Exponential([0.7, 3.0]),
-             "poisson": fs.Poisson([2.5, 40.0]),
-             "gamma": fs.Gamma([2.5, 1.2], [1.0, 2.0]),   # concentrations >= 1: not gamma_log
-             "chi2": fs.Chi2([3.0, 2.5]),
-             "geometric_probs": fs.Geometric(probs=[0.3, 1.0]),   # x = 0 only, at p = 1
-             "geometric_logits": fs.Geometric(logits=[-0.5, 2.0])}
-    assert sorted(dists) == sorted(f.name for f in FAMILIES if f.score_fold)
+    dists = FOLD_STEP_CASES[slot]
+    assert sorted(dists) == sorted(f.name for f in FAMILIES if getattr(f, slot))
+    switch = {"score_fold": _kernels.set_score_fold,
+              "pathwise_fold": _kernels.set_pathwise_fold}[slot]
+    runs = ([{"method": m} for m in ("plain", "rloo", "cv")] if slot == "score_fold"
+            else [{"estimator": "pathwise"}])
+    # a built-in f, and a Python f (with its f' for the pathwise step)
+    fns = [(fs.fn.power(2), {}),
+           (lambda x: np.sin(x) + x,
+            {"grad_f": lambda x: np.cos(x) + 1.0} if slot == "pathwise_fold" else {})]
 
     def run():
         out = []
-        for name, d in dists.items():
-            for f in (fs.fn.power(2), lambda x: np.sin(x) + x):
+        for d in dists.values():
+            for f, f_kw in fns:
                 for n in (fs.CHUNK_SIZE + 13, 263, 7, 2):
-                    for method in ("plain", "rloo", "cv"):
-                        est = fs.estimate(d, f, n, rng=6, n_threads=1, method=method)
+                    for kw in runs:
+                        est = fs.estimate(d, f, n, rng=6, n_threads=1, **kw, **f_kw)
                         out += [np.asarray(v) for v in (est.value, est.value_stderr)]
                         out += [np.asarray(est.grad[k]) for k in est.grad]
                         out += [np.asarray(est.stderr[k]) for k in est.stderr]
         return out
 
     chosen, have = _kernels.reduce_isa()
-    was = _kernels.set_score_fold(False)
+    was = switch(False)
     try:
         assert _kernels.set_reduce_isa("portable") == "portable"
         want = run()
         for isa in have:
             assert _kernels.set_reduce_isa(isa) == isa
             for fused in (True, False):
-                _kernels.set_score_fold(fused)
+                switch(fused)
                 got = run()
                 assert all(np.array_equal(a, b) for a, b in zip(got, want)), (isa, fused)
     finally:
-        _kernels.set_score_fold(was)
+        switch(was)
         _kernels.set_reduce_isa(chosen)
 
 

@@ -1,16 +1,18 @@
 /*
- * The score-function step of a scalar family fused into one pass over a
- * block: d = f - shift, the family's score components from x, and the fold
- * of d and of every component into its moment sums (fs_fold_value and
- * fs_fold_score of _reduce.h), without the buffers of d and of the terms
- * in between.  Each number is the same IEEE operation on the same operands
- * as in those steps (the family's score in _families.pxi, the folds' lanes
- * and their order), so the sums have the same bits; only the loads and
- * stores between the steps are gone.  A block's samples must be contiguous
- * (x and f with stride 1).
+ * The estimators' steps of a scalar family fused with their folds into one
+ * pass over a block.  Score function: d = f - shift, the family's score
+ * components from x, and the fold of d and of every component into its
+ * moment sums (fs_fold_value and fs_fold_score of _reduce.h).  Pathwise: d,
+ * the terms f'(x) dx/dtheta_j, and the folds of d and of every term
+ * (fs_fold_value and fs_fold_mean).  No buffers of d and of the terms in
+ * between.  Each number is the same IEEE operation on the same operands as
+ * in those steps (the family's score or pathwise slot in _families.pxi, the
+ * folds' lanes and their order), so the sums have the same bits; only the
+ * loads and stores between the steps are gone.  A block's samples must be
+ * contiguous (x, f and f' with stride 1).
  */
-#ifndef FASTSCORE_SCOREFOLD_H
-#define FASTSCORE_SCOREFOLD_H
+#ifndef FASTSCORE_FOLDSTEPS_H
+#define FASTSCORE_FOLDSTEPS_H
 
 #include <stddef.h>
 #include <string.h>
@@ -104,6 +106,70 @@ ATTR static void fs__sf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
     }                                                                                   \
 }
 
+/* FS__PATHWISE_FOLD_ISA, as FS__SCORE_FOLD_ISA for the pathwise step:
+ * fs__pf_NAME_SUFFIX(ARGS, x, u, fx, gp, shift, m, row) with f' at gp;
+ * TERMS(T, x, u, fp, t) sets t[0..P-1], and each term is folded about its
+ * block's shift (FS_TERM_SHIFT, set by the caller before the row's first
+ * fold, as for fs_fold_mean). */
+#define FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, SUFFIX, ATTR, VT, W)                \
+ATTR static void fs__pf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,           \
+                                          const double *u, const double *fx,            \
+                                          const double *gp, double shift, ptrdiff_t m,  \
+                                          double *row)                                  \
+{                                                                                       \
+    VT vd[FS__G(W)], vdd[FS__G(W)], vs[P][FS__G(W)], vss[P][FS__G(W)];                  \
+    double sd[FS_LANES], sdd[FS_LANES], ts[P][FS_LANES], tss[P][FS_LANES], tsh[P];      \
+    ptrdiff_t i = 0, k;                                                                 \
+    int g, j;                                                                           \
+    for (j = 0; j < (P); j++)                                                           \
+        tsh[j] = row[FS_HEAD_WIDTH + FS_MEAN_WIDTH * j + FS_TERM_SHIFT];                \
+    memset(vd, 0, sizeof vd);                                                           \
+    memset(vdd, 0, sizeof vdd);                                                         \
+    memset(vs, 0, sizeof vs);                                                           \
+    memset(vss, 0, sizeof vss);                                                         \
+    for (; i + FS_LANES <= m; i += FS_LANES)                                            \
+        FS__SF_UNROLL for (g = 0; g < FS__G(W); g++) {                                  \
+            VT xv, uv, d, gv, t[P], q_;                                                 \
+            memcpy(&xv, x + i + g * (W), sizeof xv);                                    \
+            memcpy(&uv, u + i + g * (W), sizeof uv);                                    \
+            memcpy(&gv, gp + i + g * (W), sizeof gv);                                   \
+            memcpy(&d, fx + i + g * (W), sizeof d);                                     \
+            d = d - shift;                                                              \
+            vd[g] += d;                                                                 \
+            vdd[g] += d * d;                                                            \
+            TERMS(VT, xv, uv, gv, t);                                                   \
+            FS__SF_UNROLL for (j = 0; j < (P); j++) {                                   \
+                q_ = t[j] - tsh[j];                                                     \
+                vs[j][g] += q_;                                                         \
+                vss[j][g] += q_ * q_;                                                   \
+            }                                                                           \
+        }                                                                               \
+    FS__SPILL(vd, sd, W);                                                               \
+    FS__SPILL(vdd, sdd, W);                                                             \
+    for (j = 0; j < (P); j++) {                                                         \
+        FS__SPILL(vs[j], ts[j], W);                                                     \
+        FS__SPILL(vss[j], tss[j], W);                                                   \
+    }                                                                                   \
+    for (k = 0; i < m; i++, k++) {                                                      \
+        double d = fx[i] - shift, t[P], q_;                                             \
+        sd[k] += d;                                                                     \
+        sdd[k] += d * d;                                                                \
+        TERMS(double, x[i], u[i], gp[i], t);                                            \
+        for (j = 0; j < (P); j++) {                                                     \
+            q_ = t[j] - tsh[j];                                                         \
+            ts[j][k] += q_;                                                             \
+            tss[j][k] += q_ * q_;                                                       \
+        }                                                                               \
+    }                                                                                   \
+    row[FS_SUM_D] += fs__lanes(sd);                                                     \
+    row[FS_SUM_DD] += fs__lanes(sdd);                                                   \
+    for (j = 0; j < (P); j++) {                                                         \
+        double *blk = row + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j;                          \
+        blk[FS_SUM_T] += fs__lanes(ts[j]);                                              \
+        blk[FS_SUM_TT] += fs__lanes(tss[j]);                                            \
+    }                                                                                   \
+}
+
 /* fs_keep for vectors: v where cond (a vector comparison: all bits set or
  * none per lane) holds, else +0.0, by masking v's bits as fs_keep does. */
 #define FS__VKEEP(cond, v) ((__typeof__(v))((__typeof__(cond))(v) & (cond)))
@@ -123,6 +189,21 @@ ATTR static void fs__sf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
     FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, double, 1, fs_keep)
 #endif
 
+#if FS_REDUCE_X86_SIMD
+#define FS__PF_ISAS(NAME, P, ARGS, TERMS)                                               \
+    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, portable, FS__UNUSED, fs__v2, 2)        \
+    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, avx2,                                   \
+                          FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4)        \
+    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, avx512,                                 \
+                          FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8)
+#elif defined(__GNUC__) || defined(__clang__)
+#define FS__PF_ISAS(NAME, P, ARGS, TERMS)                                               \
+    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, portable, FS__UNUSED, fs__v2, 2)
+#else
+#define FS__PF_ISAS(NAME, P, ARGS, TERMS)                                               \
+    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, portable, FS__UNUSED, double, 1)
+#endif
+
 /* fs_score_fold_NAME(PARAMS, x, u, fx, shift, m, row): the fused step of a
  * block of m samples, += its sums into row, on the reducer's ISA (u: see
  * FS__SCORE_FOLD_ISA; x where the score does not read it). */
@@ -140,8 +221,21 @@ static inline void fs_score_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,   
     FS__SF_ISAS(NAME, P, PARAMS, SCORE)                                                 \
     FS__SF_CALL(NAME, PARAMS, ARGS)
 
+/* The same for a family's fused pathwise step, fs_pathwise_fold_NAME(PARAMS,
+ * x, u, fx, gp, shift, m, row). */
+#define FS__PATHWISE_FOLD(NAME, P, PARAMS, ARGS, TERMS)                                 \
+    FS__PF_ISAS(NAME, P, PARAMS, TERMS)                                                 \
+static inline void fs_pathwise_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,       \
+                                           const double *u, const double *fx,           \
+                                           const double *gp, double shift, ptrdiff_t m, \
+                                           double *row)                                 \
+{                                                                                       \
+    FS__DISPATCH(fs__pf_##NAME, (FS__SF_STRIP ARGS, x, u, fx, gp, shift, m, row));      \
+}
+
 /* Whether the kernels use the fused steps (tests turn them off to compare bits). */
 static int fs_score_fold_on = 1;
+static int fs_pathwise_fold_on = 1;
 
 /* The families' scores, each the operations of its <name>_score in
  * _families.pxi.  Normal (and LogNormal on y = log x, lognormal_y_score):
@@ -189,5 +283,28 @@ FS__SCORE_FOLD(geometric_probs, 1, (double inv_p, double inv_q), (inv_p, inv_q),
 #define FS__GEOMETRIC_LOGITS_SCORE(T, xv, uv, s, KEEP) ((s)[0] = q - (xv) * p)
 FS__SCORE_FOLD(geometric_logits, 1, (double q, double p), (q, p),
                FS__GEOMETRIC_LOGITS_SCORE)
+
+/* The pathwise terms, each the operations of its <name>_pathwise.  Normal:
+ * x = loc + scale z, dx/dloc = 1, dx/dscale = z. */
+#define FS__NORMAL_PATHWISE(T, xv, uv, fp, t)                                           \
+    do {                                                                                \
+        (t)[0] = (fp);                                                                  \
+        (t)[1] = (fp) * (((xv) - loc) * inv);                                           \
+    } while (0)
+FS__PATHWISE_FOLD(normal, 2, (double loc, double inv), (loc, inv), FS__NORMAL_PATHWISE)
+
+/* LogNormal on y = log x (u = exp(y) = x): dx/dloc = x, dx/dscale = x z. */
+#define FS__LOGNORMAL_Y_PATHWISE(T, yv, xv, fp, t)                                      \
+    do {                                                                                \
+        T z_ = ((yv) - loc) * inv;                                                      \
+        (t)[0] = (fp) * (xv);                                                           \
+        (t)[1] = (fp) * (xv) * z_;                                                      \
+    } while (0)
+FS__PATHWISE_FOLD(lognormal_y, 2, (double loc, double inv), (loc, inv),
+                  FS__LOGNORMAL_Y_PATHWISE)
+
+/* Exponential (its rate): x = e / rate, dx/drate = -x / rate. */
+#define FS__EXPONENTIAL_PATHWISE(T, xv, uv, fp, t) ((t)[0] = -((fp) * (xv)) * scale)
+FS__PATHWISE_FOLD(exponential, 1, (double scale), (scale), FS__EXPONENTIAL_PATHWISE)
 
 #endif
