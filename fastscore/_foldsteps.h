@@ -106,12 +106,21 @@ ATTR static void fs__sf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
     }                                                                                   \
 }
 
+/* The two sums of one pathwise term about its shift, q_ = t - shift, into
+ * element k of S and SS (as fs__fold_mean). */
+#define FS__PF_ACC(S, SS, k, q)                                                         \
+    do {                                                                                \
+        q_ = (q);                                                                       \
+        (S)[k] += q_;                                                                   \
+        (SS)[k] += q_ * q_;                                                             \
+    } while (0)
+
 /* FS__PATHWISE_FOLD_ISA, as FS__SCORE_FOLD_ISA for the pathwise step:
  * fs__pf_NAME_SUFFIX(ARGS, x, u, fx, gp, shift, m, row) with f' at gp;
  * TERMS(T, x, u, fp, t) sets t[0..P-1], and each term is folded about its
  * block's shift (FS_TERM_SHIFT, set by the caller before the row's first
  * fold, as for fs_fold_mean). */
-#define FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, SUFFIX, ATTR, VT, W)                \
+#define FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, SUFFIX, ATTR, VT, W, KEEP)          \
 ATTR static void fs__pf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,           \
                                           const double *u, const double *fx,            \
                                           const double *gp, double shift, ptrdiff_t m,  \
@@ -138,11 +147,8 @@ ATTR static void fs__pf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
             vd[g] += d;                                                                 \
             vdd[g] += d * d;                                                            \
             TERMS(VT, xv, uv, gv, t);                                                   \
-            FS__SF_UNROLL for (j = 0; j < (P); j++) {                                   \
-                q_ = t[j] - tsh[j];                                                     \
-                vs[j][g] += q_;                                                         \
-                vss[j][g] += q_ * q_;                                                   \
-            }                                                                           \
+            FS__SF_UNROLL for (j = 0; j < (P); j++)                                     \
+                FS__PF_ACC(vs[j], vss[j], g, t[j] - tsh[j]);                            \
         }                                                                               \
     FS__SPILL(vd, sd, W);                                                               \
     FS__SPILL(vdd, sdd, W);                                                             \
@@ -155,11 +161,8 @@ ATTR static void fs__pf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
         sd[k] += d;                                                                     \
         sdd[k] += d * d;                                                                \
         TERMS(double, x[i], u[i], gp[i], t);                                            \
-        for (j = 0; j < (P); j++) {                                                     \
-            q_ = t[j] - tsh[j];                                                         \
-            ts[j][k] += q_;                                                             \
-            tss[j][k] += q_ * q_;                                                       \
-        }                                                                               \
+        for (j = 0; j < (P); j++)                                                       \
+            FS__PF_ACC(ts[j], tss[j], k, t[j] - tsh[j]);                                \
     }                                                                                   \
     row[FS_SUM_D] += fs__lanes(sd);                                                     \
     row[FS_SUM_DD] += fs__lanes(sdd);                                                   \
@@ -174,34 +177,21 @@ ATTR static void fs__pf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
  * none per lane) holds, else +0.0, by masking v's bits as fs_keep does. */
 #define FS__VKEEP(cond, v) ((__typeof__(v))((__typeof__(cond))(v) & (cond)))
 
+/* DEF(NAME, P, ARGS, BODY, SUFFIX, ATTR, VT, W, KEEP) for each ISA build of a
+ * fused step: the vectors of the reducer's folds (FS__FOLDS in _reduce.h). */
 #if FS_REDUCE_X86_SIMD
-#define FS__SF_ISAS(NAME, P, ARGS, SCORE)                                               \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, fs__v2, 2, FS__VKEEP) \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, avx2,                                      \
-                       FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4, FS__VKEEP) \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, avx512,                                    \
-                       FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8, FS__VKEEP)
+#define FS__FOLDSTEP_ISAS(DEF, NAME, P, ARGS, BODY)                                     \
+    DEF(NAME, P, ARGS, BODY, portable, FS__UNUSED, fs__v2, 2, FS__VKEEP)                \
+    DEF(NAME, P, ARGS, BODY, avx2, FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4, \
+        FS__VKEEP)                                                                      \
+    DEF(NAME, P, ARGS, BODY, avx512, FS__UNUSED __attribute__((target("avx512f"))),     \
+        fs__v8, 8, FS__VKEEP)
 #elif defined(__GNUC__) || defined(__clang__)
-#define FS__SF_ISAS(NAME, P, ARGS, SCORE)                                               \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, fs__v2, 2, FS__VKEEP)
+#define FS__FOLDSTEP_ISAS(DEF, NAME, P, ARGS, BODY)                                     \
+    DEF(NAME, P, ARGS, BODY, portable, FS__UNUSED, fs__v2, 2, FS__VKEEP)
 #else
-#define FS__SF_ISAS(NAME, P, ARGS, SCORE)                                               \
-    FS__SCORE_FOLD_ISA(NAME, P, ARGS, SCORE, portable, FS__UNUSED, double, 1, fs_keep)
-#endif
-
-#if FS_REDUCE_X86_SIMD
-#define FS__PF_ISAS(NAME, P, ARGS, TERMS)                                               \
-    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, portable, FS__UNUSED, fs__v2, 2)        \
-    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, avx2,                                   \
-                          FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4)        \
-    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, avx512,                                 \
-                          FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8)
-#elif defined(__GNUC__) || defined(__clang__)
-#define FS__PF_ISAS(NAME, P, ARGS, TERMS)                                               \
-    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, portable, FS__UNUSED, fs__v2, 2)
-#else
-#define FS__PF_ISAS(NAME, P, ARGS, TERMS)                                               \
-    FS__PATHWISE_FOLD_ISA(NAME, P, ARGS, TERMS, portable, FS__UNUSED, double, 1)
+#define FS__FOLDSTEP_ISAS(DEF, NAME, P, ARGS, BODY)                                     \
+    DEF(NAME, P, ARGS, BODY, portable, FS__UNUSED, double, 1, fs_keep)
 #endif
 
 /* fs_score_fold_NAME(PARAMS, x, u, fx, shift, m, row): the fused step of a
@@ -218,13 +208,13 @@ static inline void fs_score_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,   
 /* The ISA builds and the dispatcher of a family's fused step: PARAMS its
  * constants as a parameter list, ARGS their names, SCORE as above. */
 #define FS__SCORE_FOLD(NAME, P, PARAMS, ARGS, SCORE)                                    \
-    FS__SF_ISAS(NAME, P, PARAMS, SCORE)                                                 \
+    FS__FOLDSTEP_ISAS(FS__SCORE_FOLD_ISA, NAME, P, PARAMS, SCORE)                       \
     FS__SF_CALL(NAME, PARAMS, ARGS)
 
 /* The same for a family's fused pathwise step, fs_pathwise_fold_NAME(PARAMS,
  * x, u, fx, gp, shift, m, row). */
 #define FS__PATHWISE_FOLD(NAME, P, PARAMS, ARGS, TERMS)                                 \
-    FS__PF_ISAS(NAME, P, PARAMS, TERMS)                                                 \
+    FS__FOLDSTEP_ISAS(FS__PATHWISE_FOLD_ISA, NAME, P, PARAMS, TERMS)                    \
 static inline void fs_pathwise_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,       \
                                            const double *u, const double *fx,           \
                                            const double *gp, double shift, ptrdiff_t m, \
