@@ -35,13 +35,15 @@ except ImportError as _exc:
             " The installation is incomplete: reinstall fastscore (python -m pip install "
             "--force-reinstall fastscore-mc).")) from None
 
-from . import fn
+from . import fn, transforms
 from ._config import show_config
 from ._rng import CHUNK_SIZE
 from ._version import __version__
 from . import distributions as _distributions
 from .distributions import *  # noqa: F401,F403  (every family: distributions.__all__)
 from .estimate import Estimate, estimate, estimate_from_samples, sample, score
+from .joint import Independent, Joint, TransformedDistribution
 
 __all__ = ["__version__", "CHUNK_SIZE", *_distributions.__all__, "Estimate", "estimate",
-           "estimate_from_samples", "sample", "score", "fn", "show_config"]
+           "estimate_from_samples", "sample", "score", "fn", "show_config", "Independent",
+           "Joint", "TransformedDistribution", "transforms"]

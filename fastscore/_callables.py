@@ -33,6 +33,10 @@ class PreparedF:
 
     def check(self, plan):
         """Refuse an f that cannot take the plan's samples (same error on both backends)."""
+        if plan.E is None and self.kind != "python":   # a Joint: f takes a dict
+            raise TypeError("f: %s gives f a dict of its parts' samples; pass a Python "
+                            "callable taking that dict (a built-in or low-level f takes one "
+                            "array)" % plan.name)
         if self.kind == "builtin":
             self.obj._check(plan)
         elif (self.kind == "lowlevel" and plan.event_size > 1 and

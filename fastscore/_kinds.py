@@ -86,7 +86,7 @@ class EstimatorKind:
                                       % (self.name, plan.name, self.slot, self.instead))
 
     def supports(self, plan):
-        return self.slot in plan.family.slots
+        return self.slot in plan.slots
 
     def counted(self, plan):
         """True when this kind's estimate comes from counts of a finite support."""
@@ -183,7 +183,7 @@ class ScoreFunction(EstimatorKind):
         return dist.score_plan()
 
     def supports(self, plan):
-        return "score" in plan.family.slots or plan.counted
+        return "score" in plan.slots or plan.counted
 
     def counted(self, plan):
         return plan.counted
@@ -306,7 +306,7 @@ class MeasureValued(EstimatorKind):
     needs = frozenset({"f", "coupled"})
 
     def supports(self, plan):
-        return self.slot in plan.family.slots or plan.measure_support is not None
+        return self.slot in plan.slots or plan.measure_support is not None
 
     def counted(self, plan):
         return plan.measure_support is not None
@@ -514,7 +514,7 @@ class ARM(MeasureValued):
     needs = frozenset({"f"})
 
     def supports(self, plan):
-        return self.slot in plan.family.slots
+        return self.slot in plan.slots
 
     def counted(self, plan):
         return False

@@ -62,9 +62,11 @@ class ParamLayout:
     """The differentiable parameters of a distribution, as gradient components.
 
     ``params`` is a list of (name, event_shape tuple, packing).  Packing None
-    stores all of the event; "tril" stores only the lower triangle of a
-    square matrix, row by row, and the other entries are zero when the
-    components are expanded (MultivariateNormal's scale_tril).
+    stores all of the event; "tril" stores, of the square matrix in the last
+    two axes, only the lower triangle, row by row (each matrix in C order of
+    any axes before them), and the other entries are zero when the
+    components are expanded (MultivariateNormal's scale_tril, and an
+    Independent of them).
     """
 
     def __init__(self, batch_shape, params):
@@ -77,7 +79,7 @@ class ParamLayout:
     @staticmethod
     def _n_components(shape, packing):
         if packing == "tril":
-            return shape[0] * (shape[0] + 1) // 2
+            return math.prod(shape[:-2]) * (shape[-1] * (shape[-1] + 1) // 2)
         return math.prod(shape) if shape else 1
 
     def shape(self, name):
@@ -96,10 +98,11 @@ class ParamLayout:
             k = self._n_components(ev, packing)
             block = comps[..., j:j + k]
             if packing == "tril":
-                D = ev[0]
-                full = np.zeros(block.shape[:-1] + (D * D,))
+                D = ev[-1]
+                lead = block.shape[:-1] + (math.prod(ev[:-2]),)
+                full = np.zeros(lead + (D * D,))
                 rows, cols = np.tril_indices(D)
-                full[..., rows * D + cols] = block
+                full[..., rows * D + cols] = block.reshape(lead + (rows.size,))
                 block = full
             out[nm] = block.reshape(shape + ev)
             j += k

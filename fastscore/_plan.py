@@ -128,6 +128,11 @@ class Plan:
         """True when the kernels count a finite support (the sufficient statistic)."""
         return self.support is not None
 
+    @property
+    def slots(self):
+        """The capabilities estimator kinds ask for (its kernel family's)."""
+        return self.family.slots
+
     def const(self, name):
         """Constant ``name`` of every batch element: (batch_size,) or (batch_size, size)."""
         a, b, scalar = self._offsets[name]

@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _cluster, _compiled, _finish, _moments, _threads, reference
+from . import _cluster, _compiled, _finish, _moments, _threads, _wrapped, reference
 from ._callables import prepare, prepare_grad
 from ._kinds import KINDS, SCORE
 from ._progress import make_bar
@@ -422,6 +422,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     impl = _compiled if backend == "compiled" else reference
     if cluster is not None:
         impl = cluster
+    impl = _wrapped.Backend(impl, backend)
     bar = make_bar(progress)
     try:
         plans = kind.plans(plan)
@@ -601,12 +602,8 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
     dist._check_drawable()
     key = key_from_rng(rng)
     plan = dist.plan()
-    if cluster is not None:
-        x3 = cluster.sample(plan, n, key)
-    elif backend == "compiled":
-        x3 = _compiled.sample(plan, n, key, nt)
-    else:
-        x3 = reference.sample(plan, n, key)
+    impl = cluster if cluster is not None else _compiled if backend == "compiled" else reference
+    x3 = _wrapped.Backend(impl, backend).sample(plan, n, key, nt)
     return plan.layout.to_user(x3, (n,))
 
 
@@ -687,7 +684,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     if fa.shape != (n,) + tuple(dist.batch_shape):
         raise ValueError("fx must have shape (n, *batch_shape) = %s; got %s"
                          % ((n,) + tuple(dist.batch_shape), fa.shape))
-    fx2 = fa.astype(np.float64).reshape(n, dist.batch_size)
+    fx2 = fa.astype(np.float64).reshape(n, plan.batch_size)
     b = SCORE.check_method(method, baseline, plan)
     sums = _moments.sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
     with np.errstate(invalid="ignore", divide="ignore"):
