@@ -78,8 +78,15 @@ class Estimate:
         kind = "" if self.estimator == "score" else "estimator=%r, " % self.estimator
         lines = ["Estimate(%smethod=%r, n=%d%s)" % (kind, self.method, self.n, conv),
                  "  value:  %s" % _pm(self.value, self.value_stderr)]
-        for name in self.grad:
-            lines.append("  grad[%r]: %s" % (name, _pm(self.grad[name], self.stderr[name])))
+        def walk(prefix, grad, stderr):
+            for name in grad:
+                if isinstance(grad[name], dict):   # a Joint's part
+                    walk(prefix + "[%r]" % name, grad[name], stderr[name])
+                else:
+                    lines.append("  grad%s[%r]: %s" % (prefix, name,
+                                                       _pm(grad[name], stderr[name])))
+
+        walk("", self.grad, self.stderr)
         return "\n".join(lines)
 
 
