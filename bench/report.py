@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import fastscore as fs  # noqa: E402
 from fastscore._bench import _median_times as interleaved  # noqa: E402
 from fastscore._bench import _plot as plot_throughput, numpy_normal_x2  # noqa: E402
-from workloads import (ESTIMATOR_CASES, FAMILIES, SAMPLING, estimator_variants,  # noqa: E402
+from workloads import (ESTIMATOR_CASES, FAMILIES, SAMPLING, estimator_variants, joint_variants,  # noqa: E402
                        family_variants, jax_variant, lowlevel_square, numpy_on_streams,
                        numpy_one_stream, overhead_call, rl_workload, torch_variant)
 
@@ -100,6 +100,23 @@ def run(quick=False, plot=None, out=sys.stdout):
             ratio = ns["pathwise"] / ns["score"]
             goals.append(("8. pathwise Normal loop <= 1.2x the score-function loop",
                           ratio <= 1.2, "%.2fx" % ratio))
+
+    p("\n## Joint distributions, 1 thread (ns per coordinate and sample)\n")
+    p("fs.Independent(fs.Normal(loc (D,), 1.5), 1) with one f of the whole event, against the "
+      "scalar Normal of D batch elements and its own linear f (the same D n draws).\n")
+    p("| D | n | scalar, built-in linear | Independent, built-in linear | Independent, Python "
+      "sum | ratio (built-in) |")
+    p("|---:|---:|---:|---:|---:|---:|")
+    for D in (10, 100, 1000):
+        n = (10 ** 5 if quick else 10 ** 6) // D * 10
+        med = interleaved(joint_variants(D, n), rounds)
+        ns = {k: v / (n * D) * 1e9 for k, v in med.items()}
+        ratio = ns["Independent, built-in linear"] / ns["scalar Normal, built-in linear"]
+        p("| %d | %g | %.2f | %.2f | %.2f | %.2fx |" % (
+            D, n, ns["scalar Normal, built-in linear"], ns["Independent, built-in linear"],
+            ns["Independent, Python sum"], ratio))
+        goals.append(("J. Independent(Normal) D=%d within 1.5x the scalar family" % D,
+                      ratio <= 1.5, "%.2fx" % ratio))
 
     p("\n## Sampling against numpy (fs.sample, 1 thread, ns per draw)\n")
     p("numpy draws the same values from Generator(Philox) on fastscore's chunk streams "

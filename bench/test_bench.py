@@ -9,7 +9,7 @@ import os
 import pytest
 
 from workloads import (ESTIMATOR_CASES, FAMILIES, estimator_variants, family_variants,
-                       overhead_call, rl_workload)
+                       joint_variants, overhead_call, rl_workload)
 
 #: Sample sizes, from FASTSCORE_BENCH_SIZES (comma separated).
 SIZES = [int(float(s)) for s in os.environ.get("FASTSCORE_BENCH_SIZES", "1e4,1e6").split(",")]
@@ -49,3 +49,15 @@ def test_policy_gradient_batch(benchmark, variant):
 def test_per_call_overhead(benchmark):
     benchmark.group = "per-call overhead, n=100"
     benchmark(overhead_call())
+
+
+JOINT_RUNS = [(D, variant) for D in (10, 100, 1000) for variant in joint_variants(D, 2)]
+
+
+@pytest.mark.parametrize("D, variant", JOINT_RUNS, ids=["D%d-%s" % c for c in JOINT_RUNS])
+def test_joint(benchmark, D, variant):
+    """Independent(Normal) of D coordinates, one f of the event, against the scalar family
+    (the same D x n draws; n = max(SIZES) // D)."""
+    benchmark.group = "joint: D=%d" % D
+    benchmark.pedantic(joint_variants(D, max(2, max(SIZES) // D))[variant], rounds=5,
+                       warmup_rounds=1)

@@ -249,3 +249,21 @@ def overhead_call():
     d = fs.Normal(0.0, 1.0)
     f = fs.fn.power(2)
     return lambda: fs.estimate(d, f, 100, rng=0, n_threads=1)
+
+
+def joint_variants(D, n, n_threads=1):
+    """Independent(Normal) of D coordinates with the built-in linear f of the whole
+    event, against the scalar Normal of D batch elements with its own linear f: the
+    same D n draws.  Their ratio is the cost of one joint f per sample (O(D) goal:
+    at most 1.5x)."""
+    loc = np.linspace(-1.0, 1.0, D)
+    joint = fs.Independent(fs.Normal(loc, 1.5), 1)
+    scalar = fs.Normal(loc, 1.5)
+    return {
+        "Independent, built-in linear": lambda: fs.estimate(
+            joint, fs.fn.linear(1.0), n, rng=0, n_threads=n_threads),
+        "Independent, Python sum": lambda: fs.estimate(
+            joint, lambda x: x.sum(axis=-1), n, rng=0, n_threads=n_threads),
+        "scalar Normal, built-in linear": lambda: fs.estimate(
+            scalar, fs.fn.linear(1.0), n, rng=0, n_threads=n_threads),
+    }

@@ -32,6 +32,7 @@ import numpy as np
 from . import _moments
 from ._callables import PreparedF, PreparedGrad, check_f_output
 from ._layout import ParamLayout, SampleLayout
+from ._plan import Plan as _Plan
 from ._rng import CHUNK_SIZE
 
 #: Samples x event size one wave of a Joint holds (its parts' samples, f and
@@ -514,14 +515,40 @@ class Backend:
                                    n_threads, progress, chunk_start, state)
         if not isinstance(plan, WrappedPlan):
             return self.impl.run(kind, plan, pf, n, key, n_threads, progress, chunk_start, state)
-        inner = plan.adapt(pf, kind, self.name)
         base = plan.base
+        if self._inline_grouped(kind, plan, pf):
+            from . import _kernels
+            gspec = pf.grad.kernel_spec(plan) if pf.grad is not None else None
+            return _kernels.run_grouped(kind.kernel_id, base.family.id, base.consts, key[0],
+                                        key[1], n, plan.group, base.score_size,
+                                        pf.kernel_spec(plan), gspec, n_threads, progress,
+                                        chunk_start, state)
+        inner = plan.adapt(pf, kind, self.name)
         if base.counted and kind.name == "score":
             # a counted base (Bernoulli, Categorical) under one f of the whole vector:
             # per-sample scores in NumPy, on the very samples the kernels draw
             return self._run_waves(kind, _Uncounted(base), inner, n, key, n_threads, progress,
                                    chunk_start, state)
         return self.run(kind, base, inner, n, key, n_threads, progress, chunk_start, state)
+
+    def _inline_grouped(self, kind, plan, pf):
+        """True when the kernels run an Independent's joint f themselves (_grouped.pxi):
+        compiled, a scalar base family without an f input, score or pathwise, and
+        fn.linear or a low-level f (the same sums as the Python-f path)."""
+        from . import _compiled
+
+        if self.impl is not _compiled or not isinstance(plan, GroupedPlan):
+            return False
+        base = plan.base
+        if not isinstance(base, _Plan) or base.counted or base.family.event != "scalar" \
+                or base.family.f_input is not None or kind.name not in ("score", "pathwise") \
+                or kind.slot not in base.family.slots:
+            return False
+        if not pf.inline:
+            return False
+        ok_f = pf.kind == "lowlevel" or getattr(pf.obj, "kind", None) == "linear"
+        ok_g = pf.grad is None or pf.grad.kind == "lowlevel" or pf.grad.kind == "builtin"
+        return ok_f and ok_g
 
     def _run_waves(self, kind, plan, pf, n, key, n_threads, progress, chunk_start, state):
         """Waves of whole chunks: draw, f, the kind's terms in NumPy, the sums of _moments."""

@@ -341,3 +341,71 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="outside"):
         fs.score(fs.TransformedDistribution(fs.Normal(0.0, 1.0), fs.transforms.TanhTransform()),
                  [1.5])
+
+
+# ------------------------------------------- the inline loop of an Independent
+A40 = np.linspace(-1.0, 2.0, 40)
+
+
+def linear_by_hand(x):
+    """fastscore.fn.linear(A40, 0.7) in Python, the additions in the same order."""
+    acc = np.zeros(x.shape[:-1])
+    for e in range(x.shape[-1]):
+        acc = acc + A40[e] * x[..., e]
+    return acc + 0.7
+
+
+@pytest.mark.parametrize("base", [fs.Normal(np.zeros((3, 40)), 1.5),
+                                  fs.Exponential(np.linspace(1.0, 2.0, 40)),
+                                  fs.Gamma(2.0, np.ones(40)), fs.LogNormal(0.1, np.full(40, 0.5)),
+                                  fs.Poisson(np.linspace(0.5, 9.0, 40))],
+                         ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize("estimator", ["score", "pathwise"])
+def test_inline_joint_f_gives_the_bits_of_the_python_path(base, estimator):
+    """A built-in f of the whole event runs in the kernels (_grouped.pxi): the same sums
+    as a Python f handed to every coordinate, for 1 and 2 threads and across waves."""
+    if estimator == "pathwise" and "pathwise" not in base.plan().slots:
+        pytest.skip("no reparameterisation")
+    d = fs.Independent(base, 1)
+    n = 2 * fs.CHUNK_SIZE + 300
+    kw = {} if estimator == "score" else {"grad_f": lambda x: np.broadcast_to(A40, x.shape)}
+    py = fs.estimate(d, linear_by_hand, n=n, rng=4, estimator=estimator, **kw)
+    for nt in (1, 2):
+        inline = fs.estimate(d, fs.fn.linear(A40, 0.7), n=n, rng=4, estimator=estimator,
+                             n_threads=nt)
+        assert np.array_equal(inline.value, py.value)
+        for nm in py.grad:
+            assert np.array_equal(inline.grad[nm], py.grad[nm]), nm
+            assert np.array_equal(inline.stderr[nm], py.stderr[nm]), nm
+    ref = fs.estimate(d, fs.fn.linear(A40, 0.7), n=n, rng=4, estimator=estimator,
+                      backend="reference")
+    for nm in py.grad:
+        np.testing.assert_allclose(ref.grad[nm], py.grad[nm], rtol=1e-11, atol=1e-12)
+    # waves of a precision target continue the streams and rows
+    waved = fs.estimate(d, fs.fn.linear(A40, 0.7), n=fs.CHUNK_SIZE, rng=4, estimator=estimator,
+                        rtol=1e-9, max_n=n + fs.CHUNK_SIZE)
+    whole = fs.estimate(d, fs.fn.linear(A40, 0.7), n=waved.n, rng=4, estimator=estimator)
+    assert np.array_equal(waved.grad[nm], whole.grad[nm])
+
+
+def test_inline_joint_lowlevel_f():
+    import ctypes
+    from scipy import LowLevelCallable
+
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_ssize_t,
+                             ctypes.c_ssize_t, ctypes.c_void_p)
+
+    def sum_sq_c(x, E, b, user_data):
+        s = 0.0
+        for e in range(E):
+            s += x[e]
+        return s * s
+
+    cb = proto(sum_sq_c)
+    llc = LowLevelCallable(cb)
+    loc, scale = LOC[:5], SCALE[:5]
+    d = fs.Independent(fs.Normal(loc, scale), 1)
+    est = fs.estimate(d, llc, n=20000, rng=6, method="rloo", n_threads=1)
+    py = fs.estimate(d, sum_sq, n=20000, rng=6, method="rloo")
+    np.testing.assert_allclose(est.grad["scale"], py.grad["scale"], rtol=1e-12)
+    assert_within(est, normal_truth(loc, scale)[1])
