@@ -499,6 +499,17 @@ def part_key(key, k):
     return int(state[0]), int(state[1])
 
 
+def evaluations_per_sample(kind, plan):
+    """Evaluations of f per sample of ``plan`` under ``kind``: 1 + (Q - 1) G for the
+    measure-valued kinds on an Independent of G coordinates with Q points each."""
+    n = 1
+    while isinstance(plan, WrappedPlan) and not isinstance(plan, JointPlan):
+        if isinstance(plan, GroupedPlan) and (kind.kernel or kind.name) == "measure":
+            return 1 + (plan.base.family.measure - 1) * plan.group
+        plan = plan.base
+    return n
+
+
 # ---------------------------------------------------------------- backend
 class Backend:
     """A backend (``_compiled``, ``reference`` or a cluster backend) that also runs

@@ -194,6 +194,9 @@ def _check_target(name, value):
     return float(value)
 
 
+#: The measure-valued kinds warn when an Independent needs more evaluations of f
+#: than this per sample.
+MEASURE_EVALUATIONS_WARN = 64
 #: max_n when precision targets are given without one.
 DEFAULT_MAX_N = 2 ** 30
 #: The first wave of samples when precision targets are given without n.
@@ -423,6 +426,12 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
                           "gradient is NaN (use estimator='score' or 'pathwise' for it)"
                           % (plan.name, ", ".join(repr(nm) for nm in names)), RuntimeWarning,
                           stacklevel=2)
+    evals = _wrapped.evaluations_per_sample(kind, plan)
+    if evals > MEASURE_EVALUATIONS_WARN:
+        warnings.warn("estimator=%r on %s evaluates f %d times per sample (1 + 2 per gradient "
+                      "component, coordinate by coordinate with the others held at the "
+                      "sample); estimator='score' or 'pathwise' evaluates it once"
+                      % (estimator, plan.name, evals), RuntimeWarning, stacklevel=2)
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()
     key = key_from_rng(rng)

@@ -382,8 +382,9 @@ def test_inline_joint_f_gives_the_bits_of_the_python_path(base, estimator):
     for nm in py.grad:
         np.testing.assert_allclose(ref.grad[nm], py.grad[nm], rtol=1e-11, atol=1e-12)
     # waves of a precision target continue the streams and rows
-    waved = fs.estimate(d, fs.fn.linear(A40, 0.7), n=fs.CHUNK_SIZE, rng=4, estimator=estimator,
-                        rtol=1e-9, max_n=n + fs.CHUNK_SIZE)
+    with pytest.warns(RuntimeWarning, match="max_n"):
+        waved = fs.estimate(d, fs.fn.linear(A40, 0.7), n=fs.CHUNK_SIZE, rng=4,
+                            estimator=estimator, rtol=1e-9, max_n=n + fs.CHUNK_SIZE)
     whole = fs.estimate(d, fs.fn.linear(A40, 0.7), n=waved.n, rng=4, estimator=estimator)
     assert np.array_equal(waved.grad[nm], whole.grad[nm])
 
@@ -409,3 +410,9 @@ def test_inline_joint_lowlevel_f():
     py = fs.estimate(d, sum_sq, n=20000, rng=6, method="rloo")
     np.testing.assert_allclose(est.grad["scale"], py.grad["scale"], rtol=1e-12)
     assert_within(est, normal_truth(loc, scale)[1])
+
+
+def test_measure_on_a_large_independent_warns_of_its_cost():
+    d = fs.Independent(fs.Normal(np.zeros(40), 1.0), 1)
+    with pytest.warns(RuntimeWarning, match="161 times per sample"):
+        fs.estimate(d, lambda x: x.sum(-1), n=4, rng=0, estimator="measure")
