@@ -226,6 +226,15 @@ class ClusterBackend:
         # No workers yet (an adaptive cluster): tasks wait for them.
         self.worker_threads = max(1, sum(threads.values()))
 
+    def for_another_plan(self):
+        """This backend with no job sent yet: a call that runs several plans (a
+        Joint's parts) sends each its own."""
+        import copy
+
+        out = copy.copy(self)
+        out._sent = None
+        return out
+
     def _job(self, plan, kind=None, pf=None):
         """The call's job on the workers (a future), sent at the first wave."""
         if self._sent is None:

@@ -596,6 +596,11 @@ class Backend:
             return plan.rows(state, kind)
         return plan.rows(Backend._rows(kind, plan.base, state), kind)
 
+    def _for_part(self):
+        """A backend for one of several plans of a call (a cluster sends each its own job)."""
+        fresh = getattr(self.impl, "for_another_plan", None)
+        return self if fresh is None else Backend(fresh(), self.name)
+
     # -- samples ---------------------------------------------------------
     def draw(self, plan, n, key, n_threads, chunks):
         """Kernel-layout samples of chunks [c0, c1) (a dict by part for a Joint)."""
@@ -621,7 +626,7 @@ class Backend:
             return (self.impl.sample(plan, n, key, n_threads) if self.impl is _compiled
                     else self.impl.sample(plan, n, key))
         if isinstance(plan, JointPlan):
-            return {nm: self.sample(p, n, part_key(key, k), n_threads)
+            return {nm: self._for_part().sample(p, n, part_key(key, k), n_threads)
                     for k, (nm, p) in enumerate(plan.parts.items())}
         return plan.samples_from_base(self.sample(plan.base, n, key, n_threads))
 

@@ -480,3 +480,46 @@ def test_import_fastscore_does_not_import_dask(tmp_path):
 def test_docstring_examples():
     result = doctest.testmod(_cluster, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _joint_sum_sq(x):
+    return x.sum(axis=-1) ** 2
+
+
+def _joint_ab(x):
+    return x["a"] * x["b"]
+
+
+@pytest.mark.parametrize("case", ["independent-python", "independent-inline",
+                                  "independent-bernoulli", "joint", "transformed"])
+def test_joint_distributions_equal_the_local_run(client, case):
+    """Independent, Joint and TransformedDistribution on a cluster: the local bits."""
+    loc = np.linspace(-1.0, 1.0, 6)
+    if case == "joint":
+        d, f = fs.Joint({"a": fs.Normal(1.0, 1.0), "b": fs.Gamma(2.0, 1.5)}), _joint_ab
+    elif case == "transformed":
+        d = fs.TransformedDistribution(fs.Independent(fs.Normal(loc, 1.0), 1),
+                                       [fs.transforms.TanhTransform()])
+        f = _joint_sum_sq
+    elif case == "independent-bernoulli":
+        d, f = fs.Independent(fs.Bernoulli(probs=np.full(6, 0.3)), 1), _joint_sum_sq
+    else:
+        d = fs.Independent(fs.Normal(loc.reshape(2, 3), 1.0), 1)
+        f = fs.fn.linear(1.0) if case == "independent-inline" else _joint_sum_sq
+    n = 3 * fs.CHUNK_SIZE + 11
+    there = fs.estimate(d, f, n, rng=5, method="rloo", client=client, chunks_per_task=1)
+    here = fs.estimate(d, f, n, rng=5, method="rloo")
+    if case == "joint":   # gradients nest by part
+        for part in here.grad:
+            for nm in here.grad[part]:
+                assert np.array_equal(there.grad[part][nm], here.grad[part][nm])
+                assert np.array_equal(there.stderr[part][nm], here.stderr[part][nm])
+        assert np.array_equal(there.value, here.value)
+    else:
+        assert_same(there, here)
+    x = fs.sample(d, 100, rng=2, client=client)
+    here = fs.sample(d, 100, rng=2)
+    if isinstance(here, dict):
+        assert all(np.array_equal(x[k], here[k]) for k in here)
+    else:
+        assert np.array_equal(x, here)
