@@ -70,14 +70,43 @@ def check_method(method, baseline):
                          % method)
 
 
-def split_params(cls, params):
-    """Check the parameter names against ``cls``; separate ``validate_args`` from them.
+class Wrap:
+    """What the bridges do to the family they build: ``Independent`` over the last
+    ``reinterpreted_batch_ndims`` batch dimensions, then a ``TransformedDistribution``
+    with ``transforms`` (each optional).  ``key`` identifies it in caches."""
 
-    Returns ``(params, validate_args)``.  An unknown or missing parameter is a
-    TypeError naming it and the family's parameters.
+    def __init__(self, reinterpreted_batch_ndims=0, transforms=None):
+        from .transforms import Transform
+
+        k = reinterpreted_batch_ndims
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise TypeError("reinterpreted_batch_ndims must be an integer >= 0, got %r" % (k,))
+        if isinstance(transforms, Transform):
+            transforms = [transforms]
+        self.ndims = int(k)
+        self.transforms = list(transforms) if transforms else []
+        self.key = (self.ndims, tuple(repr(t) for t in self.transforms))
+
+    def __call__(self, dist):
+        from .joint import Independent, TransformedDistribution
+
+        if self.ndims:
+            dist = Independent(dist, self.ndims)
+        if self.transforms:
+            dist = TransformedDistribution(dist, self.transforms)
+        return dist
+
+
+def split_params(cls, params):
+    """Check the parameter names against ``cls``; separate the options from them.
+
+    Returns ``(params, validate_args, wrap)``, ``wrap`` a :class:`Wrap` built
+    from ``reinterpreted_batch_ndims`` and ``transforms``.  An unknown or
+    missing parameter is a TypeError naming it and the family's parameters.
     """
     params = dict(params)
     validate = params.pop("validate_args", True)
+    wrap = Wrap(params.pop("reinterpreted_batch_ndims", 0), params.pop("transforms", None))
     accepted, required = _parameters(cls)
     unknown = [name for name in params if name not in accepted]
     if unknown:
@@ -87,7 +116,7 @@ def split_params(cls, params):
     if missing:
         raise TypeError("%s: parameter %r is required (its parameters are %s)"
                         % (cls.__name__, missing[0], ", ".join(accepted)))
-    return params, validate
+    return params, validate, wrap
 
 
 @functools.lru_cache(maxsize=None)

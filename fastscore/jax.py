@@ -138,7 +138,13 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
         As in :func:`fastscore.estimate`.
     **params : JAX array, float or array
         The family's parameters by name (``loc=``, ``scale=``, ``logits=``,
-        ``total_count=``, ...; ``validate_args=`` too).
+        ``total_count=``, ...; ``validate_args=`` too).  Two options make it a
+        joint distribution: ``reinterpreted_batch_ndims=k`` takes
+        ``fs.Independent(family(...), k)`` (f then gets the last k batch
+        dimensions as one event and returns one value per joint sample), and
+        ``transforms=`` (a fastscore.transforms object or a list) a
+        ``fs.TransformedDistribution`` of it; gradients keep the parameters'
+        shapes.
 
     Returns
     -------
@@ -350,7 +356,7 @@ def _apply(cls, run, config, params, extras, always=()):
     JAX arrays among them, and those at the indices ``always`` (the seed),
     are operands of the callback, the rest constants.
     """
-    params, validate = _bridge.split_params(cls, params)
+    params, validate, wrap = _bridge.split_params(cls, params)
     names = [k for k, v in params.items() if _is_jax(v)]
     static = {k: _snapshot(v) for k, v in params.items() if not _is_jax(v)}
     traced = [params[k] for k in names]
@@ -361,7 +367,7 @@ def _apply(cls, run, config, params, extras, always=()):
     concrete = not any(isinstance(v, jax.core.Tracer) for v in operands)
     values = {k: np.asarray(v) for k, v in zip(names, traced)} if concrete else None
     shapes = {k: tuple(np.shape(v)) for k, v in zip(names, traced)}
-    probe = _bridge.probe(cls, shapes, static, validate, values)
+    probe = wrap(_bridge.probe(cls, shapes, static, validate, values))
     batch_shape = tuple(probe.batch_shape)
 
     floats = [v.dtype for v in traced if jnp.issubdtype(v.dtype, jnp.floating)]
@@ -384,8 +390,8 @@ def _apply(cls, run, config, params, extras, always=()):
         rest = list(extras)
         for i, a in zip(extra_ops, arrays[len(names):]):
             rest[i] = a
-        dist = cls(**static, **{k: _host_array(a) for k, a in given.items()},
-                   validate_args=validate)
+        dist = wrap(cls(**static, **{k: _host_array(a) for k, a in given.items()},
+                        validate_args=validate))
         est = run(dist, *rest)
         value = np.asarray(est.value, dtype=out_dtype)
         if not want_grads:
@@ -393,7 +399,7 @@ def _apply(cls, run, config, params, extras, always=()):
         return (value,) + tuple(np.asarray(est.grad[names[i]], dtype=traced[i].dtype)
                                 for i in diff)
 
-    key = (cls, _key(config), validate, tuple(names), tuple(diff), str(out_dtype),
+    key = (cls, _key(config), validate, wrap.key, tuple(names), tuple(diff), str(out_dtype),
            tuple(sorted((k, _key(v)) for k, v in static.items())),
            tuple(None if i in extra_ops else _key(v) for i, v in enumerate(extras)))
     value_only = _HostCall(key + (False,), lambda *a: host(False, *a))

@@ -90,7 +90,13 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any = None, method: str = "
         As in :func:`fastscore.estimate`.
     **params : tensor, float or array
         The family's parameters by name (``loc=``, ``scale=``, ``logits=``,
-        ``total_count=``, ...; ``validate_args=`` too).  Tensors may require
+        ``total_count=``, ...; ``validate_args=`` too).  Two options make it a
+        joint distribution: ``reinterpreted_batch_ndims=k`` takes
+        ``fs.Independent(family(...), k)`` (f then gets the last k batch
+        dimensions as one event and returns one value per joint sample), and
+        ``transforms=`` (a fastscore.transforms object or a list) a
+        ``fs.TransformedDistribution`` of it; gradients keep the parameters'
+        shapes.  Tensors may require
         grad and live on any device; see the module notes.
 
     Returns
@@ -213,7 +219,7 @@ def _to_numpy(t):
 
 
 def _apply(cls, run, params):
-    params, validate = _bridge.split_params(cls, params)
+    params, validate, wrap = _bridge.split_params(cls, params)
     names = [k for k, v in params.items() if isinstance(v, torch.Tensor)]
     static = {k: v for k, v in params.items() if not isinstance(v, torch.Tensor)}
     tensors = [params[k] for k in names]
@@ -228,7 +234,7 @@ def _apply(cls, run, params):
         dtype = torch.promote_types(dtype, other)
     device = devices.pop() if devices else torch.device("cpu")
     out = (dtype, device)
-    return _Estimate.apply(cls, run, names, static, validate, out, *tensors)
+    return _Estimate.apply(cls, run, names, static, (validate, wrap), out, *tensors)
 
 
 #: Leading non-tensor arguments of _Estimate.forward (they get None gradients).
@@ -239,9 +245,10 @@ class _Estimate(torch.autograd.Function):
     """One fastscore call in forward; its gradient estimate, saved, in backward."""
 
     @staticmethod
-    def forward(ctx, cls, run, names, static, validate, out, *tensors):
+    def forward(ctx, cls, run, names, static, options, out, *tensors):
         arrays = {k: _to_numpy(t) for k, t in zip(names, tensors)}
-        dist = cls(**static, **arrays, validate_args=validate)
+        validate, wrap = options
+        dist = wrap(cls(**static, **arrays, validate_args=validate))
         est = run(dist)
         ctx.grads = []
         for i, (k, t) in enumerate(zip(names, tensors)):

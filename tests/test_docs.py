@@ -13,6 +13,8 @@ MODULES = [
     "fastscore._rng",
     "fastscore._config",
     "fastscore._bridge",
+    "fastscore.joint",
+    "fastscore.transforms",
 ]
 
 
