@@ -190,7 +190,12 @@ class GroupedPlan(WrappedPlan):
     def adapt(self, pf, kind, backend):
         points = (kind.kernel or kind.name) == "measure"
         q = self.base.family.measure if points else 1
-        out = PreparedF("python", _GroupedCall(pf, self, q, backend), pf.nan_policy)
+        # ARM and DisARM are multivariate by construction: their antithetic points
+        # are whole vectors (2 evaluations of f per sample, each coordinate's weight
+        # on the one difference); the measure-valued kind's points replace one
+        # coordinate at a time.
+        whole = q > 1 and self.base.family.measure_weights
+        out = PreparedF("python", _GroupedCall(pf, self, q, backend, whole), pf.nan_policy)
         if pf.grad is not None:
             out.grad = PreparedGrad("python", _GroupedGradCall(pf.grad, self, backend))
         return out
@@ -205,11 +210,13 @@ class _GroupedCall:
     Called on the base's samples in its user layout (m, *base batch, *base
     event).  With ``q`` > 1 the samples are the measure-valued kinds' points,
     point-major (q m rows): point 0 is the sample, and point p of coordinate g
-    is evaluated with the other coordinates held at their sample.
+    is evaluated with the other coordinates held at their sample; with
+    ``whole``, every point is a whole vector (ARM's, DisARM's antithetic pair).
     """
 
-    def __init__(self, pf, plan, q, backend):
+    def __init__(self, pf, plan, q, backend, whole=False):
         self.pf, self.plan, self.q, self.backend = pf, plan, q, backend
+        self.whole = whole
 
     def __call__(self, x):
         plan = self.plan
@@ -219,6 +226,10 @@ class _GroupedCall:
         m = rows // self.q
         pts = x.reshape(self.q, m, B, G, E)
         out = np.empty((self.q, m, B, G))
+        if self.whole:
+            fv = self.pf.values(x.reshape(rows, B, G * E), plan, self.backend)
+            out[:] = fv.reshape(self.q, m, B)[..., None]
+            return out.reshape((rows,) + tuple(plan.base.batch_shape))
         f0 = self.pf.values(pts[0].reshape(m, B, G * E), plan, self.backend)
         out[0] = f0[:, :, None]
         if self.q > 1:
@@ -501,10 +512,11 @@ def part_key(key, k):
 
 def evaluations_per_sample(kind, plan):
     """Evaluations of f per sample of ``plan`` under ``kind``: 1 + (Q - 1) G for the
-    measure-valued kinds on an Independent of G coordinates with Q points each."""
+    measure-valued kind on an Independent of G coordinates with Q points each."""
     n = 1
     while isinstance(plan, WrappedPlan) and not isinstance(plan, JointPlan):
-        if isinstance(plan, GroupedPlan) and (kind.kernel or kind.name) == "measure":
+        if isinstance(plan, GroupedPlan) and (kind.kernel or kind.name) == "measure" \
+                and not plan.base.family.measure_weights:
             return 1 + (plan.base.family.measure - 1) * plan.group
         plan = plan.base
     return n

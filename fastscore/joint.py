@@ -88,8 +88,10 @@ class Independent(_Wrapper):
     returns an array of the samples' shape), measure-valued (coordinate by
     coordinate, the others held at the sample: 1 + 2 P evaluations of f per
     sample, P the number of gradient components of the event, warned about
-    when large) and, for Bernoulli and Categorical, concrete, rebar, arm and
-    disarm.  The cost is O(D) per sample.
+    when large) and, for Bernoulli and Categorical, concrete and rebar, and
+    for Bernoulli arm and disarm in their multivariate form (one antithetic
+    pair of whole vectors per sample: 3 evaluations of f, each coordinate's
+    weight on the pair's one difference).  The cost is O(D) per sample.
 
     Streams: coordinate g of joint element b is the base's batch element
     b * G + g (G the number of coordinates, C order), and draws exactly the

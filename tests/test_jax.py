@@ -524,3 +524,25 @@ def test_fastscore_imports_without_jax_and_the_bridge_says_what_is_missing(tmp_p
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
                          capture_output=True, text=True).stdout
     assert "fastscore.jax needs JAX (pip install jax)" in out, out
+
+
+def test_joint_distribution_options():
+    """reinterpreted_batch_ndims= and transforms= under jit: fs.estimate's gradients."""
+    loc = jnp.asarray(np.linspace(-1.0, 1.0, 6).reshape(2, 3))
+    scale = jnp.full((2, 3), 0.8)
+    tr = [fs.transforms.TanhTransform()]
+
+    def f(y):
+        return y.sum(-1) ** 2
+
+    def total(lc, sc):
+        return fs_jax.expectation("Normal", f, 2000, rng=3, method="rloo", loc=lc, scale=sc,
+                                  reinterpreted_batch_ndims=1, transforms=tr).sum()
+
+    g_loc, g_scale = jax.jit(jax.grad(total, argnums=(0, 1)))(loc, scale)
+    est = fs.estimate(fs.TransformedDistribution(
+        fs.Independent(fs.Normal(np.asarray(loc, dtype=np.float64),
+                                 np.asarray(scale, dtype=np.float64)), 1), tr),
+        f, 2000, rng=3, method="rloo")
+    np.testing.assert_allclose(np.asarray(g_loc), est.grad["loc"], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(g_scale), est.grad["scale"], rtol=1e-5)

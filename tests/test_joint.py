@@ -416,3 +416,22 @@ def test_measure_on_a_large_independent_warns_of_its_cost():
     d = fs.Independent(fs.Normal(np.zeros(40), 1.0), 1)
     with pytest.warns(RuntimeWarning, match="161 times per sample"):
         fs.estimate(d, lambda x: x.sum(-1), n=4, rng=0, estimator="measure")
+
+
+@pytest.mark.parametrize("estimator", ["arm", "disarm"])
+def test_arm_and_disarm_are_multivariate_on_an_independent(estimator):
+    """Their antithetic points are whole vectors: 3 evaluations of f per sample (the
+    sample and the pair), whatever the number of coordinates."""
+    rows = []
+
+    def f(x):
+        rows.append(x.shape[0])
+        return bern_f(x)
+
+    d = fs.Independent(fs.Bernoulli(logits=special.logit(P)), 1)
+    fs.estimate(d, f, n=1000, rng=0, estimator=estimator)
+    assert sum(rows) == 3 * 1000
+    rows.clear()
+    fs.estimate(fs.Independent(fs.Normal(np.zeros(6), 1.0), 1), f, n=1000, rng=0,
+                estimator="measure")
+    assert sum(rows) == (1 + 4 * 6) * 1000

@@ -461,3 +461,34 @@ def test_fastscore_imports_without_torch_and_the_bridge_says_what_is_missing(tmp
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
                          capture_output=True, text=True).stdout
     assert "fastscore.torch needs PyTorch (pip install torch)" in out, out
+
+
+def test_joint_distribution_options():
+    """reinterpreted_batch_ndims= and transforms=: fs.estimate's gradients of the same
+    Independent / TransformedDistribution, in the parameters' shapes."""
+    loc = leaf(np.linspace(-1.0, 1.0, 6).reshape(2, 3))
+    scale = leaf(np.full((2, 3), 0.8))
+
+    def f(x):
+        return np.tanh(x).sum(axis=-1) ** 2
+
+    tr = [fs.transforms.TanhTransform()]
+    value = fs_torch.expectation("Normal", lambda y: (y.sum(-1)) ** 2, 2000, rng=3,
+                                 method="rloo", loc=loc, scale=scale,
+                                 reinterpreted_batch_ndims=1, transforms=tr)
+    assert value.shape == (2,)
+    value.sum().backward()
+    est = fs.estimate(fs.TransformedDistribution(
+        fs.Independent(fs.Normal(loc.detach().numpy(), scale.detach().numpy()), 1), tr),
+        lambda y: (y.sum(-1)) ** 2, 2000, rng=3, method="rloo")
+    np.testing.assert_allclose(value.detach().numpy(), est.value, rtol=1e-12)
+    np.testing.assert_allclose(loc.grad.numpy(), est.grad["loc"], rtol=1e-12)
+    np.testing.assert_allclose(scale.grad.numpy(), est.grad["scale"], rtol=1e-12)
+    # surrogate on samples of the joint
+    d = fs.Independent(fs.Normal(loc.detach().numpy(), scale.detach().numpy()), 1)
+    x = fs.sample(d, 50, rng=1)
+    loc.grad = None
+    fs_torch.surrogate("Normal", torch.as_tensor(x), torch.as_tensor(f(x)), loc=loc,
+                       scale=scale, reinterpreted_batch_ndims=1).sum().backward()
+    np.testing.assert_allclose(loc.grad.numpy(),
+                               fs.estimate_from_samples(d, x, f(x)).grad["loc"], rtol=1e-12)
