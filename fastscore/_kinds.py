@@ -8,12 +8,17 @@ sums.  From those sums its finish makes value, gradient and standard
 errors.  The streams, chunks, waves, threads and chunk-ordered merges are
 common to all kinds.
 
-Three kinds, after Mohamed, Rosca, Figurnov and Mnih, "Monte Carlo
+The kinds, after Mohamed, Rosca, Figurnov and Mnih, "Monte Carlo
 Gradient Estimation in Machine Learning" (JMLR 2020):
 
 score      E[f(x) d/dtheta log p(x)], four baselines (the "method")
 pathwise   E[f'(x) dx/dtheta], x = g(eps; theta) or implicitly reparameterised
 measure    c_theta (E_{p+}[f] - E_{p-}[f]), the weak derivative of p
+
+and for discrete variables concrete, rebar, arm, disarm and indecater.  A
+kind with ``waves = True`` (indecater) is not a kernel loop: it computes its
+terms in NumPy on the kernels' samples (``wave_terms``), as every kind does
+on a Joint.
 """
 
 import numpy as np
@@ -116,6 +121,11 @@ class EstimatorKind:
         """Per-component constants the finish multiplies the means by (None: 1)."""
         return None
 
+    def wave_terms(self, plan, pf, x, backend):
+        """(f, terms) of samples ``x`` in NumPy: the waves of a joint distribution's run
+        (fastscore._wrapped), in the plan's own layout."""
+        raise NotImplementedError("estimator=%r does not run on %s" % (self.name, plan.name))
+
     def finish(self, plan, sums, method, baseline=None):
         """(value, value_stderr, grad, stderr) from mean-block sums, in NumPy.
 
@@ -209,6 +219,9 @@ class ScoreFunction(EstimatorKind):
         """Per-sample terms (m, batch_size, P): the score components."""
         return plan.score(x3)
 
+    def wave_terms(self, plan, pf, x, backend):
+        return pf.values(x, plan, backend), plan.score(x)
+
     def counted_sums(self, plan, fvals, counts):
         """Exact sums from support counts: f and the score once per support value."""
         sup = plan.support
@@ -284,6 +297,9 @@ class Pathwise(EstimatorKind):
                                       "have no derivative in theta; use estimator='measure' "
                                       "or 'score' (or a continuous relaxation)" % plan.name)
         super().check_family(plan)
+
+    def wave_terms(self, plan, pf, x, backend):
+        return pf.values(x, plan, backend), plan.pathwise(x, pf.grad.values(x, plan, backend))
 
     def terms(self, plan, pf, x3, backend, seen=None):
         """f'(x) . dx/dtheta_j (m, batch_size, P), f' from the prepared grad_f at what
@@ -539,10 +555,81 @@ class DisARM(ARM):
     name = "disarm"
 
 
+class IndeCateR(EstimatorKind):
+    """IndeCateR (De Smet, Sansone, Zuidberg Dos Martires, NeurIPS 2023) for
+    independent Bernoulli and Categorical coordinates (``fs.Independent`` of
+    them; a lone one is an Independent of no dimensions).
+
+    Per sample x and coordinate j, f is summed exactly over the coordinate's
+    K values with the other coordinates held at the sample:
+    d/dtheta_j E f = E_x[sum_k f(x_-j, k) dp_j(k)/dtheta_j], Rao-Blackwellised
+    in x_j.  Unbiased; D K evaluations of f per sample; the gradient's
+    standard error is that of the mean of independent per-sample terms.
+    Runs in NumPy waves on the kernels' samples (any f, evaluated on them).
+    """
+
+    name = "indecater"
+    slot = "indecater"
+    kernel = "measure"   # not a kernel loop: its terms fold into a mean block
+    needs = frozenset({"f"})
+    waves = True
+    #: Samples x coordinates one call of f holds at most.
+    CALL_VALUES = 1 << 20
+
+    def plan_for(self, dist):
+        from .joint import Independent
+
+        if not isinstance(dist, Independent):
+            dist = Independent(dist, 0)
+        return dist.plan()
+
+    def supports(self, plan):
+        base = getattr(plan, "base", None)
+        return (getattr(plan, "group", None) is not None and base.counted
+                and base.support_probs is not None and base.measure_support is not None)
+
+    def check_family(self, plan):
+        if not self.supports(plan):
+            raise NotImplementedError("estimator='indecater' sums f over each coordinate's "
+                                      "values: it takes Bernoulli and Categorical, alone or in "
+                                      "fs.Independent; got %s" % plan.name)
+
+    def wave_terms(self, plan, pf, x, backend):
+        """f at the samples, and each coordinate's exact sum over its values."""
+        base = plan.base
+        m, B, G = x.shape[0], plan.batch_size, plan.group
+        sup = base.support
+        V = sup.size
+        probs = base.support_probs.reshape(B, G, V)
+        plus, minus = (a.reshape(B, G, -1) for a in base.measure_support)
+        coef = base.measure_coef.reshape(B, G, -1)
+        f0 = pf.values(x, plan, backend)
+        F = np.empty((m, B, G, V))
+        pairs = [(g, v) for g in range(G) for v in range(V)]
+        step = max(1, self.CALL_VALUES // max(1, m * B * G))
+        for i0 in range(0, len(pairs), step):
+            chunk = pairs[i0:i0 + step]
+            X = np.repeat(x[None], len(chunk), axis=0)                  # (k, m, B, G)
+            for i, (g, v) in enumerate(chunk):
+                X[i, :, :, g] = sup[v]
+            fv = pf.values(X.reshape(len(chunk) * m, B, G), plan, backend).reshape(
+                len(chunk), m, B)
+            for i, (g, v) in enumerate(chunk):
+                F[:, :, g, v] = fv[i]
+        with np.errstate(invalid="ignore", over="ignore"):
+            ef = (F * probs[None]).sum(axis=-1)                          # (m, B, G)
+            fp = np.take_along_axis(F, np.broadcast_to(plus[None], (m,) + plus.shape), -1)
+            fm = np.take_along_axis(F, np.broadcast_to(np.maximum(minus, 0)[None],
+                                                       (m,) + minus.shape), -1)
+            fm = np.where(minus[None] < 0, ef[..., None], fm)
+            terms = coef[None] * (fp - fm)                               # (m, B, G, P)
+        return f0, plan._regroup_components(terms.reshape(m, B * G, -1))
+
+
 SCORE = ScoreFunction()
 PATHWISE = Pathwise()
 MEASURE = MeasureValued()
 #: The estimator kinds by name.
 KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE, Concrete(), Rebar(), ARM(),
-                                      DisARM())}
+                                      DisARM(), IndeCateR())}
 assert {k.kernel or k.name for k in KINDS.values()} == set(_specs.KERNEL_KINDS)

@@ -35,6 +35,9 @@ class Plan:
         The differentiable parameters, as score or gradient components.
     support : ndarray (V,) or None
         The support values when the kernels count a finite support, else None.
+    support_probs : ndarray (batch_size, V) or None
+        For a counted family, each support value's probability (IndeCateR's
+        exact expectations).
     onehot : (a, b) or None
         For a family whose score on the support is one-hot, s_k(v) = [v = k]
         a_k - b_k: the coefficients, each (batch_size, V); a is None when all
@@ -70,7 +73,7 @@ class Plan:
     def __init__(self, name, family, consts, layout, params, *, inline_family=None,
                  support=None, onehot=None, draw=None, score=None, check_support=None,
                  pathwise=None, measure_draw=None, measure_coef=None, measure_support=None,
-                 relaxed=False, rebar=None, f_input=None):
+                 relaxed=False, rebar=None, f_input=None, support_probs=None):
         self.name = name
         self.family = _specs.BY_NAME[family] if isinstance(family, str) else family
         self.inline_family = (self.family if inline_family is None
@@ -79,6 +82,7 @@ class Plan:
         self.params = params
         self.consts = consts
         self.support = support
+        self.support_probs = support_probs
         self.onehot = onehot
         self._draw = draw
         self.score = score

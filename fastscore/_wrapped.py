@@ -102,6 +102,16 @@ class WrappedPlan:
     def slots(self):
         return self.base.slots
 
+    def runs_in_waves(self, kind):
+        """True when ``kind`` runs on this plan in NumPy waves (``Backend._run_waves``:
+        the draws of the kernels, f once per wave, the kind's terms in the plan's own
+        layout), not through the base's run."""
+        return getattr(kind, "waves", False)
+
+    def wave_f(self, pf):
+        """f as the waves call it, on this plan's samples."""
+        return pf
+
 
 # ---------------------------------------------------------------- Independent
 class GroupedPlan(WrappedPlan):
@@ -133,6 +143,12 @@ class GroupedPlan(WrappedPlan):
             out.add("score")
             out.discard("count")
         return frozenset(out)
+
+    def runs_in_waves(self, kind):
+        # a counted base (Bernoulli, Categorical) under one f of the whole vector:
+        # the counts of a coordinate no longer suffice; per-sample scores in NumPy,
+        # on the very samples the kernels draw
+        return super().runs_in_waves(kind) or (self.base.counted and kind.name == "score")
 
     def _component_order(self):
         """Index array: joint component i is base block (g, j) = order[i] in (G * P) order."""
@@ -458,7 +474,10 @@ class JointPlan(WrappedPlan):
     def rows(self, sums, kind):
         return sums
 
-    def adapt(self, pf, kind, backend):
+    def runs_in_waves(self, kind):
+        return True
+
+    def wave_f(self, pf):
         return _JointF(pf)
 
 
@@ -533,11 +552,11 @@ class Backend:
 
     # -- runs ------------------------------------------------------------
     def run(self, kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):
-        if isinstance(plan, JointPlan):
-            return self._run_waves(kind, plan, plan.adapt(pf, kind, self.name), n, key,
-                                   n_threads, progress, chunk_start, state)
         if not isinstance(plan, WrappedPlan):
             return self.impl.run(kind, plan, pf, n, key, n_threads, progress, chunk_start, state)
+        if plan.runs_in_waves(kind):
+            return self._run_waves(kind, plan, plan.wave_f(pf), n, key, n_threads, progress,
+                                   chunk_start, state)
         base = plan.base
         if self._inline_grouped(kind, plan, pf):
             from . import _kernels
@@ -547,11 +566,6 @@ class Backend:
                                         pf.kernel_spec(plan), gspec, n_threads, progress,
                                         chunk_start, state)
         inner = plan.adapt(pf, kind, self.name)
-        if base.counted and kind.name == "score":
-            # a counted base (Bernoulli, Categorical) under one f of the whole vector:
-            # per-sample scores in NumPy, on the very samples the kernels draw
-            return self._run_waves(kind, _Uncounted(base), inner, n, key, n_threads, progress,
-                                   chunk_start, state)
         return self.run(kind, base, inner, n, key, n_threads, progress, chunk_start, state)
 
     def _inline_grouped(self, kind, plan, pf):
@@ -582,11 +596,7 @@ class Backend:
             for c0 in range(chunk_start, n_chunks, wave):
                 c1 = min(n_chunks, c0 + wave)
                 x = self.draw(plan, n, key, n_threads, (c0, c1))
-                fx = pf.values(x, plan, self.name)
-                if kind.name == "pathwise":
-                    terms = plan.pathwise(x, pf.grad.values(x, plan, self.name))
-                else:
-                    terms = plan.score(x)
+                fx, terms = kind.wave_terms(plan, pf, x, self.name)
                 state = _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state, kind.block)
                 if progress is not None:
                     progress(c1 - chunk_start, n_chunks - chunk_start)
@@ -602,10 +612,8 @@ class Backend:
     @staticmethod
     def _rows(kind, plan, state):
         """The wrapper's rows of moment sums from its innermost run's."""
-        if isinstance(plan, JointPlan) or not isinstance(plan, WrappedPlan):
+        if not isinstance(plan, WrappedPlan) or plan.runs_in_waves(kind):
             return state
-        if plan.base.counted and kind.name == "score":
-            return plan.rows(state, kind)
         return plan.rows(Backend._rows(kind, plan.base, state), kind)
 
     def _for_part(self):
@@ -621,8 +629,6 @@ class Backend:
                     for k, (nm, p) in enumerate(plan.parts.items())}
         if isinstance(plan, WrappedPlan):
             return plan.samples_from_base(self.draw(plan.base, n, key, n_threads, chunks))
-        if isinstance(plan, _Uncounted):
-            plan = plan.plan
         if self.name == "reference":
             from . import reference
             c0, c1 = chunks
@@ -641,17 +647,3 @@ class Backend:
             return {nm: self._for_part().sample(p, n, part_key(key, k), n_threads)
                     for k, (nm, p) in enumerate(plan.parts.items())}
         return plan.samples_from_base(self.sample(plan.base, n, key, n_threads))
-
-
-class _Uncounted:
-    """A counted family's plan, drawn and scored per sample (for one f of a whole vector)."""
-
-    def __init__(self, plan):
-        self.plan = plan
-        self.batch_size = plan.batch_size
-        self.event_size = plan.event_size
-        self.layout = plan.layout
-        self.batch_shape = plan.batch_shape
-
-    def score(self, x3):
-        return self.plan.score(x3)

@@ -187,7 +187,8 @@ class Distribution:
                 self._name, family, pack(family, self._constants(), layout.batch_size, layout.E),
                 layout, ParamLayout(self.batch_shape, self._param_slots()),
                 inline_family=self.inline_family, support=self._support_values(),
-                onehot=self._onehot(), draw=self._draw_numpy, score=self._score_numpy,
+                support_probs=self._support_probs(), onehot=self._onehot(),
+                draw=self._draw_numpy, score=self._score_numpy,
                 check_support=self._check_support if self.validate_args else None,
                 pathwise=self._pathwise_numpy, measure_draw=self._measure_draw_numpy,
                 measure_coef=self._measure_coef(), measure_support=self._measure_support(),
@@ -232,6 +233,10 @@ class Distribution:
         return None
 
     def _onehot(self):
+        return None
+
+    def _support_probs(self):
+        """Each support value's probability (batch_size, V) for a counted family, else None."""
         return None
 
     _pathwise_numpy = None  # a method where the family has a reparameterisation
@@ -552,6 +557,12 @@ class Bernoulli(_ProbsOrLogits, Distribution):
     def _support_values(self):
         return np.array([0.0, 1.0])
 
+    def _support_probs(self):
+        q = (special.expit(-self._differentiable["logits"]) if self._by == "logits"
+             else 1.0 - self.probs)
+        return np.stack([np.broadcast_to(q, self.batch_shape).reshape(-1),
+                         self.probs.reshape(-1)], axis=1)
+
     def _in_support(self, x3):
         return (x3 == 0) | (x3 == 1)
 
@@ -699,6 +710,9 @@ class Categorical(_ProbsOrLogits, Distribution):
 
     def _in_support(self, x3):
         return (x3 >= 0) & (x3 < self.num_categories) & (np.floor(x3) == x3)
+
+    def _support_probs(self):
+        return np.ascontiguousarray(self.probs.reshape(-1, self.num_categories))
 
     def _score_numpy(self, x3):
         K = self.num_categories

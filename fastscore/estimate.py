@@ -42,7 +42,8 @@ class Estimate:
     n : int
         Samples per batch element (with precision targets, the total drawn).
     estimator : str
-        The estimator kind: "score", "pathwise" or "measure".
+        The estimator kind: "score", "pathwise", "measure", "concrete", "rebar",
+        "arm", "disarm" or "indecater".
     method : str
         The score function's baseline: "plain", "baseline", "rloo" or "cv"
         ("plain" for the other estimators).
@@ -242,7 +243,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     For every batch element, estimates E[f] and its gradient with respect to
     the distribution's parameters from ``n`` samples, with a standard error on
     every number.  The compiled backend never stores the samples when f is a
-    built-in or low-level function.  Three estimators (Mohamed et al., "Monte
+    built-in or low-level function.  The estimators (Mohamed et al., "Monte
     Carlo Gradient Estimation in Machine Learning", JMLR 2020):
 
     * ``"score"`` (default): mean(f(x) d/dtheta log p(x)), the score function
@@ -268,7 +269,12 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
       as its control variate, ``eta`` its coefficient ("auto": chosen from the
       same samples to minimise the variance), at ``temperature`` (default 0.5).
     * ``"arm"``, ``"disarm"`` (Bernoulli): antithetic pairs of uniforms,
-      unbiased, two evaluations of f per sample.
+      unbiased, two evaluations of f per sample (on an ``fs.Independent``,
+      the pair is one of whole vectors: the multivariate form).
+    * ``"indecater"`` (Bernoulli and Categorical, alone or in
+      ``fs.Independent``): IndeCateR, each coordinate's values summed exactly
+      with the others held at the sample; unbiased, D K evaluations of f per
+      sample.
 
     Parameters
     ----------
@@ -289,8 +295,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     rng : None, int, SeedSequence, BitGenerator or Generator
         Seed (SPEC 7).  The same rng and n give the same result whatever
         ``n_threads``.
-    estimator : {"score", "pathwise", "measure"}
-        The estimator kind (see above).  ``Estimate.estimator`` says which.
+    estimator : str
+        The estimator kind, one of "score", "pathwise", "measure", "concrete",
+        "rebar", "arm", "disarm" and "indecater" (see above).  ``Estimate.estimator`` says which.
     method : {"plain", "baseline", "rloo", "cv"}
         The score function's baseline.  plain: mean(f s); baseline:
         mean((f - baseline) s); rloo: leave-one-out mean baseline (unbiased);
