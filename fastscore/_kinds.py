@@ -15,13 +15,15 @@ score      E[f(x) d/dtheta log p(x)], four baselines (the "method")
 pathwise   E[f'(x) dx/dtheta], x = g(eps; theta) or implicitly reparameterised
 measure    c_theta (E_{p+}[f] - E_{p-}[f]), the weak derivative of p
 
-and for discrete variables concrete, rebar, arm, disarm and indecater.  A
-kind with ``waves = True`` (indecater) is not a kernel loop: it computes its
+and for discrete variables concrete, rebar, arm, disarm and indecater, and
+vimco for multi-sample objectives.  A kind with ``waves = True`` (indecater,
+vimco) is not a kernel loop: it computes its
 terms in NumPy on the kernels' samples (``wave_terms``), as every kind does
 on a Joint.
 """
 
 import numpy as np
+from scipy import special
 
 from . import _finish, _moments, _specs
 
@@ -626,10 +628,55 @@ class IndeCateR(EstimatorKind):
         return f0, plan._regroup_components(terms.reshape(m, B * G, -1))
 
 
+class VIMCO(EstimatorKind):
+    """VIMCO (Mnih, Rezende 2016): the multi-sample objective
+    L = log((1/K) sum_k w(x_k)), x_1..x_K independent draws of the distribution,
+    f = log w given by the user (``num_draws=K``).
+
+    Per group of K draws, the gradient is sum_k (L - L_-k) d/dtheta log p(x_k),
+    with the leave-one-out L_-k in which log w(x_k) is replaced by the mean of
+    the other K - 1 (the geometric mean of their w): an unbiased gradient of
+    E[L], each draw's learning signal free of its own sample.  ``n`` is the
+    number of groups (n K draws in all); the value is E[L], and every standard
+    error is that of a mean of independent groups.
+    """
+
+    name = "vimco"
+    slot = "score"
+    kernel = "measure"   # not a kernel loop: its terms fold into a mean block
+    needs = frozenset({"f"})
+    options = {"num_draws": None}
+    waves = True
+
+    def plan_for(self, dist):
+        from . import _wrapped
+        from .joint import Independent, replicate
+
+        k = self.settings["num_draws"]
+        orig = dist.score_plan()
+        return _wrapped.MultiSamplePlan(orig, Independent(replicate(dist, k), 1).score_plan(), k)
+
+    def wave_terms(self, plan, pf, x, backend):
+        """L per group of K draws, and sum_k (L - L_-k) times each draw's score."""
+        m, B, K = x.shape[0], plan.batch_size, plan.k
+        lw = pf.values(plan.draws(x), plan.orig, backend).reshape(m, K, B).transpose(0, 2, 1)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            L = special.logsumexp(lw, axis=-1) - np.log(K)
+            hat = (lw.sum(axis=-1, keepdims=True) - lw) / (K - 1)
+            loo = np.empty_like(lw)
+            for k in range(K):
+                z = lw.copy()
+                z[..., k] = hat[..., k]
+                loo[..., k] = special.logsumexp(z, axis=-1) - np.log(K)
+            signal = L[..., None] - loo                                  # (m, B, K)
+            terms = [np.einsum("mbk,mbkc->mbc", signal, S) for S in plan.per_draw_scores(x)]
+        return L, np.concatenate(terms, axis=-1)
+
+
 SCORE = ScoreFunction()
 PATHWISE = Pathwise()
 MEASURE = MeasureValued()
 #: The estimator kinds by name.
 KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE, Concrete(), Rebar(), ARM(),
-                                      DisARM(), IndeCateR())}
+                                      DisARM(), IndeCateR(), VIMCO())}
 assert {k.kernel or k.name for k in KINDS.values()} == set(_specs.KERNEL_KINDS)

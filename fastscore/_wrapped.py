@@ -362,6 +362,52 @@ class _TransformedGradCall:
         return g.reshape(np.shape(x))
 
 
+# ------------------------------------------------------------------ VIMCO
+class MultiSamplePlan(WrappedPlan):
+    """K independent draws per batch element of ``orig`` (the plan of a
+    multi-sample objective, VIMCO's): ``base`` is the plan of the K copies as
+    one event (``Independent(replicate(dist, K), 1)``); the layout and the
+    parameters are ``orig``'s, whose gradients sum over the copies."""
+
+    def __init__(self, orig, base, k):
+        self.name = "%s, %d draws" % (orig.name, k)
+        self.orig = orig
+        self.base = base
+        self.k = k
+        self.layout = orig.layout
+        self.params = orig.params
+        self.measure_coef = None
+
+    @property
+    def slots(self):
+        return frozenset({"score"}) if ("score" in self.orig.slots or self.orig.counted) \
+            else frozenset()
+
+    def runs_in_waves(self, kind):
+        return True
+
+    def samples_from_base(self, x):
+        return x
+
+    def draws(self, x):
+        """The K draws of each sample, as samples of ``orig``: (m K, batch, E), copy-major
+        within a sample."""
+        m, B = x.shape[:2]
+        return x.reshape(m, B, self.k, self.orig.E).transpose(0, 2, 1, 3).reshape(
+            m * self.k, B, self.orig.E)
+
+    def per_draw_scores(self, x):
+        """[(m, batch, K, components)] per parameter of ``orig``: each draw's score."""
+        m, B = x.shape[:2]
+        S = self.base.score(x)
+        out, off = [], 0
+        for nm, ev, packing in self.orig.params.params:
+            n_p = ParamLayout._n_components(ev, packing)
+            out.append(S[..., off:off + self.k * n_p].reshape(m, B, self.k, n_p))
+            off += self.k * n_p
+        return out
+
+
 # ------------------------------------------------------------------ Joint
 class JointLayout:
     """The samples of a Joint: a dict of its parts' arrays, each in its own layout."""

@@ -43,7 +43,7 @@ class Estimate:
         Samples per batch element (with precision targets, the total drawn).
     estimator : str
         The estimator kind: "score", "pathwise", "measure", "concrete", "rebar",
-        "arm", "disarm" or "indecater".
+        "arm", "disarm", "indecater" or "vimco".
     method : str
         The score function's baseline: "plain", "baseline", "rloo" or "cv"
         ("plain" for the other estimators).
@@ -233,7 +233,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
              rng: RngLike = None,
              estimator: str = "score", method: str = "plain", baseline: Optional[Any] = None,
              grad_f: Optional[Any] = None, temperature: Optional[Any] = None,
-             straight_through: bool = False, eta: Any = "auto", n_threads: Optional[int] = None,
+             straight_through: bool = False, eta: Any = "auto",
+             num_draws: Optional[int] = None, n_threads: Optional[int] = None,
              backend: str = "compiled", nan_policy: str = "raise", rtol: Optional[float] = None,
              atol: Optional[float] = None, max_n: Optional[int] = None,
              progress: bool = False, client: Any = None,
@@ -271,6 +272,10 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     * ``"arm"``, ``"disarm"`` (Bernoulli): antithetic pairs of uniforms,
       unbiased, two evaluations of f per sample (on an ``fs.Independent``,
       the pair is one of whole vectors: the multivariate form).
+    * ``"vimco"``: VIMCO for the multi-sample objective f = log w,
+      E[log((1/K) sum_k w(x_k))] over ``num_draws`` = K independent draws per
+      sample (n groups of K draws): each draw's score times its leave-one-out
+      learning signal.  f returns log w.
     * ``"indecater"`` (Bernoulli and Categorical, alone or in
       ``fs.Independent``): IndeCateR, each coordinate's values summed exactly
       with the others held at the sample; unbiased, D K evaluations of f per
@@ -297,7 +302,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         ``n_threads``.
     estimator : str
         The estimator kind, one of "score", "pathwise", "measure", "concrete",
-        "rebar", "arm", "disarm" and "indecater" (see above).  ``Estimate.estimator`` says which.
+        "rebar", "arm", "disarm", "indecater" and "vimco" (see above).  ``Estimate.estimator`` says which.
     method : {"plain", "baseline", "rloo", "cv"}
         The score function's baseline.  plain: mean(f s); baseline:
         mean((f - baseline) s); rloo: leave-one-out mean baseline (unbiased);
@@ -320,6 +325,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         "rebar" (default 0.5).
     straight_through : bool
         "concrete" only: evaluate f and f' at the hard sample.
+    num_draws : int
+        "vimco" only: K >= 2, the draws in each multi-sample objective.
     eta : "auto", float or array
         "rebar" only: the control variate's coefficient, per batch element and
         parameter component where an array; "auto" chooses each from the
@@ -397,7 +404,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     """
     _check_dist(dist)
     kind = _check_estimator(estimator).configured(**_check_options(
-        estimator, temperature=temperature, straight_through=straight_through, eta=eta))
+        estimator, temperature=temperature, straight_through=straight_through, eta=eta,
+        num_draws=num_draws))
     plan = kind.plan_for(dist)
     pf = prepare(f, nan_policy)
     pf.check(plan)
@@ -494,7 +502,8 @@ def _check_estimator(estimator):
 def _check_options(estimator, **given):
     """The options (temperature, straight_through, eta) this estimator takes, validated."""
     takes = KINDS[estimator].options
-    defaults = {"temperature": None, "straight_through": False, "eta": "auto"}
+    defaults = {"temperature": None, "straight_through": False, "eta": "auto",
+                "num_draws": None}
     out = {}
     for name, value in given.items():
         if name not in takes:
@@ -521,6 +530,15 @@ def _check_options(estimator, **given):
                 raise TypeError("temperature must be real numbers, got dtype %s" % t.dtype)
             if not (np.all(np.isfinite(t)) and np.all(t > 0)):
                 raise ValueError("temperature must be finite and > 0, got %r" % (value,))
+        elif name == "num_draws":
+            if value is None:
+                raise TypeError("estimator=%r needs num_draws= (K >= 2), the draws of each "
+                                "multi-sample objective log((1/K) sum_k w(x_k))" % estimator)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+                raise TypeError("num_draws must be an integer >= 2, got %r" % (value,))
+            if value < 2:
+                raise ValueError("num_draws must be an integer >= 2, got %d" % value)
+            value = int(value)
         elif name == "straight_through":
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError("straight_through must be True or False, got %r" % (value,))

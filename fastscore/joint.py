@@ -371,3 +371,27 @@ class TransformedDistribution(_Wrapper):
                                   "general (the tanh-squashed Gaussian has none); estimate "
                                   "-E[log p(y)] with fs.estimate(d, lambda y: -d.log_prob(y), "
                                   "...) instead")
+
+
+def replicate(dist, k):
+    """``dist`` with a new batch axis of ``k`` identical copies, after its batch axes
+    (an Independent's copies sit before its event): k independent draws per batch
+    element, each copy drawing from its own streams.  For the multi-sample objectives
+    (VIMCO).  Families and Independent only."""
+    if isinstance(dist, Independent):
+        return Independent(_replicate_at(dist.base_dist, k, len(dist.batch_shape)),
+                           dist.reinterpreted_batch_ndims)
+    if isinstance(dist, _Wrapper):
+        raise NotImplementedError("%s: multi-sample objectives take a family or an "
+                                  "Independent of one" % type(dist).__name__)
+    return _replicate_at(dist, k, len(dist.batch_shape))
+
+
+def _replicate_at(dist, k, axis):
+    events = {nm: tuple(ev) for nm, ev, _ in dist._param_slots()}
+    batch = tuple(dist.batch_shape)
+    kw = {}
+    for nm, a in list(dist._fixed.items()) + list(dist._differentiable.items()):
+        full = np.broadcast_to(a, batch + events.get(nm, ()))
+        kw[nm] = np.repeat(np.expand_dims(full, axis), k, axis=axis)
+    return type(dist)(**kw, validate_args=dist.validate_args)
