@@ -123,9 +123,15 @@ class EstimatorKind:
         """Per-component constants the finish multiplies the means by (None: 1)."""
         return None
 
-    def wave_terms(self, plan, pf, x, backend):
+    def waves_on(self, plan):
+        """True when this kind runs on ``plan`` (a family's) in NumPy waves, not in the
+        kernels (fastscore._wrapped.Backend)."""
+        return False
+
+    def wave_terms(self, plan, pf, x, backend, aux=None):
         """(f, terms) of samples ``x`` in NumPy: the waves of a joint distribution's run
-        (fastscore._wrapped), in the plan's own layout."""
+        (fastscore._wrapped), in the plan's own layout; ``aux(draw)`` gives auxiliary
+        draws per chunk (fastscore._wrapped.AuxDraws)."""
         raise NotImplementedError("estimator=%r does not run on %s" % (self.name, plan.name))
 
     def finish(self, plan, sums, method, baseline=None):
@@ -221,7 +227,7 @@ class ScoreFunction(EstimatorKind):
         """Per-sample terms (m, batch_size, P): the score components."""
         return plan.score(x3)
 
-    def wave_terms(self, plan, pf, x, backend):
+    def wave_terms(self, plan, pf, x, backend, aux=None):
         return pf.values(x, plan, backend), plan.score(x)
 
     def counted_sums(self, plan, fvals, counts):
@@ -300,7 +306,7 @@ class Pathwise(EstimatorKind):
                                       "or 'score' (or a continuous relaxation)" % plan.name)
         super().check_family(plan)
 
-    def wave_terms(self, plan, pf, x, backend):
+    def wave_terms(self, plan, pf, x, backend, aux=None):
         return pf.values(x, plan, backend), plan.pathwise(x, pf.grad.values(x, plan, backend))
 
     def terms(self, plan, pf, x3, backend, seen=None):
@@ -324,7 +330,15 @@ class MeasureValued(EstimatorKind):
     needs = frozenset({"f", "coupled"})
 
     def supports(self, plan):
-        return self.slot in plan.slots or plan.measure_support is not None
+        return (self.slot in plan.slots or plan.measure_support is not None
+                or self.waves_on(plan))
+
+    def waves_on(self, plan):
+        # MultivariateNormal: its weak derivatives in z, computed in NumPy
+        return self.slot not in plan.slots and getattr(plan, "measure_wave", None) is not None
+
+    def wave_terms(self, plan, pf, x, backend, aux=None):
+        return plan.measure_wave(lambda pts: pf.values(pts, plan, backend), x, aux)
 
     def counted(self, plan):
         return plan.measure_support is not None
@@ -596,7 +610,7 @@ class IndeCateR(EstimatorKind):
                                       "values: it takes Bernoulli and Categorical, alone or in "
                                       "fs.Independent; got %s" % plan.name)
 
-    def wave_terms(self, plan, pf, x, backend):
+    def wave_terms(self, plan, pf, x, backend, aux=None):
         """f at the samples, and each coordinate's exact sum over its values."""
         base = plan.base
         m, B, G = x.shape[0], plan.batch_size, plan.group
@@ -656,7 +670,7 @@ class VIMCO(EstimatorKind):
         orig = dist.score_plan()
         return _wrapped.MultiSamplePlan(orig, Independent(replicate(dist, k), 1).score_plan(), k)
 
-    def wave_terms(self, plan, pf, x, backend):
+    def wave_terms(self, plan, pf, x, backend, aux=None):
         """L per group of K draws, and sum_k (L - L_-k) times each draw's score."""
         m, B, K = x.shape[0], plan.batch_size, plan.k
         lw = pf.values(plan.draws(x), plan.orig, backend).reshape(m, K, B).transpose(0, 2, 1)

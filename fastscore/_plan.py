@@ -35,6 +35,11 @@ class Plan:
         The differentiable parameters, as score or gradient components.
     support : ndarray (V,) or None
         The support values when the kernels count a finite support, else None.
+    measure_wave : callable or None
+        For a family whose measure-valued estimator runs in NumPy waves
+        (MultivariateNormal): ``measure_wave(values, x3, aux)`` -> (f, terms),
+        with ``values(points)`` f on kernel-layout points and ``aux(draw)`` the
+        auxiliary draws per chunk (fastscore._wrapped.AuxDraws).
     support_probs : ndarray (batch_size, V) or None
         For a counted family, each support value's probability (IndeCateR's
         exact expectations).
@@ -73,7 +78,8 @@ class Plan:
     def __init__(self, name, family, consts, layout, params, *, inline_family=None,
                  support=None, onehot=None, draw=None, score=None, check_support=None,
                  pathwise=None, measure_draw=None, measure_coef=None, measure_support=None,
-                 relaxed=False, rebar=None, f_input=None, support_probs=None):
+                 relaxed=False, rebar=None, f_input=None, support_probs=None,
+                 measure_wave=None):
         self.name = name
         self.family = _specs.BY_NAME[family] if isinstance(family, str) else family
         self.inline_family = (self.family if inline_family is None
@@ -83,6 +89,7 @@ class Plan:
         self.consts = consts
         self.support = support
         self.support_probs = support_probs
+        self.measure_wave = measure_wave
         self.onehot = onehot
         self._draw = draw
         self.score = score

@@ -71,3 +71,19 @@ def stream(key, chunk, batch_index):
             counter=np.array([0, 0, chunk, batch_index], dtype=np.uint64),
         )
     )
+
+
+def aux_stream(key, chunk, batch_index):
+    """The Generator of the auxiliary draws of chunk ``chunk`` of batch element
+    ``batch_index``: Philox(key, counter=[0, 1, chunk, batch_index]).
+
+    Estimators computed in NumPy waves (fastscore._wrapped) draw what they need
+    beside the samples (MultivariateNormal's measure-valued coupling) here, on
+    both backends: a stream of its own, so the samples stay the kernels'.
+    """
+    return np.random.Generator(
+        np.random.Philox(
+            key=np.array(key, dtype=np.uint64),
+            counter=np.array([0, 1, chunk, batch_index], dtype=np.uint64),
+        )
+    )

@@ -33,7 +33,7 @@ from . import _moments
 from ._callables import PreparedF, PreparedGrad, check_f_output
 from ._layout import ParamLayout, SampleLayout
 from ._plan import Plan as _Plan
-from ._rng import CHUNK_SIZE
+from ._rng import CHUNK_SIZE, aux_stream
 
 #: Samples x event size one wave of a Joint holds (its parts' samples, f and
 #: terms are in memory together for a wave).
@@ -587,6 +587,23 @@ def evaluations_per_sample(kind, plan):
     return n
 
 
+class AuxDraws:
+    """Auxiliary draws of the chunks [c0, c1) of a wave, chunk by chunk from each
+    batch element's auxiliary stream (fastscore._rng.aux_stream): ``aux(draw)``,
+    with ``draw(gen, m)`` -> (m, ...), gives (samples, batch, ...)."""
+
+    def __init__(self, key, c0, c1, n, batch_size):
+        self.key, self.c0, self.c1, self.n, self.batch_size = key, c0, c1, n, batch_size
+
+    def __call__(self, draw):
+        out = []
+        for b in range(self.batch_size):
+            out.append(np.concatenate([
+                draw(aux_stream(self.key, c, b), min(CHUNK_SIZE, self.n - c * CHUNK_SIZE))
+                for c in range(self.c0, self.c1)], axis=0))
+        return np.stack(out, axis=1)
+
+
 # ---------------------------------------------------------------- backend
 class Backend:
     """A backend (``_compiled``, ``reference`` or a cluster backend) that also runs
@@ -599,6 +616,9 @@ class Backend:
     # -- runs ------------------------------------------------------------
     def run(self, kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=None):
         if not isinstance(plan, WrappedPlan):
+            if kind.waves_on(plan):
+                return self._run_waves(kind, plan, pf, n, key, n_threads, progress, chunk_start,
+                                       state)
             return self.impl.run(kind, plan, pf, n, key, n_threads, progress, chunk_start, state)
         if plan.runs_in_waves(kind):
             return self._run_waves(kind, plan, plan.wave_f(pf), n, key, n_threads, progress,
@@ -642,13 +662,18 @@ class Backend:
             for c0 in range(chunk_start, n_chunks, wave):
                 c1 = min(n_chunks, c0 + wave)
                 x = self.draw(plan, n, key, n_threads, (c0, c1))
-                fx, terms = kind.wave_terms(plan, pf, x, self.name)
+                fx, terms = kind.wave_terms(plan, pf, x, self.name,
+                                            AuxDraws(key, c0, c1, n, plan.batch_size))
                 state = _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state, kind.block)
                 if progress is not None:
                     progress(c1 - chunk_start, n_chunks - chunk_start)
         return state
 
     def finish_state(self, kind, plan, pf, state, method, baseline, n_threads):
+        if not isinstance(plan, WrappedPlan) and kind.waves_on(plan):
+            return (kind.finish(plan, state, method, baseline) if self.name == "reference" else
+                    kind.finish_compiled(plan, state, method, baseline, n_threads)), \
+                state.__getitem__
         if not isinstance(plan, WrappedPlan):
             return self.impl.finish_state(kind, plan, pf, state, method, baseline, n_threads)
         rows = self._rows(kind, plan, state)
