@@ -42,16 +42,16 @@ DISCOUNT = np.exp(-R * T)
 DLOC, DSCALE = -SIGMA * DT, np.sqrt(DT)
 
 
-def increments(s0=S0):
+def increments():
     """The log-increments' distribution: batch_shape (), event_shape (FIXINGS,)."""
     loc = np.full(FIXINGS, (R - 0.5 * SIGMA ** 2) * DT)
     scale = np.full(FIXINGS, SIGMA * np.sqrt(DT))
     return fs.Independent(fs.Normal(loc, scale), 1)
 
 
-def fixings(x, s0=S0):
+def fixings(x):
     """S_j = S0 exp(x_1 + ... + x_j) for samples x of shape (m, FIXINGS)."""
-    return s0 * np.exp(np.cumsum(x, axis=-1))
+    return S0 * np.exp(np.cumsum(x, axis=-1))
 
 
 def payoff(x):
@@ -165,7 +165,8 @@ def main(argv=None):
             fig, axes = plt.subplots(1, 3, figsize=(11, 3.5),
                                      gridspec_kw={"width_ratios": [2, 1, 1]})
             paths = fixings(fs.sample(increments(), 20, rng=args.seed))
-            t = np.arange(1, FIXINGS + 1) * DT
+            paths = np.hstack([np.full((len(paths), 1), S0), paths])  # S at t = 0
+            t = np.arange(FIXINGS + 1) * DT
             axes[0].plot(t, paths.T, lw=0.7)
             axes[0].axhline(K, color="k", ls="--", label="strike")
             axes[0].set_xlabel("time")
