@@ -20,7 +20,9 @@ so its standard error is not the components' errors in quadrature.  The
 exact one comes from the chained per-sample terms: fs.sample and fs.score on
 the samples fs.estimate draws for the same rng give each sample's chained
 score c(x), and the Greek is the mean of (f(x) - b) c(x), b the
-leave-one-out mean of f (method="rloo": the same number fs.estimate gives).
+leave-one-out mean of f (method="rloo": the same number fs.estimate gives);
+the spread of these n terms is the error (the rloo U-statistic's pairwise
+term changes it by O(1/n) relative, nothing at these n).
 The check is a large pathwise run (estimator="pathwise", grad_f the payoff's
 closed-form derivative in x); its Greeks' errors come the same way, from
 the chained per-sample pathwise terms as an f of their own on the same

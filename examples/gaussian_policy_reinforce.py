@@ -76,7 +76,9 @@ def policy(mu, sigma, squash=False):
     gaussian = fs.Independent(fs.Normal(mu, sigma), 1)
     if not squash:
         return gaussian
-    return fs.TransformedDistribution(gaussian, [TanhTransform(), AffineTransform(0.0, MAX_ACTION)])
+    # tanh first, then the scale to the bound: a = MAX_ACTION tanh(x)
+    return fs.TransformedDistribution(gaussian,
+                                      [TanhTransform(), AffineTransform(0.0, MAX_ACTION)])
 
 
 def reward_to_go(rewards, gamma):
