@@ -49,6 +49,17 @@ class WrappedPlan:
 
     base = None
     support = None
+    #: the plan's name for messages, made when a message needs it (a wrapper's
+    #: repr formats its parameter arrays: too slow for every call in a loop)
+    _name = None
+
+    @property
+    def name(self):
+        return self._name() if callable(self._name) else self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
     onehot = None
     measure_support = None
     f_input = None
@@ -315,8 +326,8 @@ class TransformedPlan(WrappedPlan):
         if not ok.all():
             i = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
             raise ValueError("%s: sample %r (sample %d, batch element %d) is outside the "
-                             "image %s of the transform" % (self.name, float(y3[i]), i[0], i[1],
-                                                             self.transform.image))
+                             "image of %r" % (self.name, float(y3[i]), i[0], i[1],
+                                              self.transform))
         self.base.check_support(self.inverse(y3))
 
     def score(self, y3):
@@ -370,7 +381,7 @@ class MultiSamplePlan(WrappedPlan):
     parameters are ``orig``'s, whose gradients sum over the copies."""
 
     def __init__(self, orig, base, k):
-        self.name = "%s, %d draws" % (orig.name, k)
+        self.name = lambda: "%s, %d draws" % (orig.name, k)
         self.orig = orig
         self.base = base
         self.k = k

@@ -152,7 +152,7 @@ class Independent(_Wrapper):
         return {"base": self.base_dist}
 
     def _wrap(self, plan_of):
-        return _wrapped.GroupedPlan(repr(self), plan_of(self.base_dist),
+        return _wrapped.GroupedPlan(self.__repr__, plan_of(self.base_dist),
                                     self.reinterpreted_batch_ndims)
 
     def __repr__(self):
@@ -190,7 +190,7 @@ class Independent(_Wrapper):
         if not hasattr(self.base_dist, "antithetic_plan"):
             raise NotImplementedError("estimator=%r: antithetic estimators are built for "
                                       "Bernoulli here; %s has none" % (estimator, self))
-        return _wrapped.GroupedPlan(repr(self), self.base_dist.antithetic_plan(estimator),
+        return _wrapped.GroupedPlan(self.__repr__, self.base_dist.antithetic_plan(estimator),
                                     self.reinterpreted_batch_ndims)
 
 
@@ -262,7 +262,7 @@ class Joint(_Wrapper):
         return self.parts
 
     def _wrap(self, plan_of):
-        return _wrapped.JointPlan(repr(self), {nm: plan_of(p) for nm, p in self.parts.items()})
+        return _wrapped.JointPlan(self.__repr__, {nm: plan_of(p) for nm, p in self.parts.items()})
 
     def __repr__(self):
         return "Joint({%s})" % ", ".join("%r: %r" % kv for kv in self.parts.items())
@@ -347,7 +347,7 @@ class TransformedDistribution(_Wrapper):
         return {"base": self.base_dist}
 
     def _wrap(self, plan_of):
-        return _wrapped.TransformedPlan(repr(self), plan_of(self.base_dist), self.transform)
+        return _wrapped.TransformedPlan(self.__repr__, plan_of(self.base_dist), self.transform)
 
     def __repr__(self):
         return "TransformedDistribution(%r, %r)" % (self.base_dist, self.transforms)

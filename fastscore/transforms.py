@@ -30,7 +30,7 @@ def _softplus(x):
 class Transform:
     """Base class: an elementwise bijection y = T(x) of the real line (or a part of it)."""
 
-    #: What T(x) covers, in words (for error messages).
+    #: What T(x) of a real x covers, in words.
     image = "the real line"
 
     def __call__(self, x):
@@ -236,7 +236,11 @@ class ComposeTransform(Transform):
 
     @property
     def image(self):
-        return self.parts[-1].image if self.parts else "the real line"
+        """The last part's image, when it is the only part that narrows the line."""
+        narrowing = [t for t in self.parts if not isinstance(t, AffineTransform)]
+        if len(self.parts) == 1 or not narrowing:
+            return self.parts[-1].image if self.parts else "the real line"
+        return "the image of %r" % (self,)
 
     def check(self, shape):
         for t in self.parts:

@@ -435,3 +435,10 @@ def test_arm_and_disarm_are_multivariate_on_an_independent(estimator):
     fs.estimate(fs.Independent(fs.Normal(np.zeros(6), 1.0), 1), f, n=1000, rng=0,
                 estimator="measure")
     assert sum(rows) == (1 + 4 * 6) * 1000
+
+
+def test_messages_name_the_composed_transform():
+    sq = fs.TransformedDistribution(fs.Normal(0.0, 1.0), [fs.transforms.TanhTransform(),
+                                                          fs.transforms.AffineTransform(0.0, 2.0)])
+    with pytest.raises(ValueError, match="outside the image of.*TanhTransform.*Affine"):
+        fs.score(sq, [2.0])
