@@ -118,6 +118,23 @@ def run(quick=False, plot=None, out=sys.stdout):
         goals.append(("J. Independent(Normal) D=%d within 1.5x the scalar family" % D,
                       ratio <= 1.5, "%.2fx" % ratio))
 
+    import loops
+
+    if loops.torch is not None:
+        p("\n## Training steps against PyTorch, 1 thread (ms per step)\n")
+        p("The same step and the same f on both sides (bench/loops.py): Gaussian-policy "
+          "REINFORCE, mean-field BBVI (S = 256), an Asian option's path gradient. "
+          "f's own cost, measured alone, is the f columns.\n")
+        p("| loop | fastscore | PyTorch | PyTorch / fastscore | f in NumPy | f in torch | "
+          "PyTorch / fastscore without f |")
+        p("|---|---:|---:|---:|---:|---:|---:|")
+        for name, make in loops.LOOPS.items():
+            med = {k: v * 1e3 for k, v in interleaved(make(), rounds).items()}
+            rest = (med["torch"] - med["f torch"]) / max(med["fastscore"] - med["f numpy"], 1e-9)
+            p("| %s | %.3f | %.3f | %.2fx | %.3f | %.3f | %.2fx |" % (
+                name, med["fastscore"], med["torch"], med["torch"] / med["fastscore"],
+                med["f numpy"], med["f torch"], rest))
+
     p("\n## Sampling against numpy (fs.sample, 1 thread, ns per draw)\n")
     p("numpy draws the same values from Generator(Philox) on fastscore's chunk streams "
       "(its best case: size= per chunk, checked equal), and on one stream with size=n.\n")

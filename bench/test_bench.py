@@ -61,3 +61,15 @@ def test_joint(benchmark, D, variant):
     benchmark.group = "joint: D=%d" % D
     benchmark.pedantic(joint_variants(D, max(2, max(SIZES) // D))[variant], rounds=5,
                        warmup_rounds=1)
+
+
+import loops  # noqa: E402
+
+LOOP_RUNS = [(name, variant) for name, make in loops.LOOPS.items() for variant in make()]
+
+
+@pytest.mark.parametrize("name, variant", LOOP_RUNS, ids=["%s-%s" % c for c in LOOP_RUNS])
+def test_training_step(benchmark, name, variant):
+    """One training step, fastscore against the same step in PyTorch (bench/loops.py)."""
+    benchmark.group = "training step: %s" % name
+    benchmark.pedantic(loops.LOOPS[name]()[variant], rounds=5, warmup_rounds=1)
