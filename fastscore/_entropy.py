@@ -85,6 +85,27 @@ def gamma_core(a, grad=False):
 
 
 # ---------------------------------------------------------------------------
+# Categorical
+# ---------------------------------------------------------------------------
+def categorical_terms(logw):
+    """(p, -log p) over the last axis from log-weights ``logw`` (-inf: a weight of 0).
+
+    With d_k = max(logw) - logw_k >= 0 and s the sum of e^-d_k over all but
+    the first largest weight, p_k = e^-d_k / (1 + s) and -log p_k = d_k +
+    log1p(s): a sum of non-negative terms, so that a dominant category keeps
+    its -log p ~ s (the direct log(softmax) rounds it to 0 when s < 1e-16).
+    """
+    logw = np.asarray(logw, dtype=np.float64)
+    top = logw.max(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        d = np.where(np.isneginf(logw), np.inf, top - logw)
+    first = np.arange(logw.shape[-1]) == np.argmax(logw, axis=-1)[..., None]
+    e = np.exp(-d)
+    s = np.where(first, 0.0, e).sum(axis=-1, keepdims=True)
+    return e / (1.0 + s), d + np.log1p(s)
+
+
+# ---------------------------------------------------------------------------
 # VonMises
 # ---------------------------------------------------------------------------
 #: From this concentration on, vonmises_core uses the large-k expansion.

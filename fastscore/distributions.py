@@ -922,7 +922,10 @@ class Categorical(_ProbsOrLogits, Distribution):
     def entropy(self, grad=False):
         """Shannon entropy -sum_k p_k log p_k over the categories, shape batch_shape.
 
-        A category of probability 0 contributes 0.
+        A category of probability 0 contributes 0.  -log p_k is computed as
+        log(max weight / weight_k) + log1p(sum of the other weights / max
+        weight), which keeps the entropy of a dominant category (logits
+        [40, -40, 0], say) to full relative precision.
 
         Parameters
         ----------
@@ -953,15 +956,14 @@ class Categorical(_ProbsOrLogits, Distribution):
         """
         K = self.num_categories
         a = self._differentiable[self._by]
-        p = self.probs
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lp = (a - special.logsumexp(a, axis=-1, keepdims=True) if self._by == "logits"
-                  else np.log(p))
-            h = -np.where(p > 0, p * lp, 0.0).sum(axis=-1)
+        with np.errstate(divide="ignore"):
+            p, nlp = _entropy.categorical_terms(a if self._by == "logits" else np.log(a))
+        with np.errstate(invalid="ignore"):
+            h = np.where(p > 0, p * nlp, 0.0).sum(axis=-1)
             if self._by == "logits":
-                g = -np.where(p > 0, p * (lp + h[..., None]), 0.0)
+                g = np.where(p > 0, p * (nlp - h[..., None]), 0.0)
             else:
-                g = -(lp + h[..., None]) / a.sum(axis=-1, keepdims=True)
+                g = (nlp - h[..., None]) / a.sum(axis=-1, keepdims=True)
         return self._entropy_out(h, {self._by: g.reshape(tuple(self.batch_shape) + (K,))}, grad)
 
     def relaxation(self, temperature):
