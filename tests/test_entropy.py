@@ -411,6 +411,28 @@ def test_exact_sum_agrees_with_expansion(make, var, monkeypatch):
         assert_close(g_asym[k], g_sum[k], rtol=1e-9, what="grad[%r]" % k)
 
 
+@pytest.mark.parametrize("make, var", [
+    (lambda: fs.Poisson([1e3, 3e3]), np.array([1e3, 3e3])),
+    (lambda: fs.Binomial([10**4, 3 * 10**4], probs=[0.3, 0.9]), np.array([2.1e3, 2.7e3])),
+    (lambda: fs.NegativeBinomial([1e4, 3e4], logits=[-1.0, 2.0]), None),
+], ids=["Poisson", "Binomial", "NegativeBinomial"])
+def test_expansion_coefficients(make, var, monkeypatch):
+    # at variances of ~1e3 the expansion's terms are large enough to check each
+    # coefficient: it meets the sum to its next order (Poisson: 19 / (360 rate^3);
+    # Binomial and NegativeBinomial: 0.1 / var^2, or (r p)^-2)
+    d = make()
+    h_sum, g_sum = d.entropy(grad=True)
+    if var is None:
+        var = d.total_count * d.probs
+    monkeypatch.setattr(_entropy, "ASYMPTOTIC_VARIANCE", 10.0)
+    h_asym, g_asym = make().entropy(grad=True)
+    order = 0.06 / var ** 3 if isinstance(d, fs.Poisson) else 0.1 / var ** 2
+    assert np.all(np.abs(h_asym - h_sum) < order)
+    assert not np.all(np.abs(h_asym - h_sum) < order / 1e3)  # the next order is there
+    (k,) = g_sum
+    assert_close(g_asym[k], g_sum[k], rtol=1e3 * order)
+
+
 def test_poisson_huge_rates():
     # beyond any sum: the expansion, finite, increasing, with the right derivative
     lam = np.array([1e12, 1e15, 1e18, 9e18])
