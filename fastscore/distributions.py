@@ -395,7 +395,7 @@ class _ProbsOrLogits:
         """(log p, log(1 - p)) of the parameter passed, broadcast to batch_shape:
         log1p(-probs) from probs, -softplus(-logits) and -softplus(logits) from logits."""
         a = self._differentiable[self._by]
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             if self._by == "probs":
                 lp, lq = np.log(a), np.log1p(-a)
             else:
@@ -499,7 +499,6 @@ class Normal(_ScalarFamily):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> d = fs.Normal(loc=0.0, scale=[1.0, 2.0])
         >>> d.entropy().round(6)
@@ -622,20 +621,21 @@ class Poisson(_ScalarFamily):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Poisson([1e-3, 3.0]).entropy(grad=True)
         >>> h.round(6), g["rate"].round(6)
         (array([0.007908, 1.93147 ]), array([6.908448, 0.182431]))
         """
         lam = self.rate.reshape(-1)
-        h = np.empty(lam.shape)
-        g = np.empty(lam.shape)
-        big = lam >= _entropy.ASYMPTOTIC_VARIANCE
+        h = np.full(lam.shape, np.nan)  # NaN for invalid rates (validate_args=False)
+        g = np.full(lam.shape, np.nan)
+        ok = (lam > 0) & (lam < np.inf)
+        big = ok & (lam >= _entropy.ASYMPTOTIC_VARIANCE)
+        s = ok & ~big
         x = lam[big]
         h[big] = _entropy.HALF_LOG_2PIE + 0.5 * np.log(x) - (1.0 / 12.0 + 1.0 / (24.0 * x)) / x
         g[big] = (0.5 + (1.0 / 12.0 + 1.0 / (12.0 * x)) / x) / x
-        lam = lam[~big]
+        lam = lam[s]
         if lam.size:
             lo, hi = _entropy.chernoff_window(lambda a: _entropy.bd0(a, lam), lam, np.sqrt(lam))
 
@@ -647,8 +647,8 @@ class Poisson(_ScalarFamily):
 
             center = np.maximum(_entropy.HALF_LOG_2PIE + 0.5 * np.log(lam), 0.0)
             hs, cov = _entropy.lattice_entropy(lo, hi, lam, log_pmf, center)
-            h[~big] = hs
-            g[~big] = -cov / lam
+            h[s] = hs
+            g[s] = -cov / lam
         return self._entropy_out(h, {"rate": g}, grad)
 
     def _measure_draw_numpy(self, gen, c, m):
@@ -750,7 +750,6 @@ class Bernoulli(_ProbsOrLogits, Distribution):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> fs.Bernoulli(probs=[0.5, 0.0]).entropy().round(6)
         array([0.693147, 0.      ])
@@ -948,7 +947,6 @@ class Categorical(_ProbsOrLogits, Distribution):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Categorical(probs=[1.0, 1.0, 0.0]).entropy(grad=True)
         >>> round(float(h), 6), g["probs"]
@@ -1053,7 +1051,6 @@ class LogNormal(Normal):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.LogNormal(1.0, 2.0).entropy(grad=True)
         >>> round(float(h), 6), float(g["loc"]), float(g["scale"])
@@ -1143,7 +1140,6 @@ class Exponential(_ScalarFamily):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Exponential([1.0, 2.0]).entropy(grad=True)
         >>> h.round(6), g["rate"]
@@ -1250,7 +1246,6 @@ class Gamma(_ScalarFamily):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Gamma(1.0, 2.0).entropy(grad=True)  # Exponential(2)
         >>> round(float(h), 6), float(g["rate"])
@@ -1387,7 +1382,6 @@ class Beta(_ScalarFamily):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Beta([1.0, 2.0], 1.0).entropy(grad=True)  # uniform, then 2x
         >>> h.round(6), g["concentration1"].round(6)
@@ -1495,7 +1489,6 @@ class Chi2(_ScalarFamily):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Chi2(2.0).entropy(grad=True)  # Exponential(1/2)
         >>> round(float(h), 6), round(float(g["df"]), 6)
@@ -1600,7 +1593,6 @@ class VonMises(_ScalarFamily):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.VonMises(0.0, [0.5, 30.0]).entropy(grad=True)
         >>> h.round(6), g["concentration"].round(6)
@@ -1735,7 +1727,6 @@ class Binomial(_ProbsOrLogits, Distribution):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Binomial(10, probs=[0.3, 0.2]).entropy(grad=True)
         >>> h.round(6), g["probs"].round(6)
@@ -1745,14 +1736,15 @@ class Binomial(_ProbsOrLogits, Distribution):
         p, q = self.probs.reshape(-1), self._q.reshape(-1)
         lp, lq = (a.reshape(-1) for a in self._log_pq())
         var = n * p * q
-        h = np.empty(n.shape)
-        cov = np.empty(n.shape)
-        big = var >= _entropy.ASYMPTOTIC_VARIANCE
+        h = np.full(n.shape, np.nan)  # NaN for invalid parameters (validate_args=False)
+        cov = np.full(n.shape, np.nan)
+        ok = (n >= 0) & (np.floor(n) == n) & (n < np.inf) & (p >= 0) & (q >= 0)
+        big = ok & (var >= _entropy.ASYMPTOTIC_VARIANCE)
         v, d = var[big], (p - q)[big]
         h[big] = _entropy.HALF_LOG_2PIE + 0.5 * np.log(v) - d * d / (12.0 * v)
         # dH/dlogits = (q - p) (1/2 + 1 / (12 var)); the covariance is its negative
         cov[big] = d * (0.5 + 1.0 / (12.0 * v))
-        s = ~big
+        s = ok & ~big
         if s.any():
             ns, ps, qs, lps, lqs = n[s], p[s], q[s], lp[s], lq[s]
             mean = ns * ps
@@ -1766,7 +1758,7 @@ class Binomial(_ProbsOrLogits, Distribution):
                 k1 = np.where(mid, k, 1.0)
                 r1 = np.where(mid, N - k, 1.0)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    inner = (_entropy.stirlerr(np.broadcast_to(N, k.shape)) - _entropy.stirlerr(k1)
+                    inner = (_entropy.stirlerr(N) - _entropy.stirlerr(k1)
                              - _entropy.stirlerr(r1) - _entropy.bd0(k1, N * P)
                              - _entropy.bd0(r1, N * Q)
                              + 0.5 * np.log(N / (2.0 * math.pi * k1 * r1)))
@@ -1783,6 +1775,7 @@ class Binomial(_ProbsOrLogits, Distribution):
             with np.errstate(divide="ignore", invalid="ignore"):
                 g = -cov / (p * q)
             g = np.where(n == 0, 0.0, np.where(p == 0, np.inf, np.where(q == 0, -np.inf, g)))
+        g = np.where(ok, g, np.nan)
         return self._entropy_out(h, {self._by: g}, grad)
 
     def _measure_draw_numpy(self, gen, c, m):
@@ -1896,7 +1889,6 @@ class Geometric(_ProbsOrLogits, Distribution):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Geometric(probs=0.5).entropy(grad=True)
         >>> round(float(h), 6), round(float(g["probs"]), 6)
@@ -2054,7 +2046,6 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.NegativeBinomial(1.0, probs=0.5).entropy(grad=True)  # Geometric(1/2)
         >>> round(float(h), 6), round(float(g["probs"]), 6)
@@ -2064,15 +2055,16 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
         p, q = self.probs.reshape(-1), self._q.reshape(-1)
         lp, lq = (a.reshape(-1) for a in self._log_pq())
         rp = r * p
-        h = np.empty(r.shape)
-        cov = np.empty(r.shape)
-        big = rp >= _entropy.ASYMPTOTIC_VARIANCE
+        h = np.full(r.shape, np.nan)  # NaN for invalid parameters (validate_args=False)
+        cov = np.full(r.shape, np.nan)
+        ok = (r > 0) & (r < np.inf) & (p >= 0) & (q > 0)
+        big = ok & (rp >= _entropy.ASYMPTOTIC_VARIANCE)
         rb, pb, qb = r[big], p[big], q[big]
         h[big] = (_entropy.HALF_LOG_2PIE + 0.5 * (np.log(rb) + lp[big] - 2.0 * lq[big])
                   - (1.0 + pb) ** 2 / (12.0 * rb * pb))
         # dH/dprobs = 1/(2p) + 1/q + q (1 + p) / (12 r p^2) = -cov / p
         cov[big] = -(0.5 + pb / qb + qb * (1.0 + pb) / (12.0 * rb * pb))
-        s = ~big
+        s = ok & ~big
         if s.any():
             rs, ps, qs, lqs = r[s], p[s], q[s], lq[s]
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -2091,7 +2083,7 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
                 n = k1 + R
                 with np.errstate(divide="ignore", invalid="ignore"):
                     inner = (-np.log1p(k1 / R) + _entropy.stirlerr(n) - _entropy.stirlerr(k1)
-                             - _entropy.stirlerr(np.broadcast_to(R, k.shape))
+                             - _entropy.stirlerr(R)
                              - _entropy.bd0(k1, n * P) - _entropy.bd0(R, n * Q)
                              + 0.5 * np.log(n / (2.0 * math.pi * k1 * R)))
                 return np.where(k == 0, R * lqs[idx, None], inner)
@@ -2104,6 +2096,7 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
                 g = -q * cov
             else:
                 g = np.where(p == 0, np.inf, -cov / p)
+            g = np.where(ok, g, np.nan)
         return self._entropy_out(h, {self._by: g}, grad)
 
     def _measure_draw_numpy(self, gen, c, m):
@@ -2240,7 +2233,6 @@ class Dirichlet(Distribution):
 
         Examples
         --------
-
         >>> import fastscore as fs
         >>> h, g = fs.Dirichlet([1.0, 2.0, 3.0]).entropy(grad=True)
         >>> round(float(h), 6), g["concentration"].round(6)
@@ -2425,7 +2417,6 @@ class MultivariateNormal(Distribution):
 
         Examples
         --------
-
         >>> import numpy as np, fastscore as fs
         >>> d = fs.MultivariateNormal(np.zeros(2), np.array([[2.0, 0.0], [1.0, 1.0]]))
         >>> h, g = d.entropy(grad=True)
