@@ -2605,9 +2605,9 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
         NotImplementedError: RelaxedBernoulli.entropy: ...
         """
         raise NotImplementedError(
-            "RelaxedBernoulli.entropy: the entropy of the RelaxedBernoulli (Concrete) distribution has no "
-            "closed form or exact sum and is not implemented; Bernoulli.entropy gives that of "
-            "the discrete distribution it relaxes")
+            "RelaxedBernoulli.entropy: the entropy of the RelaxedBernoulli (Concrete) distribution "
+            "has no closed form or exact sum and is not implemented; Bernoulli.entropy gives "
+            "that of the discrete distribution it relaxes")
 
     def _pathwise_numpy(self, x3, gp3):
         plan = self.plan()
@@ -2785,9 +2785,9 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
         NotImplementedError: RelaxedCategorical.entropy: ...
         """
         raise NotImplementedError(
-            "RelaxedCategorical.entropy: the entropy of the RelaxedCategorical (Concrete) distribution has no "
-            "closed form or exact sum and is not implemented; Categorical.entropy gives that of "
-            "the discrete distribution it relaxes")
+            "RelaxedCategorical.entropy: the entropy of the RelaxedCategorical (Concrete) "
+            "distribution has no closed form or exact sum and is not implemented; Categorical.entropy gives "
+            "that of the discrete distribution it relaxes")
 
     @staticmethod
     def _hard_numpy(x3):
