@@ -179,8 +179,10 @@ def vonmises_core(k, grad=False):
 #: The window of a sum leaves out at most exp(-TAIL_EXPONENT) of the mass on
 #: each side (by the Chernoff bound): 1.1e-20.
 TAIL_EXPONENT = 46.0
-#: Variance from which Poisson, Binomial and NegativeBinomial use their
-#: Gaussian-regime expansion (1/2 log(2 pi e var) - skewness^2 / 12 + O(var^-2)).
+#: From this variance on (NegativeBinomial: total_count * probs, which bounds
+#: its standardised cumulants as the variance does the others'), Poisson,
+#: Binomial and NegativeBinomial use their Gaussian-regime expansion
+#: 1/2 log(2 pi e var) - skewness^2 / 12 + O(var^-2) instead of the sum.
 ASYMPTOTIC_VARIANCE = 1e7
 #: The most support points that one batch element's sum may take.
 MAX_WINDOW = 1 << 22
