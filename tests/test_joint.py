@@ -442,3 +442,16 @@ def test_messages_name_the_composed_transform():
                                                           fs.transforms.AffineTransform(0.0, 2.0)])
     with pytest.raises(ValueError, match="outside the image of.*TanhTransform.*Affine"):
         fs.score(sq, [2.0])
+
+
+def test_entropy_of_independent_and_joint():
+    base = fs.Normal(np.array([[0.0, 1.0, 2.0], [0.5, 0.5, 0.5]]), np.array([0.5, 1.0, 2.0]))
+    d = fs.Independent(base, 1)
+    h, g = d.entropy(grad=True)
+    np.testing.assert_allclose(h, base.entropy().sum(axis=-1), rtol=1e-14)
+    _, gb = base.entropy(grad=True)
+    assert g["scale"].shape == (2, 3) and np.array_equal(g["scale"], gb["scale"])
+    j = fs.Joint({"w": d, "tau": fs.Gamma(np.array([2.0, 3.0]), 1.0)})
+    hj, gj = j.entropy(grad=True)
+    np.testing.assert_allclose(hj, h + fs.Gamma(np.array([2.0, 3.0]), 1.0).entropy(), rtol=1e-14)
+    assert sorted(gj) == ["tau", "w"] and gj["tau"]["rate"].shape == (2,)
