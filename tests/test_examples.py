@@ -151,6 +151,29 @@ def test_bbvi_logistic_without_sklearn_exits_with_status_2(monkeypatch, capsys):
     assert "needs scikit-learn" in capsys.readouterr().err
 
 
+def test_indecater_benchmark_exact_gradient_and_estimates():
+    mod = load("indecater_benchmark")
+    # the exact gradient (convolutions) against enumeration of all 4^3 outcomes
+    for logits in (mod.draw_logits(3, 4), mod.draw_logits(5, None)):
+        for b in (mod.offset(logits, "near"), mod.offset(logits, "far"), 2.0, -1.5):
+            value, grad = mod.exact_gradient(logits, b)
+            bf_value, bf_grad = mod.brute_force_gradient(logits, b)
+            assert grad.shape == np.shape(logits)
+            assert abs(value - bf_value) < 1e-12
+            np.testing.assert_allclose(grad, bf_grad, rtol=0, atol=1e-12)
+    # IndeCateR is unbiased on 6 x 10, and at equal n below the score function with rloo
+    prob = mod.Problem(6, 10, "near")
+    ind = mod.repeat(prob, "indecater", 4, 300, seed=1)
+    assert ind["z"].shape == (6, 10)
+    assert np.all(np.abs(ind["z"]) < 4.5), ind["z"]
+    assert 0.7 < ind["honesty"] < 1.4
+    rloo = mod.repeat(prob, "score rloo", 4, 300, seed=2)
+    assert ind["variance"] < rloo["variance"] / 5
+    # the evaluations per sample are counted from f's calls
+    assert mod.evaluations_per_sample(prob, "indecater") == (61, 0)
+    assert mod.evaluations_per_sample(prob, "rebar t=0.5") == (2, 2)
+
+
 #: each example's command line at a small size, and what its output must say
 SMALL_RUNS = {
     "asian_option": (["--n", "20000", "--n-ref", "50000"], "pathwise reference"),
@@ -159,6 +182,7 @@ SMALL_RUNS = {
     "estimators": (["--n", "2000"], "pathwise"),
     "discrete_gradients": (["--n", "2000", "--rows", "40"], "rebar"),
     "greeks": (["--n", "20000"], "strike"),
+    "indecater_benchmark": (["--quick"], "| 3 x 100 | near 153.5 | indecater |"),
     "variance": (["--n", "5000"], "rloo"),
 }
 
