@@ -128,6 +128,11 @@ class EstimatorKind:
         kernels (fastscore._wrapped.Backend)."""
         return False
 
+    def wave_factor(self, plan):
+        """How many times a sample's numbers (event or score components) a wave holds
+        per sample at once: the evaluation points of the kinds that have several."""
+        return 1
+
     def wave_terms(self, plan, pf, x, backend, aux=None):
         """(f, terms) of samples ``x`` in NumPy: the waves of a joint distribution's run
         (fastscore._wrapped), in the plan's own layout; ``aux(draw)`` gives auxiliary
@@ -336,6 +341,10 @@ class MeasureValued(EstimatorKind):
     def waves_on(self, plan):
         # MultivariateNormal: its weak derivatives in z, computed in NumPy
         return self.slot not in plan.slots and getattr(plan, "measure_wave", None) is not None
+
+    def wave_factor(self, plan):
+        D = plan.event_size
+        return 1 + 2 * D * D   # MultivariateNormal's points
 
     def wave_terms(self, plan, pf, x, backend, aux=None):
         return plan.measure_wave(lambda pts: pf.values(pts, plan, backend), x, aux)
@@ -579,7 +588,8 @@ class IndeCateR(EstimatorKind):
     Per sample x and coordinate j, f is summed exactly over the coordinate's
     K values with the other coordinates held at the sample:
     d/dtheta_j E f = E_x[sum_k f(x_-j, k) dp_j(k)/dtheta_j], Rao-Blackwellised
-    in x_j.  Unbiased; D K evaluations of f per sample; the gradient's
+    in x_j.  Unbiased; D K evaluations of f per sample (f at the sample
+    among them); the gradient's
     standard error is that of the mean of independent per-sample terms.
     Runs in NumPy waves on the kernels' samples (any f, evaluated on them).
     """
@@ -604,6 +614,9 @@ class IndeCateR(EstimatorKind):
         return (getattr(plan, "group", None) is not None and base.counted
                 and base.support_probs is not None and base.measure_support is not None)
 
+    def wave_factor(self, plan):
+        return plan.base.support.size
+
     def check_family(self, plan):
         if not self.supports(plan):
             raise NotImplementedError("estimator='indecater' sums f over each coordinate's "
@@ -619,7 +632,6 @@ class IndeCateR(EstimatorKind):
         probs = base.support_probs.reshape(B, G, V)
         plus, minus = (a.reshape(B, G, -1) for a in base.measure_support)
         coef = base.measure_coef.reshape(B, G, -1)
-        f0 = pf.values(x, plan, backend)
         F = np.empty((m, B, G, V))
         pairs = [(g, v) for g in range(G) for v in range(V)]
         step = max(1, self.CALL_VALUES // max(1, m * B * G))
@@ -632,6 +644,9 @@ class IndeCateR(EstimatorKind):
                 len(chunk), m, B)
             for i, (g, v) in enumerate(chunk):
                 F[:, :, g, v] = fv[i]
+        # f at the sample: the first coordinate's own value among its points
+        own = np.searchsorted(sup, x[:, :, 0]).astype(np.intp)
+        f0 = np.take_along_axis(F[:, :, 0, :], own[..., None], axis=-1)[..., 0]
         with np.errstate(invalid="ignore", over="ignore"):
             ef = (F * probs[None]).sum(axis=-1)                          # (m, B, G)
             fp = np.take_along_axis(F, np.broadcast_to(plus[None], (m,) + plus.shape), -1)
@@ -669,6 +684,9 @@ class VIMCO(EstimatorKind):
         k = self.settings["num_draws"]
         orig = dist.score_plan()
         return _wrapped.MultiSamplePlan(orig, Independent(replicate(dist, k), 1).score_plan(), k)
+
+    def wave_factor(self, plan):
+        return plan.k
 
     def wave_terms(self, plan, pf, x, backend, aux=None):
         """L per group of K draws, and sum_k (L - L_-k) times each draw's score."""

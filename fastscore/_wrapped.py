@@ -606,13 +606,33 @@ class AuxDraws:
     def __init__(self, key, c0, c1, n, batch_size):
         self.key, self.c0, self.c1, self.n, self.batch_size = key, c0, c1, n, batch_size
 
+    _lo, _hi = 0, None
+
+    def rows(self, lo, hi):
+        """The draws of the wave's samples [lo, hi) only."""
+        import copy
+
+        out = copy.copy(self)
+        out._lo, out._hi = lo, hi
+        return out
+
     def __call__(self, draw):
         out = []
         for b in range(self.batch_size):
             out.append(np.concatenate([
                 draw(aux_stream(self.key, c, b), min(CHUNK_SIZE, self.n - c * CHUNK_SIZE))
-                for c in range(self.c0, self.c1)], axis=0))
+                for c in range(self.c0, self.c1)], axis=0)[self._lo:self._hi])
         return np.stack(out, axis=1)
+
+
+def _rows_of(x):
+    return (next(iter(x.values())) if isinstance(x, dict) else x).shape[0]
+
+
+def _slice(x, lo, hi):
+    if isinstance(x, dict):
+        return {k: v[lo:hi] for k, v in x.items()}
+    return x[lo:hi]
 
 
 # ---------------------------------------------------------------- backend
@@ -665,17 +685,24 @@ class Backend:
         return ok_f and ok_g
 
     def _run_waves(self, kind, plan, pf, n, key, n_threads, progress, chunk_start, state):
-        """Waves of whole chunks: draw, f, the kind's terms in NumPy, the sums of _moments."""
+        """Draw, f, the kind's terms in NumPy, the sums of _moments: waves of whole
+        chunks, or of slices of one chunk where a chunk's terms would exceed
+        JOINT_WAVE_VALUES numbers (the same slices on both backends, so the same bits)."""
         n_chunks = (n + CHUNK_SIZE - 1) // CHUNK_SIZE
-        per_chunk = CHUNK_SIZE * max(1, plan.batch_size) * max(1, plan.event_size)
-        wave = max(1, JOINT_WAVE_VALUES // per_chunk)
+        width = (max(1, plan.batch_size) * max(1, plan.event_size, plan.score_size)
+                 * kind.wave_factor(plan))
+        rows = max(1, JOINT_WAVE_VALUES // width)
+        wave = max(1, rows // CHUNK_SIZE)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for c0 in range(chunk_start, n_chunks, wave):
                 c1 = min(n_chunks, c0 + wave)
                 x = self.draw(plan, n, key, n_threads, (c0, c1))
-                fx, terms = kind.wave_terms(plan, pf, x, self.name,
-                                            AuxDraws(key, c0, c1, n, plan.batch_size))
-                state = _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state, kind.block)
+                aux = AuxDraws(key, c0, c1, n, plan.batch_size)
+                for lo in range(0, _rows_of(x), rows if wave == 1 else _rows_of(x)):
+                    fx, terms = kind.wave_terms(plan, pf, _slice(x, lo, lo + rows), self.name,
+                                                aux.rows(lo, lo + rows))
+                    state = _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state,
+                                                       kind.block)
                 if progress is not None:
                     progress(c1 - chunk_start, n_chunks - chunk_start)
         return state
