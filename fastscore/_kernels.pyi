@@ -65,6 +65,22 @@ def run_inline(
     batch_stop: int = ...,
     per_chunk: bool = ...,
 ) -> np.ndarray: ...
+def run_grouped(
+    kind: int,
+    fam: int,
+    consts: np.ndarray,
+    key0: int,
+    key1: int,
+    n: int,
+    G: int,
+    P: int,
+    fspec: FunctionSpec,
+    gspec: Optional[FunctionSpec],
+    n_threads: int,
+    progress: _Progress = ...,
+    chunk_start: int = ...,
+    start: Optional[np.ndarray] = ...,
+) -> np.ndarray: ...
 def run_python(
     kind: int,
     fam: int,
