@@ -37,6 +37,8 @@ def resolve_family(family):
     >>> resolve_family("Normal").__name__
     'Normal'
     """
+    if isinstance(family, dict):
+        return JointFamily(family)
     if isinstance(family, str):
         if family in FAMILIES:
             return getattr(distributions, family)
@@ -55,6 +57,95 @@ def resolve_family(family):
     raise TypeError("family must be a distribution family name such as 'Normal' or "
                     "'Categorical', or a fastscore distribution class such as fs.Normal; "
                     "got %r" % (family,))
+
+
+class JointFamily:
+    """A Joint of families for the bridges (``family={"w": "Normal", "tau": "Gamma"}``).
+
+    Its parameters are given by part, ``w={"loc": ..., "scale": ...}`` (each
+    part's dict may hold ``reinterpreted_batch_ndims`` and ``transforms`` too),
+    and travel flat as ``"w.loc"``; :meth:`__call__` builds the ``fs.Joint``.
+    Gradients are looked up by the flat names (:func:`grad_of`).
+    """
+
+    __name__ = "Joint"
+
+    def __init__(self, families):
+        if not families:
+            raise ValueError("family: a Joint needs at least one part")
+        self.parts = {}
+        for nm, fam in families.items():
+            if not isinstance(nm, str) or "." in nm:
+                raise TypeError("family: a Joint's part names must be strings without '.', "
+                                "got %r" % (nm,))
+            self.parts[nm] = resolve_family(fam)
+        self.wraps = {nm: Wrap() for nm in self.parts}
+
+    def split(self, params):
+        """Flat ``"part.param"`` parameters from ``{part: {param: value}}``; the parts'
+        wrapper options are kept in ``self.wraps``."""
+        flat = {}
+        for nm, cls in self.parts.items():
+            given = params.pop(nm, None)
+            if not isinstance(given, dict):
+                raise TypeError("Joint: part %r needs its parameters as a dict, %s=dict(...)"
+                                % (nm, nm))
+            given = dict(given)
+            self.wraps[nm] = Wrap(given.pop("reinterpreted_batch_ndims", 0),
+                                  given.pop("transforms", None))
+            accepted, required = _parameters(cls)
+            for k in given:
+                if k not in accepted:
+                    raise TypeError("%s (part %r): unknown parameter %r; its parameters are %s"
+                                    % (cls.__name__, nm, k, ", ".join(accepted)))
+            for k in required:
+                if k not in given:
+                    raise TypeError("%s (part %r): parameter %r is required"
+                                    % (cls.__name__, nm, k))
+            flat.update(("%s.%s" % (nm, k), v) for k, v in given.items())
+        if params:
+            raise TypeError("Joint: unknown part %r; its parts are %s"
+                            % (next(iter(params)), ", ".join(self.parts)))
+        return flat
+
+    def __call__(self, validate_args=True, **flat):
+        from .joint import Joint
+
+        by = {nm: {} for nm in self.parts}
+        for k, v in flat.items():
+            nm, p = k.split(".", 1)
+            by[nm][p] = v
+        return Joint({nm: self.wraps[nm](cls(**by[nm], validate_args=validate_args))
+                      for nm, cls in self.parts.items()})
+
+
+def grad_of(grad, name):
+    """``est.grad[name]``, or for a Joint's flat ``"part.param"`` name the nested entry
+    (None when there is none)."""
+    if name in grad and not isinstance(grad[name], dict):
+        return grad[name]
+    part, _, param = name.partition(".")
+    inner = grad.get(part)
+    return inner.get(param) if isinstance(inner, dict) else None
+
+
+def param_names(dist):
+    """The flat names of the parameters with a gradient (``"part.param"`` for a Joint)."""
+    from .joint import Joint
+
+    if isinstance(dist, Joint):
+        return tuple("%s.%s" % (nm, p) for nm, d in dist.parts.items() for p in d.param_names)
+    return tuple(dist.param_names)
+
+
+def param_shape(dist, name):
+    """The gradient shape of the parameter ``name`` (a Joint's by its flat name)."""
+    from .joint import Joint
+
+    if isinstance(dist, Joint):
+        nm, _, p = name.partition(".")
+        return dist.parts[nm].param_shape(p)
+    return dist.param_shape(name)
 
 
 def check_method(method, baseline):
@@ -107,6 +198,8 @@ def split_params(cls, params):
     params = dict(params)
     validate = params.pop("validate_args", True)
     wrap = Wrap(params.pop("reinterpreted_batch_ndims", 0), params.pop("transforms", None))
+    if isinstance(cls, JointFamily):
+        return cls.split(params), validate, wrap
     accepted, required = _parameters(cls)
     unknown = [name for name in params if name not in accepted]
     if unknown:

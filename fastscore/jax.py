@@ -144,7 +144,10 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
         dimensions as one event and returns one value per joint sample), and
         ``transforms=`` (a fastscore.transforms object or a list) a
         ``fs.TransformedDistribution`` of it; gradients keep the parameters'
-        shapes.
+        shapes.  With ``family`` a dict of families (``{"w": "Normal", "tau":
+        "Gamma"}``), an ``fs.Joint``: each part's parameters come as a dict
+        under its name (``w=dict(loc=..., scale=..., reinterpreted_batch_ndims=1)``)
+        and f takes the dict of parts' samples.
 
     Returns
     -------
@@ -226,15 +229,17 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     """
     cls = _bridge.resolve_family(family)
     _bridge.check_method(method, baseline)
-    if np.ndim(x) < 1:
+    if isinstance(x, dict):   # a Joint's samples, by part (constants, not traced)
+        x = {k: np.asarray(v) for k, v in x.items()}
+    elif np.ndim(x) < 1:
         raise ValueError("x must have shape (n, *batch_shape, *event_shape); got a scalar")
-    if np.shape(fx)[:1] != np.shape(x)[:1]:
+    elif np.shape(fx)[:1] != np.shape(x)[:1]:
         raise ValueError("fx must have shape (n, *batch_shape) with the n = %d samples of x; "
                          "got %s" % (np.shape(x)[0], np.shape(fx)))
 
     def run(dist, xv, fxv, b):
-        return _fs.estimate_from_samples(dist, np.asarray(xv), np.asarray(fxv), method=method,
-                                         baseline=b)
+        xv = xv if isinstance(xv, dict) else np.asarray(xv)
+        return _fs.estimate_from_samples(dist, xv, np.asarray(fxv), method=method, baseline=b)
 
     return _apply(cls, run, ("surrogate", method), params, [x, fx, baseline])
 
@@ -373,10 +378,10 @@ def _apply(cls, run, config, params, extras, always=()):
     floats = [v.dtype for v in traced if jnp.issubdtype(v.dtype, jnp.floating)]
     out_dtype = jnp.result_type(*floats) if floats else _default_float()
     diff = [i for i, (k, v) in enumerate(zip(names, traced))
-            if k in probe.param_names and jnp.issubdtype(v.dtype, jnp.floating)]
+            if k in _bridge.param_names(probe) and jnp.issubdtype(v.dtype, jnp.floating)]
     value_sds = jax.ShapeDtypeStruct(batch_shape, out_dtype)
-    grad_sds = tuple(jax.ShapeDtypeStruct(probe.param_shape(names[i]), traced[i].dtype)
-                     for i in diff)
+    grad_sds = tuple(jax.ShapeDtypeStruct(_bridge.param_shape(probe, names[i]),
+                                          traced[i].dtype) for i in diff)
 
     if concrete:
         # Nothing to trace or differentiate: call fastscore directly, on the
@@ -396,10 +401,12 @@ def _apply(cls, run, config, params, extras, always=()):
         value = np.asarray(est.value, dtype=out_dtype)
         if not want_grads:
             return value
-        return (value,) + tuple(np.asarray(est.grad[names[i]], dtype=traced[i].dtype)
-                                for i in diff)
+        return (value,) + tuple(np.asarray(_bridge.grad_of(est.grad, names[i]),
+                                           dtype=traced[i].dtype) for i in diff)
 
-    key = (cls, _key(config), validate, wrap.key, tuple(names), tuple(diff), str(out_dtype),
+    parts = (tuple((nm, c, w.key) for (nm, c), w in zip(cls.parts.items(), cls.wraps.values()))
+             if isinstance(cls, _bridge.JointFamily) else cls)
+    key = (parts, _key(config), validate, wrap.key, tuple(names), tuple(diff), str(out_dtype),
            tuple(sorted((k, _key(v)) for k, v in static.items())),
            tuple(None if i in extra_ops else _key(v) for i, v in enumerate(extras)))
     value_only = _HostCall(key + (False,), lambda *a: host(False, *a))

@@ -96,7 +96,10 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any = None, method: str = "
         dimensions as one event and returns one value per joint sample), and
         ``transforms=`` (a fastscore.transforms object or a list) a
         ``fs.TransformedDistribution`` of it; gradients keep the parameters'
-        shapes.  Tensors may require
+        shapes.  With ``family`` a dict of families (``{"w": "Normal", "tau":
+        "Gamma"}``), an ``fs.Joint``: each part's parameters come as a dict
+        under its name (``w=dict(loc=..., scale=..., reinterpreted_batch_ndims=1)``)
+        and f takes the dict of parts' samples.  Tensors may require
         grad and live on any device; see the module notes.
 
     Returns
@@ -191,7 +194,8 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     """
     cls = _bridge.resolve_family(family)
     _bridge.check_method(method, baseline)
-    xa = _to_numpy(x) if isinstance(x, torch.Tensor) else x
+    xa = ({k: _to_numpy(v) if isinstance(v, torch.Tensor) else v for k, v in x.items()}
+          if isinstance(x, dict) else _to_numpy(x) if isinstance(x, torch.Tensor) else x)
     fa = _to_numpy(fx) if isinstance(fx, torch.Tensor) else fx
     b = _to_numpy(baseline) if isinstance(baseline, torch.Tensor) else baseline
 
@@ -252,8 +256,9 @@ class _Estimate(torch.autograd.Function):
         est = run(dist)
         ctx.grads = []
         for i, (k, t) in enumerate(zip(names, tensors)):
-            wanted = ctx.needs_input_grad[_N_LEAD + i] and k in est.grad
-            grad = torch.from_numpy(np.ascontiguousarray(est.grad[k])) if wanted else None
+            g = _bridge.grad_of(est.grad, k)
+            wanted = ctx.needs_input_grad[_N_LEAD + i] and g is not None
+            grad = torch.from_numpy(np.ascontiguousarray(g)) if wanted else None
             ctx.grads.append((grad, t.shape, t.dtype, t.device))
         dtype, device = out
         return torch.as_tensor(np.asarray(est.value), dtype=dtype, device=device)

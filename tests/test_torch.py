@@ -492,3 +492,26 @@ def test_joint_distribution_options():
                        scale=scale, reinterpreted_batch_ndims=1).sum().backward()
     np.testing.assert_allclose(loc.grad.numpy(),
                                fs.estimate_from_samples(d, x, f(x)).grad["loc"], rtol=1e-12)
+
+
+def test_joint_family_as_a_dict():
+    """family={part: family}: an fs.Joint, parameters by part, gradients into each tensor."""
+    loc = leaf(np.array([0.5, -0.5, 1.0]))
+    rate = leaf(np.array(1.5))
+
+    def f(x):
+        return x["tau"] * (x["w"] ** 2).sum(axis=-1)
+
+    value = fs_torch.expectation({"w": "Normal", "tau": fs.Gamma}, f, 5000, rng=2, method="rloo",
+                                 w=dict(loc=loc, scale=1.0, reinterpreted_batch_ndims=1),
+                                 tau=dict(concentration=2.0, rate=rate))
+    value.backward()
+    d = fs.Joint({"w": fs.Independent(fs.Normal(loc.detach().numpy(), 1.0), 1),
+                  "tau": fs.Gamma(2.0, rate.detach().numpy())})
+    est = fs.estimate(d, f, 5000, rng=2, method="rloo")
+    np.testing.assert_allclose(value.detach().numpy(), est.value, rtol=1e-12)
+    np.testing.assert_allclose(loc.grad.numpy(), est.grad["w"]["loc"], rtol=1e-12)
+    np.testing.assert_allclose(rate.grad.numpy(), est.grad["tau"]["rate"], rtol=1e-12)
+    with pytest.raises(TypeError, match="part 'tau'"):
+        fs_torch.expectation({"w": "Normal", "tau": "Gamma"}, f, 10, rng=0,
+                             w=dict(loc=loc, scale=1.0), tau=dict(concentration=2.0, bad=1.0))
