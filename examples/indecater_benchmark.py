@@ -33,8 +33,8 @@ repetitions at once (a leading batch axis of R copies of L):
 
 Evaluations of f (and of f') per sample are counted from what each estimator
 passes to f, not assumed: score 1, concrete 1 f + 1 f', rebar 2 f + 2 f',
-disarm 3 (the sample and the antithetic pair), indecater D K + 1 (fastscore
-evaluates the sample itself too).  At an equal budget each estimator gets
+disarm 3 (the sample and the antithetic pair), indecater D K (f at the
+sample is among its points).  At an equal budget each estimator gets
 n = budget / (its evaluations per sample, f and f' alike) samples, the
 budget being IndeCateR's at ``--n`` samples; the table also gives the
 variance at equal n (every estimator at ``--n`` samples).
