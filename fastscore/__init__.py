@@ -43,7 +43,8 @@ from . import distributions as _distributions
 from .distributions import *  # noqa: F401,F403  (every family: distributions.__all__)
 from .estimate import Estimate, estimate, estimate_from_samples, sample, score
 from .joint import Independent, Joint, TransformedDistribution
+from .kl import kl
 
 __all__ = ["__version__", "CHUNK_SIZE", *_distributions.__all__, "Estimate", "estimate",
            "estimate_from_samples", "sample", "score", "fn", "show_config", "Independent",
-           "Joint", "TransformedDistribution", "transforms"]
+           "Joint", "TransformedDistribution", "transforms", "kl"]

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from . import _entropy, _implicit_ref, _logspace, _specs
+from . import _entropy, _fisher, _implicit_ref, _logspace, _specs
 from ._layout import ParamLayout, SampleLayout
 from ._plan import Plan, pack
 
@@ -342,6 +342,48 @@ class Distribution:
                                else np.broadcast_to(g, target)) + 0.0
         return value, out
 
+    def fisher(self):
+        """The Fisher information matrix E[s s^T] of the score s in the parameters passed.
+
+        For an exponential family p(x; eta) = h(x) exp(eta . T(x) - A(eta)) it is
+        J^T (Hessian of A) J with J = d eta / d theta, theta the parameters the
+        user passed (probs or logits, loc and scale, concentration and rate,
+        scale_tril, ...); every family writes it in closed form (see its
+        ``fisher``).  The components are those of the score: ``est.grad``'s
+        keys in order, each parameter flattened in C order, scale_tril by its
+        lower triangle row by row, so that component j is
+        ``d.plan().score(x3)[..., j]``.
+
+        Returns
+        -------
+        ndarray
+            Shape batch_shape + (P, P), P the number of gradient components
+            (``score_size``); symmetric, positive semi-definite (singular for
+            Categorical, whose probs are normalised and whose logits are defined
+            up to a constant).
+
+        Raises
+        ------
+        NotImplementedError
+            For the relaxed families (RelaxedBernoulli, RelaxedCategorical).
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> fs.Normal(loc=0.0, scale=2.0).fisher()
+        array([[0.25, 0.  ],
+               [0.  , 0.5 ]])
+        >>> fs.Bernoulli(logits=[0.0, 0.0]).fisher().shape
+        (2, 1, 1)
+        """
+        raise NotImplementedError("%s.fisher is not implemented" % self._name)
+
+    def _fisher_out(self, F):
+        """F broadcast to batch_shape + (P, P), a fresh float64 array (no -0.0)."""
+        F = np.asarray(F, dtype=np.float64)
+        P = self.score_size
+        return np.array(np.broadcast_to(F, tuple(self.batch_shape) + (P, P))) + 0.0
+
 
 class _ScalarFamily(Distribution):
     """A family whose parameters are one number per batch element.
@@ -518,6 +560,20 @@ class Normal(_ScalarFamily):
         return self._entropy_out(_entropy.HALF_LOG_2PIE + np.log(s),
                                  {"loc": np.zeros(s.shape), "scale": 1.0 / s}, grad)
 
+    def fisher(self):
+        """Fisher information diag(1 / scale^2, 2 / scale^2) in (loc, scale), shape
+        batch_shape + (2, 2) (see :meth:`Distribution.fisher`).
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> fs.Normal(1.0, 0.5).fisher()
+        array([[4., 0.],
+               [0., 8.]])
+        """
+        v = 1.0 / (self.scale * self.scale)
+        return self._fisher_out(_fisher.sym2(v, 0.0, 2.0 * v))
+
     def _pathwise_numpy(self, x3, gp3):
         # x = loc + scale z: dx/dloc = 1, dx/dscale = z
         plan = self.plan()
@@ -658,6 +714,11 @@ class Poisson(_ScalarFamily):
             g[s] = -cov / lam
         return self._entropy_out(h, {"rate": g}, grad)
 
+    def fisher(self):
+        """Fisher information 1 / rate, shape batch_shape + (1, 1) (see
+        :meth:`Distribution.fisher`)."""
+        return self._fisher_out((1.0 / self.rate)[..., None, None])
+
     def _measure_draw_numpy(self, gen, c, m):
         out = np.empty((m, 3))
         for i in range(m):
@@ -777,6 +838,15 @@ class Bernoulli(_ProbsOrLogits, Distribution):
             h = -(np.where(p > 0, p * lp, 0.0) + np.where(q > 0, q * lq, 0.0))
             g = lq - lp if self._by == "probs" else -self._differentiable["logits"] * (p * q)
         return self._entropy_out(h, {self._by: g}, grad)
+
+    def fisher(self):
+        """Fisher information 1 / (p (1 - p)) in probs (inf at p = 0 or 1), p (1 - p)
+        in logits; shape batch_shape + (1, 1) (see :meth:`Distribution.fisher`)."""
+        p = self.probs
+        q = 1.0 - p if self._by == "probs" else special.expit(-self._differentiable["logits"])
+        with np.errstate(divide="ignore"):
+            f = 1.0 / (p * q) if self._by == "probs" else p * q
+        return self._fisher_out(f[..., None, None])
 
     def relaxation(self, temperature):
         """The binary Concrete relaxation with this temperature and the same parameter."""
@@ -980,6 +1050,37 @@ class Categorical(_ProbsOrLogits, Distribution):
                 g = (nlp - h[..., None]) / a.sum(axis=-1, keepdims=True)
         return self._entropy_out(h, {self._by: g.reshape(tuple(self.batch_shape) + (K,))}, grad)
 
+    def fisher(self):
+        """Fisher information over the K components, shape batch_shape + (K, K).
+
+        In logits: diag(p) - p p^T (singular: adding a constant to every logit
+        changes nothing, so the vector of ones is in its null space).  In probs
+        w, normalised by their sum S as torch does: diag(1 / (S w_k)) - 1 / S^2
+        (singular too: scaling every w changes nothing, so w is in its null
+        space).  A category with w_k = 0 is never drawn and its score is the
+        constant -1 / S: its row is 1 / S^2 against itself and the other
+        zero-weight categories and 0 against the others (E[s s^T] exactly).
+        Natural gradients need a pseudo-inverse.  See :meth:`Distribution.fisher`.
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> fs.Categorical(logits=[0.0, 0.0]).fisher()
+        array([[ 0.25, -0.25],
+               [-0.25,  0.25]])
+        """
+        p = self.probs
+        if self._by == "logits":
+            return self._fisher_out(_fisher.diag(p) - p[..., :, None] * p[..., None, :])
+        w = self._differentiable["probs"]
+        S = w.sum(axis=-1, keepdims=True)
+        pos = (w > 0).astype(np.float64)
+        with np.errstate(divide="ignore"):
+            d = np.where(w > 0, 1.0 / (S * np.where(w > 0, w, 1.0)), 0.0)
+        zero = 1.0 - pos
+        M = zero[..., :, None] * zero[..., None, :] - pos[..., :, None] * pos[..., None, :]
+        return self._fisher_out(_fisher.diag(d) + M / (S * S)[..., None])
+
     def relaxation(self, temperature):
         """The Concrete (Gumbel-softmax) relaxation with this temperature and parameter."""
         return RelaxedCategorical(temperature, **{self._by: self._differentiable[self._by]},
@@ -1164,6 +1265,11 @@ class Exponential(_ScalarFamily):
         r = self.rate
         return self._entropy_out(1.0 - np.log(r), {"rate": -1.0 / r}, grad)
 
+    def fisher(self):
+        """Fisher information 1 / rate^2, shape batch_shape + (1, 1) (see
+        :meth:`Distribution.fisher`)."""
+        return self._fisher_out((1.0 / (self.rate * self.rate))[..., None, None])
+
     def _pathwise_numpy(self, x3, gp3):
         # x = e / rate: dx/drate = -x / rate
         return (-(gp3[:, :, 0] * x3[:, :, 0]) * self.plan().const("scale"))[:, :, None]
@@ -1270,6 +1376,13 @@ class Gamma(_ScalarFamily):
         g, dg = _entropy.gamma_core(self.concentration, grad=True)
         r = self.rate
         return self._entropy_out(g - np.log(r), {"concentration": dg, "rate": -1.0 / r}, grad)
+
+    def fisher(self):
+        """Fisher information [[trigamma(a), -1 / rate], [-1 / rate, a / rate^2]] in
+        (concentration a, rate), shape batch_shape + (2, 2) (see
+        :meth:`Distribution.fisher`)."""
+        a, r = self.concentration, self.rate
+        return self._fisher_out(_fisher.sym2(special.polygamma(1, a), -1.0 / r, a / (r * r)))
 
     def _pathwise_numpy(self, x3, gp3):
         # x = y / rate, y ~ Gamma(a, 1): dx/da implicit, dx/drate = -x / rate
@@ -1412,6 +1525,15 @@ class Beta(_ScalarFamily):
                                  {"concentration1": dga + common,
                                   "concentration0": dgb + common}, grad)
 
+    def fisher(self):
+        """Fisher information [[t(a) - t(a+b), -t(a+b)], [-t(a+b), t(b) - t(a+b)]] in
+        (concentration1 a, concentration0 b), t the trigamma function; shape
+        batch_shape + (2, 2) (see :meth:`Distribution.fisher`)."""
+        a, b = self.concentration1, self.concentration0
+        t = special.polygamma(1, a + b)
+        return self._fisher_out(_fisher.sym2(special.polygamma(1, a) - t, -t,
+                                             special.polygamma(1, b) - t))
+
     def _small_concentration(self):
         return bool((np.minimum(self.concentration1, self.concentration0) < 1.0).any())
 
@@ -1512,6 +1634,11 @@ class Chi2(_ScalarFamily):
         """
         g, dg = _entropy.gamma_core(0.5 * self.df, grad=True)
         return self._entropy_out(g + math.log(2.0), {"df": 0.5 * dg}, grad)
+
+    def fisher(self):
+        """Fisher information trigamma(df / 2) / 4, shape batch_shape + (1, 1) (see
+        :meth:`Distribution.fisher`)."""
+        return self._fisher_out((0.25 * special.polygamma(1, 0.5 * self.df))[..., None, None])
 
     def _small_concentration(self):
         return bool((self.df < 2.0).any())
@@ -1616,6 +1743,18 @@ class VonMises(_ScalarFamily):
         """
         h, dh = _entropy.vonmises_core(self.concentration, grad=True)
         return self._entropy_out(h, {"loc": np.zeros(h.shape), "concentration": dh}, grad)
+
+    def fisher(self):
+        """Fisher information diag(k A, 1 - A / k - A^2) in (loc, concentration k),
+        A = I1(k) / I0(k); shape batch_shape + (2, 2) (see :meth:`Distribution.fisher`).
+
+        The second entry, dA/dk = Var(cos(x - loc)), comes from the large-k
+        expansions of the Bessel functions from k = 20 on, where the direct form
+        cancels (fastscore._fisher.vonmises_ratio_and_slope).
+        """
+        k = self.concentration
+        a, da = _fisher.vonmises_ratio_and_slope(k)
+        return self._fisher_out(_fisher.sym2(k * a, 0.0, da))
 
     def _pathwise_numpy(self, x3, gp3):
         # dx/dloc = 1 (away from the wrap at +-pi); dx/dk implicit, of x - loc wrapped
@@ -1794,6 +1933,16 @@ class Binomial(_ProbsOrLogits, Distribution):
         g = np.where(ok, g, np.nan)
         return self._entropy_out(h, {self._by: g}, grad)
 
+    def fisher(self):
+        """Fisher information n / (p (1 - p)) in probs (inf at p = 0 or 1 when n > 0),
+        n p (1 - p) in logits (n = total_count; 0 when n = 0); shape batch_shape +
+        (1, 1) (see :meth:`Distribution.fisher`)."""
+        n = self.total_count
+        pq = self.probs * self._q
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = n / pq if self._by == "probs" else n * pq
+        return self._fisher_out(np.where(n == 0, 0.0, f)[..., None, None])
+
     def _measure_draw_numpy(self, gen, c, m):
         # _binomial_measure: y ~ Bin(N - 1, p); the sample y + [u < p]; points y + 1, y
         N, p = c["total_count"], c["probs"]
@@ -1922,6 +2071,14 @@ class Geometric(_ProbsOrLogits, Distribution):
                 h = -lp + r
                 g = -r
         return self._entropy_out(h, {self._by: g}, grad)
+
+    def fisher(self):
+        """Fisher information 1 / (p^2 (1 - p)) in probs (inf at p = 1), 1 - p in
+        logits; shape batch_shape + (1, 1) (see :meth:`Distribution.fisher`)."""
+        p, q = self.probs, self._q
+        with np.errstate(divide="ignore"):
+            f = 1.0 / (p * p * q) if self._by == "probs" else q
+        return self._fisher_out(np.asarray(f)[..., None, None])
 
     def _measure_draw_numpy(self, gen, c, m):
         out = np.empty((m, 3))
@@ -2115,6 +2272,14 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
             g = np.where(ok, g, np.nan)
         return self._entropy_out(h, {self._by: g}, grad)
 
+    def fisher(self):
+        """Fisher information r / (p (1 - p)^2) in probs (inf at p = 0), r p in logits
+        (r = total_count); shape batch_shape + (1, 1) (see :meth:`Distribution.fisher`)."""
+        r, p, q = self.total_count, self.probs, self._q
+        with np.errstate(divide="ignore"):
+            f = r / (p * q * q) if self._by == "probs" else r * p
+        return self._fisher_out(np.asarray(f)[..., None, None])
+
     def _measure_draw_numpy(self, gen, c, m):
         out = np.empty((m, 3))
         for i in range(m):
@@ -2262,6 +2427,13 @@ class Dirichlet(Distribution):
         h = g.sum(axis=-1) - g0 - (K - 1) * special.digamma(a0)
         common = -dg0 - (K - 1) * special.polygamma(1, a0)
         return self._entropy_out(h, {"concentration": dg + common[..., None]}, grad)
+
+    def fisher(self):
+        """Fisher information diag(trigamma(a)) - trigamma(a_0), a_0 the sum of the K
+        concentrations; shape batch_shape + (K, K) (see :meth:`Distribution.fisher`)."""
+        a = self.concentration
+        t0 = special.polygamma(1, a.sum(axis=-1))
+        return self._fisher_out(_fisher.diag(special.polygamma(1, a)) - t0[..., None, None])
 
     def _pathwise_numpy(self, x3, gp3):
         # stick-breaking, as dirichlet_pathwise_event (_families.pxi)
@@ -2454,6 +2626,36 @@ class MultivariateNormal(Distribution):
         gl = np.zeros(tuple(self.batch_shape) + (D, D))
         gl[..., np.arange(D), np.arange(D)] = 1.0 / diag
         return self._entropy_out(h, {"loc": np.zeros(self.loc.shape), "scale_tril": gl}, grad)
+
+    def fisher(self):
+        """Fisher information in (loc, scale_tril), shape batch_shape + (P, P),
+        P = D + D (D + 1) / 2.
+
+        With M = L^-T and Sigma^-1 = M M^T: the loc block is Sigma^-1, the loc-L
+        block is 0 (odd Gaussian moments), and the block of the lower-triangle
+        components (i, j), (k, l) (row by row, as the score's) is
+        Sigma^-1_ik [j = l] + M_il M_kj.  See :meth:`Distribution.fisher`.
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> fs.MultivariateNormal(np.zeros(1), 2.0 * np.eye(1)).fisher()
+        array([[0.25, 0.  ],
+               [0.  , 0.5 ]])
+        """
+        D = self.event_shape[0]
+        L = self.scale_tril
+        M = np.swapaxes(np.linalg.inv(L), -1, -2)
+        prec = M @ np.swapaxes(M, -1, -2)
+        rows, cols = np.tril_indices(D)
+        i, j = rows[:, None], cols[:, None]
+        k, l = rows[None, :], cols[None, :]
+        block = prec[..., i, k] * (j == l) + M[..., i, l] * M[..., k, j]
+        n = rows.size
+        F = np.zeros(tuple(self.batch_shape) + (D + n, D + n))
+        F[..., :D, :D] = prec
+        F[..., D:, D:] = block
+        return self._fisher_out(F)
 
     def _pathwise_numpy(self, x3, gp3):
         # x = loc + L z: dx/dloc_i = e_i, dx_i/dL_ij = z_j (j <= i), z = L^-1 (x - loc)
@@ -2693,6 +2895,13 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
             "has no closed form or exact sum and is not implemented; Bernoulli.entropy gives "
             "that of the discrete distribution it relaxes")
 
+    def fisher(self):
+        """Not available: raises NotImplementedError (the Concrete distribution is not
+        an exponential family and its Fisher information has no closed form)."""
+        raise NotImplementedError(
+            "%s.fisher: the Fisher information of the relaxed (Concrete) distribution has "
+            "no closed form and is not implemented" % type(self).__name__)
+
     def _pathwise_numpy(self, x3, gp3):
         plan = self.plan()
         y = x3[:, :, 0]
@@ -2872,6 +3081,13 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
             "RelaxedCategorical.entropy: the entropy of the RelaxedCategorical (Concrete) "
             "distribution has no closed form or exact sum and is not implemented; Categorical.entropy gives "
             "that of the discrete distribution it relaxes")
+
+    def fisher(self):
+        """Not available: raises NotImplementedError (the Concrete distribution is not
+        an exponential family and its Fisher information has no closed form)."""
+        raise NotImplementedError(
+            "%s.fisher: the Fisher information of the relaxed (Concrete) distribution has "
+            "no closed form and is not implemented" % type(self).__name__)
 
     @staticmethod
     def _hard_numpy(x3):

@@ -15,6 +15,7 @@ MODULES = [
     "fastscore._bridge",
     "fastscore.joint",
     "fastscore.transforms",
+    "fastscore.kl",
 ]
 
 
