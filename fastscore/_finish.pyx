@@ -149,6 +149,12 @@ cdef inline double _stderr(double ez2, double g, double inv_n1) noexcept nogil:
     return sqrt(v) if v > 0.0 else (0.0 if v == v else NAN)
 
 
+cdef inline double _stderr_var(double v) noexcept nogil:
+    # sqrt of a variance estimate; 0 where it is negative (an unbiased estimate
+    # can be), the quiet NaN where it is NaN.
+    return sqrt(v) if v > 0.0 else (0.0 if v == v else NAN)
+
+
 cdef inline bint _finish_head(const double *S, Py_ssize_t width, double *inv_n,
                               double *inv_n1, double *md, double *value,
                               double *value_se) noexcept nogil:
@@ -176,6 +182,7 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
     # reciprocals taken once per row: a divide per term made this loop the
     # costliest part of a batched policy gradient (many rows, few samples each).
     cdef double n = S[FS_N], shift = S[FS_SHIFT], inv_n, inv_n1, md, c, ez2, gj, scale2
+    cdef double rl_den, rl_a, rl_b
     cdef double Ss, Sss, Sds, Sdss, Sddss
     cdef const double *blk
     cdef Py_ssize_t j
@@ -183,6 +190,10 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
                                     value_se)
     # rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares:
     scale2 = n * inv_n1 * n * inv_n1 * inv_n
+    # rloo's unbiased variance: ((n - 1) ez2 - (n - 2) g^2) / (n^2 - 2n + 2)
+    rl_den = (n - 2.0) * n + 2.0
+    rl_a = (n - 1.0) / rl_den
+    rl_b = (n - 2.0) / rl_den
     for j in range(P):
         blk = S + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
         Ss = blk[FS_SUM_S]
@@ -203,7 +214,10 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
             gj = (Sds + c * Ss) * inv_n
             ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n
         g[j] = _canon(gj)
-        se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
+        if method == M_RLOO:
+            se[j] = _stderr_var(rl_a * ez2 - rl_b * (gj * gj)) if finite else NAN
+        else:
+            se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
 
 
 cdef object _baselines(int code, baseline, Py_ssize_t B):

@@ -148,6 +148,13 @@ class EstimatorKind:
         return _finish.finish_mean(sums, self.coef(plan), n_threads)
 
 
+def _stderr_var(v):
+    """sqrt of a variance estimate; 0 where it is negative, NaN for NaN."""
+    with np.errstate(invalid="ignore"):
+        return np.where(v > 0.0, np.sqrt(np.where(v > 0.0, v, 0.0)),
+                        np.where(v == v, 0.0, np.nan))
+
+
 def _stderr(ez2, g, inv_n1):
     """sqrt of the variance of the mean; 0 for a negative round-off, NaN for NaN."""
     v = (ez2 - g * g) * inv_n1
@@ -243,6 +250,11 @@ class ScoreFunction(EstimatorKind):
                 scale2 = (n * inv_n1 * n * inv_n1 * inv_n)[:, None]
                 g = (Sds - md_ * Ss) * inv_n1_
                 ez2 = scale2 * (Sddss - 2.0 * md_ * Sdss + md_ * md_ * Sss)
+                rl_den = (n - 2.0) * n + 2.0
+                rl_a = ((n - 1.0) / rl_den)[:, None]
+                rl_b = ((n - 2.0) / rl_den)[:, None]
+                se = np.where(finite[:, None], _stderr_var(rl_a * ez2 - rl_b * (g * g)), np.nan)
+                return value, value_se, g, se
             else:
                 if method == "plain":
                     c = shift[:, None]
