@@ -36,7 +36,7 @@ def run(kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=N
     if kind.counted(plan):
         return _kernels.run_counts(plan.family.id, plan.consts, key[0], key[1], n,
                                    plan.support.size, n_threads, progress, chunk_start, state,
-                                   chunk_stop, b0, b1)
+                                   chunk_stop, b0, b1, kind.folds > 0)
     fam = kind.kernel_family(plan, pf.inline).id
     if pf.inline:
         gspec = pf.grad.kernel_spec(plan) if pf.grad is not None else None
@@ -76,7 +76,7 @@ def finish_state(kind, plan, pf, state, method, baseline, n_threads):
     if not kind.counted(plan):
         return kind.finish_compiled(plan, state, method, baseline, n_threads), state.__getitem__
     fvals = pf.on_support(plan, "compiled")
-    if plan.onehot is None or kind.name != "score":
+    if plan.onehot is None or kind.name != "score" or kind.folds:
         sums = kind.counted_sums(plan, fvals, state)
         return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__
     a, b = plan.onehot

@@ -11,6 +11,7 @@ in _layout.h (generated from fastscore/_specs.py).
 
 from libc.stdint cimport int64_t
 from libc.math cimport sqrt, fabs, isfinite, NAN
+from libc.string cimport memcpy
 from cython.parallel cimport prange
 
 import numpy as np
@@ -39,12 +40,16 @@ cdef extern from "_reduce.h" nogil:
         FS_HEAD_WIDTH
         FS_SCORE_WIDTH
         FS_MEAN_WIDTH
+        FS_CV_FOLDS
+        FS_CV_REACH
     double fs_keep(bint keep, double v)
     int fs_reduce_isa
     int fs_reduce_set_isa(int isa)
     Py_ssize_t fs_score_row_width(Py_ssize_t P)
     Py_ssize_t fs_mean_row_width(Py_ssize_t P)
     Py_ssize_t fs_cv_row_width(Py_ssize_t P)
+    Py_ssize_t fs_folds_row_width(Py_ssize_t P)
+    void fs_merge_score_rows(double *tot, const double *a, Py_ssize_t P)
 
 cdef extern from "_onehot.h" nogil:
     enum:
@@ -248,7 +253,14 @@ cdef tuple _outputs(Py_ssize_t B, Py_ssize_t P, int n_threads):
 
 
 def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_threads=1):
-    """(value, value_stderr, grad, stderr) from moment sums (batch, row width of P)."""
+    """(value, value_stderr, grad, stderr) from moment sums (batch, row width of P).
+
+    method "cv" is refused: its baselines are cross-fitted, from sums kept per
+    fold (finish_folds).
+    """
+    if method == "cv":
+        raise ValueError("method='cv' is cross-fitted: finish its per-fold sums with "
+                         "finish_folds")
     cdef int code = METHOD_CODES[method]
     cdef Py_ssize_t B = sums.shape[0], P = (sums.shape[1] - FS_HEAD_WIDTH) // FS_SCORE_WIDTH, b
     if P < 1 or sums.shape[1] != fs_score_row_width(P):
@@ -275,6 +287,9 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
     rows at a time are one vector loop, a lane per row.  ``a`` None means
     a_k = 1 (logits).
     """
+    if method == "cv":
+        raise ValueError("method='cv' is cross-fitted: finish its per-fold sums with "
+                         "finish_folds")
     cdef int code = METHOD_CODES[method]
     cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], grp, b
     if fvals.shape[0] != B or fvals.shape[1] != V or bcoef.shape[0] != B \
@@ -399,3 +414,86 @@ def finish_cv(const double[:, ::1] sums, eta, int n_threads=1):
                 _finish_cv_row(&sums[b, 0], P, &ev[b, 0], &vv[b], &vsv[b], &gv[b, 0],
                                &sev[b, 0], &uv[b, 0])
     return value, value_se, g, se, used
+
+
+cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *value,
+                            double *value_se, double *g, double *se) noexcept nogil:
+    # The cross-fitted cv of fastscore._kinds.ScoreCV from one row of
+    # FS_CV_FOLDS score rows: T gets their merge (in fold order), which gives
+    # the value; with n = 2, the estimate is rloo's; otherwise, over the
+    # Ke = min(n, FS_CV_FOLDS) folds with samples, fold k's baseline is the
+    # ratio sum f s^2 / sum s^2 of folds k + 1, ..., k + (Ke - 1) // 2 (mod
+    # Ke) (their mean f where that sum of s^2 is 0), and the standard error
+    # the terms' sample standard deviation over sqrt(n).
+    cdef Py_ssize_t W = fs_score_row_width(P), k, r, jj, j, ke, reach
+    cdef double inv_n, inv_n1, md, n, shift_k, dsh, num, den, cnt, sdm, c, gn, en, gj, ez2
+    cdef const double *Sk
+    cdef const double *Sj
+    cdef const double *bk
+    cdef const double *bj
+    cdef bint finite
+    memcpy(T, S, W * sizeof(double))
+    for k in range(1, FS_CV_FOLDS):
+        fs_merge_score_rows(T, S + k * W, P)
+    n = T[FS_N]
+    if not n >= 3.0:
+        _finish_row(T, P, M_RLOO, 0.0, value, value_se, g, se)
+        return
+    finite = _finish_head(T, W, &inv_n, &inv_n1, &md, value, value_se)
+    for k in range(FS_CV_FOLDS * W):
+        if not isfinite(S[k]):
+            finite = False
+    if not finite:
+        value_se[0] = NAN
+    ke = <Py_ssize_t>n if n < FS_CV_FOLDS else FS_CV_FOLDS
+    reach = (ke - 1) // 2
+    for j in range(P):
+        gn = 0.0
+        en = 0.0
+        for k in range(ke):
+            Sk = S + k * W
+            bk = Sk + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+            shift_k = Sk[FS_SHIFT]
+            num = 0.0
+            den = 0.0
+            cnt = 0.0
+            sdm = 0.0
+            for r in range(1, reach + 1):
+                jj = (k + r) % ke
+                Sj = S + jj * W
+                bj = Sj + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+                dsh = Sj[FS_SHIFT] - shift_k
+                num = num + (dsh * bj[FS_SUM_SS] + bj[FS_SUM_DSS])
+                den = den + bj[FS_SUM_SS]
+                cnt = cnt + Sj[FS_N]
+                sdm = sdm + (dsh * Sj[FS_N] + Sj[FS_SUM_D])
+            c = -num / den if den > 0.0 else -sdm / cnt
+            gn = gn + (bk[FS_SUM_DS] + c * bk[FS_SUM_S])
+            en = en + ((bk[FS_SUM_DDSS] + 2.0 * c * bk[FS_SUM_DSS]) + c * c * bk[FS_SUM_SS])
+        gj = gn * inv_n
+        ez2 = en * inv_n
+        g[j] = _canon(gj)
+        se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
+
+
+def finish_folds(const double[:, ::1] sums, int n_threads=1):
+    """(value, value_stderr, grad, stderr) of the cross-fitted cv from rows of
+    FS_CV_FOLDS score rows each (batch, FS_CV_FOLDS * score row width of P)."""
+    cdef Py_ssize_t B = sums.shape[0], W, P, b
+    W = sums.shape[1] // FS_CV_FOLDS
+    P = (W - FS_HEAD_WIDTH) // FS_SCORE_WIDTH
+    if P < 1 or sums.shape[1] != fs_folds_row_width(P):
+        raise ValueError("sums must have %d (%d + %dP) columns (P >= 1), got %d"
+                         % (FS_CV_FOLDS, FS_HEAD_WIDTH, FS_SCORE_WIDTH, sums.shape[1]))
+    value, value_se, g, se = _outputs(B, P, n_threads)
+    tot = np.empty((B, W))
+    cdef double[:, ::1] tv = tot
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se
+    cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 64, B)
+    if B > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                _finish_folds_row(&sums[b, 0], P, &tv[b, 0], &vv[b], &vsv[b], &gv[b, 0],
+                                  &sev[b, 0])
+    return value, value_se, g, se

@@ -23,7 +23,9 @@
 
 #include "_reduce.h"
 
-/* The score-function methods, in the order of fastscore._specs.SCORE_METHODS. */
+/* The score-function methods, in the order of fastscore._specs.SCORE_METHODS.
+ * cv is cross-fitted from counts kept per fold (fastscore._kinds.ScoreCV,
+ * finish_folds in _finish.pyx), never finished here. */
 enum { FS_M_PLAIN = 0, FS_M_BASELINE = 1, FS_M_RLOO = 2, FS_M_CV = 3 };
 
 /* The per-row numbers every component needs. */
@@ -93,19 +95,12 @@ FS__ALWAYS_INLINE int64_t fs__onehot_component(
     double Sdss = cd * amb2 + bk2 * (sd - cd);
     double Sddss = cdd * amb2 + bk2 * (sdd - cdd);
     double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
-    double gj, ez2, cc, q;
+    double gj, ez2, cc;
     if (method == FS_M_RLOO) {
         gj = (Sds - md * Ss) * inv_n1;
         ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss);
     } else {
-        if (method == FS_M_PLAIN) {
-            cc = shift;
-        } else if (method == FS_M_BASELINE) {
-            cc = shift - base;
-        } else {
-            q = -Sdss / Sss;
-            cc = fs__mask((uint64_t)0 - (uint64_t)(Sss > 0.0), q);
-        }
+        cc = method == FS_M_PLAIN ? shift : shift - base;
         gj = (Sds + cc * Ss) * inv_n;
         ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
     }
@@ -172,8 +167,6 @@ ATTR static int64_t fs__onehot_components_##SUFFIX(                             
         FS__ONEHOT_CASE(FS_M_BASELINE, 0)                                           \
         FS__ONEHOT_CASE(FS_M_RLOO, 1)                                               \
         FS__ONEHOT_CASE(FS_M_RLOO, 0)                                               \
-        FS__ONEHOT_CASE(FS_M_CV, 1)                                                 \
-        FS__ONEHOT_CASE(FS_M_CV, 0)                                                 \
         }                                                                           \
     }                                                                               \
     return bad;                                                                     \
@@ -368,8 +361,6 @@ ATTR static void fs__onehot_group_##SUFFIX(                                     
     FS__GROUP_CASE(FS_M_BASELINE, 0)                                                \
     FS__GROUP_CASE(FS_M_RLOO, 1)                                                    \
     FS__GROUP_CASE(FS_M_RLOO, 0)                                                    \
-    FS__GROUP_CASE(FS_M_CV, 1)                                                      \
-    FS__GROUP_CASE(FS_M_CV, 0)                                                      \
     }                                                                               \
 }
 

@@ -145,6 +145,8 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
         b = int(np.argmax(bad))
         where = "batch element %s" % (_batch_index(plan, b),)
         row = row_sums(b)
+        if kind.folds:  # cv's rows per fold: their merge
+            row = _moments.fold_total(np.asarray(row)[None])[0]
         if not np.isfinite(row[[_moments.SHIFT, _moments.SUM_D]]).all():
             hint = ""
             if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
@@ -152,7 +154,7 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
             msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
         elif not np.isfinite(row[_moments.SUM_DD]):
             msg = "the variance of f overflows double precision for %s" % where
-        elif kind is not SCORE:
+        elif kind.name != "score":
             msg = ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
                    "precision for %s" % (kind.name, "f'(x) dx/dtheta" if kind.name == "pathwise"
                                           else "f(x+) - f(x-)", where))
@@ -397,6 +399,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         n = DEFAULT_FIRST_WAVE
     n = _check_n(n, minimum=2)
     b = kind.check_method(method, baseline, plan)
+    kind = kind.for_method(method)  # the score function's cv: its cross-fitted rows
     _check_backend(backend)
     cluster = _cluster.backend(client, chunks_per_task, n_threads, backend)
     rtol = _check_target("rtol", rtol)
@@ -689,12 +692,17 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
                          % ((n,) + tuple(dist.batch_shape), fa.shape))
     fx2 = fa.astype(np.float64).reshape(n, dist.batch_size)
     b = SCORE.check_method(method, baseline, plan)
-    sums = _moments.sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
+    kind = SCORE.for_method(method)
     with np.errstate(invalid="ignore", divide="ignore"):
-        results = _finish.finish_sums(sums, method, b)
+        if kind.folds:  # cv: cross-fitted over the samples' index mod CV_FOLDS
+            sums = _moments.fold_sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
+            results = _finish.finish_folds(sums)
+        else:
+            sums = _moments.sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
+            results = _finish.finish_sums(sums, method, b)
     if n == 1:
         # A standard deviation needs two samples: NaN, not the finish's 0/0 or 0/inf.
         value, value_se, g, se = results
         results = value, np.full_like(value_se, np.nan), g, np.full_like(se, np.nan)
-    return _wrap(plan, results, sums.__getitem__, method, n, None, nan_policy,
+    return _wrap(plan, results, sums.__getitem__, method, n, None, nan_policy, kind=kind,
                  one_sample=n == 1)
