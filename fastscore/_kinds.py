@@ -520,7 +520,7 @@ class Rebar(EstimatorKind):
     expectation zero, so g is unbiased for every eta: the finish uses the
     variance-minimising eta = -cov(A, C) / var(C) of the same samples, one
     per parameter component pooled over the batch (``eta="auto"``; a bias of
-    O(1 / (batch n)), like the cv baseline's O(1/n)), or the ``eta`` given.  The temperature t is the user's,
+    O(1 / (batch n))), or the ``eta`` given.  The temperature t is the user's,
     or with ``temperature="auto"`` (the default) the one of TEMPERATURES
     whose estimates have the least total variance over the batch: every
     candidate runs on the same streams (the same u and v, so the same b), at

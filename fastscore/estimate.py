@@ -285,9 +285,13 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         The estimator kind (see above).  ``Estimate.estimator`` says which.
     method : {"plain", "baseline", "rloo", "cv"}
         The score function's baseline.  plain: mean(f s); baseline:
-        mean((f - baseline) s); rloo: leave-one-out mean baseline (unbiased);
-        cv: per-coordinate optimal baseline E[f s^2] / E[s^2] estimated from
-        the same samples (bias O(1/n)).  The other estimators take "plain".
+        mean((f - baseline) s); rloo: leave-one-out mean baseline; cv: the
+        per-coordinate optimal baseline E[f s^2] / E[s^2], cross-fitted: the
+        samples fall in 7 folds by their index mod 7 and fold k's baseline
+        comes from folds k+1..k+3 only (at n = 2, cv is rloo).  All four are
+        unbiased at every n >= 2, and so is every stderr^2 (rloo's includes
+        its terms' covariance; see fastscore._kinds.ScoreFunction).  The
+        other estimators take "plain".
     baseline : float or array of batch_shape
         Only with method="baseline".
     grad_f : callable or scipy.LowLevelCallable, optional
