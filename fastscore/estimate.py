@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _cluster, _compiled, _finish, _moments, _threads, reference
+from . import _cluster, _compiled, _cov, _finish, _moments, _threads, reference
 from ._callables import prepare, prepare_grad
 from ._kinds import KINDS, SCORE
 from ._progress import make_bar
@@ -58,6 +58,14 @@ class Estimate:
         The estimator's settings: ``temperature`` and ``straight_through``
         (concrete), ``temperature`` and ``eta`` (rebar: the control variate's
         coefficient used, a dict by parameter like ``grad``); empty otherwise.
+    components : list of (str, tuple)
+        The gradient's components in the order of ``cov``: ``grad``'s keys in
+        order, each parameter's entries in C order, as (name, index) pairs.
+    cov : ndarray of shape batch_shape + (P, P), or None
+        With ``estimate(..., cov=True)``: the covariance of the gradient's P
+        components (``components``), per batch element, consistent with each
+        method's standard error: ``stderr ** 2`` is its diagonal exactly.
+        None otherwise.
     """
 
     def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None,
@@ -72,6 +80,59 @@ class Estimate:
         self.key = key
         self.converged = converged
         self.info = {} if info is None else info
+        self.components = []
+        self.cov = None
+
+    def stderr_of(self, weights):
+        """Standard error of sum_p weights[p] . grad[p], per batch element.
+
+        Parameters
+        ----------
+        weights : dict of str -> float or array_like
+            For each parameter (a key of ``grad``; left out: weight 0) a
+            scalar or an array broadcasting to ``grad[name]``'s shape (a
+            chain-ruled Greek, a natural-gradient direction).
+
+        Returns
+        -------
+        float or ndarray of shape batch_shape
+            sqrt(w^T cov w) from the covariance of the components (``cov``),
+            so it needs an estimate made with ``cov=True``.
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> est = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=10_000, rng=0,
+        ...                   method="rloo", cov=True)
+        >>> est.components
+        [('loc', ()), ('scale', ())]
+        >>> se = est.stderr_of({"loc": 1.0})        # one component: its own stderr
+        >>> bool(abs(se - est.stderr["loc"]) < 1e-12 * est.stderr["loc"])
+        True
+        >>> float(est.stderr_of({"loc": 1.0, "scale": -1.0})) > 0.0
+        True
+        """
+        if self.cov is None:
+            raise ValueError("stderr_of needs the covariance of the gradient: make the estimate "
+                             "with fs.estimate(..., cov=True)")
+        unknown = set(weights) - set(self.grad)
+        if unknown:
+            raise KeyError("weights name no parameter of this estimate: %s (it has %s)"
+                           % (", ".join(sorted(map(repr, unknown))),
+                              ", ".join(map(repr, self.grad))))
+        batch = np.shape(self.value)
+        parts = []
+        for name, g in self.grad.items():
+            w = np.asarray(weights.get(name, 0.0), dtype=np.float64)
+            try:
+                w = np.broadcast_to(w, np.shape(g))
+            except ValueError:
+                raise ValueError("weights[%r] must broadcast to the shape %s of grad[%r]; got "
+                                 "shape %s" % (name, np.shape(g), name, w.shape)) from None
+            parts.append(w.reshape(batch + (-1,)))
+        w = np.concatenate(parts, axis=-1)
+        v = np.einsum("...j,...jk,...k->...", w, self.cov, w)
+        return np.sqrt(np.maximum(v, 0.0))
 
     def __repr__(self):
         conv = "" if self.converged is None else ", converged=%r" % self.converged
@@ -175,8 +236,10 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
     if kind.name == "rebar":
         info["eta"] = plan.params.split(kind.eta_used)
         info["temperature"] = plan.params.split(kind.temperature_used)
-    return Estimate(value, value_stderr, plan.params.split(g), plan.params.split(se), n, method,
-                    key, converged, kind.name, info)
+    est = Estimate(value, value_stderr, plan.params.split(g), plan.params.split(se), n, method,
+                   key, converged, kind.name, info)
+    est.components = _cov.components(plan)
+    return est
 
 
 def _check_target(name, value):
@@ -228,7 +291,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
              backend: str = "compiled", nan_policy: str = "raise", rtol: Optional[float] = None,
              atol: Optional[float] = None, max_n: Optional[int] = None,
              progress: bool = False, client: Any = None,
-             chunks_per_task: Optional[int] = None) -> Estimate:
+             chunks_per_task: Optional[int] = None, cov: bool = False) -> Estimate:
     """Monte Carlo estimate of E[f(x)] and its gradient, x ~ dist.
 
     For every batch element, estimates E[f] and its gradient with respect to
@@ -346,6 +409,14 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         task size and threads.  Precision targets and ``progress`` work as
         locally; a failed task is retried, one lost with its worker is rerun,
         an exception of f is raised here, and Ctrl-C cancels the tasks.
+    cov : bool
+        Also estimate the covariance of the gradient's components
+        (``Estimate.cov``, batch_shape + (P, P), in the order of
+        ``Estimate.components``), for ``Estimate.stderr_of`` (the standard
+        error of a weighted sum of gradient entries: a chain-ruled Greek, a
+        natural-gradient direction).  A second pass over the same samples,
+        in NumPy (the default path never pays for it); estimator "score",
+        "pathwise" or "concrete".
     chunks_per_task : int, optional
         (element, chunk) pairs of ``fs.CHUNK_SIZE`` samples per Dask task
         (only with ``client``).  The default draws about 2**22 numbers per
@@ -404,6 +475,10 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     n = _check_n(n, minimum=2)
     b = kind.check_method(method, baseline, plan)
     kind = kind.for_method(method)  # the score function's cv: its cross-fitted rows
+    if not isinstance(cov, (bool, np.bool_)):
+        raise TypeError("cov must be True or False, got %r" % (cov,))
+    if cov:
+        _cov.check(kind)
     _check_backend(backend)
     cluster = _cluster.backend(client, chunks_per_task, n_threads, backend)
     rtol = _check_target("rtol", rtol)
@@ -435,7 +510,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         if not targets:
             states = _run(impl, kind, plans, pf, n, key, nt, bar, 0, n, n)
             results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
-            return _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
+            est = _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
+            return _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
@@ -461,10 +537,19 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             total = min(max_n, 2 * total)
             need = _projected_n(results, rtol, atol, done)
             scale = max_n if need is None else int(min(max_n, max(total, need)))
-        return _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged,
-                     kind)
+        est = _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged, kind)
+        return _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt)
     finally:
         bar.close()
+
+
+def _with_cov(est, cov, kind, plan, pf, n, key, backend, method, baseline, results, nt):
+    """The estimate with its covariance (cov=True; fastscore._cov)."""
+    if cov:
+        c = _cov.expand(plan, _cov.covariance(kind, plan, pf, n, key, backend, method,
+                                              baseline, results, nt))
+        est.cov = c.reshape(tuple(plan.batch_shape) + c.shape[1:])
+    return est
 
 
 def _check_estimator(estimator):
