@@ -72,3 +72,20 @@ def test_cv_unbiased_where_the_old_cv_was_not():
     for n in (2, 4, 8):
         g = cc.fs.estimate(d, cc.fs.fn.power(2), n, rng=n, method="cv").grad["scale"]
         assert abs(g.mean() - 2.0) < 4.5 * g.std() / np.sqrt(R), (n, g.mean())
+
+
+@pytest.mark.parametrize("n", [4, 16])
+def test_rebar_auto_is_honest_for_one_row(n):
+    """One batch element of a few samples: "auto" no longer fits eta and the temperature
+    to them (var / mean stderr^2 was 18000 at n = 4, with a bias of 12 stderr)."""
+    v = -0.4
+    p = 1.0 / (1.0 + np.exp(-v))
+    g, s = [], []
+    for seed in range(1500):
+        est = cc.fs.estimate(cc.fs.Bernoulli(logits=v), cc.fs.fn.table([0.3, 1.7]), n, rng=seed,
+                             estimator="rebar")
+        g.append(float(est.grad["logits"]))
+        s.append(float(est.stderr["logits"]))
+    g, s = np.array(g), np.array(s)
+    assert 0.85 < g.var() / np.mean(s * s) < 1.15
+    assert abs(g.mean() - 1.4 * p * (1 - p)) < 4.5 * g.std() / np.sqrt(g.size)
