@@ -76,7 +76,16 @@ def finish_state(kind, plan, pf, state, method, baseline, n_threads):
     if not kind.counted(plan):
         return kind.finish_compiled(plan, state, method, baseline, n_threads), state.__getitem__
     fvals = pf.on_support(plan, "compiled")
-    if plan.onehot is None or kind.name != "score" or kind.folds:
+    if kind.folds:  # cv's counts per fold
+        if plan.onehot is not None:  # one pass from the counts (_finish.onehot_folds_finish)
+            a, b = plan.onehot
+            a = np.ones_like(b) if a is None else a
+            results = _finish.onehot_folds_finish(state, fvals, a, b, n_threads)
+            return results, lambda i: kind.onehot_fold_sums(
+                state[i:i + 1], fvals[i:i + 1], a[i:i + 1], b[i:i + 1], 1)[0]
+        sums = kind.counted_sums(plan, fvals, state)
+        return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__
+    if plan.onehot is None or kind.name != "score":
         sums = kind.counted_sums(plan, fvals, state)
         return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__
     a, b = plan.onehot

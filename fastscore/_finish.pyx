@@ -11,7 +11,8 @@ in _layout.h (generated from fastscore/_specs.py).
 
 from libc.stdint cimport int64_t
 from libc.math cimport sqrt, fabs, isfinite, NAN
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
+from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange
 
 import numpy as np
@@ -424,9 +425,13 @@ cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *va
     # Ke = min(n, FS_CV_FOLDS) folds with samples, fold k's baseline is the
     # ratio sum f s^2 / sum s^2 of folds k + 1, ..., k + (Ke - 1) // 2 (mod
     # Ke) (their mean f where that sum of s^2 is 0), and the standard error
-    # the terms' sample standard deviation over sqrt(n).
+    # the terms' sample standard deviation over sqrt(n).  T (W >= 2P
+    # numbers) then holds each fold's numerators and denominators, and g and
+    # se the sums over folds, in the order of the NumPy twin's operations.
     cdef Py_ssize_t W = fs_score_row_width(P), k, r, jj, j, ke, reach
-    cdef double inv_n, inv_n1, md, n, shift_k, dsh, num, den, cnt, sdm, c, gn, en, gj, ez2
+    cdef double inv_n, inv_n1, md, n, shift_k, dsh, nj, sdj, cnt, sdm, c
+    cdef double *num = T
+    cdef double *den = T + P
     cdef const double *Sk
     cdef const double *Sj
     cdef const double *bk
@@ -448,32 +453,41 @@ cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *va
     ke = <Py_ssize_t>n if n < FS_CV_FOLDS else FS_CV_FOLDS
     reach = (ke - 1) // 2
     for j in range(P):
-        gn = 0.0
-        en = 0.0
-        for k in range(ke):
-            Sk = S + k * W
-            bk = Sk + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
-            shift_k = Sk[FS_SHIFT]
-            num = 0.0
-            den = 0.0
-            cnt = 0.0
-            sdm = 0.0
-            for r in range(1, reach + 1):
-                jj = (k + r) % ke
-                Sj = S + jj * W
+        g[j] = 0.0
+        se[j] = 0.0
+    for k in range(ke):
+        Sk = S + k * W
+        shift_k = Sk[FS_SHIFT]
+        for j in range(P):
+            num[j] = 0.0
+            den[j] = 0.0
+        cnt = 0.0
+        sdm = 0.0
+        jj = k
+        for r in range(reach):
+            jj = jj + 1
+            if jj == ke:
+                jj = 0
+            Sj = S + jj * W
+            dsh = Sj[FS_SHIFT] - shift_k
+            nj = Sj[FS_N]
+            sdj = Sj[FS_SUM_D]
+            for j in range(P):
                 bj = Sj + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
-                dsh = Sj[FS_SHIFT] - shift_k
-                num = num + (dsh * bj[FS_SUM_SS] + bj[FS_SUM_DSS])
-                den = den + bj[FS_SUM_SS]
-                cnt = cnt + Sj[FS_N]
-                sdm = sdm + (dsh * Sj[FS_N] + Sj[FS_SUM_D])
-            c = -num / den if den > 0.0 else -sdm / cnt
-            gn = gn + (bk[FS_SUM_DS] + c * bk[FS_SUM_S])
-            en = en + ((bk[FS_SUM_DDSS] + 2.0 * c * bk[FS_SUM_DSS]) + c * c * bk[FS_SUM_SS])
-        gj = gn * inv_n
-        ez2 = en * inv_n
-        g[j] = _canon(gj)
-        se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
+                num[j] = num[j] + (dsh * bj[FS_SUM_SS] + bj[FS_SUM_DSS])
+                den[j] = den[j] + bj[FS_SUM_SS]
+            cnt = cnt + nj
+            sdm = sdm + (dsh * nj + sdj)
+        for j in range(P):
+            bk = Sk + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+            c = -num[j] / den[j] if den[j] > 0.0 else -sdm / cnt
+            g[j] = g[j] + (bk[FS_SUM_DS] + c * bk[FS_SUM_S])
+            se[j] = se[j] + ((bk[FS_SUM_DDSS] + 2.0 * c * bk[FS_SUM_DSS]) + c * c * bk[FS_SUM_SS])
+    for j in range(P):
+        c = g[j] * inv_n           # the gradient
+        sdm = se[j] * inv_n        # the mean of the terms' squares
+        g[j] = _canon(c)
+        se[j] = _stderr(sdm, c, inv_n1) if finite else NAN
 
 
 def finish_folds(const double[:, ::1] sums, int n_threads=1):
@@ -497,3 +511,50 @@ def finish_folds(const double[:, ::1] sums, int n_threads=1):
                 _finish_folds_row(&sums[b, 0], P, &tv[b, 0], &vv[b], &vsv[b], &gv[b, 0],
                                   &sev[b, 0])
     return value, value_se, g, se
+
+
+def onehot_folds_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals,
+                        const double[:, ::1] a, const double[:, ::1] bcoef, int n_threads=1):
+    """finish_folds straight from a one-hot family's counts per fold (batch,
+    FS_CV_FOLDS * K): each fold's sums by onehot_count_sums' closed forms (an
+    empty fold's are zeros) into a scratch row, then the cross-fitted finish;
+    the fold rows are never written to memory, and the bits are those of
+    onehot_count_sums per fold followed by finish_folds."""
+    cdef Py_ssize_t B = counts.shape[0], V = fvals.shape[1], b
+    if counts.shape[1] != FS_CV_FOLDS * V or fvals.shape[0] != B or a.shape[0] != B \
+            or a.shape[1] != V or bcoef.shape[0] != B or bcoef.shape[1] != V:
+        raise ValueError("counts must be (batch, %d K) and fvals, a, b (batch, K)" % FS_CV_FOLDS)
+    value, value_se, g, se = _outputs(B, V, n_threads)
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se
+    cdef int nt = fs_threads_for(n_threads, B * V * 64, B)
+    cdef int bad = 0
+    if B > 0 and V > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                bad += _onehot_folds_row(&counts[b, 0], &fvals[b, 0], &a[b, 0], &bcoef[b, 0], V,
+                                         &vv[b], &vsv[b], &gv[b, 0], &sev[b, 0])
+    if bad:
+        raise MemoryError()
+    return value, value_se, g, se
+
+
+cdef int _onehot_folds_row(const int64_t *cnt, const double *fv, const double *a,
+                           const double *bc, Py_ssize_t V, double *value, double *value_se,
+                           double *g, double *se) noexcept nogil:
+    cdef Py_ssize_t W = fs_score_row_width(V), k, v
+    cdef int64_t tot
+    cdef double *buf = <double *>malloc((FS_CV_FOLDS + 1) * W * sizeof(double))
+    if buf == NULL:
+        return 1
+    for k in range(FS_CV_FOLDS):
+        tot = 0
+        for v in range(V):
+            tot = tot + cnt[k * V + v]
+        if tot == 0:
+            memset(buf + k * W, 0, W * sizeof(double))
+        else:
+            _onehot_row(cnt + k * V, fv, a, bc, V, buf + k * W)
+    _finish_folds_row(buf, V, buf + FS_CV_FOLDS * W, value, value_se, g, se)
+    free(buf)
+    return 0

@@ -333,6 +333,19 @@ class ScoreCV(ScoreFunction):
             out.append(sk)
         return np.concatenate(out, axis=1)
 
+    def onehot_fold_sums(self, counts, fvals, a, b, n_threads=1):
+        """The fold rows of a one-hot family (Categorical) from its counts per fold, by the
+        compiled closed forms (_finish.onehot_count_sums; an empty fold's are zeros)."""
+        V = fvals.shape[1]
+        c = np.asarray(counts)
+        out = []
+        for k in range(self.folds):
+            ck = np.ascontiguousarray(c[:, k * V:(k + 1) * V])
+            sk = _finish.onehot_count_sums(ck, fvals, a, b, n_threads)
+            sk[ck.sum(axis=1) == 0] = 0.0
+            out.append(sk)
+        return np.concatenate(out, axis=1)
+
     def finish(self, plan, sums, method="cv", baseline=None):
         """NumPy twin of _finish.finish_folds, operation for operation."""
         S = np.asarray(sums, dtype=np.float64)
