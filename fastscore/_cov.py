@@ -13,13 +13,16 @@ whose diagonal is the method's stderr^2:
   unbiased form for its correlated terms (E[t_ij t_lk] = theta_j theta_k
   (1 + 1/(n - 1)^2) for i != l);
 * cv: the sample covariance of the cross-fitted terms (f_i - b_{j,fold(i)}) s_ij,
-  with the baselines of the estimate's folds.
+  with the baselines of the estimate's folds;
+* measure, arm, disarm: the sample covariance of the terms c_j (f(x+_j) -
+  f(x-_j)) (times the antithetic weight), from the coupled points drawn by
+  the reference backend's twin of the kernels' draw (the same points).
 
 The diagonal is set to stderr^2 exactly, so est.stderr ** 2 == diag(est.cov)
 bit for bit.  The pass holds one chunk range's samples at a time (rloo's
-mean f and cv's fold baselines come from the estimate's own pass).  The
-estimators with their own draws (measure-valued, arm, disarm, rebar) have no
-covariance yet and refuse cov=True.
+mean f and cv's fold baselines come from the estimate's own pass).  REBAR
+(several relaxations, eta chosen per run) has no covariance yet and refuses
+cov=True.
 """
 
 import numpy as np
@@ -28,15 +31,15 @@ from . import _moments, _specs
 from ._rng import CHUNK_SIZE
 
 #: The estimator kinds cov=True serves (their terms come from the samples).
-SUPPORTED = ("score", "pathwise", "concrete")
+SUPPORTED = ("score", "pathwise", "concrete", "measure", "arm", "disarm")
 
 
 def check(kind):
     """Raise for the kinds without covariances."""
     if kind.name not in SUPPORTED:
         raise NotImplementedError(
-            "cov=True is available for estimator='score', 'pathwise' and 'concrete'; "
-            "estimator=%r draws its own coupled points and has no covariance yet" % kind.name)
+            "cov=True is available for estimator='score', 'pathwise', 'concrete', 'measure', "
+            "'arm' and 'disarm'; estimator=%r has no covariance yet" % kind.name)
 
 
 def _draw(plan, n, key, backend, c0, c1, nt):
@@ -97,11 +100,15 @@ def covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt,
     if kind.name == "score" and method == "cv":
         bases = _fold_baselines(_cv_sums(kind, plan, pf, n, key, backend, nt, chunks_per_pass),
                                 P)
+    measure = kind.name in ("measure", "arm", "disarm")
     for c0 in range(0, n_chunks, chunks_per_pass):
         c1 = min(n_chunks, c0 + chunks_per_pass)
-        x3 = _draw(plan, n, key, backend, c0, c1, nt)
-        t = _terms(kind, plan, pf, x3, backend, method, baseline, fbar, bases, n,
-                   c0 * CHUNK_SIZE)
+        if measure:
+            t = _measure_terms(kind, plan, pf, n, key, backend, c0, c1)
+        else:
+            x3 = _draw(plan, n, key, backend, c0, c1, nt)
+            t = _terms(kind, plan, pf, x3, backend, method, baseline, fbar, bases, n,
+                       c0 * CHUNK_SIZE)
         with np.errstate(invalid="ignore", over="ignore"):
             cross += np.einsum("mbj,mbk->bjk", t, t)
             tsum += t.sum(axis=0)
@@ -133,6 +140,30 @@ def _cv_sums(kind, plan, pf, n, key, backend, nt, chunks_per_pass):
         state = _moments.fold_sums_from_samples(fx, plan.score(x3), CHUNK_SIZE, state,
                                                 c0 * CHUNK_SIZE)
     return state
+
+
+def _measure_terms(kind, plan, pf, n, key, backend, c0, c1):
+    """The measure-valued kinds' terms f(x+) - f(x-) (times their weights) (m, B, P) of
+    chunks [c0, c1), before the constants c_j."""
+    from . import reference
+
+    if kind.counted(plan):  # a finite support: the terms of each sample's value
+        x = _draw(plan, n, key, backend, c0, c1, 1)[:, :, 0].astype(np.int64)   # (m, B)
+        fv = np.asarray(pf.on_support(plan, backend), dtype=np.float64)        # (B, V)
+        plus, minus = plan.measure_support                                     # (B, P)
+        rows = np.arange(fv.shape[0])[:, None]
+        fp = fv[rows, plus]                                                    # (B, P)
+        fx = fv[rows.T, x]                                                     # (m, B)
+        fm = np.where(minus < 0, fx[:, :, None], fv[rows, np.maximum(minus, 0)])
+        return fp - fm
+    pts = reference.measure_sample(plan, min(n, c1 * CHUNK_SIZE), key, c0)      # (m, B, Q [+ P])
+    m, B, Q = pts.shape[0], pts.shape[1], plan.family.measure
+    fq = np.asarray(pf.values(pts[:, :, :Q].transpose(2, 0, 1).reshape(Q * m, B, 1), plan,
+                              backend), dtype=np.float64).reshape(Q, m, B)
+    diff = fq[1::2] - fq[2::2]
+    if plan.family.measure_weights:
+        diff = pts[:, :, Q:].transpose(2, 0, 1) * diff
+    return diff.transpose(1, 2, 0)
 
 
 def _terms(kind, plan, pf, x3, backend, method, baseline, fbar, bases, n, first):

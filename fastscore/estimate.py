@@ -418,8 +418,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         ``Estimate.components``), for ``Estimate.stderr_of`` (the standard
         error of a weighted sum of gradient entries: a chain-ruled Greek, a
         natural-gradient direction).  A second pass over the same samples,
-        in NumPy (the default path never pays for it); estimator "score",
-        "pathwise" or "concrete".
+        in NumPy (the default path never pays for it); every estimator
+        but "rebar".
     chunks_per_task : int, optional
         (element, chunk) pairs of ``fs.CHUNK_SIZE`` samples per Dask task
         (only with ``client``).  The default draws about 2**22 numbers per

@@ -34,7 +34,8 @@ def test_both_backends_agree(backend):
 
 
 @pytest.mark.parametrize("estimator,method", [("score", "plain"), ("score", "rloo"),
-                                              ("score", "cv"), ("pathwise", "plain")])
+                                              ("score", "cv"), ("pathwise", "plain"),
+                                              ("measure", "plain")])
 def test_cov_matches_the_spread_across_runs(estimator, method):
     """The mean covariance over R independent rows against the rows' covariance."""
     d = fs.Normal(np.full(R, 0.5), np.full(R, 1.5))
@@ -92,8 +93,24 @@ def test_vector_parameters_flatten_in_c_order():
     assert np.all(est.cov[3] == 0.0)   # the entry above the diagonal is not a parameter
 
 
-@pytest.mark.parametrize("estimator", ["measure", "rebar"])
-def test_kinds_without_covariances_refuse(estimator):
+def test_rebar_refuses_cov():
     d = fs.Bernoulli(logits=0.3)
     with pytest.raises(NotImplementedError, match="cov=True"):
-        fs.estimate(d, fs.fn.table([0.0, 1.0]), 100, rng=0, estimator=estimator, cov=True)
+        fs.estimate(d, fs.fn.table([0.0, 1.0]), 100, rng=0, estimator="rebar", cov=True)
+
+
+@pytest.mark.parametrize("d,f,estimator", [
+    (fs.Poisson(np.array([3.0, 0.5])), fs.fn.power(2), "measure"),
+    (fs.Categorical(logits=np.array([[0.0, 1.0, -1.0], [0.5, 0.0, 0.0]])),
+     fs.fn.table([1.0, 2.0, 4.0]), "measure"),
+    (fs.Bernoulli(logits=np.array([-0.4, 1.0])), fs.fn.table([0.3, 1.7]), "arm"),
+    (fs.Bernoulli(logits=np.array([-0.4, 1.0])), fs.fn.table([0.3, 1.7]), "disarm"),
+    (fs.Bernoulli(logits=np.array([-0.4, 1.0])), fs.fn.table([0.3, 1.7]), "concrete"),
+])
+def test_other_kinds_diagonal_and_backends(d, f, estimator):
+    kw = {"temperature": 0.5} if estimator == "concrete" else {}
+    est = fs.estimate(d, f, 500, rng=2, estimator=estimator, cov=True, **kw)
+    ref = fs.estimate(d, f, 500, rng=2, estimator=estimator, cov=True, backend="reference", **kw)
+    flat = np.concatenate([v.reshape(2, -1) for v in est.stderr.values()], axis=1)
+    assert np.array_equal(np.diagonal(est.cov, axis1=-2, axis2=-1), flat ** 2)
+    np.testing.assert_allclose(est.cov, ref.cov, rtol=1e-9, atol=1e-15)
