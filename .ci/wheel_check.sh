@@ -93,7 +93,8 @@ PYEOF
 set +e
 "$WORK/test-venv/bin/python" -m pytest "$REPO/tests" -q -p no:cacheprovider \
     --ignore="$REPO/tests/test_discrete_estimators.py" \
-    --ignore="$REPO/tests/test_estimators.py" --ignore="$REPO/tests/test_statistics.py"
+    --ignore="$REPO/tests/test_estimators.py" --ignore="$REPO/tests/test_statistics.py" \
+    --ignore="$REPO/tests/test_calibration.py"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "no tests collected" >&2; exit 1; fi

@@ -2,8 +2,9 @@
 
 The terminal price is log-normal: log S_T ~ Normal(log S0 + (r - sigma^2/2) T,
 sigma sqrt(T)).  fastscore gives d/dloc and d/dscale of E[(S_T - K)^+]; the
-chain rule turns them into delta and vega.  Vega's two terms come from two
-independent runs so that their errors add in quadrature.
+chain rule turns them into delta and vega.  Vega's two terms come from the
+same run, whose covariance (cov=True) gives vega's standard error through
+Estimate.stderr_of.
 
     python examples/greeks.py [--n 1000000] [--plot greeks.png]
 """
@@ -29,12 +30,11 @@ def greeks(strikes, n=10 ** 6):
     disc = np.exp(-R * T)
     out = []
     for i, K in enumerate(strikes):
-        e1 = fs.estimate(d, fs.fn.call(K), n=n, rng=2 * i, method="cv")
-        e2 = fs.estimate(d, fs.fn.call(K), n=n, rng=2 * i + 1, method="cv")
-        a, b = -SIGMA * T, np.sqrt(T)
-        out.append((disc * e1.grad["loc"] / S0, disc * e1.stderr["loc"] / S0,
-                    disc * (a * e1.grad["loc"] + b * e2.grad["scale"]),
-                    disc * np.hypot(a * e1.stderr["loc"], b * e2.stderr["scale"])))
+        e = fs.estimate(d, fs.fn.call(K), n=n, rng=i, method="cv", cov=True)
+        w = {"loc": -SIGMA * T, "scale": np.sqrt(T)}   # d loc / d sigma, d scale / d sigma
+        out.append((disc * e.grad["loc"] / S0, disc * e.stderr["loc"] / S0,
+                    disc * (w["loc"] * e.grad["loc"] + w["scale"] * e.grad["scale"]),
+                    disc * e.stderr_of(w)))
     return tuple(np.array(col, dtype=float) for col in zip(*out))
 
 

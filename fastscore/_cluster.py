@@ -315,9 +315,10 @@ class ClusterBackend:
         tiles = self._tasks(plan, n, chunk_start, whole)
         futures = self._submit(_estimate_task, job, plan, n, key, tiles, whole)
         if counted:
-            width, dtype = plan.support.size, np.int64
+            width, dtype = plan.support.size * max(kind.folds, 1), np.int64
         else:
-            width, dtype = _specs.row_width(plan.score_size, kind.block), np.float64
+            width = _specs.row_width(plan.score_size, kind.block, max(kind.folds, 1))
+            dtype = np.float64
         tot = (np.zeros((plan.batch_size, width), dtype) if state is None
                else np.array(state, dtype=dtype, copy=True))
 
@@ -379,6 +380,7 @@ class _Job:
     def __init__(self, plan, kind=None, pf=None):
         self.version = __version__
         self.kind = None if kind is None else kind.name
+        self.folds = 0 if kind is None else kind.folds  # the score function's cv
         counted = kind is None or kind.counted(plan)
         # Tasks bring their elements' constant rows, except those of a Python f,
         # which each use every row.
@@ -409,6 +411,8 @@ class _Job:
                                % (fastscore.__version__, self.version, self.version))
         if self._opened is None:
             kind = None if self.kind is None else KINDS[self.kind]
+            if self.folds:
+                kind = kind.for_method("cv")
             pf = None
             if self.f is not None:
                 f, nan_policy = self.f

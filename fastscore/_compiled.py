@@ -36,7 +36,7 @@ def run(kind, plan, pf, n, key, n_threads, progress=None, chunk_start=0, state=N
     if kind.counted(plan):
         return _kernels.run_counts(plan.family.id, plan.consts, key[0], key[1], n,
                                    plan.support.size, n_threads, progress, chunk_start, state,
-                                   chunk_stop, b0, b1)
+                                   chunk_stop, b0, b1, kind.folds > 0)
     fam = kind.kernel_family(plan, pf.inline).id
     if pf.inline:
         gspec = pf.grad.kernel_spec(plan) if pf.grad is not None else None
@@ -76,6 +76,15 @@ def finish_state(kind, plan, pf, state, method, baseline, n_threads):
     if not kind.counted(plan):
         return kind.finish_compiled(plan, state, method, baseline, n_threads), state.__getitem__
     fvals = pf.on_support(plan, "compiled")
+    if kind.folds:  # cv's counts per fold
+        if plan.onehot is not None:  # one pass from the counts (_finish.onehot_folds_finish)
+            a, b = plan.onehot
+            a = np.ones_like(b) if a is None else a
+            results = _finish.onehot_folds_finish(state, fvals, a, b, n_threads)
+            return results, lambda i: kind.onehot_fold_sums(
+                state[i:i + 1], fvals[i:i + 1], a[i:i + 1], b[i:i + 1], 1)[0]
+        sums = kind.counted_sums(plan, fvals, state)
+        return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__
     if plan.onehot is None or kind.name != "score":
         sums = kind.counted_sums(plan, fvals, state)
         return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__

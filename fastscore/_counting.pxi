@@ -66,11 +66,45 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
             counts[v] += local[i * n_support + v]
 
 
+cdef void _count_item_folds(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
+                            uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
+                            int64_t ncr, Py_ssize_t n_support, int64_t *counts) noexcept nogil:
+    # Counts per fold (the cross-fitted cv): counts[k * n_support + v] counts
+    # the samples equal to v whose index in the stream is k mod FS_CV_FOLDS.
+    # The same draws as fs.sample (and as the counts by threshold).
+    cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
+    cdef int64_t m = n - c * CHUNK, done = 0
+    cdef Py_ssize_t cnt, i
+    cdef int k
+    cdef fs_stream st
+    cdef bitgen_t bg
+    cdef double xbuf[BLOCK]
+    cdef const double *cb = consts + b * nc
+    if m > CHUNK:
+        m = CHUNK
+    _start_stream(&st, &bg, key0, key1, c, b)
+    k = <int>((c * CHUNK) % FS_CV_FOLDS)
+    while done < m:
+        cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
+        _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
+        for i in range(cnt):
+            counts[k * n_support + <Py_ssize_t>xbuf[i]] += 1
+            k = k + 1
+            if k == FS_CV_FOLDS:
+                k = 0
+        done += cnt
+
+
 def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t n_support, int n_threads, progress=None,
                int64_t chunk_start=0, start=None, int64_t chunk_stop=-1, int64_t batch_start=0,
-               int64_t batch_stop=-1):
+               int64_t batch_stop=-1, bint folds=False):
     """Counts (batch_size, n_support) of each support value over all n samples.
+
+    With ``folds`` (the score function's cross-fitted cv), counts per fold:
+    (batch_size, FS_CV_FOLDS * n_support), fold k's counts at [k * n_support,
+    (k + 1) * n_support), fold k holding the samples whose index in the
+    stream is k mod FS_CV_FOLDS.
 
     Counts are integers, so their sum does not depend on the order of chunks.
     chunk_start and start continue a run as in run_inline; chunk_stop,
@@ -92,6 +126,9 @@ def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
     cdef int nt
     cdef const double *cp = &consts[0, 0]
     cdef bint direct = ncr == 1
+    cdef Py_ssize_t n_values = n_support
+    if folds:
+        n_support = n_support * FS_CV_FOLDS
     if wave < 1:
         wave = 1
     if wave > total:
@@ -115,13 +152,21 @@ def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
                 if direct:
                     # One chunk per batch element: count straight into its row.
                     for k in prange(cnt, num_threads=nt, schedule="static"):
-                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
-                                    n_support, out + (w0 + k) * n_support)
+                        if folds:
+                            _count_item_folds(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                                              n_values, out + (w0 + k) * n_support)
+                        else:
+                            _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                                        n_support, out + (w0 + k) * n_support)
                 else:
                     memset(tmp, 0, cnt * n_support * sizeof(int64_t))
                     for k in prange(cnt, num_threads=nt, schedule="dynamic"):
-                        _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
-                                    n_support, tmp + k * n_support)
+                        if folds:
+                            _count_item_folds(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                                              n_values, tmp + k * n_support)
+                        else:
+                            _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                                        n_support, tmp + k * n_support)
                     for k in range(cnt):
                         item = w0 + k
                         for v in range(n_support):

@@ -17,6 +17,8 @@ cdef inline Py_ssize_t _row_width(int kind, Py_ssize_t P) noexcept nogil:
         return fs_score_row_width(P)
     if kind == FS_KIND_REBAR:
         return fs_cv_row_width(P)
+    if kind == FS_KIND_SCORE_FOLDS:
+        return fs_folds_row_width(P)
     return fs_mean_row_width(P)
 
 
@@ -30,6 +32,8 @@ cdef inline void _merge_rows(int kind, double *tot, const double *a, Py_ssize_t 
         fs_merge_score_rows(tot, a, P)
     elif kind == FS_KIND_REBAR:
         fs_merge_cv_rows(tot, a, P)
+    elif kind == FS_KIND_SCORE_FOLDS:
+        fs_merge_fold_rows(tot, a, P)
     else:
         fs_merge_mean_rows(tot, a, P)
 
@@ -103,6 +107,35 @@ cdef void _accumulate_score(int fam, const double *c, const double *x, Py_ssize_
     row[FS_N] = row[FS_N] + <double>m
     if work != stack_work:
         free(work)
+
+
+cdef void _accumulate_score_folds(int fam, const double *c, const double *x, Py_ssize_t xstride,
+                                  const double *fx, Py_ssize_t fstride, Py_ssize_t m,
+                                  double *row, Py_ssize_t P, Py_ssize_t E,
+                                  int64_t first) noexcept nogil:
+    """The cross-fitted score step (method="cv"): m samples, the first of which has
+    index ``first`` in its batch element's stream, each folded into the score row
+    of its fold (index mod FS_CV_FOLDS) by the score step on that fold's samples."""
+    # Segments of the chunk's blocks of BLOCK samples, whatever the caller's
+    # pieces (the inline loop's blocks, a Python f's windows): the same folds
+    # of the same samples, so the same bits.
+    cdef Py_ssize_t W = fs_score_row_width(P), k, i0, mk, seg, s0 = 0
+    cdef int64_t pos
+    while s0 < m:
+        pos = (first + s0) % CHUNK
+        seg = <Py_ssize_t>(BLOCK - pos % BLOCK)
+        if seg > m - s0:
+            seg = m - s0
+        for k in range(FS_CV_FOLDS):
+            # the segment's first sample in fold k, and how many of them are
+            i0 = <Py_ssize_t>((k - (first + s0) % FS_CV_FOLDS + FS_CV_FOLDS) % FS_CV_FOLDS)
+            if i0 >= seg:
+                continue
+            mk = (seg - i0 + FS_CV_FOLDS - 1) // FS_CV_FOLDS
+            _accumulate_score(fam, c, x + (s0 + i0) * xstride, xstride * FS_CV_FOLDS,
+                              fx + (s0 + i0) * fstride, fstride * FS_CV_FOLDS, mk, row + k * W,
+                              P, E)
+        s0 += seg
 
 
 cdef inline void _fold_mean_block(double *row, const double *dbuf, double *terms,
@@ -317,6 +350,9 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
             _eval_f(f, src, E, cnt, b, fbuf)
             if kind == FS_KIND_SCORE:
                 _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E)
+            elif kind == FS_KIND_SCORE_FOLDS:
+                _accumulate_score_folds(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E,
+                                        c * CHUNK + done)
             else:
                 _eval_grad_f(g, src, E, cnt, b, gbuf)
                 _accumulate_pathwise(fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E)
@@ -380,7 +416,8 @@ def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
     if fam < 0 or fam >= N_FAMILIES:
         raise ValueError("no kernel family with id %d" % fam)
     if P >= 0:
-        slot = {FS_KIND_SCORE: SCORE_FAMILIES, FS_KIND_PATHWISE: PATHWISE_FAMILIES,
+        slot = {FS_KIND_SCORE: SCORE_FAMILIES, FS_KIND_SCORE_FOLDS: SCORE_FAMILIES,
+                FS_KIND_PATHWISE: PATHWISE_FAMILIES,
                 FS_KIND_MEASURE: MEASURE_POINTS, FS_KIND_REBAR: REBAR_FAMILIES}.get(kind)
         if slot is None:
             raise ValueError("no estimator kind with id %d" % kind)
@@ -615,6 +652,13 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                                               &xv[0, item_row[it], it // cpw, 0], batch * E,
                                               &fv[item_row[it], it // cpw], batch,
                                               item_cnt[it], accs + it * stride, P, E)
+                        elif kind == FS_KIND_SCORE_FOLDS:
+                            # the window's first sample is s0, its k-th chunk's k CHUNK later
+                            _accumulate_score_folds(fam, cp + (it // cpw) * nc,
+                                                    &xv[0, item_row[it], it // cpw, 0],
+                                                    batch * E, &fv[item_row[it], it // cpw],
+                                                    batch, item_cnt[it], accs + it * stride,
+                                                    P, E, s0 + (it % cpw) * CHUNK)
                         elif kind == FS_KIND_PATHWISE:
                             _accumulate_pathwise(fam, cp + (it // cpw) * nc,
                                                  &xv[0, item_row[it], it // cpw, 0], batch * E,

@@ -11,6 +11,8 @@ in _layout.h (generated from fastscore/_specs.py).
 
 from libc.stdint cimport int64_t
 from libc.math cimport sqrt, fabs, isfinite, NAN
+from libc.string cimport memcpy, memset
+from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange
 
 import numpy as np
@@ -39,12 +41,16 @@ cdef extern from "_reduce.h" nogil:
         FS_HEAD_WIDTH
         FS_SCORE_WIDTH
         FS_MEAN_WIDTH
+        FS_CV_FOLDS
+        FS_CV_REACH
     double fs_keep(bint keep, double v)
     int fs_reduce_isa
     int fs_reduce_set_isa(int isa)
     Py_ssize_t fs_score_row_width(Py_ssize_t P)
     Py_ssize_t fs_mean_row_width(Py_ssize_t P)
     Py_ssize_t fs_cv_row_width(Py_ssize_t P)
+    Py_ssize_t fs_folds_row_width(Py_ssize_t P)
+    void fs_merge_score_rows(double *tot, const double *a, Py_ssize_t P)
 
 cdef extern from "_onehot.h" nogil:
     enum:
@@ -149,6 +155,12 @@ cdef inline double _stderr(double ez2, double g, double inv_n1) noexcept nogil:
     return sqrt(v) if v > 0.0 else (0.0 if v == v else NAN)
 
 
+cdef inline double _stderr_var(double v) noexcept nogil:
+    # sqrt of a variance estimate; 0 where it is negative (an unbiased estimate
+    # can be), the quiet NaN where it is NaN.
+    return sqrt(v) if v > 0.0 else (0.0 if v == v else NAN)
+
+
 cdef inline bint _finish_head(const double *S, Py_ssize_t width, double *inv_n,
                               double *inv_n1, double *md, double *value,
                               double *value_se) noexcept nogil:
@@ -176,6 +188,7 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
     # reciprocals taken once per row: a divide per term made this loop the
     # costliest part of a batched policy gradient (many rows, few samples each).
     cdef double n = S[FS_N], shift = S[FS_SHIFT], inv_n, inv_n1, md, c, ez2, gj, scale2
+    cdef double rl_den, rl_a, rl_b
     cdef double Ss, Sss, Sds, Sdss, Sddss
     cdef const double *blk
     cdef Py_ssize_t j
@@ -183,6 +196,10 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
                                     value_se)
     # rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares:
     scale2 = n * inv_n1 * n * inv_n1 * inv_n
+    # rloo's unbiased variance: ((n - 1) ez2 - (n - 2) g^2) / (n^2 - 2n + 2)
+    rl_den = (n - 2.0) * n + 2.0
+    rl_a = (n - 1.0) / rl_den
+    rl_b = (n - 2.0) / rl_den
     for j in range(P):
         blk = S + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
         Ss = blk[FS_SUM_S]
@@ -203,7 +220,10 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
             gj = (Sds + c * Ss) * inv_n
             ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n
         g[j] = _canon(gj)
-        se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
+        if method == M_RLOO:
+            se[j] = _stderr_var(rl_a * ez2 - rl_b * (gj * gj)) if finite else NAN
+        else:
+            se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
 
 
 cdef object _baselines(int code, baseline, Py_ssize_t B):
@@ -234,7 +254,14 @@ cdef tuple _outputs(Py_ssize_t B, Py_ssize_t P, int n_threads):
 
 
 def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_threads=1):
-    """(value, value_stderr, grad, stderr) from moment sums (batch, row width of P)."""
+    """(value, value_stderr, grad, stderr) from moment sums (batch, row width of P).
+
+    method "cv" is refused: its baselines are cross-fitted, from sums kept per
+    fold (finish_folds).
+    """
+    if method == "cv":
+        raise ValueError("method='cv' is cross-fitted: finish its per-fold sums with "
+                         "finish_folds")
     cdef int code = METHOD_CODES[method]
     cdef Py_ssize_t B = sums.shape[0], P = (sums.shape[1] - FS_HEAD_WIDTH) // FS_SCORE_WIDTH, b
     if P < 1 or sums.shape[1] != fs_score_row_width(P):
@@ -261,6 +288,9 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
     rows at a time are one vector loop, a lane per row.  ``a`` None means
     a_k = 1 (logits).
     """
+    if method == "cv":
+        raise ValueError("method='cv' is cross-fitted: finish its per-fold sums with "
+                         "finish_folds")
     cdef int code = METHOD_CODES[method]
     cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], grp, b
     if fvals.shape[0] != B or fvals.shape[1] != V or bcoef.shape[0] != B \
@@ -385,3 +415,146 @@ def finish_cv(const double[:, ::1] sums, eta, int n_threads=1):
                 _finish_cv_row(&sums[b, 0], P, &ev[b, 0], &vv[b], &vsv[b], &gv[b, 0],
                                &sev[b, 0], &uv[b, 0])
     return value, value_se, g, se, used
+
+
+cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *value,
+                            double *value_se, double *g, double *se) noexcept nogil:
+    # The cross-fitted cv of fastscore._kinds.ScoreCV from one row of
+    # FS_CV_FOLDS score rows: T gets their merge (in fold order), which gives
+    # the value; with n = 2, the estimate is rloo's; otherwise, over the
+    # Ke = min(n, FS_CV_FOLDS) folds with samples, fold k's baseline is the
+    # ratio sum f s^2 / sum s^2 of folds k + 1, ..., k + (Ke - 1) // 2 (mod
+    # Ke) (their mean f where that sum of s^2 is 0), and the standard error
+    # the terms' sample standard deviation over sqrt(n).  T (W >= 2P
+    # numbers) then holds each fold's numerators and denominators, and g and
+    # se the sums over folds, in the order of the NumPy twin's operations.
+    cdef Py_ssize_t W = fs_score_row_width(P), k, r, jj, j, ke, reach
+    cdef double inv_n, inv_n1, md, n, shift_k, dsh, nj, sdj, cnt, sdm, c
+    cdef double *num = T
+    cdef double *den = T + P
+    cdef const double *Sk
+    cdef const double *Sj
+    cdef const double *bk
+    cdef const double *bj
+    cdef bint finite
+    memcpy(T, S, W * sizeof(double))
+    for k in range(1, FS_CV_FOLDS):
+        fs_merge_score_rows(T, S + k * W, P)
+    n = T[FS_N]
+    if not n >= 3.0:
+        _finish_row(T, P, M_RLOO, 0.0, value, value_se, g, se)
+        return
+    finite = _finish_head(T, W, &inv_n, &inv_n1, &md, value, value_se)
+    for k in range(FS_CV_FOLDS * W):
+        if not isfinite(S[k]):
+            finite = False
+    if not finite:
+        value_se[0] = NAN
+    ke = <Py_ssize_t>n if n < FS_CV_FOLDS else FS_CV_FOLDS
+    reach = (ke - 1) // 2
+    for j in range(P):
+        g[j] = 0.0
+        se[j] = 0.0
+    for k in range(ke):
+        Sk = S + k * W
+        shift_k = Sk[FS_SHIFT]
+        for j in range(P):
+            num[j] = 0.0
+            den[j] = 0.0
+        cnt = 0.0
+        sdm = 0.0
+        jj = k
+        for r in range(reach):
+            jj = jj + 1
+            if jj == ke:
+                jj = 0
+            Sj = S + jj * W
+            dsh = Sj[FS_SHIFT] - shift_k
+            nj = Sj[FS_N]
+            sdj = Sj[FS_SUM_D]
+            for j in range(P):
+                bj = Sj + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+                num[j] = num[j] + (dsh * bj[FS_SUM_SS] + bj[FS_SUM_DSS])
+                den[j] = den[j] + bj[FS_SUM_SS]
+            cnt = cnt + nj
+            sdm = sdm + (dsh * nj + sdj)
+        for j in range(P):
+            bk = Sk + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+            c = -num[j] / den[j] if den[j] > 0.0 else -sdm / cnt
+            g[j] = g[j] + (bk[FS_SUM_DS] + c * bk[FS_SUM_S])
+            se[j] = se[j] + ((bk[FS_SUM_DDSS] + 2.0 * c * bk[FS_SUM_DSS]) + c * c * bk[FS_SUM_SS])
+    for j in range(P):
+        c = g[j] * inv_n           # the gradient
+        sdm = se[j] * inv_n        # the mean of the terms' squares
+        g[j] = _canon(c)
+        se[j] = _stderr(sdm, c, inv_n1) if finite else NAN
+
+
+def finish_folds(const double[:, ::1] sums, int n_threads=1):
+    """(value, value_stderr, grad, stderr) of the cross-fitted cv from rows of
+    FS_CV_FOLDS score rows each (batch, FS_CV_FOLDS * score row width of P)."""
+    cdef Py_ssize_t B = sums.shape[0], W, P, b
+    W = sums.shape[1] // FS_CV_FOLDS
+    P = (W - FS_HEAD_WIDTH) // FS_SCORE_WIDTH
+    if P < 1 or sums.shape[1] != fs_folds_row_width(P):
+        raise ValueError("sums must have %d (%d + %dP) columns (P >= 1), got %d"
+                         % (FS_CV_FOLDS, FS_HEAD_WIDTH, FS_SCORE_WIDTH, sums.shape[1]))
+    value, value_se, g, se = _outputs(B, P, n_threads)
+    tot = np.empty((B, W))
+    cdef double[:, ::1] tv = tot
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se
+    cdef int nt = fs_threads_for(n_threads, B * (P + 1) * 64, B)
+    if B > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                _finish_folds_row(&sums[b, 0], P, &tv[b, 0], &vv[b], &vsv[b], &gv[b, 0],
+                                  &sev[b, 0])
+    return value, value_se, g, se
+
+
+def onehot_folds_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals,
+                        const double[:, ::1] a, const double[:, ::1] bcoef, int n_threads=1):
+    """finish_folds straight from a one-hot family's counts per fold (batch,
+    FS_CV_FOLDS * K): each fold's sums by onehot_count_sums' closed forms (an
+    empty fold's are zeros) into a scratch row, then the cross-fitted finish;
+    the fold rows are never written to memory, and the bits are those of
+    onehot_count_sums per fold followed by finish_folds."""
+    cdef Py_ssize_t B = counts.shape[0], V = fvals.shape[1], b
+    if counts.shape[1] != FS_CV_FOLDS * V or fvals.shape[0] != B or a.shape[0] != B \
+            or a.shape[1] != V or bcoef.shape[0] != B or bcoef.shape[1] != V:
+        raise ValueError("counts must be (batch, %d K) and fvals, a, b (batch, K)" % FS_CV_FOLDS)
+    value, value_se, g, se = _outputs(B, V, n_threads)
+    cdef double[::1] vv = value, vsv = value_se
+    cdef double[:, ::1] gv = g, sev = se
+    cdef int nt = fs_threads_for(n_threads, B * V * 64, B)
+    cdef int bad = 0
+    if B > 0 and V > 0:
+        with nogil:
+            for b in prange(B, num_threads=nt, schedule="static"):
+                bad += _onehot_folds_row(&counts[b, 0], &fvals[b, 0], &a[b, 0], &bcoef[b, 0], V,
+                                         &vv[b], &vsv[b], &gv[b, 0], &sev[b, 0])
+    if bad:
+        raise MemoryError()
+    return value, value_se, g, se
+
+
+cdef int _onehot_folds_row(const int64_t *cnt, const double *fv, const double *a,
+                           const double *bc, Py_ssize_t V, double *value, double *value_se,
+                           double *g, double *se) noexcept nogil:
+    cdef Py_ssize_t W = fs_score_row_width(V), k, v
+    cdef int64_t tot
+    cdef double *buf = <double *>malloc((FS_CV_FOLDS + 1) * W * sizeof(double))
+    if buf == NULL:
+        return 1
+    for k in range(FS_CV_FOLDS):
+        tot = 0
+        for v in range(V):
+            tot = tot + cnt[k * V + v]
+        if tot == 0:
+            memset(buf + k * W, 0, W * sizeof(double))
+        else:
+            _onehot_row(cnt + k * V, fv, a, bc, V, buf + k * W)
+    _finish_folds_row(buf, V, buf + FS_CV_FOLDS * W, value, value_se, g, se)
+    free(buf)
+    return 0

@@ -114,6 +114,7 @@ def run_counts(
     chunk_stop: int = ...,
     batch_start: int = ...,
     batch_stop: int = ...,
+    folds: bool = ...,
 ) -> np.ndarray: ...
 def merge_chunk_rows(kind: int, tot: np.ndarray, rows: np.ndarray, P: int) -> None: ...
 def draw_samples(

@@ -60,6 +60,13 @@ class EstimatorKind:
     instead = ""
 
     settings = {}
+    #: Rows per batch element kept per fold (0: one row; the score function's
+    #: cross-fitted cv keeps _specs.CV_FOLDS).
+    folds = 0
+
+    def for_method(self, method):
+        """The kind that runs ``method`` (itself, except for the score function's cv)."""
+        return self
 
     @property
     def kernel_id(self):
@@ -171,6 +178,13 @@ class EstimatorKind:
         return _finish.finish_mean(sums, self.coef(plan), n_threads)
 
 
+def _stderr_var(v):
+    """sqrt of a variance estimate; 0 where it is negative, NaN for NaN."""
+    with np.errstate(invalid="ignore"):
+        return np.where(v > 0.0, np.sqrt(np.where(v > 0.0, v, 0.0)),
+                        np.where(v == v, 0.0, np.nan))
+
+
 def _stderr(ez2, g, inv_n1):
     """sqrt of the variance of the mean; 0 for a negative round-off, NaN for NaN."""
     v = (ez2 - g * g) * inv_n1
@@ -190,9 +204,33 @@ class ScoreFunction(EstimatorKind):
         cv        g = mean((f - b_j) s_j),  b_j = sum f s_j^2 / sum s_j^2
         rloo      g = mean((f_i - mean_{k != i} f_k) s_i) = sum (f - fbar) s / (n - 1)
 
-    Each standard error is the sample standard deviation of the per-sample
-    terms divided by sqrt(n).  cv estimates its baseline from the same
-    samples, which biases it by O(1/n); rloo is unbiased.
+    Every method is unbiased at every n >= 2, and so is every standard
+    error's square (its variance estimate):
+
+    * plain, baseline: the terms are independent; stderr^2 is their sample
+      variance over n.
+    * rloo: the terms t_i = (f_i - mean_{k != i} f_k) s_i are not
+      independent (E[t_i t_k] = theta^2 (1 + 1/(n - 1)^2) for i != k, theta
+      the gradient, since E[s] = 0), so stderr^2 = ((n - 1) mean(t^2) -
+      (n - 2) g^2) / (n^2 - 2n + 2), unbiased for Var(g) at every n >= 2
+      (the plain sample variance misses the covariance: 23x too small for a
+      Bernoulli at n = 2, 1.3x at n = 32).  A negative estimate (possible,
+      not seen in bench/calibration.py's runs) is clipped at 0.
+    * cv: cross-fitted (ScoreCV): the samples are split into
+      _specs.CV_FOLDS = 7 folds by their index in the stream (chunk *
+      CHUNK_SIZE + i) mod 7, and fold k's baseline b_k = sum f s_j^2 / sum
+      s_j^2 is taken over folds k + 1, k + 2, k + 3 (mod 7) only, so it never
+      uses the samples it multiplies: g = mean((f - b_fold) s).  As no two
+      folds use each other, E[t_i t_l] = theta^2 for every pair, and the plain
+      sample variance of the terms over n is unbiased for Var(g).  With n < 7
+      the n one-sample folds play the 7 (k + 1, ..., k + (n - 1) // 2 mod n);
+      at n = 2 (where two folds would use each other) cv is rloo.  Where the
+      baseline folds' sum of s_j^2 is 0, their mean f is the baseline.
+      Counted families (Bernoulli, Categorical) keep their counts per fold.
+
+    The standard errors assume independent samples and finite variances;
+    the 95% intervals est +- 1.96 stderr are normal approximations (good
+    for n in the hundreds for light tails, poor at n = 2..16).
     """
 
     name = "score"
@@ -269,6 +307,11 @@ class ScoreFunction(EstimatorKind):
                 scale2 = (n * inv_n1 * n * inv_n1 * inv_n)[:, None]
                 g = (Sds - md_ * Ss) * inv_n1_
                 ez2 = scale2 * (Sddss - 2.0 * md_ * Sdss + md_ * md_ * Sss)
+                rl_den = (n - 2.0) * n + 2.0
+                rl_a = ((n - 1.0) / rl_den)[:, None]
+                rl_b = ((n - 2.0) / rl_den)[:, None]
+                se = np.where(finite[:, None], _stderr_var(rl_a * ez2 - rl_b * (g * g)), np.nan)
+                return value, value_se, g, se
             else:
                 if method == "plain":
                     c = shift[:, None]
@@ -283,6 +326,110 @@ class ScoreFunction(EstimatorKind):
 
     def finish_compiled(self, plan, sums, method, baseline=None, n_threads=1):
         return _finish.finish_sums(sums, method, baseline, n_threads)
+
+    def for_method(self, method):
+        return SCORE_CV.configured(**self.settings) if method == "cv" else self
+
+
+class ScoreCV(ScoreFunction):
+    """The score function's cross-fitted cv (see :class:`ScoreFunction`).
+
+    Its rows hold _specs.CV_FOLDS score rows side by side, one per fold (a
+    sample's fold: its index in the batch element's stream mod CV_FOLDS),
+    each merged on its own across chunks, threads and Dask tasks; counted
+    families count per fold.  The finish is fastscore._finish.finish_folds,
+    whose NumPy twin is :meth:`finish`.
+    """
+
+    kernel = "score_folds"
+    folds = _specs.CV_FOLDS
+
+    def for_method(self, method):
+        return self
+
+    def counted_sums(self, plan, fvals, counts):
+        """Each fold's exact sums from its counts (an empty fold's are zeros)."""
+        V = plan.support.size
+        c = np.asarray(counts)
+        out = []
+        for k in range(self.folds):
+            ck = np.ascontiguousarray(c[:, k * V:(k + 1) * V])
+            sk = ScoreFunction.counted_sums(self, plan, fvals, ck)
+            sk[ck.sum(axis=1) == 0] = 0.0
+            out.append(sk)
+        return np.concatenate(out, axis=1)
+
+    def onehot_fold_sums(self, counts, fvals, a, b, n_threads=1):
+        """The fold rows of a one-hot family (Categorical) from its counts per fold, by the
+        compiled closed forms (_finish.onehot_count_sums; an empty fold's are zeros)."""
+        V = fvals.shape[1]
+        c = np.asarray(counts)
+        out = []
+        for k in range(self.folds):
+            ck = np.ascontiguousarray(c[:, k * V:(k + 1) * V])
+            sk = _finish.onehot_count_sums(ck, fvals, a, b, n_threads)
+            sk[ck.sum(axis=1) == 0] = 0.0
+            out.append(sk)
+        return np.concatenate(out, axis=1)
+
+    def finish(self, plan, sums, method="cv", baseline=None):
+        """NumPy twin of _finish.finish_folds, operation for operation."""
+        S = np.asarray(sums, dtype=np.float64)
+        K = self.folds
+        W = S.shape[1] // K
+        B = S.shape[0]
+        P = (W - _moments.HEAD_WIDTH) // _moments.SCORE_WIDTH
+        T = _moments.fold_total(S)
+        value, value_se, g, se = ScoreFunction.finish(self, plan, T, "rloo")
+        n = T[:, _moments.N]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            inv_n = 1.0 / n
+            inv_n1 = 1.0 / (n - 1.0)
+            finite = np.isfinite(T).all(axis=1) & np.isfinite(S).all(axis=1)
+            many = n >= 3.0
+            value_se = np.where(many & ~finite, np.nan, value_se)
+            sub = [S[:, k * W:(k + 1) * W] for k in range(K)]
+            blk = [[_moments.blocks(r, nm) for nm in SCORE_BLOCK_NAMES] for r in sub]
+            for ke in np.unique(np.where(many, np.minimum(n, K), 0)):
+                if ke == 0 or not np.isfinite(ke):
+                    continue
+                rows = many & (np.minimum(n, K) == ke)
+                ke = int(ke)
+                reach = (ke - 1) // 2
+                gn = np.zeros((B, P))
+                en = np.zeros((B, P))
+                for k in range(ke):
+                    shift_k = sub[k][:, _moments.SHIFT][:, None]
+                    Ss, Sss, Sds, Sdss, Sddss = blk[k]
+                    num = np.zeros((B, P))
+                    den = np.zeros((B, P))
+                    cnt = np.zeros((B, 1))
+                    sdm = np.zeros((B, P))
+                    for r in range(1, reach + 1):
+                        jj = (k + r) % ke
+                        Sj = sub[jj]
+                        bss, bdss = blk[jj][1], blk[jj][3]
+                        dsh = Sj[:, _moments.SHIFT][:, None] - shift_k
+                        nj = Sj[:, _moments.N][:, None]
+                        num = num + (dsh * bss + bdss)
+                        den = den + bss
+                        cnt = cnt + nj
+                        sdm = sdm + (dsh * nj + Sj[:, _moments.SUM_D][:, None])
+                    c = np.where(den > 0.0, -num / den, -sdm / cnt)
+                    gn = gn + (Sds + c * Ss)
+                    en = en + ((Sddss + 2.0 * c * Sdss) + c * c * Sss)
+                gj = gn * inv_n[:, None]
+                ez2 = en * inv_n[:, None]
+                sej = np.where(finite[:, None], _stderr(ez2, gj, inv_n1[:, None]), np.nan)
+                g = np.where(rows[:, None], gj, g)
+                se = np.where(rows[:, None], sej, se)
+        return value, value_se, g, se
+
+    def finish_compiled(self, plan, sums, method="cv", baseline=None, n_threads=1):
+        return _finish.finish_folds(sums, n_threads)
+
+
+SCORE_BLOCK_NAMES = ("sum_s", "sum_ss", "sum_ds", "sum_dss", "sum_ddss")
 
 
 class Pathwise(EstimatorKind):
@@ -427,7 +574,7 @@ class Rebar(EstimatorKind):
     expectation zero, so g is unbiased for every eta: the finish uses the
     variance-minimising eta = -cov(A, C) / var(C) of the same samples, one
     per parameter component pooled over the batch (``eta="auto"``; a bias of
-    O(1 / (batch n)), like the cv baseline's O(1/n)), or the ``eta`` given.  The temperature t is the user's,
+    O(1 / (batch n))), or the ``eta`` given.  The temperature t is the user's,
     or with ``temperature="auto"`` (the default) the one of TEMPERATURES
     whose estimates have the least total variance over the batch: every
     candidate runs on the same streams (the same u and v, so the same b), at
@@ -443,6 +590,28 @@ class Rebar(EstimatorKind):
     options = {"temperature": "auto", "eta": "auto"}
     #: The candidate temperatures of temperature="auto" (a factor of 5 apart).
     TEMPERATURES = (0.1, 0.5, 2.5, 12.5, 62.5)
+    #: Fewest samples over the batch (batch size x n) for which "auto" chooses
+    #: eta and the temperature from the samples.  Below it the choice fits the
+    #: noise of a few samples (batch 1: var/mean stderr^2 = 18000 at n = 4, 125
+    #: at n = 16, and a bias of 12 standard errors at n = 4; 0.92-0.98 from
+    #: 256-1024 samples), so "auto" means eta = 1 and temperature = 0.5 there,
+    #: fixed in advance: unbiased, with an honest standard error.
+    AUTO_MIN = 1024
+    #: What "auto" means below AUTO_MIN.
+    SMALL_ETA, SMALL_TEMPERATURE = 1.0, 0.5
+
+    def sized(self, dist, plan, total):
+        """(kind, plan) for ``total`` samples over the batch: "auto" fixed in advance below
+        AUTO_MIN (see there)."""
+        if total >= self.AUTO_MIN:
+            return self, plan
+        s = dict(self.settings)
+        if isinstance(s["eta"], str):
+            s["eta"] = self.SMALL_ETA
+        if isinstance(s["temperature"], str):
+            s["temperature"] = self.SMALL_TEMPERATURE
+        out = self.configured(**s)
+        return out, out.plan_for(dist)
 
     def _temperatures(self):
         t = self.settings["temperature"]
@@ -706,9 +875,10 @@ class VIMCO(EstimatorKind):
 
 
 SCORE = ScoreFunction()
+SCORE_CV = ScoreCV()
 PATHWISE = Pathwise()
 MEASURE = MeasureValued()
 #: The estimator kinds by name.
 KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE, Concrete(), Rebar(), ARM(),
                                       DisARM(), IndeCateR(), VIMCO())}
-assert {k.kernel or k.name for k in KINDS.values()} == set(_specs.KERNEL_KINDS)
+assert {k.kernel or k.name for k in list(KINDS.values()) + [SCORE_CV]} == set(_specs.KERNEL_KINDS)

@@ -17,7 +17,7 @@ chunk order.
 
 import numpy as np
 
-from ._specs import CV_BLOCK, HEAD, MEAN_BLOCK, SCORE_BLOCK, row_width
+from ._specs import CV_BLOCK, CV_FOLDS, HEAD, MEAN_BLOCK, SCORE_BLOCK, row_width
 
 N, SHIFT, SUM_D, SUM_DD = (HEAD.index(nm) for nm in ("n", "shift", "sum_d", "sum_dd"))
 HEAD_WIDTH = len(HEAD)
@@ -171,3 +171,35 @@ def sums_from_counts(counts, fvals, scores):
         blocks(out, "sum_dss")[:] = (cs * ds).sum(axis=1)
         blocks(out, "sum_ddss")[:] = (cs * d[:, :, None] * ds).sum(axis=1)
     return out
+
+
+def fold_sums_from_samples(fx, s, chunk_size, start=None, first=0):
+    """Cross-fitted (cv) sums: CV_FOLDS score rows side by side, (batch, CV_FOLDS W).
+
+    Sample i of fx (m, batch) and s (m, batch, P) has index first + i in its
+    stream and goes to fold (first + i) mod CV_FOLDS; each fold's rows are
+    reduced chunk by chunk and merged in chunk order, as the kernels do.
+    """
+    m, batch, P = s.shape
+    W = row_width(P)
+    tot = np.zeros((batch, CV_FOLDS * W)) if start is None else np.array(start, dtype=np.float64)
+    idx = first + np.arange(m)
+    for lo in range(0, m, chunk_size):
+        hi = min(m, lo + chunk_size)
+        for k in range(CV_FOLDS):
+            sel = lo + np.flatnonzero(idx[lo:hi] % CV_FOLDS == k)
+            if sel.size:
+                part = tot[:, k * W:(k + 1) * W].copy()
+                merge(part, chunk_sums(fx[sel], s[sel]))
+                tot[:, k * W:(k + 1) * W] = part
+    return tot
+
+
+def fold_total(sums):
+    """The fold rows (batch, CV_FOLDS W) merged in fold order into one score row each."""
+    S = np.asarray(sums, dtype=np.float64)
+    W = S.shape[1] // CV_FOLDS
+    tot = S[:, :W].copy()
+    for k in range(1, CV_FOLDS):
+        merge(tot, S[:, k * W:(k + 1) * W].copy())
+    return tot

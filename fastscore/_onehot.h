@@ -23,12 +23,14 @@
 
 #include "_reduce.h"
 
-/* The score-function methods, in the order of fastscore._specs.SCORE_METHODS. */
+/* The score-function methods, in the order of fastscore._specs.SCORE_METHODS.
+ * cv is cross-fitted from counts kept per fold (fastscore._kinds.ScoreCV,
+ * finish_folds in _finish.pyx), never finished here. */
 enum { FS_M_PLAIN = 0, FS_M_BASELINE = 1, FS_M_RLOO = 2, FS_M_CV = 3 };
 
 /* The per-row numbers every component needs. */
 typedef struct {
-    double n, shift, sd, sdd, md, inv_n, inv_n1, scale2, base;
+    double n, shift, sd, sdd, md, inv_n, inv_n1, scale2, rl_a, rl_b, base;
     int method;
 } fs_onehot_row;
 
@@ -38,6 +40,14 @@ typedef struct {
 static inline double fs__stderr(double ez2, double g, double inv_n1)
 {
     double v = (ez2 - g * g) * inv_n1;
+    double r = sqrt(v > 0.0 ? v : 0.0);
+    return v == v ? r : NAN;
+}
+
+/* sqrt of the variance estimate v, 0 where it is negative, the quiet NaN for
+ * a NaN one (_stderr_var in _finish.pyx), without branches. */
+static inline double fs__stderr_var(double v)
+{
     double r = sqrt(v > 0.0 ? v : 0.0);
     return v == v ? r : NAN;
 }
@@ -73,8 +83,8 @@ static inline double fs__mask(uint64_t mask, double v)
  * components (a row) and over lanes (a group), where it is vectorised. */
 FS__ALWAYS_INLINE int64_t fs__onehot_component(
     double ck, uint64_t drawn, double fvk, double a, double bk, double n, double shift,
-    double sd, double sdd, double md, double inv_n, double inv_n1, double scale2, double base,
-    const int method, double *g, double *se)
+    double sd, double sdd, double md, double inv_n, double inv_n1, double scale2, double rl_a,
+    double rl_b, double base, const int method, double *g, double *se)
 {
     double bk2 = bk * bk;
     double ak = fs__mask(drawn, a), d = fs__mask(drawn, fvk - shift);
@@ -85,24 +95,20 @@ FS__ALWAYS_INLINE int64_t fs__onehot_component(
     double Sdss = cd * amb2 + bk2 * (sd - cd);
     double Sddss = cdd * amb2 + bk2 * (sdd - cdd);
     double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
-    double gj, ez2, cc, q;
+    double gj, ez2, cc;
     if (method == FS_M_RLOO) {
         gj = (Sds - md * Ss) * inv_n1;
         ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss);
     } else {
-        if (method == FS_M_PLAIN) {
-            cc = shift;
-        } else if (method == FS_M_BASELINE) {
-            cc = shift - base;
-        } else {
-            q = -Sdss / Sss;
-            cc = fs__mask((uint64_t)0 - (uint64_t)(Sss > 0.0), q);
-        }
+        cc = method == FS_M_PLAIN ? shift : shift - base;
         gj = (Sds + cc * Ss) * inv_n;
         ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
     }
     *g = fs__canon(gj);
-    *se = fs__stderr(ez2, gj, inv_n1);
+    if (method == FS_M_RLOO)
+        *se = fs__stderr_var(rl_a * ez2 - rl_b * (gj * gj));
+    else
+        *se = fs__stderr(ez2, gj, inv_n1);
     return zero != zero;
 }
 
@@ -118,12 +124,13 @@ FS__ALWAYS_INLINE int64_t fs__onehot_loop(
 {
     const double n = r->n, shift = r->shift, sd = r->sd, sdd = r->sdd, md = r->md;
     const double inv_n = r->inv_n, inv_n1 = r->inv_n1, scale2 = r->scale2, base = r->base;
+    const double rl_a = r->rl_a, rl_b = r->rl_b;
     int64_t bad = 0;
     ptrdiff_t k;
     for (k = 0; k < m; k++) {
         bad |= fs__onehot_component(c[k], drawn[k], fv[k], ones ? 1.0 : a[k], bc[k], n, shift,
-                                    sd, sdd, md, inv_n, inv_n1, scale2, base, method, g + k,
-                                    se + k);
+                                    sd, sdd, md, inv_n, inv_n1, scale2, rl_a, rl_b, base,
+                                    method, g + k, se + k);
     }
     return bad;
 }
@@ -160,8 +167,6 @@ ATTR static int64_t fs__onehot_components_##SUFFIX(                             
         FS__ONEHOT_CASE(FS_M_BASELINE, 0)                                           \
         FS__ONEHOT_CASE(FS_M_RLOO, 1)                                               \
         FS__ONEHOT_CASE(FS_M_RLOO, 0)                                               \
-        FS__ONEHOT_CASE(FS_M_CV, 1)                                                 \
-        FS__ONEHOT_CASE(FS_M_CV, 0)                                                 \
         }                                                                           \
     }                                                                               \
     return bad;                                                                     \
@@ -219,6 +224,9 @@ static inline void fs_onehot_finish_row(const int64_t *cnt, const double *fv, co
     r.md = sd * r.inv_n;
     /* rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares: */
     r.scale2 = n * r.inv_n1 * n * r.inv_n1 * r.inv_n;
+    /* rloo's unbiased variance: ((n - 1) ez2 - (n - 2) g^2) / (n^2 - 2n + 2) */
+    r.rl_a = (n - 1.0) / ((n - 2.0) * n + 2.0);
+    r.rl_b = (n - 2.0) / ((n - 2.0) * n + 2.0);
     r.base = base;
     r.method = method;
     bad = fs__onehot_components(&r, cnt, fv, a, bc, V, g, se);
@@ -267,6 +275,7 @@ FS__ALWAYS_INLINE void fs__onehot_group(
     double G[FS__GROUP_MAX_V][FS__GROUP], S[FS__GROUP_MAX_V][FS__GROUP];
     double n[FS__GROUP], shift[FS__GROUP], sd[FS__GROUP], sdd[FS__GROUP], md[FS__GROUP];
     double inv_n[FS__GROUP], inv_n1[FS__GROUP], scale2[FS__GROUP], bs[FS__GROUP];
+    double rl_a[FS__GROUP], rl_b[FS__GROUP];
     int64_t bad[FS__GROUP];
     ptrdiff_t k;
     int l;
@@ -306,12 +315,15 @@ FS__ALWAYS_INLINE void fs__onehot_group(
         inv_n1[l] = 1.0 / (n[l] - 1.0);
         md[l] = sd[l] * inv_n[l];
         scale2[l] = n[l] * inv_n1[l] * n[l] * inv_n1[l] * inv_n[l];
+        rl_a[l] = (n[l] - 1.0) / ((n[l] - 2.0) * n[l] + 2.0);
+        rl_b[l] = (n[l] - 2.0) / ((n[l] - 2.0) * n[l] + 2.0);
     }
     for (k = 0; k < V; k++)
         FS__LANE_LOOP for (l = 0; l < FS__GROUP; l++) {
             bad[l] |= fs__onehot_component(C[k][l], M[k][l], F[k][l], A[k][l], Bc[k][l], n[l],
                                            shift[l], sd[l], sdd[l], md[l], inv_n[l],
-                                           inv_n1[l], scale2[l], bs[l], method, &G[k][l],
+                                           inv_n1[l], scale2[l], rl_a[l], rl_b[l], bs[l],
+                                           method, &G[k][l],
                                            &S[k][l]);
         }
     for (l = 0; l < FS__GROUP; l++) {
@@ -349,8 +361,6 @@ ATTR static void fs__onehot_group_##SUFFIX(                                     
     FS__GROUP_CASE(FS_M_BASELINE, 0)                                                \
     FS__GROUP_CASE(FS_M_RLOO, 1)                                                    \
     FS__GROUP_CASE(FS_M_RLOO, 0)                                                    \
-    FS__GROUP_CASE(FS_M_CV, 1)                                                      \
-    FS__GROUP_CASE(FS_M_CV, 0)                                                      \
     }                                                                               \
 }
 

@@ -435,4 +435,18 @@ static inline void fs_merge_score_rows(double *tot, const double *a, ptrdiff_t P
     }
 }
 
+/* Numbers in one row of the cross-fitted score kind (FS_CV_FOLDS score rows). */
+static inline ptrdiff_t fs_folds_row_width(ptrdiff_t P)
+{
+    return FS_CV_FOLDS * fs_score_row_width(P);
+}
+
+/* Fold the cross-fitted row a into tot: each fold's score row on its own. */
+static inline void fs_merge_fold_rows(double *tot, const double *a, ptrdiff_t P)
+{
+    ptrdiff_t k, w = fs_score_row_width(P);
+    for (k = 0; k < FS_CV_FOLDS; k++)
+        fs_merge_score_rows(tot + k * w, a + k * w, P);
+}
+
 #endif

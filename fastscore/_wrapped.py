@@ -184,6 +184,14 @@ class GroupedPlan(WrappedPlan):
         heads are equal: the joint row keeps the first.
         """
         S = np.asarray(sums)
+        folds = getattr(kind, "folds", None)
+        if folds:   # cv's rows: one score row per fold, side by side, each regrouped
+            S = S.reshape(S.shape[0], folds, -1)
+            return np.ascontiguousarray(np.concatenate(
+                [self._rows(S[:, k], kind) for k in range(folds)], axis=1))
+        return self._rows(S, kind)
+
+    def _rows(self, S, kind):
         H, W = _moments.HEAD_WIDTH, len(kind.block)
         B, G, P = self.batch_size, self.group, self.base.score_size
         S = S.reshape(B, G, S.shape[-1])
@@ -676,7 +684,7 @@ class Backend:
         base = plan.base
         if not isinstance(base, _Plan) or base.counted or base.family.event != "scalar" \
                 or base.family.f_input is not None or kind.name not in ("score", "pathwise") \
-                or kind.slot not in base.family.slots:
+                or getattr(kind, "folds", None) or kind.slot not in base.family.slots:
             return False
         if not pf.inline:
             return False
@@ -701,8 +709,12 @@ class Backend:
                 for lo in range(0, _rows_of(x), rows if wave == 1 else _rows_of(x)):
                     fx, terms = kind.wave_terms(plan, pf, _slice(x, lo, lo + rows), self.name,
                                                 aux.rows(lo, lo + rows))
-                    state = _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state,
-                                                       kind.block)
+                    if getattr(kind, "folds", None):   # cv's cross-fitted rows
+                        state = _moments.fold_sums_from_samples(
+                            fx, terms, CHUNK_SIZE, state, c0 * CHUNK_SIZE + lo)
+                    else:
+                        state = _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state,
+                                                           kind.block)
                 if progress is not None:
                     progress(c1 - chunk_start, n_chunks - chunk_start)
         return state

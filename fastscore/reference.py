@@ -68,6 +68,10 @@ def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, st
             x3 = sample(plan, n, key, chunk_start)
             V = plan.support.size
             idx = x3[:, :, 0].astype(np.int64)
+            if kind.folds:  # counts per fold: fold k at [k V, (k + 1) V)
+                fold = (chunk_start * CHUNK_SIZE + np.arange(idx.shape[0])) % kind.folds
+                idx = idx + (fold * V)[:, None]
+                V = V * kind.folds
             counts = np.stack([np.bincount(idx[:, b], minlength=V)
                                for b in range(plan.batch_size)]).astype(np.int64)
             return counts if state is None else state + counts
@@ -88,6 +92,9 @@ def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, st
             seen = plan.f_input(x3) if plan.f_input is not None else x3
             fx = pf.values(seen, plan, "reference")
             terms = kind.terms(plan, pf, x3, "reference", seen)
+        if kind.folds:
+            return _moments.fold_sums_from_samples(fx, terms, CHUNK_SIZE, state,
+                                                   chunk_start * CHUNK_SIZE)
         return _moments.sums_from_samples(fx, terms, CHUNK_SIZE, state, kind.block)
 
 

@@ -8,8 +8,10 @@ explained in its commit.
 
 Cases: every family of cases.py (batch of 2) x method (plain, baseline,
 rloo, cv) x f kind (built-in, Python, LowLevelCallable) x backend, on two
-chunks (so chunk merges are pinned too); precision-target runs; samples and
-scores of every family (as SHA-256 of their bytes); estimate_from_samples.
+chunks (so chunk merges are pinned too); the other estimator kinds
+(pathwise, measure, concrete, rebar, arm, disarm) with the built-in f on
+every family that takes them, both backends; precision-target runs; samples
+and scores of every family (as SHA-256 of their bytes); estimate_from_samples.
 """
 
 import ctypes
@@ -110,6 +112,42 @@ def estimate_cases():
                     fs.estimate_from_samples(d, x, fx, method=method))
             return rec
         out.append(("samples %s" % name, samples))
+    return out + kind_cases()
+
+
+#: The estimator kinds beside the score function, with their options.
+OTHER_KINDS = {"pathwise": {}, "measure": {}, "concrete": {"temperature": 0.5}, "rebar": {},
+               "arm": {}, "disarm": {}}
+
+
+def _takes(name, estimator):
+    """Whether family ``name`` takes ``estimator`` (a tiny run on the reference backend)."""
+    import warnings
+    d = cases.make(name, batch=True)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            fs.estimate(d, cases.builtin_f(d), 2, rng=0, estimator=estimator,
+                        backend="reference", **OTHER_KINDS[estimator])
+    except (NotImplementedError, ValueError, TypeError):
+        return False
+    return True
+
+
+def kind_cases():
+    """(case id, thunk) of the other estimator kinds on every family that takes them."""
+    out = []
+    for name in PINNED_NAMES:
+        for estimator, opts in OTHER_KINDS.items():
+            if not _takes(name, estimator):
+                continue
+            for backend in BACKENDS:
+                def thunk(name=name, estimator=estimator, opts=opts, backend=backend):
+                    d = cases.make(name, batch=True)
+                    rec = _record(fs.estimate(d, cases.builtin_f(d), N, rng=11,
+                                              estimator=estimator, backend=backend, **opts))
+                    return rec
+                out.append(("kind %s %s %s" % (estimator, name, backend), thunk))
     return out
 
 

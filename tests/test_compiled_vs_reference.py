@@ -238,7 +238,10 @@ def test_from_samples_bernoulli_logits_matches_formula(assert_close):
     loo = (fx.sum(0) - fx) / (n - 1)
     terms = (fx - loo) * s
     assert_close(rloo.grad["logits"], terms.mean(0), 1e-10)
-    assert_close(rloo.stderr["logits"], terms.std(0, ddof=1) / np.sqrt(n), 1e-8)
+    # the unbiased variance of the U-statistic: E[t_i t_k] = theta^2 (1 + 1/(n-1)^2)
+    m2, U = (terms * terms).mean(0), terms.mean(0)
+    var = ((n - 1) * m2 - (n - 2) * U * U) / (n * n - 2 * n + 2)
+    assert_close(rloo.stderr["logits"], np.sqrt(var), 1e-8)
 
 
 @pytest.mark.parametrize("name", ["Categorical(logits)", "Normal", "Dirichlet"])

@@ -117,6 +117,29 @@ def test_baseline_method_uses_the_baseline():
         np.testing.assert_allclose(est.grad[k], ((x * x - b) * s[k]).mean(axis=0), rtol=1e-9)
 
 
+def _cv_terms(f, s):
+    """cv's cross-fitted terms written out: sample i in fold i mod 7, fold k's baseline
+    sum f s^2 / sum s^2 over folds k+1, k+2, k+3 (mod 7); f (n, ...) broadcasting to s."""
+    n = s.shape[0]
+    fold = np.arange(n) % 7
+    t = np.empty(np.broadcast_shapes(np.shape(f), s.shape))
+    f = np.broadcast_to(f, t.shape)
+    for k in range(7):
+        use = np.isin(fold, [(k + r) % 7 for r in (1, 2, 3)])
+        b = (f[use] * s[use] ** 2).sum(axis=0) / (s[use] ** 2).sum(axis=0)
+        t[fold == k] = (f[fold == k] - b) * s[fold == k]
+    return t
+
+
+def _stderr(method, t):
+    """The method's standard error from its terms t (n, ...)."""
+    n = t.shape[0]
+    if method == "rloo":  # unbiased for the correlated rloo terms
+        m2, g = (t * t).mean(axis=0), t.mean(axis=0)
+        return np.sqrt(((n - 1) * m2 - (n - 2) * g * g) / (n * n - 2 * n + 2))
+    return t.std(axis=0, ddof=1) / np.sqrt(n)
+
+
 def test_estimators_match_their_formulas_on_samples():
     """The finish, checked against the estimators written out directly in NumPy."""
     d = make("Normal", batch=True)
@@ -131,14 +154,13 @@ def test_estimators_match_their_formulas_on_samples():
             "baseline": (fx - 0.4) * sk,
             # f_i minus the mean of the other n - 1 values of f
             "rloo": (fx - (fx.sum(axis=0) - fx) / (n - 1)) * sk,
-            "cv": (fx - (fx * sk ** 2).sum(axis=0) / (sk ** 2).sum(axis=0)) * sk,
+            "cv": _cv_terms(fx, sk),
         }
         for method, t in terms.items():
             kw = {"baseline": 0.4} if method == "baseline" else {}
             est = fs.estimate_from_samples(d, x, fx, method=method, **kw)
             np.testing.assert_allclose(est.grad[k], t.mean(axis=0), rtol=1e-9)
-            np.testing.assert_allclose(est.stderr[k], t.std(axis=0, ddof=1) / np.sqrt(n),
-                                       rtol=1e-7)
+            np.testing.assert_allclose(est.stderr[k], _stderr(method, t), rtol=1e-7)
     est = fs.estimate_from_samples(d, x, fx)
     np.testing.assert_allclose(est.value, fx.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(est.value_stderr, fx.std(axis=0, ddof=1) / np.sqrt(n), rtol=1e-9)
@@ -161,14 +183,14 @@ def test_counted_estimates_match_their_formulas_on_samples(param):
         "plain": f3 * sk,
         "baseline": (f3 - 0.3) * sk,
         "rloo": (f3 - (fx.sum(axis=0) - fx)[:, :, None] / (n - 1)) * sk,
-        "cv": (f3 - (f3 * sk ** 2).sum(axis=0) / (sk ** 2).sum(axis=0)) * sk,
+        "cv": _cv_terms(f3, sk),
     }
     for method, t in terms.items():
         kw = {"baseline": 0.3} if method == "baseline" else {}
         est = fs.estimate(d, fs.fn.table(r), n, rng=5, method=method, **kw)
         np.testing.assert_allclose(est.grad[param], t.mean(axis=0), rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(est.stderr[param], t.std(axis=0, ddof=1) / np.sqrt(n),
-                                   rtol=1e-7, atol=1e-12)
+        np.testing.assert_allclose(est.stderr[param], _stderr(method, t), rtol=1e-7,
+                                   atol=1e-12)
         np.testing.assert_allclose(est.value, fx.mean(axis=0), rtol=1e-12)
         np.testing.assert_allclose(est.value_stderr, fx.std(axis=0, ddof=1) / np.sqrt(n),
                                    rtol=1e-9)
