@@ -36,7 +36,7 @@ __all__ = [
 #: numpy's largest Poisson rate (its samples are int64): 2**63 - 1 - 10 sqrt(2**63 - 1).
 POISSON_LAM_MAX = float(np.iinfo(np.int64).max) - math.sqrt(float(np.iinfo(np.int64).max)) * 10
 #: The largest event (Dirichlet K, MultivariateNormal D): the kernels draw a
-#: block of events into a fixed stack buffer of 4096 doubles.
+#: block of events into a fixed buffer of 4096 doubles.
 MAX_EVENT_SIZE = 2048
 #: Geometric probs below this draw samples beyond the int64 range.
 GEOMETRIC_MIN_PROBS = 1e-16
@@ -359,7 +359,8 @@ def _short(a):
 
 
 def _integers(x3):
-    return (x3 >= 0) & (np.floor(x3) == x3)
+    """Non-negative integers: finite ones (inf is no count, and its score is inf)."""
+    return (x3 >= 0) & (np.floor(x3) == x3) & np.isfinite(x3)
 
 
 class Normal(_ScalarFamily):
@@ -993,7 +994,8 @@ class Beta(_ScalarFamily):
         return gen.beta(c["concentration1"], c["concentration0"], size=m)[:, None]
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (x3 <= 1)
+        # the open interval: log x or log(1 - x) is -inf at 0 and 1
+        return (x3 > 0) & (x3 < 1)
 
     def _score_numpy(self, x3):
         plan = self.plan()
@@ -1520,7 +1522,9 @@ class Dirichlet(Distribution):
         return _logspace.log_of(v3) + self.plan().const("digamma_sum_minus_digamma")[None]
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
+        # the open simplex: every x_k > 0 (log x_k is -inf at 0); an x_k of
+        # exactly 1 is a rounded point whose other coordinates are tiny but > 0
+        return (x3 > 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
 
     def _score_numpy(self, x3):
         with np.errstate(divide="ignore"):

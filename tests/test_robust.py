@@ -1,0 +1,43 @@
+"""Bad input and edge cases of issue 24 (items 3, 6, 7, 8, 9, 10): a clear error
+naming the parameter and the rule, or the same finite answer on both backends."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+import fastscore as fs
+
+BACKENDS = ["compiled", "reference"]
+
+
+# -- item 6: support checks --------------------------------------------------
+@pytest.mark.parametrize("dist", [fs.Poisson(3.0), fs.Geometric(probs=0.3),
+                                  fs.Geometric(logits=0.3), fs.NegativeBinomial(2.0, probs=0.3),
+                                  fs.NegativeBinomial(2.0, logits=-0.3)], ids=repr)
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_count_families_reject_infinite_samples(dist, bad):
+    with pytest.raises(ValueError, match="outside the support"):
+        fs.score(dist, [1.0, bad])
+    with pytest.raises(ValueError, match="outside the support"):
+        fs.estimate_from_samples(dist, [1.0, bad], [1.0, 2.0])
+    assert np.all(np.isfinite(fs.score(dist, [0.0, 1.0, 7.0])[dist.param_names[0]]))
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0])
+def test_beta_rejects_the_ends_of_its_open_interval(bad):
+    d = fs.Beta(2.0, 3.0)
+    with pytest.raises(ValueError, match=r"outside the support \(0 < x < 1\)"):
+        fs.score(d, [0.5, bad])
+    with pytest.raises(ValueError, match="outside the support"):
+        fs.estimate_from_samples(d, [0.5, bad], [1.0, 2.0])
+    s = fs.score(d, [1e-300, 1.0 - 2.0 ** -53])
+    assert all(np.all(np.isfinite(v)) for v in s.values())
+
+
+@pytest.mark.parametrize("bad", [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5, 0.0]])
+def test_dirichlet_rejects_points_on_the_boundary_of_the_simplex(bad):
+    d = fs.Dirichlet(np.ones(len(bad)))
+    with pytest.raises(ValueError, match="outside the support"):
+        fs.score(d, [bad])
+    s = fs.score(fs.Dirichlet([0.5, 0.5]), [[1.0, 1e-300]])   # x_0 rounds to 1, x_1 > 0
+    assert np.all(np.isfinite(s["concentration"]))
