@@ -272,6 +272,28 @@ cdef void _accumulate_rebar(int fam, const double *c, Py_ssize_t E, const double
     row[FS_N] = row[FS_N] + <double>m
 
 
+cdef inline bint _any_nonfinite(const double *x, Py_ssize_t m) noexcept nogil:
+    """Is one of x[0..m) inf or nan?  (_rowops.h: a vectorised OR-reduced compare.)"""
+    return fs_row_nonfinite(x, m)
+
+
+cdef inline void _flag(int64_t *bad, int64_t b) noexcept nogil:
+    """Note batch element b's non-finite draw in a thread's slot (the first one)."""
+    if bad[0] == 0:
+        bad[0] = b + 1
+
+
+cdef object _raise_overflow(int64_t *bad, int count):
+    """Raise SampleOverflowError for the smallest element flagged in bad[0..count)."""
+    cdef int t
+    cdef int64_t first = 0
+    for t in range(count):
+        if bad[t] != 0 and (first == 0 or bad[t] < first):
+            first = bad[t]
+    if first != 0:
+        raise SampleOverflowError(first - 1)
+
+
 cdef inline int64_t _sample_cost(int kind, int fam, Py_ssize_t E, Py_ssize_t P) noexcept nogil:
     """Work of one sample of an estimator step, in units of a scalar draw: its
     draws, and a quarter per score or pathwise component (a fold of five sums
@@ -288,13 +310,16 @@ cdef Py_ssize_t _item_scratch(int kind, int fam, Py_ssize_t E, Py_ssize_t P) noe
 
 cdef void _inline_span(int kind, int fam, const double *cb, Py_ssize_t nc, bitgen_t *bg,
                        int64_t b, int64_t m, Py_ssize_t E, Py_ssize_t P, const FSpec *f,
-                       const FSpec *g, double *row, double *scratch) noexcept nogil:
+                       const FSpec *g, double *row, double *scratch,
+                       int64_t *bad) noexcept nogil:
     """Draw, evaluate f (and f') and accumulate the next m samples of a chunk of
     batch element b (constants cb, stream bg), block by block.
 
     A chunk's blocks start at its first sample, so a chunk cut into spans of
     whole blocks gives the same bits as one span.  ``scratch``: _item_scratch
-    doubles.
+    doubles.  A sample f would see that is not a finite double (the
+    parameters put draws beyond the float64 range) flags b in *bad and ends
+    the span: the caller raises SampleOverflowError.
     """
     cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * _values(kind, fam)), cnt, q
     cdef int64_t done = 0
@@ -326,6 +351,9 @@ cdef void _inline_span(int kind, int fam, const double *cb, Py_ssize_t nc, bitge
             src = xbuf
             if _f_input(fam, cb, xbuf, E, E, cnt, tbuf, E):
                 src = tbuf
+            if _any_nonfinite(src, cnt * E):
+                _flag(bad, b)
+                return
             _eval_f(f, src, E, cnt, b, fbuf)
             if kind == FS_KIND_SCORE:
                 _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E, acc)
@@ -339,7 +367,7 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
                        uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
                        int64_t ncr, Py_ssize_t E, Py_ssize_t P, const FSpec *f, const FSpec *g,
                        double *row, double *scratch, fs_stream *st, bitgen_t *bg, int64_t lo,
-                       int64_t span) noexcept nogil:
+                       int64_t span, int64_t *bad) noexcept nogil:
     """Samples [lo, lo + span) of item k: chunk c0 + k % ncr of batch element b0 + k // ncr.
 
     The chunk's stream is (st, bg), started at lo = 0 and kept between its
@@ -364,7 +392,9 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
         _start_stream(st, bg, key0, key1, c, b)
     if m - lo > span:
         m = lo + span
-    _inline_span(kind, fam, consts + b * nc, nc, bg, b, m - lo, E, P, f, g, row, scratch)
+    if bad[0] != 0:
+        return   # an overflow was seen: the call raises
+    _inline_span(kind, fam, consts + b * nc, nc, bg, b, m - lo, E, P, f, g, row, scratch, bad)
 
 
 cdef inline double *_arena(double **arenas, int t, Py_ssize_t size) noexcept nogil:
@@ -525,13 +555,14 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef double *tp = <double *>cnp.PyArray_DATA(tot)
     cdef double *accs = <double *>calloc(wave * stride, sizeof(double))
     cdef double **arenas = <double **>calloc(slots, sizeof(double *))
+    cdef int64_t *bad = <int64_t *>calloc(slots, sizeof(int64_t))   # per thread: overflows
     cdef fs_stream *sts = NULL
     cdef bitgen_t *bgs = NULL
     if split:
         sts = <fs_stream *>calloc(wave, sizeof(fs_stream))
         bgs = <bitgen_t *>calloc(wave, sizeof(bitgen_t))
-    if accs == NULL or arenas == NULL or (split and (sts == NULL or bgs == NULL)):
-        free(accs); free(arenas); free(sts); free(bgs)
+    if accs == NULL or arenas == NULL or bad == NULL or (split and (sts == NULL or bgs == NULL)):
+        free(accs); free(arenas); free(bad); free(sts); free(bgs)
         raise MemoryError()
     try:
         w0 = 0
@@ -548,8 +579,9 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                         _inline_item(kind, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr, E,
                                      P, f, g, accs + k * stride, _arena(arenas, t, size),
                                      &sts[k] if split else NULL, &bgs[k] if split else NULL,
-                                     lo, span)
+                                     lo, span, &bad[t])
                 lo += span
+                _raise_overflow(bad, slots)
                 PyErr_CheckSignals()
                 if progress is not None and lo < per_item:
                     progress(w0 * per_item + cnt * lo, total * per_item)
@@ -564,7 +596,7 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
             if progress is not None:
                 progress(w0, total)
     finally:
-        free(accs); free(sts); free(bgs)
+        free(accs); free(sts); free(bgs); free(bad)
         _free_arenas(arenas, slots)
     return tot
 
@@ -728,7 +760,10 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                 if kind == FS_KIND_REBAR:
                     gv = call_grad(tw[:, :m_w].reshape(2 * m_w, batch, E))
             else:
-                fv = call_f(tw[0, :m_w])
+                seen = tw[0, :m_w]
+                if not np.isfinite(seen).all():   # f would see a draw beyond float64
+                    raise SampleOverflowError(int(np.nonzero(~np.isfinite(seen))[1][0]))
+                fv = call_f(seen)
                 qstride = 0
                 if kind == FS_KIND_PATHWISE:
                     gv = call_grad(tw[0, :m_w])
@@ -804,15 +839,16 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
 cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
                      uint64_t key1, int64_t n, int64_t b, int64_t c, Py_ssize_t E,
                      double *out, Py_ssize_t row_stride, fs_stream *st, bitgen_t *bg,
-                     int64_t lo, int64_t span) noexcept nogil:
+                     int64_t lo, int64_t span, int64_t *bad) noexcept nogil:
     """Samples [lo, lo + span) of chunk c of batch element b, sample i to
     out[i * row_stride] (out: the chunk's sample 0).
 
     The chunk's stream is (st, bg), started at lo = 0 and kept between its
     spans (lo a multiple of the block size, as the estimators draw); st NULL:
-    a stream of this call (the whole chunk in one span).
+    a stream of this call (the whole chunk in one span).  A draw that is not
+    a finite double flags b in *bad (the caller raises SampleOverflowError).
     """
-    cdef int64_t m = n - c * CHUNK
+    cdef int64_t m = n - c * CHUNK, i
     cdef fs_stream own
     cdef bitgen_t own_bg
     if m > CHUNK:
@@ -826,6 +862,14 @@ cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0
     if m - lo > span:
         m = lo + span
     _draw(fam, bg, consts + b * nc, nc, E, out + lo * row_stride, row_stride, m - lo, NULL, 0)
+    if row_stride == E:
+        if _any_nonfinite(out + lo * E, (m - lo) * E):
+            _flag(bad, b)
+        return
+    for i in range(lo, m):
+        if _any_nonfinite(out + i * row_stride, E):
+            _flag(bad, b)
+            return
 
 
 def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
@@ -850,7 +894,7 @@ def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t k
     cdef int64_t cost = _draw_cost(fam, E)
     cdef int64_t span = _span_for(cost, _block_size(E)), wave
     cdef bint split = span < per_item
-    cdef int nt, slots = n_threads if n_threads > 1 else 1
+    cdef int nt, t, slots = n_threads if n_threads > 1 else 1
     cdef const double *cp = &consts[0, 0]
     out = np.empty((max(last - first, 0), batch, E), dtype=np.float64)
     if total == 0:
@@ -868,12 +912,13 @@ def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t k
     cdef double *op = &ov[0, 0, 0]
     cdef fs_stream *sts = NULL
     cdef bitgen_t *bgs = NULL
+    cdef int64_t *bad = <int64_t *>calloc(slots, sizeof(int64_t))   # per thread: overflows
     if split:
         sts = <fs_stream *>calloc(wave, sizeof(fs_stream))
         bgs = <bitgen_t *>calloc(wave, sizeof(bitgen_t))
-        if sts == NULL or bgs == NULL:
-            free(sts); free(bgs)
-            raise MemoryError()
+    if bad == NULL or (split and (sts == NULL or bgs == NULL)):
+        free(sts); free(bgs); free(bad)
+        raise MemoryError()
     try:
         w0 = 0
         while w0 < total:
@@ -883,15 +928,17 @@ def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t k
                 nt = fs_threads_for(n_threads, cnt * (span if split else per_item) * cost, cnt)
                 with nogil:
                     for k in prange(cnt, num_threads=nt, schedule="static"):
+                        t = threadid()
                         b = (w0 + k) // ncr
                         c = c0 + (w0 + k) % ncr
                         _draw_item(fam, cp, nc, key0, key1, n, b0 + b, c, E,
                                    op + ((c - c0) * CHUNK * batch + b) * E, batch * E,
                                    &sts[k] if split else NULL, &bgs[k] if split else NULL,
-                                   lo, span)
+                                   lo, span, &bad[t])
                 lo += span
+                _raise_overflow(bad, slots)
                 PyErr_CheckSignals()
             w0 += cnt
     finally:
-        free(sts); free(bgs)
+        free(sts); free(bgs); free(bad)
     return out

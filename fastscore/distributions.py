@@ -244,6 +244,26 @@ class Distribution:
     def _measure_support(self):
         return None
 
+    def _overflow_error(self, flat_index):
+        """The ValueError for a draw beyond the float64 range at batch element
+        ``flat_index`` (flat): the distribution, the element and its parameters."""
+        idx = np.unravel_index(int(flat_index), self.batch_shape) if self.batch_shape else ()
+        vals = []
+        for nm, a in list(self._fixed.items()) + list(self._differentiable.items()):
+            sl = self.plan().params.shape(nm) if nm in self._differentiable else ()
+            ev = len(sl) - len(self.batch_shape) if nm in self._differentiable else 0
+            full = np.broadcast_to(a, tuple(self.batch_shape) + tuple(a.shape[a.ndim - ev:]
+                                                                      if ev else ()))
+            vals.append("%s=%s" % (nm, _short(full[idx])))
+        where = "" if not self.batch_shape else " at batch element %s" % (tuple(
+            int(i) for i in idx),)
+        return ValueError("%s: a sample overflowed float64 (it is inf or nan)%s, with %s: "
+                          "parameters this extreme put samples beyond +-1.8e308%s"
+                          % (self._name, where, ", ".join(vals), self._overflow_rule))
+
+    #: What keeps the family's samples finite, for the message above.
+    _overflow_rule = ""
+
     # -- samples in, scores out ---------------------------------------
     def _check_support(self, x3):
         """Raise ValueError if a sample lies outside the support."""
@@ -767,6 +787,8 @@ class LogNormal(Normal):
     #: With f inline, the kernel keeps log x from the normal sampler (no log per sample).
     inline_family = "lognormal_y"
     _support_text = "(x > 0)"
+    _overflow_rule = (" (x = exp(loc + scale z) is finite for loc + scale z < log(1.8e308) "
+                      "= 709.78)")
 
     def _draw_numpy(self, gen, c, m):
         return gen.lognormal(c["loc"], c["scale"], size=m)[:, None]

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _cluster, _compiled, _finish, _moments, _threads, reference
 from ._callables import prepare, prepare_grad
+from ._errors import SampleOverflowError
 from ._kinds import KINDS, SCORE
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
@@ -456,6 +457,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             scale = max_n if need is None else int(min(max_n, max(total, need)))
         return _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged,
                      kind)
+    except SampleOverflowError as exc:
+        raise dist._overflow_error(exc.batch_index) from None
     finally:
         bar.close()
 
@@ -601,12 +604,15 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
     dist._check_drawable()
     key = key_from_rng(rng)
     plan = dist.plan()
-    if cluster is not None:
-        x3 = cluster.sample(plan, n, key)
-    elif backend == "compiled":
-        x3 = _compiled.sample(plan, n, key, nt)
-    else:
-        x3 = reference.sample(plan, n, key)
+    try:
+        if cluster is not None:
+            x3 = cluster.sample(plan, n, key)
+        elif backend == "compiled":
+            x3 = _compiled.sample(plan, n, key, nt)
+        else:
+            x3 = reference.sample(plan, n, key)
+    except SampleOverflowError as exc:
+        raise dist._overflow_error(exc.batch_index) from None
     return plan.layout.to_user(x3, (n,))
 
 

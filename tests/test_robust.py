@@ -41,3 +41,36 @@ def test_dirichlet_rejects_points_on_the_boundary_of_the_simplex(bad):
         fs.score(d, [bad])
     s = fs.score(fs.Dirichlet([0.5, 0.5]), [[1.0, 1e-300]])   # x_0 rounds to 1, x_1 > 0
     assert np.all(np.isfinite(s["concentration"]))
+
+
+# -- item 10: samples beyond the float64 range ---------------------------------
+OVERFLOW = "LogNormal: a sample overflowed float64 .* at batch element \\(1,\\), with loc=1000000000.0"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("f", [fs.fn.indicator(0.0, 1.0), fs.fn.call(1.0),
+                               lambda x: np.minimum(x, 1.0)], ids=["indicator", "call", "python"])
+def test_estimate_raises_when_samples_overflow(backend, f):
+    d = fs.LogNormal(np.array([0.0, 1e9]), 1.0)
+    with pytest.raises(ValueError, match=OVERFLOW + ".*709.78"):
+        fs.estimate(d, f, 1000, rng=0, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_estimate_pathwise_raises_when_samples_overflow(backend):
+    d = fs.LogNormal(np.array([0.0, 1e9]), 1.0)
+    with pytest.raises(ValueError, match=OVERFLOW):
+        fs.estimate(d, fs.fn.power(1), 1000, rng=0, backend=backend, estimator="pathwise")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_sample_raises_when_samples_overflow(backend, n_threads):
+    d = fs.LogNormal(np.array([0.0, 1e9]), 1.0)
+    with pytest.raises(ValueError, match=OVERFLOW):
+        fs.sample(d, 40000, rng=0, backend=backend, n_threads=n_threads)
+    big = fs.Normal(np.array([0.0, 1.7e308]), 1e307)   # loc + scale z overflows for z > 1
+    with pytest.raises(ValueError, match="Normal: a sample overflowed float64"):
+        fs.sample(big, 100, rng=0, backend=backend, n_threads=n_threads)
+    x = fs.sample(fs.LogNormal(700.0, 1.0), 1000, rng=0, backend=backend)   # finite: no error
+    assert np.all(np.isfinite(x))
