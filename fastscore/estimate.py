@@ -409,7 +409,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         max_n = _check_n(max_n, minimum=2)
         if max_n < n:
             raise ValueError("max_n (%d) must be >= n (%d)" % (max_n, n))
-    if kind.name == "measure" and plan.measure_coef is not None:
+    if kind.name == "measure" and plan.measure_coef is not None and plan.batch_size:
         missing = np.isnan(plan.measure_coef).all(axis=0)
         if missing.any():
             names = [nm for nm, gone in zip(_component_names(plan), missing) if gone]
@@ -420,6 +420,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()
     key = key_from_rng(rng)
+    if plan.batch_size == 0:
+        return _empty_estimate(plan, method, n, key, kind, targets)
     impl = _compiled if backend == "compiled" else reference
     if cluster is not None:
         impl = cluster
@@ -461,6 +463,20 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         raise dist._overflow_error(exc.batch_index) from None
     finally:
         bar.close()
+
+
+def _empty_estimate(plan, method, n, key, kind, targets):
+    """The Estimate of an empty batch (a batch_shape with a 0), numpy's convention:
+    arrays of the right shapes with no elements, on every backend; f is never called."""
+    P = plan.score_size
+    empty = plan.params.split(np.zeros((0, P)))
+    info = {k: v for k, v in kind.settings.items()}
+    if kind.name == "rebar":
+        info["eta"] = plan.params.split(np.zeros((0, P)))
+        info["temperature"] = plan.params.split(np.zeros((0, P)))
+    return Estimate(np.zeros(plan.batch_shape), np.zeros(plan.batch_shape), empty,
+                    plan.params.split(np.zeros((0, P))), n, method, key,
+                    True if targets else None, kind.name, info)
 
 
 def _check_estimator(estimator):
@@ -605,7 +621,9 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
     key = key_from_rng(rng)
     plan = dist.plan()
     try:
-        if cluster is not None:
+        if plan.batch_size == 0:   # an empty batch: numpy's convention, on every backend
+            x3 = np.zeros((n, 0, plan.E))
+        elif cluster is not None:
             x3 = cluster.sample(plan, n, key)
         elif backend == "compiled":
             x3 = _compiled.sample(plan, n, key, nt)

@@ -74,3 +74,62 @@ def test_sample_raises_when_samples_overflow(backend, n_threads):
         fs.sample(big, 100, rng=0, backend=backend, n_threads=n_threads)
     x = fs.sample(fs.LogNormal(700.0, 1.0), 1000, rng=0, backend=backend)   # finite: no error
     assert np.all(np.isfinite(x))
+
+
+# -- item 7: an empty batch ----------------------------------------------------
+EMPTY = [
+    (fs.Normal(np.zeros(0), 1.0), fs.fn.power(2)),
+    (fs.Bernoulli(logits=np.zeros(0)), fs.fn.table([1.0, 2.0])),
+    (fs.Categorical(logits=np.zeros((0, 3))), fs.fn.table([1.0, 2.0, 3.0])),
+    (fs.Poisson(np.ones((2, 0))), fs.fn.power(1)),
+    (fs.MultivariateNormal(np.zeros((0, 2)), np.eye(2)), fs.fn.linear(1.0)),
+    (fs.Dirichlet(np.ones((0, 3))), fs.fn.linear(1.0)),
+]
+
+
+def _shapes(est):
+    return (est.value.shape, est.value_stderr.shape,
+            {k: v.shape for k, v in est.grad.items()}, {k: v.shape for k, v in est.stderr.items()})
+
+
+@pytest.mark.parametrize("dist,f", EMPTY, ids=lambda v: repr(v)[:40])
+def test_an_empty_batch_gives_empty_results_on_both_backends(dist, f):
+    B, ev = tuple(dist.batch_shape), tuple(dist.event_shape)
+    seen = []
+
+    def python_f(x):
+        seen.append(x.shape)
+        return np.zeros(x.shape[:1 + len(B)])
+
+    want = None
+    for backend in BACKENDS:
+        for ff in (f, python_f):
+            for method in ("plain", "rloo"):
+                est = fs.estimate(dist, ff, 100, rng=0, backend=backend, method=method)
+                got = _shapes(est)
+                assert got[0] == B and got[1] == B
+                for name in dist.param_names:
+                    assert got[2][name] == dist.param_shape(name) == got[3][name]
+                assert want is None or got == want
+                want = got
+        x = fs.sample(dist, 5, rng=0, backend=backend)
+        assert x.shape == (5,) + B + ev
+        assert x.dtype == (np.int64 if dist.integer_valued else np.float64)
+    assert seen == []   # f is not called on no samples
+    s = fs.score(dist, np.zeros((4,) + B + ev))
+    assert {k: v.shape for k, v in s.items()} == {
+        k: (4,) + dist.param_shape(k) for k in dist.param_names}
+    est = fs.estimate_from_samples(dist, np.zeros((4,) + B + ev), np.zeros((4,) + B))
+    assert _shapes(est) == want
+
+
+def test_an_empty_batch_with_a_precision_target_and_other_estimators():
+    d = fs.Normal(np.zeros(0), 1.0)
+    est = fs.estimate(d, fs.fn.power(2), 100, rng=0, rtol=0.1)
+    assert est.value.shape == (0,) and est.converged
+    est = fs.estimate(d, fs.fn.power(2), 100, rng=0, estimator="pathwise")
+    assert est.grad["scale"].shape == (0,)
+    b = fs.Bernoulli(logits=np.zeros((3, 0)))
+    for estimator in ("arm", "disarm", "measure"):   # (no warning about missing derivatives)
+        assert fs.estimate(b, fs.fn.power(1), 100, rng=0, estimator=estimator).grad[
+            "logits"].shape == (3, 0)
