@@ -601,6 +601,18 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     return tot
 
 
+cdef bint fs_fresh_windows = True
+
+
+def set_fresh_windows(bint on):
+    """Whether run_python hands f a fresh array every window (the default) or
+    reuses one; returns the previous choice (for the benchmark of item 9)."""
+    global fs_fresh_windows
+    cdef bint was = fs_fresh_windows
+    fs_fresh_windows = on
+    return was
+
+
 def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t E, Py_ssize_t P, call_f, call_grad, int n_threads,
                int64_t budget, progress=None, int64_t chunk_start=0, start=None,
@@ -692,6 +704,17 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
         s0 = c0 * CHUNK
         while s0 < s_end:
             m_w = s_end - s0 if s_end - s0 < window else window
+            if s0 > c0 * CHUNK and fs_fresh_windows:
+                # Fresh arrays for every window after the first: a Python f that
+                # keeps its (read-only) argument keeps that window's samples,
+                # never finds them overwritten by the next window's.
+                xw = np.empty((Qv, window, batch, E), dtype=np.float64)
+                xv = xw
+                if transform or kind == FS_KIND_REBAR:
+                    tw = np.empty((Qv, window, batch, E), dtype=np.float64)
+                else:
+                    tw = xw
+                tv = tw
             # Plan the items of this window: item (b, k) covers chunk c, offset off.
             for b in range(batch):
                 for k in range(cpw):
@@ -761,7 +784,8 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                     gv = call_grad(tw[:, :m_w].reshape(2 * m_w, batch, E))
             else:
                 seen = tw[0, :m_w]
-                if not np.isfinite(seen).all():   # f would see a draw beyond float64
+                if fs_row_nonfinite(&tv[0, 0, 0, 0], m_w * batch * E):
+                    # f would see a draw beyond float64
                     raise SampleOverflowError(int(np.nonzero(~np.isfinite(seen))[1][0]))
                 fv = call_f(seen)
                 qstride = 0

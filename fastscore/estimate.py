@@ -269,6 +269,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     f : callable, scipy.LowLevelCallable, numba cfunc or fastscore.fn built-in
         A Python callable is called with arrays of samples of shape
         (m, *batch_shape, *event_shape) and must return (m, *batch_shape).
+        Its argument is read-only (the kernels score those very samples
+        after f returns) and is f's to keep: every wave of samples is a fresh
+        array, never overwritten by the next wave.
         A LowLevelCallable is called per sample without the GIL, with signature
         ``double(double)`` or ``double(const double *x, intptr_t event_size,
         intptr_t batch_index, void *user_data)``; it must be thread-safe.

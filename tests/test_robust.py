@@ -133,3 +133,25 @@ def test_an_empty_batch_with_a_precision_target_and_other_estimators():
     for estimator in ("arm", "disarm", "measure"):   # (no warning about missing derivatives)
         assert fs.estimate(b, fs.fn.power(1), 100, rng=0, estimator=estimator).grad[
             "logits"].shape == (3, 0)
+
+
+# -- item 9: a Python f may keep its argument ----------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dist", [fs.Normal(np.zeros(3), 1.0), fs.LogNormal(0.0, 0.5),
+                                  fs.Gamma(0.5, 1.0),
+                                  fs.MultivariateNormal(np.zeros(2), np.eye(2))], ids=repr)
+def test_a_python_f_may_keep_its_argument(backend, dist):
+    kept = []
+
+    def f(x):
+        kept.append(x)
+        assert not x.flags.writeable   # the kernels score these very samples afterwards
+        y = x.reshape(x.shape[:1 + len(dist.batch_shape)] + (-1,)).sum(-1)
+        return y
+
+    n = 70 * fs.CHUNK_SIZE + 5   # more than one wave's budget (2**20 numbers)
+    fs.estimate(dist, f, n, rng=3, backend=backend)
+    if backend == "compiled":
+        assert len(kept) > 1   # several waves (the 8 MiB budget)
+    got = np.concatenate(kept)
+    np.testing.assert_array_equal(got, fs.sample(dist, n, rng=3))
