@@ -98,9 +98,23 @@ class Distribution:
         return type(self).__name__
 
     def _as_float_array(self, name, value):
+        if type(value).__module__.split(".")[0] in ("torch", "jax", "jaxlib", "tensorflow"):
+            lib = type(value).__module__.split(".")[0]
+            bridge = {"torch": "fastscore.torch", "jax": "fastscore.jax",
+                      "jaxlib": "fastscore.jax"}.get(lib)
+            try:
+                arr = np.asarray(value)
+            except Exception as exc:
+                raise TypeError("%s: parameter %r is a %s.%s, which fastscore's distributions "
+                                "do not take (%s); pass a NumPy array (e.g. "
+                                "t.detach().cpu().numpy()), or use %s, whose gradients flow "
+                                "back to %s"
+                                % (self._name, name, type(value).__module__,
+                                   type(value).__name__, exc, bridge or "NumPy arrays",
+                                   lib)) from None
         try:
             arr = np.asarray(value)
-        except Exception as exc:  # pragma: no cover - exotic array-likes
+        except Exception as exc:  # exotic array-likes
             raise TypeError("%s: parameter %r could not be read as an array: %s"
                             % (self._name, name, exc)) from None
         if arr.dtype.kind not in "biuf":

@@ -130,6 +130,26 @@ def _batch_index(plan, b):
     return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
 
 
+#: What each estimator kind's per-sample terms are, for the messages of _wrap.
+_TERMS = {"pathwise": "f'(x) dx/dtheta", "measure": "f(x+) - f(x-)",
+          "arm": "ARM's f(x+) - f(x-) times its weight",
+          "disarm": "DisARM's f(x+) - f(x-) times its weight",
+          "concrete": "f'(y) dy/dtheta at the relaxed samples y",
+          "rebar": "REBAR's score and control-variate terms"}
+
+
+class Gradients(dict):
+    """A dict of gradients (or standard errors) by parameter name, whose
+    missing keys say which parameters there are: a gradient is taken only
+    with respect to the parameters passed (``Bernoulli(logits=...)`` has
+    ``grad["logits"]``, not ``grad["probs"]``)."""
+
+    def __missing__(self, key):
+        raise KeyError("%r: no gradient for it; gradients are taken with respect to the "
+                       "parameters passed to the distribution, here %s"
+                       % (key, ", ".join(repr(k) for k in self) or "none"))
+
+
 def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None,
           kind=SCORE, one_sample=False):
     """Check non-finite rows against nan_policy and build the Estimate.
@@ -153,10 +173,9 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
             msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
         elif not np.isfinite(row[_moments.SUM_DD]):
             msg = "the variance of f overflows double precision for %s" % where
-        elif kind is not SCORE:
+        elif kind.name != "score":
             msg = ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
-                   "precision for %s" % (kind.name, "f'(x) dx/dtheta" if kind.name == "pathwise"
-                                          else "f(x+) - f(x-)", where))
+                   "precision for %s" % (kind.name, _TERMS.get(kind.name, "its terms"), where))
         else:
             msg = ("the score, or f times the score, is not finite or overflows double "
                    "precision for %s: the parameters are too extreme for float64 (e.g. a "
@@ -174,8 +193,8 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
     if kind.name == "rebar":
         info["eta"] = plan.params.split(kind.eta_used)
         info["temperature"] = plan.params.split(kind.temperature_used)
-    return Estimate(value, value_stderr, plan.params.split(g), plan.params.split(se), n, method,
-                    key, converged, kind.name, info)
+    return Estimate(value, value_stderr, Gradients(plan.params.split(g)),
+                    Gradients(plan.params.split(se)), n, method, key, converged, kind.name, info)
 
 
 def _check_target(name, value):
@@ -472,13 +491,13 @@ def _empty_estimate(plan, method, n, key, kind, targets):
     """The Estimate of an empty batch (a batch_shape with a 0), numpy's convention:
     arrays of the right shapes with no elements, on every backend; f is never called."""
     P = plan.score_size
-    empty = plan.params.split(np.zeros((0, P)))
+    empty = Gradients(plan.params.split(np.zeros((0, P))))
     info = {k: v for k, v in kind.settings.items()}
     if kind.name == "rebar":
         info["eta"] = plan.params.split(np.zeros((0, P)))
         info["temperature"] = plan.params.split(np.zeros((0, P)))
     return Estimate(np.zeros(plan.batch_shape), np.zeros(plan.batch_shape), empty,
-                    plan.params.split(np.zeros((0, P))), n, method, key,
+                    Gradients(plan.params.split(np.zeros((0, P)))), n, method, key,
                     True if targets else None, kind.name, info)
 
 
@@ -702,6 +721,9 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
         raise ValueError("x must have shape (n, *batch_shape, *event_shape) = (n, %s); got %s"
                          % (", ".join(map(str, tuple(dist.batch_shape) + tuple(dist.event_shape))),
                             np.shape(x)))
+    if lead[0] == 0:
+        raise ValueError("x has no samples (its first axis, the samples, has length 0): "
+                         "estimate_from_samples needs at least one sample per batch element")
     n = _check_n(lead[0], minimum=1)
     if n == 1 and method in ("rloo", "cv"):
         raise ValueError("method=%r needs n >= 2 samples per batch element (its baseline comes "

@@ -1,6 +1,8 @@
 """Bad input and edge cases of issue 24 (items 3, 6, 7, 8, 9, 10): a clear error
 naming the parameter and the rule, or the same finite answer on both backends."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import special
@@ -155,3 +157,62 @@ def test_a_python_f_may_keep_its_argument(backend, dist):
         assert len(kept) > 1   # several waves (the 8 MiB budget)
     got = np.concatenate(kept)
     np.testing.assert_array_equal(got, fs.sample(dist, n, rng=3))
+
+
+# -- item 8: messages ----------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_score_estimators_overflow_message_describes_the_score(backend):
+    with pytest.raises(ValueError) as info:
+        fs.estimate(fs.Normal(0.0, 1e-170), fs.fn.power(2), 100, rng=0, backend=backend)
+    assert "the score, or f times the score, is not finite" in str(info.value)
+    assert "f(x+)" not in str(info.value)
+
+
+@pytest.mark.parametrize("make,exc,words", [
+    (lambda: fs.fn.table([[1.0, 2.0], [3.0]]), ValueError, "table: values must be a rectangular"),
+    (lambda: fs.fn.table(["a", "b"]), TypeError, "table: values must be real numbers"),
+    (lambda: fs.fn.table([1j, 2.0]), TypeError, "table: values must be real numbers, got dtype "
+                                                "complex"),
+    (lambda: fs.fn.linear([[1.0], [2.0, 3.0]]), ValueError, "linear: a must be a rectangular"),
+    (lambda: fs.fn.linear("ab"), TypeError, "linear: a must be real numbers"),
+    (lambda: fs.fn.linear([1j, 2.0]), TypeError, "linear: a must be real numbers, got dtype "
+                                                 "complex"),
+])
+def test_builtin_f_arguments_are_checked_in_our_words(make, exc, words):
+    with pytest.raises(exc, match=words):
+        make()
+
+
+def test_estimate_from_samples_with_no_rows_says_so():
+    with pytest.raises(ValueError, match="x has no samples .* at least one sample"):
+        fs.estimate_from_samples(fs.Normal(0.0, 1.0), np.zeros(0), np.zeros(0))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_gradient_not_taken_names_the_parameters_that_were(backend):
+    est = fs.estimate(fs.Bernoulli(logits=0.3), fs.fn.table([0.0, 1.0]), 100, rng=0,
+                      backend=backend)
+    with pytest.raises(KeyError, match="'probs': no gradient .* here 'logits'"):
+        est.grad["probs"]
+    with pytest.raises(KeyError, match="'probs'"):
+        est.stderr["probs"]
+    assert dict(est.grad).keys() == {"logits"} and est.grad.get("probs") is None
+
+
+def test_a_torch_tensor_parameter_points_to_fastscore_torch():
+    class Tensor:   # what a torch tensor needing grad does under np.asarray
+        __module__ = "torch"
+
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad.")
+
+    with pytest.raises(TypeError, match="parameter 'loc' is a torch.Tensor.*fastscore.torch"):
+        fs.Normal(Tensor(), 1.0)
+
+
+@pytest.mark.parametrize("f", [lambda x: 1.0 if x > 0 else 0.0, lambda x: math.exp(x),
+                               lambda x: max(x, 0.0)], ids=["if", "math.exp", "max"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_non_vectorised_f_gets_a_hint(f, backend):
+    with pytest.raises((ValueError, TypeError), match="whole array of samples.*np.where"):
+        fs.estimate(fs.Normal(np.zeros(2), 1.0), f, 100, rng=0, backend=backend)
