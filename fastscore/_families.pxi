@@ -257,7 +257,13 @@ cdef inline double binomial_logits_draw(bitgen_t *bg, const double *c, Py_ssize_
 
 
 cdef inline void binomial_logits_score(const double *c, double x, double *s) noexcept nogil:
-    s[0] = x - c[BINOMIAL_LOGITS_TOTAL_COUNT] * c[BINOMIAL_LOGITS_PROBS]
+    # x - N p; where p > 1/2 as (x - N) + N q, q = sigmoid(-logits) (1 - p has lost
+    # q's digits when p is near 1: logits = 40 gives p = 1 exactly)
+    cdef double N = c[BINOMIAL_LOGITS_TOTAL_COUNT]
+    if c[BINOMIAL_LOGITS_PROBS] > 0.5:
+        s[0] = (x - N) + N * c[BINOMIAL_LOGITS_Q]
+    else:
+        s[0] = x - N * c[BINOMIAL_LOGITS_PROBS]
 
 
 cdef inline double geometric_probs_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,

@@ -577,6 +577,8 @@ class Bernoulli(_ProbsOrLogits, Distribution):
         self.batch_shape = a.shape
         self.event_shape = ()
         self.probs = a if self._by == "probs" else special.expit(a)
+        # 1 - p from the logits: p rounds to 1 above logits of ~37, 1 - p to 0
+        self._q = None if self._by == "probs" else special.expit(-a)
 
     def _constants(self):
         return {"probs": self.probs.reshape(-1)}
@@ -594,7 +596,10 @@ class Bernoulli(_ProbsOrLogits, Distribution):
         x = x3[:, :, 0]
         p = self.probs.reshape(1, -1)
         if self._by == "logits":
-            return (x - p)[:, :, None]
+            # x - p; at x = 1 where p > 1/2 that is q = sigmoid(-logits), computed as
+            # such: 1 - p has lost all of q's digits that p could not hold
+            q = self._q.reshape(1, -1)
+            return np.where((x == 1) & (p > 0.5), q, x - p)[:, :, None]
         with np.errstate(divide="ignore"):
             return np.where(x == 1, 1.0 / p, -1.0 / (1.0 - p))[:, :, None]
 
@@ -709,6 +714,10 @@ class Categorical(_ProbsOrLogits, Distribution):
         K = self.num_categories
         p = np.ascontiguousarray(self.probs.reshape(-1, K))
         if self._by == "logits":
+            if (p > 1.0 - 2.0 ** -20).any():
+                # the one-hot finish scores [v = k] - p_k, which loses 1 - p_k's digits
+                # when p_k is this near 1: the general path uses _score_numpy instead
+                return None
             return None, p
         raw = np.broadcast_to(self._differentiable["probs"],
                               tuple(self.batch_shape) + (K,)).reshape(-1, K)
@@ -741,11 +750,24 @@ class Categorical(_ProbsOrLogits, Distribution):
         onehot = (x[:, :, None] == np.arange(K)).astype(np.float64)
         p = self.probs.reshape(1, -1, K)
         if self._by == "logits":
-            return onehot - p
+            # [x = k] - p_k; at x = k where p_k > 1/2 that is the sum of the other
+            # categories' probabilities, summed as such (1 - p_k loses them)
+            return np.where((onehot > 0) & (p > 0.5), self._rest().reshape(1, -1, K),
+                            onehot - p)
         raw = self._differentiable["probs"]
         raw = np.broadcast_to(raw, tuple(self.batch_shape) + (K,)).reshape(1, -1, K)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(onehot > 0, 1.0 / raw, 0.0) - 1.0 / raw.sum(axis=-1, keepdims=True)
+
+    def _rest(self):
+        """1 - p_k as the sum of the other p_j (batch_size, K): accurate where p_k is near 1."""
+        K = self.num_categories
+        p = self.probs.reshape(-1, K)
+        zero = np.zeros((p.shape[0], 1))
+        before = np.concatenate([zero, np.cumsum(p, axis=-1)[:, :-1]], axis=-1)   # j < k
+        after = np.concatenate([np.cumsum(p[:, ::-1], axis=-1)[:, ::-1][:, 1:], zero],
+                               axis=-1)                                          # j > k
+        return np.where(p > 0.5, before + after, 1.0 - p)
 
     def _log_prob(self, x3):
         K = self.num_categories
@@ -1267,7 +1289,10 @@ class Binomial(_ProbsOrLogits, Distribution):
         x = x3[:, :, 0]
         N = plan.const("total_count")
         if self._by == "logits":
-            return (x - N * plan.const("probs"))[:, :, None]
+            # x - N p; where p > 1/2 as (x - N) + N q (binomial_logits_score): 1 - p
+            # has lost q's digits when p is near 1
+            p, q = plan.const("probs"), plan.const("q")
+            return np.where(p > 0.5, (x - N) + N * q, x - N * p)[:, :, None]
         # x / p and (n - x) / (1 - p) are 0 where their numerator is (at p = 0 or 1)
         with np.errstate(invalid="ignore"):
             return (np.where(x > 0, x * plan.const("inv_p"), 0.0)

@@ -216,3 +216,42 @@ def test_a_torch_tensor_parameter_points_to_fastscore_torch():
 def test_a_non_vectorised_f_gets_a_hint(f, backend):
     with pytest.raises((ValueError, TypeError), match="whole array of samples.*np.where"):
         fs.estimate(fs.Normal(np.zeros(2), 1.0), f, 100, rng=0, backend=backend)
+
+
+# -- item 3 (its logits part): scores accurate for large |logits| ---------------
+@pytest.mark.parametrize("logit", [40.0, 700.0, -40.0, 5.0, -5.0, 0.7])
+def test_logits_scores_keep_the_digits_of_one_minus_p(logit):
+    q, p = special.expit(-logit), special.expit(logit)   # 1 - p and p, accurately
+    close = dict(rtol=1e-14, atol=0.0)
+    np.testing.assert_allclose(fs.score(fs.Bernoulli(logits=logit), [1, 0])["logits"],
+                               [q, -p], **close)
+    np.testing.assert_allclose(fs.score(fs.Binomial(7, logits=logit), [7, 0])["logits"],
+                               [7 * q, -7 * p], **close)
+    if logit > -36.0:   # Geometric needs probs >= 1e-16
+        np.testing.assert_allclose(fs.score(fs.Geometric(logits=logit), [0])["logits"], [q],
+                                   **close)
+    # Categorical(logits=[l, 0, 0]): 1 - p_0 = 2 / (e^l + 2), the other categories' mass
+    rest = special.expit(math.log(2.0) - logit) if logit > 0 else None
+    s = fs.score(fs.Categorical(logits=[logit, 0.0, 0.0]), [0])["logits"][0]
+    if rest is not None:
+        np.testing.assert_allclose(s[0], rest, rtol=1e-12)   # softmax's own rounding
+    assert np.all(np.isfinite(s))
+
+
+@pytest.mark.parametrize("logit", [40.0, 38.0, 25.0])
+def test_logits_estimates_are_not_zero_and_agree_across_backends(logit):
+    q = special.expit(-logit)
+    d = fs.Bernoulli(logits=np.array([logit, 0.3]))
+    x, fx = np.ones((4, 2)), np.ones((4, 2))
+    g = fs.estimate_from_samples(d, x, fx).grad["logits"]
+    np.testing.assert_allclose(g[0], q, rtol=1e-14)   # was 0: 1 - p with p = 1
+    for dist, f in [(fs.Binomial(2000, logits=np.array([logit, 0.3])), fs.fn.power(1)),
+                    (fs.Binomial(5, logits=np.array([logit, 0.3])), fs.fn.power(1)),
+                    (fs.Bernoulli(logits=np.array([logit, 0.3])), fs.fn.table([1.0, 2.0])),
+                    (fs.Categorical(logits=np.array([[logit, 0.0, 0.0], [0.1, 0.2, 0.3]])),
+                     fs.fn.table([1.0, 2.0, 3.0]))]:
+        got = [fs.estimate(dist, f, 3000, rng=1, backend=b) for b in BACKENDS]
+        for name in dist.param_names:
+            np.testing.assert_allclose(got[0].grad[name], got[1].grad[name], rtol=1e-12,
+                                       atol=0.0)
+        assert got[0].grad["logits"].ravel()[0] != 0.0
