@@ -291,7 +291,7 @@ cdef object _raise_overflow(int64_t *bad, int count):
         if bad[t] != 0 and (first == 0 or bad[t] < first):
             first = bad[t]
     if first != 0:
-        raise SampleOverflowError(first - 1)
+        raise _SampleOverflowError(first - 1)
 
 
 cdef inline int64_t _sample_cost(int kind, int fam, Py_ssize_t E, Py_ssize_t P) noexcept nogil:
@@ -786,7 +786,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                 seen = tw[0, :m_w]
                 if fs_row_nonfinite(&tv[0, 0, 0, 0], m_w * batch * E):
                     # f would see a draw beyond float64
-                    raise SampleOverflowError(int(np.nonzero(~np.isfinite(seen))[1][0]))
+                    raise _SampleOverflowError(int(np.nonzero(~np.isfinite(seen))[1][0]))
                 fv = call_f(seen)
                 qstride = 0
                 if kind == FS_KIND_PATHWISE:
