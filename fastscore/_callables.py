@@ -78,8 +78,12 @@ class PreparedF:
         x = plan.layout.to_user(x3, (m,))
         if x is x3 or np.shares_memory(x, x3):
             x = x.view()
-            x.flags.writeable = False  # the kernel reuses this buffer for the next wave
-        fx = self.obj(x)
+            x.flags.writeable = False  # the kernels score these samples after f returns
+        try:
+            fx = self.obj(x)
+        except (ValueError, TypeError) as exc:
+            _hint_vectorised("f", exc, x)
+            raise
         return check_f_output(fx, m, plan)
 
 
@@ -125,7 +129,11 @@ class PreparedGrad:
         if x is x3 or np.shares_memory(x, x3):
             x = x.view()
             x.flags.writeable = False
-        arr = np.asarray(self.obj(x))
+        try:
+            arr = np.asarray(self.obj(x))
+        except (ValueError, TypeError) as exc:
+            _hint_vectorised("grad_f", exc, x)
+            raise
         expected = (m,) + tuple(plan.batch_shape) + tuple(plan.event_shape)
         if arr.dtype.kind not in "biuf":
             raise ValueError("grad_f must return real numbers; it returned dtype %s" % arr.dtype)
@@ -256,3 +264,19 @@ def _ctypes_grad_values(llc, x3):
             fn(buf, E, b, user_data, res)
             out[i, b, :] = res[:]
     return out
+
+
+#: numpy's words when a function written for one number gets an array.
+_SCALAR_ONLY = ("truth value of an array", "only length-1 arrays", "only 0-dimensional arrays",
+                "only integer scalar arrays", "cannot convert the series")
+
+
+def _hint_vectorised(what, exc, x):
+    """Re-raise numpy's error from a non-vectorised Python f with what to do about it."""
+    if any(s in str(exc) for s in _SCALAR_ONLY):
+        raise type(exc)(
+            "%s raised %s: %s.  %s is called with a whole array of samples, shape %s = (m, "
+            "*batch_shape, *event_shape), not one sample at a time: write it with NumPy "
+            "operations (np.where instead of if, np.maximum instead of max, np.exp instead of "
+            "math.exp), or pass a scipy.LowLevelCallable / numba cfunc (called per sample) or a "
+            "fastscore.fn built-in" % (what, type(exc).__name__, exc, what, x.shape)) from exc

@@ -2,10 +2,16 @@
 #
 # A work item is one chunk of one batch element.  It starts its own Philox
 # stream (counter [0, 0, chunk, batch element]), draws blocks of samples
-# into a stack buffer, evaluates f on each block and folds the block's
-# per-sample terms into its own accumulator row.  Rows are merged into the
-# totals in chunk order, which keeps a result independent of the number of
-# threads.
+# into a buffer, evaluates f on each block and folds the block's per-sample
+# terms into its own accumulator row.  Rows are merged into the totals in
+# chunk order, which keeps a result independent of the number of threads.
+#
+# Buffers live on the heap, never on the stack: one scratch arena per thread
+# and call (_item_scratch doubles), so that a kernel call runs on a thread
+# with a small stack (musl's 128 KiB default, OMP_STACKSIZE=128K; issue 24).
+# Long items are cut into spans of whole blocks between interrupt checks,
+# with the chunk's stream and row kept between spans: the same blocks, so
+# the same bits.
 
 # The estimator kind (FS_KIND_SCORE, _PATHWISE, _MEASURE, named in
 # fastscore/_specs.py) chooses each block's step: what is drawn (samples, or
@@ -15,10 +21,10 @@
 cdef inline Py_ssize_t _row_width(int kind, Py_ssize_t P) noexcept nogil:
     if kind == FS_KIND_SCORE:
         return fs_score_row_width(P)
-    if kind == FS_KIND_REBAR:
-        return fs_cv_row_width(P)
     if kind == FS_KIND_SCORE_FOLDS:
         return fs_folds_row_width(P)
+    if kind == FS_KIND_REBAR:
+        return fs_cv_row_width(P)
     return fs_mean_row_width(P)
 
 
@@ -30,10 +36,10 @@ cdef inline Py_ssize_t _acc_stride(int kind, Py_ssize_t P) noexcept nogil:
 cdef inline void _merge_rows(int kind, double *tot, const double *a, Py_ssize_t P) noexcept nogil:
     if kind == FS_KIND_SCORE:
         fs_merge_score_rows(tot, a, P)
-    elif kind == FS_KIND_REBAR:
-        fs_merge_cv_rows(tot, a, P)
     elif kind == FS_KIND_SCORE_FOLDS:
         fs_merge_fold_rows(tot, a, P)
+    elif kind == FS_KIND_REBAR:
+        fs_merge_cv_rows(tot, a, P)
     else:
         fs_merge_mean_rows(tot, a, P)
 
@@ -64,27 +70,50 @@ cdef inline Py_ssize_t _block_size(Py_ssize_t E) noexcept nogil:
     return BLOCK if blk > BLOCK else blk
 
 
+cdef inline Py_ssize_t _al(Py_ssize_t k) noexcept nogil:
+    """k doubles rounded up to whole 64-byte cache lines."""
+    return (k + 7) & ~(<Py_ssize_t>7)
+
+
+cdef inline Py_ssize_t _terms_stride(Py_ssize_t m) noexcept nogil:
+    """The stride ts of a step's per-sample terms (terms[j * ts + i]) for m samples:
+    a sub-block holds at most BLOCK of them, and a step of fewer samples keeps
+    its P components' terms together (MultivariateNormal's P is ~D^2 / 2)."""
+    return BLOCK if m > BLOCK else (m if m > 0 else 1)
+
+
+cdef Py_ssize_t _acc_scratch(int kind, Py_ssize_t P, Py_ssize_t E, Py_ssize_t ts) noexcept nogil:
+    """Doubles of scratch an accumulate step of at most ts samples per sub-block
+    needs: d = f - shift (ts), then the per-sample terms and their scratch."""
+    cdef Py_ssize_t work
+    if kind == FS_KIND_SCORE or kind == FS_KIND_SCORE_FOLDS:
+        work = P * ts + P + E
+    elif kind == FS_KIND_PATHWISE:
+        work = P * ts + P + 2 * E
+    elif kind == FS_KIND_REBAR:
+        work = 2 * P * ts + 2 * P
+    else:
+        work = P * ts
+    return _al(ts) + _al(work)
+
+
 cdef void _accumulate_score(int fam, const double *c, const double *x, Py_ssize_t xstride,
                             const double *fx, Py_ssize_t fstride, Py_ssize_t m,
-                            double *row, Py_ssize_t P, Py_ssize_t E) noexcept nogil:
+                            double *row, Py_ssize_t P, Py_ssize_t E,
+                            double *scratch) noexcept nogil:
     """The score-function estimator's step: fold m samples into a row of sums.
 
     A sub-block at a time: d = f - shift into a buffer, the family's score
     components (its per-sample terms) into another, then the generic reducer
-    (_reduce.h) folds each component into its five sums.
+    (_reduce.h) folds each component into its five sums.  ``scratch`` holds
+    _acc_scratch(FS_KIND_SCORE, P, E, _terms_stride(m)) doubles.
     """
-    cdef double stack_work[WORK_DOUBLES]
-    cdef double dbuf[BLOCK]
-    cdef double *work = stack_work
-    cdef Py_ssize_t need = P * BLOCK + P + E, i, j, i0, cnt
+    cdef Py_ssize_t ts = _terms_stride(m), i, j, i0, cnt
+    cdef double *dbuf = scratch
+    cdef double *work = scratch + _al(ts)
     cdef double shift
     if m <= 0:
         return
-    if need > WORK_DOUBLES:
-        work = <double *>malloc(need * sizeof(double))
-        if work == NULL:
-            row[FS_N] = NAN  # surfaces as a non-finite result, never as wrong numbers
-            return
     if row[FS_N] == 0.0:
         row[FS_SHIFT] = fx[0]
     shift = row[FS_SHIFT]
@@ -97,28 +126,26 @@ cdef void _accumulate_score(int fam, const double *c, const double *x, Py_ssize_
             continue
         for i in range(cnt):
             dbuf[i] = fx[(i0 + i) * fstride] - shift
-        # terms: P * BLOCK, then the vector families' scratch s (P) and w (E)
-        _score_terms(fam, c, E, x + i0 * xstride, xstride, cnt, P, work,
-                     work + P * BLOCK, work + P * BLOCK + P)
+        # terms: P * ts, then the vector families' scratch s (P) and w (E)
+        _score_terms(fam, c, E, x + i0 * xstride, xstride, cnt, P, work, ts,
+                     work + P * ts, work + P * ts + P)
         fs_fold_value(dbuf, cnt, row)
         for j in range(P):
-            fs_fold_score(dbuf, work + j * BLOCK, cnt, row + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j)
+            fs_fold_score(dbuf, work + j * ts, cnt, row + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
-    if work != stack_work:
-        free(work)
 
 
 cdef void _accumulate_score_folds(int fam, const double *c, const double *x, Py_ssize_t xstride,
                                   const double *fx, Py_ssize_t fstride, Py_ssize_t m,
-                                  double *row, Py_ssize_t P, Py_ssize_t E,
-                                  int64_t first) noexcept nogil:
+                                  double *row, Py_ssize_t P, Py_ssize_t E, int64_t first,
+                                  double *scratch) noexcept nogil:
     """The cross-fitted score step (method="cv"): m samples, the first of which has
     index ``first`` in its batch element's stream, each folded into the score row
     of its fold (index mod FS_CV_FOLDS) by the score step on that fold's samples."""
     # Segments of the chunk's blocks of BLOCK samples, whatever the caller's
-    # pieces (the inline loop's blocks, a Python f's windows): the same folds
-    # of the same samples, so the same bits.
+    # pieces (the inline loop's blocks and spans, a Python f's windows): the same
+    # folds of the same samples, so the same bits.
     cdef Py_ssize_t W = fs_score_row_width(P), k, i0, mk, seg, s0 = 0
     cdef int64_t pos
     while s0 < m:
@@ -134,13 +161,14 @@ cdef void _accumulate_score_folds(int fam, const double *c, const double *x, Py_
             mk = (seg - i0 + FS_CV_FOLDS - 1) // FS_CV_FOLDS
             _accumulate_score(fam, c, x + (s0 + i0) * xstride, xstride * FS_CV_FOLDS,
                               fx + (s0 + i0) * fstride, fstride * FS_CV_FOLDS, mk, row + k * W,
-                              P, E)
+                              P, E, scratch)
         s0 += seg
 
 
 cdef inline void _fold_mean_block(double *row, const double *dbuf, double *terms,
-                                  Py_ssize_t cnt, Py_ssize_t P, bint first) noexcept nogil:
-    """Fold a sub-block of d = f - shift and of terms[j * BLOCK + i] into a mean-block row.
+                                  Py_ssize_t ts, Py_ssize_t cnt, Py_ssize_t P,
+                                  bint first) noexcept nogil:
+    """Fold a sub-block of d = f - shift and of terms[j * ts + i] into a mean-block row.
 
     ``first``: the row's very first sub-block, whose first terms become the
     blocks' shifts.
@@ -151,33 +179,23 @@ cdef inline void _fold_mean_block(double *row, const double *dbuf, double *terms
     for j in range(P):
         blk = row + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j
         if first:
-            blk[FS_TERM_SHIFT] = terms[j * BLOCK]
-        fs_fold_mean(terms + j * BLOCK, cnt, blk)
-
-
-cdef double *_work(double *stack_work, Py_ssize_t need) noexcept nogil:
-    """Scratch of ``need`` doubles: the stack buffer, or the heap beyond it (NULL if none)."""
-    if need <= WORK_DOUBLES:
-        return stack_work
-    return <double *>malloc(need * sizeof(double))
+            blk[FS_TERM_SHIFT] = terms[j * ts]
+        fs_fold_mean(terms + j * ts, cnt, blk)
 
 
 cdef void _accumulate_pathwise(int fam, const double *c, const double *x, Py_ssize_t xstride,
                                const double *fx, Py_ssize_t fstride, const double *gp,
                                Py_ssize_t gstride, Py_ssize_t m, double *row, Py_ssize_t P,
-                               Py_ssize_t E) noexcept nogil:
+                               Py_ssize_t E, double *scratch) noexcept nogil:
     """The pathwise estimator's step: value sums of f and, per component, the
-    mean of the terms f'(x) dx/dtheta_j (the family's pathwise slot)."""
-    cdef double stack_work[WORK_DOUBLES]
-    cdef double dbuf[BLOCK]
-    cdef double *work = _work(stack_work, P * BLOCK + P + 2 * E)
-    cdef Py_ssize_t i, i0, cnt
+    mean of the terms f'(x) dx/dtheta_j (the family's pathwise slot).
+    ``scratch``: _acc_scratch(FS_KIND_PATHWISE, P, E, _terms_stride(m)) doubles."""
+    cdef Py_ssize_t ts = _terms_stride(m), i, i0, cnt
+    cdef double *dbuf = scratch
+    cdef double *work = scratch + _al(ts)
     cdef double shift
     cdef bint first
     if m <= 0:
-        return
-    if work == NULL:
-        row[FS_N] = NAN  # surfaces as a non-finite result, never as wrong numbers
         return
     first = row[FS_N] == 0.0
     if first:
@@ -194,31 +212,27 @@ cdef void _accumulate_pathwise(int fam, const double *c, const double *x, Py_ssi
         for i in range(cnt):
             dbuf[i] = fx[(i0 + i) * fstride] - shift
         _pathwise_terms(fam, c, E, x + i0 * xstride, xstride, gp + i0 * gstride, gstride, cnt,
-                        P, work, work + P * BLOCK, work + P * BLOCK + P)
-        _fold_mean_block(row, dbuf, work, cnt, P, first and i0 == 0)
+                        P, work, ts, work + P * ts, work + P * ts + P)
+        _fold_mean_block(row, dbuf, work, ts, cnt, P, first and i0 == 0)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
-    if work != stack_work:
-        free(work)
 
 
 cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t fstride,
                               const double *w, Py_ssize_t wqstride, Py_ssize_t wstride,
-                              Py_ssize_t m, double *row, Py_ssize_t P) noexcept nogil:
+                              Py_ssize_t m, double *row, Py_ssize_t P,
+                              double *scratch) noexcept nogil:
     """The measure-valued estimator's step, from f at each sample's points
     (fq[q * qstride + i * fstride]): value sums of f at the sample and, per
     component, the mean of f(x+) - f(x-) (the finish applies the constants c_j),
-    times the draw's weight w[j * wqstride + i * wstride] where it has one."""
-    cdef double stack_work[WORK_DOUBLES]
-    cdef double dbuf[BLOCK]
-    cdef double *work = _work(stack_work, P * BLOCK)
-    cdef Py_ssize_t i, j, i0, cnt
+    times the draw's weight w[j * wqstride + i * wstride] where it has one.
+    ``scratch``: _acc_scratch(FS_KIND_MEASURE, P, 1, _terms_stride(m)) doubles."""
+    cdef Py_ssize_t ts = _terms_stride(m), i, j, i0, cnt
+    cdef double *dbuf = scratch
+    cdef double *work = scratch + _al(ts)
     cdef double shift
     cdef bint first
     if m <= 0:
-        return
-    if work == NULL:
-        row[FS_N] = NAN
         return
     first = row[FS_N] == 0.0
     if first:
@@ -231,44 +245,39 @@ cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t f
             dbuf[i] = fq[(i0 + i) * fstride] - shift
         for j in range(P):
             for i in range(cnt):
-                work[j * BLOCK + i] = (fq[(1 + 2 * j) * qstride + (i0 + i) * fstride]
-                                       - fq[(2 + 2 * j) * qstride + (i0 + i) * fstride])
+                work[j * ts + i] = (fq[(1 + 2 * j) * qstride + (i0 + i) * fstride]
+                                    - fq[(2 + 2 * j) * qstride + (i0 + i) * fstride])
             if w != NULL:
                 for i in range(cnt):
-                    work[j * BLOCK + i] = w[j * wqstride + (i0 + i) * wstride] * work[j * BLOCK + i]
-        _fold_mean_block(row, dbuf, work, cnt, P, first and i0 == 0)
+                    work[j * ts + i] = w[j * wqstride + (i0 + i) * wstride] * work[j * ts + i]
+        _fold_mean_block(row, dbuf, work, ts, cnt, P, first and i0 == 0)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
-    if work != stack_work:
-        free(work)
 
 
 cdef void _accumulate_rebar(int fam, const double *c, Py_ssize_t E, const double *fv,
                             Py_ssize_t fq, Py_ssize_t fi, const double *gv, Py_ssize_t gq,
                             Py_ssize_t gi, const double *y, Py_ssize_t yq, Py_ssize_t yi,
                             const double *aux, Py_ssize_t astride, Py_ssize_t m, double *row,
-                            Py_ssize_t P) noexcept nogil:
+                            Py_ssize_t P, double *scratch) noexcept nogil:
     """REBAR's step: value sums of f at the hard sample and, per component, the
     control-variate sums of its terms A and C (the family's rebar slot).
 
     f at the two f-points is fv[{0, fq} + i * fi]; f' and the relaxed points
     (y, y~) of sample i are at gv and y + {0, gq or yq} + i * (gi or yi).
+    ``scratch``: _acc_scratch(FS_KIND_REBAR, P, E, _terms_stride(m)) doubles.
     """
-    cdef double stack_work[WORK_DOUBLES]
-    cdef double dbuf[BLOCK]
-    cdef double *work = _work(stack_work, 2 * P * BLOCK + 2 * P)
+    cdef Py_ssize_t ts = _terms_stride(m), i, j, i0, cnt
+    cdef double *dbuf = scratch
+    cdef double *work = scratch + _al(ts)
     cdef double *Al
     cdef double *Cl
     cdef double *blk
-    cdef Py_ssize_t i, j, i0, cnt
     cdef double shift
     cdef bint first
     if m <= 0:
         return
-    if work == NULL:
-        row[FS_N] = NAN
-        return
-    Al = work + 2 * P * BLOCK
+    Al = work + 2 * P * ts
     Cl = Al + P
     first = row[FS_N] == 0.0
     if first:
@@ -284,80 +293,167 @@ cdef void _accumulate_rebar(int fam, const double *c, Py_ssize_t E, const double
                          y + (i0 + i) * yi, y + yq + (i0 + i) * yi,
                          aux + (i0 + i) * astride, Al, Cl)
             for j in range(P):
-                work[j * BLOCK + i] = Al[j]
-                work[(P + j) * BLOCK + i] = Cl[j]
+                work[j * ts + i] = Al[j]
+                work[(P + j) * ts + i] = Cl[j]
         fs_fold_value(dbuf, cnt, row)
         for j in range(P):
             blk = row + FS_HEAD_WIDTH + FS_CV_WIDTH * j
             if first and i0 == 0:
-                blk[FS_A_SHIFT] = work[j * BLOCK]
-            fs_fold_cv(work + j * BLOCK, work + (P + j) * BLOCK, cnt, blk)
+                blk[FS_A_SHIFT] = work[j * ts]
+            fs_fold_cv(work + j * ts, work + (P + j) * ts, cnt, blk)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
-    if work != stack_work:
-        free(work)
+
+
+cdef inline bint _any_nonfinite(const double *x, Py_ssize_t m) noexcept nogil:
+    """Is one of x[0..m) inf or nan?  (_rowops.h: a vectorised OR-reduced compare.)"""
+    return fs_row_nonfinite(x, m)
+
+
+cdef inline void _flag(int64_t *bad, int64_t b) noexcept nogil:
+    """Note batch element b's non-finite draw in a thread's slot (the first one)."""
+    if bad[0] == 0:
+        bad[0] = b + 1
+
+
+cdef object _raise_overflow(int64_t *bad, int count):
+    """Raise SampleOverflowError for the smallest element flagged in bad[0..count)."""
+    cdef int t
+    cdef int64_t first = 0
+    for t in range(count):
+        if bad[t] != 0 and (first == 0 or bad[t] < first):
+            first = bad[t]
+    if first != 0:
+        raise _SampleOverflowError(first - 1)
+
+
+cdef inline int64_t _sample_cost(int kind, int fam, Py_ssize_t E, Py_ssize_t P) noexcept nogil:
+    """Work of one sample of an estimator step, in units of a scalar draw: its
+    draws, and a quarter per score or pathwise component (a fold of five sums
+    runs at about four per draw).  Sizes the waves between interrupt checks."""
+    return _draw_cost(fam, E) * _points(kind, fam) + P // 4
+
+
+cdef Py_ssize_t _item_scratch(int kind, int fam, Py_ssize_t E, Py_ssize_t P) noexcept nogil:
+    """Doubles of heap scratch _inline_span needs (one arena per thread)."""
+    cdef Py_ssize_t blk = _block_size(E * _values(kind, fam))
+    cdef Py_ssize_t aux = _al(blk * (E + 2)) if kind == FS_KIND_REBAR else 0
+    return 3 * BUF_DOUBLES + _al(BLOCK * MAX_POINTS) + aux + _acc_scratch(kind, P, E, blk)
+
+
+cdef void _inline_span(int kind, int fam, const double *cb, Py_ssize_t nc, bitgen_t *bg,
+                       int64_t b, int64_t m, Py_ssize_t E, Py_ssize_t P, const FSpec *f,
+                       const FSpec *g, double *row, double *scratch,
+                       int64_t *bad, int64_t first) noexcept nogil:
+    """Draw, evaluate f (and f') and accumulate the next m samples of a chunk of
+    batch element b (constants cb, stream bg), block by block.
+
+    A chunk's blocks start at its first sample, so a chunk cut into spans of
+    whole blocks gives the same bits as one span.  ``scratch``: _item_scratch
+    doubles.  A sample f would see that is not a finite double (the
+    parameters put draws beyond the float64 range) flags b in *bad and ends
+    the span: the caller raises SampleOverflowError.  ``first``: the span's
+    first sample's index in the batch element's stream (cv's folds).
+    """
+    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * _values(kind, fam)), cnt, q
+    cdef int64_t done = 0
+    cdef double *xbuf = scratch                 # samples; points [q][i] (measure); f-points (rebar)
+    cdef double *tbuf = xbuf + BUF_DOUBLES      # what f sees (families with an f input); f'-points
+    cdef double *gbuf = tbuf + BUF_DOUBLES      # f' (pathwise, rebar)
+    cdef double *fbuf = gbuf + BUF_DOUBLES      # f: BLOCK * MAX_POINTS
+    cdef double *aux = fbuf + _al(BLOCK * MAX_POINTS)   # rebar: blk * (E + 2)
+    cdef double *acc = aux + (_al(blk * (E + 2)) if kind == FS_KIND_REBAR else 0)
+    cdef const double *src
+    cdef bint weighted = kind == FS_KIND_MEASURE and _measure_weighted(fam)
+    while done < m:
+        cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
+        if kind == FS_KIND_MEASURE:
+            _measure_draw(fam, bg, cb, nc, xbuf, blk, 1, cnt)
+            for q in range(Q):
+                _eval_f(f, xbuf + q * blk, 1, cnt, b, fbuf + q * blk)
+            _accumulate_measure(fbuf, blk, 1, xbuf + Q * blk if weighted else NULL, blk, 1,
+                                cnt, row, P, acc)
+        elif kind == FS_KIND_REBAR:
+            _rebar_draw(fam, bg, cb, E, xbuf, tbuf, blk * E, E, aux, E + 2, cnt)
+            for q in range(2):
+                _eval_f(f, xbuf + q * blk * E, E, cnt, b, fbuf + q * blk)
+                _eval_grad_f(g, tbuf + q * blk * E, E, cnt, b, gbuf + q * blk * E)
+            _accumulate_rebar(fam, cb, E, fbuf, blk, 1, gbuf, blk * E, E, tbuf, blk * E, E,
+                              aux, E + 2, cnt, row, P, acc)
+        else:
+            _draw(fam, bg, cb, nc, E, xbuf, E, cnt, tbuf, E)
+            src = xbuf
+            if _f_input(fam, cb, xbuf, E, E, cnt, tbuf, E):
+                src = tbuf
+            if _any_nonfinite(src, cnt * E):
+                _flag(bad, b)
+                return
+            _eval_f(f, src, E, cnt, b, fbuf)
+            if kind == FS_KIND_SCORE:
+                _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E, acc)
+            elif kind == FS_KIND_SCORE_FOLDS:
+                _accumulate_score_folds(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E,
+                                        first + done, acc)
+            else:
+                _eval_grad_f(g, src, E, cnt, b, gbuf)
+                _accumulate_pathwise(fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E, acc)
+        done += cnt
 
 
 cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
                        uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
                        int64_t ncr, Py_ssize_t E, Py_ssize_t P, const FSpec *f, const FSpec *g,
-                       double *row) noexcept nogil:
-    """Draw, evaluate f (and f') and accumulate one whole chunk, block by block.
+                       double *row, double *scratch, fs_stream *st, bitgen_t *bg, int64_t lo,
+                       int64_t span, int64_t *bad) noexcept nogil:
+    """Samples [lo, lo + span) of item k: chunk c0 + k % ncr of batch element b0 + k // ncr.
 
-    Item k is chunk c0 + k % ncr of batch element b0 + k // ncr.
+    The chunk's stream is (st, bg), started at lo = 0 and kept between its
+    spans; st NULL: a stream of this call (the whole chunk in one span).
+    ``scratch`` NULL (no memory) makes the row NaN: a non-finite result,
+    never wrong numbers.
     """
     cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
-    cdef int64_t m = n - c * CHUNK, done = 0
-    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * _values(kind, fam)), cnt, q
-    cdef fs_stream st
-    cdef bitgen_t bg
-    cdef double xbuf[BUF_DOUBLES]       # samples; points [q][i] (measure); f-points (rebar)
-    cdef double tbuf[BUF_DOUBLES]       # what f sees (families with an f input); f'-points
-    cdef double fbuf[BLOCK * MAX_POINTS]
-    cdef double gbuf[BUF_DOUBLES]       # f' (pathwise, rebar)
-    cdef double *aux = NULL
-    cdef const double *cb = consts + b * nc
-    cdef const double *src
-    cdef bint weighted = kind == FS_KIND_MEASURE and _measure_weighted(fam)
+    cdef int64_t m = n - c * CHUNK
+    cdef fs_stream own
+    cdef bitgen_t own_bg
     if m > CHUNK:
         m = CHUNK
-    if kind == FS_KIND_REBAR:
-        aux = <double *>malloc(blk * (E + 2) * sizeof(double))
-        if aux == NULL:
-            row[FS_N] = NAN
-            return
-    _start_stream(&st, &bg, key0, key1, c, b)
-    while done < m:
-        cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
-        if kind == FS_KIND_MEASURE:
-            _measure_draw(fam, &bg, cb, nc, xbuf, blk, 1, cnt)
-            for q in range(Q):
-                _eval_f(f, xbuf + q * blk, 1, cnt, b, fbuf + q * blk)
-            _accumulate_measure(fbuf, blk, 1, xbuf + Q * blk if weighted else NULL, blk, 1,
-                                cnt, row, P)
-        elif kind == FS_KIND_REBAR:
-            _rebar_draw(fam, &bg, cb, E, xbuf, tbuf, blk * E, E, aux, E + 2, cnt)
-            for q in range(2):
-                _eval_f(f, xbuf + q * blk * E, E, cnt, b, fbuf + q * blk)
-                _eval_grad_f(g, tbuf + q * blk * E, E, cnt, b, gbuf + q * blk * E)
-            _accumulate_rebar(fam, cb, E, fbuf, blk, 1, gbuf, blk * E, E, tbuf, blk * E, E,
-                              aux, E + 2, cnt, row, P)
-        else:
-            _draw(fam, &bg, cb, nc, E, xbuf, E, cnt, tbuf, E)
-            src = xbuf
-            if _f_input(fam, cb, xbuf, E, E, cnt, tbuf, E):
-                src = tbuf
-            _eval_f(f, src, E, cnt, b, fbuf)
-            if kind == FS_KIND_SCORE:
-                _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E)
-            elif kind == FS_KIND_SCORE_FOLDS:
-                _accumulate_score_folds(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E,
-                                        c * CHUNK + done)
-            else:
-                _eval_grad_f(g, src, E, cnt, b, gbuf)
-                _accumulate_pathwise(fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E)
-        done += cnt
-    free(aux)
+    if lo >= m:
+        return
+    if scratch == NULL:
+        row[FS_N] = NAN
+        return
+    if st == NULL:
+        st, bg = &own, &own_bg
+    if lo == 0:
+        _start_stream(st, bg, key0, key1, c, b)
+    if m - lo > span:
+        m = lo + span
+    if bad[0] != 0:
+        return   # an overflow was seen: the call raises
+    _inline_span(kind, fam, consts + b * nc, nc, bg, b, m - lo, E, P, f, g, row, scratch, bad,
+                 c * CHUNK + lo)
+
+
+cdef inline double *_arena(double **arenas, int t, Py_ssize_t size) noexcept nogil:
+    """Thread t's scratch arena, allocated on its first use (NULL: no memory)."""
+    if arenas[t] == NULL:
+        arenas[t] = <double *>malloc(size * sizeof(double))
+    return arenas[t]
+
+
+cdef void _free_arenas(double **arenas, int count) noexcept nogil:
+    cdef int t
+    if arenas != NULL:
+        for t in range(count):
+            free(arenas[t])
+        free(arenas)
+
+
+cdef inline int64_t _span_for(int64_t cost, Py_ssize_t blk) noexcept nogil:
+    """Samples of one item per wave: WAVE_SAMPLES units of work, in whole blocks."""
+    cdef int64_t span = (WAVE_UNITS // cost) // blk * blk
+    return span if span > blk else blk
 
 
 def _chunk_start(int64_t chunk_start, int64_t n_chunks):
@@ -424,8 +520,9 @@ def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
         if fam not in slot:
             raise ValueError("kernel family %d has no compiled slot for estimator kind %d"
                              % (fam, kind))
-        if P < 1 or P > (1 << 20):
-            raise ValueError("score size %d out of range" % P)
+        if P < 1 or P > (1 << 22):   # MultivariateNormal's largest event (2048) has 2,100,224
+            raise ValueError("gradient components per sample: %d, out of the range 1..%d"
+                             % (P, 1 << 22))
     if consts.shape[0] < 1:
         raise ValueError("empty batch")
     if n < 1:
@@ -467,15 +564,25 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef int64_t ncr = c1 - c0
     cdef int64_t total = batch * ncr
     cdef int64_t per_item = n if n < CHUNK else CHUNK
-    cdef int64_t wave = WAVE_SAMPLES // (per_item * E * _points(kind, fam))
+    cdef Py_ssize_t blk = _block_size(E * _values(kind, fam))
+    cdef int64_t cost = _sample_cost(kind, fam, E, P)
+    cdef int64_t span = _span_for(cost, blk), wave, lo, work
+    cdef bint split = span < per_item
     cdef Py_ssize_t A = _row_width(kind, P), stride = _acc_stride(kind, P)
+    cdef Py_ssize_t size = _item_scratch(kind, fam, E, P)
     cdef int64_t w0, k, cnt, item
-    cdef int nt
+    cdef int nt, t, slots = n_threads if n_threads > 1 else 1
     cdef const FSpec *f = &fspec.spec
     cdef const FSpec *g = &gspec.spec if gspec is not None else NULL
     cdef const double *cp = &consts[0, 0]
-    if wave < 1:
-        wave = 1
+    if split:
+        # a chunk is more than a wave's work: a wave is a span of `slots` items
+        wave = slots
+    else:
+        span = per_item
+        wave = WAVE_UNITS // (per_item * cost)
+        if wave < 1:
+            wave = 1
     if wave > total:
         wave = total
     if per_chunk:
@@ -486,18 +593,38 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
         return tot
     cdef double *tp = <double *>cnp.PyArray_DATA(tot)
     cdef double *accs = <double *>calloc(wave * stride, sizeof(double))
-    if accs == NULL:
+    cdef double **arenas = <double **>calloc(slots, sizeof(double *))
+    cdef int64_t *bad = <int64_t *>calloc(slots, sizeof(int64_t))   # per thread: overflows
+    cdef fs_stream *sts = NULL
+    cdef bitgen_t *bgs = NULL
+    if split:
+        sts = <fs_stream *>calloc(wave, sizeof(fs_stream))
+        bgs = <bitgen_t *>calloc(wave, sizeof(bitgen_t))
+    if accs == NULL or arenas == NULL or bad == NULL or (split and (sts == NULL or bgs == NULL)):
+        free(accs); free(arenas); free(bad); free(sts); free(bgs)
         raise MemoryError()
     try:
         w0 = 0
         while w0 < total:
             cnt = total - w0 if total - w0 < wave else wave
             memset(accs, 0, cnt * stride * sizeof(double))
-            nt = fs_threads_for(n_threads, cnt * per_item, cnt)
+            lo = 0
+            while lo < per_item:
+                work = cnt * per_item if not split else cnt * span * cost
+                nt = fs_threads_for(n_threads, work, cnt)
+                with nogil:
+                    for k in prange(cnt, num_threads=nt, schedule="dynamic"):
+                        t = threadid()
+                        _inline_item(kind, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr, E,
+                                     P, f, g, accs + k * stride, _arena(arenas, t, size),
+                                     &sts[k] if split else NULL, &bgs[k] if split else NULL,
+                                     lo, span, &bad[t])
+                lo += span
+                _raise_overflow(bad, slots)
+                PyErr_CheckSignals()
+                if progress is not None and lo < per_item:
+                    progress(w0 * per_item + cnt * lo, total * per_item)
             with nogil:
-                for k in prange(cnt, num_threads=nt, schedule="dynamic"):
-                    _inline_item(kind, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr, E, P, f,
-                                 g, accs + k * stride)
                 for k in range(cnt):
                     item = w0 + k
                     if per_chunk:  # rows in (element, chunk) order: item's own slot
@@ -505,12 +632,24 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                     else:
                         _merge_rows(kind, tp + (item // ncr) * A, accs + k * stride, P)
             w0 += cnt
-            PyErr_CheckSignals()
             if progress is not None:
                 progress(w0, total)
     finally:
-        free(accs)
+        free(accs); free(sts); free(bgs); free(bad)
+        _free_arenas(arenas, slots)
     return tot
+
+
+cdef bint fs_fresh_windows = True
+
+
+def set_fresh_windows(bint on):
+    """Whether run_python hands f a fresh array every window (the default) or
+    reuses one; returns the previous choice (for the benchmark of item 9)."""
+    global fs_fresh_windows
+    cdef bint was = fs_fresh_windows
+    fs_fresh_windows = on
+    return was
 
 
 def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
@@ -541,9 +680,10 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef bint weighted = kind == FS_KIND_MEASURE and _measure_weighted(fam)
     cdef int64_t window = 1, cpw, n_items, s0, m_w, k, b, it, c, off, clen, cnt, row
     cdef Py_ssize_t A = _row_width(kind, P), stride = _acc_stride(kind, P)
-    cdef Py_ssize_t qstride
-    cdef int nt
+    cdef Py_ssize_t qstride, size
+    cdef int nt, t, slots = n_threads if n_threads > 1 else 1
     cdef const double *cp = &consts[0, 0]
+    cdef double *sc
     cdef int64_t c0 = _chunk_start(chunk_start, (n + CHUNK - 1) // CHUNK), c1, s_end
     c0, c1 = _range("chunk", c0, chunk_stop, (n + CHUNK - 1) // CHUNK)
     s_end = c1 * CHUNK if c1 * CHUNK < n else n
@@ -579,13 +719,41 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef int64_t *item_off = <int64_t *>calloc(n_items, sizeof(int64_t))
     cdef int64_t *item_cnt = <int64_t *>calloc(n_items, sizeof(int64_t))
     cdef int64_t *item_row = <int64_t *>calloc(n_items, sizeof(int64_t))
-    if accs == NULL or states == NULL or bgs == NULL or item_off == NULL or item_cnt == NULL or item_row == NULL:
+    cdef double **arenas = <double **>calloc(slots, sizeof(double *))
+    # an accumulate step's scratch: one arena per thread, for the most samples of a step
+    size = _acc_scratch(kind, P, E, _terms_stride(window if window < CHUNK else CHUNK))
+    # spans and item groups of about WAVE_UNITS of work between interrupt checks
+    cdef int64_t maxcnt = window if window < CHUNK else CHUNK, g0, g1, lo, r, sn
+    cdef int64_t dcost = _draw_cost(fam, E) * Qv, acost = P // 4 + E * Q
+    cdef int64_t dspan = _span_for(dcost, _block_size(E * Qv)), aspan = _span_for(acost, BLOCK)
+    if dspan > maxcnt:
+        dspan = maxcnt
+    if aspan > maxcnt:
+        aspan = maxcnt
+    cdef int64_t dgroup = WAVE_UNITS // (dspan * dcost), agroup = WAVE_UNITS // (aspan * acost)
+    if dgroup < slots:
+        dgroup = slots
+    if agroup < slots:
+        agroup = slots
+    if accs == NULL or states == NULL or bgs == NULL or item_off == NULL or item_cnt == NULL or item_row == NULL or arenas == NULL:
         free(accs); free(states); free(bgs); free(item_off); free(item_cnt); free(item_row)
+        free(arenas)
         raise MemoryError()
     try:
         s0 = c0 * CHUNK
         while s0 < s_end:
             m_w = s_end - s0 if s_end - s0 < window else window
+            if s0 > c0 * CHUNK and fs_fresh_windows:
+                # Fresh arrays for every window after the first: a Python f that
+                # keeps its (read-only) argument keeps that window's samples,
+                # never finds them overwritten by the next window's.
+                xw = np.empty((Qv, window, batch, E), dtype=np.float64)
+                xv = xw
+                if transform or kind == FS_KIND_REBAR:
+                    tw = np.empty((Qv, window, batch, E), dtype=np.float64)
+                else:
+                    tw = xw
+                tv = tw
             # Plan the items of this window: item (b, k) covers chunk c, offset off.
             for b in range(batch):
                 for k in range(cpw):
@@ -610,29 +778,43 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                     if cnt > 0 and off == 0:
                         _start_stream(&states[it], &bgs[it], key0, key1, c, b)
                         memset(accs + it * stride, 0, stride * sizeof(double))
-            nt = fs_threads_for(n_threads, m_w * batch * Q, n_items)
-            with nogil:
-                for it in prange(n_items, num_threads=nt, schedule="static"):
-                    if item_cnt[it] > 0:
-                        if kind == FS_KIND_MEASURE:
-                            _measure_draw(fam, &bgs[it], cp + (it // cpw) * nc, nc,
-                                          &xv[0, item_row[it], it // cpw, 0], window * batch * E,
-                                          batch * E, item_cnt[it])
-                        elif kind == FS_KIND_REBAR:
-                            _rebar_draw(fam, &bgs[it], cp + (it // cpw) * nc, E,
-                                        &xv[0, item_row[it], it // cpw, 0],
-                                        &tv[0, item_row[it], it // cpw, 0], window * batch * E,
-                                        batch * E, &av[item_row[it], it // cpw, 0],
-                                        batch * (E + 2), item_cnt[it])
-                        else:
-                            _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
-                                  &xv[0, item_row[it], it // cpw, 0], batch * E, item_cnt[it],
-                                  &tv[0, item_row[it], it // cpw, 0], batch * E)
-                            if transform:
-                                _f_input(fam, cp + (it // cpw) * nc,
-                                         &xv[0, item_row[it], it // cpw, 0], batch * E, E,
-                                         item_cnt[it], &tv[0, item_row[it], it // cpw, 0],
-                                         batch * E)
+            # The window's draws, then its accumulate steps, each in spans of
+            # whole blocks (draws: the estimator's blocks; steps: their
+            # sub-blocks of BLOCK samples) over groups of items, with an
+            # interrupt check between spans: the same calls' bits.
+            g0 = 0
+            while g0 < n_items:
+                g1 = g0 + dgroup if n_items - g0 > dgroup else n_items
+                lo = 0
+                while lo < maxcnt:
+                    nt = fs_threads_for(n_threads, (g1 - g0) * dspan * dcost, g1 - g0)
+                    with nogil:
+                        for it in prange(g0, g1, num_threads=nt, schedule="static"):
+                            if item_cnt[it] > lo:
+                                r = item_row[it] + lo
+                                sn = item_cnt[it] - lo
+                                if sn > dspan:
+                                    sn = dspan
+                                if kind == FS_KIND_MEASURE:
+                                    _measure_draw(fam, &bgs[it], cp + (it // cpw) * nc, nc,
+                                                  &xv[0, r, it // cpw, 0], window * batch * E,
+                                                  batch * E, sn)
+                                elif kind == FS_KIND_REBAR:
+                                    _rebar_draw(fam, &bgs[it], cp + (it // cpw) * nc, E,
+                                                &xv[0, r, it // cpw, 0], &tv[0, r, it // cpw, 0],
+                                                window * batch * E, batch * E,
+                                                &av[r, it // cpw, 0], batch * (E + 2), sn)
+                                else:
+                                    _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
+                                          &xv[0, r, it // cpw, 0], batch * E, sn,
+                                          &tv[0, r, it // cpw, 0], batch * E)
+                                    if transform:
+                                        _f_input(fam, cp + (it // cpw) * nc,
+                                                 &xv[0, r, it // cpw, 0], batch * E, E, sn,
+                                                 &tv[0, r, it // cpw, 0], batch * E)
+                    lo += dspan
+                    PyErr_CheckSignals()
+                g0 = g1
             if kind == FS_KIND_MEASURE or kind == FS_KIND_REBAR:
                 # every point of the window's samples in one call, point-major
                 fv = call_f(xw[:Q, :m_w].reshape(Q * m_w, batch, E))
@@ -640,44 +822,66 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                 if kind == FS_KIND_REBAR:
                     gv = call_grad(tw[:, :m_w].reshape(2 * m_w, batch, E))
             else:
-                fv = call_f(tw[0, :m_w])
+                seen = tw[0, :m_w]
+                if fs_row_nonfinite(&tv[0, 0, 0, 0], m_w * batch * E):
+                    # f would see a draw beyond float64
+                    raise _SampleOverflowError(int(np.nonzero(~np.isfinite(seen))[1][0]))
+                fv = call_f(seen)
                 qstride = 0
                 if kind == FS_KIND_PATHWISE:
                     gv = call_grad(tw[0, :m_w])
-            with nogil:
-                for it in prange(n_items, num_threads=nt, schedule="static"):
-                    if item_cnt[it] > 0:
-                        if kind == FS_KIND_SCORE:
-                            _accumulate_score(fam, cp + (it // cpw) * nc,
-                                              &xv[0, item_row[it], it // cpw, 0], batch * E,
-                                              &fv[item_row[it], it // cpw], batch,
-                                              item_cnt[it], accs + it * stride, P, E)
-                        elif kind == FS_KIND_SCORE_FOLDS:
-                            # the window's first sample is s0, its k-th chunk's k CHUNK later
-                            _accumulate_score_folds(fam, cp + (it // cpw) * nc,
-                                                    &xv[0, item_row[it], it // cpw, 0],
-                                                    batch * E, &fv[item_row[it], it // cpw],
-                                                    batch, item_cnt[it], accs + it * stride,
-                                                    P, E, s0 + (it % cpw) * CHUNK)
-                        elif kind == FS_KIND_PATHWISE:
-                            _accumulate_pathwise(fam, cp + (it // cpw) * nc,
-                                                 &xv[0, item_row[it], it // cpw, 0], batch * E,
-                                                 &fv[item_row[it], it // cpw], batch,
-                                                 &gv[item_row[it], it // cpw, 0], batch * E,
-                                                 item_cnt[it], accs + it * stride, P, E)
-                        elif kind == FS_KIND_MEASURE:
-                            _accumulate_measure(&fv[item_row[it], it // cpw], qstride, batch,
-                                                &xv[Q, item_row[it], it // cpw, 0] if weighted
-                                                else NULL, window * batch * E, batch * E,
-                                                item_cnt[it], accs + it * stride, P)
-                        else:
-                            _accumulate_rebar(fam, cp + (it // cpw) * nc, E,
-                                              &fv[item_row[it], it // cpw], qstride, batch,
-                                              &gv[item_row[it], it // cpw, 0], qstride * E,
-                                              batch * E, &tv[0, item_row[it], it // cpw, 0],
-                                              window * batch * E, batch * E,
-                                              &av[item_row[it], it // cpw, 0], batch * (E + 2),
-                                              item_cnt[it], accs + it * stride, P)
+            g0 = 0
+            while g0 < n_items:
+                g1 = g0 + agroup if n_items - g0 > agroup else n_items
+                lo = 0
+                while lo < maxcnt:
+                    nt = fs_threads_for(n_threads, (g1 - g0) * aspan * acost, g1 - g0)
+                    with nogil:
+                        for it in prange(g0, g1, num_threads=nt, schedule="static"):
+                            t = threadid()
+                            sc = _arena(arenas, t, size)
+                            if item_cnt[it] > lo and sc == NULL:
+                                accs[it * stride + FS_N] = NAN  # no memory: a non-finite result
+                            elif item_cnt[it] > lo:
+                                r = item_row[it] + lo
+                                sn = item_cnt[it] - lo
+                                if sn > aspan:
+                                    sn = aspan
+                                if kind == FS_KIND_SCORE:
+                                    _accumulate_score(fam, cp + (it // cpw) * nc,
+                                                      &xv[0, r, it // cpw, 0], batch * E,
+                                                      &fv[r, it // cpw], batch,
+                                                      sn, accs + it * stride, P, E, sc)
+                                elif kind == FS_KIND_SCORE_FOLDS:
+                                    # the window's first sample is s0, its k-th chunk's
+                                    # k CHUNK later (item_row), this span's lo later
+                                    _accumulate_score_folds(fam, cp + (it // cpw) * nc,
+                                                            &xv[0, r, it // cpw, 0], batch * E,
+                                                            &fv[r, it // cpw], batch, sn,
+                                                            accs + it * stride, P, E,
+                                                            s0 + item_row[it] + lo, sc)
+                                elif kind == FS_KIND_PATHWISE:
+                                    _accumulate_pathwise(fam, cp + (it // cpw) * nc,
+                                                         &xv[0, r, it // cpw, 0], batch * E,
+                                                         &fv[r, it // cpw], batch,
+                                                         &gv[r, it // cpw, 0], batch * E,
+                                                         sn, accs + it * stride, P, E, sc)
+                                elif kind == FS_KIND_MEASURE:
+                                    _accumulate_measure(&fv[r, it // cpw], qstride, batch,
+                                                        &xv[Q, r, it // cpw, 0] if weighted
+                                                        else NULL, window * batch * E, batch * E,
+                                                        sn, accs + it * stride, P, sc)
+                                else:
+                                    _accumulate_rebar(fam, cp + (it // cpw) * nc, E,
+                                                      &fv[r, it // cpw], qstride, batch,
+                                                      &gv[r, it // cpw, 0], qstride * E,
+                                                      batch * E, &tv[0, r, it // cpw, 0],
+                                                      window * batch * E, batch * E,
+                                                      &av[r, it // cpw, 0], batch * (E + 2),
+                                                      sn, accs + it * stride, P, sc)
+                    lo += aspan
+                    PyErr_CheckSignals()
+                g0 = g1
             # Merge the chunks this window completed, in chunk order.
             for b in range(batch):
                 for k in range(cpw):
@@ -699,20 +903,44 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                 progress(s0, s_end)
     finally:
         free(accs); free(states); free(bgs); free(item_off); free(item_cnt); free(item_row)
+        _free_arenas(arenas, slots)
     return tot
 
 
 cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
                      uint64_t key1, int64_t n, int64_t b, int64_t c, Py_ssize_t E,
-                     double *out, Py_ssize_t row_stride) noexcept nogil:
-    """Chunk c of batch element b, to out[i * row_stride]."""
-    cdef int64_t m = n - c * CHUNK
-    cdef fs_stream st
-    cdef bitgen_t bg
+                     double *out, Py_ssize_t row_stride, fs_stream *st, bitgen_t *bg,
+                     int64_t lo, int64_t span, int64_t *bad) noexcept nogil:
+    """Samples [lo, lo + span) of chunk c of batch element b, sample i to
+    out[i * row_stride] (out: the chunk's sample 0).
+
+    The chunk's stream is (st, bg), started at lo = 0 and kept between its
+    spans (lo a multiple of the block size, as the estimators draw); st NULL:
+    a stream of this call (the whole chunk in one span).  A draw that is not
+    a finite double flags b in *bad (the caller raises SampleOverflowError).
+    """
+    cdef int64_t m = n - c * CHUNK, i
+    cdef fs_stream own
+    cdef bitgen_t own_bg
     if m > CHUNK:
         m = CHUNK
-    _start_stream(&st, &bg, key0, key1, c, b)
-    _draw(fam, &bg, consts + b * nc, nc, E, out, row_stride, m, NULL, 0)
+    if lo >= m:
+        return
+    if st == NULL:
+        st, bg = &own, &own_bg
+    if lo == 0:
+        _start_stream(st, bg, key0, key1, c, b)
+    if m - lo > span:
+        m = lo + span
+    _draw(fam, bg, consts + b * nc, nc, E, out + lo * row_stride, row_stride, m - lo, NULL, 0)
+    if row_stride == E:
+        if _any_nonfinite(out + lo * E, (m - lo) * E):
+            _flag(bad, b)
+        return
+    for i in range(lo, m):
+        if _any_nonfinite(out + i * row_stride, E):
+            _flag(bad, b)
+            return
 
 
 def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
@@ -722,6 +950,8 @@ def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t k
 
     A piece: samples [chunk_start * CHUNK_SIZE, min(n, chunk_stop * CHUNK_SIZE))
     of batch elements [batch_start, batch_stop), shape (samples, elements, E).
+    Drawn in waves of about WAVE_SAMPLES units of work, with an interrupt
+    check between them (a chunk of costly events in spans of whole blocks).
     """
     _check_inputs(fam, consts, n, E)
     cdef Py_ssize_t nc = consts.shape[1]
@@ -729,19 +959,57 @@ def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t k
     c0, c1 = _range("chunk", chunk_start, chunk_stop, n_chunks)
     b0, b1 = _range("batch", batch_start, batch_stop, consts.shape[0])
     cdef Py_ssize_t batch = b1 - b0
-    cdef int64_t ncr = c1 - c0, total = batch * ncr, k, b, c
+    cdef int64_t ncr = c1 - c0, total = batch * ncr, k, b, c, w0, cnt, lo
     cdef int64_t first = c0 * CHUNK, last = c1 * CHUNK if c1 * CHUNK < n else n
-    cdef int nt = fs_threads_for(n_threads, (last - first) * batch, total)
+    cdef int64_t per_item = n if n < CHUNK else CHUNK
+    cdef int64_t cost = _draw_cost(fam, E)
+    cdef int64_t span = _span_for(cost, _block_size(E)), wave
+    cdef bint split = span < per_item
+    cdef int nt, t, slots = n_threads if n_threads > 1 else 1
     cdef const double *cp = &consts[0, 0]
     out = np.empty((max(last - first, 0), batch, E), dtype=np.float64)
     if total == 0:
         return out
+    if split:
+        wave = slots
+    else:
+        span = per_item
+        wave = WAVE_UNITS // (per_item * cost)
+        if wave < 1:
+            wave = 1
+    if wave > total:
+        wave = total
     cdef double[:, :, ::1] ov = out
     cdef double *op = &ov[0, 0, 0]
-    with nogil:
-        for k in prange(total, num_threads=nt, schedule="static"):
-            b = k // ncr
-            c = c0 + k % ncr
-            _draw_item(fam, cp, nc, key0, key1, n, b0 + b, c, E,
-                       op + ((c - c0) * CHUNK * batch + b) * E, batch * E)
+    cdef fs_stream *sts = NULL
+    cdef bitgen_t *bgs = NULL
+    cdef int64_t *bad = <int64_t *>calloc(slots, sizeof(int64_t))   # per thread: overflows
+    if split:
+        sts = <fs_stream *>calloc(wave, sizeof(fs_stream))
+        bgs = <bitgen_t *>calloc(wave, sizeof(bitgen_t))
+    if bad == NULL or (split and (sts == NULL or bgs == NULL)):
+        free(sts); free(bgs); free(bad)
+        raise MemoryError()
+    try:
+        w0 = 0
+        while w0 < total:
+            cnt = total - w0 if total - w0 < wave else wave
+            lo = 0
+            while lo < per_item:
+                nt = fs_threads_for(n_threads, cnt * (span if split else per_item) * cost, cnt)
+                with nogil:
+                    for k in prange(cnt, num_threads=nt, schedule="static"):
+                        t = threadid()
+                        b = (w0 + k) // ncr
+                        c = c0 + (w0 + k) % ncr
+                        _draw_item(fam, cp, nc, key0, key1, n, b0 + b, c, E,
+                                   op + ((c - c0) * CHUNK * batch + b) * E, batch * E,
+                                   &sts[k] if split else NULL, &bgs[k] if split else NULL,
+                                   lo, span, &bad[t])
+                lo += span
+                _raise_overflow(bad, slots)
+                PyErr_CheckSignals()
+            w0 += cnt
+    finally:
+        free(sts); free(bgs); free(bad)
     return out

@@ -257,7 +257,13 @@ cdef inline double binomial_logits_draw(bitgen_t *bg, const double *c, Py_ssize_
 
 
 cdef inline void binomial_logits_score(const double *c, double x, double *s) noexcept nogil:
-    s[0] = x - c[BINOMIAL_LOGITS_TOTAL_COUNT] * c[BINOMIAL_LOGITS_PROBS]
+    # x - N p; where p > 1/2 as (x - N) + N q, q = sigmoid(-logits) (1 - p has lost
+    # q's digits when p is near 1: logits = 40 gives p = 1 exactly)
+    cdef double N = c[BINOMIAL_LOGITS_TOTAL_COUNT]
+    if c[BINOMIAL_LOGITS_PROBS] > 0.5:
+        s[0] = (x - N) + N * c[BINOMIAL_LOGITS_Q]
+    else:
+        s[0] = x - N * c[BINOMIAL_LOGITS_PROBS]
 
 
 cdef inline double geometric_probs_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -425,13 +431,14 @@ cdef inline void dirichlet_fill_events(bitgen_t *bg, const double *c, Py_ssize_t
 
 
 cdef inline void dirichlet_score_block(const double *c, Py_ssize_t E, const double *x,
-                                       Py_ssize_t xs, Py_ssize_t m, double *terms) noexcept nogil:
+                                       Py_ssize_t xs, Py_ssize_t m, double *terms,
+                                       Py_ssize_t ts) noexcept nogil:
     cdef const double *dig = c + DIRICHLET_DIGAMMA_SUM_MINUS_DIGAMMA(E)
     cdef Py_ssize_t i, k
     cdef double *t
     cdef double a
     for k in range(E):
-        t = terms + k * BLOCK
+        t = terms + k * ts
         a = dig[k]
         for i in range(m):
             t[i] = log(x[i * xs + k]) + a
@@ -511,9 +518,10 @@ cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x,
 
 
 cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
-                                 Py_ssize_t xs, Py_ssize_t m, double *terms) noexcept nogil:
+                                 Py_ssize_t xs, Py_ssize_t m, double *terms,
+                                 Py_ssize_t ts) noexcept nogil:
     # mvn_score_event for m events, operation for operation, each step a
-    # vector loop over the samples (_rowops.h).  Rows (terms + r * BLOCK): v_i
+    # vector loop over the samples (_rowops.h).  Rows (terms + r * ts): v_i
     # in row i, the (i, j) component in row E + i (i + 1) / 2 + j.  w_j waits
     # in the row of (E - 1, j), which the last steps overwrite after every
     # other use.
@@ -525,30 +533,30 @@ cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
     cdef double *vi
     cdef double *t
     cdef double a
-    if fs_mvn_score_small(loc, L, inv, x, xs, m, terms, BLOCK, E):
+    if fs_mvn_score_small(loc, L, inv, x, xs, m, terms, ts, E):
         return   # E of 2 to 4: the steps below fused per sample, the same bits
     for i in range(E):   # w = L^-1 (x - loc)
-        wi = terms + (R + i) * BLOCK
+        wi = terms + (R + i) * ts
         a = loc[i]
         for k in range(m):
             wi[k] = x[k * xs + i] - a
         for j in range(i):
-            fs_row_sub_scaled(wi, terms + (R + j) * BLOCK, L[i * E + j], m)
+            fs_row_sub_scaled(wi, terms + (R + j) * ts, L[i * E + j], m)
         fs_row_scale(wi, inv[i], m)
     for i in range(E - 1, -1, -1):   # v = L^-T w
-        vi = terms + i * BLOCK
-        memcpy(vi, terms + (R + i) * BLOCK, m * sizeof(double))
+        vi = terms + i * ts
+        memcpy(vi, terms + (R + i) * ts, m * sizeof(double))
         for j in range(i + 1, E):
-            fs_row_sub_scaled(vi, terms + j * BLOCK, L[j * E + i], m)
+            fs_row_sub_scaled(vi, terms + j * ts, L[j * E + i], m)
         fs_row_scale(vi, inv[i], m)
     for i in range(E):   # v w^T - diag(1 / L_ii), lower triangle
-        vi = terms + i * BLOCK
+        vi = terms + i * ts
         for j in range(i + 1):
-            t = terms + (E + i * (i + 1) // 2 + j) * BLOCK
+            t = terms + (E + i * (i + 1) // 2 + j) * ts
             if i == j:
-                fs_row_mul_sub(t, vi, terms + (R + j) * BLOCK, inv[i], m)
+                fs_row_mul_sub(t, vi, terms + (R + j) * ts, inv[i], m)
             else:
-                fs_row_mul(t, vi, terms + (R + j) * BLOCK, m)
+                fs_row_mul(t, vi, terms + (R + j) * ts, m)
 
 
 # -- pathwise slots: the terms f'(x) dx/dtheta_j, from the sample x ------------
@@ -686,17 +694,17 @@ cdef inline void mvn_pathwise_event(const double *c, Py_ssize_t E, const double 
 
 cdef inline void mvn_pathwise_block(const double *c, Py_ssize_t E, const double *x,
                                     Py_ssize_t xs, const double *gp, Py_ssize_t gs,
-                                    Py_ssize_t m, double *terms, double *g,
+                                    Py_ssize_t m, double *terms, Py_ssize_t ts, double *g,
                                     double *w) noexcept nogil:
-    # mvn_pathwise_event for m events, component-major (terms[j * BLOCK + i])
+    # mvn_pathwise_event for m events, component-major (terms[j * ts + i])
     cdef Py_ssize_t i, j, P = E + E * (E + 1) // 2
     if fs_mvn_pathwise_small(c + MVN_LOC, c + MVN_SCALE_TRIL(E), c + MVN_INV_DIAG(E), x, xs,
-                             gp, gs, m, terms, BLOCK, E):
+                             gp, gs, m, terms, ts, E):
         return   # E of 2 to 4: one fused vector loop, the same bits
     for i in range(m):
         mvn_pathwise_event(c, E, x + i * xs, gp + i * gs, g, w)
         for j in range(P):
-            terms[j * BLOCK + i] = g[j]
+            terms[j * ts + i] = g[j]
 
 
 # -- measure-valued slots: the sample and the coupled points -------------------

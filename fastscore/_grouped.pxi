@@ -8,7 +8,8 @@
 # its own pathwise term) into its own accumulator row: the base's rows, the
 # very sums of the Python-f path (fastscore._wrapped) on the same samples,
 # which fastscore._wrapped.GroupedPlan.rows turns into joint rows.  O(G) per
-# sample; the buffers live on the heap, one allocation per item.
+# sample; the buffers live on the heap, one allocation per item.  (A sample
+# beyond the float64 range gives non-finite sums, reported by nan_policy.)
 
 
 cdef void _eval_joint_f(const FSpec *f, const double *x, Py_ssize_t ld, Py_ssize_t G,
@@ -75,13 +76,15 @@ cdef void _grouped_item(int kind, int fam, const double *consts, Py_ssize_t nc, 
     cdef Py_ssize_t j, cnt
     cdef fs_stream *st = <fs_stream *>malloc(G * sizeof(fs_stream))
     cdef bitgen_t *bg = <bitgen_t *>malloc(G * sizeof(bitgen_t))
-    # samples (G rows of BLOCK), f, f' (pathwise: G rows), a gathered event (2 G)
-    cdef Py_ssize_t nbuf = G * BLOCK + BLOCK + 2 * G + (G * BLOCK if kind == FS_KIND_PATHWISE
-                                                         else 0)
+    # samples (G rows of BLOCK), f, f' (pathwise: G rows), a gathered event (2 G), then
+    # the accumulate step's scratch
+    cdef Py_ssize_t ng = G * BLOCK if kind == FS_KIND_PATHWISE else 0
+    cdef Py_ssize_t nbuf = G * BLOCK + BLOCK + 2 * G + ng + _acc_scratch(kind, P, 1, BLOCK)
     cdef double *xbuf = <double *>malloc(nbuf * sizeof(double))
     cdef double *fbuf
     cdef double *tmp
     cdef double *gbuf
+    cdef double *acc
     if st == NULL or bg == NULL or xbuf == NULL:
         for j in range(G):
             rows[j * stride + FS_N] = NAN  # surfaces as a non-finite result
@@ -90,6 +93,7 @@ cdef void _grouped_item(int kind, int fam, const double *consts, Py_ssize_t nc, 
     fbuf = xbuf + G * BLOCK
     tmp = fbuf + BLOCK
     gbuf = tmp + 2 * G
+    acc = gbuf + ng
     if m > CHUNK:
         m = CHUNK
     for j in range(G):
@@ -103,12 +107,12 @@ cdef void _grouped_item(int kind, int fam, const double *consts, Py_ssize_t nc, 
         if kind == FS_KIND_SCORE:
             for j in range(G):
                 _accumulate_score(fam, consts + (b * G + j) * nc, xbuf + j * BLOCK, 1, fbuf, 1,
-                                  cnt, rows + j * stride, P, 1)
+                                  cnt, rows + j * stride, P, 1, acc)
         else:
             _eval_joint_grad(g, xbuf, BLOCK, G, cnt, b, gbuf, tmp)
             for j in range(G):
                 _accumulate_pathwise(fam, consts + (b * G + j) * nc, xbuf + j * BLOCK, 1, fbuf,
-                                     1, gbuf + j * BLOCK, 1, cnt, rows + j * stride, P, 1)
+                                     1, gbuf + j * BLOCK, 1, cnt, rows + j * stride, P, 1, acc)
         done += cnt
     free(st)
     free(bg)

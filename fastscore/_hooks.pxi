@@ -107,8 +107,10 @@ cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, ui
     cdef Py_ssize_t blk = _block_size(E * _values(kind, fam)), cnt
     cdef fs_stream st
     cdef bitgen_t bg
-    cdef double xbuf[BUF_DOUBLES]
-    cdef double tbuf[BUF_DOUBLES]   # what f sees, for families whose draw writes it
+    cdef double *xbuf = <double *>malloc(2 * BUF_DOUBLES * sizeof(double))   # heap, not stack
+    cdef double *tbuf = xbuf + BUF_DOUBLES   # what f sees, for families whose draw writes it
+    if xbuf == NULL:
+        return
     if m > CHUNK:
         m = CHUNK
     _start_stream(&st, &bg, key0, key1, c, b)
@@ -119,6 +121,7 @@ cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, ui
         else:
             _draw(fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt, tbuf, E)
         done += cnt
+    free(xbuf)
 
 
 def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,

@@ -25,6 +25,14 @@ ATTR static void fs__row_sub_scaled_##SUFFIX(double *dst, const double *x, doubl
     for (k = 0; k < m; k++)                                                             \
         dst[k] = dst[k] - a * x[k];                                                     \
 }                                                                                       \
+ATTR static int fs__row_nonfinite_##SUFFIX(const double *x, ptrdiff_t m)               \
+{                                                                                       \
+    ptrdiff_t k;                                                                        \
+    int bad = 0;                                                                        \
+    for (k = 0; k < m; k++)                                                             \
+        bad |= !(x[k] - x[k] == 0.0);   /* inf - inf and nan - nan are nan */           \
+    return bad;                                                                         \
+}                                                                                       \
 ATTR static void fs__row_scale_##SUFFIX(double *dst, double a, ptrdiff_t m)             \
 {                                                                                       \
     ptrdiff_t k;                                                                        \
@@ -55,6 +63,18 @@ static inline void fs_row_sub_scaled(double *dst, const double *x, double a, ptr
 }
 
 /* dst[k] = dst[k] a */
+/* Is one of x[0..m) inf or nan?  (An OR-reduced compare per element: vectorised.) */
+static inline int fs_row_nonfinite(const double *x, ptrdiff_t m)
+{
+#if FS_REDUCE_X86_SIMD
+    if (fs_reduce_isa == 2)
+        return fs__row_nonfinite_avx512(x, m);
+    if (fs_reduce_isa == 1)
+        return fs__row_nonfinite_avx2(x, m);
+#endif
+    return fs__row_nonfinite_portable(x, m);
+}
+
 static inline void fs_row_scale(double *dst, double a, ptrdiff_t m)
 {
     FS__DISPATCH(fs__row_scale, (dst, a, m));

@@ -36,7 +36,7 @@ __all__ = [
 #: numpy's largest Poisson rate (its samples are int64): 2**63 - 1 - 10 sqrt(2**63 - 1).
 POISSON_LAM_MAX = float(np.iinfo(np.int64).max) - math.sqrt(float(np.iinfo(np.int64).max)) * 10
 #: The largest event (Dirichlet K, MultivariateNormal D): the kernels draw a
-#: block of events into a fixed stack buffer of 4096 doubles.
+#: block of events into a fixed buffer of 4096 doubles.
 MAX_EVENT_SIZE = 2048
 #: Geometric probs below this draw samples beyond the int64 range.
 GEOMETRIC_MIN_PROBS = 1e-16
@@ -98,9 +98,23 @@ class Distribution:
         return type(self).__name__
 
     def _as_float_array(self, name, value):
+        if type(value).__module__.split(".")[0] in ("torch", "jax", "jaxlib", "tensorflow"):
+            lib = type(value).__module__.split(".")[0]
+            bridge = {"torch": "fastscore.torch", "jax": "fastscore.jax",
+                      "jaxlib": "fastscore.jax"}.get(lib)
+            try:
+                arr = np.asarray(value)
+            except Exception as exc:
+                raise TypeError("%s: parameter %r is a %s.%s, which fastscore's distributions "
+                                "do not take (%s); pass a NumPy array (e.g. "
+                                "t.detach().cpu().numpy()), or use %s, whose gradients flow "
+                                "back to %s"
+                                % (self._name, name, type(value).__module__,
+                                   type(value).__name__, exc, bridge or "NumPy arrays",
+                                   lib)) from None
         try:
             arr = np.asarray(value)
-        except Exception as exc:  # pragma: no cover - exotic array-likes
+        except Exception as exc:  # exotic array-likes
             raise TypeError("%s: parameter %r could not be read as an array: %s"
                             % (self._name, name, exc)) from None
         if arr.dtype.kind not in "biuf":
@@ -250,6 +264,26 @@ class Distribution:
 
     def _measure_support(self):
         return None
+
+    def _overflow_error(self, flat_index):
+        """The ValueError for a draw beyond the float64 range at batch element
+        ``flat_index`` (flat): the distribution, the element and its parameters."""
+        idx = np.unravel_index(int(flat_index), self.batch_shape) if self.batch_shape else ()
+        vals = []
+        for nm, a in list(self._fixed.items()) + list(self._differentiable.items()):
+            sl = self.plan().params.shape(nm) if nm in self._differentiable else ()
+            ev = len(sl) - len(self.batch_shape) if nm in self._differentiable else 0
+            full = np.broadcast_to(a, tuple(self.batch_shape) + tuple(a.shape[a.ndim - ev:]
+                                                                      if ev else ()))
+            vals.append("%s=%s" % (nm, _short(full[idx])))
+        where = "" if not self.batch_shape else " at batch element %s" % (tuple(
+            int(i) for i in idx),)
+        return ValueError("%s: a sample overflowed float64 (it is inf or nan)%s, with %s: "
+                          "parameters this extreme put samples beyond +-1.8e308%s"
+                          % (self._name, where, ", ".join(vals), self._overflow_rule))
+
+    #: What keeps the family's samples finite, for the message above.
+    _overflow_rule = ""
 
     # -- samples in, scores out ---------------------------------------
     def _check_support(self, x3):
@@ -471,7 +505,8 @@ def _short(a):
 
 
 def _integers(x3):
-    return (x3 >= 0) & (np.floor(x3) == x3)
+    """Non-negative integers: finite ones (inf is no count, and its score is inf)."""
+    return (x3 >= 0) & (np.floor(x3) == x3) & np.isfinite(x3)
 
 
 class Normal(_ScalarFamily):
@@ -768,6 +803,8 @@ class Bernoulli(_ProbsOrLogits, Distribution):
         self.batch_shape = a.shape
         self.event_shape = ()
         self.probs = a if self._by == "probs" else special.expit(a)
+        # 1 - p from the logits: p rounds to 1 above logits of ~37, 1 - p to 0
+        self._q = None if self._by == "probs" else special.expit(-a)
 
     def _constants(self):
         return {"probs": self.probs.reshape(-1)}
@@ -791,7 +828,10 @@ class Bernoulli(_ProbsOrLogits, Distribution):
         x = x3[:, :, 0]
         p = self.probs.reshape(1, -1)
         if self._by == "logits":
-            return (x - p)[:, :, None]
+            # x - p; at x = 1 where p > 1/2 that is q = sigmoid(-logits), computed as
+            # such: 1 - p has lost all of q's digits that p could not hold
+            q = self._q.reshape(1, -1)
+            return np.where((x == 1) & (p > 0.5), q, x - p)[:, :, None]
         with np.errstate(divide="ignore"):
             return np.where(x == 1, 1.0 / p, -1.0 / (1.0 - p))[:, :, None]
 
@@ -956,6 +996,10 @@ class Categorical(_ProbsOrLogits, Distribution):
         K = self.num_categories
         p = np.ascontiguousarray(self.probs.reshape(-1, K))
         if self._by == "logits":
+            if (p > 1.0 - 2.0 ** -20).any():
+                # the one-hot finish scores [v = k] - p_k, which loses 1 - p_k's digits
+                # when p_k is this near 1: the general path uses _score_numpy instead
+                return None
             return None, p
         raw = np.broadcast_to(self._differentiable["probs"],
                               tuple(self.batch_shape) + (K,)).reshape(-1, K)
@@ -991,11 +1035,24 @@ class Categorical(_ProbsOrLogits, Distribution):
         onehot = (x[:, :, None] == np.arange(K)).astype(np.float64)
         p = self.probs.reshape(1, -1, K)
         if self._by == "logits":
-            return onehot - p
+            # [x = k] - p_k; at x = k where p_k > 1/2 that is the sum of the other
+            # categories' probabilities, summed as such (1 - p_k loses them)
+            return np.where((onehot > 0) & (p > 0.5), self._rest().reshape(1, -1, K),
+                            onehot - p)
         raw = self._differentiable["probs"]
         raw = np.broadcast_to(raw, tuple(self.batch_shape) + (K,)).reshape(1, -1, K)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(onehot > 0, 1.0 / raw, 0.0) - 1.0 / raw.sum(axis=-1, keepdims=True)
+
+    def _rest(self):
+        """1 - p_k as the sum of the other p_j (batch_size, K): accurate where p_k is near 1."""
+        K = self.num_categories
+        p = self.probs.reshape(-1, K)
+        zero = np.zeros((p.shape[0], 1))
+        before = np.concatenate([zero, np.cumsum(p, axis=-1)[:, :-1]], axis=-1)   # j < k
+        after = np.concatenate([np.cumsum(p[:, ::-1], axis=-1)[:, ::-1][:, 1:], zero],
+                               axis=-1)                                          # j > k
+        return np.where(p > 0.5, before + after, 1.0 - p)
 
     def _log_prob(self, x3):
         K = self.num_categories
@@ -1128,6 +1185,8 @@ class LogNormal(Normal):
     #: With f inline, the kernel keeps log x from the normal sampler (no log per sample).
     inline_family = "lognormal_y"
     _support_text = "(x > 0)"
+    _overflow_rule = (" (x = exp(loc + scale z) is finite for loc + scale z < log(1.8e308) "
+                      "= 709.78)")
 
     def _draw_numpy(self, gen, c, m):
         return gen.lognormal(c["loc"], c["scale"], size=m)[:, None]
@@ -1467,7 +1526,8 @@ class Beta(_ScalarFamily):
         return gen.beta(c["concentration1"], c["concentration0"], size=m)[:, None]
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (x3 <= 1)
+        # the open interval: log x or log(1 - x) is -inf at 0 and 1
+        return (x3 > 0) & (x3 < 1)
 
     def _score_numpy(self, x3):
         plan = self.plan()
@@ -1840,7 +1900,10 @@ class Binomial(_ProbsOrLogits, Distribution):
         x = x3[:, :, 0]
         N = plan.const("total_count")
         if self._by == "logits":
-            return (x - N * plan.const("probs"))[:, :, None]
+            # x - N p; where p > 1/2 as (x - N) + N q (binomial_logits_score): 1 - p
+            # has lost q's digits when p is near 1
+            p, q = plan.const("probs"), plan.const("q")
+            return np.where(p > 0.5, (x - N) + N * q, x - N * p)[:, :, None]
         # x / p and (n - x) / (1 - p) are 0 where their numerator is (at p = 0 or 1)
         with np.errstate(invalid="ignore"):
             return (np.where(x > 0, x * plan.const("inv_p"), 0.0)
@@ -2373,7 +2436,9 @@ class Dirichlet(Distribution):
         return _logspace.log_of(v3) + self.plan().const("digamma_sum_minus_digamma")[None]
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
+        # the open simplex: every x_k > 0 (log x_k is -inf at 0); an x_k of
+        # exactly 1 is a rounded point whose other coordinates are tiny but > 0
+        return (x3 > 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
 
     def _score_numpy(self, x3):
         with np.errstate(divide="ignore"):

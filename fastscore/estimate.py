@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _cluster, _compiled, _cov, _finish, _moments, _threads, _wrapped, reference
 from ._callables import prepare, prepare_grad
+from ._errors import SampleOverflowError
 from ._kinds import KINDS, SCORE
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
@@ -211,6 +212,26 @@ def _batch_index(plan, b):
     return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
 
 
+#: What each estimator kind's per-sample terms are, for the messages of _wrap.
+_TERMS = {"pathwise": "f'(x) dx/dtheta", "measure": "f(x+) - f(x-)",
+          "arm": "ARM's f(x+) - f(x-) times its weight",
+          "disarm": "DisARM's f(x+) - f(x-) times its weight",
+          "concrete": "f'(y) dy/dtheta at the relaxed samples y",
+          "rebar": "REBAR's score and control-variate terms"}
+
+
+class Gradients(dict):
+    """A dict of gradients (or standard errors) by parameter name, whose
+    missing keys say which parameters there are: a gradient is taken only
+    with respect to the parameters passed (``Bernoulli(logits=...)`` has
+    ``grad["logits"]``, not ``grad["probs"]``)."""
+
+    def __missing__(self, key):
+        raise KeyError("%r: no gradient for it; gradients are taken with respect to the "
+                       "parameters passed to the distribution, here %s"
+                       % (key, ", ".join(repr(k) for k in self) or "none"))
+
+
 def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None,
           kind=SCORE, one_sample=False):
     """Check non-finite rows against nan_policy and build the Estimate.
@@ -238,8 +259,7 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
             msg = "the variance of f overflows double precision for %s" % where
         elif kind.name != "score":
             msg = ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
-                   "precision for %s" % (kind.name, "f'(x) dx/dtheta" if kind.name == "pathwise"
-                                          else "f(x+) - f(x-)", where))
+                   "precision for %s" % (kind.name, _TERMS.get(kind.name, "its terms"), where))
         else:
             msg = ("the score, or f times the score, is not finite or overflows double "
                    "precision for %s: the parameters are too extreme for float64 (e.g. a "
@@ -257,8 +277,8 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
     if kind.name == "rebar":
         info["eta"] = plan.params.split(kind.eta_used)
         info["temperature"] = plan.params.split(kind.temperature_used)
-    est = Estimate(value, value_stderr, plan.params.split(g), plan.params.split(se), n, method,
-                   key, converged, kind.name, info)
+    est = Estimate(value, value_stderr, Gradients(plan.params.split(g)),
+                   Gradients(plan.params.split(se)), n, method, key, converged, kind.name, info)
     est.components = _cov.components(plan)
     return est
 
@@ -367,6 +387,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     f : callable, scipy.LowLevelCallable, numba cfunc or fastscore.fn built-in
         A Python callable is called with arrays of samples of shape
         (m, *batch_shape, *event_shape) and must return (m, *batch_shape).
+        Its argument is read-only (the kernels score those very samples
+        after f returns) and is f's to keep: every wave of samples is a fresh
+        array, never overwritten by the next wave.
         A LowLevelCallable is called per sample without the GIL, with signature
         ``double(double)`` or ``double(const double *x, intptr_t event_size,
         intptr_t batch_index, void *user_data)``; it must be thread-safe.
@@ -536,7 +559,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         max_n = _check_n(max_n, minimum=2)
         if max_n < n:
             raise ValueError("max_n (%d) must be >= n (%d)" % (max_n, n))
-    if kind.name == "measure" and plan.measure_coef is not None:
+    if kind.name == "measure" and plan.measure_coef is not None and plan.batch_size:
         missing = np.isnan(plan.measure_coef).all(axis=0)
         if missing.any():
             names = [nm for nm, gone in zip(_component_names(plan), missing) if gone]
@@ -553,6 +576,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()
     key = key_from_rng(rng)
+    if plan.batch_size == 0:
+        return _empty_estimate(plan, method, n, key, kind, targets)
     impl = _compiled if backend == "compiled" else reference
     if cluster is not None:
         impl = cluster
@@ -592,6 +617,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             scale = max_n if need is None else int(min(max_n, max(total, need)))
         est = _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged, kind)
         return _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt)
+    except SampleOverflowError as exc:
+        raise dist._overflow_error(exc.batch_index) from None
     finally:
         bar.close()
 
@@ -603,6 +630,20 @@ def _with_cov(est, cov, kind, plan, pf, n, key, backend, method, baseline, resul
                                               baseline, results, nt))
         est.cov = c.reshape(tuple(plan.batch_shape) + c.shape[1:])
     return est
+
+
+def _empty_estimate(plan, method, n, key, kind, targets):
+    """The Estimate of an empty batch (a batch_shape with a 0), numpy's convention:
+    arrays of the right shapes with no elements, on every backend; f is never called."""
+    P = plan.score_size
+    empty = Gradients(plan.params.split(np.zeros((0, P))))
+    info = {k: v for k, v in kind.settings.items()}
+    if kind.name == "rebar":
+        info["eta"] = plan.params.split(np.zeros((0, P)))
+        info["temperature"] = plan.params.split(np.zeros((0, P)))
+    return Estimate(np.zeros(plan.batch_shape), np.zeros(plan.batch_shape), empty,
+                    Gradients(plan.params.split(np.zeros((0, P)))), n, method, key,
+                    True if targets else None, kind.name, info)
 
 
 def _check_estimator(estimator):
@@ -757,7 +798,13 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
     key = key_from_rng(rng)
     plan = dist.plan()
     impl = cluster if cluster is not None else _compiled if backend == "compiled" else reference
-    x3 = _wrapped.Backend(impl, backend).sample(plan, n, key, nt)
+    try:
+        if plan.batch_size == 0:   # an empty batch: numpy's convention, on every backend
+            x3 = np.zeros((n, 0, plan.E))
+        else:
+            x3 = _wrapped.Backend(impl, backend).sample(plan, n, key, nt)
+    except SampleOverflowError as exc:
+        raise dist._overflow_error(exc.batch_index) from None
     return plan.layout.to_user(x3, (n,))
 
 
@@ -826,6 +873,9 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
         raise ValueError("x must have shape (n, *batch_shape, *event_shape) = (n, %s); got %s"
                          % (", ".join(map(str, tuple(dist.batch_shape) + tuple(dist.event_shape))),
                             np.shape(x)))
+    if lead[0] == 0:
+        raise ValueError("x has no samples (its first axis, the samples, has length 0): "
+                         "estimate_from_samples needs at least one sample per batch element")
     n = _check_n(lead[0], minimum=1)
     if n == 1 and method in ("rloo", "cv"):
         raise ValueError("method=%r needs n >= 2 samples per batch element (its baseline comes "

@@ -29,6 +29,21 @@ def _real(name, value):
     return value
 
 
+def _real_array(name, value):
+    """value as a float64 array of real numbers, or an error naming ``name`` and the rule."""
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        arr = None
+    if arr is None or arr.dtype == object:
+        raise ValueError("%s must be a rectangular array of real numbers (not ragged nested "
+                         "lists); got %r" % (name, value)) from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError("%s must be real numbers, got dtype %s (%r)"
+                        % (name, "complex" if arr.dtype.kind == "c" else arr.dtype, value))
+    return arr.astype(np.float64)
+
+
 class Function:
     """A built-in f; build one with :func:`power`, :func:`linear`, ... ."""
 
@@ -121,7 +136,7 @@ class linear(Function):
     scalar_only = False
 
     def __init__(self, a=1.0, b=0.0):
-        arr = np.asarray(a, dtype=np.float64)
+        arr = _real_array("linear: a", a)
         if not np.all(np.isfinite(arr)):
             raise ValueError("linear: a must be finite")
         self.a = arr
@@ -277,7 +292,7 @@ class table(Function):
     no_derivative = "is a function of discrete samples, which have no derivative"
 
     def __init__(self, values):
-        arr = np.asarray(values, dtype=np.float64)
+        arr = _real_array("table: values", values)
         if arr.ndim < 1 or arr.shape[-1] < 1:
             raise ValueError("table: values need at least one entry on the last axis; got "
                              "shape %s" % (arr.shape,))

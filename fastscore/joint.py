@@ -69,6 +69,15 @@ class _Wrapper(Distribution):
     def _check_support(self, x3):
         self.plan().check_support(x3)
 
+    def _overflow_error(self, flat_index):
+        """The ValueError for a draw beyond the float64 range (the base's, whose batch
+        element ``flat_index`` drew it)."""
+        parts = self._parts()
+        if len(parts) == 1:
+            return parts["base"]._overflow_error(flat_index)
+        return ValueError("%r: a sample overflowed float64 (it is inf or nan): parameters "
+                          "this extreme put samples beyond +-1.8e308" % (self,))
+
     def __repr__(self):
         raise NotImplementedError
 

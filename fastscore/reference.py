@@ -15,6 +15,7 @@ tested against.
 import numpy as np
 
 from . import _moments
+from ._errors import SampleOverflowError
 from ._rng import CHUNK_SIZE, stream
 
 
@@ -30,9 +31,23 @@ def _chunks(plan, n, key, chunk_start, draw, width):
     return out
 
 
-def sample(plan, n, key, chunk_start=0):
-    """Samples [chunk_start * CHUNK_SIZE, n) in kernel layout (m, batch_size, E)."""
-    return _chunks(plan, n, key, chunk_start, plan.draw, plan.E)
+def sample(plan, n, key, chunk_start=0, check=True):
+    """Samples [chunk_start * CHUNK_SIZE, n) in kernel layout (m, batch_size, E).
+
+    ``check``: raise SampleOverflowError where a draw is not a finite double,
+    as the kernels do.
+    """
+    x3 = _chunks(plan, n, key, chunk_start, plan.draw, plan.E)
+    if check:
+        _check_finite(x3)
+    return x3
+
+
+def _check_finite(x3):
+    """SampleOverflowError for the first batch element with a non-finite draw."""
+    ok = np.isfinite(x3)
+    if not ok.all():
+        raise SampleOverflowError(int(np.nonzero(~ok)[1].min()))
 
 
 def measure_sample(plan, n, key, chunk_start=0):
@@ -88,8 +103,9 @@ def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, st
                 diff = pts[:, :, Q:].transpose(2, 0, 1) * diff
             fx, terms = fq[0], diff.transpose(1, 2, 0)
         else:
-            x3 = sample(plan, n, key, chunk_start)
+            x3 = sample(plan, n, key, chunk_start, check=False)
             seen = plan.f_input(x3) if plan.f_input is not None else x3
+            _check_finite(seen)   # what f sees, as the kernels check it
             fx = pf.values(seen, plan, "reference")
             terms = kind.terms(plan, pf, x3, "reference", seen)
         if kind.folds:

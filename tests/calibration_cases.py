@@ -81,7 +81,46 @@ def cases():
                        lambda R: fs.Categorical(logits=np.broadcast_to(lg, (R, 4)).copy()),
                        fs.fn.table(r), {"logits": q * (r - q @ r)},
                        SCORE_RUNS + [("measure", "plain", {})]))
+    # Independent Bernoulli(logits) x 3 with one f of the vector: IndeCateR, and the score
+    # function on a joint distribution
+    lg3 = np.array([0.3, -0.8, 1.1])
+    out.append(CalCase("Independent Bernoulli x 3, (sum x - 1.3)^2",
+                       lambda R: fs.Independent(fs.Bernoulli(
+                           logits=np.broadcast_to(lg3, (R, 3)).copy()), 1),
+                       lambda x: (x.sum(axis=-1) - 1.3) ** 2,
+                       {"logits": _independent_bernoulli_grad(lg3, lambda s: (s - 1.3) ** 2)},
+                       [("indecater", "plain", {}), ("score", "rloo", {}),
+                        ("score", "cv", {})]))
+    # VIMCO, log w(x) = x, K = 2: d/dloc = 1; d/dscale by Gauss-Hermite quadrature
+    out.append(CalCase("VIMCO Normal log w = x, K = 2",
+                       lambda R: fs.Normal(loc=_full(R, 0.3), scale=_full(R, 0.9)),
+                       lambda x: x, {"loc": 1.0, "scale": _vimco_scale_k2(0.9)},
+                       [("vimco", "plain", {"num_draws": 2})]))
     return {c.name: c for c in out}
+
+
+def _independent_bernoulli_grad(logits, g):
+    """d/dlogits E[g(sum x)] for independent Bernoulli(logits), by enumeration."""
+    import itertools
+
+    p = 1.0 / (1.0 + np.exp(-logits))
+    xs = np.array(list(itertools.product([0, 1], repeat=len(p))), dtype=np.float64)
+    w = np.prod(np.where(xs == 1, p, 1 - p), axis=1)
+    gx = g(xs.sum(axis=1))
+    return np.array([np.sum(w * gx * (xs[:, j] - p[j])) for j in range(len(p))])
+
+
+def _vimco_scale_k2(sigma, points=120):
+    """d/dsigma E[log((exp(sigma z1) + exp(sigma z2)) / 2)], z iid N(0, 1): the pathwise
+    E[sum_k softmax(sigma z)_k z_k], by Gauss-Hermite quadrature."""
+    t, w = np.polynomial.hermite_e.hermegauss(points)
+    w = w / w.sum()
+    z1, z2 = np.meshgrid(t, t, indexing="ij")
+    a, b = sigma * z1, sigma * z2
+    m = np.maximum(a, b)
+    e1, e2 = np.exp(a - m), np.exp(b - m)
+    val = (e1 * z1 + e2 * z2) / (e1 + e2)
+    return float(np.sum(w[:, None] * w[None, :] * val))
 
 
 def measure(case, estimator, method, n, R, seed, **options):
