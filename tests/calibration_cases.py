@@ -81,6 +81,47 @@ def cases():
                        lambda R: fs.Categorical(logits=np.broadcast_to(lg, (R, 4)).copy()),
                        fs.fn.table(r), {"logits": q * (r - q @ r)},
                        SCORE_RUNS + [("measure", "plain", {})]))
+    # The other families, each with a closed form and every estimator it takes
+    lam = np.exp(0.1 + 0.5 ** 2 / 2)
+    out.append(CalCase("LogNormal x", lambda R: fs.LogNormal(loc=_full(R, 0.1),
+                                                             scale=_full(R, 0.5)),
+                       fs.fn.power(1), {"loc": lam, "scale": 0.5 * lam},
+                       SCORE_RUNS + [("pathwise", "plain", {}), ("measure", "plain", {})]))
+    out.append(CalCase("Beta x", lambda R: fs.Beta(_full(R, 2.0), _full(R, 3.0)),
+                       fs.fn.power(1), {"concentration1": 3.0 / 25.0,
+                                        "concentration0": -2.0 / 25.0},
+                       SCORE_RUNS + [("pathwise", "plain", {})]))
+    out.append(CalCase("Chi2 x", lambda R: fs.Chi2(_full(R, 3.0)), fs.fn.power(1),
+                       {"df": 1.0}, SCORE_RUNS + [("pathwise", "plain", {})]))
+    A = special_i1(2.0) / special_i0(2.0)
+    out.append(CalCase("VonMises cos x", lambda R: fs.VonMises(_full(R, 0.4), _full(R, 2.0)),
+                       lambda x: np.cos(x),
+                       {"loc": -A * np.sin(0.4), "concentration":
+                        (1.0 - A / 2.0 - A * A) * np.cos(0.4)},
+                       SCORE_RUNS + [("pathwise", "plain", {"grad_f": lambda x: -np.sin(x)})]))
+    out.append(CalCase("Binomial(10) x^2", lambda R: fs.Binomial(10, probs=_full(R, 0.3)),
+                       fs.fn.power(2), {"probs": 10 * (1 - 0.6) + 2 * 100 * 0.3},
+                       SCORE_RUNS + [("measure", "plain", {})]))
+    out.append(CalCase("Geometric x", lambda R: fs.Geometric(probs=_full(R, 0.3)),
+                       fs.fn.power(1), {"probs": -1.0 / 0.09},
+                       SCORE_RUNS + [("measure", "plain", {})]))
+    out.append(CalCase("NegativeBinomial(3) x",
+                       lambda R: fs.NegativeBinomial(3.0, probs=_full(R, 0.4)),
+                       fs.fn.power(1), {"probs": 3.0 / 0.36},
+                       SCORE_RUNS + [("measure", "plain", {})]))
+    a3 = np.array([1.0, 2.0, 3.0])
+    out.append(CalCase("Dirichlet x_0", lambda R: fs.Dirichlet(np.broadcast_to(a3, (R, 3)).copy()),
+                       fs.fn.linear([1.0, 0.0, 0.0]),
+                       {"concentration": (np.array([6.0, 0.0, 0.0]) - 1.0) / 36.0},
+                       SCORE_RUNS + [("pathwise", "plain", {})]))
+    L2 = np.array([[1.0, 0.0], [0.5, 0.8]])
+    out.append(CalCase("MultivariateNormal cos(a.x)",
+                       lambda R: fs.MultivariateNormal(np.broadcast_to([0.2, -0.3], (R, 2)).copy(),
+                                                       L2),
+                       lambda x: np.cos(x @ np.array([0.7, -0.4])), _mvn_cos_grad(L2),
+                       SCORE_RUNS + [("pathwise", "plain", {
+                           "grad_f": lambda x: -np.sin(x @ np.array([0.7, -0.4]))[..., None]
+                           * np.array([0.7, -0.4])}), ("measure", "plain", {})]))
     # Independent Bernoulli(logits) x 3 with one f of the vector: IndeCateR, and the score
     # function on a joint distribution
     lg3 = np.array([0.3, -0.8, 1.1])
@@ -97,6 +138,24 @@ def cases():
                        lambda x: x, {"loc": 1.0, "scale": _vimco_scale_k2(0.9)},
                        [("vimco", "plain", {"num_draws": 2})]))
     return {c.name: c for c in out}
+
+
+def special_i0(k):
+    from scipy import special
+    return special.i0(k)
+
+
+def special_i1(k):
+    from scipy import special
+    return special.i1(k)
+
+
+def _mvn_cos_grad(L):
+    """d E[cos(a.x)] for x ~ N(mu, L L^T), mu = (0.2, -0.3), a = (0.7, -0.4)."""
+    a, mu = np.array([0.7, -0.4]), np.array([0.2, -0.3])
+    e = np.exp(-a @ L @ L.T @ a / 2)
+    return {"loc": -np.sin(a @ mu) * e * a,
+            "scale_tril": np.tril(-np.cos(a @ mu) * e * np.outer(a, a @ L))}
 
 
 def _independent_bernoulli_grad(logits, g):
