@@ -523,3 +523,31 @@ def test_joint_distributions_equal_the_local_run(client, case):
         assert all(np.array_equal(x[k], here[k]) for k in here)
     else:
         assert np.array_equal(x, here)
+
+
+def _vimco_log_w(x):
+    return x
+
+
+def _indecater_f(x):
+    return np.abs(x.sum(axis=-1) - 3.0)
+
+
+def _mvn_cos(x):
+    return np.cos(x @ np.array([0.7, -0.4]))
+
+
+@pytest.mark.parametrize("case", ["indecater", "vimco", "mvn-measure"])
+def test_wave_estimators_equal_the_local_run(client, case):
+    """IndeCateR, VIMCO and MultivariateNormal's measure-valued estimator with a client:
+    the local bits (their waves draw on the caller, from the same streams)."""
+    if case == "indecater":
+        d = fs.Independent(fs.Categorical(logits=np.linspace(-1, 1, 12).reshape(3, 4)), 1)
+        f, kw = _indecater_f, {"estimator": "indecater"}
+    elif case == "vimco":
+        d, f, kw = fs.Normal(0.3, 0.9), _vimco_log_w, {"estimator": "vimco", "num_draws": 4}
+    else:
+        d = fs.MultivariateNormal(np.array([0.2, -0.3]), np.array([[1.0, 0.0], [0.5, 0.8]]))
+        f, kw = _mvn_cos, {"estimator": "measure"}
+    n = fs.CHUNK_SIZE + 7
+    assert_same(fs.estimate(d, f, n, rng=4, client=client, **kw), fs.estimate(d, f, n, rng=4, **kw))
