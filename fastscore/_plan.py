@@ -13,7 +13,42 @@ import numpy as np
 from . import _specs
 
 
-class Plan:
+class Shapes:
+    """A plan's shapes, as the kernels and the f kinds ask for them, from its
+    ``layout`` and ``params`` (a family's plan and a joint distribution's alike)."""
+
+    @property
+    def batch_shape(self):
+        return self.layout.batch_shape
+
+    @property
+    def event_shape(self):
+        return self.layout.event_shape
+
+    @property
+    def batch_size(self):
+        return self.layout.batch_size
+
+    @property
+    def event_size(self):
+        return self.layout.event_size
+
+    @property
+    def E(self):
+        """Numbers per event in the kernel layout: max(event_size, 1)."""
+        return self.layout.E
+
+    @property
+    def integer_valued(self):
+        return self.layout.integer_valued
+
+    @property
+    def score_size(self):
+        """Score components P (every differentiable parameter, flattened)."""
+        return self.params.size
+
+
+class Plan(Shapes):
     """A distribution as the backends see it.
 
     Attributes
@@ -102,37 +137,6 @@ class Plan:
         self.rebar = rebar
         self.f_input = f_input
         self._offsets = self.family.offsets(layout.E, self.consts.shape[1])[0]
-
-    # shapes, as the kernels and the f kinds ask for them
-    @property
-    def batch_shape(self):
-        return self.layout.batch_shape
-
-    @property
-    def event_shape(self):
-        return self.layout.event_shape
-
-    @property
-    def batch_size(self):
-        return self.layout.batch_size
-
-    @property
-    def event_size(self):
-        return self.layout.event_size
-
-    @property
-    def E(self):
-        """Numbers per event in the kernel layout: max(event_size, 1)."""
-        return self.layout.E
-
-    @property
-    def integer_valued(self):
-        return self.layout.integer_valued
-
-    @property
-    def score_size(self):
-        """Score components P (every differentiable parameter, flattened)."""
-        return self.params.size
 
     @property
     def counted(self):

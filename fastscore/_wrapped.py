@@ -32,7 +32,7 @@ import numpy as np
 from . import _moments
 from ._callables import PreparedF, PreparedGrad, check_f_output
 from ._layout import ParamLayout, SampleLayout
-from ._plan import Plan as _Plan
+from ._plan import Plan as _Plan, Shapes
 from ._rng import CHUNK_SIZE, aux_stream
 
 #: Samples x event size one wave of a Joint holds (its parts' samples, f and
@@ -40,7 +40,7 @@ from ._rng import CHUNK_SIZE, aux_stream
 JOINT_WAVE_VALUES = 1 << 20
 
 
-class WrappedPlan:
+class WrappedPlan(Shapes):
     """Base of the wrappers' plans: what the façade and the kinds ask of any plan.
 
     ``base`` is the wrapped plan (None for a Joint); ``layout`` and
@@ -64,34 +64,6 @@ class WrappedPlan:
     measure_support = None
     f_input = None
     counted = False
-
-    @property
-    def batch_shape(self):
-        return self.layout.batch_shape
-
-    @property
-    def event_shape(self):
-        return self.layout.event_shape
-
-    @property
-    def batch_size(self):
-        return self.layout.batch_size
-
-    @property
-    def event_size(self):
-        return self.layout.event_size
-
-    @property
-    def E(self):
-        return self.layout.E
-
-    @property
-    def integer_valued(self):
-        return self.layout.integer_valued
-
-    @property
-    def score_size(self):
-        return self.params.size
 
     @property
     def family(self):

@@ -2844,7 +2844,53 @@ def _softmax_scaled(z, scale, exp=np.exp):
     return e / tot[..., None]
 
 
-class RelaxedBernoulli(_ProbsOrLogits, Distribution):
+class _Concrete:
+    """The Concrete (relaxed) families' refusals: they are not exponential families,
+    and neither their entropy nor their Fisher information has a closed form or an
+    exact finite sum."""
+
+    #: The discrete family it relaxes (for the messages).
+    relaxes = None
+
+    def entropy(self, grad=False):
+        """Not available: raises NotImplementedError.
+
+        The differential entropy of the Concrete distribution is an integral
+        with no closed form and no exact finite sum; the discrete family's
+        ``entropy`` gives that of the distribution it relaxes.
+
+        Parameters
+        ----------
+        grad : bool, default False
+            As in the other families' ``entropy``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> fs.RelaxedBernoulli(0.5, logits=0.0).entropy()
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: RelaxedBernoulli.entropy: ...
+        """
+        raise NotImplementedError(
+            "%s.entropy: the entropy of the %s (Concrete) distribution has no closed form or "
+            "exact sum and is not implemented; %s.entropy gives that of the discrete "
+            "distribution it relaxes" % (type(self).__name__, type(self).__name__, self.relaxes))
+
+    def fisher(self):
+        """Not available: raises NotImplementedError (the Concrete distribution is not
+        an exponential family and its Fisher information has no closed form)."""
+        raise NotImplementedError(
+            "%s.fisher: the Fisher information of the relaxed (Concrete) distribution has "
+            "no closed form and is not implemented" % type(self).__name__)
+
+
+class RelaxedBernoulli(_Concrete, _ProbsOrLogits, Distribution):
     """RelaxedBernoulli(temperature, probs | logits): the binary Concrete distribution.
 
     y = sigmoid((logits + log u - log(1 - u)) / temperature), u uniform on
@@ -2878,6 +2924,7 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
     True
     """
 
+    relaxes = "Bernoulli"
     family = "relaxed_bernoulli"
     relaxed = True
     _support_text = "(0 < y < 1)"
@@ -2930,43 +2977,6 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
             return (np.log(t) + l - (t + 1.0) * (ly + l1y)
                     - 2.0 * np.logaddexp(l - t * ly, -t * l1y))
 
-    def entropy(self, grad=False):
-        """Not available: the RelaxedBernoulli (Concrete) entropy has no closed form.
-
-        Raises NotImplementedError.  The differential entropy of the Concrete
-        distribution is an integral with no closed form and no exact finite
-        sum; Bernoulli gives the entropy of the discrete distribution it relaxes.
-
-        Parameters
-        ----------
-        grad : bool, default False
-            As in the other families' ``entropy``.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-
-        Examples
-        --------
-        >>> import fastscore as fs
-        >>> fs.RelaxedBernoulli(0.5, logits=0.0).entropy()
-        Traceback (most recent call last):
-        ...
-        NotImplementedError: RelaxedBernoulli.entropy: ...
-        """
-        raise NotImplementedError(
-            "RelaxedBernoulli.entropy: the entropy of the RelaxedBernoulli (Concrete) distribution "
-            "has no closed form or exact sum and is not implemented; Bernoulli.entropy gives "
-            "that of the discrete distribution it relaxes")
-
-    def fisher(self):
-        """Not available: raises NotImplementedError (the Concrete distribution is not
-        an exponential family and its Fisher information has no closed form)."""
-        raise NotImplementedError(
-            "%s.fisher: the Fisher information of the relaxed (Concrete) distribution has "
-            "no closed form and is not implemented" % type(self).__name__)
-
     def _pathwise_numpy(self, x3, gp3):
         plan = self.plan()
         y = x3[:, :, 0]
@@ -3004,7 +3014,7 @@ class RelaxedBernoulli(_ProbsOrLogits, Distribution):
         return A[:, :, None], C[:, :, None]
 
 
-class RelaxedCategorical(_ProbsOrLogits, Distribution):
+class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
     """RelaxedCategorical(temperature, probs | logits): the Concrete (Gumbel-softmax) distribution.
 
     y = softmax((log p + G) / temperature) on the simplex, G_k = -log(-log
@@ -3045,6 +3055,7 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
     ((2, 3), True)
     """
 
+    relaxes = "Categorical"
     family = "relaxed_categorical"
     relaxed = True
     event_ndim = 1
@@ -3116,43 +3127,6 @@ class RelaxedCategorical(_ProbsOrLogits, Distribution):
             ly = np.log(x3)
         return (special.gammaln(K) + (K - 1) * np.log(t) + (l - (t[..., None] + 1.0) * ly).sum(-1)
                 - K * special.logsumexp(l - t[..., None] * ly, axis=-1))
-
-    def entropy(self, grad=False):
-        """Not available: the RelaxedCategorical (Concrete) entropy has no closed form.
-
-        Raises NotImplementedError.  The differential entropy of the Concrete
-        distribution is an integral with no closed form and no exact finite
-        sum; Categorical gives the entropy of the discrete distribution it relaxes.
-
-        Parameters
-        ----------
-        grad : bool, default False
-            As in the other families' ``entropy``.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-
-        Examples
-        --------
-        >>> import fastscore as fs
-        >>> fs.RelaxedCategorical(0.5, logits=[0.0, 1.0]).entropy()
-        Traceback (most recent call last):
-        ...
-        NotImplementedError: RelaxedCategorical.entropy: ...
-        """
-        raise NotImplementedError(
-            "RelaxedCategorical.entropy: the entropy of the RelaxedCategorical (Concrete) "
-            "distribution has no closed form or exact sum and is not implemented; Categorical.entropy gives "
-            "that of the discrete distribution it relaxes")
-
-    def fisher(self):
-        """Not available: raises NotImplementedError (the Concrete distribution is not
-        an exponential family and its Fisher information has no closed form)."""
-        raise NotImplementedError(
-            "%s.fisher: the Fisher information of the relaxed (Concrete) distribution has "
-            "no closed form and is not implemented" % type(self).__name__)
 
     @staticmethod
     def _hard_numpy(x3):
