@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -301,6 +302,31 @@ def _seed_from_array(seed):
     return np.random.SeedSequence([int(w) for w in arr.ravel()])
 
 
+#: Traced calls with this many different f (or grad_f) objects make the bridge warn:
+#: JAX keeps a compiled host callback for each, so an f built anew inside an eagerly
+#: differentiated loss grows memory on every call (about 1.4 MB each).
+CALLABLES_WARN = 64
+_SEEN_CALLABLES = set()
+_WARNED = []
+
+
+def _note_callables(config):
+    """Count the distinct f objects of traced calls; warn once past CALLABLES_WARN."""
+    if _WARNED:
+        return
+    for v in config:
+        if callable(v) and not isinstance(v, type):
+            _SEEN_CALLABLES.add(id(v))
+    if len(_SEEN_CALLABLES) > CALLABLES_WARN:
+        _WARNED.append(True)
+        _SEEN_CALLABLES.clear()
+        warnings.warn("fastscore.jax: more than %d different f objects were traced; JAX keeps "
+                      "a compiled host callback for each, so building f anew inside a loss "
+                      "that is differentiated eagerly grows memory on every call. Build f "
+                      "once, outside the loss (or jit the step)" % CALLABLES_WARN,
+                      RuntimeWarning, stacklevel=4)
+
+
 def _default_float():
     return jax.dtypes.canonicalize_dtype(jnp.float64)
 
@@ -370,6 +396,8 @@ def _apply(cls, run, config, params, extras, always=()):
     operands = traced + [extras[i] for i in extra_ops]
 
     concrete = not any(isinstance(v, jax.core.Tracer) for v in operands)
+    if not concrete:
+        _note_callables(config)
     values = {k: np.asarray(v) for k, v in zip(names, traced)} if concrete else None
     shapes = {k: tuple(np.shape(v)) for k, v in zip(names, traced)}
     probe = wrap(_bridge.probe(cls, shapes, static, validate, values))

@@ -566,3 +566,27 @@ def test_joint_family_as_a_dict():
     est = fs.estimate(d, f, 5000, rng=2, method="rloo")
     np.testing.assert_allclose(np.asarray(g_loc), est.grad["w"]["loc"], rtol=1e-5)
     np.testing.assert_allclose(float(g_rate), est.grad["tau"]["rate"], rtol=1e-5)
+
+
+def test_a_new_f_on_every_traced_call_warns(monkeypatch):
+    """An f built inside an eagerly differentiated loss registers a new host callback each
+    call (JAX keeps them all): past CALLABLES_WARN distinct f objects the bridge warns."""
+    monkeypatch.setattr(fs_jax, "_SEEN_CALLABLES", set())
+    monkeypatch.setattr(fs_jax, "_WARNED", [])
+    monkeypatch.setattr(fs_jax, "CALLABLES_WARN", 5)
+    fs_list = [(lambda x, k=k: x * x + k) for k in range(7)]   # distinct objects, all alive
+
+    def loss(loc, f):
+        return fs_jax.expectation("Normal", f, 8, rng=0, loc=loc, scale=1.0).sum()
+
+    with pytest.warns(RuntimeWarning, match="different f objects"):
+        for f in fs_list:
+            jax.grad(loss)(jnp.zeros(2), f)
+    # one f, however many calls: no warning
+    monkeypatch.setattr(fs_jax, "_SEEN_CALLABLES", set())
+    monkeypatch.setattr(fs_jax, "_WARNED", [])
+    import warnings as _w
+    with _w.catch_warnings():
+        _w.simplefilter("error", RuntimeWarning)
+        for _ in range(7):
+            jax.grad(loss)(jnp.zeros(2), fs_list[0])
