@@ -40,6 +40,13 @@ POISSON_LAM_MAX = float(np.iinfo(np.int64).max) - math.sqrt(float(np.iinfo(np.in
 MAX_EVENT_SIZE = 2048
 #: Geometric probs below this draw samples beyond the int64 range.
 GEOMETRIC_MIN_PROBS = 1e-16
+#: An estimate needs samples whose noise float64 resolves: a scale at least this
+#: fraction of |loc| keeps 2^20 levels of it (at loc = 1e17 and scale 1 every sample
+#: rounds to loc, and every gradient to 0 +- 0).
+MIN_RELATIVE_SCALE = 2.0 ** -32
+#: The measure-valued estimators of the integer families need x and x + 1 apart:
+#: samples below 2^52 (mean + 20 standard deviations, the draws that occur).
+MAX_COUPLED_INTEGER = 2.0 ** 52
 #: Binomial families with at most this many support values use the count path.
 BINOMIAL_COUNT_LIMIT = 1024
 
@@ -79,6 +86,12 @@ class Distribution:
         self._setup()
         self._plan = None
         self._score_plan = None
+
+    def _check_resolution(self, estimator):
+        """Raise ValueError where float64 samples cannot resolve what ``estimator`` needs
+        (a sample rounded to its mean; coupled points that round to one number), so
+        that no gradient is reported as 0 +- 0 when rounding ate it.  Families whose
+        parameters can get there override it."""
 
     def _check_drawable(self):
         """Check the parameters once before samples are drawn, validate_args or not.
@@ -509,6 +522,37 @@ def _integers(x3):
     return (x3 >= 0) & (np.floor(x3) == x3) & np.isfinite(x3)
 
 
+def _resolution(dist, name, noise, loc):
+    """Raise where a sample's noise is below MIN_RELATIVE_SCALE |loc| (see there)."""
+    noise, loc = np.broadcast_arrays(noise, loc)
+    ok = ~(noise < MIN_RELATIVE_SCALE * np.abs(loc))
+    if not ok.all():
+        k = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
+        raise ValueError(
+            "%s: parameter %r gives samples a noise of %r beside a loc of %r%s: float64 "
+            "keeps fewer than 2^20 levels of it there (samples round to loc itself from "
+            "|loc| / noise = 2^52), so the gradients would be lost to rounding; estimate in a "
+            "shifted frame instead: loc = 0 and f(x + loc)"
+            % (dist._name, name, _scalar(noise[k]), _scalar(loc[k]),
+               " at index %s" % (tuple(int(i) for i in k),) if noise.ndim else ""))
+
+
+def _coupled(dist, estimator, name, value, top):
+    """Raise for the measure-valued estimators where samples reach MAX_COUPLED_INTEGER."""
+    if estimator not in ("measure",):
+        return
+    value, top = np.broadcast_arrays(value, top)
+    ok = ~(top >= MAX_COUPLED_INTEGER)
+    if not ok.all():
+        k = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
+        raise ValueError(
+            "estimator='measure': %s's samples reach %.3g here (parameter %r = %r%s), past "
+            "2^52, where x and x + 1 round to one float64: the coupled points would coincide "
+            "and every gradient be 0 +- 0; use estimator='score'"
+            % (dist._name, float(top[k]), name, _scalar(value[k]),
+               " at index %s" % (tuple(int(i) for i in k),) if value.ndim else ""))
+
+
 class Normal(_ScalarFamily):
     """Normal(loc, scale): density exp(-(x - loc)^2 / (2 scale^2)) / (scale sqrt(2 pi)).
 
@@ -541,6 +585,11 @@ class Normal(_ScalarFamily):
 
     def __init__(self, loc, scale, validate_args=True):
         super().__init__({"loc": loc, "scale": scale}, validate_args)
+
+    def _check_resolution(self, estimator):
+        loc = np.broadcast_to(self._differentiable["loc"], self.batch_shape)
+        scale = np.broadcast_to(self._differentiable["scale"], self.batch_shape)
+        _resolution(self, "scale", scale, loc)
 
     def _constants(self):
         scale = self.scale.ravel()
@@ -671,6 +720,10 @@ class Poisson(_ScalarFamily):
             self._require("rate", self.rate, self.rate <= POISSON_LAM_MAX,
                           "<= %.4g (numpy's Poisson sampler: samples are int64)"
                           % POISSON_LAM_MAX)
+
+    def _check_resolution(self, estimator):
+        rate = np.broadcast_to(self._differentiable["rate"], self.batch_shape)
+        _coupled(self, estimator, "rate", rate, rate + 20.0 * np.sqrt(rate))
 
     def _constants(self):
         rate = self.rate.ravel()
@@ -1877,6 +1930,10 @@ class Binomial(_ProbsOrLogits, Distribution):
         self._set_kernel_family()
         self._n_max = int(self.total_count.max()) if self.total_count.size else 0
 
+    def _check_resolution(self, estimator):
+        N = np.broadcast_to(self._fixed["total_count"], self.batch_shape)
+        _coupled(self, estimator, "total_count", N, N)
+
     def _constants(self):
         p, q = self.probs.ravel(), self._q.ravel()
         with np.errstate(divide="ignore"):
@@ -2067,6 +2124,12 @@ class Geometric(_ProbsOrLogits, Distribution):
         self._q = q
         self._set_kernel_family()
 
+    def _check_resolution(self, estimator):
+        p = np.broadcast_to(self.probs, self.batch_shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            top = (1.0 - p) / p + 20.0 * np.sqrt(1.0 - p) / p
+        _coupled(self, estimator, self._by, self._differentiable[self._by], top)
+
     def _constants(self):
         p, q = self.probs.ravel(), self._q.ravel()
         with np.errstate(divide="ignore"):
@@ -2219,6 +2282,13 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
                           lam <= POISSON_LAM_MAX,
                           "such that probs / (1 - probs) * (total_count + 10 sqrt(total_count)) "
                           "<= %.4g (numpy's sampler: samples are int64)" % POISSON_LAM_MAX)
+
+    def _check_resolution(self, estimator):
+        p = np.broadcast_to(self.probs, self.batch_shape)
+        r = np.broadcast_to(self._fixed["total_count"], self.batch_shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            top = r * p / (1.0 - p) + 20.0 * np.sqrt(r * p) / (1.0 - p)
+        _coupled(self, estimator, self._by, self._differentiable[self._by], top)
 
     def _constants(self):
         r, p, q = self.total_count.ravel(), self.probs.ravel(), self._q.ravel()
@@ -2595,6 +2665,11 @@ class MultivariateNormal(Distribution):
     def _param_slots(self):
         D = self.event_shape[0]
         return [("loc", (D,), None), ("scale_tril", (D, D), "tril")]
+
+    def _check_resolution(self, estimator):
+        # each coordinate's noise sqrt(sum_j L_ij^2) against |loc_i|
+        noise = np.sqrt((self.scale_tril * self.scale_tril).sum(axis=-1))
+        _resolution(self, "scale_tril", noise, self.loc)
 
     def _constants(self):
         D = self.event_shape[0]

@@ -575,6 +575,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
                       % (estimator, plan.name, evals), RuntimeWarning, stacklevel=2)
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()
+    dist._check_resolution(kind.name)
     key = key_from_rng(rng)
     if plan.batch_size == 0:
         return _empty_estimate(plan, method, n, key, kind, targets)
@@ -867,6 +868,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     _check_dist(dist)
     if nan_policy not in ("raise", "propagate"):
         raise ValueError("nan_policy must be 'raise' or 'propagate', got %r" % (nan_policy,))
+    dist._check_resolution("score")
     plan = dist.plan()
     x3, lead = plan.layout.to_kernel(x)
     if len(lead) != 1:

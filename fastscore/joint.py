@@ -46,6 +46,10 @@ class _Wrapper(Distribution):
         for p in self._parts().values():
             p._check_drawable()
 
+    def _check_resolution(self, estimator):
+        for p in self._parts().values():
+            p._check_resolution(estimator)
+
     @property
     def param_names(self):
         """The base's parameter names (a Joint: its part names, whose gradients nest)."""

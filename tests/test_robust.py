@@ -255,3 +255,25 @@ def test_logits_estimates_are_not_zero_and_agree_across_backends(logit):
             np.testing.assert_allclose(got[0].grad[name], got[1].grad[name], rtol=1e-12,
                                        atol=0.0)
         assert got[0].grad["logits"].ravel()[0] != 0.0
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+def test_precision_lost_to_rounding_is_an_error_not_zero_plus_minus_zero(backend):
+    """Issue 24, item 3: samples that cannot resolve their noise (Normal(1e17, 1): every
+    sample rounds to loc) or coupled points that round to one number (measure-valued
+    Poisson(5e16), Binomial(2**62)) raise, naming the parameter; nothing reports 0 +- 0."""
+    cases = [(fs.Normal(1e17, 1.0), {}, "scale"), (fs.Normal(1e16, 1.0), {}, "scale"),
+             (fs.Poisson(5e16), {"estimator": "measure"}, "rate"),
+             (fs.Binomial(2 ** 62, probs=0.3), {"estimator": "measure"}, "total_count"),
+             (fs.MultivariateNormal(np.array([1e17, 0.0]), np.eye(2)), {}, "scale_tril"),
+             (fs.Independent(fs.Normal(np.array([0.0, 1e17]), 1.0), 1), {}, "scale")]
+    for d, kw, name in cases:
+        f = (lambda x: x.sum(axis=-1)) if d.event_shape else (lambda x: x * 1.0)
+        with pytest.raises(ValueError, match=name):
+            fs.estimate(d, f, n=100, rng=0, backend=backend, **kw)
+    with pytest.raises(ValueError, match="scale"):
+        fs.estimate_from_samples(fs.Normal(1e17, 1.0), np.full(4, 1e17), np.zeros(4))
+    # resolved noise is fine, and the score function of a large Poisson too
+    est = fs.estimate(fs.Normal(1e6, 1e-3), lambda x: x * 1.0, n=4000, rng=0, backend=backend)
+    assert abs(est.grad["loc"] - 1.0) < 4.5 * est.stderr["loc"]
+    fs.estimate(fs.Poisson(5e16), lambda x: x * 1.0, n=100, rng=0, backend=backend)
