@@ -38,6 +38,9 @@ def check(kind, plan=None):
     """Raise for the kinds without covariances."""
     from . import _wrapped
 
+    if plan is not None and kind.waves_on(plan):
+        raise NotImplementedError("cov=True: %s's %s estimator runs in NumPy waves, which keep "
+                                  "no covariance yet" % (plan.name, kind.name))
     if isinstance(plan, _wrapped.WrappedPlan) and kind.name not in ("score", "pathwise"):
         raise NotImplementedError("cov=True on %s is available for estimator='score' and "
                                   "'pathwise'" % plan.name)
@@ -193,7 +196,9 @@ def _terms(kind, plan, pf, x3, backend, method, baseline, fbar, bases, n, first)
         return (fx - np.asarray(baseline, dtype=np.float64))[:, :, None] * s
     if method == "rloo" or (method == "cv" and n < 3):
         return (n / (n - 1.0)) * (fx - fbar)[:, :, None] * s
-    fold = (first + np.arange(x3.shape[0])) % _specs.CV_FOLDS                # cv
+    from ._wrapped import _rows_of
+
+    fold = (first + np.arange(_rows_of(x3))) % _specs.CV_FOLDS                # cv
     b = bases[:, fold, :].transpose(1, 0, 2)                                # (m, B, P)
     return (fx[:, :, None] - b) * s
 

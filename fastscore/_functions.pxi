@@ -33,6 +33,7 @@ cdef struct FSpec:
 
 #: lowlevel_signature_kind() of a double(double) function, and of a grad_f.
 LL_SCALAR = F_LL_SCALAR
+LL_VECTOR = F_LL_VECTOR
 LL_GRAD = F_LL_GRAD
 F_KINDS = {"power": F_POWER, "linear": F_LINEAR, "call": F_CALL, "put": F_PUT,
            "indicator": F_INDICATOR, "table": F_TABLE, "table_linear": F_TABLE_LINEAR}
@@ -139,7 +140,7 @@ cdef class FunctionSpec:
 
         Used for finite supports and by tests; returns (m, batch_size).
         """
-        cdef double[:, :, ::1] xv = np.ascontiguousarray(x, dtype=np.float64)
+        cdef const double[:, :, ::1] xv = np.ascontiguousarray(x, dtype=np.float64)
         cdef Py_ssize_t m = xv.shape[0], nb = xv.shape[1], E = xv.shape[2], i, bb
         out = np.empty((nb, m), dtype=np.float64)
         cdef double[:, ::1] ov = out
@@ -157,7 +158,7 @@ cdef class FunctionSpec:
 
         For a built-in f, its closed-form derivative; for a low-level grad_f, that function.
         """
-        cdef double[:, :, ::1] xv = np.ascontiguousarray(x, dtype=np.float64)
+        cdef const double[:, :, ::1] xv = np.ascontiguousarray(x, dtype=np.float64)
         cdef Py_ssize_t m = xv.shape[0], nb = xv.shape[1], E = xv.shape[2], i, bb
         out = np.empty((nb, m, E), dtype=np.float64)
         cdef double[:, :, ::1] ov = out

@@ -129,6 +129,10 @@ def run_grouped(int kind, int fam, const double[:, ::1] consts, uint64_t key0, u
     run as in run_inline.
     """
     _check_inputs(fam, consts, n, 1, P, kind)
+    if fspec.spec.kind != F_LINEAR and fspec.spec.kind != F_LL_VECTOR:
+        raise ValueError("run_grouped evaluates fn.linear and low-level f of the whole event")
+    if gspec is not None and gspec.spec.kind != F_LINEAR and gspec.spec.kind != F_LL_GRAD:
+        raise ValueError("run_grouped evaluates the f' of fn.linear and low-level grad_f")
     if kind != FS_KIND_SCORE and kind != FS_KIND_PATHWISE:
         raise ValueError("run_grouped runs the score-function and pathwise kinds")
     if kind == FS_KIND_PATHWISE and gspec is None:

@@ -491,7 +491,7 @@ class MeasureValued(EstimatorKind):
 
     def wave_factor(self, plan):
         D = plan.event_size
-        return 1 + 2 * D * D   # MultivariateNormal's points
+        return 1 + D + 2 * D * D   # MultivariateNormal's points
 
     def wave_terms(self, plan, pf, x, backend, aux=None):
         return plan.measure_wave(lambda pts: pf.values(pts, plan, backend), x, aux)

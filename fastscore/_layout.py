@@ -99,10 +99,10 @@ class ParamLayout:
             block = comps[..., j:j + k]
             if packing == "tril":
                 D = ev[-1]
-                lead = block.shape[:-1] + (math.prod(ev[:-2]),)
-                full = np.zeros(lead + (D * D,))
+                mats = block.shape[:-1] + (math.prod(ev[:-2]),)
+                full = np.zeros(mats + (D * D,))
                 rows, cols = np.tril_indices(D)
-                full[..., rows * D + cols] = block.reshape(lead + (rows.size,))
+                full[..., rows * D + cols] = block.reshape(mats + (rows.size,))
                 block = full
             out[nm] = block.reshape(shape + ev)
             j += k

@@ -567,15 +567,16 @@ def part_key(key, k):
 
 
 def evaluations_per_sample(kind, plan):
-    """Evaluations of f per sample of ``plan`` under ``kind``: 1 + (Q - 1) G for the
-    measure-valued kind on an Independent of G coordinates with Q points each."""
-    n = 1
+    """Evaluations of f per sample of ``plan`` under the measure-valued kind: 1 + (Q - 1) G
+    on an Independent of G coordinates with Q points each, MultivariateNormal's points
+    (its ``wave_factor``); 1 for every other kind, which warns of nothing."""
+    if kind.name != "measure":
+        return 1
     while isinstance(plan, WrappedPlan) and not isinstance(plan, JointPlan):
-        if isinstance(plan, GroupedPlan) and (kind.kernel or kind.name) == "measure" \
-                and not plan.base.family.measure_weights:
+        if isinstance(plan, GroupedPlan):
             return 1 + (plan.base.family.measure - 1) * plan.group
         plan = plan.base
-    return n
+    return kind.wave_factor(plan) if kind.waves_on(plan) else 1
 
 
 class AuxDraws:
@@ -660,7 +661,10 @@ class Backend:
             return False
         if not pf.inline:
             return False
-        ok_f = pf.kind == "lowlevel" or getattr(pf.obj, "kind", None) == "linear"
+        from . import _kernels
+
+        ok_f = (getattr(pf.obj, "kind", None) == "linear" if pf.kind == "builtin" else
+                _kernels.lowlevel_signature_kind(pf.obj.signature) == _kernels.LL_VECTOR)
         ok_g = pf.grad is None or pf.grad.kind == "lowlevel" or pf.grad.kind == "builtin"
         return ok_f and ok_g
 

@@ -2606,7 +2606,7 @@ class MultivariateNormal(Distribution):
 
     The measure-valued estimator works in z (``_measure_wave_numpy``: the weak
     derivatives of each z_k's location, and the second ones that give
-    d/dL = L^-T E[d2 f / dz2]); it evaluates f 1 + 2 D^2 times per sample, in
+    d/dL = L^-T E[d2 f / dz2]); it evaluates f 1 + D + 2 D^2 times per sample, in
     NumPy waves on the kernels' samples, its coupling drawn from the
     auxiliary streams (fastscore._rng.aux_stream).
 
@@ -2822,7 +2822,7 @@ class MultivariateNormal(Distribution):
         (L^-T H)_ab with H_bk = E[d2 f / dz_b dz_k], whose weak forms are, for
         b = k, f(z_b <- m_b) - f(z) (m_b double-sided Maxwell, coupled to z_b
         as sign(z_b) sqrt(z_b^2 + u^2 + v^2)) and, for b != k, c^2 times the
-        four-point difference at z_b <- +-r_b, z_k <- +-r_k.  1 + 2 D^2
+        four-point difference at z_b <- +-r_b, z_k <- +-r_k.  1 + D + 2 D^2
         evaluations of f per sample; every term unbiased.
         """
         D = self.event_shape[0]

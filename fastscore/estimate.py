@@ -569,9 +569,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
                           stacklevel=2)
     evals = _wrapped.evaluations_per_sample(kind, plan)
     if evals > MEASURE_EVALUATIONS_WARN:
-        warnings.warn("estimator=%r on %s evaluates f %d times per sample (1 + 2 per gradient "
-                      "component, coordinate by coordinate with the others held at the "
-                      "sample); estimator='score' or 'pathwise' evaluates it once"
+        warnings.warn("estimator=%r on %s evaluates f %d times per sample (at the sample and "
+                      "at each gradient component's coupled points); estimator='score' or "
+                      "'pathwise' evaluates it once"
                       % (estimator, plan.name, evals), RuntimeWarning, stacklevel=2)
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()

@@ -498,3 +498,31 @@ def test_covariance_of_an_independent():
                     lambda x: x["a"] * x["b"], n=2000, rng=0, cov=True)
     assert j.cov.shape == (4, 4)
     assert np.isclose(j.stderr_of({"a": {"loc": 1.0}}), j.stderr["a"]["loc"])
+
+
+def test_review_findings_stay_fixed():
+    """A one-number low-level f on an Independent of one coordinate takes the Python
+    path on both backends (the grouped loop evaluates only fn.linear and whole-event
+    low-level f); cov=True with cv on a Joint; MultivariateNormal's measure-valued
+    estimator refuses cov=True; the warning counts what the measure kinds evaluate."""
+    import ctypes
+    from scipy import LowLevelCallable
+
+    cos = ctypes.CDLL(None).cos
+    cos.restype, cos.argtypes = ctypes.c_double, [ctypes.c_double]
+    llc = LowLevelCallable(ctypes.cast(cos, ctypes.CFUNCTYPE(ctypes.c_double,
+                                                             ctypes.c_double)))
+    d = fs.Independent(fs.Normal(loc=np.zeros((3, 1)), scale=1.0), 1)
+    a = fs.estimate(d, llc, n=1000, rng=0)
+    b = fs.estimate(d, llc, n=1000, rng=0, backend="reference")
+    np.testing.assert_allclose(a.grad["scale"], b.grad["scale"], rtol=1e-10)
+    j = fs.estimate(fs.Joint({"a": fs.Normal(np.zeros(2), 1.0), "b": fs.Poisson(np.ones(2))}),
+                    lambda x: x["a"] * x["b"], n=50, rng=0, method="cv", cov=True)
+    assert j.cov.shape == (2, 3, 3)
+    with pytest.raises(NotImplementedError, match="cov=True"):
+        fs.estimate(fs.MultivariateNormal(np.zeros(2), np.eye(2)), lambda x: x.sum(-1), n=10,
+                    rng=0, estimator="measure", cov=True)
+    from fastscore import _kinds, _wrapped
+    mvn = fs.MultivariateNormal(np.zeros(10), np.eye(10)).plan()
+    assert _wrapped.evaluations_per_sample(_kinds.KINDS["measure"], mvn) == 1 + 10 + 200
+    assert _wrapped.evaluations_per_sample(_kinds.KINDS["vimco"], d.plan()) == 1
