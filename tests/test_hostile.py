@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -63,8 +64,10 @@ def _env(**extra):
 
 def _run(body, timeout=300, **env):
     script = CALLS + textwrap.dedent(body)
+    # from a neutral folder: `python -c` puts the working folder first on sys.path, and
+    # from the repository's root that would be the uncompiled source tree
     return subprocess.run([sys.executable, "-c", script], env=_env(**env), timeout=timeout,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=tempfile.gettempdir())
 
 
 def _stack_sizes():
@@ -150,7 +153,8 @@ def test_ctrl_c_interrupts_a_long_call_quickly(name):
         print("finished", flush=True)
     ''') % LONG_CALLS[name]
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tempfile.gettempdir())
     try:
         assert proc.stdout.readline().strip() == "start"
         time.sleep(1.0)
