@@ -8,6 +8,7 @@ import numpy.typing as npt
 CHUNK_SIZE: int
 WAVE_SAMPLES: int
 LL_SCALAR: int
+LL_VECTOR: int
 LL_GRAD: int
 HAVE_OPENMP: bool
 COMPILE_FLAGS: str
