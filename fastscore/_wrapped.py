@@ -25,6 +25,7 @@ cluster backend) and unwraps these plans layer by layer, so that an
 estimator kind and the façade see one plan whatever it wraps.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -114,8 +115,12 @@ class GroupedPlan(WrappedPlan):
                                           for nm, ev, packing in base.params.params])
         # component j of a base element -> its place among the joint components
         self._order = self._component_order()
-        mc = base.measure_coef
-        self.measure_coef = None if mc is None else self._regroup_components(mc)
+
+    @functools.cached_property
+    def measure_coef(self):
+        # read by the measure-valued kinds only: not built on every training step
+        mc = self.base.measure_coef
+        return None if mc is None else self._regroup_components(mc)
 
     @property
     def slots(self):
@@ -192,6 +197,7 @@ class GroupedPlan(WrappedPlan):
 
         out = copy.copy(self)
         out.base = self.base.variant(*args, **changes)
+        out.__dict__.pop("measure_coef", None)  # the new base's, when read
         return out
 
     def adapt(self, pf, kind, backend):

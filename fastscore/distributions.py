@@ -140,8 +140,8 @@ class Distribution:
 
     def _require(self, name, arr, ok, rule):
         """Raise ValueError naming the first element of ``arr`` where ``ok`` is False."""
-        ok = np.broadcast_to(ok, np.shape(ok))
-        if not np.all(ok):
+        ok = np.asarray(ok)
+        if not ok.all():  # the method, not np.all: this runs per parameter per construction
             idx = np.unravel_index(int(np.argmin(np.ravel(ok))), np.shape(ok))
             bad = np.asarray(arr)[idx] if np.ndim(arr) else arr
             where = "" if np.ndim(ok) == 0 else " at index %s" % (tuple(int(i) for i in idx),)
@@ -160,6 +160,8 @@ class Distribution:
             a = self._param(nm)
             ed = event_dims.get(nm, 0)
             shapes.append(a.shape[: a.ndim - ed] if ed else a.shape)
+        if all(sh == shapes[0] for sh in shapes):  # the common case, without numpy's cost
+            return shapes[0]
         try:
             return np.broadcast_shapes(*shapes)
         except ValueError:
@@ -214,11 +216,11 @@ class Distribution:
                 self._name, family, pack(family, self._constants(), layout.batch_size, layout.E),
                 layout, ParamLayout(self.batch_shape, self._param_slots()),
                 inline_family=self.inline_family, support=self._support_values(),
-                support_probs=self._support_probs(), onehot=self._onehot(),
+                support_probs=self._support_probs, onehot=self._onehot(),
                 draw=self._draw_numpy, score=self._score_numpy,
                 check_support=self._check_support if self.validate_args else None,
                 pathwise=self._pathwise_numpy, measure_draw=self._measure_draw_numpy,
-                measure_coef=self._measure_coef(), measure_support=self._measure_support(),
+                measure_coef=self._measure_coef, measure_support=self._measure_support,
                 measure_wave=self._measure_wave_numpy,
                 relaxed=self.relaxed,
                 rebar=(self._rebar_draw_numpy, self._rebar_terms_numpy)
@@ -449,7 +451,7 @@ class _ScalarFamily(Distribution):
         self.batch_shape = self._broadcast(list(self._differentiable))
         self.event_shape = ()
         for nm, a in self._differentiable.items():
-            setattr(self, nm, np.broadcast_to(a, self.batch_shape))
+            setattr(self, nm, _read_only(a, self.batch_shape))
 
 
 class _ProbsOrLogits:
@@ -522,9 +524,21 @@ def _integers(x3):
     return (x3 >= 0) & (np.floor(x3) == x3) & np.isfinite(x3)
 
 
+def _read_only(a, shape):
+    """``a`` broadcast to ``shape``, read-only: np.broadcast_to's result, but a plain
+    read-only view where the shape already matches (a distribution is built on every
+    step of a training loop: np.broadcast_to costs microseconds)."""
+    if a.shape != shape:
+        return np.broadcast_to(a, shape)
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 def _resolution(dist, name, noise, loc):
     """Raise where a sample's noise is below MIN_RELATIVE_SCALE |loc| (see there)."""
-    noise, loc = np.broadcast_arrays(noise, loc)
+    if np.shape(noise) != np.shape(loc):
+        noise, loc = np.broadcast_arrays(noise, loc)
     ok = ~(noise < MIN_RELATIVE_SCALE * np.abs(loc))
     if not ok.all():
         k = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
@@ -587,9 +601,7 @@ class Normal(_ScalarFamily):
         super().__init__({"loc": loc, "scale": scale}, validate_args)
 
     def _check_resolution(self, estimator):
-        loc = np.broadcast_to(self._differentiable["loc"], self.batch_shape)
-        scale = np.broadcast_to(self._differentiable["scale"], self.batch_shape)
-        _resolution(self, "scale", scale, loc)
+        _resolution(self, "scale", self.scale, self.loc)
 
     def _constants(self):
         scale = self.scale.ravel()
