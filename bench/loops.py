@@ -171,6 +171,93 @@ def asian(n=20000, steps=50, seed=0):
     return out
 
 
+def small_draw(seed=0):
+    """Build a Normal of a (16, 2) batch and draw one sample of it, as a policy does
+    on every environment step: fs.sample(fs.Normal(mu, sd), 1) against torch's
+    Normal(mu, sd).sample()."""
+    g = np.random.default_rng(seed)
+    mu, sd = g.normal(size=(16, 2)), np.full((16, 2), 0.5)
+    gen = np.random.default_rng(seed)
+    out = {"fastscore": lambda: fs.sample(fs.Normal(mu, sd), 1, rng=gen, n_threads=1)}
+    if _torch_ready():
+        mt, st = torch.as_tensor(mu), torch.as_tensor(sd)
+        out["torch"] = lambda: torch.distributions.Normal(mt, st).sample()
+    return out
+
+
+def small_estimate(seed=0):
+    """A bare REINFORCE gradient at n = 8 samples of a (16,) batch: draw, f, scores,
+    leave-one-out gradient; fs.estimate against the same step in torch (sample,
+    log_prob, surrogate mean, backward)."""
+    g = np.random.default_rng(seed)
+    mu, sd = g.normal(size=16), np.full(16, 0.5)
+    n = 8
+
+    def f_np(x):
+        return -(x - 1.0) ** 2
+
+    step_no = [0]
+
+    def fs_step():
+        step_no[0] += 1
+        return fs.estimate(fs.Normal(mu, sd), f_np, n, rng=step_no[0], method="rloo",
+                           n_threads=1).grad
+
+    out = {"fastscore": fs_step}
+    if _torch_ready():
+        mt = torch.as_tensor(mu).requires_grad_()
+        st = torch.as_tensor(sd).requires_grad_()
+
+        def torch_step():
+            mt.grad = st.grad = None
+            d = torch.distributions.Normal(mt, st)
+            x = d.sample((n,))
+            r = -(x - 1.0) ** 2
+            b = (r.sum(0, keepdim=True) - r) / (n - 1)
+            ((r - b) * d.log_prob(x)).mean(0).sum().backward()
+            return mt.grad, st.grad
+
+        out["torch"] = torch_step
+    return out
+
+
+def surrogate(B=800, n=4, seed=0):
+    """fastscore.torch.surrogate forward + backward on given actions and rewards of a
+    diagonal-Gaussian policy (B states, 2-D actions, n per state, rloo), against
+    torch's REINFORCE surrogate of the same (Independent(Normal).log_prob)."""
+    if not _torch_ready():
+        return {}
+    import fastscore.torch as fs_torch
+
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.randn(B, 2, dtype=torch.float64, generator=g).requires_grad_()
+    sd = (torch.rand(B, 2, dtype=torch.float64, generator=g) + 0.5).requires_grad_()
+    a = torch.randn(n, B, 2, dtype=torch.float64, generator=g)
+    r = -(a ** 2).sum(-1)
+
+    def fs_step():
+        mu.grad = sd.grad = None
+        fs_torch.surrogate("Normal", a, r, method="rloo", loc=mu, scale=sd,
+                           reinterpreted_batch_ndims=1).sum().backward()
+        return mu.grad, sd.grad
+
+    def torch_step():
+        mu.grad = sd.grad = None
+        d = torch.distributions.Independent(torch.distributions.Normal(mu, sd), 1)
+        b = (r.sum(0, keepdim=True) - r) / (n - 1)
+        ((r - b) * d.log_prob(a)).mean(0).sum().backward()
+        return mu.grad, sd.grad
+
+    return {"fastscore": fs_step, "torch": torch_step}
+
+
+#: name -> (workload factory, goal: PyTorch's time / fastscore's at least this)
+CALLS = {
+    "build + draw a (16, 2) Normal": (small_draw, 1.0),
+    "fs.estimate n=8, batch 16, rloo": (small_estimate, 1.0),
+    "fastscore.torch.surrogate B=800": (surrogate, 1 / 1.2),
+}
+
 #: name -> workload factory (the report's rows)
 LOOPS = {
     "policy B=800": lambda: policy(800),

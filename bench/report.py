@@ -135,6 +135,20 @@ def run(quick=False, plot=None, out=sys.stdout):
                 name, med["fastscore"], med["torch"], med["torch"] / med["fastscore"],
                 med["f numpy"], med["f torch"], rest))
 
+        p("\n## Small calls against PyTorch, 1 thread (us per call)\n")
+        p("What a training loop does many times a step, side by side (bench/loops.py CALLS).\n")
+        p("| call | fastscore | PyTorch | PyTorch / fastscore | goal |")
+        p("|---|---:|---:|---:|---:|")
+        for name, (make, goal) in loops.CALLS.items():
+            reps = 200  # calls per timing: one call is tens of microseconds
+            batches = {k: (lambda fn=fn: [fn() for _ in range(reps)]) for k, fn in make().items()}
+            med = {k: v * 1e6 / reps for k, v in interleaved(batches, rounds * 3).items()}
+            ratio = med["torch"] / med["fastscore"]
+            p("| %s | %.1f | %.1f | %.2fx | >= %.2fx |" % (name, med["fastscore"], med["torch"],
+                                                       ratio, goal))
+            goals.append(("10. %s: PyTorch / fastscore >= %.2f" % (name, goal), ratio >= goal,
+                          "%.2fx" % ratio))
+
     p("\n## Sampling against numpy (fs.sample, 1 thread, ns per draw)\n")
     p("numpy draws the same values from Generator(Philox) on fastscore's chunk streams "
       "(its best case: size= per chunk, checked equal), and on one stream with size=n.\n")

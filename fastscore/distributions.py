@@ -135,7 +135,9 @@ class Distribution:
                             % (self._name, name, arr.dtype))
         arr = arr.astype(np.float64)
         if self.validate_args:
-            self._require(name, arr, np.isfinite(arr), "finite")
+            total = np.add.reduce(arr, axis=None)
+            if not total - total == 0.0:  # a NaN or inf in arr (or a sum past 1.8e308): look
+                self._require(name, arr, np.isfinite(arr), "finite")
         return arr
 
     def _require(self, name, arr, ok, rule):
@@ -447,7 +449,9 @@ class _ScalarFamily(Distribution):
     def _setup(self):
         if self.validate_args:
             for nm in self.positive:
-                self._require(nm, self._differentiable[nm], self._differentiable[nm] > 0, "> 0")
+                a = self._differentiable[nm]
+                if not (a.size and np.minimum.reduce(a, axis=None) > 0):  # else all are > 0
+                    self._require(nm, a, a > 0, "> 0")
         self.batch_shape = self._broadcast(list(self._differentiable))
         self.event_shape = ()
         for nm, a in self._differentiable.items():
