@@ -211,6 +211,26 @@ def check_options(cls, n, *, estimator, method, baseline, grad_f, options, rtol,
     return _check_n(n, minimum=2)
 
 
+def precheck(dist, f, estimator, options, grad_f, cov):
+    """Refuse what fs.estimate would refuse of this distribution, f and estimator before
+    drawing (its first checks, in its order), for a bridge whose estimate runs later
+    (fastscore.jax under jit: an error there surfaces only when the computation runs)."""
+    from . import _cov
+    from ._callables import prepare, prepare_grad
+    from ._kinds import KINDS
+    from .estimate import _check_options
+
+    kind = KINDS[estimator].configured(**_check_options(estimator, **options))
+    plan = kind.plan_for(dist)
+    pf = prepare(f)
+    pf.check(plan)
+    kind.check_family(plan)
+    if "grad_f" in kind.needs:
+        prepare_grad(pf, grad_f, estimator, plan)
+    if cov:
+        _cov.check(kind, plan)
+
+
 #: fs.estimate's options that surrogate (given samples and rewards) has no use for.
 SAMPLING_OPTIONS = ("n", "rng", "grad_f", "temperature", "straight_through", "eta",
                     "num_draws", "rtol", "atol", "max_n", "cov", "n_threads", "backend",

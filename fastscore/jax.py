@@ -93,7 +93,6 @@ import fastscore as _fs
 
 from . import _bridge
 from ._callables import FrameworkF as _FrameworkF
-from .estimate import _check_n
 
 __all__ = ["expectation", "surrogate", "array_f"]
 
@@ -258,9 +257,12 @@ def expectation(family: Any, f: Any, n: Optional[int] = None, *, rng: Any,
         return _fs.estimate(dist, f, n, rng=_seed_from_array(seed_value), baseline=b,
                             temperature=_host_option(t), eta=_host_option(e), **statics)
 
+    def precheck(probe):
+        _bridge.precheck(probe, f, estimator, opts, grad_f, cov)
+
     config = ("expectation", f, n) + tuple(sorted(statics.items(), key=lambda kv: kv[0]))
     return _apply(cls, run, config, params, [seed, baseline, temperature, eta], always=(0,),
-                  return_stderr=return_stderr, cov=cov)
+                  return_stderr=return_stderr, cov=cov, precheck=precheck)
 
 
 def surrogate(family: Any, x: Any, fx: Any, *, estimator: str = "score", method: str = "plain",
@@ -587,7 +589,8 @@ class _HostCall:
         return hash(self.key)
 
 
-def _apply(cls, run, config, params, extras, always=(), return_stderr=False, cov=False):
+def _apply(cls, run, config, params, extras, always=(), return_stderr=False, cov=False,
+           precheck=None):
     """Trace one fastscore call: ``run(dist, *extras)`` on the host, as a custom_vjp.
 
     ``config`` holds the constants ``run`` depends on (f, n, method, ...);
@@ -595,7 +598,8 @@ def _apply(cls, run, config, params, extras, always=(), return_stderr=False, cov
     JAX arrays among them, and those at the indices ``always`` (the seed),
     are operands of the callback, the rest constants.  With ``return_stderr``
     the result is ``(value, stderr dict)``, the standard errors constants
-    for differentiation.
+    for differentiation.  ``precheck(probe)`` refuses, when traced, what the
+    estimate would refuse when run.
     """
     params, validate, wrap = _bridge.split_params(cls, params)
     names = [k for k, v in params.items() if _is_jax(v)]
@@ -612,6 +616,8 @@ def _apply(cls, run, config, params, extras, always=(), return_stderr=False, cov
     shapes = {k: tuple(np.shape(v)) for k, v in zip(names, traced)}
     probe = wrap(_bridge.probe(cls, shapes, static, validate, values))
     batch_shape = tuple(probe.batch_shape)
+    if precheck is not None and not concrete:
+        precheck(probe)
 
     floats = [v.dtype for v in traced if jnp.issubdtype(v.dtype, jnp.floating)]
     out_dtype = jnp.result_type(*floats) if floats else _default_float()
