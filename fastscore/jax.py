@@ -1,9 +1,12 @@
-"""JAX bridge: fastscore's score-function estimates as differentiable JAX functions.
+"""JAX bridge: fastscore's gradient estimates as differentiable JAX functions.
 
 :func:`expectation` returns E[f(x)] per batch element; ``jax.grad`` (or
 ``jax.vjp``) of anything computed from it uses fastscore's gradient estimate
-``est.grad[name]`` for each parameter.  :func:`surrogate` does the same for
-samples and rewards you already have.  Both work eagerly and under
+``est.grad[name]`` for each parameter.  Every estimator and option of
+:func:`fastscore.estimate` works through it (``estimator="pathwise"``,
+``rtol=``, ...), and ``return_stderr=True`` returns the standard errors too.
+:func:`surrogate` does the same for samples and rewards you already have;
+:func:`array_f` marks an f written in JAX.  Both work eagerly and under
 ``jax.jit`` (and ``jax.vmap``, one fastscore call per mapped element)::
 
     import jax, fastscore as fs
@@ -22,13 +25,14 @@ The estimate is a ``jax.custom_vjp`` whose forward is one
 ``jax.pure_callback`` into fastscore on the host: that single call returns
 E[f] and the gradient estimate, which the forward keeps as residuals; the
 backward multiplies them by the incoming cotangent (summing over the axes a
-parameter was broadcast along).  No second Monte Carlo pass, no graph
-through f.  Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``) is not
+parameter was broadcast along).  With ``return_stderr=True`` the callback
+returns the standard errors as well, outputs whose cotangents the backward
+ignores.  No second Monte Carlo pass, no graph through f.  Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``) is not
 available, as for every ``custom_vjp``.  Called with concrete arrays outside
 any transformation (no jit, no grad), it calls fastscore directly.
 
 JAX compiles a callback once per distinct callback: calls that share f (the
-same object), n, method, n_threads and equal constant parameters share one
+same object), n, the estimator and its options and equal constant parameters share one
 compiled callback, so an eager ``jax.grad`` loop compiles once.  A new f
 object on every call (a lambda or ``fs.fn.table(...)`` built inside the loop)
 compiles again each time, tens of milliseconds: build f once, or ``jax.jit``
@@ -41,9 +45,13 @@ Which values are traced
   gradient for (not ``total_count``, which passes through with a zero
   cotangent).  Python numbers and NumPy arrays are constants baked into the
   trace, with no gradient.
-* ``f``, ``n``, ``method``, ``n_threads`` and the family are static.  f is
-  fastscore's f (a ``fastscore.fn`` built-in, a NumPy callable or a
-  LowLevelCallable), called on the host with NumPy arrays, never traced.
+* ``f``, ``n``, ``estimator``, ``method``, the precision targets, the other
+  options and the family are static; ``baseline``, ``temperature`` and
+  ``eta`` are operands when they are JAX arrays.  f is fastscore's f (a
+  ``fastscore.fn`` built-in, a NumPy callable or a LowLevelCallable),
+  called on the host with NumPy arrays, never traced; an f wrapped in
+  :func:`array_f` is called there too, with JAX arrays (float64, sharing
+  the samples' buffer where XLA allows).
 * ``rng`` is required, because JAX functions are pure: a Python int seed
   (static), or an array traced like any other argument -- see
   :func:`expectation` for how each becomes fastscore's seed.
@@ -61,7 +69,8 @@ context) and pass float64 parameters.
 
 Errors
 ------
-Family, parameter names, shapes, method and rng kinds are checked when the
+Family, parameter names, shapes, estimator, method, options, what the
+estimator needs of the family and of f, and rng kinds are checked when the
 function is called (or traced).  Parameter values are checked then too when
 they are concrete; under ``jax.jit`` or ``jax.grad`` they are only known
 inside the callback, so fastscore's ValueError (naming the parameter and the

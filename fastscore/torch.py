@@ -1,10 +1,13 @@
-"""PyTorch bridge: fastscore's score-function estimates as differentiable torch operations.
+"""PyTorch bridge: fastscore's gradient estimates as differentiable torch operations.
 
 :func:`expectation` returns E[f(x)] per batch element as a tensor; calling
 ``backward`` on anything computed from it pushes fastscore's gradient
 estimate ``est.grad[name]`` (times the incoming gradient) into each
-parameter tensor.  :func:`surrogate` does the same for samples and rewards
-you already have.  So a policy-gradient step is::
+parameter tensor.  Every estimator and option of :func:`fastscore.estimate`
+works through it (``estimator="pathwise"``, ``rtol=``, ...), and
+``return_stderr=True`` returns the standard errors too.  :func:`surrogate`
+does the same for samples and rewards you already have.  :func:`tensor_f`
+marks an f written in torch.  So a policy-gradient step is::
 
     import fastscore as fs
     import fastscore.torch as fs_torch
@@ -29,8 +32,14 @@ How values travel
   they are and get no gradient; nor do parameters fastscore takes no
   gradient for (``total_count``), tensors or not.
 * The backward pass is the estimate itself: no second Monte Carlo pass, and
-  no graph through f (f sees NumPy arrays, see :func:`expectation`).  It is
-  first-order only (double backward raises).
+  no graph through f.  It is first-order only (double backward raises).
+* f is fastscore's: a NumPy callable sees NumPy arrays; an f wrapped in
+  :func:`tensor_f` (or a ``torch.nn.Module``) sees CPU tensors, its own to
+  write into and keep, without copies where fastscore's samples are already
+  fresh, and one memcpy per wave where they are the buffer it scores next.
+* With ``return_stderr=True`` the standard errors come back as tensors
+  beside the value, in its dtype and on its device; autograd treats them
+  as constants.
 
 Importing :mod:`fastscore` never imports torch; importing this module does.
 """
