@@ -871,3 +871,21 @@ def test_pathwise_with_an_array_f_takes_its_derivative_from_jax_grad():
                                       "tau": (x["w"] ** 2).sum(-1)})
     np.testing.assert_allclose(a.grad["w"]["loc"], b.grad["w"]["loc"], rtol=1e-12)
     np.testing.assert_allclose(a.grad["tau"]["rate"], b.grad["tau"]["rate"], rtol=1e-12)
+
+
+def test_stderr_under_vmap_and_float32():
+    f = fs.fn.power(2)
+
+    def one(seed, loc):
+        return fs_jax.expectation("Normal", f, 200, rng=seed, return_stderr=True, loc=loc,
+                                  scale=1.0)
+
+    v, se = jax.jit(jax.vmap(one, in_axes=(0, None)))(jnp.arange(3), jnp.zeros(2))
+    assert v.shape == (3, 2) and sorted(se) == ["loc", "scale", "value"]
+    est = fs.estimate(fs.Normal(np.zeros(2), 1.0), f, 200, rng=2)
+    np.testing.assert_allclose(np.asarray(se["scale"][2]), est.stderr["scale"], rtol=1e-12)
+    with jax.enable_x64(False):
+        v, se = one(2, jnp.zeros(2, dtype=jnp.float32))
+        assert v.dtype == jnp.float32 and all(a.dtype == jnp.float32 for a in se.values())
+        np.testing.assert_array_equal(np.asarray(se["loc"]),
+                                      est.stderr["loc"].astype(np.float32))
