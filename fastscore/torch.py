@@ -374,7 +374,8 @@ def tensor_f(f: Any) -> TensorF:
     f' is autograd's gradient of ``f(x).sum()`` with respect to x (one more
     evaluation of f, with a backward pass, per wave), exact for an f whose
     value at a sample depends on that sample only (the contract of every
-    f).  ``grad_f=tensor_f(g)`` gives f' written in torch instead.
+    f; autograd refuses an f that writes into its input there).
+    ``grad_f=tensor_f(g)`` gives f' written in torch instead.
 
     Parameters
     ----------
