@@ -86,8 +86,8 @@ def check_damping(damping, batch_shape):
 
 class Natural:
     """What an Estimate needs for its natural gradient: the distribution (for its
-    Fisher information and parameter layout) and the damping; the operator K and
-    the results once computed."""
+    Fisher information and parameter layout) and the damping; the operator K (by
+    blocks) and the results once computed."""
 
     def __init__(self, dist, damping):
         self.dist = dist
@@ -101,7 +101,9 @@ class Natural:
         return params, _packed_columns(params)
 
     def operator(self, batch_size):
-        """K = (F + damping I)^+, shape (B, P, P), over the packed components."""
+        """K = (F + damping I)^+ over the packed components, as [(idx, K_blocks)]: the
+        connected blocks of F's pattern, idx (nb, m) their components, K_blocks
+        (B, nb, m, m) the pseudo-inverse of each block."""
         if self._K is None:
             try:
                 F = np.asarray(self.dist.fisher(), dtype=np.float64)
@@ -112,7 +114,14 @@ class Natural:
             F = F.reshape(batch_size, P, P)
             lam = np.broadcast_to(np.asarray(self.damping, dtype=np.float64),
                                   tuple(self.dist.batch_shape)).reshape(batch_size)
-            self._K = pinv_psd(F + lam[:, None, None] * np.eye(P))
+            out = []
+            for idx in blocks(F):
+                A = F[:, idx[:, :, None], idx[:, None, :]]                  # (B, nb, m, m)
+                m = idx.shape[1]
+                A = A + lam[:, None, None, None] * np.eye(m)
+                K = pinv_psd(A.reshape((-1, m, m))).reshape(A.shape)
+                out.append((idx, K))
+            self._K = out
         return self._K
 
     def grad(self, est):
@@ -121,10 +130,14 @@ class Natural:
 
             params, keep = self._layout()
             B = int(np.prod(np.shape(est.value), dtype=np.int64))
+            if B == 0:   # an empty batch: numpy's convention
+                self._grad = Gradients(params.split(np.zeros((0, int(keep.sum())))))
+                return self._grad
             g = _flatten(est.grad, B)[:, keep]
-            K = self.operator(B)
+            x = np.zeros_like(g)
             with np.errstate(invalid="ignore", over="ignore"):
-                x = np.einsum("bij,bj->bi", K, g)
+                for idx, K in self.operator(B):
+                    x[:, idx] = np.einsum("bnij,bnj->bni", K, g[:, idx])
             x[~np.isfinite(g).all(axis=1)] = np.nan
             self._grad = Gradients(params.split(x))
         return self._grad
@@ -139,11 +152,17 @@ class Natural:
                                  "fs.estimate(..., cov=True)")
             params, keep = self._layout()
             B = int(np.prod(np.shape(est.value), dtype=np.int64))
+            if B == 0:
+                self._stderr = Gradients(params.split(np.zeros((0, int(keep.sum())))))
+                return self._stderr
             cov = np.asarray(est.cov, dtype=np.float64).reshape((B,) + est.cov.shape[-2:])
-            cov = cov[:, keep][:, :, keep]
-            K = self.operator(B)
+            cols = np.flatnonzero(keep)
+            v = np.zeros((B, cols.size))
             with np.errstate(invalid="ignore", over="ignore"):
-                v = np.einsum("bij,bjk,bik->bi", K, cov, K)
+                for idx, K in self.operator(B):
+                    full = cols[idx]
+                    C = cov[:, full[:, :, None], full[:, None, :]]             # (B, nb, m, m)
+                    v[:, idx] = np.einsum("bnij,bnjk,bnik->bni", K, C, K)
             se = np.sqrt(np.maximum(v, 0.0))
             se[np.isnan(v)] = np.nan
             self._stderr = Gradients(params.split(se))
@@ -156,38 +175,64 @@ def attach(est, dist, damping):
     return est
 
 
+def blocks(F):
+    """The connected blocks of the pattern of F (B, P, P) over the batch: a list of
+    index arrays (nb, m), the nb blocks of m components each (in increasing order)."""
+    from scipy.sparse.csgraph import connected_components
+
+    P = F.shape[-1]
+    if P == 0:
+        return []
+    pattern = (F != 0.0).any(axis=0) | np.eye(P, dtype=bool)
+    _, labels = connected_components(pattern | pattern.T, directed=False)
+    by_size = {}
+    for lab in np.unique(labels):
+        members = np.flatnonzero(labels == lab)
+        by_size.setdefault(members.size, []).append(members)
+    return [np.array(v) for _, v in sorted(by_size.items())]
+
+
 def pinv_psd(A):
-    """The Moore-Penrose pseudo-inverse of a batch (B, P, P) of symmetric positive
+    """The Moore-Penrose pseudo-inverse of a batch (N, m, m) of symmetric positive
     semi-definite matrices, equilibrated first (see the module's docstring).
 
     Matrices with a non-finite entry give NaN.
     """
     A = np.asarray(A, dtype=np.float64)
-    B, P = A.shape[0], A.shape[-1]
+    m = A.shape[-1]
     out = np.full(A.shape, np.nan)
     ok = np.isfinite(A).all(axis=(1, 2))
-    if P == 0 or not ok.any():
-        return out if P else np.zeros(A.shape)
+    if not ok.any():
+        return out
     A = A[ok]
     A = 0.5 * (A + np.swapaxes(A, -1, -2))
     d = np.diagonal(A, axis1=-2, axis2=-1)
-    s = np.where(d > 0.0, 1.0 / np.sqrt(np.where(d > 0.0, d, 1.0)), 1.0)    # (b, P)
+    s = np.where(d > 0.0, 1.0 / np.sqrt(np.where(d > 0.0, d, 1.0)), 1.0)    # (N, m)
     At = s[:, :, None] * A * s[:, None, :]
     w, V = np.linalg.eigh(At)                                               # ascending
-    tol = CUTOFF * P * np.finfo(np.float64).eps * np.maximum(w[:, -1:], 0.0)
+    tol = CUTOFF * m * np.finfo(np.float64).eps * np.maximum(w[:, -1:], 0.0)
     live = w > tol
     inv = np.where(live, 1.0 / np.where(live, w, 1.0), 0.0)
     K = s[:, :, None] * ((V * inv[:, None, :]) @ np.swapaxes(V, -1, -2)) * s[:, None, :]
     null = ~live
     if null.any():
-        # P_N, the orthogonal projector onto N = S null(A~): the null vectors S v come
-        # first (eigh's ascending order), so a QR's first columns are a basis of N
-        M = s[:, :, None] * V * null[:, None, :]
-        norms = np.linalg.norm(M, axis=1, keepdims=True)
-        M = M / np.where(norms > 0.0, norms, 1.0)
-        Q, _ = np.linalg.qr(M)
-        Qn = Q * null[:, None, :]
-        R = np.eye(P) - Qn @ np.swapaxes(Qn, -1, -2)
+        # P_N, the orthogonal projector onto N = S null(A~): an orthonormal basis of the
+        # null vectors S v (eigh's first columns), by modified Gram-Schmidt, twice (a
+        # Householder QR would give their small entries only to eps absolute)
+        k_max = int(null.sum(axis=1).max())
+        Q = np.zeros((A.shape[0], m, k_max))
+        for j in range(k_max):
+            v = s * V[:, :, j]
+            for _ in range(2):
+                for i in range(j):
+                    v = v - Q[:, :, i] * np.sum(Q[:, :, i] * v, axis=1, keepdims=True)
+                norm = np.linalg.norm(v, axis=1, keepdims=True)
+                v = v / np.where(norm > 0.0, norm, 1.0)
+            Q[:, :, j] = v * null[:, j:j + 1]
+        # K <- R K R, R = I - Q Q^T formed first: where a null vector is nearly a unit
+        # vector e_i, R's row i is tiny and the huge K_ii never enters the result (the
+        # rank-k update K - Q Q^T K - ... would cancel it against itself)
+        R = np.eye(m) - Q @ np.swapaxes(Q, -1, -2)
         K = R @ K @ R
     out[ok] = 0.5 * (K + np.swapaxes(K, -1, -2))
     return out
