@@ -15,38 +15,44 @@ logits' natural gradient sums to zero; the probs' one is orthogonal to w).  The
 score-function gradient itself lies in that row space (its score does), so F x
 = g holds exactly there.
 
-How it is computed, per batch element (numpy, batched):
+How it is computed (numpy, batched over the batch elements):
 
-1. A = F + lam I is equilibrated, A~ = S A S with S = diag(A)^-1/2 (1 where a
-   diagonal entry is 0: for a positive semi-definite A that whole row is 0), so
-   that parameters of very different scales (a Gamma's concentration 1e6 and
-   rate 1e-3; an Independent or Joint whose blocks differ by 1e14) do not
-   decide which directions count as singular.
-2. A~ = V diag(w) V^T (``numpy.linalg.eigh``); eigenvalues below
-   ``CUTOFF * P * eps * max(w)`` count as zero (P the number of components;
-   a null direction of the equilibrated Categorical comes out at a few eps,
-   its other eigenvalues at 1/2 or more).
-3. S (A~)^+ S solves A x = g for every g in the range of A; the minimum-norm
+1. F is split into the connected blocks of its pattern of non-zeros (over the
+   whole batch): an Independent's coordinates, a Joint's parts, a Normal's loc
+   and scale.  F^+ is block-diagonal with the blocks' pseudo-inverses, and
+   each block is handled alone (all blocks of one size at once).
+2. A block A = F_block + lam I is equilibrated, A~ = S A S with S =
+   diag(A)^-1/2 (1 where a diagonal entry is 0: for a positive semi-definite A
+   that whole row is 0), so that parameters of very different scales (a
+   Gamma's concentration 1e6 and rate 1e-3) do not decide which directions
+   count as singular.
+3. A~ = V diag(w) V^T (``numpy.linalg.eigh``); eigenvalues below
+   ``CUTOFF * m * eps * max(w)`` count as zero (m the block's size; a null
+   direction of the equilibrated Categorical comes out at a few eps, its other
+   eigenvalues at 1/2 or more).
+4. S (A~)^+ S solves A x = g for every g in the range of A; the minimum-norm
    solution is that one with its component in the null space N = S null(A~)
-   projected out (and g's component in N dropped first): K = (I - P_N) S
-   (A~)^+ S (I - P_N), P_N the orthogonal projector onto N (from a QR of the
-   null vectors S v).  K is the pseudo-inverse A^+ exactly where A has no null
-   space and the projection is skipped.
+   projected out (and g's component in N dropped first): K = R S (A~)^+ S R,
+   R = I - Q Q^T, Q an orthonormal basis of N by Gram-Schmidt on the null
+   vectors S v (their small entries keep their relative accuracy, which a
+   Householder QR would not give them).  K is A^+; without a null space R is
+   not formed.
 
 The natural gradient is K g and its covariance K Sigma K, Sigma = ``est.cov``
 (over the packed components: MultivariateNormal's scale_tril by its lower
 triangle, the entries above the diagonal zero in the results as in ``grad``),
 so ``natural_stderr`` = sqrt(diag(K Sigma K)) needs an estimate made with
-``cov=True``.  Both are computed on first use and kept; an element whose
-Fisher information or gradient is not finite gets NaN.
+``cov=True``.  Both are computed on first use and kept; a block of a batch
+element whose Fisher information or gradient is not finite gets NaN (the other
+blocks keep their numbers).
 """
 
 import numbers
 
 import numpy as np
 
-#: Eigenvalues of the equilibrated F + damping I below CUTOFF * P * eps times the
-#: largest are treated as zero by the pseudo-inverse (P the gradient components).
+#: Eigenvalues of an equilibrated block of F + damping I below CUTOFF * m * eps times
+#: its largest are treated as zero by the pseudo-inverse (m the block's size).
 CUTOFF = 64
 
 
@@ -138,7 +144,6 @@ class Natural:
             with np.errstate(invalid="ignore", over="ignore"):
                 for idx, K in self.operator(B):
                     x[:, idx] = np.einsum("bnij,bnj->bni", K, g[:, idx])
-            x[~np.isfinite(g).all(axis=1)] = np.nan
             self._grad = Gradients(params.split(x))
         return self._grad
 

@@ -449,3 +449,21 @@ def test_pinv_psd_against_numpy_on_random_singular_matrices():
     K = fs._natural.pinv_psd(A)
     assert np.isnan(K[0]).all()
     np.testing.assert_allclose(K[1], np.diag([0.5, 0.25]), rtol=1e-15)
+
+
+def test_transformed_distribution_uses_its_base_fisher():
+    base = fs.Independent(fs.Normal(np.array([0.0, 1.0]), np.array([0.5, 2.0])), 1)
+    d = fs.TransformedDistribution(base, [fs.transforms.TanhTransform()])
+    est = fs.estimate(d, lambda y: y[..., 0] * y[..., 1], n=20_000, rng=1, method="rloo",
+                      cov=True)
+    nat, se = dense_reference(d, est)
+    assert_close(_flat(est.natural_grad, 1), nat, 1e-10, "natural_grad")
+    assert_close(_flat(est.natural_stderr, 1), se, 1e-10, "natural_stderr")
+
+
+def test_a_non_finite_block_leaves_the_other_parts():
+    d = fs.Joint({"a": fs.Normal(0.0, 1.0), "b": fs.Bernoulli(probs=0.0)})
+    est = fs.estimate(d, lambda x: x["a"] ** 2 + x["b"], n=1000, rng=0,
+                      nan_policy="propagate")
+    assert np.isnan(est.natural_grad["b"]["probs"])           # F = 1 / (p (1 - p)) = inf
+    assert np.isfinite(est.natural_grad["a"]["scale"])
