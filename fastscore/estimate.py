@@ -168,9 +168,9 @@ class Estimate:
         whose F is singular, the minimum-norm solution of F x = grad (the
         logits' natural gradient sums to 0; the probs' one is orthogonal to
         the probs).  With ``fs.estimate(..., damping=lam)``: (F + lam I)^-1
-        grad.  Computed on first use (fastscore._natural: equilibrated, the
-        eigenvalues below a relative cutoff count as zero); NaN where F or
-        the gradient is not finite.
+        grad.  Computed on first use (fastscore._natural: block by block of
+        F, each equilibrated, the eigenvalues below a relative cutoff
+        counted as zero); NaN in a block whose F or gradient is not finite.
 
         Raises
         ------
