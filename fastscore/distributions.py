@@ -135,8 +135,9 @@ class Distribution:
                             % (self._name, name, arr.dtype))
         arr = arr.astype(np.float64)
         if self.validate_args:
-            total = np.add.reduce(arr, axis=None)
-            if not total - total == 0.0:  # a NaN or inf in arr (or a sum past 1.8e308): look
+            # two reductions (no temporaries, no warnings); NaN propagates through both
+            if arr.size and not (np.isfinite(np.maximum.reduce(arr, axis=None))
+                                 and np.isfinite(np.minimum.reduce(arr, axis=None))):
                 self._require(name, arr, np.isfinite(arr), "finite")
         return arr
 
