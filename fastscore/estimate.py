@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _cluster, _compiled, _cov, _finish, _moments, _threads, _wrapped, reference
+from . import _cluster, _compiled, _cov, _finish, _hessian, _moments, _threads, _wrapped, reference
 from ._callables import prepare, prepare_grad
 from ._errors import SampleOverflowError
 from ._kinds import KINDS, SCORE
@@ -68,6 +68,14 @@ class Estimate:
         components (``components``), per batch element, consistent with each
         method's standard error: ``stderr ** 2`` is its diagonal exactly.
         None otherwise.
+    hessian, hessian_stderr : ndarray of shape batch_shape + (P, P), or None
+        With ``estimate(..., order=2)``: the Hessian d^2 E[f] / dtheta_j dtheta_k
+        of the P gradient components (the order of ``components``), per batch
+        element, symmetric, and the standard error of every entry (for
+        MultivariateNormal's scale_tril, rows and columns above the diagonal are
+        zero).  ``info["hessian"]`` names its estimator: "score" (with
+        ``method``'s baseline), "mixed", "pathwise" or "measure" (see
+        :func:`estimate`).  None with order=1.
     """
 
     def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None,
@@ -84,6 +92,8 @@ class Estimate:
         self.info = {} if info is None else info
         self.components = []
         self.cov = None
+        self.hessian = None
+        self.hessian_stderr = None
 
     def stderr_of(self, weights):
         """Standard error of sum_p weights[p] . grad[p], per batch element.
@@ -163,6 +173,9 @@ class Estimate:
                                                        _pm(grad[name], stderr[name])))
 
         walk("", self.grad, self.stderr)
+        if self.hessian is not None:
+            lines.append("  hessian (%s): %s" % (self.info.get("hessian", "?"),
+                                                 _pm(self.hessian, self.hessian_stderr)))
         return "\n".join(lines)
 
 
@@ -336,8 +349,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
              backend: str = "compiled", nan_policy: str = "raise", rtol: Optional[float] = None,
              atol: Optional[float] = None, max_n: Optional[int] = None,
              progress: bool = False, client: Any = None,
-             chunks_per_task: Optional[int] = None, cov: bool = False) -> Estimate:
-    """Monte Carlo estimate of E[f(x)] and its gradient, x ~ dist.
+             chunks_per_task: Optional[int] = None, cov: bool = False, order: int = 1,
+             hess_f: Optional[Any] = None) -> Estimate:
+    """Monte Carlo estimate of E[f(x)] and its gradient (and Hessian), x ~ dist.
 
     For every batch element, estimates E[f] and its gradient with respect to
     the distribution's parameters from ``n`` samples, with a standard error on
@@ -522,6 +536,10 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     True
     """
     _check_dist(dist)
+    hess = _hessian.request(order, estimator, method, hess_f, client=client, rtol=rtol, atol=atol)
+    named = estimator
+    if hess is not None:
+        estimator = hess.first   # "mixed": the pathwise gradient
     kind = _check_estimator(estimator).configured(**_check_options(
         estimator, temperature=temperature, straight_through=straight_through, eta=eta,
         num_draws=num_draws))
@@ -530,10 +548,12 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     pf.check(plan)
     kind.check_family(plan)
     if "grad_f" in kind.needs:
-        prepare_grad(pf, grad_f, estimator, plan)
+        prepare_grad(pf, grad_f, named, plan)
     elif grad_f is not None:
-        raise ValueError("grad_f is only used with estimator='pathwise', 'concrete' or 'rebar' "
-                         "(got estimator=%r)" % estimator)
+        raise ValueError("grad_f is only used with estimator='pathwise', 'mixed', 'concrete' or "
+                         "'rebar' (got estimator=%r)" % estimator)
+    if hess is not None:
+        hess.check(dist, plan, pf)
     if n is None:
         if rtol is None and atol is None:
             raise TypeError("n must be given (the samples per batch element) unless a "
@@ -578,7 +598,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     dist._check_resolution(kind.name)
     key = key_from_rng(rng)
     if plan.batch_size == 0:
-        return _empty_estimate(plan, method, n, key, kind, targets)
+        est = _empty_estimate(plan, method, n, key, kind, targets)
+        return est if hess is None else hess.attach(est, plan, pf, n, key, backend, nt, method,
+                                                    b, nan_policy)
     impl = _compiled if backend == "compiled" else reference
     if cluster is not None:
         impl = cluster
@@ -590,7 +612,11 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             states = _run(impl, kind, plans, pf, n, key, nt, bar, 0, n, n)
             results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
             est = _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
-            return _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt)
+            est = _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt)
+            if hess is not None:   # the second-order pass (fastscore._hessian)
+                est = hess.attach(est, plan, pf, n, key, backend, nt, method, b, nan_policy)
+                est.estimator = named
+            return est
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
