@@ -834,7 +834,7 @@ def terms(req, plan, pf, n, key, backend, n_threads):
     """Per slice of the estimate's samples: (f (m, B), first-order terms (m, B, P),
     Hessian terms (m, B, P (P + 1) / 2), the upper triangle row by row).
 
-    For the score estimator the terms are K = s s^T + grad s and s, before the
+    For the score estimator the terms are s and K = s s^T + grad s, before the
     weight f (or f - b): the caller weighs them.  Slices hold at most SLICE_VALUES
     numbers, whole chunks where that many fit, so they depend on the shapes only.
     """
@@ -871,7 +871,7 @@ def terms(req, plan, pf, n, key, backend, n_threads):
                 if used == "score":
                     s = plan.score(x)
                     K = s[..., iu] * s[..., ju] + fam.score_hess(x)[..., iu, ju]
-                    yield fx, fx[..., None] * s, K
+                    yield fx, s, K
                     continue
                 gp = wpf.grad.values(seen, plan, backend)
                 a = plan.pathwise(x, gp)
