@@ -678,8 +678,9 @@ class Request:
         if est == "pathwise":
             if pf.kind == "builtin":
                 if self.hess_f is not None:
-                    raise TypeError("hess_f: the built-in f %r knows its second derivative; "
-                                    "leave hess_f out" % (pf.obj,))
+                    raise TypeError("hess_f: the built-in f %r knows its own second "
+                                    "derivative where it has one (power, linear); leave "
+                                    "hess_f out" % (pf.obj,))
                 if pf.obj.has_hessian:
                     self.hess = PreparedHess("builtin", pf.obj)
             elif self.hess_f is not None:

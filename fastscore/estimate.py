@@ -651,8 +651,10 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     key = key_from_rng(rng)
     if plan.batch_size == 0:
         est = _empty_estimate(plan, method, n, key, kind, targets)
-        return est if hess is None else hess.attach(est, plan, pf, n, key, backend, nt, method,
-                                                    b, nan_policy)
+        if hess is not None:
+            est = hess.attach(est, plan, pf, n, key, backend, nt, method, b, nan_policy)
+            est.estimator = named
+        return est
     impl = _compiled if backend == "compiled" else reference
     if cluster is not None:
         impl = cluster
