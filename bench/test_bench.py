@@ -88,3 +88,13 @@ def test_training_step(benchmark, name, variant):
     """One training step, fastscore against the same step in PyTorch (bench/loops.py)."""
     benchmark.group = "training step: %s" % name
     benchmark.pedantic(loops.LOOPS[name]()[variant], rounds=5, warmup_rounds=1)
+
+
+CALL_RUNS = [(name, variant) for name, (make, _) in loops.CALLS.items() for variant in make()]
+
+
+@pytest.mark.parametrize("name, variant", CALL_RUNS, ids=["%s-%s" % c for c in CALL_RUNS])
+def test_small_call(benchmark, name, variant):
+    """A small call a training loop makes every step, fastscore against PyTorch."""
+    benchmark.group = "small call: %s" % name
+    benchmark(loops.CALLS[name][0]()[variant])

@@ -39,6 +39,9 @@ class SampleLayout:
                              % (what, ", ".join(map(str, tail)) or "", arr.shape))
         lead = arr.shape[: arr.ndim - len(tail)]
         got_tail = arr.shape[arr.ndim - len(tail):]
+        if got_tail == tail:  # the common case, without numpy's broadcasting machinery
+            m = math.prod(lead)
+            return arr.reshape(m, self.batch_size, self.E), lead
         try:
             if np.broadcast_shapes(got_tail, tail) != tail:
                 raise ValueError

@@ -132,6 +132,8 @@ def sums_from_samples(fx, s, chunk_size, start=None, block=SCORE_BLOCK):
     ``start`` holds the sums of earlier samples to continue from.
     """
     m, batch, P = s.shape
+    if start is None and 0 < m <= chunk_size:
+        return chunk_sums(fx, s, block)  # what merging it into zeros gives, bit for bit
     width = row_width(P // 2 if block is CV_BLOCK else P, block)
     tot = np.zeros((batch, width)) if start is None else np.array(start, dtype=np.float64)
     for lo in range(0, m, chunk_size):

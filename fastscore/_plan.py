@@ -13,6 +13,26 @@ import numpy as np
 from . import _specs
 
 
+class _Lazy:
+    """A plan attribute given as a function, computed at its first read and kept.
+
+    The measure-valued and IndeCateR constants cost microseconds per plan, and a
+    training loop builds a distribution (and its plan) on every step while most
+    estimators never read them.  A non-data descriptor: the value, once computed
+    (or given as a value), lives in the instance's __dict__ and hides it.
+    """
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj._pending[self.name]()
+        obj.__dict__[self.name] = value
+        return value
+
+
 class Shapes:
     """A plan's shapes, as the kernels and the f kinds ask for them, from its
     ``layout`` and ``params`` (a family's plan and a joint distribution's alike)."""
@@ -110,6 +130,10 @@ class Plan(Shapes):
         the f'-points Y (2, m, B, E).
     """
 
+    support_probs = _Lazy()
+    measure_coef = _Lazy()
+    measure_support = _Lazy()
+
     def __init__(self, name, family, consts, layout, params, *, inline_family=None,
                  support=None, onehot=None, draw=None, score=None, check_support=None,
                  pathwise=None, measure_draw=None, measure_coef=None, measure_support=None,
@@ -123,7 +147,13 @@ class Plan(Shapes):
         self.params = params
         self.consts = consts
         self.support = support
-        self.support_probs = support_probs
+        self._pending = {}  # _Lazy attributes given as functions
+        for name, value in (("support_probs", support_probs), ("measure_coef", measure_coef),
+                            ("measure_support", measure_support)):
+            if callable(value):
+                self._pending[name] = value
+            else:
+                self.__dict__[name] = value
         self.measure_wave = measure_wave
         self.onehot = onehot
         self._draw = draw
@@ -131,8 +161,6 @@ class Plan(Shapes):
         self.check_support = check_support if check_support is not None else (lambda x3: None)
         self.pathwise = pathwise
         self._measure_draw = measure_draw
-        self.measure_coef = measure_coef
-        self.measure_support = measure_support
         self.relaxed = relaxed
         self.rebar = rebar
         self.f_input = f_input

@@ -25,6 +25,7 @@ cluster backend) and unwraps these plans layer by layer, so that an
 estimator kind and the façade see one plan whatever it wraps.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -114,8 +115,12 @@ class GroupedPlan(WrappedPlan):
                                           for nm, ev, packing in base.params.params])
         # component j of a base element -> its place among the joint components
         self._order = self._component_order()
-        mc = base.measure_coef
-        self.measure_coef = None if mc is None else self._regroup_components(mc)
+
+    @functools.cached_property
+    def measure_coef(self):
+        # read by the measure-valued kinds only: not built on every training step
+        mc = self.base.measure_coef
+        return None if mc is None else self._regroup_components(mc)
 
     @property
     def slots(self):
@@ -164,11 +169,20 @@ class GroupedPlan(WrappedPlan):
         return self._rows(S, kind)
 
     def _rows(self, S, kind):
+        # a parameter's blocks of the G coordinates, one strided copy per parameter:
+        # the permutation of _order without numpy's gather (a policy batch has 1e4 rows)
         H, W = _moments.HEAD_WIDTH, len(kind.block)
         B, G, P = self.batch_size, self.group, self.base.score_size
         S = S.reshape(B, G, S.shape[-1])
-        blocks = S[:, :, H:].reshape(B, G * P, W)[:, self._order]
-        return np.ascontiguousarray(np.concatenate([S[:, 0, :H], blocks.reshape(B, -1)], axis=1))
+        out = np.empty((B, H + G * P * W))
+        out[:, :H] = S[:, 0, :H]
+        pos, off = H, 0
+        for nm, ev, packing in self.base.params.params:
+            k = self.base.params._n_components(ev, packing)
+            out[:, pos:pos + G * k * W] = S[:, :, H + off * W:H + (off + k) * W].reshape(B, -1)
+            pos += G * k * W
+            off += k
+        return out
 
     def to_base(self, x3):
         m = x3.shape[0]
@@ -192,6 +206,7 @@ class GroupedPlan(WrappedPlan):
 
         out = copy.copy(self)
         out.base = self.base.variant(*args, **changes)
+        out.__dict__.pop("measure_coef", None)  # the new base's, when read
         return out
 
     def adapt(self, pf, kind, backend):

@@ -135,13 +135,15 @@ class Distribution:
                             % (self._name, name, arr.dtype))
         arr = arr.astype(np.float64)
         if self.validate_args:
-            self._require(name, arr, np.isfinite(arr), "finite")
+            total = np.add.reduce(arr, axis=None)
+            if not total - total == 0.0:  # a NaN or inf in arr (or a sum past 1.8e308): look
+                self._require(name, arr, np.isfinite(arr), "finite")
         return arr
 
     def _require(self, name, arr, ok, rule):
         """Raise ValueError naming the first element of ``arr`` where ``ok`` is False."""
-        ok = np.broadcast_to(ok, np.shape(ok))
-        if not np.all(ok):
+        ok = np.asarray(ok)
+        if not ok.all():  # the method, not np.all: this runs per parameter per construction
             idx = np.unravel_index(int(np.argmin(np.ravel(ok))), np.shape(ok))
             bad = np.asarray(arr)[idx] if np.ndim(arr) else arr
             where = "" if np.ndim(ok) == 0 else " at index %s" % (tuple(int(i) for i in idx),)
@@ -160,6 +162,8 @@ class Distribution:
             a = self._param(nm)
             ed = event_dims.get(nm, 0)
             shapes.append(a.shape[: a.ndim - ed] if ed else a.shape)
+        if all(sh == shapes[0] for sh in shapes):  # the common case, without numpy's cost
+            return shapes[0]
         try:
             return np.broadcast_shapes(*shapes)
         except ValueError:
@@ -214,11 +218,11 @@ class Distribution:
                 self._name, family, pack(family, self._constants(), layout.batch_size, layout.E),
                 layout, ParamLayout(self.batch_shape, self._param_slots()),
                 inline_family=self.inline_family, support=self._support_values(),
-                support_probs=self._support_probs(), onehot=self._onehot(),
+                support_probs=self._support_probs, onehot=self._onehot(),
                 draw=self._draw_numpy, score=self._score_numpy,
                 check_support=self._check_support if self.validate_args else None,
                 pathwise=self._pathwise_numpy, measure_draw=self._measure_draw_numpy,
-                measure_coef=self._measure_coef(), measure_support=self._measure_support(),
+                measure_coef=self._measure_coef, measure_support=self._measure_support,
                 measure_wave=self._measure_wave_numpy,
                 relaxed=self.relaxed,
                 rebar=(self._rebar_draw_numpy, self._rebar_terms_numpy)
@@ -445,11 +449,13 @@ class _ScalarFamily(Distribution):
     def _setup(self):
         if self.validate_args:
             for nm in self.positive:
-                self._require(nm, self._differentiable[nm], self._differentiable[nm] > 0, "> 0")
+                a = self._differentiable[nm]
+                if not (a.size and np.minimum.reduce(a, axis=None) > 0):  # else all are > 0
+                    self._require(nm, a, a > 0, "> 0")
         self.batch_shape = self._broadcast(list(self._differentiable))
         self.event_shape = ()
         for nm, a in self._differentiable.items():
-            setattr(self, nm, np.broadcast_to(a, self.batch_shape))
+            setattr(self, nm, _read_only(a, self.batch_shape))
 
 
 class _ProbsOrLogits:
@@ -522,9 +528,21 @@ def _integers(x3):
     return (x3 >= 0) & (np.floor(x3) == x3) & np.isfinite(x3)
 
 
+def _read_only(a, shape):
+    """``a`` broadcast to ``shape``, read-only: np.broadcast_to's result, but a plain
+    read-only view where the shape already matches (a distribution is built on every
+    step of a training loop: np.broadcast_to costs microseconds)."""
+    if a.shape != shape:
+        return np.broadcast_to(a, shape)
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 def _resolution(dist, name, noise, loc):
     """Raise where a sample's noise is below MIN_RELATIVE_SCALE |loc| (see there)."""
-    noise, loc = np.broadcast_arrays(noise, loc)
+    if np.shape(noise) != np.shape(loc):
+        noise, loc = np.broadcast_arrays(noise, loc)
     ok = ~(noise < MIN_RELATIVE_SCALE * np.abs(loc))
     if not ok.all():
         k = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
@@ -587,9 +605,7 @@ class Normal(_ScalarFamily):
         super().__init__({"loc": loc, "scale": scale}, validate_args)
 
     def _check_resolution(self, estimator):
-        loc = np.broadcast_to(self._differentiable["loc"], self.batch_shape)
-        scale = np.broadcast_to(self._differentiable["scale"], self.batch_shape)
-        _resolution(self, "scale", scale, loc)
+        _resolution(self, "scale", self.scale, self.loc)
 
     def _constants(self):
         scale = self.scale.ravel()
@@ -605,7 +621,12 @@ class Normal(_ScalarFamily):
         plan = self.plan()
         inv = plan.const("inv_scale")
         z = (x3[:, :, 0] - plan.const("loc")) * inv
-        return np.stack([z * inv, (z * z - 1.0) * inv], axis=-1)
+        out = np.empty(z.shape + (2,))  # written in place: np.stack's copies cost a policy step
+        np.multiply(z, inv, out=out[..., 0])
+        zz = np.multiply(z, z, out=z)
+        zz -= 1.0
+        np.multiply(zz, inv, out=out[..., 1])
+        return out
 
     def _log_prob(self, x3):
         return stats.norm.logpdf(x3[:, :, 0], self.loc.reshape(1, -1), self.scale.reshape(1, -1))

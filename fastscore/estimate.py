@@ -90,10 +90,25 @@ class Estimate:
         self.key = key
         self.converged = converged
         self.info = {} if info is None else info
-        self.components = []
+        self._components = []
+        self._component_plan = None  # components listed from it at the first read
         self.cov = None
         self.hessian = None
         self.hessian_stderr = None
+
+    @property
+    def components(self):
+        """The gradient's components in the order of ``cov`` (see the class docstring)."""
+        if self._component_plan is not None:
+            # listed on demand: a training step that never reads them pays nothing
+            self._components = _cov.components(self._component_plan)
+            self._component_plan = None
+        return self._components
+
+    @components.setter
+    def components(self, value):
+        self._components = value
+        self._component_plan = None
 
     def stderr_of(self, weights):
         """Standard error of sum_p weights[p] . grad[p], per batch element.
@@ -292,7 +307,7 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
         info["temperature"] = plan.params.split(kind.temperature_used)
     est = Estimate(value, value_stderr, Gradients(plan.params.split(g)),
                    Gradients(plan.params.split(se)), n, method, key, converged, kind.name, info)
-    est.components = _cov.components(plan)
+    est._component_plan = plan
     return est
 
 
