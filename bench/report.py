@@ -23,9 +23,10 @@ import numpy as np  # noqa: E402
 import fastscore as fs  # noqa: E402
 from fastscore._bench import _median_times as interleaved  # noqa: E402
 from fastscore._bench import _plot as plot_throughput, numpy_normal_x2  # noqa: E402
-from workloads import (ESTIMATOR_CASES, FAMILIES, SAMPLING, estimator_variants, joint_variants,  # noqa: E402
-                       family_variants, jax_variant, lowlevel_square, numpy_on_streams,
-                       numpy_one_stream, overhead_call, rl_workload, torch_variant)
+from workloads import (ESTIMATOR_CASES, FAMILIES, SAMPLING, SECOND_ORDER_CASES,  # noqa: E402
+                       estimator_variants, joint_variants, family_variants, jax_variant,
+                       lowlevel_square, numpy_on_streams, numpy_one_stream, overhead_call,
+                       rl_workload, second_order_variants, torch_variant)
 
 
 def peak_rss_mib(code):
@@ -117,6 +118,16 @@ def run(quick=False, plot=None, out=sys.stdout):
             ns["Independent, Python sum"], ratio))
         goals.append(("J. Independent(Normal) D=%d within 1.5x the scalar family" % D,
                       ratio <= 1.5, "%.2fx" % ratio))
+
+    p("\n## Second order, 1 thread, n = 1e6: order=2 (gradient and Hessian) against order=1\n")
+    p("The same samples; the Hessian is a second pass in NumPy over them (fastscore._hessian).\n")
+    p("| workload | order=1 (ms) | order=2 (ms) | ratio |")
+    p("|---|---:|---:|---:|")
+    n = 10 ** 6
+    for name in SECOND_ORDER_CASES:
+        med = interleaved(second_order_variants(name, n), rounds)
+        p("| %s | %.2f | %.2f | %.1fx |" % (name, med["order=1"] * 1e3, med["order=2"] * 1e3,
+                                          med["order=2"] / med["order=1"]))
 
     import loops
 

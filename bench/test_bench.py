@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from workloads import (ESTIMATOR_CASES, FAMILIES, estimator_variants, family_variants,
-                       joint_variants, overhead_call, rl_workload)
+from workloads import (ESTIMATOR_CASES, FAMILIES, SECOND_ORDER_CASES, estimator_variants,
+                       family_variants, joint_variants, overhead_call, rl_workload,
+                       second_order_variants)
 
 #: Sample sizes, from FASTSCORE_BENCH_SIZES (comma separated).
 SIZES = [int(float(s)) for s in os.environ.get("FASTSCORE_BENCH_SIZES", "1e4,1e6").split(",")]
@@ -60,6 +61,20 @@ def test_joint(benchmark, D, variant):
     (the same D x n draws; n = max(SIZES) // D)."""
     benchmark.group = "joint: D=%d" % D
     benchmark.pedantic(joint_variants(D, max(2, max(SIZES) // D))[variant], rounds=5,
+                       warmup_rounds=1)
+
+
+SECOND_ORDER_RUNS = [(name, variant) for name in SECOND_ORDER_CASES
+                     for variant in ("order=1", "order=2")]
+
+
+@pytest.mark.parametrize("name, variant", SECOND_ORDER_RUNS,
+                         ids=["%s-%s" % c for c in SECOND_ORDER_RUNS])
+def test_second_order(benchmark, name, variant):
+    """order=2 (the gradient and the Hessian) against order=1 on the same samples, at
+    n = max(SIZES): P = 2 (Normal) and P = 9 (MultivariateNormal, D = 3)."""
+    benchmark.group = "second order: %s n=%g" % (name, max(SIZES))
+    benchmark.pedantic(second_order_variants(name, max(SIZES))[variant], rounds=5,
                        warmup_rounds=1)
 
 

@@ -267,3 +267,32 @@ def joint_variants(D, n, n_threads=1):
         "scalar Normal, built-in linear": lambda: fs.estimate(
             scalar, fs.fn.linear(1.0), n, rng=0, n_threads=n_threads),
     }
+
+
+#: order=2 against order=1 (issue 27): name -> (distribution, f, the estimate's options)
+#: for P = 2 (Normal) and P = 9 (MultivariateNormal, D = 3), the score function (rloo) and
+#: the pathwise / mixed estimators; the Hessian is a second pass in NumPy.
+SECOND_ORDER_CASES = {
+    "Normal (P = 2), score rloo": (lambda: fs.Normal(0.5, 1.5), lambda: fs.fn.power(3),
+                                   {"method": "rloo"}),
+    "Normal (P = 2), pathwise": (lambda: fs.Normal(0.5, 1.5), lambda: fs.fn.power(3),
+                                 {"estimator": "pathwise"}),
+    "MultivariateNormal (P = 9), score rloo": (
+        lambda: fs.MultivariateNormal(np.zeros(3), L3), lambda: fs.fn.linear([1.0, 0.5, -0.3]),
+        {"method": "rloo"}),
+    "MultivariateNormal (P = 9), mixed": (
+        lambda: fs.MultivariateNormal(np.zeros(3), L3), lambda: fs.fn.linear([1.0, 0.5, -0.3]),
+        {"estimator": "mixed"}),
+}
+
+
+def second_order_variants(name, n, n_threads=1):
+    """The same estimate with order=1 and order=2 (the same samples): their ratio is the
+    cost of the Hessian."""
+    make_d, make_f, kw = SECOND_ORDER_CASES[name]
+    d, f = make_d(), make_f()
+    first = {k: ("pathwise" if v == "mixed" else v) for k, v in kw.items()}
+    return {
+        "order=1": lambda: fs.estimate(d, f, n, rng=0, n_threads=n_threads, **first),
+        "order=2": lambda: fs.estimate(d, f, n, rng=0, n_threads=n_threads, order=2, **kw),
+    }

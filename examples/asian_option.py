@@ -1,4 +1,4 @@
-"""Delta and vega of an arithmetic-average Asian call: one f of a whole price path.
+"""Delta, gamma and vega of an arithmetic-average Asian call: one f of a whole price path.
 
 Under Black-Scholes the path's 50 log-increments are independent Normals,
 
@@ -12,6 +12,8 @@ each coordinate's loc and scale (100 numbers); the Greeks chain them:
 
 * delta = dV/dS0: S0 scales every fixing, as a shift of the first
   increment's loc by d log S0 does, so delta = grad["loc"][0] / S0;
+* gamma = d^2V/dS0^2 = (H[0, 0] - grad["loc"][0]) / S0^2, H the Hessian in
+  the parameters (fs.estimate(..., order=2); its entry of loc[0] twice);
 * vega = dV/dsigma = sum_i (dloc_i/dsigma grad["loc"][i] + dscale_i/dsigma
   grad["scale"][i]), with dloc_i/dsigma = -sigma dt, dscale_i/dsigma = sqrt(dt).
 
@@ -23,10 +25,18 @@ score c(x), and the Greek is the mean of (f(x) - b) c(x), b the
 leave-one-out mean of f (method="rloo": the same number fs.estimate gives);
 the spread of these n terms is the error (the rloo U-statistic's pairwise
 term changes it by O(1/n) relative, nothing at these n).
+Gamma's per-sample term is (f(x) - b) (s_0^2 - 1 / scale_0^2 - s_0) / S0^2,
+s_0 the score of loc[0] and -1 / scale_0^2 its derivative: the chained terms
+of fs.estimate(..., order=2, method="rloo").
+
 The check is a large pathwise run (estimator="pathwise", grad_f the payoff's
 closed-form derivative in x); its Greeks' errors come the same way, from
 the chained per-sample pathwise terms as an f of their own on the same
-samples.  The script prints both with the z-score of their difference.
+samples.  Its gamma is the mixed estimator's (estimator="mixed", order=2: the
+likelihood-ratio derivative of the pathwise delta, which needs only the
+payoff's first derivative, as the kink at the strike asks): per sample
+f'_0(x) (s_0 - 1) / S0^2.  The script prints both with the z-score of their
+difference.
 
     python examples/asian_option.py [--n 200000] [--n-ref 1000000] [--seed 0] [--plot asian.png]
 """
@@ -75,6 +85,26 @@ def chain(grad):
             DLOC * grad["loc"].sum(axis=-1) + DSCALE * grad["scale"].sum(axis=-1))
 
 
+def chain_gamma(est):
+    """gamma from an order=2 estimate: (H[loc 0, loc 0] - grad["loc"][0]) / S0^2."""
+    return (est.hessian[..., 0, 0] - est.grad["loc"][..., 0]) / S0 ** 2
+
+
+def gamma_score_terms(x, d):
+    """The score function's chained gamma weight per sample, (s_0^2 - 1 / scale_0^2 - s_0)
+    / S0^2 (its mean is 0: rloo's baseline keeps the estimate unbiased)."""
+    loc, scale = d.base_dist.loc[0], d.base_dist.scale[0]
+    s0 = (x[:, 0] - loc) / scale ** 2
+    return (s0 * s0 - 1.0 / scale ** 2 - s0) / S0 ** 2
+
+
+def gamma_mixed_terms(x, d):
+    """The mixed estimator's chained gamma per sample, f'_0(x) (s_0 - 1) / S0^2."""
+    loc, scale = d.base_dist.loc[0], d.base_dist.scale[0]
+    s0 = (x[:, 0] - loc) / scale ** 2
+    return payoff_grad(x)[:, 0] * (s0 - 1.0) / S0 ** 2
+
+
 def naive_vega_se(est):
     """Vega's error if its 100 components were independent: their errors in quadrature."""
     return float(np.sqrt(np.sum((DLOC * est.stderr["loc"]) ** 2)
@@ -86,9 +116,9 @@ def _mean_se(terms):
 
 
 def score_greeks(n=200_000, seed=0):
-    """Likelihood-ratio delta and vega with exact standard errors.
+    """Likelihood-ratio delta, gamma and vega with exact standard errors.
 
-    Returns {"delta": (value, stderr), "vega": (value, stderr), "price": (value,
+    Returns {"delta": (value, stderr), "gamma": ..., "vega": ..., "price": (value,
     stderr), "naive_vega_se": the components' errors in quadrature}.
     """
     d = increments()
@@ -105,6 +135,7 @@ def score_greeks(n=200_000, seed=0):
         # the per-sample terms reproduce fastscore's RLOO estimate (up to rounding)
         assert np.isclose(value, g, rtol=1e-8, atol=1e-10), (name, value, g)
         out[name] = (value, se)
+    out["gamma"] = _mean_se((fx - b) * gamma_score_terms(x, d))
     # what adding the 100 components' errors in quadrature would claim for vega
     out["naive_vega_se"] = naive_vega_se(est)
     return out
@@ -112,7 +143,7 @@ def score_greeks(n=200_000, seed=0):
 
 def pathwise_greeks(n=1_000_000, seed=12345):
     """The pathwise reference, {"delta": (value, stderr), "vega": (value, stderr),
-    "naive_vega_se": ...}."""
+    "gamma": (value, stderr) (the mixed estimator), "naive_vega_se": ...}."""
     d = increments()
     est = fs.estimate(d, payoff, n=n, rng=seed, estimator="pathwise", grad_f=payoff_grad)
     delta, vega = chain(est.grad)
@@ -131,6 +162,9 @@ def pathwise_greeks(n=1_000_000, seed=12345):
         e = fs.estimate(d, lambda x, k=k: terms(x)[:, k], n=n, rng=seed)
         assert np.isclose(e.value, g, rtol=1e-8, atol=1e-10), (name, e.value, g)
         out[name] = (float(e.value), float(e.value_stderr))
+    # gamma by the mixed estimator, its chained per-sample terms on the same samples
+    e = fs.estimate(d, lambda x: gamma_mixed_terms(x, d), n=n, rng=seed)
+    out["gamma"] = (float(e.value), float(e.value_stderr))
     return out
 
 
@@ -148,12 +182,14 @@ def main(argv=None):
           % ((FIXINGS, S0, K, R, SIGMA, T) + lr["price"]))
     print("%-6s %24s %24s %8s" % ("", "score function (rloo)", "pathwise reference", "z"))
     out = {"price": lr["price"][0]}
-    for name in ("delta", "vega"):
+    for name in ("delta", "gamma", "vega"):
         (a, sa), (b, sb) = lr[name], pw[name]
         z = (a - b) / np.hypot(sa, sb)
-        print("%-6s %12.5f +- %9.2e %12.5f +- %9.2e %8.2f" % (name, a, sa, b, sb, z))
+        print("%-6s %12.6f +- %9.2e %12.6f +- %9.2e %8.2f" % (name, a, sa, b, sb, z))
         out.update({name: a, name + "_se": sa, name + "_ref": b, name + "_ref_se": sb,
                     name + "_z": float(z)})
+    print("(the reference's gamma is the mixed estimator's: the likelihood-ratio derivative of "
+          "the pathwise delta)")
     print("n = %d score samples, %d pathwise.  Vega's 100 components' errors in quadrature "
           "would claim %.2e (score) and %.2e (pathwise) instead of the exact %.2e and %.2e "
           "(the components share the payoff: their errors are correlated)"
@@ -164,8 +200,8 @@ def main(argv=None):
 
         plt = pyplot()
         if plt is not None:
-            fig, axes = plt.subplots(1, 3, figsize=(11, 3.5),
-                                     gridspec_kw={"width_ratios": [2, 1, 1]})
+            fig, axes = plt.subplots(1, 4, figsize=(14, 3.5),
+                                     gridspec_kw={"width_ratios": [2, 1, 1, 1]})
             paths = fixings(fs.sample(increments(), 20, rng=args.seed))
             paths = np.hstack([np.full((len(paths), 1), S0), paths])  # S at t = 0
             t = np.arange(FIXINGS + 1) * DT
@@ -175,11 +211,12 @@ def main(argv=None):
             axes[0].set_ylabel("S")
             axes[0].set_title("20 paths of %d fixings" % FIXINGS)
             axes[0].legend()
-            for ax, name in zip(axes[1:], ("delta", "vega")):
+            for ax, name in zip(axes[1:], ("delta", "gamma", "vega")):
                 vals = [lr[name][0], pw[name][0]]
                 errs = [2 * lr[name][1], 2 * pw[name][1]]
                 ax.errorbar([0, 1], vals, yerr=errs, fmt="o", capsize=4)
-                ax.set_xticks([0, 1], ["score\n(rloo)", "pathwise\n(reference)"])
+                ax.set_xticks([0, 1], ["score\n(rloo)", "mixed\n(reference)" if name == "gamma"
+                                       else "pathwise\n(reference)"])
                 ax.set_xlim(-0.6, 1.6)
                 ax.set_title("%s +- 2 se" % name)
             fig.tight_layout()

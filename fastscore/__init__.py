@@ -42,9 +42,10 @@ from ._version import __version__
 from . import distributions as _distributions
 from .distributions import *  # noqa: F401,F403  (every family: distributions.__all__)
 from .estimate import Estimate, estimate, estimate_from_samples, sample, score
+from ._greeks import Greeks, greeks
 from .joint import Independent, Joint, TransformedDistribution
 from .kl import kl
 
 __all__ = ["__version__", "CHUNK_SIZE", *_distributions.__all__, "Estimate", "estimate",
            "estimate_from_samples", "sample", "score", "fn", "show_config", "Independent",
-           "Joint", "TransformedDistribution", "transforms", "kl"]
+           "Joint", "TransformedDistribution", "transforms", "kl", "greeks", "Greeks"]

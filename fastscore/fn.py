@@ -83,6 +83,23 @@ class Function:
         self._check(plan)
         return self._grad(np.asarray(x3, dtype=np.float64), plan)
 
+    #: f'' on kernel-layout samples (a method of the built-ins that have one; None: no
+    #: second derivative that a pathwise Hessian could use).
+    _hess = None
+    #: Why f'' is no use to the pathwise Hessian (None where ``_hess`` is defined).
+    no_second_derivative = "has no second derivative here"
+
+    @property
+    def has_hessian(self):
+        """True when f'' is known (``fs.estimate(..., order=2, estimator="pathwise")``
+        then uses it; otherwise the mixed estimator, which needs f' only)."""
+        return self._hess is not None
+
+    def hess_numpy(self, x3, plan):
+        """f'' on samples x3 (m, batch_size, E) -> (m, batch_size, E, E)."""
+        self._check(plan)
+        return self._hess(np.asarray(x3, dtype=np.float64), plan)
+
 
 class power(Function):
     """f(x) = x ** k.
@@ -120,6 +137,17 @@ class power(Function):
         if self.k in (0.0, 1.0):
             return np.full_like(x3, self.k)
         return self.k * np.power(x3, self.k - 1.0)
+
+    def _hess(self, x3, plan):
+        # k (k - 1) x^(k-2)
+        k = self.k
+        if k in (0.0, 1.0):
+            out = np.zeros_like(x3)
+        elif k == 2.0:
+            out = np.full_like(x3, 2.0)
+        else:
+            out = (k * (k - 1.0)) * np.power(x3, k - 2.0)
+        return out[..., None]
 
 
 class linear(Function):
@@ -173,6 +201,9 @@ class linear(Function):
     def _grad(self, x3, plan):
         return np.broadcast_to(self._coef(plan), x3.shape).copy()
 
+    def _hess(self, x3, plan):
+        return np.zeros(x3.shape + (x3.shape[-1],))
+
 
 class call(Function):
     """Call payoff f(x) = max(x - strike, 0).
@@ -185,6 +216,8 @@ class call(Function):
     """
 
     kind = "call"
+    no_second_derivative = ("has a kink at the strike: its second derivative is a point mass "
+                            "there, which a pathwise Hessian would miss")
 
     def __init__(self, strike):
         self.strike = _real("call: strike", strike)
@@ -214,6 +247,8 @@ class put(Function):
     """
 
     kind = "put"
+    no_second_derivative = ("has a kink at the strike: its second derivative is a point mass "
+                            "there, which a pathwise Hessian would miss")
 
     def __init__(self, strike):
         self.strike = _real("put: strike", strike)

@@ -16,6 +16,7 @@ MODULES = [
     "fastscore.joint",
     "fastscore.transforms",
     "fastscore.kl",
+    "fastscore._greeks",
 ]
 
 

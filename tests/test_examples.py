@@ -81,12 +81,14 @@ def test_asian_greeks_match_the_pathwise_reference():
     mod = load("asian_option")
     lr = mod.score_greeks(n=20_000, seed=0)
     pw = mod.pathwise_greeks(n=100_000, seed=1)
-    for name in ("delta", "vega"):
+    for name in ("delta", "gamma", "vega"):
         (a, sa), (b, sb) = lr[name], pw[name]
         assert abs(a - b) < 4.5 * np.hypot(sa, sb), (name, a, sa, b, sb)
         assert 0 < sb < sa, name  # the pathwise reference is the precise one
-    # delta of an at-the-money Asian call: about 0.56; vega about 22.6 (the pathwise runs)
+    # delta of an at-the-money Asian call: about 0.56; vega about 22.6 (the pathwise runs);
+    # gamma about 0.0325 (the mixed run at n = 1e6: 0.032526 +- 0.00027)
     assert 0.5 < pw["delta"][0] < 0.62 and 20 < pw["vega"][0] < 25
+    assert 0.029 < pw["gamma"][0] < 0.036
 
 
 def test_asian_chained_terms_are_the_library_gradient():
@@ -100,6 +102,38 @@ def test_asian_chained_terms_are_the_library_gradient():
     b = (fx.sum() - fx) / (len(fx) - 1)
     for c, g in zip(mod.chain(mod.fs.score(d, x)), mod.chain(est.grad)):
         np.testing.assert_allclose(np.mean((fx - b) * c), g, rtol=1e-9)
+
+
+def test_asian_gamma_terms_are_the_library_hessian():
+    # the chained per-sample gamma terms are fs.estimate(..., order=2)'s Hessian entry,
+    # chained: rloo's score function and the mixed estimator on the same samples
+    mod = load("asian_option")
+    d = mod.increments()
+    n = 3000
+    x = mod.fs.sample(d, n, rng=8)
+    fx = mod.payoff(x)
+    b = (fx.sum() - fx) / (n - 1)
+    est = mod.fs.estimate(d, mod.payoff, n=n, rng=8, method="rloo", order=2)
+    assert est.hessian.shape == (100, 100)
+    np.testing.assert_allclose(np.mean((fx - b) * mod.gamma_score_terms(x, d)),
+                               mod.chain_gamma(est), rtol=1e-9)
+    mx = mod.fs.estimate(d, mod.payoff, n=n, rng=8, estimator="mixed", grad_f=mod.payoff_grad,
+                         order=2)
+    np.testing.assert_allclose(np.mean(mod.gamma_mixed_terms(x, d)), mod.chain_gamma(mx),
+                               rtol=1e-9)
+
+
+def test_second_order_greeks_match_black_scholes():
+    mod = load("greeks_second_order")
+    res = mod.table(n=200_000, seed=7)
+    bs = mod.black_scholes()
+    for e, g in res.items():
+        for k in mod.NAMES:
+            assert abs(getattr(g, k) - bs[k]) < 4.5 * g.stderr[k], (e, k)
+    var = mod.variances(res)
+    assert var["mixed"]["gamma"] < var["score"]["gamma"] / 5
+    for k, (v, se, exact) in mod.smooth_pathwise(n=200_000, seed=7).items():
+        assert abs(v - exact) < 4.5 * se, k
 
 
 def test_asian_payoff_grad_is_the_payoff_derivative():
@@ -215,6 +249,7 @@ SMALL_RUNS = {
     "estimators": (["--n", "2000"], "pathwise"),
     "discrete_gradients": (["--n", "2000", "--rows", "40"], "rebar"),
     "greeks": (["--n", "20000"], "strike"),
+    "greeks_second_order": (["--n", "20000"], "variance of one sample's term"),
     "indecater_benchmark": (["--quick"], "| 3 x 100 | near 153.5 | indecater |"),
     "natural_gradient_bbvi": (["--max-steps", "400", "--natural-steps", "20", "--adam-lrs", "3"],
                               "natural-gradient steps against"),

@@ -1,0 +1,890 @@
+"""Second-order estimates: ``fs.estimate(..., order=2)`` fills ``est.hessian`` and
+``est.hessian_stderr``.
+
+The Hessian H_jk = d^2 E[f] / dtheta_j dtheta_k in the parameters passed, per
+batch element, with a standard error on every entry, by one of four
+estimators (each the mean of per-sample terms; ``K = s s^T + grad s``, ``s``
+the score, ``grad s`` the closed-form second derivative of log p):
+
+score      f(x) K(x), with the baselines plain, baseline (f - b) and rloo
+           (f - the leave-one-out mean of f): E[K] = 0, so each is unbiased.
+           grad s per family: for an exponential family p = h exp(eta . T -
+           A), grad^2 log p = sum_k T_k(x) d^2 eta_k / dtheta^2 - d^2 A /
+           dtheta^2, which is the constant -F (F the Fisher information,
+           ``dist.fisher()``) where eta is linear in the parameters (Gamma, Beta,
+           Chi2, Dirichlet, Exponential; the logits of Bernoulli, Binomial and
+           Categorical) and is written out per family elsewhere.
+mixed      the likelihood-ratio derivative of the pathwise gradient: the
+           pathwise term a_j = f'(x) . u_j(x), u_j(x) = dx/dtheta_j written as a
+           function of x and theta, has the gradient E[a_j s_k + f'(x) .
+           d u_j / dtheta_k |x], symmetrised.  Needs f' only (not f''): the
+           low-variance gamma of a kinked payoff.  Families whose u is explicit
+           in x: Normal, LogNormal, Exponential, MultivariateNormal (and
+           Independent and TransformedDistribution of them).
+pathwise   u_j^T f''(x) u_k + f'(x) . d^2 x / dtheta_j dtheta_k: needs f''
+           (a built-in's own, or ``hess_f=``).  The same families, bare or in an
+           Independent.
+measure    the weak second derivatives of the density, with coupled points
+           (Normal, LogNormal: double-sided Maxwell and chi points sharing the
+           sample's z; Exponential: Gamma(2) and Gamma(3) points; Poisson: f(x +
+           2) - 2 f(x + 1) + f(x)); any f.
+
+The pass is NumPy waves on the kernels' own samples: it redraws the samples
+of the estimate (``fs.sample``'s, the same Philox streams, chunk by chunk,
+drawn by the backend chosen), evaluates f (and f', f'') on them and folds the
+terms per chunk range with Chan's merge of (mean, centred sum of squares), in
+chunk order and in slices whose size depends on the batch and parameter
+sizes only.  So the Hessian does not depend on the thread count, and the
+compiled and reference backends, which draw the same samples, agree to
+rounding.  The measure-valued estimator's extra variates come from a stream
+of their own, Philox(key, counter=[0, 2, chunk, element]).
+"""
+
+import numbers
+
+import numpy as np
+
+from . import _fisher
+from ._rng import CHUNK_SIZE
+
+#: The second-order estimators (``est.info["hessian"]``).
+ESTIMATORS = ("score", "mixed", "pathwise", "measure")
+#: The score function's baselines that the Hessian takes (cv's cross-fitted ones
+#: are not carried over: method="cv" with order=2 is refused).
+METHODS = ("plain", "baseline", "rloo")
+#: Numbers (samples x batch x terms) one slice of the pass holds at most.
+SLICE_VALUES = 1 << 21
+
+
+def hessian_stream(key, chunk, batch_index):
+    """The Generator of the measure-valued Hessian's extra variates of chunk ``chunk``
+    of (base) batch element ``batch_index``: Philox(key, counter=[0, 2, chunk,
+    batch_index]), apart from the samples' [0, 0, ...] and the waves' [0, 1, ...]."""
+    return np.random.Generator(np.random.Philox(
+        key=np.array(key, dtype=np.uint64),
+        counter=np.array([0, 2, chunk, batch_index], dtype=np.uint64)))
+
+
+class _Aux:
+    """The extra variates of chunks [c0, c1) of a slice: ``aux(k)`` gives (m, B, k)
+    standard normals, ``aux.exponential(k)`` standard exponentials, drawn chunk by
+    chunk from each element's hessian_stream (the same on both backends)."""
+
+    def __init__(self, key, c0, c1, n, batch_size, lo=0, hi=None):
+        self.key, self.c0, self.c1, self.n, self.B = key, c0, c1, n, batch_size
+        self.lo, self.hi = lo, hi
+
+    def rows(self, lo, hi):
+        return _Aux(self.key, self.c0, self.c1, self.n, self.B, lo, hi)
+
+    def _draw(self, fn, k):
+        out = []
+        for b in range(self.B):
+            out.append(np.concatenate([
+                fn(hessian_stream(self.key, c, b), (min(CHUNK_SIZE, self.n - c * CHUNK_SIZE), k))
+                for c in range(self.c0, self.c1)], axis=0)[self.lo:self.hi])
+        return np.stack(out, axis=1)
+
+    def normal(self, k):
+        return self._draw(lambda g, size: g.standard_normal(size), k)
+
+    def exponential(self, k):
+        return self._draw(lambda g, size: g.standard_exponential(size), k)
+
+
+# ------------------------------------------------------------------ families
+class _Family:
+    """A family's second-order pieces on kernel-layout samples x3 (m, B, E).
+
+    score_hess(x3)      grad s, (m or 1, B, P, P)
+    jac(x3)             u = dx/dtheta as a function of x, (m, B, P, E)   (explicit only)
+    mixed(x3, gp3)      sum_e f'_e d u_je / dtheta_k |x, (m, B, P, P)   (explicit only)
+    jac2(x3, gp3)       sum_e f'_e d^2 x_e / dtheta_j dtheta_k, or None for 0
+    measure(x3, values, aux) -> (first-order terms (m, B, P), Hessian terms (m, B, P, P))
+    """
+
+    #: u = dx/dtheta is explicit in x: the mixed and pathwise estimators apply.
+    explicit = False
+    #: weak second derivatives are implemented: the measure-valued estimator applies.
+    weak = False
+    #: the pure pathwise estimator applies (explicit and not transformed).
+    pathwise = False
+
+    def __init__(self, dist):
+        self.dist = dist
+        self.name = type(dist).__name__
+        self.B = dist.batch_size
+
+    def _row(self, a):
+        """A parameter as (1, B) for broadcasting over samples."""
+        return np.broadcast_to(np.asarray(a, dtype=np.float64), self.dist.batch_shape).reshape(
+            1, self.B)
+
+    def score_hess(self, x3):
+        raise NotImplementedError("order=2: %s has no second derivative of its log-density "
+                                  "here" % self.name)
+
+    def quad(self, x3, F):
+        """u^T F u per sample: (m, B, P, P) from F = f'' (m, B, E, E)."""
+        U = self.jac(x3)
+        return np.einsum("mbje,mbef,mbkf->mbjk", U, F, U)
+
+    def jac2(self, x3, gp3):
+        return None
+
+
+def _sym(a, b, c):
+    """[[a, b], [b, c]] over the broadcast of a, b, c: (..., 2, 2)."""
+    return _fisher.sym2(a, b, c)
+
+
+class _Constant(_Family):
+    """grad s = -F, the Fisher information, where the natural parameters are linear in
+    the parameters passed: Gamma, Beta, Chi2, Dirichlet, Exponential (its own class)
+    and the logits of Bernoulli, Binomial and Categorical."""
+
+    def score_hess(self, x3):
+        F = np.asarray(self.dist.fisher(), dtype=np.float64)
+        P = F.shape[-1]
+        return -F.reshape(1, self.B, P, P)
+
+
+class _Normal(_Family):
+    """Normal(loc, scale); z = (x - loc) / scale.
+
+    grad s = [[-1, -2 z], [-2 z, 1 - 3 z^2]] / scale^2.  x = loc + scale z: u =
+    (1, z), d u_scale / d(loc, scale) |x = (-1, -z) / scale, d^2 x = 0.  Weak
+    second derivatives of the density in z, times 1 / scale^2: loc-loc M3 - N,
+    scale-scale 3 M5 + 2 N - 5 M3, loc-scale (2 (C4+ - C4-) - 3 (C2+ - C2-)) /
+    sqrt(2 pi), with N the sample, M_k = sign(z) sqrt(z^2 + ...) double-sided chi_k
+    points sharing the sample's z, C_k chi_k (k = 2: Rayleigh) and +- its sign.
+    """
+
+    explicit = weak = pathwise = True
+
+    def __init__(self, dist):
+        super().__init__(dist)
+        self.loc = self._row(dist.loc)
+        self.scale = self._row(dist.scale)
+
+    def _y(self, x3):
+        return x3[:, :, 0]
+
+    def _z(self, x3):
+        return (self._y(x3) - self.loc) / self.scale
+
+    def score_hess(self, x3):
+        z = self._z(x3)
+        iv2 = 1.0 / (self.scale * self.scale)
+        return _sym(-iv2 + 0.0 * z, -2.0 * z * iv2, (1.0 - 3.0 * z * z) * iv2)
+
+    def _dxdy(self, x3):
+        return None   # x = y
+
+    def jac(self, x3):
+        z = self._z(x3)
+        U = np.stack([np.ones_like(z), z], axis=-1)
+        dx = self._dxdy(x3)
+        if dx is not None:
+            U = U * dx[..., None]
+        return U[..., None]
+
+    def mixed(self, x3, gp3):
+        z = self._z(x3)
+        g = gp3[:, :, 0]
+        dx = self._dxdy(x3)
+        if dx is not None:
+            g = g * dx
+        c = g / self.scale
+        zero = np.zeros_like(z)
+        return np.stack([np.stack([zero, zero], axis=-1),
+                         np.stack([-c, -c * z], axis=-1)], axis=-2)
+
+    def _point(self, w):
+        return self.loc + self.scale * w
+
+    def measure(self, x3, values, aux, f0):
+        z = self._z(x3)
+        m, B = z.shape
+        e = aux.normal(4)
+        u2 = e[..., 0] * e[..., 0] + e[..., 1] * e[..., 1]
+        v2 = e[..., 2] * e[..., 2] + e[..., 3] * e[..., 3]
+        sgn = np.where(z < 0.0, -1.0, 1.0)
+        c2 = np.sqrt(u2)
+        c4 = np.sqrt(u2 + v2)
+        m3 = sgn * np.sqrt(z * z + u2)
+        m5 = sgn * np.sqrt(z * z + u2 + v2)
+        pts = np.stack([self._point(w) for w in (m3, m5, c2, -c2, c4, -c4)])   # (6, m, B)
+        F = values(pts.reshape(6 * m, B, 1)).reshape(6, m, B)
+        fm3, fm5, fc2p, fc2m, fc4p, fc4m = F
+        iv = 1.0 / self.scale
+        r = 1.0 / np.sqrt(2.0 * np.pi)
+        g = np.stack([(r * iv) * (fc2p - fc2m), iv * (fm3 - f0)], axis=-1)
+        iv2 = iv * iv
+        H = _sym(iv2 * (fm3 - f0), (r * iv2) * (2.0 * (fc4p - fc4m) - 3.0 * (fc2p - fc2m)),
+                 iv2 * ((3.0 * fm5 + 2.0 * f0) - 5.0 * fm3))
+        return g, H
+
+
+class _LogNormal(_Normal):
+    """LogNormal(loc, scale): the Normal's pieces in y = log x; x = exp(loc + scale z):
+    u = x (1, z), d u_scale / d(loc, scale) |x = -x (1, z) / scale, d^2 x = x [[1, z],
+    [z, z^2]]; the weak derivatives' points through exp."""
+
+    def _y(self, x3):
+        return np.log(x3[:, :, 0])
+
+    def _dxdy(self, x3):
+        return x3[:, :, 0]
+
+    def jac2(self, x3, gp3):
+        z = self._z(x3)
+        c = gp3[:, :, 0] * x3[:, :, 0]
+        return _sym(c, c * z, c * z * z)
+
+    def _point(self, w):
+        return np.exp(self.loc + self.scale * w)
+
+
+class _Exponential(_Constant):
+    """Exponential(rate): grad s = -1 / rate^2; x = e / rate: u = -x / rate, d u /
+    drate |x = x / rate^2, d^2 x / drate^2 = 2 x / rate^2.  d^2 p / drate^2 = (2 /
+    rate^2) (Gamma(3, rate) - Gamma(2, rate)): f(x + e2 / rate + e3 / rate) - f(x + e2
+    / rate), and the first derivative (1 / rate) (f(x) - f(x + e2 / rate))."""
+
+    explicit = weak = pathwise = True
+
+    def __init__(self, dist):
+        super().__init__(dist)
+        self.rate = self._row(dist.rate)
+
+    def jac(self, x3):
+        return (-x3[:, :, 0] / self.rate)[..., None, None]
+
+    def mixed(self, x3, gp3):
+        return (gp3[:, :, 0] * x3[:, :, 0] / (self.rate * self.rate))[..., None, None]
+
+    def jac2(self, x3, gp3):
+        return (2.0 * gp3[:, :, 0] * x3[:, :, 0] / (self.rate * self.rate))[..., None, None]
+
+    def measure(self, x3, values, aux, f0):
+        x = x3[:, :, 0]
+        m, B = x.shape
+        e = aux.exponential(2)
+        g2 = x + e[..., 0] / self.rate
+        g3 = g2 + e[..., 1] / self.rate
+        F = values(np.stack([g2, g3]).reshape(2 * m, B, 1)).reshape(2, m, B)
+        iv = 1.0 / self.rate
+        return (iv * (f0 - F[0]))[..., None], ((2.0 * iv * iv) * (F[1] - F[0]))[..., None, None]
+
+
+class _Poisson(_Family):
+    """Poisson(rate): grad s = -x / rate^2; d/drate E f = E[f(x + 1) - f(x)], so d^2 /
+    drate^2 E f = E[f(x + 2) - 2 f(x + 1) + f(x)]."""
+
+    weak = True
+
+    def __init__(self, dist):
+        super().__init__(dist)
+        self.rate = self._row(dist.rate)
+
+    def score_hess(self, x3):
+        return (-x3[:, :, 0] / (self.rate * self.rate))[..., None, None]
+
+    def measure(self, x3, values, aux, f0):
+        x = x3[:, :, 0]
+        m, B = x.shape
+        F = values(np.stack([x + 1.0, x + 2.0]).reshape(2 * m, B, 1)).reshape(2, m, B)
+        return (F[0] - f0)[..., None], ((F[1] - 2.0 * F[0]) + f0)[..., None, None]
+
+
+class _VonMises(_Family):
+    """VonMises(loc, k), t = x - loc: grad s = [[-k cos t, sin t], [sin t, -A'(k)]], A =
+    I1 / I0 (A' = Var cos t, fastscore._fisher.vonmises_ratio_and_slope)."""
+
+    def score_hess(self, x3):
+        d = self.dist
+        t = x3[:, :, 0] - self._row(d.loc)
+        k = self._row(d.concentration)
+        _, da = _fisher.vonmises_ratio_and_slope(k)
+        return _sym(-k * np.cos(t), np.sin(t), -da + 0.0 * t)
+
+
+def _pq(dist):
+    """(p, 1 - p) as (1, B), 1 - p accurate from logits."""
+    p = np.broadcast_to(dist.probs, dist.batch_shape).reshape(1, -1)
+    q = getattr(dist, "_q", None)
+    q = 1.0 - p if q is None else np.broadcast_to(q, dist.batch_shape).reshape(1, -1)
+    return p, q
+
+
+class _Bernoulli(_Family):
+    """Bernoulli: logits -p q; probs -x / p^2 - (1 - x) / q^2."""
+
+    def score_hess(self, x3):
+        if self.dist._by == "logits":
+            return _Constant.score_hess(self, x3)
+        p, q = _pq(self.dist)
+        x = x3[:, :, 0]
+        with np.errstate(divide="ignore"):
+            return np.where(x == 1, -1.0 / (p * p), -1.0 / (q * q))[..., None, None]
+
+
+class _Binomial(_Family):
+    """Binomial(N): logits -N p q; probs -x / p^2 - (N - x) / q^2 (each term 0 where its
+    numerator is)."""
+
+    def score_hess(self, x3):
+        if self.dist._by == "logits":
+            return _Constant.score_hess(self, x3)
+        p, q = _pq(self.dist)
+        N = self._row(self.dist.total_count)
+        x = x3[:, :, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (-np.where(x > 0, x / (p * p), 0.0)
+                    - np.where(N > x, (N - x) / (q * q), 0.0))[..., None, None]
+
+
+class _Geometric(_Family):
+    """Geometric (failures before the first success): logits -(1 + x) p q; probs -x / q^2
+    - 1 / p^2."""
+
+    def score_hess(self, x3):
+        p, q = _pq(self.dist)
+        x = x3[:, :, 0]
+        if self.dist._by == "logits":
+            return (-(1.0 + x) * (p * q))[..., None, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (-np.where(x > 0, x / (q * q), 0.0) - 1.0 / (p * p))[..., None, None]
+
+
+class _NegativeBinomial(_Family):
+    """NegativeBinomial(r) (successes before r failures): logits -(x + r) p q; probs
+    -x / p^2 - r / q^2."""
+
+    def score_hess(self, x3):
+        p, q = _pq(self.dist)
+        r = self._row(self.dist.total_count)
+        x = x3[:, :, 0]
+        if self.dist._by == "logits":
+            return (-(x + r) * (p * q))[..., None, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (-np.where(x > 0, x / (p * p), 0.0) - r / (q * q))[..., None, None]
+
+
+class _Categorical(_Family):
+    """Categorical: logits -(diag p - p p^T); probs w (normalised by S = sum w):
+    -[x = k = l] / w_k^2 + 1 / S^2."""
+
+    def score_hess(self, x3):
+        d = self.dist
+        if d._by == "logits":
+            return _Constant.score_hess(self, x3)
+        K = d.num_categories
+        w = np.broadcast_to(d._differentiable["probs"], tuple(d.batch_shape) + (K,)).reshape(
+            1, self.B, K)
+        S = w.sum(axis=-1, keepdims=True)
+        x = x3[:, :, 0].astype(np.int64)
+        onehot = (x[:, :, None] == np.arange(K)).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diag = -np.where(onehot > 0, 1.0 / (w * w), 0.0)
+        out = np.broadcast_to((1.0 / (S * S))[..., None], diag.shape + (K,)).copy()
+        idx = np.arange(K)
+        out[..., idx, idx] += diag
+        return out
+
+
+class _MultivariateNormal(_Family):
+    """MultivariateNormal(loc, L): z = L^-1 (x - loc), v = L^-T z, Sigma^-1 = L^-T L^-1.
+
+    Components: loc_a, then L_ab (a >= b) row by row.  s_loc = v, s_L_ab = v_a z_b -
+    [a = b] / L_aa; with N = L^-1:
+    d s_loc_a / d loc_c = -Sigma^-1_ac,
+    d s_L_ab / d loc_c = -Sigma^-1_ac z_b - v_a N_bc,
+    d s_L_ab / d L_cd = -(N_da v_c + Sigma^-1_ac z_d) z_b - v_a N_bc z_d + [a = b = c = d] / L_aa^2.
+    x = loc + L z: u_loc_c = e_c, u_L_ab = e_a z_b; d u_L_ab / d loc_c |x = -e_a N_bc,
+    d u_L_ab / d L_cd |x = -e_a N_bc z_d; d^2 x = 0.
+    """
+
+    explicit = pathwise = True
+
+    def __init__(self, dist):
+        super().__init__(dist)
+        D = dist.event_shape[0]
+        self.D = D
+        self.loc = np.asarray(dist.loc, dtype=np.float64).reshape(self.B, D)
+        L = np.asarray(dist.scale_tril, dtype=np.float64).reshape(self.B, D, D)
+        self.L = L
+        self.N = np.linalg.inv(L)
+        self.prec = np.swapaxes(self.N, -1, -2) @ self.N
+        self.rows, self.cols = np.tril_indices(D)
+
+    def _zv(self, x3):
+        z = np.einsum("bij,mbj->mbi", self.N, x3 - self.loc)
+        v = np.einsum("bji,mbj->mbi", self.N, z)
+        return z, v
+
+    def score_hess(self, x3):
+        D, N, prec = self.D, self.N, self.prec
+        z, v = self._zv(x3)
+        m = z.shape[0]
+        a, b = self.rows, self.cols          # L components (a, b)
+        T = a.size
+        P = D + T
+        H = np.empty((m, self.B, P, P))
+        H[:, :, :D, :D] = -prec[None]
+        # d s_L_ab / d loc_c, (m, B, T, D)
+        c = np.arange(D)
+        HLl = -(prec[:, a][:, :, c][None] * z[:, :, b][..., None]) \
+            - v[:, :, a][..., None] * N[:, b][:, :, c][None]
+        H[:, :, D:, :D] = HLl
+        H[:, :, :D, D:] = np.swapaxes(HLl, -1, -2)
+        # d s_L_ab / d L_cd, (m, B, T, T)
+        cc, dd = a, b
+        ai, bi = a[:, None], b[:, None]
+        ci, di = cc[None, :], dd[None, :]
+        Nda = np.swapaxes(N, -1, -2)[:, ai, di]          # N_da: (B, T, T)
+        HLL = -(Nda[None] * v[:, :, ci] + prec[:, ai, ci][None] * z[:, :, di]) * z[:, :, bi] \
+            - v[:, :, ai] * N[:, bi, ci][None] * z[:, :, di]
+        same = (ai == bi) & (ai == ci) & (ci == di)
+        inv2 = 1.0 / (np.diagonal(self.L, axis1=-2, axis2=-1) ** 2)   # (B, D)
+        HLL = HLL + np.where(same, inv2[:, ai], 0.0)[None]
+        H[:, :, D:, D:] = HLL
+        return H
+
+    def jac(self, x3):
+        D = self.D
+        z, _ = self._zv(x3)
+        m = z.shape[0]
+        T = self.rows.size
+        U = np.zeros((m, self.B, D + T, D))
+        U[:, :, np.arange(D), np.arange(D)] = 1.0
+        U[:, :, D + np.arange(T), self.rows] = z[:, :, self.cols]
+        return U
+
+    def mixed(self, x3, gp3):
+        D, N = self.D, self.N
+        z, _ = self._zv(x3)
+        m = z.shape[0]
+        a, b = self.rows, self.cols
+        T = a.size
+        C = np.zeros((m, self.B, D + T, D + T))
+        ga = gp3[:, :, a]                                   # (m, B, T): f'_a
+        c = np.arange(D)
+        C[:, :, D:, :D] = -ga[..., None] * N[:, b][:, :, c][None]
+        C[:, :, D:, D:] = -(ga[..., None] * N[:, b[:, None], a[None, :]][None]
+                            * z[:, :, b][:, :, None, :])
+        return C
+
+
+_BY_CLASS = {
+    "Normal": _Normal, "LogNormal": _LogNormal, "Exponential": _Exponential,
+    "Gamma": _Constant, "Beta": _Constant, "Chi2": _Constant, "Dirichlet": _Constant,
+    "Poisson": _Poisson, "VonMises": _VonMises, "Bernoulli": _Bernoulli,
+    "Binomial": _Binomial, "Geometric": _Geometric, "NegativeBinomial": _NegativeBinomial,
+    "Categorical": _Categorical, "MultivariateNormal": _MultivariateNormal,
+}
+
+
+# ------------------------------------------------------------------ wrappers
+class _Grouped(_Family):
+    """Independent(base): s is the coordinates' scores side by side (the joint
+    component order of fastscore._wrapped.GroupedPlan), grad s, the mixed and the
+    second-derivative terms block-diagonal over the coordinates, u^T f'' u through
+    each component's coordinate."""
+
+    def __init__(self, dist, base):
+        super().__init__(dist)
+        self.base = base
+        plan = dist.plan()
+        self.G, self.Pb, self.Eb = plan.group, plan.base.score_size, plan.base.E
+        order = plan._order
+        self.gi, self.ji = order // self.Pb, order % self.Pb
+        self.same = self.gi[:, None] == self.gi[None, :]
+        self.explicit = base.explicit
+        self.pathwise = base.pathwise
+        self.name = "%s of %s" % (self.name, base.name)
+
+    def _base(self, x3):
+        return x3.reshape(x3.shape[0], self.B * self.G, self.Eb)
+
+    def _blocks(self, Hb):
+        m = Hb.shape[0]
+        Hb = Hb.reshape(m, self.B, self.G, self.Pb, self.Pb)
+        full = Hb[:, :, self.gi[:, None], self.ji[:, None], self.ji[None, :]]
+        return np.where(self.same, full, 0.0)
+
+    def score_hess(self, x3):
+        return self._blocks(self.base.score_hess(self._base(x3)))
+
+    def mixed(self, x3, gp3):
+        return self._blocks(self.base.mixed(self._base(x3), self._base(gp3)))
+
+    def jac2(self, x3, gp3):
+        h = self.base.jac2(self._base(x3), self._base(gp3))
+        return None if h is None else self._blocks(h)
+
+    def quad(self, x3, F):
+        m = x3.shape[0]
+        Ub = self.base.jac(self._base(x3)).reshape(m, self.B, self.G, self.Pb, self.Eb)
+        U = Ub[:, :, self.gi, self.ji, :]                              # (m, B, P, Eb)
+        F6 = F.reshape(m, self.B, self.G, self.Eb, self.G, self.Eb).transpose(0, 1, 2, 4, 3, 5)
+        Fs = F6[:, :, self.gi[:, None], self.gi[None, :]]              # (m, B, P, P, Eb, Eb)
+        if self.Eb == 1:
+            return U[..., :, None, 0] * Fs[..., 0, 0] * U[..., None, :, 0]
+        return np.einsum("mbie,mbijef,mbjf->mbij", U, Fs, U)
+
+
+class _JointParts(_Family):
+    """Joint: the parts' grad s block-diagonal (the score estimator only)."""
+
+    def __init__(self, dist, parts):
+        super().__init__(dist)
+        self.parts = parts
+        self.sizes = [p.dist.score_size for p in parts.values()]
+
+    def score_hess(self, x):
+        hs = [fam.score_hess(x[nm]) for nm, fam in self.parts.items()]
+        m = max(h.shape[0] for h in hs)
+        P = sum(self.sizes)
+        out = np.zeros((m, self.B, P, P))
+        j = 0
+        for h, k in zip(hs, self.sizes):
+            out[:, :, j:j + k, j:j + k] = h
+            j += k
+        return out
+
+
+class _Transformed(_Family):
+    """TransformedDistribution(base, T), y = T(x): the score and grad s are the base's at
+    x = T^-1(y); u_y = T'(x) u_x, so the mixed terms are the base's with f'(y) T'(x)."""
+
+    def __init__(self, dist, base):
+        super().__init__(dist)
+        self.base = base
+        self.tplan = dist.plan()
+        self.explicit = base.explicit
+        self.name = "%s of %s" % (self.name, base.name)
+
+    def score_hess(self, y3):
+        return self.base.score_hess(self.tplan.inverse(y3))
+
+    def mixed(self, y3, gp3):
+        x3 = self.tplan.inverse(y3)
+        return self.base.mixed(x3, gp3 * self.tplan.derivative(x3))
+
+
+def family_of(dist):
+    """The second-order pieces of ``dist`` (NotImplementedError where there are none)."""
+    from .joint import Independent, Joint, TransformedDistribution
+
+    if isinstance(dist, Independent):
+        return _Grouped(dist, family_of(dist.base_dist))
+    if isinstance(dist, Joint):
+        return _JointParts(dist, {nm: family_of(d) for nm, d in dist._parts().items()})
+    if isinstance(dist, TransformedDistribution):
+        return _Transformed(dist, family_of(dist.base_dist))
+    cls = _BY_CLASS.get(type(dist).__name__)
+    if cls is None:
+        raise NotImplementedError("order=2: %s has no second derivative of its log-density "
+                                  "here (every family but the relaxed ones has one)"
+                                  % type(dist).__name__)
+    return cls(dist)
+
+
+# ------------------------------------------------------------------ f''
+class PreparedHess:
+    """f'' for the pathwise Hessian: "builtin" (a built-in's own) or "python" (hess_f)."""
+
+    def __init__(self, kind, obj):
+        self.kind, self.obj = kind, obj
+
+    def values(self, x3, plan):
+        """f'' on kernel-layout samples (m, B, E) -> (m, B, E, E)."""
+        if self.kind == "builtin":
+            return self.obj.hess_numpy(x3, plan)
+        m, B, E = x3.shape
+        x = plan.layout.to_user(x3, (m,))
+        if np.shares_memory(x, x3):
+            x = x.view()
+            x.flags.writeable = False
+        arr = np.asarray(self.obj(x))
+        ev = tuple(plan.event_shape)
+        want = (m,) + tuple(plan.batch_shape) + ev + ev
+        if arr.dtype.kind not in "biuf" or arr.shape != want:
+            raise ValueError("hess_f returned an array of shape %s (dtype %s); expected real "
+                             "numbers of shape (m, *batch_shape, *event_shape, *event_shape) = "
+                             "%s" % (arr.shape, arr.dtype, want))
+        return np.ascontiguousarray(arr, dtype=np.float64).reshape(m, B, E, E)
+
+
+# ------------------------------------------------------------------ the request
+def request(order, estimator, method, hess_f, **options):
+    """The call's :class:`Request` for order=2, None for order=1 (whose options are
+    checked here: no ``hess_f``, no ``estimator="mixed"``)."""
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral) \
+            or order not in (1, 2):
+        raise ValueError("order must be 1 (E[f] and its gradient) or 2 (also the Hessian), got "
+                         "%r" % (order,))
+    if order == 1:
+        if estimator == "mixed":
+            raise ValueError("estimator='mixed' is a second-order estimator (its gradient is the "
+                             "pathwise one): pass order=2")
+        if hess_f is not None:
+            raise ValueError("hess_f is only used with order=2 (and estimator='pathwise')")
+        return None
+    return Request(estimator, method, hess_f, **options)
+
+
+class Request:
+    """The second-order part of one ``fs.estimate(..., order=2)`` call: its options,
+    checked before anything runs, and the pass that fills ``est.hessian``."""
+
+    def __init__(self, estimator, method, hess_f, *, client=None, rtol=None, atol=None):
+        from ._kinds import KINDS
+
+        if estimator not in ESTIMATORS and estimator not in KINDS:
+            raise ValueError("estimator must be one of %s, got %r"
+                             % (", ".join(repr(k) for k in list(KINDS) + ["mixed"]), estimator))
+        if estimator not in ESTIMATORS:
+            raise NotImplementedError(
+                "order=2 is available for estimator='score', 'mixed', 'pathwise' and "
+                "'measure'; estimator=%r has no second-order form" % (estimator,))
+        if estimator == "score" and method not in METHODS:
+            if method == "cv":
+                raise NotImplementedError(
+                    "order=2 with method='cv': its cross-fitted baselines are not carried to "
+                    "the Hessian; use method='rloo' (unbiased at every n) or 'baseline'")
+        if client is not None:
+            raise NotImplementedError("order=2 runs its second-order pass on this machine, in "
+                                      "NumPy; it does not run with a Dask client")
+        if rtol is not None or atol is not None:
+            raise NotImplementedError("order=2 takes a fixed n: precision targets (rtol=, "
+                                      "atol=) are not supported with it")
+        if hess_f is not None and estimator != "pathwise":
+            raise ValueError("hess_f is only used with estimator='pathwise' and order=2 (got "
+                             "estimator=%r)" % estimator)
+        self.estimator = estimator
+        self.hess_f = hess_f
+        #: The first-order estimator kind that gives the gradient.
+        self.first = "pathwise" if estimator == "mixed" else estimator
+        self.used = estimator
+        self.hess = None
+
+    def check(self, dist, plan, pf):
+        """Refuse what cannot run, and choose the pathwise / mixed form."""
+        fam = family_of(dist)
+        est = self.estimator
+        if est == "pathwise":
+            if pf.kind == "builtin":
+                if self.hess_f is not None:
+                    raise TypeError("hess_f: the built-in f %r knows its own second "
+                                    "derivative where it has one (power, linear); leave "
+                                    "hess_f out" % (pf.obj,))
+                if pf.obj.has_hessian:
+                    self.hess = PreparedHess("builtin", pf.obj)
+            elif self.hess_f is not None:
+                if not callable(self.hess_f) or _is_lowlevel(self.hess_f):
+                    raise TypeError("hess_f must be a vectorised Python callable returning "
+                                    "f''(x) of shape (m, *batch_shape, *event_shape, "
+                                    "*event_shape); got %s" % type(self.hess_f).__name__)
+                self.hess = PreparedHess("python", self.hess_f)
+            self.used = "pathwise" if self.hess is not None else "mixed"
+        if self.used == "pathwise" and not fam.pathwise:
+            raise NotImplementedError(
+                "order=2, estimator='pathwise': %s has no explicit second derivative of its "
+                "reparameterisation here (Normal, LogNormal, Exponential, MultivariateNormal, "
+                "alone or in Independent, have); use estimator='mixed' or 'score'" % fam.name)
+        if self.used == "mixed" and not fam.explicit:
+            raise NotImplementedError(
+                "order=2, estimator=%r: the mixed estimator needs dx/dtheta in closed form as a "
+                "function of x, which %s lacks (Normal, LogNormal, Exponential, "
+                "MultivariateNormal, alone, in Independent or transformed, have it); use "
+                "estimator='score'" % (est, fam.name))
+        if self.used == "measure" and not fam.weak:
+            raise NotImplementedError(
+                "order=2, estimator='measure': weak second derivatives are implemented for "
+                "Normal, LogNormal, Exponential and Poisson (not wrapped); %s has none here: "
+                "use estimator='score'" % fam.name)
+        base = getattr(plan, "base", None)
+        if getattr(plan, "transform", None) is not None and getattr(base, "f_input", None):
+            raise NotImplementedError(
+                "order=2: %s draws its base in log space (a concentration below 1), which the "
+                "second-order pass does not transform; use the base distribution" % fam.name)
+        self.fam = fam
+        return self
+
+    def settings(self):
+        return {"hessian": self.used}
+
+    def attach(self, est, plan, pf, n, key, backend, n_threads, method, baseline, nan_policy):
+        """Fill est.hessian and est.hessian_stderr (batch_shape + (P, P), the component
+        order of est.components) and est.info["hessian"]."""
+        from . import _cov
+
+        B = plan.batch_size
+        P = plan.score_size
+        shape = tuple(plan.batch_shape)
+        if B == 0:
+            H = np.zeros((0, P, P))
+            se = np.zeros((0, P, P))
+        else:
+            fbar = np.asarray(est.value, dtype=np.float64).reshape(B)
+            acc = _Moments(B, P * (P + 1) // 2)
+            for fx, g, h in terms(self, plan, pf, n, key, backend, n_threads):
+                if self.used == "score":
+                    if method == "plain":
+                        w = fx
+                    elif method == "baseline":
+                        w = fx - np.asarray(baseline, dtype=np.float64)
+                    else:   # rloo: the leave-one-out terms n / (n - 1) (f - fbar) K
+                        w = (n / (n - 1.0)) * (fx - fbar)
+                    h = w[..., None] * h
+                acc.add(h)
+            H, se = acc.result(rloo=self.used == "score" and method == "rloo")
+            bad = ~(np.isfinite(H).all(axis=1) & np.isfinite(se).all(axis=1))
+            if nan_policy == "raise" and bad.any():
+                b = int(np.argmax(bad))
+                where = tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
+                raise ValueError(
+                    "the Hessian's per-sample terms (estimator=%r) are not finite or overflow "
+                    "double precision for batch element %s; pass nan_policy='propagate' to get "
+                    "NaN results instead" % (self.used, where))
+            H, se = _unpack(H, P), _unpack(se, P)
+        if B:
+            H, se = _cov.expand(plan, H), _cov.expand(plan, se)
+            est.hessian = H.reshape(shape + H.shape[1:])
+            est.hessian_stderr = se.reshape(shape + se.shape[1:])
+        else:
+            Q = len(_cov.components(plan))
+            est.hessian = np.zeros(shape + (Q, Q))
+            est.hessian_stderr = np.zeros(shape + (Q, Q))
+        est.info = dict(est.info, **self.settings())
+        return est
+
+
+def _is_lowlevel(obj):
+    from ._callables import _as_lowlevel
+
+    return _as_lowlevel(obj) is not None
+
+
+def _unpack(packed, P):
+    """(B, P (P + 1) / 2) upper-triangle entries -> (B, P, P) symmetric."""
+    iu, ju = np.triu_indices(P)
+    out = np.empty((packed.shape[0], P, P))
+    out[:, iu, ju] = packed
+    out[:, ju, iu] = packed
+    return out
+
+
+class _Moments:
+    """Count, mean and centred sum of squares per (element, entry), merged slice by
+    slice in order (Chan, Golub, LeVeque): the same bits for the same slices."""
+
+    def __init__(self, B, Q):
+        self.n = 0
+        self.mean = np.zeros((B, Q))
+        self.m2 = np.zeros((B, Q))
+
+    def add(self, t):
+        k = t.shape[0]
+        if k == 0:
+            return
+        with np.errstate(invalid="ignore", over="ignore"):
+            mb = t.sum(axis=0) / k
+            d = t - mb
+            m2b = (d * d).sum(axis=0)
+            if self.n == 0:
+                self.mean, self.m2, self.n = mb, m2b, k
+                return
+            n = self.n + k
+            delta = mb - self.mean
+            self.mean = self.mean + delta * (k / n)
+            self.m2 = self.m2 + m2b + (delta * delta) * (self.n * k / n)
+            self.n = n
+
+    def result(self, rloo=False):
+        """(mean, stderr); rloo's stderr^2 is ((n - 1) mean(t^2) - (n - 2) g^2) / (n^2 -
+        2 n + 2) (its terms are correlated: fastscore._kinds.ScoreFunction)."""
+        n = float(self.n)
+        g = self.mean
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if rloo:
+                ez2 = self.m2 / n + g * g
+                v = ((n - 1.0) * ez2 - (n - 2.0) * (g * g)) / ((n - 2.0) * n + 2.0)
+            else:
+                v = self.m2 / (n * (n - 1.0))
+            se = np.where(v > 0.0, np.sqrt(np.where(v > 0.0, v, 0.0)), np.where(v == v, 0.0,
+                                                                                 np.nan))
+        return g, se
+
+
+def _seen(plan, x):
+    """What f sees of the samples x (the log-space variants store log x where x
+    underflows), on an Independent's too."""
+    if plan.f_input is not None:
+        return plan.f_input(x)
+    base = getattr(plan, "base", None)
+    if getattr(plan, "group", None) is not None and base.f_input is not None:
+        return plan.from_base(base.f_input(plan.to_base(x)))
+    return x
+
+
+def terms(req, plan, pf, n, key, backend, n_threads):
+    """Per slice of the estimate's samples: (f (m, B), first-order terms (m, B, P),
+    Hessian terms (m, B, P (P + 1) / 2), the upper triangle row by row).
+
+    For the score estimator the terms are s and K = s s^T + grad s, before the
+    weight f (or f - b): the caller weighs them.  Slices hold at most SLICE_VALUES
+    numbers, whole chunks where that many fit, so they depend on the shapes only.
+    """
+    from . import _compiled, _wrapped, reference
+
+    fam = req.fam
+    used = req.used
+    B, P, E = plan.batch_size, plan.score_size, max(1, plan.event_size or 1)
+    Q = P * (P + 1) // 2
+    iu, ju = np.triu_indices(P)
+    evals = 7 if used == "measure" else 1
+    width = B * (P * P + P + E * E + E) * evals
+    rows = max(1, SLICE_VALUES // width)
+    wave = max(1, rows // CHUNK_SIZE)
+    n_chunks = -(-n // CHUNK_SIZE)
+    impl = _wrapped.Backend(_compiled if backend == "compiled" else reference, backend)
+    wpf = plan.wave_f(pf) if hasattr(plan, "wave_f") else pf
+    for c0 in range(0, n_chunks, wave):
+        c1 = min(n_chunks, c0 + wave)
+        xall = impl.draw(plan, n, key, n_threads, (c0, c1))
+        total = _wrapped._rows_of(xall)
+        aux = _Aux(key, c0, c1, n, B)
+        for lo in range(0, total, rows):
+            x = _wrapped._slice(xall, lo, lo + rows)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                seen = _seen(plan, x)
+                fx = np.asarray(wpf.values(seen, plan, backend), dtype=np.float64)
+                if used == "measure":
+                    def values(pts):
+                        return np.asarray(wpf.values(pts, plan, backend), dtype=np.float64)
+                    g, H = fam.measure(x, values, aux.rows(lo, lo + rows), fx)
+                    yield fx, g, H[..., iu, ju]
+                    continue
+                if used == "score":
+                    s = plan.score(x)
+                    K = s[..., iu] * s[..., ju] + fam.score_hess(x)[..., iu, ju]
+                    yield fx, s, K
+                    continue
+                gp = wpf.grad.values(seen, plan, backend)
+                a = plan.pathwise(x, gp)
+                if used == "mixed":
+                    s = plan.score(x)
+                    C = fam.mixed(x, gp)
+                    M = a[..., iu] * s[..., ju] + C[..., iu, ju]
+                    Mt = a[..., ju] * s[..., iu] + C[..., ju, iu]
+                    yield fx, a, 0.5 * (M + Mt)
+                    continue
+                Hm = fam.quad(x, req.hess.values(seen, plan))
+                j2 = fam.jac2(x, gp)
+                if j2 is not None:
+                    Hm = Hm + j2
+                yield fx, a, 0.5 * (Hm[..., iu, ju] + Hm[..., ju, iu])
