@@ -652,6 +652,18 @@ def set_fresh_windows(bint on):
     return was
 
 
+cdef object _wave_buffer(tuple shape):
+    """An uninitialised float64 array of ``shape`` starting on a 64-byte boundary: what a
+    Python f gets of it (a JAX f through DLPack, which wants that alignment to share
+    memory instead of copying) starts there too."""
+    cdef Py_ssize_t size = 1, k
+    for k in shape:
+        size *= k
+    raw = np.empty(size + 8, dtype=np.float64)
+    cdef Py_ssize_t off = ((-<Py_ssize_t>cnp.PyArray_DATA(raw)) & 63) // 8
+    return raw[off:off + size].reshape(shape)
+
+
 def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t E, Py_ssize_t P, call_f, call_grad, int n_threads,
                int64_t budget, progress=None, int64_t chunk_start=0, start=None,
@@ -699,14 +711,14 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
         tot = _start_array(start, (batch, A), np.float64)
     cdef double *tp = <double *>cnp.PyArray_DATA(tot)
     # the window's draws: samples, or points (then weights), or REBAR's f-points
-    xw = np.empty((Qv, window, batch, E), dtype=np.float64)
+    xw = _wave_buffer((Qv, window, batch, E))
     cdef double[:, :, :, ::1] xv = xw
     # what f sees where the family has an f input; REBAR's f'-points
     tw = xw
     cdef bint transform = kind != FS_KIND_MEASURE and kind != FS_KIND_REBAR and _f_input(
         fam, cp, NULL, 0, E, 0, NULL, 0)
     if transform or kind == FS_KIND_REBAR:
-        tw = np.empty((Qv, window, batch, E), dtype=np.float64)
+        tw = _wave_buffer((Qv, window, batch, E))
     cdef double[:, :, :, ::1] tv = tw
     aw = np.empty((window, batch, E + 2), dtype=np.float64) if kind == FS_KIND_REBAR \
         else np.empty((1, 1, 1), dtype=np.float64)
@@ -747,10 +759,10 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                 # Fresh arrays for every window after the first: a Python f that
                 # keeps its (read-only) argument keeps that window's samples,
                 # never finds them overwritten by the next window's.
-                xw = np.empty((Qv, window, batch, E), dtype=np.float64)
+                xw = _wave_buffer((Qv, window, batch, E))
                 xv = xw
                 if transform or kind == FS_KIND_REBAR:
-                    tw = np.empty((Qv, window, batch, E), dtype=np.float64)
+                    tw = _wave_buffer((Qv, window, batch, E))
                 else:
                     tw = xw
                 tv = tw
