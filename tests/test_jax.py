@@ -803,6 +803,18 @@ def test_an_array_f_gets_float64_jax_arrays_shared_where_aligned():
         assert af.to_framework(ro).unsafe_buffer_pointer() != x.ctypes.data
 
 
+def test_an_array_f_shares_the_kernels_wave_buffer(monkeypatch):
+    # the kernels' wave buffers start on a 64-byte boundary: f's samples are not copied
+    copies = []
+    real = fs_jax._aligned_copy
+    monkeypatch.setattr(fs_jax, "_aligned_copy", lambda a: copies.append(a) or real(a))
+    d = fs.Normal(np.array([0.5, -1.0, 2.0]), 1.0)
+    est = fs.estimate(d, fs_jax.array_f(lambda x: x * x), 5000, rng=1, method="rloo")
+    assert copies == []
+    want = fs.estimate(d, lambda x: x * x, 5000, rng=1, method="rloo")
+    np.testing.assert_array_equal(est.grad["scale"], want.grad["scale"])
+
+
 def test_an_array_f_is_called_once_per_wave_and_may_keep_its_samples(monkeypatch):
     from fastscore import _compiled
 
