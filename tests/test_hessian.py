@@ -4,7 +4,9 @@ Every family's second derivative of log p against finite differences of its
 score, the mixed estimator's terms against finite differences of the pathwise
 terms, Hessians of closed forms within 4.5 standard errors for every estimator
 that applies, compiled == reference on the same samples, 1 and 2 threads the
-same bits, the Black-Scholes Greeks, and the errors.
+same bits, method="cv" (cross-fitted per entry) against a by-hand twin and
+over 20000 replicates at n = 2, 4, 8 (unbiased, stderr^2 unbiased; a baseline
+fitted in-sample fails both), the Black-Scholes Greeks, and the errors.
 """
 
 import numpy as np
