@@ -6,8 +6,9 @@ batch element, with a standard error on every entry, by one of four
 estimators (each the mean of per-sample terms; ``K = s s^T + grad s``, ``s``
 the score, ``grad s`` the closed-form second derivative of log p):
 
-score      f(x) K(x), with the baselines plain, baseline (f - b) and rloo
-           (f - the leave-one-out mean of f): E[K] = 0, so each is unbiased.
+score      f(x) K(x), with the baselines plain, baseline (f - b), rloo
+           (f - the leave-one-out mean of f) and cv (cross-fitted, per entry;
+           below): E[K] = 0, so each is unbiased.
            grad s per family: for an exponential family p = h exp(eta . T -
            A), grad^2 log p = sum_k T_k(x) d^2 eta_k / dtheta^2 - d^2 A /
            dtheta^2, which is the constant -F (F the Fisher information,
@@ -29,6 +30,24 @@ measure    the weak second derivatives of the density, with coupled points
            sample's z; Exponential: Gamma(2) and Gamma(3) points; Poisson: f(x +
            2) - 2 f(x + 1) + f(x)); any f.
 
+cv, the cross-fitted baseline of the gradient's method="cv" carried to each
+Hessian entry (j, l): sample i's term is (f_i - b_k,jl) K_i,jl, with k = i mod
+_specs.CV_FOLDS (i the sample's index in its batch element's stream) and b_k,jl
+= sum f K_jl^2 / sum K_jl^2 over folds k + 1, k + 2, k + 3 (mod 7) only (their
+mean f where that sum of K_jl^2 is 0).  That ratio is the entry's
+variance-minimising constant baseline, argmin_b E[(f - b)^2 K_jl^2] =
+E[f K_jl^2] / E[K_jl^2], estimated on other samples.  The baseline is
+independent of the sample it multiplies and E[K | the rest] = 0 (K's mean is
+zero whatever f is), so E[term] = H_jl; as no two folds use each other, every
+product of two different samples' terms has expectation H_jl^2, so the plain
+sample variance of the terms over n is unbiased for the estimate's variance.
+The terms are folded into the gradient's cross-fitted fold rows (the score
+block with K in place of s: _moments.fold_sums_from_samples) and finished by
+the gradient's own finish (_finish.finish_folds; its NumPy twin
+_kinds.ScoreCV.finish on the reference backend): with n < 7 the n one-sample
+folds play the 7 (reach (n - 1) // 2), and at n = 2 the estimate and its
+stderr are rloo's.
+
 The pass is NumPy waves on the kernels' own samples: it redraws the samples
 of the estimate (``fs.sample``'s, the same Philox streams, chunk by chunk,
 drawn by the backend chosen), evaluates f (and f', f'') on them and folds the
@@ -49,9 +68,9 @@ from ._rng import CHUNK_SIZE
 
 #: The second-order estimators (``est.info["hessian"]``).
 ESTIMATORS = ("score", "mixed", "pathwise", "measure")
-#: The score function's baselines that the Hessian takes (cv's cross-fitted ones
-#: are not carried over: method="cv" with order=2 is refused).
-METHODS = ("plain", "baseline", "rloo")
+#: The score function's baselines that the Hessian takes (cv: cross-fitted per
+#: Hessian entry, as the gradient's per component; see the module docstring).
+METHODS = ("plain", "baseline", "rloo", "cv")
 #: Numbers (samples x batch x terms) one slice of the pass holds at most.
 SLICE_VALUES = 1 << 21
 
@@ -650,11 +669,6 @@ class Request:
             raise NotImplementedError(
                 "order=2 is available for estimator='score', 'mixed', 'pathwise' and "
                 "'measure'; estimator=%r has no second-order form" % (estimator,))
-        if estimator == "score" and method not in METHODS:
-            if method == "cv":
-                raise NotImplementedError(
-                    "order=2 with method='cv': its cross-fitted baselines are not carried to "
-                    "the Hessian; use method='rloo' (unbiased at every n) or 'baseline'")
         if client is not None:
             raise NotImplementedError("order=2 runs its second-order pass on this machine, in "
                                       "NumPy; it does not run with a Dask client")
@@ -730,8 +744,14 @@ class Request:
             se = np.zeros((0, P, P))
         else:
             fbar = np.asarray(est.value, dtype=np.float64).reshape(B)
-            acc = _Moments(B, P * (P + 1) // 2)
+            if self.used == "score" and method == "cv":
+                acc = _Folds(B, P * (P + 1) // 2, backend)
+            else:
+                acc = _Moments(B, P * (P + 1) // 2)
             for fx, g, h in terms(self, plan, pf, n, key, backend, n_threads):
+                if isinstance(acc, _Folds):
+                    acc.add(fx, h)
+                    continue
                 if self.used == "score":
                     if method == "plain":
                         w = fx
@@ -818,6 +838,45 @@ class _Moments:
             se = np.where(v > 0.0, np.sqrt(np.where(v > 0.0, v, 0.0)), np.where(v == v, 0.0,
                                                                                  np.nan))
         return g, se
+
+
+class _Folds:
+    """The cross-fitted cv's fold rows (B, CV_FOLDS score rows of Q entries), the
+    Hessian terms K in place of the score: slice by slice in stream order (the
+    sample at row r of the pass has index r in its element's stream, so fold r mod
+    CV_FOLDS), each fold's sums merged in order (_moments.fold_sums_from_samples:
+    the same bits for the same slices); finished by the gradient's cv finish."""
+
+    def __init__(self, B, Q, backend):
+        from ._specs import CV_FOLDS, row_width
+
+        self.first = 0
+        self.backend = backend
+        self.sums = np.zeros((B, CV_FOLDS * row_width(Q)))
+
+    def add(self, fx, K):
+        from . import _moments
+
+        m = K.shape[0]
+        if m == 0:
+            return
+        with np.errstate(invalid="ignore", over="ignore"):
+            self.sums = _moments.fold_sums_from_samples(fx, K, CHUNK_SIZE, start=self.sums,
+                                                        first=self.first)
+        self.first += m
+
+    def result(self, rloo=False):
+        """(mean, stderr) per entry: the cross-fitted estimate (rloo's at n = 2)."""
+        from . import _finish
+        from ._kinds import SCORE_CV
+
+        S = np.ascontiguousarray(self.sums)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if self.backend == "compiled":
+                _, _, g, se = _finish.finish_folds(S)
+            else:
+                _, _, g, se = SCORE_CV.finish(None, S)
+        return np.asarray(g), np.asarray(se)
 
 
 def _seen(plan, x):

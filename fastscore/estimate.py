@@ -493,8 +493,13 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     estimator chosen (fastscore._hessian), all unbiased:
 
     * ``"score"``: mean(f (s s^T + ds/dtheta)), ds/dtheta the closed-form
-      second derivative of log p, with ``method`` "plain", "baseline" or
-      "rloo" ("cv" is refused); every family but the relaxed ones.
+      second derivative of log p, with ``method`` "plain", "baseline",
+      "rloo" or "cv"; every family but the relaxed ones.  cv is the
+      gradient's cross-fitting per Hessian entry (j, l): h = s s^T +
+      ds/dtheta per sample, and fold k's baseline sum f h_jl^2 / sum h_jl^2
+      (the entry's variance-minimising constant) comes from folds k+1..k+3
+      only (at n = 2: rloo), so the entry and its stderr^2 are unbiased at
+      every n >= 2.
     * ``"mixed"``: the likelihood-ratio derivative of the pathwise gradient,
       mean(sym(f'(x) . dx/dtheta s^T + f'(x) . d(dx/dtheta)/dtheta |x));
       needs f' only, so it is the low-variance Hessian (gamma) of a kinked
