@@ -1,4 +1,5 @@
 """Delta and vega of an arithmetic-average Asian call: one f of a whole price path.
+================================================================================
 
 Under Black-Scholes the path's 50 log-increments are independent Normals,
 

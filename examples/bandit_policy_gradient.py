@@ -1,4 +1,5 @@
 """REINFORCE on a 10-armed bandit: a softmax policy learns to pull the best arm.
+=============================================================================
 
 Each step estimates d/dlogits E[reward] with fastscore (Categorical policy,
 table of the arms' mean rewards, leave-one-out baseline) and takes a gradient

@@ -1,4 +1,5 @@
 """Black-box variational inference for Bayesian logistic regression (breast cancer, D = 31).
+=========================================================================================
 
 Model: the 569 tumours of scikit-learn's breast-cancer data set, 30
 standardised features and an intercept, y_i ~ Bernoulli(sigmoid(x_i . w)),

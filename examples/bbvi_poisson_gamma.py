@@ -1,4 +1,5 @@
 """Black-box variational inference for a conjugate Poisson-Gamma model.
+====================================================================
 
 Model: z ~ Gamma(a0, b0), x_i ~ Poisson(z).  Family: q(z) = Gamma(alpha, beta).
 The ELBO gradient E_q[(log p(x, z) - log q(z)) * score] is estimated by

@@ -1,4 +1,5 @@
 """REINFORCE on CartPole-v1: a linear softmax policy learns to balance the pole.
+=============================================================================
 
 The policy is pi(a | s) = softmax(W^T [s, 1]) over the two pushes.  Each
 episode is played with one action drawn per state (fs.sample), then

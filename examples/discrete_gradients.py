@@ -1,4 +1,5 @@
 """Gradients of discrete variables: score function, measure-valued, Concrete, REBAR, ARM, DisARM.
+==============================================================================================
 
 Two problems:
 

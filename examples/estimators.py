@@ -1,4 +1,5 @@
 """Score function, pathwise or measure-valued: which gradient has the lowest variance?
+===================================================================================
 
 Reproduces the Gaussian comparison of Mohamed, Rosca, Figurnov and Mnih,
 "Monte Carlo Gradient Estimation in Machine Learning" (JMLR 2020): for

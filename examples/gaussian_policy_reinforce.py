@@ -1,4 +1,5 @@
 """REINFORCE with a diagonal-Gaussian policy on Pendulum-v1 (continuous actions).
+==============================================================================
 
 The policy is a joint distribution over the action vector (Pendulum has one
 torque, the code is written for any number): for state s,

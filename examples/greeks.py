@@ -1,4 +1,5 @@
 """Likelihood-ratio delta and vega of European calls, with error bars, vs Black-Scholes.
+=====================================================================================
 
 The terminal price is log-normal: log S_T ~ Normal(log S0 + (r - sigma^2/2) T,
 sigma sqrt(T)).  fastscore gives d/dloc and d/dscale of E[(S_T - K)^+]; the

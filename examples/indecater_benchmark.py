@@ -1,4 +1,5 @@
 """IndeCateR's synthetic benchmark: independent categoricals, f(x) = |sum_j x_j - b|.
+==================================================================================
 
 The setup of De Smet, Sansone and Zuidberg Dos Martires, "Differentiable
 Sampling of Categorical Distributions Using the CatLog-Derivative Trick"

@@ -1,4 +1,5 @@
 """How much each estimator helps: standard errors of plain, baseline, rloo and cv.
+===============================================================================
 
 For a few families and functions f, prints (and plots) the standard error of
 the gradient for each method at the same n, relative to plain.  The baseline
