@@ -16,11 +16,15 @@ them); ``FASTSCORE_DOCS_QUICK=1`` runs them small (``gallery_args.py``).
 import importlib.util
 import os
 import pathlib
+import re
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-# appended, never first: `import fastscore` must find the installed package
+# `python -m sphinx` run from the repository's root puts the root (the uncompiled
+# source tree) first on sys.path: take it out, so that `import fastscore` finds the
+# installed package.  docs/ and examples/ are appended, never first.
+sys.path[:] = [p for p in sys.path if pathlib.Path(p or os.curdir).resolve() != ROOT]
 sys.path.append(str(HERE))
 sys.path.append(str(ROOT / "examples"))
 
@@ -91,14 +95,14 @@ numpydoc_attributes_as_param_list = True
 # -- MyST (the user guide is Markdown, much of it the README's) --------------
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 4
-suppress_warnings = ["myst.header"]
+suppress_warnings = ["myst.header", "config.cache"]  # the gallery's reset_argv is a function
 
 # -- sphinx-gallery over examples/ ------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/[a-z][a-z_]*\.py$",    # run every example ...
-    "ignore_pattern": r"/_",                      # ... but not the _plotting helper
+    "ignore_pattern": r"_plotting\.py",          # ... but not their plotting helper
     "reset_argv": reset_argv,                     # small command lines (gallery_args.py)
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
@@ -125,3 +129,27 @@ html_theme_options = {
 html_static_path = []
 html_show_sourcelink = False
 html_last_updated_fmt = None
+
+
+# -- docstrings: shapes such as (m, *batch_shape, *event_shape) in plain text ---
+# are the numpy convention, but a bare `*name` opens RST emphasis.  Escape such
+# stars in prose (not in ``literals``, doctest lines or numpydoc parameter names)
+# before numpydoc parses the docstring, so the docstrings stay plain for help().
+_STAR = re.compile(r"(?<![\w`*\\])(\*{1,2})(?=[A-Za-z_(])")
+_LITERAL = re.compile(r"(``.*?``|`[^`]*`)")
+_PARAM = re.compile(r"^\s*\*{1,2}\w+\s*(:|$)")
+
+
+def _escape_stars(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith((">>>", "...")) or _PARAM.match(line):
+            continue
+        parts = _LITERAL.split(line)
+        for k in range(0, len(parts), 2):      # the even parts are outside literals
+            parts[k] = _STAR.sub(lambda m: "\\*" * len(m.group(1)), parts[k])
+        lines[i] = "".join(parts)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _escape_stars, priority=100)

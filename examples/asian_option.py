@@ -136,7 +136,7 @@ def pathwise_greeks(n=1_000_000, seed=12345):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000, help="samples of the score estimate")
     parser.add_argument("--n-ref", type=int, default=1_000_000,
                         help="samples of the pathwise reference")

@@ -31,7 +31,7 @@ def train(steps=300, samples=256, lr=2.0, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--plot", default=None, help="write a PNG of reward over steps")
     args = parser.parse_args(argv)

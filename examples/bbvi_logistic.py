@@ -160,7 +160,7 @@ def moving_average(x, k=50):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--samples", type=int, default=32, help="samples of q per step")
     parser.add_argument("--lr", type=float, default=0.05)

@@ -52,7 +52,7 @@ def fit(steps=2000, samples=4096, lr=0.1, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--plot", default=None, help="write a PNG of q against the posterior")
     args = parser.parse_args(argv)

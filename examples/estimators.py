@@ -96,7 +96,7 @@ def table(n=200_000, ks=KS):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000, help="samples per estimate")
     parser.add_argument("--plot", default=None, help="write the figure (PNG) here")
     args = parser.parse_args(argv)

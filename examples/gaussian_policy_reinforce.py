@@ -168,7 +168,7 @@ def moving_average(x, k=10):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--episodes", type=int, default=16, help="episodes per iteration (>= 2)")
     parser.add_argument("--lr", type=float, default=0.05)

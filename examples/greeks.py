@@ -40,7 +40,7 @@ def greeks(strikes, n=10 ** 6):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=10 ** 6)
     parser.add_argument("--plot", default=None)
     args = parser.parse_args(argv)

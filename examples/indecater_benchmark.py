@@ -300,7 +300,7 @@ def table(results, reps, n0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--reps", type=int, default=200, help="repetitions R of each estimate")
     parser.add_argument("--n", type=int, default=4,
                         help="IndeCateR's samples per estimate (its budget is everyone's)")

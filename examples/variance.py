@@ -39,7 +39,7 @@ def table(n=200_000):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--plot", default=None)
     args = parser.parse_args(argv)

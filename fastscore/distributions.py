@@ -62,7 +62,7 @@ class Distribution:
 
     Subclasses declare ``family`` (a kernel family of fastscore/_specs.py),
     ``event_ndim`` and ``integer_valued``, and implement the methods listed
-    above :meth:`_param_slots`; CONTRIBUTING.md walks through adding one.
+    above ``_param_slots()``; CONTRIBUTING.md walks through adding one.
     """
 
     family = None  # kernel family name (fastscore/_specs.py); probs/logits set it per instance
