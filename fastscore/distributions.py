@@ -587,6 +587,15 @@ class Normal(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -714,6 +723,15 @@ class Poisson(_ScalarFamily):
         samples are int64).
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -850,6 +868,16 @@ class Bernoulli(_ProbsOrLogits, Distribution):
         Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1021,6 +1049,16 @@ class Categorical(_ProbsOrLogits, Distribution):
         the last axis.  Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1243,6 +1281,15 @@ class LogNormal(Normal):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -1333,6 +1380,15 @@ class Exponential(_ScalarFamily):
         Rate (1 / mean), > 0.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1431,6 +1487,15 @@ class Gamma(_ScalarFamily):
         Rate (1 / scale), > 0.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1566,6 +1631,15 @@ class Beta(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -1698,6 +1772,15 @@ class Chi2(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -1802,6 +1885,15 @@ class VonMises(_ScalarFamily):
         Concentration k, > 0.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1916,6 +2008,16 @@ class Binomial(_ProbsOrLogits, Distribution):
         Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -2114,6 +2216,16 @@ class Geometric(_ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -2261,6 +2373,16 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
         (``POISSON_LAM_MAX``): numpy's gamma-Poisson sampler draws int64 samples.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -2466,6 +2588,15 @@ class Dirichlet(Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -2637,6 +2768,15 @@ class MultivariateNormal(Distribution):
         broadcast.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -3007,6 +3147,16 @@ class RelaxedBernoulli(_Concrete, _ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -3137,6 +3287,16 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
         Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
