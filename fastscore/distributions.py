@@ -63,6 +63,31 @@ class Distribution:
     Subclasses declare ``family`` (a kernel family of fastscore/_specs.py),
     ``event_ndim`` and ``integer_valued``, and implement the methods listed
     above ``_param_slots()``; CONTRIBUTING.md walks through adding one.
+
+    Parameters
+    ----------
+    params : dict of str -> array_like
+        The parameters passed, with a gradient (the families' keyword
+        arguments: ``loc``, ``scale``, ``probs`` or ``logits``, ...).
+    validate_args : bool, default True
+        Check the parameters at construction and samples against the support.
+    fixed : dict of str -> array_like, optional
+        Parameters without a gradient (``total_count``).
+
+    Raises
+    ------
+    TypeError
+        Where a parameter is None or not an array of real numbers.
+    ValueError
+        Where a parameter breaks its family's rule or the parameters do not
+        broadcast.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> d = fs.Gamma(concentration=2.0, rate=[1.0, 3.0])
+    >>> isinstance(d, fs.Distribution), d.batch_shape, d.event_shape
+    (True, (2,), ())
     """
 
     family = None  # kernel family name (fastscore/_specs.py); probs/logits set it per instance
@@ -335,7 +360,34 @@ class Distribution:
         return plan.params.split(plan.score(x3), lead)
 
     def log_prob(self, x):
-        """log p(x) by scipy.stats, shape (*sample_shape, *batch_shape)."""
+        """log p(x) by scipy.stats, shape (*sample_shape, *batch_shape).
+
+        Parameters
+        ----------
+        x : array_like of shape (*sample_shape, *batch_shape, *event_shape)
+            Points of the support.
+
+        Returns
+        -------
+        ndarray of shape (*sample_shape, *batch_shape)
+            The log-density (continuous families) or log-probability (discrete
+            ones) of each point under its batch element.
+
+        Raises
+        ------
+        ValueError
+            Where ``x`` does not end in ``batch_shape + event_shape``, or (with
+            ``validate_args=True``) a point lies outside the support.
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> d = fs.Normal(loc=[0.0, 1.0], scale=1.0)
+        >>> d.log_prob([[0.0, 1.0]]).shape
+        (1, 2)
+        >>> bool(np.isclose(d.log_prob([0.0, 1.0])[0], -0.5 * np.log(2 * np.pi)))
+        True
+        """
         plan = self.plan()
         x3, lead = plan.layout.to_kernel(x)
         plan.check_support(x3)

@@ -120,6 +120,15 @@ class Independent(_Wrapper):
         How many of the last batch dimensions become the event (0 to
         ``len(base.batch_shape)``).
 
+    Raises
+    ------
+    TypeError
+        Where ``base_distribution`` is not a fastscore distribution (or is a
+        Joint: wrap its parts instead), or ``reinterpreted_batch_ndims`` is not
+        an integer.
+    ValueError
+        Where ``reinterpreted_batch_ndims`` is not in [0, len(base.batch_shape)].
+
     Examples
     --------
     >>> import numpy as np, fastscore as fs
@@ -254,6 +263,14 @@ class Joint(_Wrapper):
     Parameters
     ----------
     parts : dict of str -> Distribution
+        The parts by name, each of any family, all of the same batch_shape.
+
+    Raises
+    ------
+    TypeError
+        Where ``parts`` is not a non-empty dict of str -> fastscore distribution.
+    ValueError
+        Where the parts' batch_shapes differ.
 
     Examples
     --------
@@ -368,6 +385,22 @@ class TransformedDistribution(_Wrapper):
 
     The tanh-squashed Gaussian policy of SAC is
     ``TransformedDistribution(Independent(Normal(mu, sigma), 1), [TanhTransform()])``.
+
+    Parameters
+    ----------
+    base_distribution : Distribution
+        A continuous fastscore distribution (an Independent too; not a Joint).
+    transforms : Transform or list of Transform
+        From :mod:`fastscore.transforms`, applied left to right.
+
+    Raises
+    ------
+    TypeError
+        Where the base is not a fastscore distribution or is a Joint, or a
+        transform is not a :class:`fastscore.transforms.Transform`.
+    ValueError
+        Where the base is integer-valued, or a transform's parameters do not
+        broadcast to the samples.
 
     Examples
     --------
