@@ -205,8 +205,11 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     family : str or fastscore distribution class
         As in :func:`expectation`.
     x : array, shape (n, *batch_shape, *event_shape)
-        Samples of the distribution, n >= 2 (JAX arrays are traced, NumPy
-        arrays are constants).  No gradient.
+        Samples of the distribution (JAX arrays are traced, NumPy arrays are
+        constants).  n >= 1: one sample per batch element works with
+        ``method="plain"`` and ``"baseline"``, as in
+        :func:`fastscore.estimate_from_samples`; ``"rloo"`` and ``"cv"`` need
+        n >= 2.  No gradient.
     fx : array, shape (n, *batch_shape)
         The reward of each sample.  It is data: its cotangent is zero.
     method, baseline
@@ -217,6 +220,17 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     Returns
     -------
     jax.Array of shape batch_shape
+        The mean of ``fx`` per batch element.
+
+    Raises
+    ------
+    ValueError
+        An unknown family name or method, samples or rewards of the wrong
+        shape, ``method="rloo"`` or ``"cv"`` with one sample, or a parameter
+        value fastscore refuses (the message names the parameter and the rule).
+    TypeError
+        A family that is not a name or a fastscore class, an unknown or
+        missing parameter name.
 
     Examples
     --------

@@ -166,7 +166,10 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
         As in :func:`expectation`.
     x : tensor or array_like, shape (n, *batch_shape, *event_shape)
         Samples of the distribution (``fs.sample`` gives them; integer
-        tensors for the discrete families), n >= 2.  No gradient.
+        tensors for the discrete families).  n >= 1: one sample per batch
+        element (one action per state) works with ``method="plain"`` and
+        ``"baseline"``, as in :func:`fastscore.estimate_from_samples`;
+        ``"rloo"`` and ``"cv"`` need n >= 2.  No gradient.
     fx : tensor or array_like, shape (n, *batch_shape)
         The reward of each sample.  It is data: no gradient flows into it
         (a reward that depends differentiably on the parameters needs its
@@ -179,6 +182,17 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     Returns
     -------
     torch.Tensor of shape batch_shape
+        The mean of ``fx`` per batch element.
+
+    Raises
+    ------
+    ValueError
+        An unknown family name or method, samples or rewards of the wrong
+        shape, ``method="rloo"`` or ``"cv"`` with one sample, or a parameter
+        value fastscore refuses (the message names the parameter and the rule).
+    TypeError
+        A family that is not a name or a fastscore class, an unknown or
+        missing parameter name.
 
     Examples
     --------
@@ -191,6 +205,12 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     >>> fs_torch.surrogate("Bernoulli", x, fx, logits=logits).sum().backward()
     >>> logits.grad                                    # mean(f (x - 1/2)) per element
     tensor([0.7500, 0.2500], dtype=torch.float64)
+
+    One sample per batch element (one action per state) works with "plain":
+
+    >>> one = torch.tensor([[1, 0]])                   # n = 1 draw of the batch of 2
+    >>> fs_torch.surrogate("Bernoulli", one, 2.0 * one.double(), logits=logits)
+    tensor([2., 0.], dtype=torch.float64, grad_fn=<_EstimateBackward>)
     """
     cls = _bridge.resolve_family(family)
     _bridge.check_method(method, baseline)
