@@ -131,25 +131,35 @@ html_show_sourcelink = False
 html_last_updated_fmt = None
 
 
-# -- docstrings: shapes such as (m, *batch_shape, *event_shape) in plain text ---
-# are the numpy convention, but a bare `*name` opens RST emphasis.  Escape such
-# stars in prose (not in ``literals``, doctest lines or numpydoc parameter names)
-# before numpydoc parses the docstring, so the docstrings stay plain for help().
+# -- docstrings: shapes such as (m, *batch_shape, *event_shape) and absolute values
+# such as log |dy/dx| in plain text are the docstrings' convention, but in RST a bare
+# `*name` opens emphasis and `|x|` is a substitution.  Escape such stars and bars in
+# prose (not in ``literals``, doctest lines or numpydoc parameter names) before
+# numpydoc parses the docstring, so the docstrings stay plain for help().
 _STAR = re.compile(r"(?<![\w`*\\])(\*{1,2})(?=[A-Za-z_(])")
-_LITERAL = re.compile(r"(``.*?``|`[^`]*`)")
+_BAR = re.compile(r"(?<![\w\\|])\|(?=[^\s|])")
+_LITERAL = re.compile(r"(``.+?``)", re.S)          # may span lines
+_ROLE = re.compile(r"(`[^`]*`)")
 _PARAM = re.compile(r"^\s*\*{1,2}\w+\s*(:|$)")
 
 
-def _escape_stars(app, what, name, obj, options, lines):
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        if stripped.startswith((">>>", "...")) or _PARAM.match(line):
-            continue
-        parts = _LITERAL.split(line)
-        for k in range(0, len(parts), 2):      # the even parts are outside literals
-            parts[k] = _STAR.sub(lambda m: "\\*" * len(m.group(1)), parts[k])
-        lines[i] = "".join(parts)
+def _escape_line(line):
+    stripped = line.lstrip()
+    if stripped.startswith((">>>", "...")) or _PARAM.match(line):
+        return line
+    parts = _ROLE.split(line)
+    for k in range(0, len(parts), 2):          # the even parts are outside `roles`
+        parts[k] = _STAR.sub(lambda m: "\\*" * len(m.group(1)), parts[k])
+        parts[k] = _BAR.sub(r"\\|", parts[k])
+    return "".join(parts)
+
+
+def _escape_markup(app, what, name, obj, options, lines):
+    pieces = _LITERAL.split("\n".join(lines))
+    for k in range(0, len(pieces), 2):         # the even pieces are outside ``literals``
+        pieces[k] = "\n".join(_escape_line(line) for line in pieces[k].split("\n"))
+    lines[:] = "".join(pieces).split("\n")
 
 
 def setup(app):
-    app.connect("autodoc-process-docstring", _escape_stars, priority=100)
+    app.connect("autodoc-process-docstring", _escape_markup, priority=100)

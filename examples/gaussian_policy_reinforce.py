@@ -29,7 +29,7 @@ for a torque outside [-2, 2]:
 The score of a squashed action in the base's parameters is the base's score
 at the pre-image x.  The example keeps x (drawn from the base, then mapped by
 ``policy.transform``: the very samples fs.sample(policy) would give) rather
-than inverting tanh, since tanh(x) rounds to +-1 for |x| > 19 and the inverse
+than inverting tanh, since tanh(x) rounds to +-1 for abs(x) > 19 and the inverse
 of the bound is infinite.
 
 The mean return per episode climbs from about -1200 (a random policy) to
