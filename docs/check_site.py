@@ -5,7 +5,8 @@
 For the index, the API page of ``fastscore.estimate`` and one gallery page:
 
 1. the HTML: each ``<img>`` points at a file of the build that is a PNG, JPEG
-   or SVG, and the index and the gallery page show at least one figure;
+   or SVG and decodes whole (Pillow), and the index and the gallery page show
+   at least one figure;
 2. the browser: Chromium (Debian's ``chromium``) loads each page in a frame of
    a small checker page and reports, from the rendered DOM, the page's title,
    whether its main text is there (the function's signature, a figure), and
@@ -59,6 +60,20 @@ def _kind(data):
     return None
 
 
+def _undecodable(path):
+    """Why Pillow cannot decode the whole image (a truncated file), or None."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except Exception as exc:  # noqa: BLE001 - any failure to decode is the finding
+        return "%s: %s" % (type(exc).__name__, exc)
+    return None
+
+
 def check_html(root, page, least):
     errors = []
     parser = _Images()
@@ -70,6 +85,10 @@ def check_html(root, page, least):
             errors.append("%s: image %s: no such file" % (page, src))
         elif _kind(path.read_bytes()[:4096]) is None:
             errors.append("%s: image %s is not a PNG, JPEG or SVG" % (page, src))
+        elif _kind(path.read_bytes()[:4096]) != "svg":
+            problem = _undecodable(path)
+            if problem:
+                errors.append("%s: image %s does not decode: %s" % (page, src, problem))
     if len(content) < least:
         errors.append("%s: %d images, expected at least %d" % (page, len(content), least))
     return errors, len(content)
@@ -87,11 +106,15 @@ function load(page) {
       if (!doc) { resolve({page, error: "no access to the page's document"}); return; }
       const imgs = Array.from(doc.images);
       for (const img of imgs) { img.loading = "eager"; }
-      await Promise.all(imgs.map((img) => img.decode().catch(() => null)));
+      // decode() rejects an image that is broken or truncated, which may still
+      // report a natural width from its header
+      const decoded = await Promise.all(imgs.map((img) => img.decode().then(() => true,
+                                                                           () => false)));
       resolve({page, title: doc.title, text: doc.body ? doc.body.innerText : "",
-               images: imgs.map((img) => ({src: img.getAttribute("src"),
-                                            loaded: img.complete && img.naturalWidth > 0,
-                                            width: img.naturalWidth}))});
+               images: imgs.map((img, i) => ({src: img.getAttribute("src"),
+                                              loaded: decoded[i] && img.complete &&
+                                                      img.naturalWidth > 0,
+                                              width: img.naturalWidth}))});
     };
     frame.src = page;
     document.body.appendChild(frame);
