@@ -74,6 +74,17 @@ class Distribution:
     fixed : dict of str -> array_like, optional
         Parameters without a gradient (``total_count``).
 
+    Attributes
+    ----------
+    batch_shape : tuple of int
+        The shape of the batch of independent distributions (the parameters'
+        broadcast shape, less the event's axes).
+    event_shape : tuple of int
+        The shape of one sample: () for the scalar families, (K,) for
+        Dirichlet, (D,) for MultivariateNormal.
+    validate_args : bool
+        Whether parameters and samples are checked (see above).
+
     Raises
     ------
     TypeError
