@@ -12,8 +12,9 @@ the same f on both sides:
 * ``asian``: an arithmetic Asian call on a 50-step path, delta-style gradient
   of E[payoff] in the increments' loc and scale, 20000 paths.
 
-Each workload gives {"fastscore": step, "torch": step, "f numpy": f alone,
-"f torch": f alone, each on one draw of the step's samples}: f's own cost
+Each workload gives {"fastscore": step, "torch": step, "fastscore, f in torch":
+the fastscore step with f written in torch (fastscore.torch.tensor_f), "f numpy": f
+alone, "f torch": f alone, each on one draw of the step's samples}: f's own cost
 tells how much of a step is f.  Torch
 variants exist only when torch is installed.
 """
@@ -40,6 +41,13 @@ def _torch_ready():
     return True
 
 
+def tensor_f(f):
+    """f written in torch, as fastscore takes it (fastscore.torch.tensor_f)."""
+    import fastscore.torch as fs_torch
+
+    return fs_torch.tensor_f(f)
+
+
 def policy(B=800, n=4, seed=0):
     g = np.random.default_rng(seed)
     S = g.normal(size=(B, 8))
@@ -52,11 +60,11 @@ def policy(B=800, n=4, seed=0):
 
     step_no = [0]
 
-    def fs_step():
+    def fs_step(f=f_np):
         mu = S @ W
         sd = np.broadcast_to(np.exp(log_std), mu.shape)
         step_no[0] += 1
-        est = fs.estimate(fs.Independent(fs.Normal(mu, sd), 1), f_np, n, rng=step_no[0],
+        est = fs.estimate(fs.Independent(fs.Normal(mu, sd), 1), f, n, rng=step_no[0],
                           method="rloo", n_threads=1)
         return S.T @ est.grad["loc"], (est.grad["scale"] * sd).sum(axis=0)
 
@@ -82,6 +90,8 @@ def policy(B=800, n=4, seed=0):
             return Wt.grad, lst.grad
 
         out["torch"] = torch_step
+        f_in_torch = tensor_f(f_t)
+        out["fastscore, f in torch"] = lambda: fs_step(f_in_torch)
         a0t = torch.as_tensor(a0)
         out["f torch"] = lambda: f_t(a0t)
     return out
@@ -99,9 +109,9 @@ def bbvi(D=10, S=256, N=500, seed=0):
 
     step_no = [0]
 
-    def fs_step():
+    def fs_step(f=f_np):
         step_no[0] += 1
-        est = fs.estimate(fs.Independent(fs.Normal(mu, sigma), 1), f_np, S, rng=step_no[0],
+        est = fs.estimate(fs.Independent(fs.Normal(mu, sigma), 1), f, S, rng=step_no[0],
                           method="rloo", n_threads=1)
         return est.grad["loc"], est.grad["scale"] + 1.0 / sigma
 
@@ -126,6 +136,8 @@ def bbvi(D=10, S=256, N=500, seed=0):
             return mt.grad, st.grad
 
         out["torch"] = torch_step
+        f_in_torch = tensor_f(f_t)
+        out["fastscore, f in torch"] = lambda: fs_step(f_in_torch)
         w0t = torch.as_tensor(w0)
         out["f torch"] = lambda: f_t(w0t)
     return out
@@ -143,9 +155,9 @@ def asian(n=20000, steps=50, seed=0):
 
     step_no = [0]
 
-    def fs_step():
+    def fs_step(f=f_np):
         step_no[0] += 1
-        est = fs.estimate(fs.Independent(fs.Normal(loc, scale), 1), f_np, n, rng=step_no[0],
+        est = fs.estimate(fs.Independent(fs.Normal(loc, scale), 1), f, n, rng=step_no[0],
                           n_threads=1)
         return est.grad["loc"], est.grad["scale"]
 
@@ -166,6 +178,8 @@ def asian(n=20000, steps=50, seed=0):
             return lt.grad, sct.grad
 
         out["torch"] = torch_step
+        f_in_torch = tensor_f(f_t)
+        out["fastscore, f in torch"] = lambda: fs_step(f_in_torch)
         x0t = torch.as_tensor(x0)
         out["f torch"] = lambda: f_t(x0t)
     return out

@@ -148,8 +148,16 @@ def param_shape(dist, name):
     return dist.param_shape(name)
 
 
-def check_method(method, baseline):
+def check_method(method, baseline, estimator="score"):
     """Refuse an unknown method, or a baseline without method='baseline', before any work."""
+    if estimator != "score":
+        if method != "plain":
+            raise ValueError("method=%r is a choice of the score-function estimator; "
+                             "estimator=%r takes method='plain' only" % (method, estimator))
+        if baseline is not None:
+            raise ValueError("baseline is only used with estimator='score' and "
+                             "method='baseline' (got estimator=%r)" % (estimator,))
+        return
     if not isinstance(method, str) or method not in SCORE.methods:
         raise ValueError("method must be one of %s, got %r"
                          % (", ".join(repr(m) for m in SCORE.methods), method))
@@ -159,6 +167,111 @@ def check_method(method, baseline):
     if method != "baseline" and baseline is not None:
         raise ValueError("baseline is only used with method='baseline' (got method=%r)"
                          % method)
+
+
+def takes(cls, name):
+    """True when the family ``cls`` (not a Joint) has a parameter ``name``
+    (RelaxedBernoulli's and RelaxedCategorical's ``temperature``)."""
+    return not isinstance(cls, JointFamily) and name in _parameters(cls)[0]
+
+
+def check_options(cls, n, *, estimator, method, baseline, grad_f, options, rtol, atol,
+                  max_n, cov, return_stderr):
+    """Check the estimate's options before any work, as fs.estimate would.
+
+    ``options`` holds temperature, straight_through, eta and num_draws, with
+    stand-ins (1.0) for values that are framework arrays (checked when they
+    reach fastscore).  Returns n as an int (None when precision targets choose it).
+    """
+    from ._kinds import KINDS
+    from .estimate import _check_n, _check_options, _check_target
+
+    if not isinstance(estimator, str) or estimator not in KINDS:
+        raise ValueError("estimator must be one of %s, got %r"
+                         % (", ".join(repr(k) for k in KINDS), estimator))
+    _check_options(estimator, **options)
+    check_method(method, baseline, estimator)
+    if grad_f is not None and "grad_f" not in KINDS[estimator].needs:
+        raise ValueError("grad_f is only used with estimator='pathwise', 'concrete' or 'rebar' "
+                         "(got estimator=%r)" % estimator)
+    for name, flag in (("cov", cov), ("return_stderr", return_stderr)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError("%s must be True or False, got %r" % (name, flag))
+    if cov and not return_stderr:
+        raise ValueError("cov=True comes back in the standard errors' dict (its 'cov' "
+                         "entry): pass return_stderr=True too")
+    targets = _check_target("rtol", rtol) is not None or _check_target("atol", atol) is not None
+    if max_n is not None and not targets:
+        raise ValueError("max_n is only used with a precision target (rtol= or atol=)")
+    if n is None:
+        if not targets:
+            raise TypeError("n must be given (the samples per batch element) unless a "
+                            "precision target, rtol= or atol=, chooses it")
+        return None
+    return _check_n(n, minimum=2)
+
+
+def precheck(dist, f, estimator, options, grad_f, cov):
+    """Refuse what fs.estimate would refuse of this distribution, f and estimator before
+    drawing (its first checks, in its order), for a bridge whose estimate runs later
+    (fastscore.jax under jit: an error there surfaces only when the computation runs)."""
+    from . import _cov
+    from ._callables import prepare, prepare_grad
+    from ._kinds import KINDS
+    from .estimate import _check_options
+
+    kind = KINDS[estimator].configured(**_check_options(estimator, **options))
+    plan = kind.plan_for(dist)
+    pf = prepare(f)
+    pf.check(plan)
+    kind.check_family(plan)
+    if "grad_f" in kind.needs:
+        prepare_grad(pf, grad_f, estimator, plan)
+    if cov:
+        _cov.check(kind, plan)
+
+
+#: fs.estimate's options that surrogate (given samples and rewards) has no use for.
+SAMPLING_OPTIONS = ("n", "rng", "grad_f", "temperature", "straight_through", "eta",
+                    "num_draws", "rtol", "atol", "max_n", "cov", "n_threads", "backend",
+                    "progress", "client", "chunks_per_task")
+
+
+def check_surrogate(cls, estimator, params):
+    """Refuse what surrogate cannot do on given samples, with the reason."""
+    if estimator != "score":
+        raise ValueError("surrogate: estimator=%r evaluates f (or f') at points it draws "
+                         "itself, which given samples and rewards cannot provide; surrogate "
+                         "takes estimator='score' only (methods 'plain', 'baseline', 'rloo', "
+                         "'cv'): use expectation for the other estimators" % (estimator,))
+    for name in SAMPLING_OPTIONS:
+        if name in params and not takes(cls, name):
+            raise TypeError("surrogate: %s= is an option of expectation, which draws the "
+                            "samples; surrogate's samples and rewards are given (see "
+                            "fs.estimate_from_samples)" % name)
+
+
+def stderr_items(est, dist):
+    """The standard errors of ``est`` as (key, array) pairs: "value", then each
+    parameter's (flat names, as :func:`param_names`), then "cov" when there is one."""
+    out = [("value", np.asarray(est.value_stderr))]
+    out.extend((k, np.asarray(grad_of(est.stderr, k))) for k in param_names(dist))
+    if est.cov is not None:
+        out.append(("cov", np.asarray(est.cov)))
+    return out
+
+
+def stderr_shapes(dist, cov):
+    """The (key, shape) of :func:`stderr_items` for ``dist``, before any estimate."""
+    from ._cov import components
+
+    batch = tuple(dist.batch_shape)
+    out = [("value", batch)]
+    out.extend((k, tuple(param_shape(dist, k))) for k in param_names(dist))
+    if cov:
+        P = len(components(dist.plan()))
+        out.append(("cov", batch + (P, P)))
+    return out
 
 
 class Wrap:

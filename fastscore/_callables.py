@@ -6,6 +6,7 @@ spec or for values on samples.
 """
 
 import ctypes
+import sys
 
 import numpy as np
 
@@ -76,6 +77,8 @@ class PreparedF:
         """Call a Python f on samples (m, B, E); returns checked float64 (m, B)."""
         m = x3.shape[0]
         x = plan.layout.to_user(x3, (m,))
+        if isinstance(self.obj, FrameworkF):   # a torch / JAX f: its own conversions
+            return check_f_output(self.obj.evaluate(x, _private(x, x3)), m, plan)
         if x is x3 or np.shares_memory(x, x3):
             x = x.view()
             x.flags.writeable = False  # the kernels score these samples after f returns
@@ -85,6 +88,86 @@ class PreparedF:
             _hint_vectorised("f", exc, x)
             raise
         return check_f_output(fx, m, plan)
+
+
+class FrameworkF:
+    """A Python f (or f') that takes and returns a deep-learning framework's arrays.
+
+    Built by :func:`fastscore.torch.tensor_f` and :func:`fastscore.jax.array_f`;
+    this base class knows no framework.  Called like any Python f, with NumPy
+    samples (or a Joint's dict of them), it converts them with :meth:`to_framework`,
+    calls ``fn``, and converts the result back with :meth:`to_numpy`.
+
+    ``immutable`` says whether the framework's arrays can be written into (JAX's
+    cannot: f may then get the wave's own buffer; torch's can: f gets a copy
+    unless the samples are already private to the call).
+    """
+
+    #: The framework's name, for messages.
+    framework = None
+    #: True when f cannot write into the arrays it is given.
+    immutable = False
+
+    def __init__(self, fn):
+        if isinstance(fn, FrameworkF):
+            fn = fn.fn
+        if not callable(fn):
+            raise TypeError("f must be a callable taking %s arrays, got %s"
+                            % (self.framework, type(fn).__name__))
+        self.fn = fn
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.fn)
+
+    def __call__(self, x):
+        """f on NumPy samples (or a dict of them): NumPy values.  The samples are copied
+        first where f could write into them."""
+        return self.evaluate(x, private=False)
+
+    def evaluate(self, x, private):
+        """f on NumPy samples ``x``; ``private`` says that nothing reads ``x`` after f
+        (so f may have its memory).  Returns NumPy values (or a dict, for a Joint's f')."""
+        def given(a):   # an immutable framework's to_framework copies only where it must
+            return self.to_framework(np.asarray(a) if self.immutable else _owned(a, private))
+
+        xs = {k: given(v) for k, v in x.items()} if isinstance(x, dict) else given(x)
+        out = self.call_framework(xs)
+        if isinstance(out, dict):
+            return {k: self.to_numpy(v) for k, v in out.items()}
+        return self.to_numpy(out)
+
+    # -- what a framework defines --------------------------------------
+    def to_framework(self, a):
+        """A NumPy array that f may have (writable, C-contiguous) as the framework's."""
+        raise NotImplementedError
+
+    def call_framework(self, x):
+        """``fn`` on the framework's samples (no graph kept)."""
+        return self.fn(x)
+
+    def to_numpy(self, out):
+        """f's result as a NumPy array (without a copy where the framework allows)."""
+        raise NotImplementedError
+
+    def derivative(self):
+        """The FrameworkF of df/dx per sample, by the framework's autodiff."""
+        raise NotImplementedError
+
+
+def _private(x, x3):
+    """True when the user-layout samples ``x`` share no memory with the kernel's ``x3``."""
+    if isinstance(x, dict):
+        return False
+    return not (x is x3 or np.shares_memory(x, x3))
+
+
+def _owned(a, private):
+    """Samples a framework f may write into: ``a`` itself when nothing reads it after f,
+    else a fresh C-contiguous copy that f owns."""
+    a = np.asarray(a)
+    if private and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.array(a, order="C", copy=True)
 
 
 def check_f_output(fx, m, plan):
@@ -126,14 +209,17 @@ class PreparedGrad:
         """Call a Python grad_f on samples (m, B, E); returns checked float64 (m, B, E)."""
         m = x3.shape[0]
         x = plan.layout.to_user(x3, (m,))
-        if x is x3 or np.shares_memory(x, x3):
-            x = x.view()
-            x.flags.writeable = False
-        try:
-            arr = np.asarray(self.obj(x))
-        except (ValueError, TypeError) as exc:
-            _hint_vectorised("grad_f", exc, x)
-            raise
+        if isinstance(self.obj, FrameworkF):
+            arr = np.asarray(self.obj.evaluate(x, _private(x, x3)))
+        else:
+            if x is x3 or np.shares_memory(x, x3):
+                x = x.view()
+                x.flags.writeable = False
+            try:
+                arr = np.asarray(self.obj(x))
+            except (ValueError, TypeError) as exc:
+                _hint_vectorised("grad_f", exc, x)
+                raise
         expected = (m,) + tuple(plan.batch_shape) + tuple(plan.event_shape)
         if arr.dtype.kind not in "biuf":
             raise ValueError("grad_f must return real numbers; it returned dtype %s" % arr.dtype)
@@ -151,6 +237,9 @@ def prepare_grad(pf, grad_f, estimator, plan):
                             % (pf.obj,))
         pf.obj.check_derivative(estimator, plan)
         pf.grad = PreparedGrad("builtin", pf.obj)
+        return pf
+    if grad_f is None and isinstance(pf.obj, FrameworkF):
+        pf.grad = PreparedGrad("python", pf.obj.derivative())   # the framework's autodiff
         return pf
     if grad_f is None:
         raise TypeError("estimator=%r needs the derivative of f: pass grad_f= (a vectorised "
@@ -179,6 +268,12 @@ def prepare(f, nan_policy="raise"):
         raise ValueError("nan_policy must be 'raise' or 'propagate', got %r" % (nan_policy,))
     if isinstance(f, Function):
         return PreparedF("builtin", f, nan_policy)
+    torch = sys.modules.get("torch")
+    if (torch is not None and not isinstance(f, FrameworkF)
+            and isinstance(f, getattr(getattr(torch, "nn", None), "Module", ()))):
+        from .torch import tensor_f   # a torch.nn.Module takes tensors: no doubt about it
+
+        f = tensor_f(f)
     llc = _as_lowlevel(f)
     if llc is not None:
         kind = _kernels.lowlevel_signature_kind(llc.signature)

@@ -5,6 +5,7 @@ Each family's Fisher information lives in its class (fastscore/distributions.py,
 
 * :func:`sym2`: a batch of symmetric 2 x 2 matrices from their entries.
 * :func:`block_diag`: block-diagonal matrices of a batch of blocks.
+* :func:`one_minus`: 1 - p_k of probability vectors, the largest from the others' sum.
 * :func:`vonmises_ratio_and_slope`: A(k) = I1(k) / I0(k) and A'(k) = 1 - A / k
   - A^2 (the Fisher information of the von Mises concentration), from the
   large-k expansions of the Bessel functions where 1 - A / k - A^2 cancels.
@@ -33,6 +34,24 @@ def diag(v):
     out = np.zeros(v.shape + (v.shape[-1],))
     idx = np.arange(v.shape[-1])
     out[..., idx, idx] = v
+    return out
+
+
+def one_minus(p):
+    """1 - p_k over the last axis of probabilities p that sum to 1, without cancellation.
+
+    For the largest p_k of each vector (the only one that can be close to 1) 1 - p_k is
+    the sum of the other entries; the others are at most 1/2, where 1 - p_k is exact
+    to rounding.  Used by Categorical's Fisher information, whose diagonal p_k (1 - p_k)
+    would otherwise lose its digits for a near-deterministic distribution.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    out = 1.0 - p
+    if p.shape[-1] == 0:
+        return out
+    k = np.argmax(p, axis=-1)[..., None]
+    rest = np.where(np.arange(p.shape[-1]) == k, 0.0, p).sum(axis=-1, keepdims=True)
+    np.put_along_axis(out, k, rest, axis=-1)
     return out
 
 

@@ -693,7 +693,12 @@ class Normal(_ScalarFamily):
         plan = self.plan()
         inv = plan.const("inv_scale")
         z = (x3[:, :, 0] - plan.const("loc")) * inv
-        return np.stack([z * inv, (z * z - 1.0) * inv], axis=-1)
+        out = np.empty(z.shape + (2,))  # written in place: np.stack's copies cost a policy step
+        np.multiply(z, inv, out=out[..., 0])
+        zz = np.multiply(z, z, out=z)
+        zz -= 1.0
+        np.multiply(zz, inv, out=out[..., 1])
+        return out
 
     def _log_prob(self, x3):
         return stats.norm.logpdf(x3[:, :, 0], self.loc.reshape(1, -1), self.scale.reshape(1, -1))
@@ -1298,15 +1303,27 @@ class Categorical(_ProbsOrLogits, Distribution):
         """
         p = self.probs
         if self._by == "logits":
-            return self._fisher_out(_fisher.diag(p) - p[..., :, None] * p[..., None, :])
+            # diagonal p_k (1 - p_k), 1 - p_k summed from the others' p for the largest
+            # p_k (p_k - p_k^2 would cancel there when it is close to 1); every row then
+            # sums to 0 up to rounding of its own size, so the null vector stays clean
+            F = -p[..., :, None] * p[..., None, :]
+            idx = np.arange(p.shape[-1])
+            F[..., idx, idx] = p * _fisher.one_minus(p)
+            return self._fisher_out(F)
         w = self._differentiable["probs"]
         S = w.sum(axis=-1, keepdims=True)
         pos = (w > 0).astype(np.float64)
-        with np.errstate(divide="ignore"):
-            d = np.where(w > 0, 1.0 / (S * np.where(w > 0, w, 1.0)), 0.0)
         zero = 1.0 - pos
         M = zero[..., :, None] * zero[..., None, :] - pos[..., :, None] * pos[..., None, :]
-        return self._fisher_out(_fisher.diag(d) + M / (S * S)[..., None])
+        F = M / (S * S)[..., None]
+        # a positive weight's diagonal 1 / (S w_k) - 1 / S^2 = (S - w_k) / (S^2 w_k), with
+        # S - w_k summed from the other weights where w_k is the largest (it would cancel)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(w > 0, (S * _fisher.one_minus(w / S)) / (S * S * np.where(w > 0, w, 1.0)),
+                         1.0 / (S * S))
+        idx = np.arange(w.shape[-1])
+        F[..., idx, idx] = d
+        return self._fisher_out(F)
 
     def relaxation(self, temperature):
         """The Concrete (Gumbel-softmax) relaxation with this temperature and parameter."""

@@ -15,6 +15,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _cluster, _compiled, _cov, _finish, _moments, _threads, _wrapped, reference
+from . import _natural
 from ._callables import prepare, prepare_grad
 from ._errors import SampleOverflowError
 from ._kinds import KINDS, SCORE
@@ -75,6 +76,11 @@ class Estimate:
         components (``components``), per batch element, consistent with each
         method's standard error: ``stderr ** 2`` is its diagonal exactly.
         None otherwise.
+    natural_grad, natural_stderr : dict of str -> ndarray
+        The natural gradient F^+ grad (F = ``dist.fisher()``, with the
+        ``damping`` of :func:`estimate`) and its standard error (needs
+        ``cov=True``), keys and shapes as ``grad``'s; computed on first use
+        (see :attr:`natural_grad`).
 
     Examples
     --------
@@ -192,6 +198,79 @@ class Estimate:
         w = np.concatenate(parts, axis=-1)
         v = np.einsum("...j,...jk,...k->...", w, self.cov, w)
         return np.sqrt(np.maximum(v, 0.0))
+
+    _natural = None   # set by estimate() and estimate_from_samples (fastscore._natural)
+
+    @property
+    def natural_grad(self):
+        """The natural gradient F^+ grad per batch element, a dict like ``grad``.
+
+        F is the distribution's closed-form Fisher information
+        (``dist.fisher()``, in the order of ``components``; block-diagonal
+        for Independent and Joint, whose natural gradients nest like their
+        ``grad``) and ^+ the Moore-Penrose pseudo-inverse: for Categorical,
+        whose F is singular, the minimum-norm solution of F x = grad (the
+        logits' natural gradient sums to 0; the probs' one is orthogonal to
+        the probs).  With ``fs.estimate(..., damping=lam)``: (F + lam I)^-1
+        grad.  Computed on first use (fastscore._natural: block by block of
+        F, each equilibrated, the eigenvalues below a relative cutoff
+        counted as zero); NaN in a block whose F or gradient is not finite.
+
+        Raises
+        ------
+        NotImplementedError
+            For a distribution without a Fisher information (the relaxed
+            families).
+
+        Examples
+        --------
+        E[x^2] under Normal(loc, scale) has the gradient (2 loc, 2 scale) and
+        F = diag(1, 2) / scale^2: the natural gradient is (2 loc scale^2,
+        scale^3).
+
+        >>> import fastscore as fs
+        >>> est = fs.estimate(fs.Normal(1.0, 2.0), fs.fn.power(2), n=100_000, rng=0,
+        ...                   estimator="pathwise", cov=True)
+        >>> ng, se = est.natural_grad, est.natural_stderr
+        >>> [bool(abs(ng[k] - 8.0) < 4 * se[k]) for k in ("loc", "scale")]
+        [True, True]
+        >>> d = fs.Categorical(logits=[0.0, 1.0, -1.0])
+        >>> est = fs.estimate(d, fs.fn.table([1.0, 0.0, 0.0]), n=10_000, rng=0, method="rloo")
+        >>> abs(float(est.natural_grad["logits"].sum())) < 1e-12   # in F's row space
+        True
+        """
+        if self._natural is None:
+            raise ValueError("this estimate has no distribution to take a Fisher "
+                             "information from (it was not made by fs.estimate or "
+                             "fs.estimate_from_samples)")
+        return self._natural.grad(self)
+
+    @property
+    def natural_stderr(self):
+        """Standard errors of ``natural_grad``, a dict like ``stderr``.
+
+        sqrt(diag(K cov K)), K = (F + damping I)^+ the operator of
+        ``natural_grad`` and cov = ``est.cov``, the covariance of the
+        gradient's components (the natural gradient mixes them, so their
+        covariances count): the estimate must be made with ``cov=True``
+        (ValueError otherwise; ``natural_grad`` itself does not need it).
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> d = fs.Gamma(concentration=3.0, rate=2.0)
+        >>> est = fs.estimate(d, fs.fn.power(1), n=50_000, rng=1, method="cv", cov=True)
+        >>> K = np.linalg.inv(d.fisher())
+        >>> se = np.sqrt(np.diag(K @ est.cov @ K))
+        >>> bool(np.allclose([est.natural_stderr["concentration"], est.natural_stderr["rate"]],
+        ...                  se, rtol=1e-9))
+        True
+        """
+        if self._natural is None:
+            raise ValueError("this estimate has no distribution to take a Fisher "
+                             "information from (it was not made by fs.estimate or "
+                             "fs.estimate_from_samples)")
+        return self._natural.stderr(self)
 
     def __repr__(self):
         conv = "" if self.converged is None else ", converged=%r" % self.converged
@@ -380,7 +459,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
              backend: str = "compiled", nan_policy: str = "raise", rtol: Optional[float] = None,
              atol: Optional[float] = None, max_n: Optional[int] = None,
              progress: bool = False, client: Any = None,
-             chunks_per_task: Optional[int] = None, cov: bool = False) -> Estimate:
+             chunks_per_task: Optional[int] = None, cov: bool = False,
+             damping: Any = 0.0) -> Estimate:
     """Monte Carlo estimate of E[f(x)] and its gradient, x ~ dist.
 
     For every batch element, estimates E[f] and its gradient with respect to
@@ -526,7 +606,13 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         error of a weighted sum of gradient entries: a chain-ruled Greek, a
         natural-gradient direction).  A second pass over the same samples,
         in NumPy (the default path never pays for it); every estimator
-        but "rebar".
+        but "rebar".  ``Estimate.natural_stderr`` needs it.
+    damping : float or array of batch_shape
+        The damping lam >= 0 (finite; one per batch element where an array)
+        of ``Estimate.natural_grad`` = (F + lam I)^+ grad, F the Fisher
+        information ``dist.fisher()``; 0 (the default) is the pseudo-inverse
+        of F itself.  Checked here, used only when the natural gradient is
+        asked for.
     chunks_per_task : int, optional
         (element, chunk) pairs of ``fs.CHUNK_SIZE`` samples per Dask task
         (only with ``client``).  The default draws about 2**22 numbers per
@@ -618,6 +704,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         raise TypeError("cov must be True or False, got %r" % (cov,))
     if cov:
         _cov.check(kind, plan)
+    damping = _natural.check_damping(damping, plan.batch_shape)
     _check_backend(backend)
     cluster = _cluster.backend(client, chunks_per_task, n_threads, backend)
     rtol = _check_target("rtol", rtol)
@@ -648,7 +735,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     dist._check_resolution(kind.name)
     key = key_from_rng(rng)
     if plan.batch_size == 0:
-        return _empty_estimate(plan, method, n, key, kind, targets)
+        return _natural.attach(_empty_estimate(plan, method, n, key, kind, targets), dist,
+                               damping)
     impl = _compiled if backend == "compiled" else reference
     if cluster is not None:
         impl = cluster
@@ -660,7 +748,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             states = _run(impl, kind, plans, pf, n, key, nt, bar, 0, n, n)
             results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
             est = _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
-            return _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt)
+            est = _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt)
+            return _natural.attach(est, dist, damping)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
@@ -687,7 +776,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             need = _projected_n(results, rtol, atol, done)
             scale = max_n if need is None else int(min(max_n, max(total, need)))
         est = _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged, kind)
-        return _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt)
+        est = _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt)
+        return _natural.attach(est, dist, damping)
     except SampleOverflowError as exc:
         raise dist._overflow_error(exc.batch_index) from None
     finally:
@@ -923,7 +1013,7 @@ def score(dist: Distribution, x: Any) -> dict[str, np.ndarray]:
 
 def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "plain",
                           baseline: Optional[Any] = None,
-                          nan_policy: str = "raise") -> Estimate:
+                          nan_policy: str = "raise", damping: Any = 0.0) -> Estimate:
     """Estimates from samples and f values you already have.
 
     Parameters
@@ -934,7 +1024,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     fx : array_like (n, *batch_shape)
         f at those samples (need not be a function of x alone: noisy rewards
         are fine).
-    method, baseline, nan_policy
+    method, baseline, nan_policy, damping
         As in :func:`estimate`.  With a single sample (n = 1, one action per
         state in a reinforcement-learning step) ``plain`` and ``baseline``
         give the one-sample gradient f s (or (f - b) s), and every standard
@@ -969,6 +1059,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
         raise ValueError("nan_policy must be 'raise' or 'propagate', got %r" % (nan_policy,))
     dist._check_resolution("score")
     plan = dist.plan()
+    damping = _natural.check_damping(damping, plan.batch_shape)
     x3, lead = plan.layout.to_kernel(x)
     if len(lead) != 1:
         raise ValueError("x must have shape (n, *batch_shape, *event_shape) = (n, %s); got %s"
@@ -1003,5 +1094,6 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
         # A standard deviation needs two samples: NaN, not the finish's 0/0 or 0/inf.
         value, value_se, g, se = results
         results = value, np.full_like(value_se, np.nan), g, np.full_like(se, np.nan)
-    return _wrap(plan, results, sums.__getitem__, method, n, None, nan_policy, kind=kind,
-                 one_sample=n == 1)
+    est = _wrap(plan, results, sums.__getitem__, method, n, None, nan_policy, kind=kind,
+                one_sample=n == 1)
+    return _natural.attach(est, dist, damping)

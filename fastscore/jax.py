@@ -1,9 +1,12 @@
-"""JAX bridge: fastscore's score-function estimates as differentiable JAX functions.
+"""JAX bridge: fastscore's gradient estimates as differentiable JAX functions.
 
 :func:`expectation` returns E[f(x)] per batch element; ``jax.grad`` (or
 ``jax.vjp``) of anything computed from it uses fastscore's gradient estimate
-``est.grad[name]`` for each parameter.  :func:`surrogate` does the same for
-samples and rewards you already have.  Both work eagerly and under
+``est.grad[name]`` for each parameter.  Every estimator and option of
+:func:`fastscore.estimate` works through it (``estimator="pathwise"``,
+``rtol=``, ...), and ``return_stderr=True`` returns the standard errors too.
+:func:`surrogate` does the same for samples and rewards you already have;
+:func:`array_f` marks an f written in JAX.  Both work eagerly and under
 ``jax.jit`` (and ``jax.vmap``, one fastscore call per mapped element)::
 
     import jax, fastscore as fs
@@ -22,13 +25,14 @@ The estimate is a ``jax.custom_vjp`` whose forward is one
 ``jax.pure_callback`` into fastscore on the host: that single call returns
 E[f] and the gradient estimate, which the forward keeps as residuals; the
 backward multiplies them by the incoming cotangent (summing over the axes a
-parameter was broadcast along).  No second Monte Carlo pass, no graph
-through f.  Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``) is not
+parameter was broadcast along).  With ``return_stderr=True`` the callback
+returns the standard errors as well, outputs whose cotangents the backward
+ignores.  No second Monte Carlo pass, no graph through f.  Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``) is not
 available, as for every ``custom_vjp``.  Called with concrete arrays outside
 any transformation (no jit, no grad), it calls fastscore directly.
 
 JAX compiles a callback once per distinct callback: calls that share f (the
-same object), n, method, n_threads and equal constant parameters share one
+same object), n, the estimator and its options and equal constant parameters share one
 compiled callback, so an eager ``jax.grad`` loop compiles once.  A new f
 object on every call (a lambda or ``fs.fn.table(...)`` built inside the loop)
 compiles again each time, tens of milliseconds: build f once, or ``jax.jit``
@@ -41,9 +45,13 @@ Which values are traced
   gradient for (not ``total_count``, which passes through with a zero
   cotangent).  Python numbers and NumPy arrays are constants baked into the
   trace, with no gradient.
-* ``f``, ``n``, ``method``, ``n_threads`` and the family are static.  f is
-  fastscore's f (a ``fastscore.fn`` built-in, a NumPy callable or a
-  LowLevelCallable), called on the host with NumPy arrays, never traced.
+* ``f``, ``n``, ``estimator``, ``method``, the precision targets, the other
+  options and the family are static; ``baseline``, ``temperature`` and
+  ``eta`` are operands when they are JAX arrays.  f is fastscore's f (a
+  ``fastscore.fn`` built-in, a NumPy callable or a LowLevelCallable),
+  called on the host with NumPy arrays, never traced; an f wrapped in
+  :func:`array_f` is called there too, with JAX arrays (float64, sharing
+  the samples' buffer where XLA allows).
 * ``rng`` is required, because JAX functions are pure: a Python int seed
   (static), or an array traced like any other argument -- see
   :func:`expectation` for how each becomes fastscore's seed.
@@ -61,7 +69,8 @@ context) and pass float64 parameters.
 
 Errors
 ------
-Family, parameter names, shapes, method and rng kinds are checked when the
+Family, parameter names, shapes, estimator, method, options, what the
+estimator needs of the family and of f, and rng kinds are checked when the
 function is called (or traced).  Parameter values are checked then too when
 they are concrete; under ``jax.jit`` or ``jax.grad`` they are only known
 inside the callback, so fastscore's ValueError (naming the parameter and the
@@ -92,30 +101,42 @@ except ImportError as _exc:  # pragma: no cover - exercised only without JAX
 import fastscore as _fs
 
 from . import _bridge
-from .estimate import _check_n
+from ._callables import FrameworkF as _FrameworkF
 
-__all__ = ["expectation", "surrogate"]
+__all__ = ["expectation", "surrogate", "array_f"]
 
 
-def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
-                baseline: Optional[Any] = None, n_threads: Optional[int] = None,
-                **params: Any) -> jax.Array:
+def expectation(family: Any, f: Any, n: Optional[int] = None, *, rng: Any,
+                estimator: str = "score", method: str = "plain", baseline: Optional[Any] = None,
+                grad_f: Optional[Any] = None, temperature: Optional[Any] = None,
+                straight_through: bool = False, eta: Any = "auto",
+                num_draws: Optional[int] = None, rtol: Optional[float] = None,
+                atol: Optional[float] = None, max_n: Optional[int] = None, cov: bool = False,
+                return_stderr: bool = False, nan_policy: str = "raise",
+                backend: str = "compiled", n_threads: Optional[int] = None,
+                **params: Any) -> Any:
     """E[f(x)], x ~ family(**params), differentiable with fastscore's gradient estimate.
 
-    One call of ``fs.estimate(family(**params), f, n, rng=..., method=method,
-    ...)`` per evaluation gives both the value (returned) and the gradient
-    (used by ``jax.grad`` / ``jax.vjp``).
+    One call of ``fs.estimate(family(**params), f, n, rng=..., estimator=estimator,
+    method=method, ...)`` per evaluation gives both the value (returned) and the
+    gradient (used by ``jax.grad`` / ``jax.vjp``).  The options of
+    :func:`fastscore.estimate` are here and mean the same (all but ``progress``,
+    ``client`` and ``chunks_per_task``).
 
     Parameters
     ----------
-    family : str or fastscore distribution class
+    family : str, fastscore distribution class or dict
         A family name such as ``"Normal"`` or ``"Categorical"`` (as in
-        ``fastscore.__all__``), or the class itself (``fs.Normal``).
-    f : fastscore.fn built-in, Python callable or scipy.LowLevelCallable
+        ``fastscore.__all__``), or the class itself (``fs.Normal``); a dict of
+        them is an ``fs.Joint`` (see ``**params``).
+    f : fastscore.fn built-in, Python callable, scipy.LowLevelCallable or array f
         As in :func:`fastscore.estimate`; run on the host with NumPy arrays
-        (not traced, not differentiated).
-    n : int
-        Samples per batch element (>= 2), static.
+        (not traced, not differentiated by JAX).  An f written in JAX is
+        wrapped with :func:`array_f`: it then gets the samples as JAX arrays
+        (see there).
+    n : int, optional
+        Samples per batch element (>= 2), static.  With ``rtol``/``atol`` the
+        first wave (it may then be left out).
     rng : int, integer array or PRNG key array
         The seed.  Required: JAX functions are pure.
 
@@ -131,12 +152,35 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
           ``rng=numpy.random.SeedSequence(words)`` with ``words`` the key's
           data (``jax.random.key_data``) flattened to a list of ints.  The
           key is used as it is, not split: split it yourself between steps.
+    estimator : str
+        "score" (default), "pathwise", "measure", "concrete", "rebar", "arm",
+        "disarm", "indecater" or "vimco", as in :func:`fastscore.estimate`;
+        static.
     method : {"plain", "baseline", "rloo", "cv"}
-        The estimator (see :func:`fastscore.estimate`), static.
+        The score function's baseline (the other estimators take "plain"),
+        static.
     baseline : float, array or JAX array, optional
         Only with ``method="baseline"``; no gradient.
-    n_threads : int, optional
-        As in :func:`fastscore.estimate`.
+    grad_f : callable, scipy.LowLevelCallable or array f, optional
+        f' for "pathwise", "concrete" and "rebar", as in
+        :func:`fastscore.estimate`; static.  An array f needs none: its
+        derivative is ``jax.grad``'s.
+    temperature, eta : float, array or JAX array
+        The options of "concrete" and "rebar" (JAX arrays are operands,
+        without gradient).  For ``RelaxedBernoulli`` and
+        ``RelaxedCategorical``, whose parameter it is, ``temperature=`` is
+        the family's.
+    straight_through, num_draws
+        The options of "concrete" and "vimco", static.
+    rtol, atol, max_n
+        Precision targets, as in :func:`fastscore.estimate`, static.
+    cov : bool
+        Also estimate the covariance of the gradient's components, returned
+        as ``stderr["cov"]``: needs ``return_stderr=True``.
+    return_stderr : bool
+        Return ``(value, stderr)`` instead of the value alone (see Returns).
+    nan_policy, backend, n_threads
+        As in :func:`fastscore.estimate`, static.
     **params : JAX array, float or array
         The family's parameters by name (``loc=``, ``scale=``, ``logits=``,
         ``total_count=``, ...; ``validate_args=`` too).  Two options make it a
@@ -152,15 +196,23 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
 
     Returns
     -------
-    jax.Array of shape batch_shape
+    value : jax.Array of shape batch_shape
         The estimate of E[f] per batch element, in the parameters' floating
         dtype (see the module notes on precision).
+    stderr : dict of str -> jax.Array
+        Only with ``return_stderr=True``: ``stderr["value"]`` is
+        ``est.value_stderr`` and ``stderr[name]`` is ``est.stderr[name]``
+        for every parameter fastscore takes a gradient for (a Joint's by
+        ``"part.param"``), in the value's dtype, of the gradient's shape;
+        ``stderr["cov"]`` with ``cov=True``.  Their cotangents are ignored
+        (they are constants for ``jax.grad``); they work under ``jax.jit``.
 
     Raises
     ------
     ValueError
-        An unknown family name or method, a negative seed, or parameter
-        values fastscore refuses (when concrete; see the module notes).
+        An unknown family name, estimator or method, a negative seed, or
+        option and parameter values fastscore refuses (when concrete; see
+        the module notes).
     TypeError
         A family that is not a name or a fastscore class, an unknown or
         missing parameter, an rng of the wrong kind.
@@ -177,22 +229,54 @@ def expectation(family: Any, f: Any, n: int, *, rng: Any, method: str = "plain",
     True
     >>> g.dtype                                         # JAX's default float (x64 off)
     dtype('float32')
+
+    Any estimator, with standard errors, under jit; here the pathwise gradient
+    of an f written in JAX (its derivative by ``jax.grad``):
+
+    >>> sin2 = fs_jax.array_f(lambda x: jnp.sin(x) ** 2)
+    >>> @jax.jit
+    ... def step(loc):
+    ...     def loss(loc):
+    ...         value, se = fs_jax.expectation("Normal", sin2, 10_000, rng=0,
+    ...                                        estimator="pathwise", return_stderr=True,
+    ...                                        loc=loc, scale=1.0)
+    ...         return value.sum(), se
+    ...     return jax.grad(loss, has_aux=True)(loc)
+    >>> g, se = step(jnp.array([0.5, -1.0]))   # sin(2 loc) exp(-2)
+    >>> bool(jnp.all(jnp.abs(g - jnp.sin(2 * jnp.array([0.5, -1.0])) * jnp.exp(-2.0))
+    ...              < 4 * se["loc"]))
+    True
     """
     cls = _bridge.resolve_family(family)
-    _bridge.check_method(method, baseline)
-    n = _check_n(n, minimum=2)
+    if temperature is not None and _bridge.takes(cls, "temperature"):
+        params["temperature"], temperature = temperature, None   # the family's own
+    opts = dict(temperature=1.0 if _is_jax(temperature) else temperature,
+                straight_through=straight_through, eta=1.0 if _is_jax(eta) else eta,
+                num_draws=num_draws)
+    n = _bridge.check_options(cls, n, estimator=estimator, method=method, baseline=baseline,
+                              grad_f=grad_f, options=opts, rtol=rtol, atol=atol, max_n=max_n,
+                              cov=cov, return_stderr=return_stderr)
     seed = _seed_operand(rng)
+    statics = dict(estimator=estimator, method=method, grad_f=grad_f,
+                   straight_through=straight_through, num_draws=num_draws, rtol=rtol,
+                   atol=atol, max_n=max_n, cov=cov, nan_policy=nan_policy, backend=backend,
+                   n_threads=n_threads)
 
-    def run(dist, seed_value, b):
-        return _fs.estimate(dist, f, n, rng=_seed_from_array(seed_value), method=method,
-                            baseline=b, n_threads=n_threads)
+    def run(dist, seed_value, b, t, e):
+        return _fs.estimate(dist, f, n, rng=_seed_from_array(seed_value), baseline=b,
+                            temperature=_host_option(t), eta=_host_option(e), **statics)
 
-    return _apply(cls, run, ("expectation", f, n, method, n_threads), params,
-                  [seed, baseline], always=(0,))
+    def precheck(probe):
+        _bridge.precheck(probe, f, estimator, opts, grad_f, cov)
+
+    config = ("expectation", f, n) + tuple(sorted(statics.items(), key=lambda kv: kv[0]))
+    return _apply(cls, run, config, params, [seed, baseline, temperature, eta], always=(0,),
+                  return_stderr=return_stderr, cov=cov, precheck=precheck)
 
 
-def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
-              baseline: Optional[Any] = None, **params: Any) -> jax.Array:
+def surrogate(family: Any, x: Any, fx: Any, *, estimator: str = "score", method: str = "plain",
+              baseline: Optional[Any] = None, return_stderr: bool = False,
+              nan_policy: str = "raise", **params: Any) -> Any:
     """The mean of ``fx`` per batch element, differentiable with the score-function gradient.
 
     For samples ``x`` of family(**params) and rewards ``fx`` you already have,
@@ -200,27 +284,41 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     method=method)`` gives the value (the mean of fx) and the gradient used
     by ``jax.grad``.
 
+    surrogate does what :func:`fastscore.estimate_from_samples` does: the
+    score-function estimator with its four methods.  It refuses, with a
+    message saying why, the other estimators (they evaluate f, or f', at
+    points they draw themselves) and the options of drawing (``rtol``,
+    ``atol``, ``max_n``, ``cov``, ``grad_f``, ``temperature``, ``n_threads``,
+    ...): the samples are given.
+
     Parameters
     ----------
-    family : str or fastscore distribution class
+    family : str, fastscore distribution class or dict
         As in :func:`expectation`.
     x : array, shape (n, *batch_shape, *event_shape)
-        Samples of the distribution (JAX arrays are traced, NumPy arrays are
-        constants).  n >= 1: one sample per batch element works with
-        ``method="plain"`` and ``"baseline"``, as in
-        :func:`fastscore.estimate_from_samples`; ``"rloo"`` and ``"cv"`` need
-        n >= 2.  No gradient.
+        Samples of the distribution, n >= 1 (n >= 2 for "rloo" and "cv");
+        JAX arrays are traced, NumPy arrays are constants; a dict of them by
+        part for a Joint (constants).  No gradient.
     fx : array, shape (n, *batch_shape)
         The reward of each sample.  It is data: its cotangent is zero.
+    estimator : {"score"}
+        The score function only (see above).
     method, baseline
         As in :func:`expectation`.
+    return_stderr : bool
+        Return ``(value, stderr)``: the standard errors of
+        ``fs.estimate_from_samples`` on these samples, as in :func:`expectation`.
+    nan_policy : {"raise", "propagate"}
+        As in :func:`fastscore.estimate_from_samples`.
     **params : JAX array, float or array
         The family's parameters, as in :func:`expectation`.
 
     Returns
     -------
-    jax.Array of shape batch_shape
+    value : jax.Array of shape batch_shape
         The mean of ``fx`` per batch element.
+    stderr : dict of str -> jax.Array
+        Only with ``return_stderr=True``, as in :func:`expectation`.
 
     Raises
     ------
@@ -241,9 +339,16 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
     >>> jax.grad(lambda l: fs_jax.surrogate("Bernoulli", x, fx, logits=l).sum())(
     ...     jnp.zeros(2))                                # mean(f (x - 1/2)) per element
     Array([0.75, 0.25], dtype=float32)
+    >>> value, se = fs_jax.surrogate("Bernoulli", x, fx, logits=jnp.zeros(2),
+    ...                              return_stderr=True)
+    >>> sorted(se)
+    ['logits', 'value']
     """
     cls = _bridge.resolve_family(family)
+    _bridge.check_surrogate(cls, estimator, params)
     _bridge.check_method(method, baseline)
+    if not isinstance(return_stderr, (bool, np.bool_)):
+        raise TypeError("return_stderr must be True or False, got %r" % (return_stderr,))
     if isinstance(x, dict):   # a Joint's samples, by part (constants, not traced)
         x = {k: np.asarray(v) for k, v in x.items()}
     elif np.ndim(x) < 1:
@@ -254,9 +359,127 @@ def surrogate(family: Any, x: Any, fx: Any, *, method: str = "plain",
 
     def run(dist, xv, fxv, b):
         xv = xv if isinstance(xv, dict) else np.asarray(xv)
-        return _fs.estimate_from_samples(dist, xv, np.asarray(fxv), method=method, baseline=b)
+        return _fs.estimate_from_samples(dist, xv, np.asarray(fxv), method=method, baseline=b,
+                                         nan_policy=nan_policy)
 
-    return _apply(cls, run, ("surrogate", method), params, [x, fx, baseline])
+    return _apply(cls, run, ("surrogate", method, nan_policy), params, [x, fx, baseline],
+                  return_stderr=return_stderr)
+
+
+# -- f in JAX --------------------------------------------------------------
+#: The alignment (bytes) at which XLA's CPU client takes a host buffer without copying it.
+_ALIGN = 64
+
+
+class ArrayF(_FrameworkF):
+    """A Python f (or f') written in JAX; build one with :func:`array_f`."""
+
+    framework = "jax"
+    immutable = True
+
+    def evaluate(self, x, private):
+        with jax.enable_x64(True):   # fastscore's samples are float64 (int64): keep them so
+            return super().evaluate(x, private)
+
+    def to_framework(self, a):
+        if not (a.flags.c_contiguous and a.flags.writeable
+                and a.ctypes.data % _ALIGN == 0):
+            a = _aligned_copy(a)
+        return jax.dlpack.from_dlpack(a)   # an aligned host buffer: shared, not copied
+
+    def to_numpy(self, out):
+        return np.asarray(out)
+
+    def derivative(self):
+        return _ArrayGrad(self.fn)
+
+
+class _ArrayGrad(ArrayF):
+    """df/dx of a JAX f per sample: ``jax.grad`` of sum(f(x)), which is f'(x_i) at every
+    sample since f's value at a sample depends on that sample only."""
+
+    def __init__(self, fn):
+        super().__init__(fn)
+        self._grad = jax.grad(lambda x: jnp.sum(fn(x)))
+
+    def call_framework(self, x):
+        return self._grad(x)
+
+
+def _aligned_copy(a):
+    """A C-contiguous copy of ``a`` at an address XLA takes without copying again."""
+    raw = np.empty(a.nbytes + _ALIGN, dtype=np.uint8)
+    off = (-raw.ctypes.data) % _ALIGN
+    out = raw[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
+    np.copyto(out, a)
+    return out
+
+
+def array_f(f: Any) -> ArrayF:
+    """Mark ``f`` as written in JAX: it takes and returns JAX arrays.
+
+    Wherever fastscore takes f (``fs.estimate``, ``fastscore.jax.expectation``,
+    ``grad_f=``, the joint distributions, every estimator and backend), the
+    wrapped f is called once per wave of samples, on the host, as a NumPy f
+    is (not traced by the surrounding computation, even under ``jax.jit``):
+
+    * it gets the wave's samples, shape (m, *batch_shape, *event_shape), as
+      a JAX array on the CPU (a dict of them for a ``Joint``), float64
+      (int64 for the discrete families): f runs with JAX's x64 enabled
+      (``jax.enable_x64(True)``, for its call only), as fastscore computes
+      in float64.  The array is made by ``jax.dlpack.from_dlpack`` of the
+      wave's NumPy buffer, which XLA shares without a copy when it is
+      aligned to 64 bytes; otherwise the samples are first copied into an
+      aligned buffer (one memcpy: faster than ``jnp.asarray``'s own copy).
+      JAX arrays are immutable, so f cannot change the samples that
+      fastscore scores; it may keep them (fastscore never writes into a
+      wave's buffer again).
+    * it returns a JAX array of shape (m, *batch_shape) (or anything
+      ``numpy.asarray`` takes), read back without a copy where JAX allows.
+
+    Jit f yourself (``array_f(jax.jit(f))``): it is called eagerly.  For
+    "pathwise", "concrete" and "rebar" an array f needs no ``grad_f``: f'
+    is ``jax.grad`` of ``f(x).sum()`` (one more evaluation per wave, exact
+    for an f whose value at a sample depends on that sample only, the
+    contract of every f).
+
+    Parameters
+    ----------
+    f : callable
+        A function of a JAX array (or a dict of them) returning an array.
+
+    Returns
+    -------
+    ArrayF
+        A callable that fastscore recognises; called with NumPy samples, it
+        returns NumPy values.
+
+    Raises
+    ------
+    TypeError
+        Where ``f`` is not callable; at the estimate, where f (or its
+        derivative by autograd) returns what cannot be read as values of
+        shape (m, *batch_shape).
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, fastscore as fs
+    >>> import fastscore.jax as fs_jax
+    >>> w = jnp.array([1.0, -2.0, 0.5])
+    >>> loglik = fs_jax.array_f(jax.jit(lambda x: -((x - w) ** 2).sum(-1)))   # x: (m, 3)
+    >>> d = fs.Independent(fs.Normal([0.0, 0.0, 0.0], 1.0), 1)
+    >>> est = fs.estimate(d, loglik, 10_000, rng=0, method="rloo")
+    >>> bool(abs(est.value - (-float((w ** 2).sum()) - 3.0)) < 4 * est.value_stderr)
+    True
+    """
+    return ArrayF(f)
+
+
+def _host_option(v):
+    """A temperature or eta as the callback got it: arrays as NumPy, the rest as it is."""
+    if v is None or isinstance(v, str):
+        return v
+    return np.asarray(v, dtype=np.float64) if not isinstance(v, numbers.Number) else v
 
 
 # ---------------------------------------------------------------------------
@@ -393,13 +616,17 @@ class _HostCall:
         return hash(self.key)
 
 
-def _apply(cls, run, config, params, extras, always=()):
+def _apply(cls, run, config, params, extras, always=(), return_stderr=False, cov=False,
+           precheck=None):
     """Trace one fastscore call: ``run(dist, *extras)`` on the host, as a custom_vjp.
 
     ``config`` holds the constants ``run`` depends on (f, n, method, ...);
     ``extras`` are further arguments of ``run`` (seed, samples, baseline):
     JAX arrays among them, and those at the indices ``always`` (the seed),
-    are operands of the callback, the rest constants.
+    are operands of the callback, the rest constants.  With ``return_stderr``
+    the result is ``(value, stderr dict)``, the standard errors constants
+    for differentiation.  ``precheck(probe)`` refuses, when traced, what the
+    estimate would refuse when run.
     """
     params, validate, wrap = _bridge.split_params(cls, params)
     names = [k for k, v in params.items() if _is_jax(v)]
@@ -416,6 +643,8 @@ def _apply(cls, run, config, params, extras, always=()):
     shapes = {k: tuple(np.shape(v)) for k, v in zip(names, traced)}
     probe = wrap(_bridge.probe(cls, shapes, static, validate, values))
     batch_shape = tuple(probe.batch_shape)
+    if precheck is not None and not concrete:
+        precheck(probe)
 
     floats = [v.dtype for v in traced if jnp.issubdtype(v.dtype, jnp.floating)]
     out_dtype = jnp.result_type(*floats) if floats else _default_float()
@@ -424,12 +653,27 @@ def _apply(cls, run, config, params, extras, always=()):
     value_sds = jax.ShapeDtypeStruct(batch_shape, out_dtype)
     grad_sds = tuple(jax.ShapeDtypeStruct(_bridge.param_shape(probe, names[i]),
                                           traced[i].dtype) for i in diff)
+    se_shapes = _bridge.stderr_shapes(probe, cov) if return_stderr else []
+    se_keys = [k for k, _ in se_shapes]
+    se_sds = tuple(jax.ShapeDtypeStruct(shape, out_dtype) for _, shape in se_shapes)
+
+    def outputs(est, dist):
+        value = np.asarray(est.value, dtype=out_dtype)
+        if not return_stderr:
+            return (value,)
+        items = _bridge.stderr_items(est, dist)
+        return (value,) + tuple(np.asarray(a, dtype=out_dtype) for _, a in items)
+
+    def result(out):
+        if not return_stderr:
+            return out[0]
+        return out[0], dict(zip(se_keys, out[1:]))
 
     if concrete:
         # Nothing to trace or differentiate: call fastscore directly, on the
         # distribution just built and checked.
         est = run(probe, *[np.asarray(v) if _is_jax(v) else v for v in extras])
-        return jnp.asarray(np.asarray(est.value, dtype=out_dtype))
+        return result(tuple(jnp.asarray(o) for o in outputs(est, probe)))
     operands = [jnp.asarray(v) for v in operands]
 
     def host(want_grads, *arrays):
@@ -440,30 +684,37 @@ def _apply(cls, run, config, params, extras, always=()):
         dist = wrap(cls(**static, **{k: _host_array(a) for k, a in given.items()},
                         validate_args=validate))
         est = run(dist, *rest)
-        value = np.asarray(est.value, dtype=out_dtype)
+        out = outputs(est, dist)
         if not want_grads:
-            return value
-        return (value,) + tuple(np.asarray(_bridge.grad_of(est.grad, names[i]),
-                                           dtype=traced[i].dtype) for i in diff)
+            return out if return_stderr else out[0]
+        return out + tuple(np.asarray(_bridge.grad_of(est.grad, names[i]),
+                                      dtype=traced[i].dtype) for i in diff)
 
     parts = (tuple((nm, c, w.key) for (nm, c), w in zip(cls.parts.items(), cls.wraps.values()))
              if isinstance(cls, _bridge.JointFamily) else cls)
     key = (parts, _key(config), validate, wrap.key, tuple(names), tuple(diff), str(out_dtype),
+           bool(return_stderr), bool(cov),
            tuple(sorted((k, _key(v)) for k, v in static.items())),
            tuple(None if i in extra_ops else _key(v) for i, v in enumerate(extras)))
     value_only = _HostCall(key + (False,), lambda *a: host(False, *a))
     with_grads = _HostCall(key + (True,), lambda *a: host(True, *a))
+    primal_sds = (value_sds,) + se_sds
+    n_out = len(primal_sds)
 
     @jax.custom_vjp
     def estimate(*ops):
-        return jax.pure_callback(value_only, value_sds, *ops, vmap_method="sequential")
+        out = jax.pure_callback(value_only, primal_sds if return_stderr else value_sds, *ops,
+                                vmap_method="sequential")
+        return tuple(out) if return_stderr else out
 
     def fwd(*ops):
-        out = jax.pure_callback(with_grads, (value_sds,) + grad_sds, *ops,
+        out = jax.pure_callback(with_grads, primal_sds + grad_sds, *ops,
                                 vmap_method="sequential")
-        return out[0], out[1:]
+        primal = tuple(out[:n_out]) if return_stderr else out[0]
+        return primal, tuple(out[n_out:])
 
     def bwd(grads, g):
+        g = g[0] if return_stderr else g   # the standard errors' cotangents are ignored
         cot = [None] * len(operands)
         for i, grad in zip(diff, grads):
             c = _bridge.sum_to_shape(jnp, _bridge.expand_cotangent(jnp, g, grad),
@@ -472,7 +723,7 @@ def _apply(cls, run, config, params, extras, always=()):
         return tuple(cot)
 
     estimate.defvjp(fwd, bwd)
-    return estimate(*operands)
+    return result(estimate(*operands)) if return_stderr else estimate(*operands)
 
 
 def _host_array(a):

@@ -37,6 +37,39 @@ def test_greeks_match_black_scholes():
     assert np.all(np.abs(vega - bs_vega) < 4 * vse)
 
 
+def test_natural_gradient_bbvi_needs_far_fewer_steps_than_adam():
+    # the README's claim, from its fixed seeds: the ELBO within 0.05 nats of its optimum in
+    # 5 natural-gradient steps; Adam takes 338 at its best learning rate of the grid
+    mod = load("natural_gradient_bbvi")
+    res = mod.compare()
+    nat = res["natural"][0]
+    adam = {lr: r[0] for lr, r in res["adam"].items()}
+    assert nat is not None and nat <= 8, nat
+    assert all(a is not None for a in adam.values()), adam
+    best = min(adam.values())
+    assert res["adam_best"] == 3.0 and best >= 250, adam
+    assert best >= 30 * nat, (nat, adam)
+    # the natural-gradient run stays at the optimum: within 0.01 nats over its last 20 steps
+    e_opt = res["optimum"][2]
+    assert np.all(e_opt.sum() - res["natural"][1][-20:] < 0.01)
+
+
+def test_natural_gradient_bbvi_exact_elbo():
+    # the closed form + quadrature ELBO against a Monte Carlo average of log p - log q
+    mod = load("natural_gradient_bbvi")
+    prob = mod.Problem(0)
+    alpha = np.array([0.6, 30.0, 700.0])
+    beta = np.array([0.5, 10.0, 270.0])
+    q = mod.fs.Gamma(alpha, beta)
+    z = mod.fs.sample(q, 400_000, rng=1)
+    terms = prob.log_joint(z) - q.log_prob(z)
+    se = terms.std(axis=0) / np.sqrt(len(terms))
+    assert np.all(np.abs(terms.mean(axis=0) - prob.elbo(alpha, beta)) < 4.5 * se)
+    a_opt, b_opt, e_opt = prob.optimum()
+    for da, db in ((1.02, 1.0), (1.0, 1.02), (0.98, 0.98)):   # the optimum is one
+        assert np.all(prob.elbo(a_opt * da, b_opt * db) < e_opt)
+
+
 def test_variance_table_orders_the_estimators():
     res = load("variance").table(n=50_000)
     for name, row in res.items():
@@ -183,6 +216,8 @@ SMALL_RUNS = {
     "discrete_gradients": (["--n", "2000", "--rows", "40"], "rebar"),
     "greeks": (["--n", "20000"], "strike"),
     "indecater_benchmark": (["--quick"], "| 3 x 100 | near 153.5 | indecater |"),
+    "natural_gradient_bbvi": (["--max-steps", "400", "--natural-steps", "20", "--adam-lrs", "3"],
+                              "natural-gradient steps against"),
     "variance": (["--n", "5000"], "rloo"),
 }
 

@@ -590,3 +590,302 @@ def test_a_new_f_on_every_traced_call_warns(monkeypatch):
         _w.simplefilter("error", RuntimeWarning)
         for _ in range(7):
             jax.grad(loss)(jnp.zeros(2), fs_list[0])
+
+
+# -- every estimator, its standard errors, the joint distributions (issue 26) --------------
+from bridge_cases import ESTIMATORS, WRAPS, build, expected_stderr, flat, lookup  # noqa: E402
+from bridge_cases import param_names  # noqa: E402
+
+
+def is_jax_array(v):
+    return isinstance(v, jax.Array)
+
+
+def _with_flat(kwargs, values):
+    """The bridge kwargs with the framework arrays replaced by ``values`` (by flat name)."""
+    out = {}
+    for k, v in kwargs.items():
+        if isinstance(v, dict):
+            out[k] = {p: values.get("%s.%s" % (k, p), t) for p, t in v.items()}
+        else:
+            out[k] = values.get(k, v)
+    return out
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_every_estimator_and_its_stderr_is_fastscores_estimate(estimator, wrap):
+    """Under jax.jit(jax.value_and_grad): value, gradients and standard errors equal
+    fs.estimate's on the same rng (to 1e-12), for every estimator, alone and through
+    Independent, TransformedDistribution and Joint; eagerly too.  Where fs.estimate refuses
+    a combination, the bridge refuses it with the same error when traced."""
+    family, kwargs, dist, f, options = build(estimator, wrap, jnp.asarray)
+    arrays = flat(kwargs, is_jax_array)
+    assert arrays
+
+    def loss(p, w):
+        value, se = fs_jax.expectation(family, f, 300, rng=5, return_stderr=True, **options,
+                                       **_with_flat(kwargs, p))
+        return jnp.sum(w * value), (value, se)
+
+    try:
+        if isinstance(dist, Exception):
+            raise dist
+        est = fs.estimate(dist, f, 300, rng=5, **options)
+    except (NotImplementedError, ValueError, TypeError) as exc:
+        assert wrap != "plain" and estimator != "score"
+        with pytest.raises(type(exc)) as got:
+            jax.jit(jax.grad(loss, has_aux=True))(arrays, 1.0)
+        # traced, the message shows stand-ins for the parameters' values: the rule's words
+        assert str(got.value).rsplit(")", 1)[-1] == str(exc).rsplit(")", 1)[-1]
+        with pytest.raises(type(exc)) as got:
+            fs_jax.expectation(family, f, 300, rng=5, **options, **kwargs)
+        assert str(got.value) == str(exc)
+        return
+    weights = jnp.asarray(np.random.default_rng(1).normal(size=np.shape(est.value)))
+    (_, (value, se)), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(arrays, weights)
+    np.testing.assert_allclose(np.asarray(value), est.value, rtol=1e-12, atol=0)
+    names = param_names(dist)
+    want = expected_stderr(est, names)
+    assert sorted(se) == sorted(want)
+    for k in se:
+        assert se[k].dtype == jnp.float64 and se[k].shape == want[k].shape, k
+        np.testing.assert_allclose(np.asarray(se[k]), want[k], rtol=1e-12, atol=0, err_msg=k)
+    for k in arrays:
+        g = lookup(est.grad, k)
+        w = np.asarray(weights).reshape(weights.shape + (1,) * (g.ndim - weights.ndim))
+        np.testing.assert_allclose(np.asarray(grads[k]), w * g, rtol=1e-12, atol=0, err_msg=k)
+    # eagerly (concrete arrays: fastscore called directly), and the value alone
+    value2, se2 = fs_jax.expectation(family, f, 300, rng=5, return_stderr=True, **options,
+                                     **kwargs)
+    np.testing.assert_array_equal(np.asarray(value2), np.asarray(value))
+    for k in se:
+        np.testing.assert_array_equal(np.asarray(se2[k]), np.asarray(se[k]))
+    alone = jax.jit(lambda p: fs_jax.expectation(family, f, 300, rng=5, **options,
+                                                 **_with_flat(kwargs, p)))(arrays)
+    np.testing.assert_array_equal(np.asarray(alone), np.asarray(value))
+
+
+def test_precision_targets_and_cov_under_jit():
+    @jax.jit
+    def run(loc, scale):
+        def loss(p):
+            v, se = fs_jax.expectation("Normal", fs.fn.power(2), rng=3, method="cv", rtol=0.01,
+                                       max_n=2 ** 18, cov=True, return_stderr=True, **p)
+            return v.sum(), (v, se)
+        return jax.grad(loss, has_aux=True)({"loc": loc, "scale": scale})
+
+    g, (v, se) = run(jnp.asarray([0.5, -1.0]), jnp.asarray([1.0, 2.0]))
+    est = fs.estimate(fs.Normal([0.5, -1.0], [1.0, 2.0]), fs.fn.power(2), rng=3, method="cv",
+                      rtol=0.01, max_n=2 ** 18, cov=True)
+    assert est.converged and est.n > fs.CHUNK_SIZE * 4   # more than one wave
+    np.testing.assert_allclose(np.asarray(v), est.value, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g["loc"]), est.grad["loc"], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(se["scale"]), est.stderr["scale"], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(se["cov"]), est.cov, rtol=1e-12)
+    assert se["cov"].shape == (2, 2, 2)
+
+
+def test_option_errors_are_clear_when_traced():
+    def call(**kw):
+        return jax.jit(lambda loc: fs_jax.expectation("Normal", fs.fn.power(2), rng=0,
+                                                      loc=loc, scale=1.0, **kw))(jnp.zeros(2))
+
+    with pytest.raises(ValueError, match="return_stderr=True"):
+        call(n=100, cov=True)
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        call(n=100, estimator="reparam")
+    with pytest.raises(TypeError, match="n must be given"):
+        call()
+    with pytest.raises(TypeError, match="needs the derivative of f"):
+        jax.jit(lambda loc: fs_jax.expectation("Normal", np.sin, 100, rng=0, loc=loc,
+                                               scale=1.0, estimator="pathwise"))(jnp.zeros(2))
+    with pytest.raises(NotImplementedError, match="no measure slot"):
+        jax.jit(lambda loc: fs_jax.expectation(
+            {"a": "Normal", "b": "Normal"}, lambda x: x["a"] + x["b"], 100, rng=0,
+            estimator="measure", a=dict(loc=loc, scale=1.0),
+            b=dict(loc=0.0, scale=1.0)))(jnp.zeros(()))
+
+
+def test_traced_temperature_and_eta_are_values():
+    @jax.jit
+    def grad(logits, t, e):
+        a = jax.grad(lambda l: fs_jax.expectation(
+            "Bernoulli", fs.fn.linear(2.0, 0.0), 400, rng=1, estimator="concrete",
+            temperature=t, logits=l).sum())(logits)
+        b = jax.grad(lambda l: fs_jax.expectation(
+            "Bernoulli", fs.fn.linear(2.0, 0.0), 400, rng=1, estimator="rebar", eta=e,
+            logits=l).sum())(logits)
+        return a, b
+
+    a, b = grad(jnp.asarray([0.3, -0.2]), jnp.asarray(0.5), jnp.asarray([0.7, 0.9]))
+    d = fs.Bernoulli(logits=[0.3, -0.2])
+    ea = fs.estimate(d, fs.fn.linear(2.0, 0.0), 400, rng=1, estimator="concrete",
+                     temperature=0.5)
+    eb = fs.estimate(d, fs.fn.linear(2.0, 0.0), 400, rng=1, estimator="rebar",
+                     eta=np.array([0.7, 0.9]))
+    np.testing.assert_allclose(np.asarray(a), ea.grad["logits"], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(b), eb.grad["logits"], rtol=1e-12)
+    # RelaxedBernoulli: temperature= is the family's own parameter
+    v = fs_jax.expectation("RelaxedBernoulli", lambda y: y ** 2, 400, rng=1, temperature=0.5,
+                           logits=jnp.asarray([0.3, -0.2]))
+    est = fs.estimate(fs.RelaxedBernoulli(0.5, logits=[0.3, -0.2]), lambda y: y ** 2, 400,
+                      rng=1)
+    np.testing.assert_allclose(np.asarray(v), est.value, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["plain", "baseline", "rloo", "cv"])
+@pytest.mark.parametrize("wrap", ["plain", "independent", "transformed", "joint"])
+def test_surrogate_stderr_is_estimate_from_samples(method, wrap):
+    family, kwargs, dist, f, _ = build("score", wrap, jnp.asarray)
+    x = fs.sample(dist, 64, rng=4)
+    fx = f(x) + np.random.default_rng(0).normal(size=np.shape(f(x)))
+    kw = {"baseline": np.full(np.shape(fx)[1:], 0.3)} if method == "baseline" else {}
+    est = fs.estimate_from_samples(dist, x, fx, method=method, **kw)
+    arrays = flat(kwargs, is_jax_array)
+    xs = x if isinstance(x, dict) else jnp.asarray(x)
+
+    def loss(p):
+        v, se = fs_jax.surrogate(family, xs, jnp.asarray(fx), method=method,
+                                 return_stderr=True, **kw, **_with_flat(kwargs, p))
+        return v.sum(), (v, se)
+
+    g, (value, se) = jax.jit(jax.grad(loss, has_aux=True))(arrays)
+    np.testing.assert_allclose(np.asarray(value), est.value, rtol=1e-12)
+    want = expected_stderr(est, param_names(dist))
+    assert sorted(se) == sorted(want)
+    for k in se:
+        np.testing.assert_allclose(np.asarray(se[k]), want[k], rtol=1e-12, atol=0, err_msg=k)
+    for k in arrays:
+        np.testing.assert_allclose(np.asarray(g[k]), lookup(est.grad, k), rtol=1e-12, atol=0)
+
+
+def test_surrogate_says_what_it_refuses():
+    x = fs.sample(fs.Normal(0.0, 1.0), 10, rng=0)
+    with pytest.raises(ValueError, match="estimator='score' only"):
+        fs_jax.surrogate("Normal", x, x ** 2, estimator="vimco", loc=jnp.zeros(()), scale=1.0)
+    for opt in ("atol", "max_n", "grad_f", "backend"):
+        with pytest.raises(TypeError, match="%s= is an option of expectation" % opt):
+            fs_jax.surrogate("Normal", x, x ** 2, loc=jnp.zeros(()), scale=1.0, **{opt: 1})
+
+
+# -- f written in JAX (issue 26, item 2) ---------------------------------------------------
+def test_an_array_f_gets_float64_jax_arrays_shared_where_aligned():
+    seen = []
+
+    def f(x):
+        seen.append(x)
+        return x * x + 3.0 * x
+
+    d = fs.Normal(np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.5, 2.0]))
+    with jax.enable_x64(False):                  # x64 off outside: f still gets float64
+        est = fs.estimate(d, fs_jax.array_f(f), 1000, rng=3, method="rloo")
+    assert len(seen) == 1                        # once per wave
+    assert isinstance(seen[0], jax.Array) and seen[0].dtype == jnp.float64
+    np.testing.assert_array_equal(np.asarray(seen[0]), fs.sample(d, 1000, rng=3))
+    want = fs.estimate(d, lambda x: x * x + 3.0 * x, 1000, rng=3, method="rloo")
+    np.testing.assert_array_equal(est.grad["loc"], want.grad["loc"])
+    np.testing.assert_array_equal(est.value_stderr, want.value_stderr)
+    # the conversion: an aligned, writable buffer is shared; anything else is copied once,
+    # into an aligned buffer, which is then shared
+    af = fs_jax.array_f(f)
+    x = fs_jax._aligned_copy(np.arange(24.0).reshape(4, 6))
+    assert x.ctypes.data % 64 == 0
+    with jax.enable_x64(True):
+        assert af.to_framework(x).unsafe_buffer_pointer() == x.ctypes.data
+        y = np.empty(25)[1:]
+        y[:] = 1.0
+        z = af.to_framework(y)
+        assert z.unsafe_buffer_pointer() != y.ctypes.data
+        np.testing.assert_array_equal(np.asarray(z), y)
+        ro = x.view()
+        ro.flags.writeable = False
+        assert af.to_framework(ro).unsafe_buffer_pointer() != x.ctypes.data
+
+
+def test_an_array_f_is_called_once_per_wave_and_may_keep_its_samples(monkeypatch):
+    from fastscore import _compiled
+
+    monkeypatch.setattr(_compiled, "PYTHON_WAVE_BUDGET", 2 * fs.CHUNK_SIZE * 2)
+    d = fs.Normal(np.zeros(2), 1.0)
+    n = 4 * fs.CHUNK_SIZE
+    kept, numpy_calls = [], []
+
+    def f(x):
+        kept.append(x)
+        return x ** 2
+
+    def g(x):
+        numpy_calls.append(x.copy())
+        return x ** 2
+
+    a = fs.estimate(d, fs_jax.array_f(f), n, rng=1)
+    b = fs.estimate(d, g, n, rng=1)
+    assert len(kept) == len(numpy_calls) > 1
+    for t, x in zip(kept, numpy_calls):           # unchanged by later waves
+        np.testing.assert_array_equal(np.asarray(t), x)
+    np.testing.assert_array_equal(a.grad["scale"], b.grad["scale"])
+
+
+def test_pathwise_with_an_array_f_takes_its_derivative_from_jax_grad():
+    w = jnp.asarray([1.0, -2.0, 0.5])
+
+    @jax.jit
+    def f(x):
+        return (w * x * x).sum(-1) + x[..., 0] * x[..., 1]
+
+    def f_np(x):
+        return (np.asarray(w) * x * x).sum(-1) + x[..., 0] * x[..., 1]
+
+    def g_np(x):
+        g = 2.0 * np.asarray(w) * x
+        g[..., 0] += x[..., 1]
+        g[..., 1] += x[..., 0]
+        return g
+
+    loc = jnp.asarray([[0.5, -1.0, 2.0], [0.0, 1.0, 0.3]])
+    af = fs_jax.array_f(f)
+
+    @jax.jit
+    def grads(loc):
+        def loss(l):
+            v, se = fs_jax.expectation("Normal", af, 500, rng=2, estimator="pathwise",
+                                       return_stderr=True, loc=l, scale=0.8,
+                                       reinterpreted_batch_ndims=1)
+            return v.sum(), se
+        return jax.grad(loss, has_aux=True)(loc)
+
+    g, se = grads(loc)
+    d = fs.Independent(fs.Normal(np.asarray(loc), 0.8), 1)
+    est = fs.estimate(d, f_np, 500, rng=2, estimator="pathwise", grad_f=g_np)
+    np.testing.assert_allclose(np.asarray(g), est.grad["loc"], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(se["scale"]), est.stderr["scale"], rtol=1e-12)
+    # a Joint's dict: jax.grad gives the dict of derivatives
+    jf = fs_jax.array_f(lambda x: x["tau"] * (x["w"] ** 2).sum(-1))
+    dj = fs.Joint({"w": fs.Independent(fs.Normal([0.5, -0.5], 1.0), 1),
+                   "tau": fs.Gamma(2.0, 1.5)})
+    a = fs.estimate(dj, jf, 400, rng=2, estimator="pathwise")
+    b = fs.estimate(dj, lambda x: x["tau"] * (x["w"] ** 2).sum(-1), 400, rng=2,
+                    estimator="pathwise",
+                    grad_f=lambda x: {"w": 2.0 * x["tau"][:, None] * x["w"],
+                                      "tau": (x["w"] ** 2).sum(-1)})
+    np.testing.assert_allclose(a.grad["w"]["loc"], b.grad["w"]["loc"], rtol=1e-12)
+    np.testing.assert_allclose(a.grad["tau"]["rate"], b.grad["tau"]["rate"], rtol=1e-12)
+
+
+def test_stderr_under_vmap_and_float32():
+    f = fs.fn.power(2)
+
+    def one(seed, loc):
+        return fs_jax.expectation("Normal", f, 200, rng=seed, return_stderr=True, loc=loc,
+                                  scale=1.0)
+
+    v, se = jax.jit(jax.vmap(one, in_axes=(0, None)))(jnp.arange(3), jnp.zeros(2))
+    assert v.shape == (3, 2) and sorted(se) == ["loc", "scale", "value"]
+    est = fs.estimate(fs.Normal(np.zeros(2), 1.0), f, 200, rng=2)
+    np.testing.assert_allclose(np.asarray(se["scale"][2]), est.stderr["scale"], rtol=1e-12)
+    with jax.enable_x64(False):
+        v, se = one(2, jnp.zeros(2, dtype=jnp.float32))
+        assert v.dtype == jnp.float32 and all(a.dtype == jnp.float32 for a in se.values())
+        np.testing.assert_array_equal(np.asarray(se["loc"]),
+                                      est.stderr["loc"].astype(np.float32))

@@ -515,3 +515,363 @@ def test_joint_family_as_a_dict():
     with pytest.raises(TypeError, match="part 'tau'"):
         fs_torch.expectation({"w": "Normal", "tau": "Gamma"}, f, 10, rng=0,
                              w=dict(loc=loc, scale=1.0), tau=dict(concentration=2.0, bad=1.0))
+
+
+# -- every estimator, its standard errors, the joint distributions (issue 26) --------------
+from bridge_cases import ESTIMATORS, WRAPS, build, expected_stderr, flat, lookup  # noqa: E402
+from bridge_cases import param_names  # noqa: E402
+
+
+def is_tensor(v):
+    return isinstance(v, torch.Tensor)
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_every_estimator_and_its_stderr_is_fastscores_estimate(estimator, wrap):
+    """Value, gradients and standard errors through the bridge equal fs.estimate's on the
+    same rng (to 1e-12), for every estimator, alone and through Independent,
+    TransformedDistribution and Joint; where fs.estimate refuses a combination, the bridge
+    refuses it with the same error."""
+    family, kwargs, dist, f, options = build(estimator, wrap, lambda a: leaf(a))
+    try:
+        if isinstance(dist, Exception):
+            f = np.sin
+            raise dist
+        est = fs.estimate(dist, f, 300, rng=5, **options)
+    except (NotImplementedError, ValueError, TypeError) as exc:
+        with pytest.raises(type(exc), match=None) as got:
+            fs_torch.expectation(family, f, 300, rng=5, **options, **kwargs)
+        assert str(got.value) == str(exc)
+        assert wrap != "plain" and estimator != "score"
+        return
+    value, se = fs_torch.expectation(family, f, 300, rng=5, return_stderr=True, **options,
+                                     **kwargs)
+    assert value.requires_grad and not any(t.requires_grad for t in se.values())
+    weights = torch.as_tensor(np.random.default_rng(1).normal(size=np.shape(est.value)))
+    (weights * value).sum().backward()
+    np.testing.assert_allclose(value.detach().numpy(), est.value, rtol=1e-12, atol=0)
+    names = param_names(dist)
+    assert sorted(se) == sorted(["value"] + names)
+    want = expected_stderr(est, names)
+    for k in se:
+        assert se[k].dtype == F64 and se[k].shape == want[k].shape, k
+        np.testing.assert_allclose(se[k].numpy(), want[k], rtol=1e-12, atol=0, err_msg=k)
+    leaves = flat(kwargs, is_tensor)
+    assert leaves
+    for k, t in leaves.items():
+        g = lookup(est.grad, k)
+        w = weights.numpy().reshape(weights.shape + (1,) * (g.ndim - weights.ndim))
+        np.testing.assert_allclose(t.grad.numpy(), w * g, rtol=1e-12, atol=0, err_msg=k)
+    # the default return is the value alone, the same number
+    again = fs_torch.expectation(family, f, 300, rng=5, **options, **build(
+        estimator, wrap, lambda a: leaf(a))[1])
+    assert isinstance(again, torch.Tensor)
+    np.testing.assert_array_equal(again.detach().numpy(), value.detach().numpy())
+
+
+def test_every_estimator_has_a_case():
+    from fastscore._kinds import KINDS
+
+    assert set(ESTIMATORS) == set(KINDS)
+
+
+def test_precision_targets_and_cov():
+    loc, scale = leaf([0.5, -1.0]), leaf([1.0, 2.0])
+    value, se = fs_torch.expectation("Normal", fs.fn.power(2), 1024, rng=3, method="cv",
+                                     rtol=0.05, max_n=2 ** 16, cov=True, return_stderr=True,
+                                     loc=loc, scale=scale)
+    value.sum().backward()
+    est = fs.estimate(fs.Normal([0.5, -1.0], [1.0, 2.0]), fs.fn.power(2), 1024, rng=3,
+                      method="cv", rtol=0.05, max_n=2 ** 16, cov=True)
+    assert est.converged and est.n > 1024
+    np.testing.assert_allclose(value.detach().numpy(), est.value, rtol=1e-12)
+    np.testing.assert_allclose(loc.grad.numpy(), est.grad["loc"], rtol=1e-12)
+    np.testing.assert_allclose(scale.grad.numpy(), est.grad["scale"], rtol=1e-12)
+    np.testing.assert_allclose(se["scale"].numpy(), est.stderr["scale"], rtol=1e-12)
+    assert se["cov"].shape == (2, 2, 2)
+    np.testing.assert_allclose(se["cov"].numpy(), est.cov, rtol=1e-12)
+    assert torch.all(se["loc"] <= 0.05 * loc.grad.abs())
+    # n may be left out with a target, as in fs.estimate
+    v2 = fs_torch.expectation("Normal", fs.fn.power(2), rng=3, atol=0.05, loc=loc, scale=scale)
+    est2 = fs.estimate(fs.Normal([0.5, -1.0], [1.0, 2.0]), fs.fn.power(2), rng=3, atol=0.05)
+    np.testing.assert_allclose(v2.detach().numpy(), est2.value, rtol=1e-12)
+    # cov of a Joint: its components in fs.estimate's order
+    loc = leaf([0.5, -0.5])
+    value, se = fs_torch.expectation(
+        {"w": "Normal", "tau": "Gamma"}, lambda x: x["tau"] * (x["w"] ** 2).sum(-1), 500,
+        rng=2, method="rloo", cov=True, return_stderr=True,
+        w=dict(loc=loc, scale=1.0, reinterpreted_batch_ndims=1),
+        tau=dict(concentration=2.0, rate=leaf(1.5)))
+    est = fs.estimate(fs.Joint({"w": fs.Independent(fs.Normal([0.5, -0.5], 1.0), 1),
+                                "tau": fs.Gamma(2.0, 1.5)}),
+                      lambda x: x["tau"] * (x["w"] ** 2).sum(-1), 500, rng=2, method="rloo",
+                      cov=True)
+    np.testing.assert_allclose(se["cov"].numpy(), est.cov, rtol=1e-12)
+    assert sorted(se) == ["cov", "tau.concentration", "tau.rate", "value", "w.loc", "w.scale"]
+
+
+def test_option_errors_are_clear():
+    loc = leaf([0.5, -1.0])
+    with pytest.raises(ValueError, match="return_stderr=True"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 100, rng=0, cov=True, loc=loc, scale=1.0)
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 100, rng=0, estimator="reparam",
+                             loc=loc, scale=1.0)
+    with pytest.raises(ValueError, match="takes method='plain' only"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 100, rng=0, estimator="pathwise",
+                             method="rloo", loc=loc, scale=1.0)
+    with pytest.raises(ValueError, match="temperature is only used with"):
+        fs_torch.expectation("Normal", fs.fn.power(2), 100, rng=0, temperature=0.5,
+                             loc=loc, scale=1.0)
+    with pytest.raises(TypeError, match="n must be given"):
+        fs_torch.expectation("Normal", fs.fn.power(2), rng=0, loc=loc, scale=1.0)
+    with pytest.raises(TypeError, match="needs the derivative of f"):
+        fs_torch.expectation("Normal", np.sin, 100, rng=0, estimator="pathwise", loc=loc,
+                             scale=1.0)
+    with pytest.raises(ValueError, match="grad_f is only used"):
+        fs_torch.expectation("Normal", np.sin, 100, rng=0, grad_f=np.cos, loc=loc, scale=1.0)
+    with pytest.raises(NotImplementedError, match="has no covariance yet"):
+        fs_torch.expectation("Bernoulli", fs.fn.linear(1.0, 0.0), 100, rng=0,
+                             estimator="rebar", cov=True, return_stderr=True,
+                             logits=leaf([0.1, 0.2]))
+
+
+def test_tensor_options_and_the_relaxed_families_temperature():
+    """temperature / eta / baseline as tensors are values; RelaxedBernoulli's temperature=
+    is the family's parameter."""
+    logits = leaf([0.3, -0.2])
+    value = fs_torch.expectation("Bernoulli", fs.fn.linear(2.0, 0.0), 400, rng=1,
+                                 estimator="concrete", temperature=torch.tensor(0.5),
+                                 logits=logits)
+    value.sum().backward()
+    est = fs.estimate(fs.Bernoulli(logits=[0.3, -0.2]), fs.fn.linear(2.0, 0.0), 400, rng=1,
+                      estimator="concrete", temperature=0.5)
+    np.testing.assert_allclose(logits.grad.numpy(), est.grad["logits"], rtol=1e-12)
+    logits.grad = None
+    fs_torch.expectation("Bernoulli", fs.fn.linear(2.0, 0.0), 400, rng=1, estimator="rebar",
+                         eta=torch.tensor([0.7, 0.9], dtype=F64), logits=logits).sum().backward()
+    est = fs.estimate(fs.Bernoulli(logits=[0.3, -0.2]), fs.fn.linear(2.0, 0.0), 400, rng=1,
+                      estimator="rebar", eta=np.array([0.7, 0.9]))
+    np.testing.assert_allclose(logits.grad.numpy(), est.grad["logits"], rtol=1e-12)
+    logits.grad = None
+    v, se = fs_torch.expectation("RelaxedBernoulli", lambda y: y ** 2, 400, rng=1,
+                                 temperature=0.5, logits=logits, return_stderr=True)
+    v.sum().backward()
+    est = fs.estimate(fs.RelaxedBernoulli(0.5, logits=[0.3, -0.2]), lambda y: y ** 2, 400,
+                      rng=1)
+    np.testing.assert_allclose(logits.grad.numpy(), est.grad["logits"], rtol=1e-12)
+    assert sorted(se) == ["logits", "value"]
+
+
+@pytest.mark.parametrize("method", ["plain", "baseline", "rloo", "cv"])
+@pytest.mark.parametrize("wrap", ["plain", "independent", "transformed", "joint"])
+def test_surrogate_stderr_is_estimate_from_samples(method, wrap):
+    family, kwargs, dist, f, _ = build("score", wrap, lambda a: leaf(a))
+    x = fs.sample(dist, 64, rng=4)
+    fx = f(x) + np.random.default_rng(0).normal(size=np.shape(f(x)))
+    kw = {"baseline": np.full(np.shape(fx)[1:], 0.3)} if method == "baseline" else {}
+    est = fs.estimate_from_samples(dist, x, fx, method=method, **kw)
+    xt = ({k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict)
+          else torch.as_tensor(x))
+    value, se = fs_torch.surrogate(family, xt, torch.as_tensor(fx), method=method,
+                                   return_stderr=True, **kw, **kwargs)
+    value.sum().backward()
+    np.testing.assert_allclose(value.detach().numpy(), est.value, rtol=1e-12)
+    want = expected_stderr(est, param_names(dist))
+    assert sorted(se) == sorted(want)
+    for k in se:
+        np.testing.assert_allclose(se[k].numpy(), want[k], rtol=1e-12, atol=0, err_msg=k)
+    for k, t in flat(kwargs, is_tensor).items():
+        np.testing.assert_allclose(t.grad.numpy(), lookup(est.grad, k), rtol=1e-12, atol=0)
+
+
+def test_surrogate_says_what_it_refuses():
+    x = torch.as_tensor(fs.sample(fs.Normal(0.0, 1.0), 10, rng=0))
+    with pytest.raises(ValueError, match="estimator='score' only"):
+        fs_torch.surrogate("Normal", x, x ** 2, estimator="pathwise", loc=leaf(0.0), scale=1.0)
+    for opt in ("rtol", "cov", "grad_f", "n_threads", "temperature"):
+        with pytest.raises(TypeError, match="%s= is an option of expectation" % opt):
+            fs_torch.surrogate("Normal", x, x ** 2, loc=leaf(0.0), scale=1.0, **{opt: 0.1})
+
+
+# -- f written in torch (issue 26, item 2) -------------------------------------------------
+def test_a_tensor_f_gets_a_writable_tensor_of_its_own_without_a_warning(monkeypatch):
+    seen = []
+
+    def f(x):
+        seen.append(x)
+        return x * x + 3.0 * x
+
+    d = fs.Normal(np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.5, 2.0]))
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")
+        est = fs.estimate(d, fs_torch.tensor_f(f), 1000, rng=3, method="rloo")
+    assert len(seen) == 1                       # once per wave
+    x = seen[0]
+    assert isinstance(x, torch.Tensor) and x.dtype == F64 and x.shape == (1000, 3)
+    arr = x.numpy()                              # shares the NumPy buffer f owns
+    assert arr.flags.writeable and arr.flags.c_contiguous
+    np.testing.assert_array_equal(arr, fs.sample(d, 1000, rng=3))
+    want = fs.estimate(d, lambda x: x * x + 3.0 * x, 1000, rng=3, method="rloo")
+    np.testing.assert_array_equal(est.value, want.value)
+    np.testing.assert_array_equal(est.grad["loc"], want.grad["loc"])
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+@pytest.mark.parametrize("estimator, wrap", [
+    ("score", "plain"), ("score", "independent"), ("score", "transformed"), ("score", "joint"),
+    ("pathwise", "plain"), ("pathwise", "joint"), ("measure", "plain"),
+    ("measure", "independent"), ("arm", "plain"), ("indecater", "independent"),
+    ("vimco", "plain"), ("concrete", "plain"), ("rebar", "independent")])
+def test_an_f_that_writes_into_its_input_does_not_change_the_estimate(estimator, wrap,
+                                                                       backend):
+    """A tensor f that scribbles over its samples after using them gives the estimate of
+    the same f that does not, bit for bit, on the same rng."""
+    _, _, dist, _, options = build(estimator, wrap, lambda a: a)
+
+    def of(d, op):   # op(x) of each coordinate, summed over the event (a Joint's parts too)
+        if isinstance(d, fs.Joint):
+            parts = {nm: of(p, op) for nm, p in d.parts.items()}
+            return lambda x: sum(parts[nm](x[nm]) for nm in parts)
+        k = len(d.event_shape)
+
+        def f(x):
+            y = op(x.to(F64))
+            return y.sum(tuple(range(y.ndim - k, y.ndim))) if k else y
+        return f
+
+    pure = of(dist, torch.sin)
+
+    def scribble(x):
+        for t in (x.values() if isinstance(x, dict) else [x]):
+            t.mul_(-7).add_(11)                  # in place, after use
+
+    def vandal(x):
+        y = pure(x)
+        scribble(x)
+        return y
+
+    if "grad_f" in options:   # f' too, written in torch, pure and vandal
+        def cos(x):
+            return {k: torch.cos(v) for k, v in x.items()} if isinstance(x, dict) \
+                else torch.cos(x)
+
+        def cos_vandal(x):
+            y = {k: v.clone() for k, v in cos(x).items()} if isinstance(x, dict) else cos(x)
+            scribble(x)
+            return y
+
+        options_a = dict(options, grad_f=fs_torch.tensor_f(cos))
+        options_b = dict(options, grad_f=fs_torch.tensor_f(cos_vandal))
+    else:
+        options_a = options_b = options
+    a = fs.estimate(dist, fs_torch.tensor_f(pure), 256, rng=9, backend=backend, **options_a)
+    b = fs.estimate(dist, fs_torch.tensor_f(vandal), 256, rng=9, backend=backend, **options_b)
+    np.testing.assert_array_equal(a.value, b.value)
+    for k in param_names(dist):
+        np.testing.assert_array_equal(lookup(a.grad, k), lookup(b.grad, k))
+        np.testing.assert_array_equal(lookup(a.stderr, k), lookup(b.stderr, k))
+
+
+def test_a_tensor_f_is_called_once_per_wave_and_may_keep_its_samples(monkeypatch):
+    from fastscore import _compiled
+
+    monkeypatch.setattr(_compiled, "PYTHON_WAVE_BUDGET", 2 * fs.CHUNK_SIZE * 2)
+    d = fs.Normal(np.zeros(2), 1.0)
+    n = 4 * fs.CHUNK_SIZE
+    kept, numpy_calls = [], []
+
+    def f(x):
+        kept.append(x)
+        return x ** 2
+
+    def g(x):
+        numpy_calls.append(x.copy())
+        return x ** 2
+
+    a = fs.estimate(d, fs_torch.tensor_f(f), n, rng=1)
+    b = fs.estimate(d, g, n, rng=1)
+    assert len(kept) == len(numpy_calls) > 1
+    for t, x in zip(kept, numpy_calls):           # unchanged by later waves
+        np.testing.assert_array_equal(t.numpy(), x)
+    np.testing.assert_array_equal(np.concatenate([t.numpy() for t in kept]),
+                                  fs.sample(d, n, rng=1))
+    np.testing.assert_array_equal(a.grad["scale"], b.grad["scale"])
+
+
+def test_pathwise_with_a_tensor_f_takes_its_derivative_from_autograd():
+    d = fs.Independent(fs.Normal(np.array([[0.5, -1.0, 2.0], [0.0, 1.0, 0.3]]), 0.8), 1)
+    w = torch.tensor([1.0, -2.0, 0.5], dtype=F64)
+
+    def f(x):
+        return (w * x * x).sum(-1) + (x[..., 0] * x[..., 1])
+
+    def f_np(x):
+        return (w.numpy() * x * x).sum(-1) + x[..., 0] * x[..., 1]
+
+    def g_np(x):
+        g = 2.0 * w.numpy() * x
+        g[..., 0] += x[..., 1]
+        g[..., 1] += x[..., 0]
+        return g
+
+    a = fs.estimate(d, fs_torch.tensor_f(f), 500, rng=2, estimator="pathwise")
+    b = fs.estimate(d, f_np, 500, rng=2, estimator="pathwise", grad_f=g_np)
+    np.testing.assert_allclose(a.grad["loc"], b.grad["loc"], rtol=1e-12)
+    np.testing.assert_allclose(a.grad["scale"], b.grad["scale"], rtol=1e-12)
+    # a torch grad_f of its own; and through the bridge, with a Joint
+    c = fs.estimate(d, fs_torch.tensor_f(f), 500, rng=2, estimator="pathwise",
+                    grad_f=fs_torch.tensor_f(lambda x: torch.from_numpy(g_np(x.numpy()))))
+    np.testing.assert_allclose(c.grad["loc"], b.grad["loc"], rtol=1e-12)
+    loc = leaf([0.5, -0.5])
+    value = fs_torch.expectation(
+        {"w": "Normal", "tau": "Gamma"},
+        fs_torch.tensor_f(lambda x: x["tau"] * (x["w"] ** 2).sum(-1)), 400, rng=2,
+        estimator="pathwise", w=dict(loc=loc, scale=1.0, reinterpreted_batch_ndims=1),
+        tau=dict(concentration=2.0, rate=1.5))
+    value.backward()
+    est = fs.estimate(fs.Joint({"w": fs.Independent(fs.Normal([0.5, -0.5], 1.0), 1),
+                                "tau": fs.Gamma(2.0, 1.5)}),
+                      lambda x: x["tau"] * (x["w"] ** 2).sum(-1), 400, rng=2,
+                      estimator="pathwise",
+                      grad_f=lambda x: {"w": 2.0 * x["tau"][:, None] * x["w"],
+                                        "tau": (x["w"] ** 2).sum(-1)})
+    np.testing.assert_allclose(loc.grad.numpy(), est.grad["w"]["loc"], rtol=1e-12)
+
+
+def test_a_module_is_a_tensor_f_and_f_may_return_float32_or_a_graph():
+    net = torch.nn.Linear(3, 1).double()
+    d = fs.Independent(fs.Normal(np.zeros(3), 1.0), 1)
+
+    def as_module(x):
+        return net(x)[..., 0]
+
+    class Head(torch.nn.Module):
+        def forward(self, x):
+            return as_module(x)
+
+    a = fs.estimate(d, Head(), 300, rng=0)       # recognised without tensor_f
+    b = fs.estimate(d, fs_torch.tensor_f(as_module), 300, rng=0)
+    np.testing.assert_array_equal(a.grad["loc"], b.grad["loc"])
+    loc = leaf(np.zeros(3))
+    fs_torch.expectation("Normal", Head(), 300, rng=0, loc=loc, scale=1.0,
+                         reinterpreted_batch_ndims=1).backward()
+    np.testing.assert_allclose(loc.grad.numpy(), a.grad["loc"], rtol=1e-12)
+    assert net.weight.grad is None               # no graph through f
+    c = fs.estimate(d, fs_torch.tensor_f(lambda x: as_module(x).float()), 300, rng=0)
+    np.testing.assert_allclose(c.value, a.value, rtol=1e-6)
+    assert repr(fs_torch.tensor_f(as_module)).startswith("TensorF(")
+    with pytest.raises(TypeError, match="callable taking torch arrays"):
+        fs_torch.tensor_f(3.0)
+
+
+def test_tensor_f_through_the_bridge_equals_the_numpy_f():
+    loc, scale = leaf([0.5, -1.0, 2.0]), leaf([1.0, 0.5, 2.0])
+    v, se = fs_torch.expectation("Normal", fs_torch.tensor_f(lambda x: x * x + 3.0 * x), 2000,
+                                 rng=4, method="cv", return_stderr=True, loc=loc, scale=scale)
+    v.sum().backward()
+    est = fs.estimate(fs.Normal([0.5, -1.0, 2.0], [1.0, 0.5, 2.0]),
+                      lambda x: x * x + 3.0 * x, 2000, rng=4, method="cv")
+    np.testing.assert_array_equal(loc.grad.numpy(), est.grad["loc"])
+    np.testing.assert_array_equal(se["scale"].numpy(), est.stderr["scale"])
