@@ -24,7 +24,12 @@ ROOT = HERE.parent
 # `python -m sphinx` run from the repository's root puts the root (the uncompiled
 # source tree) first on sys.path: take it out, so that `import fastscore` finds the
 # installed package.  docs/ and examples/ are appended, never first.
-sys.path[:] = [p for p in sys.path if pathlib.Path(p or os.curdir).resolve() != ROOT]
+# FASTSCORE_DOCS_INPLACE=1 documents an in-place build of the tree instead.
+INPLACE = os.environ.get("FASTSCORE_DOCS_INPLACE") == "1"
+if INPLACE:
+    sys.path.insert(0, str(ROOT))
+else:
+    sys.path[:] = [p for p in sys.path if pathlib.Path(p or os.curdir).resolve() != ROOT]
 sys.path.append(str(HERE))
 sys.path.append(str(ROOT / "examples"))
 
@@ -33,8 +38,7 @@ import fastscore  # noqa: E402
 from gallery_args import reset_argv  # noqa: E402
 
 _here_tree = ROOT / "fastscore"
-if pathlib.Path(fastscore.__file__).resolve().parent == _here_tree.resolve() and \
-        os.environ.get("FASTSCORE_DOCS_INPLACE") != "1":
+if pathlib.Path(fastscore.__file__).resolve().parent == _here_tree.resolve() and not INPLACE:
     raise RuntimeError("the docs document the installed fastscore, but %s was imported from "
                        "the source tree: run Sphinx with `python -m sphinx` from an environment "
                        "where fastscore is installed (python -m pip install \".[docs]\"), or set "
