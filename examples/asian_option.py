@@ -1,4 +1,5 @@
 """Delta, gamma and vega of an arithmetic-average Asian call: one f of a whole price path.
+=========================================================================================
 
 Under Black-Scholes the path's 50 log-increments are independent Normals,
 
@@ -169,7 +170,7 @@ def pathwise_greeks(n=1_000_000, seed=12345):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000, help="samples of the score estimate")
     parser.add_argument("--n-ref", type=int, default=1_000_000,
                         help="samples of the pathwise reference")

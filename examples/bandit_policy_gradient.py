@@ -1,4 +1,5 @@
 """REINFORCE on a 10-armed bandit: a softmax policy learns to pull the best arm.
+=============================================================================
 
 Each step estimates d/dlogits E[reward] with fastscore (Categorical policy,
 table of the arms' mean rewards, leave-one-out baseline) and takes a gradient
@@ -30,7 +31,7 @@ def train(steps=300, samples=256, lr=2.0, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--plot", default=None, help="write a PNG of reward over steps")
     args = parser.parse_args(argv)

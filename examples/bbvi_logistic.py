@@ -1,4 +1,5 @@
 """Black-box variational inference for Bayesian logistic regression (breast cancer, D = 31).
+=========================================================================================
 
 Model: the 569 tumours of scikit-learn's breast-cancer data set, 30
 standardised features and an intercept, y_i ~ Bernoulli(sigmoid(x_i . w)),
@@ -159,7 +160,7 @@ def moving_average(x, k=50):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--samples", type=int, default=32, help="samples of q per step")
     parser.add_argument("--lr", type=float, default=0.05)

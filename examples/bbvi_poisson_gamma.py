@@ -1,4 +1,5 @@
 """Black-box variational inference for a conjugate Poisson-Gamma model.
+====================================================================
 
 Model: z ~ Gamma(a0, b0), x_i ~ Poisson(z).  Family: q(z) = Gamma(alpha, beta).
 The ELBO gradient E_q[(log p(x, z) - log q(z)) * score] is estimated by
@@ -51,7 +52,7 @@ def fit(steps=2000, samples=4096, lr=0.1, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--plot", default=None, help="write a PNG of q against the posterior")
     args = parser.parse_args(argv)

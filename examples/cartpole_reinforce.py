@@ -1,4 +1,5 @@
 """REINFORCE on CartPole-v1: a linear softmax policy learns to balance the pole.
+=============================================================================
 
 The policy is pi(a | s) = softmax(W^T [s, 1]) over the two pushes.  Each
 episode is played with one action drawn per state (fs.sample), then
@@ -96,7 +97,7 @@ def moving_average(x, k=20):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default=None, help="write a PNG of the return per episode")

@@ -1,4 +1,5 @@
 """Gradients of discrete variables: score function, measure-valued, Concrete, REBAR, ARM, DisARM.
+==============================================================================================
 
 Two problems:
 
@@ -100,7 +101,7 @@ def policy_table(rows=2000, n=64):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000, help="samples per toy estimate")
     parser.add_argument("--rows", type=int, default=2000, help="rows of the policy batch")
     parser.add_argument("--plot", default=None, help="write the figure (PNG) here")

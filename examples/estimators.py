@@ -1,4 +1,5 @@
 """Score function, pathwise or measure-valued: which gradient has the lowest variance?
+===================================================================================
 
 Reproduces the Gaussian comparison of Mohamed, Rosca, Figurnov and Mnih,
 "Monte Carlo Gradient Estimation in Machine Learning" (JMLR 2020): for
@@ -95,7 +96,7 @@ def table(n=200_000, ks=KS):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000, help="samples per estimate")
     parser.add_argument("--plot", default=None, help="write the figure (PNG) here")
     args = parser.parse_args(argv)

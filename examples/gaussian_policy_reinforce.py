@@ -1,4 +1,5 @@
 """REINFORCE with a diagonal-Gaussian policy on Pendulum-v1 (continuous actions).
+==============================================================================
 
 The policy is a joint distribution over the action vector (Pendulum has one
 torque, the code is written for any number): for state s,
@@ -28,7 +29,7 @@ for a torque outside [-2, 2]:
 The score of a squashed action in the base's parameters is the base's score
 at the pre-image x.  The example keeps x (drawn from the base, then mapped by
 ``policy.transform``: the very samples fs.sample(policy) would give) rather
-than inverting tanh, since tanh(x) rounds to +-1 for |x| > 19 and the inverse
+than inverting tanh, since tanh(x) rounds to +-1 for abs(x) > 19 and the inverse
 of the bound is infinite.
 
 The mean return per episode climbs from about -1200 (a random policy) to
@@ -167,7 +168,7 @@ def moving_average(x, k=10):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--episodes", type=int, default=16, help="episodes per iteration (>= 2)")
     parser.add_argument("--lr", type=float, default=0.05)

@@ -1,4 +1,5 @@
 """Likelihood-ratio delta and vega of European calls, with error bars, vs Black-Scholes.
+=====================================================================================
 
 The terminal price is log-normal: log S_T ~ Normal(log S0 + (r - sigma^2/2) T,
 sigma sqrt(T)).  fastscore gives d/dloc and d/dscale of E[(S_T - K)^+]; the
@@ -39,7 +40,7 @@ def greeks(strikes, n=10 ** 6):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=10 ** 6)
     parser.add_argument("--plot", default=None)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""IndeCateR's synthetic benchmark: independent categoricals, f(x) = |sum_j x_j - b|.
+"""IndeCateR's synthetic benchmark: independent categoricals, f(x) = abs(sum_j x_j - b).
+=====================================================================================
 
 The setup of De Smet, Sansone and Zuidberg Dos Martires, "Differentiable
 Sampling of Categorical Distributions Using the CatLog-Derivative Trick"
@@ -6,7 +7,7 @@ Sampling of Categorical Distributions Using the CatLog-Derivative Trick"
 description: D independent categorical variables x_j in {0, ..., K-1}, in
 three shapes D x K = 12 x 3, 6 x 10 and 3 x 100, as one joint distribution
 ``fs.Independent(fs.Categorical(logits=L), 1)``, and the gradient of
-E f(x) = E |sum_j x_j - b| with respect to the logits L (D, K).
+E f(x) = E abs(sum_j x_j - b) with respect to the logits L (D, K).
 
 Our choices (the paper's exact logits are not reproduced): L ~ N(0, 1) drawn
 once from ``numpy.random.default_rng([seed, D, K])`` (seed 0), and two
@@ -28,7 +29,7 @@ repetitions at once (a leading batch axis of R copies of L):
   at the sample;
 - ``concrete`` at temperature 0.5 and ``rebar`` at temperature 0.5 and
   eta = 1, for which f is the same function on the relaxed samples, vectors
-  y_j of the simplex: f(y) = |sum_j sum_k k y_jk - b|, with its f';
+  y_j of the simplex: f(y) = abs(sum_j sum_k k y_jk - b), with its f';
 - ``disarm`` (Bernoulli variant only).
 
 Evaluations of f (and of f') per sample are counted from what each estimator
@@ -40,12 +41,12 @@ budget being IndeCateR's at ``--n`` samples; the table also gives the
 variance at equal n (every estimator at ``--n`` samples).
 
 Reported per problem and estimator, over the R repetitions: the bias norm
-|mean(estimate) - exact|, the largest |z| = |bias| / (its standard error)
+abs(mean(estimate) - exact), the largest abs(z) = abs(bias) / (its standard error)
 over the components, the variance (across repetitions, averaged over the
 components) and the honesty ratio, mean(reported stderr^2) / variance (about
 1 for an unbiased estimator whose standard errors are right).  REBAR's eta
 is fixed: eta="auto" is pooled over the batch, so the R repetitions of one
-call would share it (measured: |z| up to 6 on 3 x 100, against under 3 with
+call would share it (measured: abs(z) up to 6 on 3 x 100, against under 3 with
 eta = 1).
 
     python examples/indecater_benchmark.py [--reps 200] [--n 4] [--quick] [--plot indecater.png]
@@ -299,7 +300,7 @@ def table(results, reps, n0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--reps", type=int, default=200, help="repetitions R of each estimate")
     parser.add_argument("--n", type=int, default=4,
                         help="IndeCateR's samples per estimate (its budget is everyone's)")

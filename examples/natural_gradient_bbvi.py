@@ -1,4 +1,5 @@
 """Natural-gradient BBVI: the ELBO Adam reaches in hundreds of steps, in a handful.
+================================================================================
 
 Model: overdispersed counts at G = 3 sites with 20, 100 and 400 observations,
 x_gi ~ NegativeBinomial(r = 5, mean z_g), and a Gamma(2, 0.5) prior on each
@@ -203,7 +204,7 @@ def compare(samples=256, seed=0, tol=0.05, max_steps=3000, rho=0.5,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tol", type=float, default=0.05, help="nats below the optimal ELBO")

@@ -1,4 +1,5 @@
 """How much each estimator helps: standard errors of plain, baseline, rloo and cv.
+===============================================================================
 
 For a few families and functions f, prints (and plots) the standard error of
 the gradient for each method at the same n, relative to plain.  The baseline
@@ -38,7 +39,7 @@ def table(n=200_000):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--plot", default=None)
     args = parser.parse_args(argv)

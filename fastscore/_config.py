@@ -38,6 +38,17 @@ def config_dict():
 def show_config(file=None):
     """Print the version, OpenMP status, thread count, library versions and flags.
 
+    The same as ``fastscore config`` on the command line.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to print (default: ``sys.stdout``).
+
+    Returns
+    -------
+    None
+
     Examples
     --------
     >>> import fastscore as fs

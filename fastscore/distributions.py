@@ -62,7 +62,43 @@ class Distribution:
 
     Subclasses declare ``family`` (a kernel family of fastscore/_specs.py),
     ``event_ndim`` and ``integer_valued``, and implement the methods listed
-    above :meth:`_param_slots`; CONTRIBUTING.md walks through adding one.
+    above ``_param_slots()``; CONTRIBUTING.md walks through adding one.
+
+    Parameters
+    ----------
+    params : dict of str -> array_like
+        The parameters passed, with a gradient (the families' keyword
+        arguments: ``loc``, ``scale``, ``probs`` or ``logits``, ...).
+    validate_args : bool, default True
+        Check the parameters at construction and samples against the support.
+    fixed : dict of str -> array_like, optional
+        Parameters without a gradient (``total_count``).
+
+    Attributes
+    ----------
+    batch_shape : tuple of int
+        The shape of the batch of independent distributions (the parameters'
+        broadcast shape, less the event's axes).
+    event_shape : tuple of int
+        The shape of one sample: () for the scalar families, (K,) for
+        Dirichlet, (D,) for MultivariateNormal.
+    validate_args : bool
+        Whether parameters and samples are checked (see above).
+
+    Raises
+    ------
+    TypeError
+        Where a parameter is None or not an array of real numbers.
+    ValueError
+        Where a parameter breaks its family's rule or the parameters do not
+        broadcast.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> d = fs.Gamma(concentration=2.0, rate=[1.0, 3.0])
+    >>> isinstance(d, fs.Distribution), d.batch_shape, d.event_shape
+    (True, (2,), ())
     """
 
     family = None  # kernel family name (fastscore/_specs.py); probs/logits set it per instance
@@ -333,7 +369,34 @@ class Distribution:
         return plan.params.split(plan.score(x3), lead)
 
     def log_prob(self, x):
-        """log p(x) by scipy.stats, shape (*sample_shape, *batch_shape)."""
+        """log p(x) by scipy.stats, shape (*sample_shape, *batch_shape).
+
+        Parameters
+        ----------
+        x : array_like of shape (*sample_shape, *batch_shape, *event_shape)
+            Points of the support.
+
+        Returns
+        -------
+        ndarray of shape (*sample_shape, *batch_shape)
+            The log-density (continuous families) or log-probability (discrete
+            ones) of each point under its batch element.
+
+        Raises
+        ------
+        ValueError
+            Where ``x`` does not end in ``batch_shape + event_shape``, or (with
+            ``validate_args=True``) a point lies outside the support.
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> d = fs.Normal(loc=[0.0, 1.0], scale=1.0)
+        >>> d.log_prob([[0.0, 1.0]]).shape
+        (1, 2)
+        >>> bool(np.isclose(d.log_prob([0.0, 1.0])[0], -0.5 * np.log(2 * np.pi)))
+        True
+        """
         plan = self.plan()
         x3, lead = plan.layout.to_kernel(x)
         plan.check_support(x3)
@@ -585,6 +648,15 @@ class Normal(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -717,6 +789,15 @@ class Poisson(_ScalarFamily):
         samples are int64).
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -853,6 +934,16 @@ class Bernoulli(_ProbsOrLogits, Distribution):
         Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1024,6 +1115,16 @@ class Categorical(_ProbsOrLogits, Distribution):
         the last axis.  Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1258,6 +1359,15 @@ class LogNormal(Normal):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -1348,6 +1458,15 @@ class Exponential(_ScalarFamily):
         Rate (1 / mean), > 0.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1446,6 +1565,15 @@ class Gamma(_ScalarFamily):
         Rate (1 / scale), > 0.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1581,6 +1709,15 @@ class Beta(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -1713,6 +1850,15 @@ class Chi2(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -1817,6 +1963,15 @@ class VonMises(_ScalarFamily):
         Concentration k, > 0.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -1931,6 +2086,16 @@ class Binomial(_ProbsOrLogits, Distribution):
         Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -2129,6 +2294,16 @@ class Geometric(_ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -2276,6 +2451,16 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
         (``POISSON_LAM_MAX``): numpy's gamma-Poisson sampler draws int64 samples.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -2481,6 +2666,15 @@ class Dirichlet(Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -2652,6 +2846,15 @@ class MultivariateNormal(Distribution):
         broadcast.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------
@@ -3022,6 +3225,16 @@ class RelaxedBernoulli(_Concrete, _ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -3152,6 +3365,16 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
         Exactly one of ``probs`` and ``logits`` must be given.
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast or both or neither of
+        probs and logits are given.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
 
     Examples
     --------

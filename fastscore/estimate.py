@@ -31,6 +31,13 @@ BACKENDS = ("compiled", "reference")
 class Estimate:
     """Result of :func:`estimate`: E[f], its gradient, and their standard errors.
 
+    Made by :func:`estimate` and :func:`estimate_from_samples`, not by hand.
+
+    Parameters
+    ----------
+    value, value_stderr, grad, stderr, n, method, key, converged, estimator, info
+        The attributes of the same names, below.
+
     Attributes
     ----------
     value, value_stderr : float or ndarray of shape batch_shape
@@ -82,6 +89,17 @@ class Estimate:
         zero).  ``info["hessian"]`` names its estimator: "score" (with
         ``method``'s baseline), "mixed", "pathwise" or "measure" (see
         :func:`estimate`).  None with order=1.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> est = fs.estimate(fs.Normal(0.0, 1.0), fs.fn.power(2), n=10_000, rng=0)
+    >>> est.estimator, est.method, est.n
+    ('score', 'plain', 10000)
+    >>> sorted(est.grad) == sorted(est.stderr) == ['loc', 'scale']
+    True
+    >>> bool(abs(est.value - 1.0) < 4 * est.value_stderr)   # E[x^2] = 1
+    True
     """
 
     def __init__(self, value, value_stderr, grad, stderr, n, method, key, converged=None,
@@ -104,7 +122,18 @@ class Estimate:
 
     @property
     def components(self):
-        """The gradient's components in the order of ``cov`` (see the class docstring)."""
+        """The gradient's components in the order of ``cov`` (see the class docstring).
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> est = fs.estimate(fs.Normal(0.0, 1.0), fs.fn.power(2), n=100, rng=0, cov=True)
+        >>> est.components, est.cov.shape
+        ([('loc', ()), ('scale', ())], (2, 2))
+        >>> fs.estimate(fs.Categorical(logits=[0.0, 0.0]), fs.fn.table([1.0, 2.0]),
+        ...             n=100, rng=0).components
+        [('logits', (0,)), ('logits', (1,))]
+        """
         if self._component_plan is not None:
             # listed on demand: a training step that never reads them pays nothing
             self._components = _cov.components(self._component_plan)
@@ -549,9 +578,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     rng : None, int, SeedSequence, BitGenerator or Generator
         Seed (SPEC 7).  The same rng and n give the same result whatever
         ``n_threads``.
-    estimator : str
-        The estimator kind, one of "score", "pathwise", "measure", "concrete",
-        "rebar", "arm", "disarm", "indecater" and "vimco" (see above), or with
+    estimator : {"score", "pathwise", "measure", "concrete", "rebar", "arm", "disarm", \
+"indecater", "vimco", "mixed"}
+        The estimator kind, one of the nine above (default "score"), or with
         ``order=2`` "mixed".  ``Estimate.estimator`` says which.
     method : {"plain", "baseline", "rloo", "cv"}
         The score function's baseline.  plain: mean(f s); baseline:
@@ -656,6 +685,32 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     Returns
     -------
     Estimate
+        E[f] (``value``), the gradient (``grad``, by parameter) and their
+        standard errors (``value_stderr``, ``stderr``), per batch element.
+
+    Raises
+    ------
+    TypeError
+        Where ``dist`` is not a fastscore distribution, f is none of the kinds
+        above, or an argument has the wrong type.
+    ValueError
+        Where an argument is out of range (``n`` < 2, an unknown ``estimator``
+        or ``method``, a ``baseline`` without ``method="baseline"``, ...), f
+        returns a non-finite value (``nan_policy="raise"``), samples fall
+        beyond float64's range, or float64 cannot resolve the gradient (the
+        message says which).
+    NotImplementedError
+        Where the estimator does not apply to the family: ``"pathwise"`` on a
+        discrete family, ``"measure"`` on one without weak derivatives,
+        ``"arm"``/``"disarm"`` beyond Bernoulli, ...
+    Exception
+        Whatever a Python f raises propagates unchanged.
+
+    Warns
+    -----
+    RuntimeWarning
+        When a precision target is not met by ``max_n`` (``converged`` is then
+        False), or a gradient has no measure-valued form (it is NaN).
 
     Examples
     --------
@@ -967,6 +1022,15 @@ def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,
     ndarray of shape (n, *batch_shape, *event_shape)
         float64 for continuous families, int64 for discrete ones.
 
+    Raises
+    ------
+    TypeError
+        Where ``dist`` is not a fastscore distribution or an argument has the
+        wrong type.
+    ValueError
+        Where ``n`` < 1, the parameters are invalid (checked before drawing),
+        or samples would fall beyond float64's range.
+
     Examples
     --------
     >>> import numpy as np, fastscore as fs
@@ -1002,11 +1066,22 @@ def score(dist: Distribution, x: Any) -> dict[str, np.ndarray]:
     Parameters
     ----------
     dist : Distribution
+        The distribution whose parameters the scores are taken in.
     x : array_like of shape (*sample_shape, *batch_shape, *event_shape)
+        Samples in the support of ``dist`` (e.g. from :func:`sample`).
 
     Returns
     -------
     dict of str -> ndarray of shape (*sample_shape, *batch_shape, *param_event_shape)
+        d/dparam log p(x) for each parameter ``dist`` was given.
+
+    Raises
+    ------
+    TypeError
+        Where ``dist`` is not a fastscore distribution.
+    ValueError
+        Where ``x`` does not end in ``batch_shape + event_shape``, or (with
+        ``validate_args=True``) a sample lies outside the support.
 
     Examples
     --------
@@ -1042,6 +1117,15 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     -------
     Estimate
         ``key`` is None.
+
+    Raises
+    ------
+    TypeError
+        Where ``dist`` is not a fastscore distribution.
+    ValueError
+        Where ``x`` or ``fx`` have the wrong shapes, ``x`` has no samples,
+        ``method`` is "rloo" or "cv" with one sample, an argument is out of
+        range, or ``fx`` is not finite (``nan_policy="raise"``).
 
     Examples
     --------

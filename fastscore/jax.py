@@ -316,8 +316,19 @@ def surrogate(family: Any, x: Any, fx: Any, *, estimator: str = "score", method:
     Returns
     -------
     value : jax.Array of shape batch_shape
+        The mean of ``fx`` per batch element.
     stderr : dict of str -> jax.Array
         Only with ``return_stderr=True``, as in :func:`expectation`.
+
+    Raises
+    ------
+    ValueError
+        An unknown family name or method, samples or rewards of the wrong
+        shape, ``method="rloo"`` or ``"cv"`` with one sample, or a parameter
+        value fastscore refuses (the message names the parameter and the rule).
+    TypeError
+        A family that is not a name or a fastscore class, an unknown or
+        missing parameter name.
 
     Examples
     --------
@@ -442,6 +453,13 @@ def array_f(f: Any) -> ArrayF:
     ArrayF
         A callable that fastscore recognises; called with NumPy samples, it
         returns NumPy values.
+
+    Raises
+    ------
+    TypeError
+        Where ``f`` is not callable; at the estimate, where f (or its
+        derivative by autograd) returns what cannot be read as values of
+        shape (m, *batch_shape).
 
     Examples
     --------

@@ -120,6 +120,15 @@ class Independent(_Wrapper):
         How many of the last batch dimensions become the event (0 to
         ``len(base.batch_shape)``).
 
+    Raises
+    ------
+    TypeError
+        Where ``base_distribution`` is not a fastscore distribution (or is a
+        Joint: wrap its parts instead), or ``reinterpreted_batch_ndims`` is not
+        an integer.
+    ValueError
+        Where ``reinterpreted_batch_ndims`` is not in [0, len(base.batch_shape)].
+
     Examples
     --------
     >>> import numpy as np, fastscore as fs
@@ -172,8 +181,31 @@ class Independent(_Wrapper):
         return "Independent(%r, %d)" % (self.base_dist, self.reinterpreted_batch_ndims)
 
     def log_prob(self, x):
-        """log p(x) of the joint samples: the base's, summed over the event; shape
-        (*sample_shape, *batch_shape)."""
+        """log p(x) of the joint samples: the base's, summed over the event.
+
+        Parameters
+        ----------
+        x : array_like of shape (*sample_shape, *batch_shape, *event_shape)
+            Joint samples.
+
+        Returns
+        -------
+        ndarray of shape (*sample_shape, *batch_shape)
+            One log-density per joint sample.
+
+        Raises
+        ------
+        ValueError
+            Where ``x`` has the wrong shape or (with ``validate_args``) lies
+            outside the support.
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> d = fs.Independent(fs.Normal(np.zeros(3), 1.0), 1)
+        >>> bool(np.isclose(d.log_prob(np.zeros(3)), 3 * fs.Normal(0.0, 1.0).log_prob(0.0)))
+        True
+        """
         lp = self.base_dist.log_prob(x)
         k = self.reinterpreted_batch_ndims
         return lp.sum(axis=tuple(range(lp.ndim - k, lp.ndim))) if k else lp
@@ -181,8 +213,31 @@ class Independent(_Wrapper):
     def entropy(self, grad=False):
         """The entropy of the joint: the base's, summed over the event (shape batch_shape).
 
-        With ``grad=True``, ``(entropy, {parameter: gradient})``, each gradient of
-        the parameter's shape (the base's gradients: the sum takes nothing away).
+        Parameters
+        ----------
+        grad : bool, default False
+            Also return the gradient in each parameter of the base.
+
+        Returns
+        -------
+        value : numpy.float64 or ndarray of shape batch_shape
+            The entropy.
+        grads : dict
+            With ``grad=True`` only, which returns ``(value, grads)``:
+            {parameter: gradient}, each of the parameter's shape (the base's
+            gradients: the sum takes nothing away).
+
+        Raises
+        ------
+        NotImplementedError
+            For a base without a closed-form entropy (the relaxed families).
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> h, g = fs.Independent(fs.Exponential(np.ones(3)), 1).entropy(grad=True)
+        >>> float(h), g["rate"].shape     # 3 times Exponential(1)'s entropy of 1
+        (3.0, (3,))
         """
         k = self.reinterpreted_batch_ndims
         out = self.base_dist.entropy(grad=grad)
@@ -254,6 +309,14 @@ class Joint(_Wrapper):
     Parameters
     ----------
     parts : dict of str -> Distribution
+        The parts by name, each of any family, all of the same batch_shape.
+
+    Raises
+    ------
+    TypeError
+        Where ``parts`` is not a non-empty dict of str -> fastscore distribution.
+    ValueError
+        Where the parts' batch_shapes differ.
 
     Examples
     --------
@@ -312,13 +375,64 @@ class Joint(_Wrapper):
         return plan.params.split(plan.score(x3), lead)
 
     def log_prob(self, x):
-        """log p(x) = sum of the parts' log-densities; shape (*sample_shape, *batch_shape)."""
+        """log p(x) = sum of the parts' log-densities.
+
+        Parameters
+        ----------
+        x : dict of str -> array_like
+            Each part's samples, (*sample_shape, *batch_shape, *its event_shape).
+
+        Returns
+        -------
+        ndarray of shape (*sample_shape, *batch_shape)
+            One log-density per joint sample.
+
+        Raises
+        ------
+        TypeError
+            Where ``x`` is not a dict with the parts' names as keys.
+        ValueError
+            Where a part's samples have the wrong shape.
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> d = fs.Joint({"a": fs.Normal(0.0, 1.0), "b": fs.Exponential(1.0)})
+        >>> bool(np.isclose(d.log_prob({"a": 0.0, "b": 1.0}),
+        ...                 fs.Normal(0.0, 1.0).log_prob(0.0) - 1.0))
+        True
+        """
         self.plan().layout.to_kernel(x)   # the keys and shapes, checked
         return sum(p.log_prob(x[nm]) for nm, p in self.parts.items())
 
     def entropy(self, grad=False):
-        """The sum of the parts' entropies (shape batch_shape); with ``grad=True``,
-        ``(entropy, {part: {parameter: gradient}})``."""
+        """The sum of the parts' entropies (shape batch_shape).
+
+        Parameters
+        ----------
+        grad : bool, default False
+            Also return the gradients, nested by part.
+
+        Returns
+        -------
+        value : numpy.float64 or ndarray of shape batch_shape
+            The entropy.
+        grads : dict
+            With ``grad=True`` only, which returns ``(value, grads)``:
+            ``{part: {parameter: gradient}}``.
+
+        Raises
+        ------
+        NotImplementedError
+            For a part without a closed-form entropy.
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> h, g = fs.Joint({"a": fs.Exponential(1.0), "b": fs.Exponential(1.0)}).entropy(True)
+        >>> float(h), sorted(g)
+        (2.0, ['a', 'b'])
+        """
         outs = {nm: p.entropy(grad=grad) for nm, p in self.parts.items()}
         if not grad:
             return sum(outs.values())
@@ -369,6 +483,22 @@ class TransformedDistribution(_Wrapper):
     The tanh-squashed Gaussian policy of SAC is
     ``TransformedDistribution(Independent(Normal(mu, sigma), 1), [TanhTransform()])``.
 
+    Parameters
+    ----------
+    base_distribution : Distribution
+        A continuous fastscore distribution (an Independent too; not a Joint).
+    transforms : Transform or list of Transform
+        From :mod:`fastscore.transforms`, applied left to right.
+
+    Raises
+    ------
+    TypeError
+        Where the base is not a fastscore distribution or is a Joint, or a
+        transform is not a :class:`fastscore.transforms.Transform`.
+    ValueError
+        Where the base is integer-valued, or a transform's parameters do not
+        broadcast to the samples.
+
     Examples
     --------
     >>> import numpy as np, fastscore as fs
@@ -416,7 +546,30 @@ class TransformedDistribution(_Wrapper):
         return "TransformedDistribution(%r, %r)" % (self.base_dist, self.transforms)
 
     def log_prob(self, y):
-        """log p(y) = log p_base(T^-1(y)) - log |T'(T^-1(y))|, summed over the event."""
+        """log p(y) = log p_base(T^-1(y)) - log |T'(T^-1(y))|, summed over the event.
+
+        Parameters
+        ----------
+        y : array_like of shape (*sample_shape, *batch_shape, *event_shape)
+            Points of T's image.
+
+        Returns
+        -------
+        ndarray of shape (*sample_shape, *batch_shape)
+            One log-density per sample.
+
+        Raises
+        ------
+        ValueError
+            Where ``y`` has the wrong shape or lies outside T's image.
+
+        Examples
+        --------
+        >>> import numpy as np, fastscore as fs
+        >>> d = fs.TransformedDistribution(fs.Normal(0.0, 1.0), fs.transforms.ExpTransform())
+        >>> bool(np.isclose(d.log_prob(2.0), fs.LogNormal(0.0, 1.0).log_prob(2.0)))
+        True
+        """
         plan = self.plan()
         y3, lead = plan.layout.to_kernel(y)
         plan.check_support(y3)
@@ -430,6 +583,33 @@ class TransformedDistribution(_Wrapper):
         return self.base_dist.log_prob(x) - ladj
 
     def entropy(self, grad=False):
+        """Not available: no closed-form entropy in general (the tanh-Gaussian has none).
+
+        Parameters
+        ----------
+        grad : bool, default False
+            As in :meth:`fastscore.Distribution.entropy`.
+
+        Returns
+        -------
+        None
+            It always raises.
+
+        Raises
+        ------
+        NotImplementedError
+            Always; estimate -E[log p(y)] with ``fs.estimate(d, lambda y:
+            -d.log_prob(y), ...)`` instead.
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> d = fs.TransformedDistribution(fs.Normal(0.0, 1.0), fs.transforms.TanhTransform())
+        >>> d.entropy()
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: TransformedDistribution has no closed-form entropy ...
+        """
         raise NotImplementedError("TransformedDistribution has no closed-form entropy in "
                                   "general (the tanh-squashed Gaussian has none); estimate "
                                   "-E[log p(y)] with fs.estimate(d, lambda y: -d.log_prob(y), "

@@ -271,8 +271,19 @@ def surrogate(family: Any, x: Any, fx: Any, *, estimator: str = "score", method:
     Returns
     -------
     value : torch.Tensor of shape batch_shape
+        The mean of ``fx`` per batch element.
     stderr : dict of str -> torch.Tensor
         Only with ``return_stderr=True``, as in :func:`expectation`.
+
+    Raises
+    ------
+    ValueError
+        An unknown family name or method, samples or rewards of the wrong
+        shape, ``method="rloo"`` or ``"cv"`` with one sample, or a parameter
+        value fastscore refuses (the message names the parameter and the rule).
+    TypeError
+        A family that is not a name or a fastscore class, an unknown or
+        missing parameter name.
 
     Examples
     --------
@@ -289,6 +300,12 @@ def surrogate(family: Any, x: Any, fx: Any, *, estimator: str = "score", method:
     tensor([0.7500, 0.2500], dtype=torch.float64)
     >>> se["logits"].shape
     torch.Size([2])
+
+    One sample per batch element (one action per state) works with "plain":
+
+    >>> one = torch.tensor([[1, 0]])                   # n = 1 draw of the batch of 2
+    >>> fs_torch.surrogate("Bernoulli", one, 2.0 * one.double(), logits=logits)
+    tensor([2., 0.], dtype=torch.float64, grad_fn=<_EstimateBackward>)
     """
     cls = _bridge.resolve_family(family)
     _bridge.check_surrogate(cls, estimator, params)
@@ -388,6 +405,13 @@ def tensor_f(f: Any) -> TensorF:
     TensorF
         A callable that fastscore recognises; called with NumPy samples, it
         returns NumPy values.
+
+    Raises
+    ------
+    TypeError
+        Where ``f`` is not callable; at the estimate, where f (or its
+        derivative by autograd) returns what cannot be read as values of
+        shape (m, *batch_shape).
 
     Examples
     --------

@@ -28,24 +28,107 @@ def _softplus(x):
 
 
 class Transform:
-    """Base class: an elementwise bijection y = T(x) of the real line (or a part of it)."""
+    """Base class: an elementwise bijection y = T(x) of the real line (or a part of it).
+
+    Use its subclasses (or a list of them, a :class:`ComposeTransform`) as the
+    ``transforms`` of :class:`fastscore.TransformedDistribution`.
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> t = fs.transforms.ExpTransform()
+    >>> isinstance(t, fs.transforms.Transform), float(t(0.0)), float(t.inverse(1.0))
+    (True, 1.0, 0.0)
+    """
 
     #: What T(x) of a real x covers, in words.
     image = "the real line"
 
     def __call__(self, x):
+        """y = T(x), elementwise.
+
+        Parameters
+        ----------
+        x : array_like
+            Points of the base distribution's support.
+
+        Returns
+        -------
+        ndarray
+            T(x), of x's shape (broadcast with the transform's parameters).
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> float(fs.transforms.AffineTransform(1.0, 2.0)(3.0))
+        7.0
+        """
         raise NotImplementedError
 
     def inverse(self, y):
-        """x = T^-1(y)."""
+        """x = T^-1(y), elementwise.
+
+        Parameters
+        ----------
+        y : array_like
+            Points of T's image.
+
+        Returns
+        -------
+        ndarray
+            T^-1(y), of y's shape (broadcast with the transform's parameters).
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> float(fs.transforms.SigmoidTransform().inverse(0.5))
+        0.0
+        """
         raise NotImplementedError
 
     def derivative(self, x):
-        """dy/dx at x."""
+        """dy/dx at x, elementwise.
+
+        Parameters
+        ----------
+        x : array_like
+            Points of the base distribution's support.
+
+        Returns
+        -------
+        ndarray
+            T'(x), of x's shape (broadcast with the transform's parameters).
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> float(fs.transforms.TanhTransform().derivative(0.0))
+        1.0
+        """
         raise NotImplementedError
 
     def log_abs_det_jacobian(self, x, y=None):
-        """log |dy/dx| at x (y = T(x) may be passed to save work)."""
+        """log |dy/dx| at x (y = T(x) may be passed to save work).
+
+        Parameters
+        ----------
+        x : array_like
+            Points of the base distribution's support.
+        y : array_like, optional
+            T(x), where already computed.
+
+        Returns
+        -------
+        ndarray
+            log |T'(x)|, of x's shape, computed stably (TanhTransform near
+            y = +-1).
+
+        Examples
+        --------
+        >>> import fastscore as fs
+        >>> float(fs.transforms.ExpTransform().log_abs_det_jacobian(2.0))
+        2.0
+        """
         with np.errstate(divide="ignore"):
             return np.log(np.abs(self.derivative(x)))
 
@@ -160,6 +243,21 @@ class AffineTransform(Transform):
     """y = loc + scale * x, ``loc`` and ``scale`` broadcasting against the samples'
     (*batch_shape, *event_shape); ``scale`` nonzero.
 
+    Parameters
+    ----------
+    loc : array_like
+        The shift, finite.
+    scale : array_like
+        The factor, finite and nonzero.
+
+    Raises
+    ------
+    TypeError
+        Where ``loc`` or ``scale`` are not real numbers.
+    ValueError
+        Where they are not finite, ``scale`` is 0, or (in a
+        TransformedDistribution) they do not broadcast to the samples' shape.
+
     Examples
     --------
     >>> import fastscore as fs
@@ -214,6 +312,17 @@ class AffineTransform(Transform):
 
 class ComposeTransform(Transform):
     """The transforms ``parts`` applied left to right: y = T_k(... T_1(x)).
+
+    Parameters
+    ----------
+    parts : iterable of Transform
+        The transforms, first applied first (a ComposeTransform among them is
+        flattened into its parts).
+
+    Raises
+    ------
+    TypeError
+        Where a part is not a :class:`Transform`.
 
     Examples
     --------
