@@ -2,7 +2,7 @@
 
 The examples are scripts (``python examples/NAME.py [options]``); the gallery
 runs each as ``__main__`` at its default size, the one the README quotes (about
-a minute for all twelve on one core), with ``--plot`` to a scratch file (the
+a minute or two for all thirteen on one core), with ``--plot`` to a scratch file (the
 figure itself is taken from matplotlib's open figures).  ``FASTSCORE_DOCS_QUICK=1``
 runs them at the small sizes below (about 20 s in all), for editing the docs.
 """
@@ -22,6 +22,7 @@ QUICK = {
     "estimators": ["--n", "20000"],
     "gaussian_policy_reinforce": ["--iterations", "25", "--episodes", "8"],
     "greeks": ["--n", "100000"],
+    "greeks_second_order": ["--n", "100000"],
     "indecater_benchmark": ["--quick"],
     "natural_gradient_bbvi": ["--max-steps", "400", "--natural-steps", "20", "--adam-lrs", "3"],
     "variance": ["--n", "20000"],

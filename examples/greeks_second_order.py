@@ -1,4 +1,5 @@
 """Second-order Greeks of a European call with error bars, three estimators, vs Black-Scholes.
+===========================================================================================
 
 fs.greeks runs fs.estimate(..., order=2) on the log-normal terminal price
 (loc = log S0 + (r - sigma^2 / 2) T, scale = sigma sqrt(T)) and chains the
@@ -70,7 +71,7 @@ def smooth_pathwise(n=10 ** 6, seed=2024):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "fastscore example").splitlines()[0])
     parser.add_argument("--n", type=int, default=10 ** 6)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--plot", default=None)

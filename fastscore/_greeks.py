@@ -17,6 +17,11 @@ NAMES = ("price", "delta", "gamma", "vega", "vanna", "volga", "theta", "rho")
 class Greeks:
     """Result of :func:`greeks`: each Greek and its standard error.
 
+    Parameters
+    ----------
+    values, stderr, n, estimator
+        The attributes below: ``values`` a dict of them by name.
+
     Attributes
     ----------
     price, delta, gamma, vega, vanna, volga, theta, rho : float or ndarray
@@ -32,6 +37,16 @@ class Greeks:
         "score", "mixed", "pathwise" or "measure" (the Hessian's estimator; the
         first-order Greeks use the matching gradient estimator: the score function,
         pathwise or measure-valued).
+
+    Examples
+    --------
+    >>> import fastscore as fs
+    >>> g = fs.greeks(fs.fn.call(100.0), spot=100.0, vol=0.2, rate=0.03, expiry=1.0,
+    ...               n=100_000, rng=1, estimator="mixed")
+    >>> type(g).__name__, g.estimator, g.n
+    ('Greeks', 'mixed', 100000)
+    >>> bool(abs(g.delta - 0.5987) < 4.5 * g.stderr["delta"])      # Black-Scholes N(d1)
+    True
     """
 
     def __init__(self, values, stderr, n, estimator):
@@ -109,6 +124,15 @@ def greeks(payoff: Any, spot: Any, vol: Any, rate: Any, expiry: Any, n: int, *,
     Returns
     -------
     Greeks
+
+    Raises
+    ------
+    ValueError
+        A spot, vol or expiry not > 0 (or not finite), a rate not finite, n below
+        2, an unknown estimator, ``baseline`` with another estimator than
+        "score", ``grad_payoff`` or ``hess_payoff`` where they are not used, or
+        "pathwise" without f''; and whatever :func:`fastscore.estimate` raises
+        for the payoff (a non-finite value, say).
 
     Examples
     --------

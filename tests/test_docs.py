@@ -44,6 +44,7 @@ PUBLIC_MODULES = {"fastscore.fn": None, "fastscore.transforms": None,
 NO_RAISES = {
     "fastscore.show_config",                  # prints the configuration
     "fastscore.Estimate",                     # a result, made by estimate()
+    "fastscore.Greeks",                       # a result, made by greeks()
     "fastscore.fn.Function",                  # the built-ins' base class
     "fastscore.transforms.Transform",         # the transforms' base class
     "fastscore.transforms.ExpTransform",      # no parameters
