@@ -108,6 +108,15 @@ class Distribution:
     integer_valued = False
     relaxed = False  # a continuous relaxation of a discrete family
 
+    def __init_subclass__(cls, **kwargs):
+        # the families' shared Raises section, written once (_RAISES)
+        super().__init_subclass__(**kwargs)
+        doc = cls.__dict__.get("__doc__")
+        if doc and "{raises" in doc:
+            cls.__doc__ = (doc.replace("    {raises: probs or logits}\n", _RAISES % (
+                " or both or neither of\n        probs and logits are given"))
+                .replace("    {raises}\n", _RAISES % ""))
+
     def __init__(self, params, validate_args=True, fixed=None):
         self.validate_args = bool(validate_args)
         self._drawable = self.validate_args  # see _check_drawable
@@ -589,6 +598,19 @@ def _integers(x3):
     return (x3 >= 0) & (np.floor(x3) == x3) & np.isfinite(x3)
 
 
+#: The Raises section of every family's docstring ("{raises}" there; "{raises: probs or
+#: logits}" for the families taking either).
+_RAISES = """    Raises
+    ------
+    ValueError
+        Where a parameter breaks its rule (the message names the parameter, the
+        rule and the first offending batch index), where the parameters do not
+        broadcast%s.
+    TypeError
+        Where a parameter is missing or is not an array of real numbers.
+"""
+
+
 def _read_only(a, shape):
     """``a`` broadcast to ``shape``, read-only: np.broadcast_to's result, but a plain
     read-only view where the shape already matches (a distribution is built on every
@@ -648,14 +670,7 @@ class Normal(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -790,14 +805,7 @@ class Poisson(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -935,15 +943,7 @@ class Bernoulli(_ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast or both or neither of
-        probs and logits are given.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises: probs or logits}
 
     Examples
     --------
@@ -1116,15 +1116,7 @@ class Categorical(_ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast or both or neither of
-        probs and logits are given.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises: probs or logits}
 
     Examples
     --------
@@ -1359,14 +1351,7 @@ class LogNormal(Normal):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -1459,14 +1444,7 @@ class Exponential(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -1566,14 +1544,7 @@ class Gamma(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -1709,14 +1680,7 @@ class Beta(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -1850,14 +1814,7 @@ class Chi2(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -1964,14 +1921,7 @@ class VonMises(_ScalarFamily):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -2087,15 +2037,7 @@ class Binomial(_ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast or both or neither of
-        probs and logits are given.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises: probs or logits}
 
     Examples
     --------
@@ -2294,15 +2236,7 @@ class Geometric(_ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast or both or neither of
-        probs and logits are given.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises: probs or logits}
 
     Examples
     --------
@@ -2452,15 +2386,7 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast or both or neither of
-        probs and logits are given.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises: probs or logits}
 
     Examples
     --------
@@ -2666,14 +2592,7 @@ class Dirichlet(Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -2847,14 +2766,7 @@ class MultivariateNormal(Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises}
 
     Examples
     --------
@@ -3225,15 +3137,7 @@ class RelaxedBernoulli(_Concrete, _ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast or both or neither of
-        probs and logits are given.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises: probs or logits}
 
     Examples
     --------
@@ -3366,15 +3270,7 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
     validate_args : bool, default True
         Check the parameters at construction (see :class:`Distribution`).
 
-    Raises
-    ------
-    ValueError
-        Where a parameter breaks its rule (the message names the parameter, the
-        rule and the first offending batch index), where the parameters do not
-        broadcast or both or neither of
-        probs and logits are given.
-    TypeError
-        Where a parameter is missing or is not an array of real numbers.
+    {raises: probs or logits}
 
     Examples
     --------
