@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _cluster, _compiled, _cov, _finish, _moments, _threads, _wrapped, reference
 from ._callables import prepare, prepare_grad
-from ._errors import SampleOverflowError
+from ._errors import ResultOverflowError, SampleOverflowError
 from ._kinds import KINDS, SCORE
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
@@ -232,40 +232,103 @@ class Gradients(dict):
                        % (key, ", ".join(repr(k) for k in self) or "none"))
 
 
+#: What the facade suggests where a result or a moment sum overflows float64.
+RESCALE_HINT = ("rescale f (divide it by a power of two, say 2^-k f, and multiply the results "
+                "by 2^k)")
+
+
+def _nan_by_design(kind, plan, P):
+    """(B, P) bool or None: the gradient components that are NaN by design (the
+    measure-valued estimator's parameters without a weak derivative: Gamma's
+    concentration; the facade warns about them instead)."""
+    coef = kind.coef(plan) if plan.batch_size else None
+    if coef is None or np.shape(coef)[-1] != P:
+        return None
+    return np.isnan(coef)
+
+
+def _bad_rows(kind, plan, results, one_sample=False):
+    """(B,) bool: the rows with a result that is not finite (a NaN or an inf value,
+    gradient or standard error), but for what is NaN by design (every standard
+    error from one sample, a component without a weak derivative)."""
+    value, value_stderr, g, se = results
+    allowed = _nan_by_design(kind, plan, g.shape[1])
+    gbad = ~np.isfinite(g)
+    sebad = ~np.isfinite(se)
+    if allowed is not None:
+        gbad &= ~(allowed & np.isnan(g))
+        sebad &= ~(allowed & np.isnan(se))
+    bad = ~np.isfinite(value) | gbad.any(axis=1)
+    if not one_sample:
+        bad |= ~np.isfinite(value_stderr) | sebad.any(axis=1)
+    return bad
+
+
+def _what_overflowed(kind, plan, results, b, one_sample):
+    """The name of the first result of row b that is not finite."""
+    value, value_stderr, g, se = results
+    if not np.isfinite(value[b]):
+        return "the value E[f]"
+    if not one_sample and not np.isfinite(value_stderr[b]):
+        return "the value's standard error"
+    allowed = _nan_by_design(kind, plan, g.shape[1])
+    names = _component_names(plan)
+    for what, arr in (("the gradient", g), ("the standard error of the gradient", se)):
+        if one_sample and arr is se:
+            break
+        for j in range(arr.shape[1]):
+            if not np.isfinite(arr[b, j]) and not (allowed is not None and allowed[b, j]
+                                                    and np.isnan(arr[b, j])):
+                return "%s with respect to %r" % (what, names[j] if j < len(names) else j)
+    return "a result"
+
+
 def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None,
           kind=SCORE, one_sample=False):
-    """Check non-finite rows against nan_policy and build the Estimate.
+    """Check non-finite results against nan_policy and build the Estimate.
 
     ``results`` is (value, value_stderr, grad, stderr) per batch element;
     ``row_sums(b)`` gives element b's moment sums, to say what went wrong.
+    Under nan_policy="raise" every result must be finite, but for what is
+    NaN by design (the standard errors of one sample; a measure-valued
+    component without a weak derivative, which is warned about).
     """
     value, value_stderr, g, se = results
-    # The finish marks a row whose sums are not all finite with a NaN stderr;
-    # from one sample every stderr is NaN, and only the values tell.
-    bad = (~np.isfinite(value) | ~np.isfinite(g).all(axis=1)) if one_sample \
-        else np.isnan(value_stderr)
+    bad = _bad_rows(kind, plan, results, one_sample)
     if nan_policy == "raise" and bad.any():
         b = int(np.argmax(bad))
         where = "batch element %s" % (_batch_index(plan, b),)
         row = row_sums(b)
         if kind.folds:  # cv's rows per fold: their merge
             row = _moments.fold_total(np.asarray(row)[None])[0]
+        hint = "; pass nan_policy='propagate' to get NaN results instead"
+        if np.isfinite(row).all():
+            # every moment sum is finite: a result itself is beyond float64
+            what = _what_overflowed(kind, plan, results, b, one_sample)
+            raise ResultOverflowError(
+                "%s overflows float64 for %s (its true value is beyond 1.8e308, as f is too "
+                "large: |f| above about 1e154 squares past it); %s%s"
+                % (what, where, RESCALE_HINT, hint.replace("NaN", "inf or NaN")))
         if not np.isfinite(row[[_moments.SHIFT, _moments.SUM_D]]).all():
-            hint = ""
+            extra = ""
             if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
-                hint = " (a sample outside the table? fastscore.fn.table is NaN there)"
-            msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
+                extra = " (a sample outside the table? fastscore.fn.table is NaN there)"
+            msg = ("f returned a non-finite value (nan or inf), or f's values differ by more "
+                   "than float64 holds, for %s%s" % (where, extra))
         elif not np.isfinite(row[_moments.SUM_DD]):
-            msg = "the variance of f overflows double precision for %s" % where
+            msg = ("the variance of f overflows double precision for %s (the sum of "
+                   "(f - f_0)^2 passes 1.8e308: |f| above about 1e154); %s"
+                   % (where, RESCALE_HINT))
         elif kind.name != "score":
             msg = ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
-                   "precision for %s" % (kind.name, _TERMS.get(kind.name, "its terms"), where))
+                   "precision for %s (if they are large, %s)"
+                   % (kind.name, _TERMS.get(kind.name, "its terms"), where, RESCALE_HINT))
         else:
             msg = ("the score, or f times the score, is not finite or overflows double "
                    "precision for %s: the parameters are too extreme for float64 (e.g. a "
-                   "scale below 1e-150, or samples that underflow to the edge of the support)"
-                   % where)
-        raise ValueError(msg + "; pass nan_policy='propagate' to get NaN results instead")
+                   "scale below 1e-150, or samples that underflow to the edge of the support), "
+                   "or f is too large (then %s)" % (where, RESCALE_HINT))
+        raise ValueError(msg + hint)
     shape = tuple(plan.batch_shape)
     if shape:
         value = value.reshape(shape)
@@ -590,7 +653,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             states = _run(impl, kind, plans, pf, n, key, nt, bar, 0, n, n)
             results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
             est = _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
-            return _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt)
+            return _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt,
+                             nan_policy)
         rtol = rtol or 0.0
         atol = atol or 0.0
         max_n = DEFAULT_MAX_N if max_n is None else max_n
@@ -602,7 +666,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         while True:
             states = _run(impl, kind, plans, pf, total, key, nt, bar, done, total, scale, states)
             results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
-            finite = not np.isnan(results[1]).any()
+            finite = not _bad_rows(kind, plan, results).any()
             if not finite or _met(results, rtol, atol):
                 converged = finite
                 break
@@ -617,18 +681,36 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             need = _projected_n(results, rtol, atol, done)
             scale = max_n if need is None else int(min(max_n, max(total, need)))
         est = _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged, kind)
-        return _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt)
+        return _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt,
+                         nan_policy)
     except SampleOverflowError as exc:
         raise dist._overflow_error(exc.batch_index) from None
     finally:
         bar.close()
 
 
-def _with_cov(est, cov, kind, plan, pf, n, key, backend, method, baseline, results, nt):
-    """The estimate with its covariance (cov=True; fastscore._cov)."""
+def _with_cov(est, cov, kind, plan, pf, n, key, backend, method, baseline, results, nt,
+              nan_policy="raise"):
+    """The estimate with its covariance (cov=True; fastscore._cov).  Under
+    nan_policy="raise" every entry must be finite (the results are, by then), but
+    for the rows and columns of a component that is NaN by design."""
     if cov:
-        c = _cov.expand(plan, _cov.covariance(kind, plan, pf, n, key, backend, method,
-                                              baseline, results, nt))
+        c = _cov.covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt)
+        if nan_policy == "raise":
+            ok = np.isfinite(c)
+            allowed = _nan_by_design(kind, plan, c.shape[1])
+            if allowed is not None:
+                ok |= np.isnan(c) & (allowed[:, :, None] | allowed[:, None, :])
+            if not ok.all():
+                b, j, k = (int(i) for i in np.argwhere(~ok)[0])
+                names = _component_names(plan)
+                raise ResultOverflowError(
+                    "the covariance of the gradient components %r and %r overflows float64 "
+                    "for batch element %s (est.cov holds squared standard errors: it passes "
+                    "1.8e308 where a standard error passes 1.3e154); %s, or pass "
+                    "nan_policy='propagate' to get inf or NaN instead"
+                    % (names[j], names[k], _batch_index(plan, b), RESCALE_HINT))
+        c = _cov.expand(plan, c)
         est.cov = c.reshape(tuple(plan.batch_shape) + c.shape[1:])
     return est
 
