@@ -134,6 +134,9 @@ class Distribution:
             raise TypeError("%s: parameter %r must be real numbers, got dtype %s"
                             % (self._name, name, arr.dtype))
         arr = arr.astype(np.float64)
+        # -0.0 as +0.0: a signed zero is one point of the parameter space, not two
+        # (Binomial(probs=-0.0) gave a NaN entropy and a -inf Fisher information)
+        arr += 0.0
         if self.validate_args:
             self._require(name, arr, np.isfinite(arr), "finite")
         return arr
@@ -535,6 +538,22 @@ def _resolution(dist, name, noise, loc):
             "shifted frame instead: loc = 0 and f(x + loc)"
             % (dist._name, name, _scalar(noise[k]), _scalar(loc[k]),
                " at index %s" % (tuple(int(i) for i in k),) if noise.ndim else ""))
+
+
+def _relative_resolution(dist, name, value, rel, what):
+    """Raise where samples' relative noise ``rel`` is below MIN_RELATIVE_SCALE: float64
+    rounds every sample to (nearly) one number, so the gradients would be lost to
+    rounding and come out 0 +- 0 (Gamma(1e30, 1): the concentration's)."""
+    value, rel = np.broadcast_arrays(value, rel)
+    ok = ~(rel < MIN_RELATIVE_SCALE)
+    if not ok.all():
+        k = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
+        raise ValueError(
+            "%s: parameter %r = %r%s gives samples a relative noise of %.3g (%s), below 2^-32: "
+            "float64 keeps fewer than 2^20 levels of it, so the gradients would be lost to "
+            "rounding" % (dist._name, name, _scalar(value[k]),
+                          " at index %s" % (tuple(int(i) for i in k),) if value.ndim else "",
+                          float(rel[k]), what))
 
 
 def _coupled(dist, estimator, name, value, top):
@@ -1241,6 +1260,12 @@ class LogNormal(Normal):
     _overflow_rule = (" (x = exp(loc + scale z) is finite for loc + scale z < log(1.8e308) "
                       "= 709.78)")
 
+    def _check_resolution(self, estimator):
+        super()._check_resolution(estimator)   # loc + scale z must resolve scale z
+        scale = np.broadcast_to(self._differentiable["scale"], self.batch_shape)
+        _relative_resolution(self, "scale", scale, scale, "x = exp(loc + scale z) varies by "
+                             "a factor exp(scale z)")
+
     def _draw_numpy(self, gen, c, m):
         return gen.lognormal(c["loc"], c["scale"], size=m)[:, None]
 
@@ -1430,6 +1455,12 @@ class Gamma(_ScalarFamily):
     def __init__(self, concentration, rate, validate_args=True):
         super().__init__({"concentration": concentration, "rate": rate}, validate_args)
 
+    def _check_resolution(self, estimator):
+        a = np.broadcast_to(self._differentiable["concentration"], self.batch_shape)
+        with np.errstate(divide="ignore"):
+            _relative_resolution(self, "concentration", a, 1.0 / np.sqrt(a),
+                                 "1 / sqrt(concentration)")
+
     def _constants(self):
         a = self.concentration.ravel()
         r = self.rate.ravel()
@@ -1567,6 +1598,16 @@ class Beta(_ScalarFamily):
         super().__init__({"concentration1": concentration1, "concentration0": concentration0},
                          validate_args)
 
+    def _check_resolution(self, estimator):
+        a = np.broadcast_to(self._differentiable["concentration1"], self.batch_shape)
+        b = np.broadcast_to(self._differentiable["concentration0"], self.batch_shape)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # sd / mean of x: sqrt(b / (a (a + b + 1)))
+            rel = np.sqrt(b / a / (a + b + 1.0))
+        for name, v, mine in (("concentration1", a, a >= b), ("concentration0", b, a < b)):
+            _relative_resolution(self, name, v, np.where(mine, rel, np.inf),
+                                 "the standard deviation of x over its mean")
+
     def _constants(self):
         a = self.concentration1.ravel()
         b = self.concentration0.ravel()
@@ -1695,6 +1736,11 @@ class Chi2(_ScalarFamily):
 
     def __init__(self, df, validate_args=True):
         super().__init__({"df": df}, validate_args)
+
+    def _check_resolution(self, estimator):
+        df = np.broadcast_to(self._differentiable["df"], self.batch_shape)
+        with np.errstate(divide="ignore"):
+            _relative_resolution(self, "df", df, np.sqrt(2.0 / df), "sqrt(2 / df)")
 
     def _constants(self):
         k = self.df.ravel()
@@ -2477,6 +2523,15 @@ class Dirichlet(Distribution):
 
     def _param_slots(self):
         return [("concentration", self.event_shape, None)]
+
+    def _check_resolution(self, estimator):
+        a = self._differentiable["concentration"]
+        A = a.sum(axis=-1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # sd / mean of x_k: sqrt((A - a_k) / (a_k (A + 1)))
+            rel = np.sqrt((A - a) / a / (A + 1.0))
+        _relative_resolution(self, "concentration", a, rel,
+                             "the standard deviation of x_k over its mean")
 
     def _constants(self):
         K = self.event_shape[0]

@@ -372,6 +372,9 @@ def _categorical(p, q, batch):
         if p._by == "logits":
             g1 = _xlogy_where(pr1, diff - v[..., None])
         else:
+            # a category of neither p nor p': log(p_k / p'_k) is 0/0, but any mass
+            # there makes the KL infinite, so the derivative in it is +inf, not NaN
+            diff = np.where((pr1 == 0) & (pr2 == 0), np.inf, diff)
             g1 = (diff - v[..., None]) / a1.sum(axis=-1, keepdims=True)
     if q._by == "logits":
         g2 = pr2 - pr1
