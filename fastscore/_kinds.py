@@ -636,7 +636,9 @@ def _relaxation(dist, estimator, temperature):
         raise NotImplementedError("estimator=%r relaxes a discrete family; %s has no continuous "
                                   "relaxation here (Bernoulli and Categorical have)"
                                   % (estimator, type(dist).__name__))
-    return dist.relaxation(temperature)
+    relaxed = dist.relaxation(temperature)
+    relaxed._check_resolution(estimator)   # a temperature beyond 2^32 rounds the noise away
+    return relaxed
 
 
 class Concrete(Pathwise):

@@ -378,6 +378,7 @@ class Distribution:
         is ()), with ``grad`` also {parameter passed: gradient of param_shape}."""
         shape = tuple(self.batch_shape)
         value = np.asarray(value, dtype=np.float64).reshape(shape) + 0.0  # + 0.0: no -0.0
+        self._check_closed_form("entropy", [value], [0])
         if not shape:
             value = np.float64(value)
         if not grad:
@@ -390,6 +391,8 @@ class Distribution:
             # a flat array of the batch elements, or one that broadcasts
             out[nm] = np.array(g.reshape(target) if g.size == math.prod(target)
                                else np.broadcast_to(g, target)) + 0.0
+        self._check_closed_form("entropy", list(out.values()),
+                                [len(out[nm].shape) - len(shape) for nm in out])
         return value, out
 
     def fisher(self):
@@ -432,7 +435,44 @@ class Distribution:
         """F broadcast to batch_shape + (P, P), a fresh float64 array (no -0.0)."""
         F = np.asarray(F, dtype=np.float64)
         P = self.score_size
-        return np.array(np.broadcast_to(F, tuple(self.batch_shape) + (P, P))) + 0.0
+        F = np.array(np.broadcast_to(F, tuple(self.batch_shape) + (P, P))) + 0.0
+        self._check_closed_form("fisher", [F], [2])
+        return F
+
+    def _check_closed_form(self, what, arrays, event_dims):
+        """Raise where a closed form (entropy, fisher) of valid parameters is NaN.
+
+        They follow IEEE arithmetic: +-inf where the exact value is infinite or
+        beyond float64 (the Fisher information at probs = 0, a trigamma of 1e-300).
+        A NaN is a formula that lost every digit at extreme parameters (inf - inf):
+        a ValueError naming the parameters there, rather than a NaN.  With
+        validate_args=False invalid parameters give NaN, as documented.
+        """
+        if not self.validate_args:
+            return
+        shape = tuple(self.batch_shape)
+        bad = np.zeros(shape, dtype=bool)
+        for a, ev in zip(arrays, event_dims):
+            a = np.asarray(a, dtype=np.float64)
+            nan = np.isnan(a)
+            if ev:
+                nan = nan.reshape(a.shape[:a.ndim - ev] + (-1,)).any(axis=-1)
+            bad |= np.broadcast_to(nan, shape)
+        if not bad.any():
+            return
+        k = np.unravel_index(int(np.argmax(bad.ravel())), shape) if shape else ()
+        vals = []
+        for nm in list(self._differentiable) + list(self._fixed):
+            v = np.asarray(self._param(nm))
+            if v.ndim >= len(shape) and v.shape[:len(shape)] == shape:
+                v = v[k]   # this element's
+            vals.append("%s=%s" % (nm, _scalar(v) if v.ndim == 0 else
+                                   np.array2string(v, threshold=6)))
+        raise ValueError("%s.%s: the closed form is not representable in float64 at these "
+                         "parameters (%s%s): it loses every digit there"
+                         % (self._name, what, ", ".join(vals),
+                            " at batch element %s" % (tuple(int(i) for i in k),) if shape
+                            else ""))
 
 
 class _ScalarFamily(Distribution):
@@ -1208,7 +1248,18 @@ class Categorical(_ProbsOrLogits, Distribution):
             d = np.where(w > 0, 1.0 / (S * np.where(w > 0, w, 1.0)), 0.0)
         zero = 1.0 - pos
         M = zero[..., :, None] * zero[..., None, :] - pos[..., :, None] * pos[..., None, :]
-        return self._fisher_out(_fisher.diag(d) + M / (S * S)[..., None])
+        with np.errstate(over="ignore", invalid="ignore"):
+            F = _fisher.diag(d) + M / (S * S)[..., None]
+        if np.isnan(F).any():
+            # tiny probs (1e-300): 1 / (S w_k) and 1 / S^2 both overflow on the diagonal,
+            # whose entry (S - w_k) / (S^2 w_k) is one quotient: +inf, not inf - inf
+            with np.errstate(over="ignore"):
+                alt = ((S - w) / np.where(w > 0, w, 1.0)) / S / S
+            K = w.shape[-1]
+            idx = np.arange(K)
+            dg = F[..., idx, idx]
+            F[..., idx, idx] = np.where(np.isnan(dg), alt, dg)
+        return self._fisher_out(F)
 
     def relaxation(self, temperature):
         """The Concrete (Gumbel-softmax) relaxation with this temperature and parameter."""
@@ -2616,7 +2667,18 @@ class Dirichlet(Distribution):
         g0, dg0 = _entropy.gamma_core(a0, grad=True)
         h = g.sum(axis=-1) - g0 - (K - 1) * special.digamma(a0)
         common = -dg0 - (K - 1) * special.polygamma(1, a0)
-        return self._entropy_out(h, {"concentration": dg + common[..., None]}, grad)
+        da = dg + common[..., None]
+        if grad and np.isnan(da).any():
+            # tiny concentrations: (1 - a) trigamma(a) and (a_0 - K) trigamma(a_0) both
+            # overflow (trigamma(a) ~ 1/a^2), and inf - inf is NaN; with trigamma(x) =
+            # trigamma(x + 1) + 1/x^2 the poles combine into one finite bracket over a^2
+            b0 = np.broadcast_to(a0[..., None], a.shape)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                pole = ((1.0 - a) + (b0 - K) * (a / b0) ** 2) / a / a
+                rest = (1.0 - a) * special.polygamma(1, a + 1.0) \
+                    + (b0 - K) * special.polygamma(1, b0 + 1.0)
+            da = np.where(np.isnan(da), pole + rest, da)
+        return self._entropy_out(h, {"concentration": da}, grad)
 
     def fisher(self):
         """Fisher information diag(trigamma(a)) - trigamma(a_0), a_0 the sum of the K
@@ -2982,6 +3044,14 @@ class _Concrete:
     #: The discrete family it relaxes (for the messages).
     relaxes = None
 
+    def _check_resolution(self, estimator):
+        # y = sigmoid or softmax((logits + noise) / temperature): its relative noise is
+        # about 1 / temperature, lost to rounding beyond 2^32 (a temperature of 5e299
+        # rounded every sample to 0.5, and the gradients to 0 +- 0 or rounding noise)
+        t = np.broadcast_to(self._fixed["temperature"], self.batch_shape)
+        with np.errstate(divide="ignore"):
+            _relative_resolution(self, "temperature", t, 1.0 / t, "1 / temperature")
+
     def entropy(self, grad=False):
         """Not available: raises NotImplementedError.
 
@@ -3240,7 +3310,10 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
                                lambda a: _libm(math.exp, a))
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
+        # the open simplex, as its text says: the score has log y_k, -inf at y_k = 0
+        # (a zero coordinate gave NaN scores); an underflowed sample of extreme logits
+        # lies there, and fs.score refuses it as Dirichlet's does
+        return (x3 > 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
 
     def _score_numpy(self, x3):
         plan = self.plan()

@@ -327,12 +327,17 @@ def record(label, outcomes, names, allow_nan=(), allow_inf=(), exact=False, rtol
 
 def _scale_of(flat, lab):
     """A magnitude to compare ``lab`` against: its standard error where it has one."""
-    for a, b in ((".grad", ".stderr"), (".value", ".value_stderr")):
-        if lab.startswith(a) and not lab.startswith(b):
-            se = flat.get(b + lab[len(a):]) if a == ".grad" else flat.get(b)
-            if se is not None:
+    pairs = {".grad": ".stderr", ".stderr": ".grad", ".value": ".value_stderr",
+             ".value_stderr": ".value"}
+    for a in sorted(pairs, key=len, reverse=True):
+        if lab.startswith(a):
+            other = flat.get(pairs[a] + lab[len(a):])
+            if other is not None and np.shape(other) == np.shape(flat[lab]):
+                # a standard error next to its estimate (and the other way round): rounding
+                # differences of a variance clipped at 0 are small beside the estimate
                 with np.errstate(invalid="ignore"):
-                    return np.nan_to_num(np.abs(np.asarray(se, dtype=np.float64)))
+                    return np.nan_to_num(np.abs(np.asarray(other, dtype=np.float64)))
+            return 0.0
     return 0.0
 
 
@@ -547,13 +552,15 @@ def run(examples, verbose=False, seconds=None):
         if seconds is not None and time.monotonic() - start > seconds:
             return
         label, thunks, names, opts = ex
+        t0 = time.monotonic()
         outcomes = [_run(t) for t in thunks]
+        took = time.monotonic() - t0
         for o in outcomes:   # an exception of the fuzzer itself is not an outcome
             if o[0] == "err" and isinstance(o[1], (AssertionError,)):
                 raise o[1]
         got = record(label, outcomes, names, **opts)
         if verbose:
-            print(got, label[:200], flush=True)
+            print("%s %.3f %s" % (got, took, label[:300].replace("\n", " ")), flush=True)
 
     one()
     return TALLY
