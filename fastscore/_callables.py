@@ -10,6 +10,7 @@ import ctypes
 import numpy as np
 
 from . import _kernels
+from ._layout import as_array
 from .fn import Function
 
 
@@ -89,7 +90,7 @@ class PreparedF:
 
 def check_f_output(fx, m, plan):
     """Validate what a Python f returned: real numbers of shape (m, *batch_shape)."""
-    arr = np.asarray(fx)
+    arr = as_array(fx, "f's return value")
     expected = (m,) + tuple(plan.batch_shape)
     if arr.dtype.kind not in "biuf":
         raise ValueError("f must return real numbers; it returned dtype %s" % arr.dtype)

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import special
 
 from . import _finish, _moments, _specs
+from ._layout import as_array
 
 
 class EstimatorKind:
@@ -311,7 +312,7 @@ class ScoreFunction(EstimatorKind):
         if baseline is None:
             raise ValueError("method='baseline' needs baseline=: a scalar or an array of the "
                              "batch shape %s" % (plan.batch_shape,))
-        b = np.asarray(baseline)
+        b = as_array(baseline, "baseline")
         if b.dtype.kind not in "biuf":
             raise TypeError("baseline must be real numbers, got dtype %s" % b.dtype)
         b = b.astype(np.float64)
@@ -768,7 +769,7 @@ class Rebar(EstimatorKind):
                 var = (blk("sum_cc") - blk("sum_c") * blk("sum_c") / n).sum(axis=0)
                 e = np.where(var > 0.0, -cov / var, 0.0)
             return np.ascontiguousarray(np.broadcast_to(e, (plan.batch_size, e.size)))
-        e = np.asarray(eta, dtype=np.float64)
+        e = as_array(eta, "eta").astype(np.float64)
         shape = tuple(plan.batch_shape) + tuple(plan.params.params[0][1])
         return np.ascontiguousarray(np.broadcast_to(e, shape).reshape(plan.batch_size, -1))
 

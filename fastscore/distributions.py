@@ -456,7 +456,8 @@ class Distribution:
             a = np.asarray(a, dtype=np.float64)
             nan = np.isnan(a)
             if ev:
-                nan = nan.reshape(a.shape[:a.ndim - ev] + (-1,)).any(axis=-1)
+                nan = nan.reshape(a.shape[:a.ndim - ev] + (math.prod(a.shape[a.ndim - ev:]),)
+                                  ).any(axis=-1)
             bad |= np.broadcast_to(nan, shape)
         if not bad.any():
             return

@@ -18,6 +18,7 @@ from . import _cluster, _compiled, _cov, _finish, _moments, _threads, _wrapped, 
 from ._callables import prepare, prepare_grad
 from ._errors import ResultOverflowError, SampleOverflowError
 from ._kinds import KINDS, SCORE
+from ._layout import as_array
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
 from .distributions import Distribution
@@ -762,7 +763,7 @@ def _check_options(estimator, **given):
                         " or 'auto'" if takes[name] == "auto" else "", value))
                 out[name] = value
                 continue
-            t = np.asarray(value)
+            t = as_array(value, "temperature")
             if t.dtype.kind not in "biuf":
                 raise TypeError("temperature must be real numbers, got dtype %s" % t.dtype)
             if not (np.all(np.isfinite(t)) and np.all(t > 0)):
@@ -781,7 +782,7 @@ def _check_options(estimator, **given):
                 raise TypeError("straight_through must be True or False, got %r" % (value,))
             value = bool(value)
         elif name == "eta" and not (isinstance(value, str) and value == "auto"):
-            e = np.asarray(value)
+            e = as_array(value, "eta")
             if e.dtype.kind not in "biuf" or not np.all(np.isfinite(e)):
                 raise ValueError("eta must be 'auto' or finite real numbers, got %r" % (value,))
         out[name] = value
@@ -966,7 +967,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
                          "from the other samples); with one sample use 'plain' or 'baseline'"
                          % method)
     plan.check_support(x3)
-    fa = np.asarray(fx)
+    fa = as_array(fx, "fx")
     if fa.dtype.kind not in "biuf":
         raise TypeError("fx must be real numbers, got dtype %s" % fa.dtype)
     if fa.shape != (n,) + tuple(dist.batch_shape):

@@ -164,7 +164,8 @@ def _check_nan(value, grads, p, q, batch):
     bad = np.isnan(np.broadcast_to(value, batch))
     for side in grads.values():
         for g in side.values():
-            bad = bad | np.isnan(g).reshape(tuple(batch) + (-1,)).any(axis=-1)
+            ev = int(np.prod(g.shape[len(batch):], dtype=np.int64))
+            bad = bad | np.isnan(g).reshape(tuple(batch) + (ev,)).any(axis=-1)
     if bad.any():
         k = np.unravel_index(int(np.argmax(bad.ravel())), batch) if batch else ()
         raise ValueError("kl: the closed form is not representable in float64 at these "
@@ -186,7 +187,8 @@ def _same(p, q, batch):
             eq = np.broadcast_to(a == b, tuple(batch) + a.shape[a.ndim - ev:] if ev else batch)
         except ValueError:
             return np.zeros(batch, dtype=bool)
-        same &= eq.reshape(tuple(batch) + (-1,)).all(axis=-1) if ev else eq
+        same &= eq.reshape(tuple(batch) + (int(np.prod(eq.shape[len(batch):], dtype=np.int64)),)
+                           ).all(axis=-1) if ev else eq
     return same
 
 
