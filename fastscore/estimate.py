@@ -515,7 +515,12 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         "reference" is pure NumPy/SciPy on the very same samples.
     nan_policy : {"raise", "propagate"}
         What a non-finite f value does: raise ValueError naming the batch
-        element (default) or give NaN results.
+        element (default) or give NaN results.  Under "raise" every result
+        (value, gradients, standard errors, cov) must be finite: one beyond
+        float64 raises ResultOverflowError (an OverflowError and a
+        ValueError) naming it; results that fit are computed without
+        overflow even for |f| above 1e154 (the finish rescales by powers of
+        two), and bit for bit unchanged where nothing overflows.
     rtol, atol : float, optional
         Precision targets.  When either is given, waves of samples are drawn
         on the same streams (each wave doubling the total) until every
