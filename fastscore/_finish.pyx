@@ -395,9 +395,11 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
 cdef int _onehot_redo(const int64_t *cnt, const double *fv, const double *a, const double *bc,
                       Py_ssize_t V, int method, double base, double *value, double *value_se,
                       double *g, double *se) noexcept nogil:
-    # A row whose fused finish overflowed on finite sums: its sums by
-    # _onehot_row, then _finish_row (which rescales), the bits of
-    # onehot_count_sums followed by finish_sums.  1 when out of memory.
+    # A row whose fused finish met a non-finite number (a sum: an infinite f
+    # value; or the variance estimate: a finish that overflowed on finite
+    # sums): its sums by _onehot_row, then _finish_row (NaN standard errors, or
+    # a rescaled finish), the bits of onehot_count_sums followed by
+    # finish_sums.  1 when out of memory.
     cdef Py_ssize_t W = fs_score_row_width(V), k
     cdef double *buf = <double *>malloc((W + V) * sizeof(double))
     cdef double *ones = buf + W

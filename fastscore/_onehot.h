@@ -76,12 +76,15 @@ static inline double fs__mask(uint64_t mask, double v)
  * (both taken as 0 where undrawn), b, and the row's numbers (n, the shift,
  * the sums of d and d^2 over the row, the mean of d, 1 / n, 1 / (n - 1),
  * rloo's scale and the baseline): the five sums of s_k(v) = [v = k] a - b in
- * closed form, then the method's gradient (*g) and standard error (*se; the
- * caller overwrites it where a sum is not finite).  Returns bit 0 when one of
- * the five sums is not finite (0 * x is 0 for every finite x, NaN for the
- * others), and bit 1 when the finish overflowed (the mean of the terms'
- * squares or the squared gradient is not finite: _score_comp in _finish.pyx,
- * whose rescaled pass the caller then runs on the row's sums).  Inlined with a constant method into the loops over
+ * closed form, then the method's gradient (*g) and standard error (*se).
+ * Returns 1 when one of the five sums or the variance estimate is not finite
+ * (0 * x is 0 for every finite x, NaN for the others): a non-finite f value,
+ * or a finish that overflowed on finite sums (|f| above ~1e154); the caller
+ * then finishes the row again from its sums by the general path
+ * (_onehot_redo in _finish.pyx), which gives its bits in both cases (NaN
+ * standard errors, or a rescaled finish).  Where the sums are finite, the
+ * variance estimate is finite exactly where _score_comp in _finish.pyx finds
+ * no overflow (n >= 2: 1 / (n - 1) is finite).  Inlined with a constant method into the loops over
  * components (a row) and over lanes (a group), where it is vectorised. */
 FS__ALWAYS_INLINE int64_t fs__onehot_component(
     double ck, uint64_t drawn, double fvk, double a, double bk, double n, double shift,
@@ -97,7 +100,7 @@ FS__ALWAYS_INLINE int64_t fs__onehot_component(
     double Sdss = cd * amb2 + bk2 * (sd - cd);
     double Sddss = cdd * amb2 + bk2 * (sdd - cdd);
     double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
-    double gj, ez2, cc;
+    double gj, ez2, cc, v;
     if (method == FS_M_RLOO) {
         gj = (Sds - md * Ss) * inv_n1;
         ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss);
@@ -106,13 +109,15 @@ FS__ALWAYS_INLINE int64_t fs__onehot_component(
         gj = (Sds + cc * Ss) * inv_n;
         ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
     }
-    double over = 0.0 * ez2 + 0.0 * (gj * gj);
     *g = fs__canon(gj);
+    /* the variance estimate of fs__stderr_var / fs__stderr, kept to be checked */
     if (method == FS_M_RLOO)
-        *se = fs__stderr_var(rl_a * ez2 - rl_b * (gj * gj));
+        v = rl_a * ez2 - rl_b * (gj * gj);
     else
-        *se = fs__stderr(ez2, gj, inv_n1);
-    return (int64_t)(zero != zero) | ((int64_t)(over != over) << 1);
+        v = (ez2 - gj * gj) * inv_n1;
+    *se = fs__stderr_var(v);
+    zero = zero + 0.0 * v;
+    return zero != zero;
 }
 
 /* Components k < m of one row, counts as doubles in c: gradient g[k] and
@@ -196,9 +201,10 @@ static inline int64_t fs__onehot_components(const fs_onehot_row *r, const int64_
  * f there (fv), and the one-hot coefficients a (NULL: all 1) and b.
  * Support values never drawn contribute nothing, even where f or a is
  * infinite there (selected, not branched on: with a few samples per row,
- * whether a value was drawn is a coin toss).  Returns 1 when the row's sums
- * are finite but its finish overflowed: the caller finishes it again from
- * its sums (_onehot_redo in _finish.pyx, which rescales), else 0. */
+ * whether a value was drawn is a coin toss).  Returns 1 when a sum or a
+ * variance estimate is not finite: the caller finishes the row again from
+ * its sums (_onehot_redo in _finish.pyx: NaN standard errors, or a rescaled
+ * finish), else 0. */
 static inline int fs_onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
                                         const double *bc, ptrdiff_t V, int method,
                                         double base, double *value, double *value_se,
@@ -238,14 +244,8 @@ static inline int fs_onehot_finish_row(const int64_t *cnt, const double *fv, con
     zero = ((0.0 * n + 0.0 * shift) + 0.0 * sd) + 0.0 * sdd;
     bad |= zero != zero;
     value[0] = fs__canon(shift + r.md);
-    if (!(bad & 1)) {
-        value_se[0] = fs__stderr(sdd * r.inv_n, r.md, r.inv_n1);
-    } else {
-        value_se[0] = NAN;
-        for (k = 0; k < V; k++)
-            se[k] = NAN;
-    }
-    return (bad & 3) == 2;
+    value_se[0] = fs__stderr(sdd * r.inv_n, r.md, r.inv_n1);
+    return bad != 0;
 }
 
 
@@ -336,12 +336,12 @@ FS__ALWAYS_INLINE int fs__onehot_group(
         double zero = ((0.0 * n[l] + 0.0 * shift[l]) + 0.0 * sd[l]) + 0.0 * sdd[l];
         bad[l] |= zero != zero;
         value[l] = fs__canon(shift[l] + md[l]);
-        value_se[l] = (bad[l] & 1) ? NAN : fs__stderr(sdd[l] * inv_n[l], md[l], inv_n1[l]);
+        value_se[l] = fs__stderr(sdd[l] * inv_n[l], md[l], inv_n1[l]);
         for (k = 0; k < V; k++) {
             g[l * V + k] = G[k][l];
-            se[l * V + k] = (bad[l] & 1) ? NAN : S[k][l];
+            se[l * V + k] = S[k][l];
         }
-        redo |= ((bad[l] & 3) == 2) << l;
+        redo |= (bad[l] != 0) << l;
     }
     return redo;
 }
@@ -392,8 +392,8 @@ static inline int fs__onehot_group_isa(const int64_t *cnt, const double *fv, con
  * A full group of small counts takes the lane-per-row path, anything else
  * (a partial group, V > FS__GROUP_MAX_V, a count of 2^52 or more) the row
  * path; both give the same bits.  Returns a mask of the rows (bit r: row r)
- * whose sums are finite but whose finish overflowed, for the caller to
- * finish again from their sums (rescaled). */
+ * whose sums or finish are not all finite, for the caller to finish again
+ * from their sums by the general path. */
 static inline int fs_onehot_finish_group(const int64_t *cnt, const double *fv,
                                          const double *a, const double *bc, ptrdiff_t rows,
                                          ptrdiff_t V, int method, const double *base,
