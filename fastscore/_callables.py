@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from . import _kernels
+from ._layout import as_array
 from .fn import Function
 
 
@@ -172,7 +173,7 @@ def _owned(a, private):
 
 def check_f_output(fx, m, plan):
     """Validate what a Python f returned: real numbers of shape (m, *batch_shape)."""
-    arr = np.asarray(fx)
+    arr = as_array(fx, "f's return value")
     expected = (m,) + tuple(plan.batch_shape)
     if arr.dtype.kind not in "biuf":
         raise ValueError("f must return real numbers; it returned dtype %s" % arr.dtype)

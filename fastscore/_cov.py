@@ -19,7 +19,11 @@ whose diagonal is the method's stderr^2:
   the reference backend's twin of the kernels' draw (the same points).
 
 The diagonal is set to stderr^2 exactly, so est.stderr ** 2 == diag(est.cov)
-bit for bit.  The pass holds one chunk range's samples at a time (rloo's
+bit for bit.  Terms above 2^COV_TARGET (|f| beyond ~1e120) are scaled by
+powers of two per batch element and component before their cross products
+are summed, and the covariance scaled back (exact: the bits are those of
+the unscaled sums wherever those do not overflow), so a covariance that
+float64 holds comes out finite; one that it does not comes out +-inf.  The pass holds one chunk range's samples at a time (rloo's
 mean f and cv's fold baselines come from the estimate's own pass).  REBAR
 (several relaxations, eta chosen per run) has no covariance yet and refuses
 cov=True.
@@ -102,6 +106,21 @@ def _fold_baselines(S, P):
     return out
 
 
+#: Terms of magnitude up to 2^COV_TARGET are summed as they are (their cross products
+#: stay below 2^800, and the sums of 2^62 of them below 2^862); larger ones are scaled.
+COV_TARGET = 400
+
+
+def _scale_exponent(t):
+    """Per batch element and component, the k with max |t| 2^-k < 2^COV_TARGET (0: none)."""
+    if t.shape[0] == 0:
+        return np.zeros(t.shape[1:], dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        top = np.abs(t).max(axis=0)
+    e = np.frexp(np.where(np.isfinite(top), top, 0.0))[1].astype(np.int64)
+    return np.maximum(e - COV_TARGET, 0)
+
+
 def covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt,
                chunks_per_pass=16):
     """(B, P, P) covariances of the P gradient components, consistent with ``results``."""
@@ -109,6 +128,7 @@ def covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt,
     B, P = g.shape
     cross = np.zeros((B, P, P))
     tsum = np.zeros((B, P))
+    k = np.zeros((B, P), dtype=np.int64)   # the terms' scale exponents so far
     n_chunks = -(-n // CHUNK_SIZE)
     fbar = np.asarray(value, dtype=np.float64).reshape(B)
     bases = None
@@ -124,10 +144,18 @@ def covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt,
             x3 = _draw(plan, n, key, backend, c0, c1, nt)
             t = _terms(kind, plan, pf, x3, backend, method, baseline, fbar, bases, n,
                        c0 * CHUNK_SIZE)
+        knew = np.maximum(k, _scale_exponent(t))
+        if (knew != k).any():   # larger terms: the sums so far onto the new scale
+            up = k - knew
+            cross = np.ldexp(cross, up[:, :, None] + up[:, None, :])
+            tsum = np.ldexp(tsum, up)
+            k = knew
+        if k.any():
+            t = np.ldexp(t, -k[None])
         with np.errstate(invalid="ignore", over="ignore"):
             cross += np.einsum("mbj,mbk->bjk", t, t)
             tsum += t.sum(axis=0)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
         m2 = cross / n
         gm = tsum / n
         gg = gm[:, :, None] * gm[:, None, :]
@@ -138,8 +166,12 @@ def covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt,
         coef = kind.coef(plan)
         if coef is not None:
             cov = coef[:, :, None] * cov * coef[:, None, :]
+        if k.any():
+            cov = np.ldexp(cov, k[:, :, None] + k[:, None, :])
+        se = np.asarray(se, dtype=np.float64)
+        diag = se * se
     idx = np.arange(P)
-    cov[:, idx, idx] = se * se
+    cov[:, idx, idx] = diag
     return cov
 
 

@@ -13,3 +13,10 @@ class SampleOverflowError(ValueError):
         ValueError.__init__(self, "a sample overflowed float64 (inf or nan) at flat batch "
                             "element %d" % batch_index)
         self.batch_index = int(batch_index)
+
+
+class ResultOverflowError(OverflowError, ValueError):
+    """An estimate's result (value, gradient, standard error or covariance) is
+    beyond the float64 range although every moment sum was finite: its true
+    value is not representable (|f| too large).  A ValueError too, as every
+    error of ``nan_policy="raise"`` is."""

@@ -10,7 +10,7 @@ in _layout.h (generated from fastscore/_specs.py).
 """
 
 from libc.stdint cimport int64_t
-from libc.math cimport sqrt, fabs, isfinite, NAN
+from libc.math cimport sqrt, fabs, isfinite, ldexp, frexp, NAN
 from libc.string cimport memcpy, memset
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange
@@ -43,6 +43,7 @@ cdef extern from "_reduce.h" nogil:
         FS_MEAN_WIDTH
         FS_CV_FOLDS
         FS_CV_REACH
+        FS_SCALE_TARGET
     double fs_keep(bint keep, double v)
     int fs_reduce_isa
     int fs_reduce_set_isa(int isa)
@@ -60,13 +61,43 @@ cdef extern from "_onehot.h" nogil:
         M_CV "FS_M_CV"
     enum:
         FS__GROUP
-    void fs_onehot_finish_group(const int64_t *cnt, const double *fv, const double *a,
+    int fs_onehot_finish_group(const int64_t *cnt, const double *fv, const double *a,
                                 const double *bc, Py_ssize_t rows, Py_ssize_t V, int method,
                                 const double *base, double *value, double *value_se,
                                 double *g, double *se)
 
 cdef extern from "_omp.h" nogil:
     int fs_threads_for(int n_threads, int64_t work, int64_t items)
+
+# Where a finish overflows although the row's moment sums are finite (|f| above
+# ~1e154: shift^2 sum s^2 or g^2 pass 1.8e308), the component is finished again
+# on its sums scaled by powers of two (exact), and its results scaled back
+# (fastscore._specs.SCALE_TARGET): f's dimension by 2^-kf, the score's by
+# 2^-ks, a mean block's term by 2^-kt.  Where nothing overflows the first pass
+# stands, so the bits there are those of the formulas alone; where the true
+# result is beyond float64 it comes out +-inf (the facade raises, naming it).
+# The NumPy twins in fastscore._kinds make the same choices with the same
+# operations.
+
+cdef inline int _exp_of(double x) noexcept nogil:
+    # e with |x| = m 2^e, 1/2 <= m < 1 (0 for x = 0): |x| < 2^e
+    cdef int e = 0
+    frexp(x, &e)
+    return e
+
+
+cdef inline int _half_exp_of(double x) noexcept nogil:
+    # an e with sqrt(|x|) < 2^e (for the magnitude of a sum of squares)
+    return (_exp_of(x) + 1) >> 1
+
+
+cdef inline int _down(int e) noexcept nogil:
+    # the k that takes a magnitude below 2^e to below 2^FS_SCALE_TARGET (0: none)
+    return e - FS_SCALE_TARGET if e > FS_SCALE_TARGET else 0
+
+
+cdef inline int _imax(int a, int b) noexcept nogil:
+    return a if a > b else b
 
 def onehot_count_sums(const int64_t[:, ::1] counts, const double[:, ::1] fvals,
                       const double[:, ::1] a, const double[:, ::1] bcoef, int n_threads):
@@ -181,17 +212,51 @@ cdef inline bint _finish_head(const double *S, Py_ssize_t width, double *inv_n,
     return finite
 
 
+cdef inline bint _score_comp(int method, double shift, double base, double md, double inv_n,
+                             double inv_n1, double scale2, double rl_a, double rl_b, double Ss,
+                             double Sss, double Sds, double Sdss, double Sddss, double *g,
+                             double *se) noexcept nogil:
+    # One component's gradient and standard error (before the row's finiteness
+    # check); returns True where the finish overflowed (the mean of the terms'
+    # squares or the squared gradient is not finite).
+    cdef double c, gj, ez2
+    if method == M_RLOO:
+        gj = (Sds - md * Ss) * inv_n1
+        ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss)
+    else:
+        if method == M_PLAIN:
+            c = shift
+        elif method == M_BASELINE:
+            c = shift - base
+        else:
+            c = -Sdss / Sss if Sss > 0.0 else 0.0
+        gj = (Sds + c * Ss) * inv_n
+        ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n
+    g[0] = _canon(gj)
+    if method == M_RLOO:
+        se[0] = _stderr_var(rl_a * ez2 - rl_b * (gj * gj))
+    else:
+        se[0] = _stderr(ez2, gj, inv_n1)
+    return not (isfinite(ez2) and isfinite(gj * gj))
+
+
+cdef inline int _score_kf(const double *S, double base) noexcept nogil:
+    # f's scale exponent of a score row: |shift|, |base|, every |d| <= sqrt(sum d^2)
+    return _down(_imax(_imax(_exp_of(S[FS_SHIFT]), _exp_of(base)), _half_exp_of(S[FS_SUM_DD])))
+
+
 cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
                       double *value, double *value_se, double *g, double *se) noexcept nogil:
     # The estimators of fastscore._kinds.ScoreFunction, from one row of
     # shifted moment sums.  Divisions by n and n - 1 are multiplications by
     # reciprocals taken once per row: a divide per term made this loop the
     # costliest part of a batched policy gradient (many rows, few samples each).
-    cdef double n = S[FS_N], shift = S[FS_SHIFT], inv_n, inv_n1, md, c, ez2, gj, scale2
+    cdef double n = S[FS_N], shift = S[FS_SHIFT], inv_n, inv_n1, md, scale2
     cdef double rl_den, rl_a, rl_b
-    cdef double Ss, Sss, Sds, Sdss, Sddss
     cdef const double *blk
     cdef Py_ssize_t j
+    cdef int kf = -1, ks
+    cdef bint over
     cdef bint finite = _finish_head(S, fs_score_row_width(P), &inv_n, &inv_n1, &md, value,
                                     value_se)
     # rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares:
@@ -202,28 +267,24 @@ cdef void _finish_row(const double *S, Py_ssize_t P, int method, double base,
     rl_b = (n - 2.0) / rl_den
     for j in range(P):
         blk = S + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
-        Ss = blk[FS_SUM_S]
-        Sss = blk[FS_SUM_SS]
-        Sds = blk[FS_SUM_DS]
-        Sdss = blk[FS_SUM_DSS]
-        Sddss = blk[FS_SUM_DDSS]
-        if method == M_RLOO:
-            gj = (Sds - md * Ss) * inv_n1
-            ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss)
-        else:
-            if method == M_PLAIN:
-                c = shift
-            elif method == M_BASELINE:
-                c = shift - base
-            else:
-                c = -Sdss / Sss if Sss > 0.0 else 0.0
-            gj = (Sds + c * Ss) * inv_n
-            ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n
-        g[j] = _canon(gj)
-        if method == M_RLOO:
-            se[j] = _stderr_var(rl_a * ez2 - rl_b * (gj * gj)) if finite else NAN
-        else:
-            se[j] = _stderr(ez2, gj, inv_n1) if finite else NAN
+        over = _score_comp(method, shift, base, md, inv_n, inv_n1, scale2, rl_a, rl_b,
+                           blk[FS_SUM_S], blk[FS_SUM_SS], blk[FS_SUM_DS], blk[FS_SUM_DSS],
+                           blk[FS_SUM_DDSS], &g[j], &se[j])
+        if not finite:
+            se[j] = NAN
+        elif over:
+            # finite sums, an overflowing finish: again on the sums scaled by 2^-kf
+            # (f) and 2^-ks (this component's score)
+            if kf < 0:
+                kf = _score_kf(S, base)
+            ks = _down(_half_exp_of(blk[FS_SUM_SS]))
+            _score_comp(method, ldexp(shift, -kf), ldexp(base, -kf), ldexp(md, -kf), inv_n,
+                        inv_n1, scale2, rl_a, rl_b, ldexp(blk[FS_SUM_S], -ks),
+                        ldexp(blk[FS_SUM_SS], -2 * ks), ldexp(blk[FS_SUM_DS], -(kf + ks)),
+                        ldexp(blk[FS_SUM_DSS], -(kf + 2 * ks)),
+                        ldexp(blk[FS_SUM_DDSS], -(2 * kf + 2 * ks)), &g[j], &se[j])
+            g[j] = _canon(ldexp(g[j], kf + ks))
+            se[j] = _canon(ldexp(se[j], kf + ks))
 
 
 cdef object _baselines(int code, baseline, Py_ssize_t B):
@@ -292,7 +353,8 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
         raise ValueError("method='cv' is cross-fitted: finish its per-fold sums with "
                          "finish_folds")
     cdef int code = METHOD_CODES[method]
-    cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], grp, b
+    cdef Py_ssize_t B = counts.shape[0], V = counts.shape[1], grp, b, r
+    cdef int redo, bad = 0
     if fvals.shape[0] != B or fvals.shape[1] != V or bcoef.shape[0] != B \
             or bcoef.shape[1] != V:
         raise ValueError("counts, fvals and b must all have shape (batch, K)")
@@ -313,27 +375,68 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
             # FS__GROUP rows at a time: a vector lane per row (_onehot.h).
             for grp in prange(groups, num_threads=nt, schedule="static"):
                 b = grp * FS__GROUP
-                fs_onehot_finish_group(&counts[b, 0], &fvals[b, 0],
-                                       NULL if ones else &av[b, 0], &bcoef[b, 0],
-                                       min(FS__GROUP, B - b), V, code, &bv[b], &vv[b],
-                                       &vsv[b], &gv[b, 0], &sev[b, 0])
+                redo = fs_onehot_finish_group(&counts[b, 0], &fvals[b, 0],
+                                              NULL if ones else &av[b, 0], &bcoef[b, 0],
+                                              min(FS__GROUP, B - b), V, code, &bv[b], &vv[b],
+                                              &vsv[b], &gv[b, 0], &sev[b, 0])
+                if redo:
+                    for r in range(min(FS__GROUP, B - b)):
+                        if (redo >> r) & 1:
+                            bad += _onehot_redo(&counts[b + r, 0], &fvals[b + r, 0],
+                                                NULL if ones else &av[b + r, 0],
+                                                &bcoef[b + r, 0], V, code, bv[b + r],
+                                                &vv[b + r], &vsv[b + r], &gv[b + r, 0],
+                                                &sev[b + r, 0])
+    if bad:
+        raise MemoryError()
     return value, value_se, g, se
+
+
+cdef int _onehot_redo(const int64_t *cnt, const double *fv, const double *a, const double *bc,
+                      Py_ssize_t V, int method, double base, double *value, double *value_se,
+                      double *g, double *se) noexcept nogil:
+    # A row whose fused finish met a non-finite number (a sum: an infinite f
+    # value; or the variance estimate: a finish that overflowed on finite
+    # sums): its sums by _onehot_row, then _finish_row (NaN standard errors, or
+    # a rescaled finish), the bits of onehot_count_sums followed by
+    # finish_sums.  1 when out of memory.
+    cdef Py_ssize_t W = fs_score_row_width(V), k
+    cdef double *buf = <double *>malloc((W + V) * sizeof(double))
+    cdef double *ones = buf + W
+    if buf == NULL:
+        return 1
+    if a == NULL:
+        for k in range(V):
+            ones[k] = 1.0
+    _onehot_row(cnt, fv, ones if a == NULL else a, bc, V, buf)
+    _finish_row(buf, V, method, base, value, value_se, g, se)
+    free(buf)
+    return 0
 
 
 cdef void _finish_mean_row(const double *S, Py_ssize_t P, const double *coef, double *value,
                            double *value_se, double *g, double *se) noexcept nogil:
     # gradient j = c_j mean(t_j), stderr |c_j| sd(t_j) / sqrt(n), from one row
     # of mean blocks (fastscore._kinds.MeanKind); coef NULL means c = 1.
-    cdef double inv_n, inv_n1, md, mt, cj
+    cdef double inv_n, inv_n1, md, mt, cj, ts
     cdef const double *blk
     cdef Py_ssize_t j
+    cdef int kt
     cdef bint finite = _finish_head(S, fs_mean_row_width(P), &inv_n, &inv_n1, &md, value,
                                     value_se)
     for j in range(P):
         blk = S + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j
         mt = blk[FS_SUM_T] * inv_n
         cj = coef[j] if coef != NULL else 1.0
-        g[j] = _canon(cj * (blk[FS_TERM_SHIFT] + mt))
+        ts = blk[FS_TERM_SHIFT]
+        if finite and not isfinite(ts + mt):
+            # the mean term overflows on finite sums: again on the sums scaled by 2^-kt
+            # (c_j times it may still be finite)
+            kt = _down(_imax(_imax(_exp_of(ts), _exp_of(blk[FS_SUM_T])),
+                             _half_exp_of(blk[FS_SUM_TT])))
+            g[j] = _canon(ldexp(cj * (ldexp(ts, -kt) + ldexp(blk[FS_SUM_T], -kt) * inv_n), kt))
+        else:
+            g[j] = _canon(cj * (ts + mt))
         se[j] = _canon(fabs(cj) * _stderr(blk[FS_SUM_TT] * inv_n, mt, inv_n1)) if finite \
             else NAN
 
@@ -366,30 +469,55 @@ def finish_mean(const double[:, ::1] sums, coef=None, int n_threads=1):
     return value, value_se, g, se
 
 
+cdef inline bint _cv_comp(double a_shift, double Sa, double Saa, double Sc, double Scc,
+                          double Sac, double eta, double inv_n, double inv_n1, double *g,
+                          double *se, double *eta_used) noexcept nogil:
+    # One control-variate component (before the row's finiteness check); True
+    # where the finish overflowed.
+    cdef double ma, mc, vc, cac, e, ez2, gm, gv
+    ma = Sa * inv_n
+    mc = Sc * inv_n
+    e = eta
+    if e != e:
+        vc = Scc * inv_n - mc * mc
+        cac = Sac * inv_n - ma * mc
+        e = -cac / vc if vc > 0.0 else 0.0
+    gm = ma + e * mc
+    ez2 = (Saa + 2.0 * e * Sac + e * e * Scc) * inv_n
+    gv = a_shift + gm
+    g[0] = _canon(gv)
+    se[0] = _stderr(ez2, gm, inv_n1)
+    eta_used[0] = e
+    return not (isfinite(gv) and isfinite(ez2) and isfinite(gm * gm))
+
+
 cdef void _finish_cv_row(const double *S, Py_ssize_t P, const double *eta, double *value,
                          double *value_se, double *g, double *se, double *eta_used) noexcept nogil:
     # gradient j = mean(A + eta C) (C has mean zero), eta given or, where eta is
     # NaN, the variance-minimising -cov(A, C) / var(C) of the same samples
-    # (fastscore._kinds.Rebar); stderr from the variance of A + eta C.
-    cdef double inv_n, inv_n1, md, ma, mc, vc, cac, e, ez2, gm
+    # (fastscore._kinds.Rebar); stderr from the variance of A + eta C.  Where it
+    # overflows on finite sums, again on A and C scaled by 2^-k.
+    cdef double inv_n, inv_n1, md
     cdef const double *blk
     cdef Py_ssize_t j
+    cdef int k
     cdef bint finite = _finish_head(S, fs_cv_row_width(P), &inv_n, &inv_n1, &md, value,
                                     value_se)
     for j in range(P):
         blk = S + FS_HEAD_WIDTH + FS_CV_WIDTH * j
-        ma = blk[FS_SUM_A] * inv_n
-        mc = blk[FS_SUM_C] * inv_n
-        e = eta[j]
-        if e != e:
-            vc = blk[FS_SUM_CC] * inv_n - mc * mc
-            cac = blk[FS_SUM_AC] * inv_n - ma * mc
-            e = -cac / vc if vc > 0.0 else 0.0
-        gm = ma + e * mc
-        ez2 = (blk[FS_SUM_AA] + 2.0 * e * blk[FS_SUM_AC] + e * e * blk[FS_SUM_CC]) * inv_n
-        g[j] = _canon(blk[FS_A_SHIFT] + gm)
-        se[j] = _stderr(ez2, gm, inv_n1) if finite else NAN
-        eta_used[j] = e
+        if _cv_comp(blk[FS_A_SHIFT], blk[FS_SUM_A], blk[FS_SUM_AA], blk[FS_SUM_C],
+                    blk[FS_SUM_CC], blk[FS_SUM_AC], eta[j], inv_n, inv_n1, &g[j], &se[j],
+                    &eta_used[j]) and finite:
+            k = _down(_imax(_imax(_exp_of(blk[FS_A_SHIFT]), _half_exp_of(blk[FS_SUM_AA])),
+                            _half_exp_of(blk[FS_SUM_CC])))
+            _cv_comp(ldexp(blk[FS_A_SHIFT], -k), ldexp(blk[FS_SUM_A], -k),
+                     ldexp(blk[FS_SUM_AA], -2 * k), ldexp(blk[FS_SUM_C], -k),
+                     ldexp(blk[FS_SUM_CC], -2 * k), ldexp(blk[FS_SUM_AC], -2 * k), eta[j],
+                     inv_n, inv_n1, &g[j], &se[j], &eta_used[j])
+            g[j] = _canon(ldexp(g[j], k))
+            se[j] = _canon(ldexp(se[j], k))
+        if not finite:
+            se[j] = NAN
 
 
 def finish_cv(const double[:, ::1] sums, eta, int n_threads=1):
@@ -430,6 +558,7 @@ cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *va
     # se the sums over folds, in the order of the NumPy twin's operations.
     cdef Py_ssize_t W = fs_score_row_width(P), k, r, jj, j, ke, reach
     cdef double inv_n, inv_n1, md, n, shift_k, dsh, nj, sdj, cnt, sdm, c
+    cdef int kf, ks
     cdef double *num = T
     cdef double *den = T + P
     cdef const double *Sk
@@ -483,11 +612,71 @@ cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *va
             c = -num[j] / den[j] if den[j] > 0.0 else -sdm / cnt
             g[j] = g[j] + (bk[FS_SUM_DS] + c * bk[FS_SUM_S])
             se[j] = se[j] + ((bk[FS_SUM_DDSS] + 2.0 * c * bk[FS_SUM_DSS]) + c * c * bk[FS_SUM_SS])
+    kf = -1
     for j in range(P):
         c = g[j] * inv_n           # the gradient
         sdm = se[j] * inv_n        # the mean of the terms' squares
         g[j] = _canon(c)
         se[j] = _stderr(sdm, c, inv_n1) if finite else NAN
+        if finite and not (isfinite(sdm) and isfinite(c * c)):
+            # finite sums, an overflowing finish: again on the sums scaled by 2^-kf (f,
+            # over every fold) and 2^-ks (this component's score, over every fold)
+            if kf < 0:
+                kf = 0
+                for k in range(FS_CV_FOLDS):
+                    kf = _imax(kf, _score_kf(S + k * W, 0.0))
+            ks = 0
+            for k in range(FS_CV_FOLDS):
+                ks = _imax(ks, _down(_half_exp_of(S[k * W + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+                                                    + FS_SUM_SS])))
+            _folds_comp_scaled(S, W, j, ke, kf, ks, inv_n, inv_n1, &g[j], &se[j])
+
+
+cdef void _folds_comp_scaled(const double *S, Py_ssize_t W, Py_ssize_t j, Py_ssize_t ke, int kf,
+                             int ks, double inv_n, double inv_n1, double *g,
+                             double *se) noexcept nogil:
+    # Component j of _finish_folds_row on the fold rows scaled by 2^-kf (f) and
+    # 2^-ks (the score), with the operations of its loops in their order, and
+    # its results scaled back.
+    cdef Py_ssize_t k, r, jj, reach = (ke - 1) // 2
+    cdef double shift_k, dsh, nj, sdj, num, den, cnt, sdm, c, gs = 0.0, es = 0.0, gj
+    cdef double bss
+    cdef const double *Sk
+    cdef const double *Sj
+    cdef const double *bk
+    cdef const double *bj
+    for k in range(ke):
+        Sk = S + k * W
+        shift_k = ldexp(Sk[FS_SHIFT], -kf)
+        num = 0.0
+        den = 0.0
+        cnt = 0.0
+        sdm = 0.0
+        jj = k
+        for r in range(reach):
+            jj = jj + 1
+            if jj == ke:
+                jj = 0
+            Sj = S + jj * W
+            dsh = ldexp(Sj[FS_SHIFT], -kf) - shift_k
+            nj = Sj[FS_N]
+            sdj = ldexp(Sj[FS_SUM_D], -kf)
+            bj = Sj + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+            bss = ldexp(bj[FS_SUM_SS], -2 * ks)
+            num = num + (dsh * bss + ldexp(bj[FS_SUM_DSS], -(kf + 2 * ks)))
+            den = den + bss
+            cnt = cnt + nj
+            sdm = sdm + (dsh * nj + sdj)
+        bk = Sk + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
+        bss = ldexp(bk[FS_SUM_SS], -2 * ks)
+        c = -num / den if den > 0.0 else -sdm / cnt
+        gs = gs + (ldexp(bk[FS_SUM_DS], -(kf + ks)) + c * ldexp(bk[FS_SUM_S], -ks))
+        es = es + ((ldexp(bk[FS_SUM_DDSS], -(2 * kf + 2 * ks))
+                    + 2.0 * c * ldexp(bk[FS_SUM_DSS], -(kf + 2 * ks))) + c * c * bss)
+    gj = gs * inv_n
+    sdm = es * inv_n
+    g[0] = _canon(ldexp(gj, kf + ks))
+    se[0] = _canon(ldexp(_stderr(sdm, gj, inv_n1), kf + ks))
 
 
 def finish_folds(const double[:, ::1] sums, int n_threads=1):

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import special
 
 from . import _finish, _moments, _specs
+from ._layout import as_array
 
 
 class EstimatorKind:
@@ -164,13 +165,23 @@ class EstimatorKind:
             value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1),
                                 np.nan)
             blk = lambda nm: _moments.blocks(S, nm, _specs.MEAN_BLOCK)  # noqa: E731
-            mt = blk("sum_t") * inv_n[:, None]
-            g = blk("term_shift") + mt
-            se = _stderr(blk("sum_tt") * inv_n[:, None], mt, inv_n1[:, None])
+            ts, st, stt = blk("term_shift"), blk("sum_t"), blk("sum_tt")
+            mt = st * inv_n[:, None]
+            g = ts + mt
+            se = _stderr(stt * inv_n[:, None], mt, inv_n1[:, None])
+            over = finite[:, None] & ~np.isfinite(g)
             if coef is not None:
                 g = coef * g
                 se = np.abs(coef) * se
             se = np.where(finite[:, None], se, np.nan)
+            if over.any():
+                # the mean term overflows on finite sums: again on the sums scaled by 2^-kt
+                r, j = np.nonzero(over)
+                kt = _down(np.maximum(np.maximum(_exp_of(ts[r, j]), _exp_of(st[r, j])),
+                                      _half_exp_of(stt[r, j])))
+                cj = coef[r, j] if coef is not None else 1.0
+                g[r, j] = np.ldexp(cj * (np.ldexp(ts[r, j], -kt)
+                                         + np.ldexp(st[r, j], -kt) * inv_n[r]), kt)
         return value, value_se, g, se
 
     def finish_compiled(self, plan, sums, method, baseline=None, n_threads=1):
@@ -191,6 +202,52 @@ def _stderr(ez2, g, inv_n1):
     with np.errstate(invalid="ignore"):
         return np.where(v > 0.0, np.sqrt(np.where(v > 0.0, v, 0.0)),
                         np.where(v == v, 0.0, np.nan))
+
+
+def _exp_of(x):
+    """e with |x| = m 2^e, 1/2 <= m < 1 (0 for 0), as int64 (_exp_of in _finish.pyx)."""
+    return np.frexp(np.asarray(x, dtype=np.float64))[1].astype(np.int64)
+
+
+def _half_exp_of(x):
+    """An e with sqrt(|x|) < 2^e (_half_exp_of in _finish.pyx)."""
+    return (_exp_of(x) + 1) >> 1
+
+
+def _down(e):
+    """The k taking a magnitude below 2^e to below 2^SCALE_TARGET (0: none)."""
+    e = np.asarray(e, dtype=np.int64)
+    return np.where(e > _specs.SCALE_TARGET, e - _specs.SCALE_TARGET, 0)
+
+
+def _score_comp(method, shift, base, md, n, inv_n, inv_n1, Ss, Sss, Sds, Sdss, Sddss):
+    """(gradient, stderr, overflowed) of score components (_score_comp in _finish.pyx)."""
+    if method == "rloo":
+        # rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares:
+        scale2 = n * inv_n1 * n * inv_n1 * inv_n
+        g = (Sds - md * Ss) * inv_n1
+        ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss)
+        # rloo's unbiased variance: ((n - 1) ez2 - (n - 2) g^2) / (n^2 - 2n + 2)
+        rl_den = (n - 2.0) * n + 2.0
+        rl_a = (n - 1.0) / rl_den
+        rl_b = (n - 2.0) / rl_den
+        se = _stderr_var(rl_a * ez2 - rl_b * (g * g))
+    else:
+        if method == "plain":
+            c = shift
+        elif method == "baseline":
+            c = shift - base
+        else:
+            c = np.where(Sss > 0.0, -Sdss / Sss, 0.0)
+        g = (Sds + c * Ss) * inv_n
+        ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n
+        se = _stderr(ez2, g, inv_n1)
+    return g, se, ~(np.isfinite(ez2) & np.isfinite(g * g))
+
+
+def _score_kf(shift, base, sdd):
+    """f's scale exponent of score rows (_score_kf in _finish.pyx)."""
+    return _down(np.maximum(np.maximum(_exp_of(shift), _exp_of(base)), _half_exp_of(sdd)))
 
 
 class ScoreFunction(EstimatorKind):
@@ -255,7 +312,7 @@ class ScoreFunction(EstimatorKind):
         if baseline is None:
             raise ValueError("method='baseline' needs baseline=: a scalar or an array of the "
                              "batch shape %s" % (plan.batch_shape,))
-        b = np.asarray(baseline)
+        b = as_array(baseline, "baseline")
         if b.dtype.kind not in "biuf":
             raise TypeError("baseline must be real numbers, got dtype %s" % b.dtype)
         b = b.astype(np.float64)
@@ -301,27 +358,27 @@ class ScoreFunction(EstimatorKind):
                                 np.nan)
             Ss, Sss, Sds, Sdss, Sddss = (_moments.blocks(S, nm) for nm in
                                          ("sum_s", "sum_ss", "sum_ds", "sum_dss", "sum_ddss"))
-            md_, inv_n_, inv_n1_ = md[:, None], inv_n[:, None], inv_n1[:, None]
-            if method == "rloo":
-                # rloo's per-sample terms are n / (n - 1) (d - md) s; mean of their squares:
-                scale2 = (n * inv_n1 * n * inv_n1 * inv_n)[:, None]
-                g = (Sds - md_ * Ss) * inv_n1_
-                ez2 = scale2 * (Sddss - 2.0 * md_ * Sdss + md_ * md_ * Sss)
-                rl_den = (n - 2.0) * n + 2.0
-                rl_a = ((n - 1.0) / rl_den)[:, None]
-                rl_b = ((n - 2.0) / rl_den)[:, None]
-                se = np.where(finite[:, None], _stderr_var(rl_a * ez2 - rl_b * (g * g)), np.nan)
-                return value, value_se, g, se
-            else:
-                if method == "plain":
-                    c = shift[:, None]
-                elif method == "baseline":
-                    c = (shift - np.asarray(baseline, dtype=np.float64))[:, None]
-                else:
-                    c = np.where(Sss > 0.0, -Sdss / Sss, 0.0)
-                g = (Sds + c * Ss) * inv_n_
-                ez2 = (Sddss + 2.0 * c * Sdss + c * c * Sss) * inv_n_
-            se = np.where(finite[:, None], _stderr(ez2, g, inv_n1_), np.nan)
+            base = (np.broadcast_to(np.asarray(baseline, dtype=np.float64), n.shape)
+                    if method == "baseline" else np.zeros_like(n))
+            col = lambda v: v[:, None]  # noqa: E731
+            g, se, over = _score_comp(method, col(shift), col(base), col(md), col(n),
+                                      col(inv_n), col(inv_n1), Ss, Sss, Sds, Sdss, Sddss)
+            se = np.where(finite[:, None], se, np.nan)
+            over &= finite[:, None]
+            if over.any():
+                # finite sums, an overflowing finish: again on the sums scaled by 2^-kf
+                # (f) and 2^-ks (the component's score), the results scaled back
+                r, j = np.nonzero(over)
+                kf = _score_kf(shift[r], base[r], S[r, _moments.SUM_DD])
+                ks = _down(_half_exp_of(Sss[r, j]))
+                g2, se2, _ = _score_comp(
+                    method, np.ldexp(shift[r], -kf), np.ldexp(base[r], -kf),
+                    np.ldexp(md[r], -kf), n[r], inv_n[r], inv_n1[r], np.ldexp(Ss[r, j], -ks),
+                    np.ldexp(Sss[r, j], -2 * ks), np.ldexp(Sds[r, j], -(kf + ks)),
+                    np.ldexp(Sdss[r, j], -(kf + 2 * ks)),
+                    np.ldexp(Sddss[r, j], -(2 * kf + 2 * ks)))
+                g[r, j] = np.ldexp(g2, kf + ks)
+                se[r, j] = np.ldexp(se2, kf + ks)
         return value, value_se, g, se
 
     def finish_compiled(self, plan, sums, method, baseline=None, n_threads=1):
@@ -423,6 +480,14 @@ class ScoreCV(ScoreFunction):
                 sej = np.where(finite[:, None], _stderr(ez2, gj, inv_n1[:, None]), np.nan)
                 g = np.where(rows[:, None], gj, g)
                 se = np.where(rows[:, None], sej, se)
+                over = (rows & finite)[:, None] & ~(np.isfinite(ez2) & np.isfinite(gj * gj))
+                for b, j in zip(*np.nonzero(over)):
+                    # finite sums, an overflowing finish: again on the sums scaled
+                    kf = max(int(_score_kf(sub[k][b, _moments.SHIFT], 0.0,
+                                           sub[k][b, _moments.SUM_DD])) for k in range(K))
+                    ks = max(int(_down(_half_exp_of(blk[k][1][b, j]))) for k in range(K))
+                    g[b, j], se[b, j] = _folds_comp_scaled(S[b], W, j, ke, kf, ks, inv_n[b],
+                                                           inv_n1[b])
         return value, value_se, g, se
 
     def finish_compiled(self, plan, sums, method="cv", baseline=None, n_threads=1):
@@ -430,6 +495,44 @@ class ScoreCV(ScoreFunction):
 
 
 SCORE_BLOCK_NAMES = ("sum_s", "sum_ss", "sum_ds", "sum_dss", "sum_ddss")
+
+
+def _folds_comp_scaled(row, W, j, ke, kf, ks, inv_n, inv_n1):
+    """Component j of the cross-fitted finish of one row of fold rows, on the sums
+    scaled by 2^-kf (f) and 2^-ks (the score), its results scaled back: the twin of
+    _folds_comp_scaled in _finish.pyx, operation for operation."""
+    f = np.float64
+    ld = lambda x, k: np.ldexp(f(x), k)  # noqa: E731
+    at = lambda k, nm: row[k * W + _moments.HEAD_WIDTH + _moments.SCORE_WIDTH * j  # noqa: E731
+                           + SCORE_BLOCK_NAMES.index(nm)]
+    reach = (ke - 1) // 2
+    gs = f(0.0)
+    es = f(0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        for k in range(ke):
+            shift_k = ld(row[k * W + _moments.SHIFT], -kf)
+            num = den = cnt = sdm = f(0.0)
+            jj = k
+            for _ in range(reach):
+                jj += 1
+                if jj == ke:
+                    jj = 0
+                dsh = ld(row[jj * W + _moments.SHIFT], -kf) - shift_k
+                nj = f(row[jj * W + _moments.N])
+                sdj = ld(row[jj * W + _moments.SUM_D], -kf)
+                bss = ld(at(jj, "sum_ss"), -2 * ks)
+                num = num + (dsh * bss + ld(at(jj, "sum_dss"), -(kf + 2 * ks)))
+                den = den + bss
+                cnt = cnt + nj
+                sdm = sdm + (dsh * nj + sdj)
+            bss = ld(at(k, "sum_ss"), -2 * ks)
+            c = -num / den if den > 0.0 else -sdm / cnt
+            gs = gs + (ld(at(k, "sum_ds"), -(kf + ks)) + c * ld(at(k, "sum_s"), -ks))
+            es = es + ((ld(at(k, "sum_ddss"), -(2 * kf + 2 * ks))
+                        + f(2.0) * c * ld(at(k, "sum_dss"), -(kf + 2 * ks))) + c * c * bss)
+        gj = gs * inv_n
+        m2 = es * inv_n
+        return np.ldexp(gj, kf + ks), np.ldexp(_stderr(m2, gj, inv_n1), kf + ks)
 
 
 class Pathwise(EstimatorKind):
@@ -534,7 +637,9 @@ def _relaxation(dist, estimator, temperature):
         raise NotImplementedError("estimator=%r relaxes a discrete family; %s has no continuous "
                                   "relaxation here (Bernoulli and Categorical have)"
                                   % (estimator, type(dist).__name__))
-    return dist.relaxation(temperature)
+    relaxed = dist.relaxation(temperature)
+    relaxed._check_resolution(estimator)   # a temperature beyond 2^32 rounds the noise away
+    return relaxed
 
 
 class Concrete(Pathwise):
@@ -664,7 +769,7 @@ class Rebar(EstimatorKind):
                 var = (blk("sum_cc") - blk("sum_c") * blk("sum_c") / n).sum(axis=0)
                 e = np.where(var > 0.0, -cov / var, 0.0)
             return np.ascontiguousarray(np.broadcast_to(e, (plan.batch_size, e.size)))
-        e = np.asarray(eta, dtype=np.float64)
+        e = as_array(eta, "eta").astype(np.float64)
         shape = tuple(plan.batch_shape) + tuple(plan.params.params[0][1])
         return np.ascontiguousarray(np.broadcast_to(e, shape).reshape(plan.batch_size, -1))
 
@@ -692,16 +797,23 @@ class Rebar(EstimatorKind):
             value = S[:, _moments.SHIFT] + md
             value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1),
                                 np.nan)
-            ma = blk("sum_a") * inv_n[:, None]
-            mc = blk("sum_c") * inv_n[:, None]
-            vc = blk("sum_cc") * inv_n[:, None] - mc * mc
-            cac = blk("sum_ac") * inv_n[:, None] - ma * mc
-            auto = np.where(vc > 0.0, -cac / vc, 0.0)
-            e = np.where(np.isnan(eta), auto, eta)
-            gm = ma + e * mc
-            ez2 = (blk("sum_aa") + 2.0 * e * blk("sum_ac") + e * e * blk("sum_cc")) * inv_n[:, None]
-            g = blk("a_shift") + gm
-            se = np.where(finite[:, None], _stderr(ez2, gm, inv_n1[:, None]), np.nan)
+            names = ("a_shift", "sum_a", "sum_aa", "sum_c", "sum_cc", "sum_ac")
+            parts = [blk(nm) for nm in names]
+            g, se, e, over = _cv_comp(*parts, eta, inv_n[:, None], inv_n1[:, None])
+            se = np.where(finite[:, None], se, np.nan)
+            over &= finite[:, None]
+            if over.any():
+                # finite sums, an overflowing finish: again on A and C scaled by 2^-k
+                r, j = np.nonzero(over)
+                a_shift, _, saa, _, scc, _ = (p[r, j] for p in parts)
+                k = _down(np.maximum(np.maximum(_exp_of(a_shift), _half_exp_of(saa)),
+                                     _half_exp_of(scc)))
+                scaled = [np.ldexp(p[r, j], -k * (2 if nm in ("sum_aa", "sum_cc", "sum_ac")
+                                                  else 1)) for p, nm in zip(parts, names)]
+                g2, se2, e2, _ = _cv_comp(*scaled, eta[r, j], inv_n[r], inv_n1[r])
+                g[r, j] = np.ldexp(g2, k)
+                se[r, j] = np.ldexp(se2, k)
+                e[r, j] = e2
         self.eta_used = e
         return value, value_se, g, se
 
@@ -709,6 +821,22 @@ class Rebar(EstimatorKind):
         value, value_se, g, se, self.eta_used = _finish.finish_cv(sums, self._eta(plan, sums),
                                                                   n_threads)
         return value, value_se, g, se
+
+
+def _cv_comp(a_shift, Sa, Saa, Sc, Scc, Sac, eta, inv_n, inv_n1):
+    """(gradient, stderr, eta used, overflowed) of control-variate components
+    (_cv_comp in _finish.pyx)."""
+    ma = Sa * inv_n
+    mc = Sc * inv_n
+    vc = Scc * inv_n - mc * mc
+    cac = Sac * inv_n - ma * mc
+    auto = np.where(vc > 0.0, -cac / vc, 0.0)
+    e = np.where(np.isnan(eta), auto, eta)
+    gm = ma + e * mc
+    ez2 = (Saa + 2.0 * e * Sac + e * e * Scc) * inv_n
+    g = a_shift + gm
+    return g, _stderr(ez2, gm, inv_n1), e, ~(np.isfinite(g) & np.isfinite(ez2)
+                                             & np.isfinite(gm * gm))
 
 
 class ARM(MeasureValued):

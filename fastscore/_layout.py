@@ -12,6 +12,16 @@ import math
 import numpy as np
 
 
+def as_array(value, what):
+    """np.asarray(value), or a ValueError naming ``what`` where numpy cannot read it
+    (a ragged list: numpy's own words name nothing)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("%s must be a rectangular array of real numbers; numpy could not "
+                         "read it: %s" % (what, exc)) from None
+
+
 class SampleLayout:
     """Shapes of one distribution's samples: user layout <-> kernel layout (m, B, E)."""
 
@@ -29,7 +39,7 @@ class SampleLayout:
         Trailing axes broadcast to batch_shape + event_shape; anything else is
         a ValueError naming ``what`` and the expected shape.
         """
-        arr = np.asarray(x)
+        arr = as_array(x, what)
         if arr.dtype.kind not in "biuf":
             raise TypeError("%s must be real numbers, got dtype %s" % (what, arr.dtype))
         arr = arr.astype(np.float64, copy=False)

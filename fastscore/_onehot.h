@@ -76,10 +76,15 @@ static inline double fs__mask(uint64_t mask, double v)
  * (both taken as 0 where undrawn), b, and the row's numbers (n, the shift,
  * the sums of d and d^2 over the row, the mean of d, 1 / n, 1 / (n - 1),
  * rloo's scale and the baseline): the five sums of s_k(v) = [v = k] a - b in
- * closed form, then the method's gradient (*g) and standard error (*se; the
- * caller overwrites it where a sum is not finite).  Returns 1 when one of
- * the five sums is not finite (0 * x is 0 for every finite x, NaN for the
- * others), else 0.  Inlined with a constant method into the loops over
+ * closed form, then the method's gradient (*g) and standard error (*se).
+ * Returns 1 when one of the five sums or the variance estimate is not finite
+ * (0 * x is 0 for every finite x, NaN for the others): a non-finite f value,
+ * or a finish that overflowed on finite sums (|f| above ~1e154); the caller
+ * then finishes the row again from its sums by the general path
+ * (_onehot_redo in _finish.pyx), which gives its bits in both cases (NaN
+ * standard errors, or a rescaled finish).  Where the sums are finite, the
+ * variance estimate is finite exactly where _score_comp in _finish.pyx finds
+ * no overflow (n >= 2: 1 / (n - 1) is finite).  Inlined with a constant method into the loops over
  * components (a row) and over lanes (a group), where it is vectorised. */
 FS__ALWAYS_INLINE int64_t fs__onehot_component(
     double ck, uint64_t drawn, double fvk, double a, double bk, double n, double shift,
@@ -95,7 +100,7 @@ FS__ALWAYS_INLINE int64_t fs__onehot_component(
     double Sdss = cd * amb2 + bk2 * (sd - cd);
     double Sddss = cdd * amb2 + bk2 * (sdd - cdd);
     double zero = (((0.0 * Ss + 0.0 * Sss) + 0.0 * Sds) + 0.0 * Sdss) + 0.0 * Sddss;
-    double gj, ez2, cc;
+    double gj, ez2, cc, v;
     if (method == FS_M_RLOO) {
         gj = (Sds - md * Ss) * inv_n1;
         ez2 = scale2 * (Sddss - 2.0 * md * Sdss + md * md * Sss);
@@ -105,16 +110,19 @@ FS__ALWAYS_INLINE int64_t fs__onehot_component(
         ez2 = (Sddss + 2.0 * cc * Sdss + cc * cc * Sss) * inv_n;
     }
     *g = fs__canon(gj);
+    /* the variance estimate of fs__stderr_var / fs__stderr, kept to be checked */
     if (method == FS_M_RLOO)
-        *se = fs__stderr_var(rl_a * ez2 - rl_b * (gj * gj));
+        v = rl_a * ez2 - rl_b * (gj * gj);
     else
-        *se = fs__stderr(ez2, gj, inv_n1);
+        v = (ez2 - gj * gj) * inv_n1;
+    *se = fs__stderr_var(v);
+    zero = zero + 0.0 * v;
     return zero != zero;
 }
 
 /* Components k < m of one row, counts as doubles in c: gradient g[k] and
- * standard error se[k]; returns 0 when all their sums are finite, nonzero
- * otherwise (an integer flag, as a floating-point one would keep the loop
+ * standard error se[k]; returns the flags of fs__onehot_component or'ed
+ * (an integer flag, as a floating-point one would keep the loop
  * from being vectorised).  Inlined with constant method and ones (a_k = 1),
  * so that each case is a loop without branches. */
 FS__ALWAYS_INLINE int64_t fs__onehot_loop(
@@ -193,8 +201,11 @@ static inline int64_t fs__onehot_components(const fs_onehot_row *r, const int64_
  * f there (fv), and the one-hot coefficients a (NULL: all 1) and b.
  * Support values never drawn contribute nothing, even where f or a is
  * infinite there (selected, not branched on: with a few samples per row,
- * whether a value was drawn is a coin toss). */
-static inline void fs_onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
+ * whether a value was drawn is a coin toss).  Returns 1 when a sum or a
+ * variance estimate is not finite: the caller finishes the row again from
+ * its sums (_onehot_redo in _finish.pyx: NaN standard errors, or a rescaled
+ * finish), else 0. */
+static inline int fs_onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
                                         const double *bc, ptrdiff_t V, int method,
                                         double base, double *value, double *value_se,
                                         double *g, double *se)
@@ -233,13 +244,8 @@ static inline void fs_onehot_finish_row(const int64_t *cnt, const double *fv, co
     zero = ((0.0 * n + 0.0 * shift) + 0.0 * sd) + 0.0 * sdd;
     bad |= zero != zero;
     value[0] = fs__canon(shift + r.md);
-    if (!bad) {
-        value_se[0] = fs__stderr(sdd * r.inv_n, r.md, r.inv_n1);
-    } else {
-        value_se[0] = NAN;
-        for (k = 0; k < V; k++)
-            se[k] = NAN;
-    }
+    value_se[0] = fs__stderr(sdd * r.inv_n, r.md, r.inv_n1);
+    return bad != 0;
 }
 
 
@@ -264,7 +270,7 @@ static inline double fs__small_count(int64_t c)
     return v - 4503599627370496.0;
 }
 
-FS__ALWAYS_INLINE void fs__onehot_group(
+FS__ALWAYS_INLINE int fs__onehot_group(
     const int64_t *cnt, const double *fv, const double *a, const double *bc, ptrdiff_t V,
     const int method, const double *base, double *value, double *value_se, double *g,
     double *se, const int ones)
@@ -278,7 +284,7 @@ FS__ALWAYS_INLINE void fs__onehot_group(
     double rl_a[FS__GROUP], rl_b[FS__GROUP];
     int64_t bad[FS__GROUP];
     ptrdiff_t k;
-    int l;
+    int l, redo = 0;
     for (l = 0; l < FS__GROUP; l++) {
         for (k = 0; k < V; k++) {
             int64_t ci = cnt[l * V + k];
@@ -330,12 +336,14 @@ FS__ALWAYS_INLINE void fs__onehot_group(
         double zero = ((0.0 * n[l] + 0.0 * shift[l]) + 0.0 * sd[l]) + 0.0 * sdd[l];
         bad[l] |= zero != zero;
         value[l] = fs__canon(shift[l] + md[l]);
-        value_se[l] = bad[l] ? NAN : fs__stderr(sdd[l] * inv_n[l], md[l], inv_n1[l]);
+        value_se[l] = fs__stderr(sdd[l] * inv_n[l], md[l], inv_n1[l]);
         for (k = 0; k < V; k++) {
             g[l * V + k] = G[k][l];
-            se[l * V + k] = bad[l] ? NAN : S[k][l];
+            se[l * V + k] = S[k][l];
         }
+        redo |= (bad[l] != 0) << l;
     }
+    return redo;
 }
 
 /* Each case inlined with constant method and ones; 8 categories (a common
@@ -344,12 +352,11 @@ FS__ALWAYS_INLINE void fs__onehot_group(
 #define FS__GROUP_CASE(METHOD, ONES)                                                \
     case 2 * (METHOD) + (ONES):                                                     \
         if (V == 8)                                                                 \
-            fs__onehot_group(cnt, fv, a, bc, 8, METHOD, base, value, value_se, g, se, ONES); \
-        else                                                                        \
-            fs__onehot_group(cnt, fv, a, bc, V, METHOD, base, value, value_se, g, se, ONES); \
-        break;
+            return fs__onehot_group(cnt, fv, a, bc, 8, METHOD, base, value, value_se, g, se, \
+                                    ONES);                                          \
+        return fs__onehot_group(cnt, fv, a, bc, V, METHOD, base, value, value_se, g, se, ONES);
 #define FS__GROUP_FN(SUFFIX, ATTR)                                                  \
-ATTR static void fs__onehot_group_##SUFFIX(                                         \
+ATTR static int fs__onehot_group_##SUFFIX(                                          \
     const int64_t *cnt, const double *fv, const double *a, const double *bc,        \
     ptrdiff_t V, int method, const double *base, double *value, double *value_se,   \
     double *g, double *se)                                                          \
@@ -362,42 +369,51 @@ ATTR static void fs__onehot_group_##SUFFIX(                                     
     FS__GROUP_CASE(FS_M_RLOO, 1)                                                    \
     FS__GROUP_CASE(FS_M_RLOO, 0)                                                    \
     }                                                                               \
+    return 0;                                                                       \
 }
 
 FS__FOR_EACH_ISA(FS__GROUP_FN)
 
-static inline void fs__onehot_group_isa(const int64_t *cnt, const double *fv, const double *a,
-                                        const double *bc, ptrdiff_t V, int method,
-                                        const double *base, double *value, double *value_se,
-                                        double *g, double *se)
+static inline int fs__onehot_group_isa(const int64_t *cnt, const double *fv, const double *a,
+                                       const double *bc, ptrdiff_t V, int method,
+                                       const double *base, double *value, double *value_se,
+                                       double *g, double *se)
 {
-    FS__DISPATCH(fs__onehot_group, (cnt, fv, a, bc, V, method, base, value, value_se, g, se));
+#if FS_REDUCE_X86_SIMD
+    if (fs_reduce_isa == 2)
+        return fs__onehot_group_avx512(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
+    if (fs_reduce_isa == 1)
+        return fs__onehot_group_avx2(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
+#endif
+    return fs__onehot_group_portable(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
 }
 
 /* Rows [0, rows) of a batch (rows <= FS__GROUP): base[r] is row r's baseline.
  * A full group of small counts takes the lane-per-row path, anything else
  * (a partial group, V > FS__GROUP_MAX_V, a count of 2^52 or more) the row
- * path; both give the same bits. */
-static inline void fs_onehot_finish_group(const int64_t *cnt, const double *fv,
-                                          const double *a, const double *bc, ptrdiff_t rows,
-                                          ptrdiff_t V, int method, const double *base,
-                                          double *value, double *value_se, double *g,
-                                          double *se)
+ * path; both give the same bits.  Returns a mask of the rows (bit r: row r)
+ * whose sums or finish are not all finite, for the caller to finish again
+ * from their sums by the general path. */
+static inline int fs_onehot_finish_group(const int64_t *cnt, const double *fv,
+                                         const double *a, const double *bc, ptrdiff_t rows,
+                                         ptrdiff_t V, int method, const double *base,
+                                         double *value, double *value_se, double *g,
+                                         double *se)
 {
     uint64_t high = 0;
     ptrdiff_t i;
+    int redo = 0;
     if (rows == FS__GROUP && V <= FS__GROUP_MAX_V) {
         for (i = 0; i < FS__GROUP * V; i++)
             high |= (uint64_t)cnt[i];
-        if (high < (UINT64_C(1) << 52)) {
-            fs__onehot_group_isa(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
-            return;
-        }
+        if (high < (UINT64_C(1) << 52))
+            return fs__onehot_group_isa(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
     }
     for (i = 0; i < rows; i++)
-        fs_onehot_finish_row(cnt + i * V, fv + i * V, a != NULL ? a + i * V : NULL, bc + i * V,
-                             V, method, base[i], value + i, value_se + i, g + i * V,
-                             se + i * V);
+        redo |= fs_onehot_finish_row(cnt + i * V, fv + i * V, a != NULL ? a + i * V : NULL,
+                                     bc + i * V, V, method, base[i], value + i, value_se + i,
+                                     g + i * V, se + i * V) << i;
+    return redo;
 }
 
 #endif

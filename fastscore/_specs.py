@@ -60,6 +60,15 @@ CV_BLOCK = ("a_shift", "sum_a", "sum_aa", "sum_c", "sum_cc", "sum_ac")
 CV_FOLDS = 7
 CV_REACH = (CV_FOLDS - 1) // 2
 
+#: The finishes' rescaling by powers of two (issue 24, item 2).  Where a
+#: finish overflows on finite sums (|f| above ~1e154: shift^2 sum s^2, g^2),
+#: it runs again on the row's sums scaled exactly by 2^-k per dimension (f's
+#: k_f, each component's score k_s, or each mean block's term k_t: a sum of
+#: d^a s^b by 2^-(a k_f + b k_s)), and scales its results back.  Each k takes
+#: the dimension's magnitude down to at most 2^SCALE_TARGET, where every
+#: product of the formulas (degree 4 at most) stays below 2^600.
+SCALE_TARGET = 128
+
 #: The estimator kinds the kernels run, by kernel id (fastscore._kinds has
 #: the Python objects), and the block each folds its terms into.
 #: "score_folds" is the score function with its rows kept per fold (cv).
@@ -79,7 +88,8 @@ def layout_header():
     lines = ["/* Generated from fastscore/_specs.py by setup.py: do not edit. */",
              "#ifndef FASTSCORE_LAYOUT_H", "#define FASTSCORE_LAYOUT_H",
              "#define FS_CHUNK_SIZE %d" % CHUNK_SIZE,
-             "#define FS_CV_FOLDS %d" % CV_FOLDS, "#define FS_CV_REACH %d" % CV_REACH]
+             "#define FS_CV_FOLDS %d" % CV_FOLDS, "#define FS_CV_REACH %d" % CV_REACH,
+             "#define FS_SCALE_TARGET %d" % SCALE_TARGET]
     for names in (HEAD, SCORE_BLOCK, MEAN_BLOCK, CV_BLOCK, KERNEL_KINDS):
         kind = names is KERNEL_KINDS
         lines.append("enum { %s };" % ", ".join(

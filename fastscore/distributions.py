@@ -179,6 +179,9 @@ class Distribution:
             raise TypeError("%s: parameter %r must be real numbers, got dtype %s"
                             % (self._name, name, arr.dtype))
         arr = arr.astype(np.float64)
+        # -0.0 as +0.0: a signed zero is one point of the parameter space, not two
+        # (Binomial(probs=-0.0) gave a NaN entropy and a -inf Fisher information)
+        arr += 0.0
         if self.validate_args:
             self._require(name, arr, np.isfinite(arr), "finite")
         return arr
@@ -449,6 +452,7 @@ class Distribution:
         is ()), with ``grad`` also {parameter passed: gradient of param_shape}."""
         shape = tuple(self.batch_shape)
         value = np.asarray(value, dtype=np.float64).reshape(shape) + 0.0  # + 0.0: no -0.0
+        self._check_closed_form("entropy", [value], [0])
         if not shape:
             value = np.float64(value)
         if not grad:
@@ -461,6 +465,8 @@ class Distribution:
             # a flat array of the batch elements, or one that broadcasts
             out[nm] = np.array(g.reshape(target) if g.size == math.prod(target)
                                else np.broadcast_to(g, target)) + 0.0
+        self._check_closed_form("entropy", list(out.values()),
+                                [len(out[nm].shape) - len(shape) for nm in out])
         return value, out
 
     def fisher(self):
@@ -503,7 +509,45 @@ class Distribution:
         """F broadcast to batch_shape + (P, P), a fresh float64 array (no -0.0)."""
         F = np.asarray(F, dtype=np.float64)
         P = self.score_size
-        return np.array(np.broadcast_to(F, tuple(self.batch_shape) + (P, P))) + 0.0
+        F = np.array(np.broadcast_to(F, tuple(self.batch_shape) + (P, P))) + 0.0
+        self._check_closed_form("fisher", [F], [2])
+        return F
+
+    def _check_closed_form(self, what, arrays, event_dims):
+        """Raise where a closed form (entropy, fisher) of valid parameters is NaN.
+
+        They follow IEEE arithmetic: +-inf where the exact value is infinite or
+        beyond float64 (the Fisher information at probs = 0, a trigamma of 1e-300).
+        A NaN is a formula that lost every digit at extreme parameters (inf - inf):
+        a ValueError naming the parameters there, rather than a NaN.  With
+        validate_args=False invalid parameters give NaN, as documented.
+        """
+        if not self.validate_args:
+            return
+        shape = tuple(self.batch_shape)
+        bad = np.zeros(shape, dtype=bool)
+        for a, ev in zip(arrays, event_dims):
+            a = np.asarray(a, dtype=np.float64)
+            nan = np.isnan(a)
+            if ev:
+                nan = nan.reshape(a.shape[:a.ndim - ev] + (math.prod(a.shape[a.ndim - ev:]),)
+                                  ).any(axis=-1)
+            bad |= np.broadcast_to(nan, shape)
+        if not bad.any():
+            return
+        k = np.unravel_index(int(np.argmax(bad.ravel())), shape) if shape else ()
+        vals = []
+        for nm in list(self._differentiable) + list(self._fixed):
+            v = np.asarray(self._param(nm))
+            if v.ndim >= len(shape) and v.shape[:len(shape)] == shape:
+                v = v[k]   # this element's
+            vals.append("%s=%s" % (nm, _scalar(v) if v.ndim == 0 else
+                                   np.array2string(v, threshold=6)))
+        raise ValueError("%s.%s: the closed form is not representable in float64 at these "
+                         "parameters (%s%s): it loses every digit there"
+                         % (self._name, what, ", ".join(vals),
+                            " at batch element %s" % (tuple(int(i) for i in k),) if shape
+                            else ""))
 
 
 class _ScalarFamily(Distribution):
@@ -636,6 +680,22 @@ def _resolution(dist, name, noise, loc):
             "shifted frame instead: loc = 0 and f(x + loc)"
             % (dist._name, name, _scalar(noise[k]), _scalar(loc[k]),
                " at index %s" % (tuple(int(i) for i in k),) if noise.ndim else ""))
+
+
+def _relative_resolution(dist, name, value, rel, what):
+    """Raise where samples' relative noise ``rel`` is below MIN_RELATIVE_SCALE: float64
+    rounds every sample to (nearly) one number, so the gradients would be lost to
+    rounding and come out 0 +- 0 (Gamma(1e30, 1): the concentration's)."""
+    value, rel = np.broadcast_arrays(value, rel)
+    ok = ~(rel < MIN_RELATIVE_SCALE)
+    if not ok.all():
+        k = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
+        raise ValueError(
+            "%s: parameter %r = %r%s gives samples a relative noise of %.3g (%s), below 2^-32: "
+            "float64 keeps fewer than 2^20 levels of it, so the gradients would be lost to "
+            "rounding" % (dist._name, name, _scalar(value[k]),
+                          " at index %s" % (tuple(int(i) for i in k),) if value.ndim else "",
+                          float(rel[k]), what))
 
 
 def _coupled(dist, estimator, name, value, top):
@@ -1305,12 +1365,14 @@ class Categorical(_ProbsOrLogits, Distribution):
         pos = (w > 0).astype(np.float64)
         zero = 1.0 - pos
         M = zero[..., :, None] * zero[..., None, :] - pos[..., :, None] * pos[..., None, :]
-        F = M / (S * S)[..., None]
+        # divided by S one factor at a time: S^2 underflows for probs of 1e-300, where the
+        # entries are +-inf (exact values beyond float64) or 0, never inf - inf or 0 / 0;
         # a positive weight's diagonal 1 / (S w_k) - 1 / S^2 = (S - w_k) / (S^2 w_k), with
         # S - w_k summed from the other weights where w_k is the largest (it would cancel)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(w > 0, (S * _fisher.one_minus(w / S)) / (S * S * np.where(w > 0, w, 1.0)),
-                         1.0 / (S * S))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            F = M / S[..., None] / S[..., None]
+            d = np.where(w > 0, (S * _fisher.one_minus(w / S)) / np.where(w > 0, w, 1.0) / S / S,
+                         1.0 / S / S)
         idx = np.arange(w.shape[-1])
         F[..., idx, idx] = d
         return self._fisher_out(F)
@@ -1366,6 +1428,12 @@ class LogNormal(Normal):
     _support_text = "(x > 0)"
     _overflow_rule = (" (x = exp(loc + scale z) is finite for loc + scale z < log(1.8e308) "
                       "= 709.78)")
+
+    def _check_resolution(self, estimator):
+        super()._check_resolution(estimator)   # loc + scale z must resolve scale z
+        scale = np.broadcast_to(self._differentiable["scale"], self.batch_shape)
+        _relative_resolution(self, "scale", scale, scale, "x = exp(loc + scale z) varies by "
+                             "a factor exp(scale z)")
 
     def _draw_numpy(self, gen, c, m):
         return gen.lognormal(c["loc"], c["scale"], size=m)[:, None]
@@ -1560,6 +1628,12 @@ class Gamma(_ScalarFamily):
     def __init__(self, concentration, rate, validate_args=True):
         super().__init__({"concentration": concentration, "rate": rate}, validate_args)
 
+    def _check_resolution(self, estimator):
+        a = np.broadcast_to(self._differentiable["concentration"], self.batch_shape)
+        with np.errstate(divide="ignore"):
+            _relative_resolution(self, "concentration", a, 1.0 / np.sqrt(a),
+                                 "1 / sqrt(concentration)")
+
     def _constants(self):
         a = self.concentration.ravel()
         r = self.rate.ravel()
@@ -1699,6 +1773,16 @@ class Beta(_ScalarFamily):
         super().__init__({"concentration1": concentration1, "concentration0": concentration0},
                          validate_args)
 
+    def _check_resolution(self, estimator):
+        a = np.broadcast_to(self._differentiable["concentration1"], self.batch_shape)
+        b = np.broadcast_to(self._differentiable["concentration0"], self.batch_shape)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # sd / mean of x: sqrt(b / (a (a + b + 1)))
+            rel = np.sqrt(b / a / (a + b + 1.0))
+        for name, v, mine in (("concentration1", a, a >= b), ("concentration0", b, a < b)):
+            _relative_resolution(self, name, v, np.where(mine, rel, np.inf),
+                                 "the standard deviation of x over its mean")
+
     def _constants(self):
         a = self.concentration1.ravel()
         b = self.concentration0.ravel()
@@ -1829,6 +1913,11 @@ class Chi2(_ScalarFamily):
 
     def __init__(self, df, validate_args=True):
         super().__init__({"df": df}, validate_args)
+
+    def _check_resolution(self, estimator):
+        df = np.broadcast_to(self._differentiable["df"], self.batch_shape)
+        with np.errstate(divide="ignore"):
+            _relative_resolution(self, "df", df, np.sqrt(2.0 / df), "sqrt(2 / df)")
 
     def _constants(self):
         k = self.df.ravel()
@@ -2622,6 +2711,15 @@ class Dirichlet(Distribution):
     def _param_slots(self):
         return [("concentration", self.event_shape, None)]
 
+    def _check_resolution(self, estimator):
+        a = self._differentiable["concentration"]
+        A = a.sum(axis=-1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # sd / mean of x_k: sqrt((A - a_k) / (a_k (A + 1)))
+            rel = np.sqrt((A - a) / a / (A + 1.0))
+        _relative_resolution(self, "concentration", a, rel,
+                             "the standard deviation of x_k over its mean")
+
     def _constants(self):
         K = self.event_shape[0]
         a = self.concentration.reshape(-1, K)
@@ -2705,7 +2803,18 @@ class Dirichlet(Distribution):
         g0, dg0 = _entropy.gamma_core(a0, grad=True)
         h = g.sum(axis=-1) - g0 - (K - 1) * special.digamma(a0)
         common = -dg0 - (K - 1) * special.polygamma(1, a0)
-        return self._entropy_out(h, {"concentration": dg + common[..., None]}, grad)
+        da = dg + common[..., None]
+        if grad and np.isnan(da).any():
+            # tiny concentrations: (1 - a) trigamma(a) and (a_0 - K) trigamma(a_0) both
+            # overflow (trigamma(a) ~ 1/a^2), and inf - inf is NaN; with trigamma(x) =
+            # trigamma(x + 1) + 1/x^2 the poles combine into one finite bracket over a^2
+            b0 = np.broadcast_to(a0[..., None], a.shape)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                pole = ((1.0 - a) + (b0 - K) * (a / b0) ** 2) / a / a
+                rest = (1.0 - a) * special.polygamma(1, a + 1.0) \
+                    + (b0 - K) * special.polygamma(1, b0 + 1.0)
+            da = np.where(np.isnan(da), pole + rest, da)
+        return self._entropy_out(h, {"concentration": da}, grad)
 
     def fisher(self):
         """Fisher information diag(trigamma(a)) - trigamma(a_0), a_0 the sum of the K
@@ -3073,6 +3182,14 @@ class _Concrete:
     #: The discrete family it relaxes (for the messages).
     relaxes = None
 
+    def _check_resolution(self, estimator):
+        # y = sigmoid or softmax((logits + noise) / temperature): its relative noise is
+        # about 1 / temperature, lost to rounding beyond 2^32 (a temperature of 5e299
+        # rounded every sample to 0.5, and the gradients to 0 +- 0 or rounding noise)
+        t = np.broadcast_to(self._fixed["temperature"], self.batch_shape)
+        with np.errstate(divide="ignore"):
+            _relative_resolution(self, "temperature", t, 1.0 / t, "1 / temperature")
+
     def entropy(self, grad=False):
         """Not available: raises NotImplementedError.
 
@@ -3335,7 +3452,10 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
                                lambda a: _libm(math.exp, a))
 
     def _in_support(self, x3):
-        return (x3 >= 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
+        # the open simplex, as its text says: the score has log y_k, -inf at y_k = 0
+        # (a zero coordinate gave NaN scores); an underflowed sample of extreme logits
+        # lies there, and fs.score refuses it as Dirichlet's does
+        return (x3 > 0) & (x3 <= 1) & (np.abs(x3.sum(axis=-1, keepdims=True) - 1) < 1e-6)
 
     def _score_numpy(self, x3):
         plan = self.plan()

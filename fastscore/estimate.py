@@ -17,8 +17,9 @@ import numpy as np
 from . import _cluster, _compiled, _cov, _finish, _hessian, _moments, _threads, _wrapped, reference
 from . import _natural
 from ._callables import prepare, prepare_grad
-from ._errors import SampleOverflowError
+from ._errors import ResultOverflowError, SampleOverflowError
 from ._kinds import KINDS, SCORE
+from ._layout import as_array
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
 from .distributions import Distribution
@@ -368,40 +369,103 @@ class Gradients(dict):
                        % (key, ", ".join(repr(k) for k in self) or "none"))
 
 
+#: What the facade suggests where a result or a moment sum overflows float64.
+RESCALE_HINT = ("rescale f (divide it by a power of two, say 2^-k f, and multiply the results "
+                "by 2^k)")
+
+
+def _nan_by_design(kind, plan, P):
+    """(B, P) bool or None: the gradient components that are NaN by design (the
+    measure-valued estimator's parameters without a weak derivative: Gamma's
+    concentration; the facade warns about them instead)."""
+    coef = kind.coef(plan) if plan.batch_size else None
+    if coef is None or np.shape(coef)[-1] != P:
+        return None
+    return np.isnan(coef)
+
+
+def _bad_rows(kind, plan, results, one_sample=False):
+    """(B,) bool: the rows with a result that is not finite (a NaN or an inf value,
+    gradient or standard error), but for what is NaN by design (every standard
+    error from one sample, a component without a weak derivative)."""
+    value, value_stderr, g, se = results
+    allowed = _nan_by_design(kind, plan, g.shape[1])
+    gbad = ~np.isfinite(g)
+    sebad = ~np.isfinite(se)
+    if allowed is not None:
+        gbad &= ~(allowed & np.isnan(g))
+        sebad &= ~(allowed & np.isnan(se))
+    bad = ~np.isfinite(value) | gbad.any(axis=1)
+    if not one_sample:
+        bad |= ~np.isfinite(value_stderr) | sebad.any(axis=1)
+    return bad
+
+
+def _what_overflowed(kind, plan, results, b, one_sample):
+    """The name of the first result of row b that is not finite."""
+    value, value_stderr, g, se = results
+    if not np.isfinite(value[b]):
+        return "the value E[f]"
+    if not one_sample and not np.isfinite(value_stderr[b]):
+        return "the value's standard error"
+    allowed = _nan_by_design(kind, plan, g.shape[1])
+    names = _component_names(plan)
+    for what, arr in (("the gradient", g), ("the standard error of the gradient", se)):
+        if one_sample and arr is se:
+            break
+        for j in range(arr.shape[1]):
+            if not np.isfinite(arr[b, j]) and not (allowed is not None and allowed[b, j]
+                                                    and np.isnan(arr[b, j])):
+                return "%s with respect to %r" % (what, names[j] if j < len(names) else j)
+    return "a result"
+
+
 def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None,
           kind=SCORE, one_sample=False):
-    """Check non-finite rows against nan_policy and build the Estimate.
+    """Check non-finite results against nan_policy and build the Estimate.
 
     ``results`` is (value, value_stderr, grad, stderr) per batch element;
     ``row_sums(b)`` gives element b's moment sums, to say what went wrong.
+    Under nan_policy="raise" every result must be finite, but for what is
+    NaN by design (the standard errors of one sample; a measure-valued
+    component without a weak derivative, which is warned about).
     """
     value, value_stderr, g, se = results
-    # The finish marks a row whose sums are not all finite with a NaN stderr;
-    # from one sample every stderr is NaN, and only the values tell.
-    bad = (~np.isfinite(value) | ~np.isfinite(g).all(axis=1)) if one_sample \
-        else np.isnan(value_stderr)
+    bad = _bad_rows(kind, plan, results, one_sample)
     if nan_policy == "raise" and bad.any():
         b = int(np.argmax(bad))
         where = "batch element %s" % (_batch_index(plan, b),)
         row = row_sums(b)
         if kind.folds:  # cv's rows per fold: their merge
             row = _moments.fold_total(np.asarray(row)[None])[0]
+        hint = "; pass nan_policy='propagate' to get NaN results instead"
+        if np.isfinite(row).all():
+            # every moment sum is finite: a result itself is beyond float64
+            what = _what_overflowed(kind, plan, results, b, one_sample)
+            raise ResultOverflowError(
+                "%s overflows float64 for %s (its true value is beyond 1.8e308, as f is too "
+                "large: |f| above about 1e154 squares past it); %s%s"
+                % (what, where, RESCALE_HINT, hint.replace("NaN", "inf or NaN")))
         if not np.isfinite(row[[_moments.SHIFT, _moments.SUM_D]]).all():
-            hint = ""
+            extra = ""
             if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
-                hint = " (a sample outside the table? fastscore.fn.table is NaN there)"
-            msg = "f returned a non-finite value (nan or inf) for %s%s" % (where, hint)
+                extra = " (a sample outside the table? fastscore.fn.table is NaN there)"
+            msg = ("f returned a non-finite value (nan or inf), or f's values differ by more "
+                   "than float64 holds, for %s%s" % (where, extra))
         elif not np.isfinite(row[_moments.SUM_DD]):
-            msg = "the variance of f overflows double precision for %s" % where
+            msg = ("the variance of f overflows double precision for %s (the sum of "
+                   "(f - f_0)^2 passes 1.8e308: |f| above about 1e154); %s"
+                   % (where, RESCALE_HINT))
         elif kind.name != "score":
             msg = ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
-                   "precision for %s" % (kind.name, _TERMS.get(kind.name, "its terms"), where))
+                   "precision for %s (if they are large, %s)"
+                   % (kind.name, _TERMS.get(kind.name, "its terms"), where, RESCALE_HINT))
         else:
             msg = ("the score, or f times the score, is not finite or overflows double "
                    "precision for %s: the parameters are too extreme for float64 (e.g. a "
-                   "scale below 1e-150, or samples that underflow to the edge of the support)"
-                   % where)
-        raise ValueError(msg + "; pass nan_policy='propagate' to get NaN results instead")
+                   "scale below 1e-150, or samples that underflow to the edge of the support), "
+                   "or f is too large (then %s)" % (where, RESCALE_HINT))
+        raise ValueError(msg + hint)
     shape = tuple(plan.batch_shape)
     if shape:
         value = value.reshape(shape)
@@ -628,7 +692,12 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         "reference" is pure NumPy/SciPy on the very same samples.
     nan_policy : {"raise", "propagate"}
         What a non-finite f value does: raise ValueError naming the batch
-        element (default) or give NaN results.
+        element (default) or give NaN results.  Under "raise" every result
+        (value, gradients, standard errors, cov) must be finite: one beyond
+        float64 raises ResultOverflowError (an OverflowError and a
+        ValueError) naming it; results that fit are computed without
+        overflow even for |f| above 1e154 (the finish rescales by powers of
+        two), and bit for bit unchanged where nothing overflows.
     rtol, atol : float, optional
         Precision targets.  When either is given, waves of samples are drawn
         on the same streams (each wave doubling the total) until every
@@ -827,7 +896,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             states = _run(impl, kind, plans, pf, n, key, nt, bar, 0, n, n)
             results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
             est = _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
-            est = _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt)
+            est = _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt,
+                            nan_policy)
             if hess is not None:   # the second-order pass (fastscore._hessian)
                 est = hess.attach(est, plan, pf, n, key, backend, nt, method, b, nan_policy)
                 est.estimator = named
@@ -843,7 +913,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         while True:
             states = _run(impl, kind, plans, pf, total, key, nt, bar, done, total, scale, states)
             results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
-            finite = not np.isnan(results[1]).any()
+            finite = not _bad_rows(kind, plan, results).any()
             if not finite or _met(results, rtol, atol):
                 converged = finite
                 break
@@ -858,7 +928,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
             need = _projected_n(results, rtol, atol, done)
             scale = max_n if need is None else int(min(max_n, max(total, need)))
         est = _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged, kind)
-        est = _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt)
+        est = _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt,
+                        nan_policy)
         return _natural.attach(est, dist, damping)
     except SampleOverflowError as exc:
         raise dist._overflow_error(exc.batch_index) from None
@@ -866,11 +937,28 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         bar.close()
 
 
-def _with_cov(est, cov, kind, plan, pf, n, key, backend, method, baseline, results, nt):
-    """The estimate with its covariance (cov=True; fastscore._cov)."""
+def _with_cov(est, cov, kind, plan, pf, n, key, backend, method, baseline, results, nt,
+              nan_policy="raise"):
+    """The estimate with its covariance (cov=True; fastscore._cov).  Under
+    nan_policy="raise" every entry must be finite (the results are, by then), but
+    for the rows and columns of a component that is NaN by design."""
     if cov:
-        c = _cov.expand(plan, _cov.covariance(kind, plan, pf, n, key, backend, method,
-                                              baseline, results, nt))
+        c = _cov.covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt)
+        if nan_policy == "raise":
+            ok = np.isfinite(c)
+            allowed = _nan_by_design(kind, plan, c.shape[1])
+            if allowed is not None:
+                ok |= np.isnan(c) & (allowed[:, :, None] | allowed[:, None, :])
+            if not ok.all():
+                b, j, k = (int(i) for i in np.argwhere(~ok)[0])
+                names = _component_names(plan)
+                raise ResultOverflowError(
+                    "the covariance of the gradient components %r and %r overflows float64 "
+                    "for batch element %s (est.cov holds squared standard errors: it passes "
+                    "1.8e308 where a standard error passes 1.3e154); %s, or pass "
+                    "nan_policy='propagate' to get inf or NaN instead"
+                    % (names[j], names[k], _batch_index(plan, b), RESCALE_HINT))
+        c = _cov.expand(plan, c)
         est.cov = c.reshape(tuple(plan.batch_shape) + c.shape[1:])
     return est
 
@@ -922,7 +1010,7 @@ def _check_options(estimator, **given):
                         " or 'auto'" if takes[name] == "auto" else "", value))
                 out[name] = value
                 continue
-            t = np.asarray(value)
+            t = as_array(value, "temperature")
             if t.dtype.kind not in "biuf":
                 raise TypeError("temperature must be real numbers, got dtype %s" % t.dtype)
             if not (np.all(np.isfinite(t)) and np.all(t > 0)):
@@ -941,7 +1029,7 @@ def _check_options(estimator, **given):
                 raise TypeError("straight_through must be True or False, got %r" % (value,))
             value = bool(value)
         elif name == "eta" and not (isinstance(value, str) and value == "auto"):
-            e = np.asarray(value)
+            e = as_array(value, "eta")
             if e.dtype.kind not in "biuf" or not np.all(np.isfinite(e)):
                 raise ValueError("eta must be 'auto' or finite real numbers, got %r" % (value,))
         out[name] = value
@@ -1156,7 +1244,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
                          "from the other samples); with one sample use 'plain' or 'baseline'"
                          % method)
     plan.check_support(x3)
-    fa = np.asarray(fx)
+    fa = as_array(fx, "fx")
     if fa.dtype.kind not in "biuf":
         raise TypeError("fx must be real numbers, got dtype %s" % fa.dtype)
     if fa.shape != (n,) + tuple(dist.batch_shape):

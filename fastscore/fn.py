@@ -82,10 +82,14 @@ class Function:
 
     #: Why this f has no useful derivative for the pathwise estimator (None: it has one).
     no_derivative = None
+    #: True where the f has a derivative on relaxed samples all the same (table's
+    #: linear extension); a step (indicator) has none there either.
+    derivative_on_relaxed = False
 
     def check_derivative(self, estimator, plan):
         """Refuse an f whose derivative would make ``estimator`` silently wrong."""
-        if self.no_derivative is not None and not getattr(plan, "relaxed", False):
+        if self.no_derivative is not None and not (getattr(plan, "relaxed", False)
+                                                   and self.derivative_on_relaxed):
             raise ValueError("estimator=%r: fastscore.fn.%s %s; use estimator='score' or "
                              "'measure'" % (estimator, self.kind, self.no_derivative))
 
@@ -416,6 +420,7 @@ class table(Function):
 
     kind = "table"
     no_derivative = "is a function of discrete samples, which have no derivative"
+    derivative_on_relaxed = True
 
     def __init__(self, values):
         arr = _real_array("table: values", values)

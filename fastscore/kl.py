@@ -133,16 +133,63 @@ def _out(value, p, q, gp, gq, batch, grad):
     if not batch:
         value = np.float64(value)
     if not grad:
+        _check_nan(value, {}, p, q, batch)
         return value
+
+    same = _same(p, q, batch)
 
     def shaped(d, g):
         out = {}
         for nm in d.param_names:
             ev = tuple(d.param_shape(nm))[len(d.batch_shape):]
-            out[nm] = np.array(np.broadcast_to(np.asarray(g[nm], dtype=np.float64),
-                                               tuple(batch) + ev)) + 0.0
+            a = np.array(np.broadcast_to(np.asarray(g[nm], dtype=np.float64),
+                                         tuple(batch) + ev)) + 0.0
+            # at p = q the KL is at its minimum, 0, and so is every gradient where it is
+            # defined: a NaN there is 0 * inf of a formula at extreme parameters (Gamma's
+            # (a - a') trigamma(a) at a = a' = 1e-300); an infinite one-sided derivative
+            # at the boundary (a category of neither) stays
+            out[nm] = np.where(np.isnan(a) & same.reshape(same.shape + (1,) * len(ev)), 0.0, a)
         return out
-    return value, {"p": shaped(p, gp), "q": shaped(q, gq)}
+    grads = {"p": shaped(p, gp), "q": shaped(q, gq)}
+    _check_nan(value, grads, p, q, batch)
+    return value, grads
+
+
+def _check_nan(value, grads, p, q, batch):
+    """Raise where the KL or a gradient of valid parameters is NaN: a closed form that
+    lost every digit at extreme parameters (inf - inf).  +-inf are IEEE results (the
+    KL is +inf where p has mass and q none, and beyond float64)."""
+    if not (p.validate_args and q.validate_args):
+        return
+    bad = np.isnan(np.broadcast_to(value, batch))
+    for side in grads.values():
+        for g in side.values():
+            ev = int(np.prod(g.shape[len(batch):], dtype=np.int64))
+            bad = bad | np.isnan(g).reshape(tuple(batch) + (ev,)).any(axis=-1)
+    if bad.any():
+        k = np.unravel_index(int(np.argmax(bad.ravel())), batch) if batch else ()
+        raise ValueError("kl: the closed form is not representable in float64 at these "
+                         "parameters (p = %r, q = %r%s): it loses every digit there"
+                         % (p, q, ", batch element %s" % (tuple(int(i) for i in k),)
+                            if batch else ""))
+
+
+def _same(p, q, batch):
+    """(batch) bool: the elements where p and q have the very same parameters."""
+    if getattr(p, "_by", None) != getattr(q, "_by", None) or p.param_names != q.param_names:
+        return np.zeros(batch, dtype=bool)
+    same = np.ones(batch, dtype=bool)
+    for nm in p.param_names:
+        a = np.asarray(p._param(nm), dtype=np.float64)
+        b = np.asarray(q._param(nm), dtype=np.float64)
+        ev = len(tuple(p.param_shape(nm))) - len(p.batch_shape)
+        try:
+            eq = np.broadcast_to(a == b, tuple(batch) + a.shape[a.ndim - ev:] if ev else batch)
+        except ValueError:
+            return np.zeros(batch, dtype=bool)
+        same &= eq.reshape(tuple(batch) + (int(np.prod(eq.shape[len(batch):], dtype=np.int64)),)
+                           ).all(axis=-1) if ev else eq
+    return same
 
 
 def _b(a, batch, event=()):
@@ -204,6 +251,9 @@ def _normal(p, q, batch):
     vr = (s1 / s2) ** 2
     t = (m1 - m2) / s2
     v = 0.5 * (vr + t * t - 1.0 - np.log(vr))
+    # scale ratios beyond float64 (1e300 / 0.4): vr and log(vr) both overflow and
+    # inf - inf is NaN; log(vr) = 2 log(s1 / s2) as a difference of logs is finite
+    v = np.where(np.isnan(v), 0.5 * (vr + t * t - 1.0) - (np.log(s1) - np.log(s2)), v)
     return (v, {"loc": t / s2, "scale": -1.0 / s1 + s1 / (s2 * s2)},
             {"loc": -t / s2, "scale": (1.0 - vr - t * t) / s2})
 
@@ -211,7 +261,10 @@ def _normal(p, q, batch):
 def _exponential(p, q, batch):
     r1, r2 = _b(p.rate, batch), _b(q.rate, batch)
     ratio = r2 / r1
-    return (-np.log(ratio) + ratio - 1.0, {"rate": (1.0 - ratio) / r1},
+    v = -np.log(ratio) + ratio - 1.0
+    # a ratio beyond float64: -log(inf) + inf is NaN; its log as a difference is finite
+    v = np.where(np.isnan(v), (ratio - 1.0) - (np.log(r2) - np.log(r1)), v)
+    return (v, {"rate": (1.0 - ratio) / r1},
             {"rate": 1.0 / r1 - 1.0 / r2})
 
 
@@ -372,7 +425,13 @@ def _categorical(p, q, batch):
         if p._by == "logits":
             g1 = _xlogy_where(pr1, diff - v[..., None])
         else:
+            # a category of neither p nor p': log(p_k / p'_k) is 0/0, but any mass
+            # there makes the KL infinite, so the derivative in it is +inf, not NaN
+            diff = np.where((pr1 == 0) & (pr2 == 0), np.inf, diff)
             g1 = (diff - v[..., None]) / a1.sum(axis=-1, keepdims=True)
+            # KL = +inf (mass of p where p' has none): the formula's derivative is
+            # +inf in those categories (inf - inf), -inf in the others, as Bernoulli's
+            g1 = np.where(np.isnan(g1) & np.isinf(v)[..., None], np.inf, g1)
     if q._by == "logits":
         g2 = pr2 - pr1
     else:

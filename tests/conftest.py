@@ -185,3 +185,13 @@ def c_cos_llc():
     if fn is None:  # pragma: no cover - every platform we build on has one
         pytest.skip("no C cos function found through ctypes")
     return LowLevelCallable(fn)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Lines the tests ask to show in the session's closing summary, whatever -s says
+    (the fuzzer's counts, tests/test_fuzz.py: ``pytestconfig.fastscore_summary``)."""
+    lines = getattr(terminalreporter.config, "fastscore_summary", [])
+    if lines:
+        terminalreporter.section("fastscore summary")
+        for line in lines:
+            terminalreporter.write_line(line)
