@@ -339,7 +339,19 @@ class TransformedPlan(WrappedPlan):
         return out
 
     def samples_from_base(self, x3):
-        return self.forward(x3)
+        y3 = self.forward(x3)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(y3)
+        if bad.any():   # as a draw beyond float64 (issue 24, item 10): never inf samples
+            i = np.argwhere(bad)[0]
+            b = tuple(int(v) for v in np.unravel_index(int(i[1]), self.batch_shape)) \
+                if self.batch_shape else ()
+            raise ValueError("%s: transforms take a sample beyond the float64 range: x = %r "
+                             "gives y = T(x) = %r at batch element %s; parameters or transforms "
+                             "this extreme put samples beyond +-1.8e308"
+                             % (self.name() if callable(self.name) else self.name,
+                                float(np.asarray(x3)[tuple(i)]), float(y3[tuple(i)]), b))
+        return y3
 
 
 class _TransformedCall:

@@ -564,8 +564,14 @@ class _ScalarFamily(Distribution):
         if self.validate_args:
             for nm in self.positive:
                 a = self._differentiable[nm]
-                if not (a.size and np.minimum.reduce(a, axis=None) > 0):  # else all are > 0
+                # one reduction where all pass; else the elementwise checks name the first
+                # bad one (a subnormal's reciprocal overflows: Normal's score at x = loc
+                # with scale 5e-324 was 0 * inf = NaN)
+                if not (a.size and np.minimum.reduce(a, axis=None) >= _TINY):
                     self._require(nm, a, a > 0, "> 0")
+                    self._require(nm, a, a >= _TINY,
+                                  "a normal float64, >= 2.2250738585072014e-308 (1 / %s must "
+                                  "be finite)" % nm)
         self.batch_shape = self._broadcast(list(self._differentiable))
         self.event_shape = ()
         for nm, a in self._differentiable.items():
@@ -641,6 +647,9 @@ def _integers(x3):
     """Non-negative integers: finite ones (inf is no count, and its score is inf)."""
     return (x3 >= 0) & (np.floor(x3) == x3) & np.isfinite(x3)
 
+
+#: The smallest positive normal float64: a positive parameter's reciprocal is finite above it.
+_TINY = np.finfo(np.float64).tiny
 
 #: The Raises section of every family's docstring ("{raises}" there; "{raises: probs or
 #: logits}" for the families taking either).
@@ -1495,7 +1504,7 @@ class LogNormal(Normal):
         # the normal's points, through exp (lognormal_measure_draw)
         out = Normal._measure_draw_numpy(self, gen, c, m)
         for i in range(m):
-            out[i] = [math.exp(v) for v in out[i]]
+            out[i] = [_exp_libm(v) for v in out[i]]
         return out
 
 
@@ -3139,6 +3148,15 @@ def _open_uniform(u):
     return np.where(u > 0.0, u, _OPEN_ZERO)
 
 
+def _exp_libm(v):
+    """libm's exp of one number: +inf past 709.78, as the C function (Python's
+    math.exp raises OverflowError there: "math range error")."""
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
 def _libm(fn, x):
     """fn (a math function) elementwise: the C library's rounding, as the kernels'.
 
@@ -3153,7 +3171,7 @@ def _libm(fn, x):
 def _libm_sigmoid(z):
     # the kernels' _sigmoid, branch for branch, through libm's exp
     z = np.asarray(z, dtype=np.float64)
-    e = _libm(math.exp, np.where(z >= 0.0, -z, z))
+    e = _libm(_exp_libm, np.where(z >= 0.0, -z, z))
     return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
@@ -3449,7 +3467,7 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
         u = _open_uniform(gen.random((m, K)))
         log = lambda a: _libm(math.log, a)  # noqa: E731
         return _softmax_scaled(c["log_probs"] - log(-log(u)), c["inv_temperature"],
-                               lambda a: _libm(math.exp, a))
+                               lambda a: _libm(_exp_libm, a))
 
     def _in_support(self, x3):
         # the open simplex, as its text says: the score has log y_k, -inf at y_k = 0
@@ -3489,7 +3507,7 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
         r = _open_uniform(gen.random((m, 2 * K)))
         lp, p, inv_t = c["log_probs"], c["probs"], c["inv_temperature"]
         log = lambda a: _libm(math.log, a)  # noqa: E731
-        exp = lambda a: _libm(math.exp, a)  # noqa: E731
+        exp = lambda a: _libm(_exp_libm, a)  # noqa: E731
         z = lp - log(-log(r[:, :K]))
         b = np.argmax(z, axis=-1)
         e = -log(r[:, K:])

@@ -161,6 +161,11 @@ class Independent(_Wrapper):
         if isinstance(base_distribution, Joint):
             raise TypeError("Independent: a Joint's parts have their own shapes; wrap the parts "
                             "in Independent instead")
+        shape = tuple(base_distribution.batch_shape)
+        if 0 in shape[len(shape) - k:]:
+            raise ValueError("Independent: reinterpreted_batch_ndims=%d makes events of no "
+                             "coordinates (the base's batch_shape %s has a 0 there); an empty "
+                             "batch is fine, an empty event is not" % (k, shape))
         self.base_dist = base_distribution
         self.reinterpreted_batch_ndims = k
         shape = tuple(base_distribution.batch_shape)

@@ -336,7 +336,8 @@ def _scale_of(flat, lab):
     # (and a covariance to 1e-9 of its largest entry); with a floor for a constant f,
     # whose errors are 0 and whose gradients rounding noise of f's size: 1e-12 of the
     # value's largest for a gradient, 1e-7 for a standard error (the square root of a
-    # variance of rounding noise: sqrt(1e-16) f)
+    # variance of rounding noise: sqrt(1e-16) f; and 1e-7 of the largest gradient of
+    # its array, a variance that is rounding noise of the gradient's square)
     pairs = {".grad": ".stderr", ".stderr": ".stderr", ".value": ".value_stderr",
              ".value_stderr": ".value_stderr", ".cov": ".cov"}
 
@@ -350,6 +351,8 @@ def _scale_of(flat, lab):
     for a in sorted(pairs, key=len, reverse=True):
         if lab.startswith(a):
             floor = (1e2 if "stderr" in a else 1e-3) * top(".value")   # times rtol 1e-9
+            if a == ".stderr":   # sqrt(rounding) of the gradient itself: 1e-7 |grad|
+                floor = max(floor, 1e2 * top(".grad" + lab[len(a):]))
             return max(top(pairs[a] + lab[len(a):]), floor)
     return 0.0
 

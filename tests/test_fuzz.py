@@ -177,3 +177,22 @@ def test_closed_forms_of_an_empty_batch_are_empty():
     assert fs.Bernoulli(probs=np.zeros(0)).fisher().shape == (0, 1, 1)
     h, g = fs.Categorical(probs=np.zeros((0, 3))).entropy(grad=True)
     assert h.shape == (0,) and g["probs"].shape == (0, 3)
+
+
+def test_the_long_profiles_findings():
+    """bench/fuzz.py (100000 examples) found these after the bounded run was clean."""
+    # a transform that takes samples beyond float64 raises, as a draw there does
+    d = fs.TransformedDistribution(fs.Chi2(3e150), [fs.transforms.ExpTransform()])
+    for backend in BACKENDS:
+        with pytest.raises(ValueError, match="transforms take a sample beyond the float64"):
+            fs.sample(d, 5, rng=0, backend=backend)
+    # an Independent event of no coordinates is refused (the backends failed in numpy's words)
+    with pytest.raises(ValueError, match="events of no coordinates"):
+        fs.Independent(fs.Geometric(probs=np.zeros(0)), 1)
+    # a subnormal scale: its reciprocal overflows (the score at x = loc was 0 * inf = NaN)
+    with pytest.raises(ValueError, match="parameter 'scale' must be a normal float64"):
+        fs.LogNormal(2.0, 5e-324)
+    # the reference twin of LogNormal's measure-valued points overflowed in Python's math.exp
+    ests = [fs.estimate(fs.LogNormal(0.1, 710.0), fs.fn.indicator(0.0, 1.0), 17, rng=0,
+                        estimator="measure", backend=b) for b in BACKENDS]
+    assert ests[0].grad["loc"] == ests[1].grad["loc"]
