@@ -486,6 +486,64 @@ def merge_chunk_rows(int kind, double[:, ::1] tot, const double[:, :, ::1] rows,
                 _merge_rows(kind, &tot[b, 0], &rows[b, c, 0], P)
 
 
+def score_sums(int kind, int fam, const double[:, ::1] consts, const double[:, :, ::1] x,
+               const double[:, ::1] fx, Py_ssize_t P, int n_threads):
+    """Moment sums of given samples: the score-function step (kind FS_KIND_SCORE, or
+    FS_KIND_SCORE_FOLDS for cv) of x (m, batch, E) and f values fx (m, batch), a
+    chunk of CHUNK samples at a time, merged in chunk order per batch element:
+    the sums an estimate with a Python f gives on the same samples, bit for bit
+    (its windows cut chunks into whole blocks, which change nothing).  Any
+    n_threads gives the same bits (batch elements are independent rows).
+    """
+    if kind != FS_KIND_SCORE and kind != FS_KIND_SCORE_FOLDS:
+        raise ValueError("score_sums takes the score-function kinds only")
+    cdef Py_ssize_t m = x.shape[0], batch = x.shape[1], E = x.shape[2], nc = consts.shape[1]
+    if fx.shape[0] != m or fx.shape[1] != batch or consts.shape[0] != batch:
+        raise ValueError("x (m, batch, E), fx (m, batch) and consts (batch, n) disagree")
+    if m == 0 or batch == 0:
+        return np.zeros((batch, _row_width(kind, P)), dtype=np.float64)
+    _check_inputs(fam, consts, m, E, P, kind)
+    cdef Py_ssize_t A = _row_width(kind, P), stride = _acc_stride(kind, P)
+    cdef Py_ssize_t size = _acc_scratch(kind, P, E, _terms_stride(CHUNK)) + stride
+    cdef int slots = n_threads if n_threads > 1 else 1, nt, t
+    cdef int64_t n_chunks = (m + CHUNK - 1) // CHUNK, b, c, mc
+    tot = np.zeros((batch, A), dtype=np.float64)
+    cdef double *tp = <double *>cnp.PyArray_DATA(tot)
+    cdef double *sc
+    cdef double *acc
+    cdef bint oom = False
+    cdef const double *cp = &consts[0, 0]
+    cdef double **arenas = <double **>calloc(slots, sizeof(double *))
+    if arenas == NULL:
+        raise MemoryError()
+    nt = fs_threads_for(n_threads, batch * m * (P // 4 + E), batch)
+    try:
+        with nogil:
+            for b in prange(batch, num_threads=nt, schedule="static"):
+                t = threadid()
+                sc = _arena(arenas, t, size)
+                if sc == NULL:
+                    oom = True
+                    continue
+                acc = sc + size - stride   # the chunk's row, after the step's scratch
+                for c in range(n_chunks):
+                    mc = m - c * CHUNK if m - c * CHUNK < CHUNK else CHUNK
+                    memset(acc, 0, stride * sizeof(double))
+                    if kind == FS_KIND_SCORE:
+                        _accumulate_score(fam, cp + b * nc, &x[c * CHUNK, b, 0], batch * E,
+                                          &fx[c * CHUNK, b], batch, mc, acc, P, E, sc)
+                    else:
+                        _accumulate_score_folds(fam, cp + b * nc, &x[c * CHUNK, b, 0],
+                                                batch * E, &fx[c * CHUNK, b], batch, mc, acc,
+                                                P, E, c * CHUNK, sc)
+                    _merge_rows(kind, tp + b * A, acc, P)
+    finally:
+        _free_arenas(arenas, slots)
+    if oom:
+        raise MemoryError()
+    return tot
+
+
 def _start_array(start, shape, dtype, bint touch=False):
     """A fresh accumulator array: zeros, or a copy of the sums so far.
 

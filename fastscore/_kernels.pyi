@@ -46,6 +46,15 @@ class FunctionSpec:
     def evaluate_grad(self, x: npt.ArrayLike, batch_index: npt.ArrayLike) -> np.ndarray: ...
 
 def merge_sums(tot: np.ndarray, a: np.ndarray, P: int) -> None: ...
+def score_sums(
+    kind: int,
+    fam: int,
+    consts: np.ndarray,
+    x: np.ndarray,
+    fx: np.ndarray,
+    P: int,
+    n_threads: int,
+) -> np.ndarray: ...
 def run_inline(
     kind: int,
     fam: int,

@@ -20,6 +20,7 @@ from ._callables import prepare, prepare_grad
 from ._errors import ResultOverflowError, SampleOverflowError
 from ._kinds import KINDS, SCORE
 from ._layout import as_array
+from ._plan import Plan
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
 from .distributions import Distribution
@@ -1181,9 +1182,33 @@ def score(dist: Distribution, x: Any) -> dict[str, np.ndarray]:
     return dist.score(x)
 
 
+def _score_sums(plan, kind, x3, fx2, backend):
+    """The score function's moment sums of given samples x3 (m, B, E) and f values fx2
+    (m, B): on the compiled backend the kernels' step, where the family (or an
+    Independent's base family) has one, which gives the sums of an estimate with a
+    Python f on the same samples bit for bit; else NumPy's twin (_moments)."""
+    from . import _kernels
+
+    base, G = plan, 1
+    if isinstance(plan, _wrapped.GroupedPlan):
+        base, G = plan.base, plan.group
+    if (backend == "compiled" and type(base) is Plan and not base.counted
+            and base.family.f_input is None and "score" in base.slots):
+        m = x3.shape[0]
+        xb = np.ascontiguousarray(x3.reshape(m, base.batch_size, base.E), dtype=np.float64)
+        fb = np.ascontiguousarray(np.repeat(fx2, G, axis=1) if G > 1 else fx2)
+        sums = _kernels.score_sums(kind.kernel_id, base.family.id, base.consts, xb, fb,
+                                   base.score_size, _threads.effective_n_threads(None))
+        return sums if G == 1 else plan.rows(sums, kind)
+    if kind.folds:
+        return _moments.fold_sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
+    return _moments.sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
+
+
 def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "plain",
                           baseline: Optional[Any] = None,
-                          nan_policy: str = "raise", damping: Any = 0.0) -> Estimate:
+                          nan_policy: str = "raise", damping: Any = 0.0,
+                          backend: str = "compiled") -> Estimate:
     """Estimates from samples and f values you already have.
 
     Parameters
@@ -1194,8 +1219,11 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     fx : array_like (n, *batch_shape)
         f at those samples (need not be a function of x alone: noisy rewards
         are fine).
-    method, baseline, nan_policy, damping
-        As in :func:`estimate`.  With a single sample (n = 1, one action per
+    method, baseline, nan_policy, damping, backend
+        As in :func:`estimate`: the compiled backend scores the samples and sums
+        the terms in the kernels (the sums an estimate with a Python f would
+        give on the same samples, bit for bit), the reference backend in NumPy.
+        With a single sample (n = 1, one action per
         state in a reinforcement-learning step) ``plain`` and ``baseline``
         give the one-sample gradient f s (or (f - b) s), and every standard
         error is NaN (a standard deviation needs two samples); ``rloo`` and
@@ -1227,6 +1255,7 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     _check_dist(dist)
     if nan_policy not in ("raise", "propagate"):
         raise ValueError("nan_policy must be 'raise' or 'propagate', got %r" % (nan_policy,))
+    _check_backend(backend)
     dist._check_resolution("score")
     plan = dist.plan()
     damping = _natural.check_damping(damping, plan.batch_shape)
@@ -1254,11 +1283,10 @@ def estimate_from_samples(dist: Distribution, x: Any, fx: Any, method: str = "pl
     b = SCORE.check_method(method, baseline, plan)
     kind = SCORE.for_method(method)
     with np.errstate(invalid="ignore", divide="ignore"):
+        sums = _score_sums(plan, kind, x3, fx2, backend)
         if kind.folds:  # cv: cross-fitted over the samples' index mod CV_FOLDS
-            sums = _moments.fold_sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
             results = _finish.finish_folds(sums)
         else:
-            sums = _moments.sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)
             results = _finish.finish_sums(sums, method, b)
     if n == 1:
         # A standard deviation needs two samples: NaN, not the finish's 0/0 or 0/inf.
