@@ -109,13 +109,17 @@ class Distribution:
     relaxed = False  # a continuous relaxation of a discrete family
 
     def __init_subclass__(cls, **kwargs):
-        # the families' shared Raises section, written once (_RAISES)
+        # the families' shared docstring sections, written once (_RAISES, _ENTROPY_RETURNS)
         super().__init_subclass__(**kwargs)
         doc = cls.__dict__.get("__doc__")
         if doc and "{raises" in doc:
             cls.__doc__ = (doc.replace("    {raises: probs or logits}\n", _RAISES % (
                 " or both or neither of\n        probs and logits are given"))
                 .replace("    {raises}\n", _RAISES % ""))
+        entropy = cls.__dict__.get("entropy")
+        if entropy is not None and entropy.__doc__ and "{entropy returns}" in entropy.__doc__:
+            entropy.__doc__ = entropy.__doc__.replace("        {entropy returns}\n",
+                                                      _ENTROPY_RETURNS)
 
     def __init__(self, params, validate_args=True, fixed=None):
         self.validate_args = bool(validate_args)
@@ -664,6 +668,20 @@ _RAISES = """    Raises
 """
 
 
+#: The Returns section of every family's entropy() ("{entropy returns}" there).
+_ENTROPY_RETURNS = """        Returns
+        -------
+        value : numpy.float64 or ndarray
+            The entropy in nats, of shape batch_shape (a numpy.float64 when
+            batch_shape is ()).
+        grads : dict
+            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
+            parameter passed: the entropy's gradient in it, of shape
+            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
+            ``grad``.
+"""
+
+
 def _read_only(a, shape):
     """``a`` broadcast to ``shape``, read-only: np.broadcast_to's result, but a plain
     read-only view where the shape already matches (a distribution is built on every
@@ -794,16 +812,7 @@ class Normal(_ScalarFamily):
 
             Also return the gradient: d/dloc = 0, d/dscale = 1 / scale.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -936,16 +945,7 @@ class Poisson(_ScalarFamily):
             Also return the gradient d/drate = -Cov(X, log p(X)) / rate
             (-sum_k dp_k/drate log p_k).
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -1083,16 +1083,7 @@ class Bernoulli(_ProbsOrLogits, Distribution):
             Also return the gradient: d/dprobs = log((1 - p) / p) (+inf at p = 0,
             -inf at p = 1), or d/dlogits = -logits p (1 - p).
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -1311,16 +1302,7 @@ class Categorical(_ProbsOrLogits, Distribution):
             = -(log p_k + H) / sum(probs) for the unnormalised probs passed (+inf
             where a probs_k is 0).
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -1470,16 +1452,7 @@ class LogNormal(Normal):
 
             Also return the gradient: d/dloc = 1, d/dscale = 1 / scale.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -1561,16 +1534,7 @@ class Exponential(_ScalarFamily):
 
             Also return the gradient: d/drate = -1 / rate.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -1680,16 +1644,7 @@ class Gamma(_ScalarFamily):
             Also return the gradient: d/dconcentration = 1 + (1 - a) trigamma(a),
             d/drate = -1 / rate.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -1836,16 +1791,7 @@ class Beta(_ScalarFamily):
             Also return the gradient: d/da = (1 - a) trigamma(a) + (a + b - 2)
             trigamma(a + b), and d/db likewise.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -1959,16 +1905,7 @@ class Chi2(_ScalarFamily):
 
             Also return the gradient: d/ddf = (1 + (1 - df/2) trigamma(df/2)) / 2.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -2070,16 +2007,7 @@ class VonMises(_ScalarFamily):
             Also return the gradient: d/dloc = 0, d/dconcentration = A - k (1 - A^2)
             with A = I1(k) / I0(k).
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -2225,16 +2153,7 @@ class Binomial(_ProbsOrLogits, Distribution):
             -Cov(X, log p(X)) / (p (1 - p)) (+inf at p = 0, -inf at p = 1, when
             total_count > 0), d/dlogits = -Cov(X, log p(X)).
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -2405,16 +2324,7 @@ class Geometric(_ProbsOrLogits, Distribution):
             Also return the gradient: d/dprobs = log(1 - p) / p^2, or d/dlogits
             = -log(1 + e^logits) / e^logits.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -2579,16 +2489,7 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
             -Cov(X, log p(X)) / p (+inf at p = 0), d/dlogits = -(1 - p) Cov(X, log
             p(X)).
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -2787,16 +2688,7 @@ class Dirichlet(Distribution):
             Also return the gradient: d/dconcentration_i = (1 - a_i) trigamma(a_i)
             + (a_0 - K) trigamma(a_0), with a_0 the sum of the K concentrations.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
@@ -3002,16 +2894,7 @@ class MultivariateNormal(Distribution):
             Also return the gradient: zero for loc; for scale_tril 1 / L_ii on
             the diagonal and zero elsewhere.
 
-        Returns
-        -------
-        value : numpy.float64 or ndarray
-            The entropy in nats, of shape batch_shape (a numpy.float64 when
-            batch_shape is ()).
-        grads : dict
-            With ``grad=True`` only, which returns ``(value, grads)``: {name of a
-            parameter passed: the entropy's gradient in it, of shape
-            ``param_shape(name)``}, the names and shapes of ``fs.estimate``'s
-            ``grad``.
+        {entropy returns}
 
         Examples
         --------
