@@ -97,9 +97,23 @@ def check_html(root, page, least):
 CHECKER = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>site check</title></head>
 <body><pre id="result">pending</pre><script>
 const pages = %s;
+// What a page shows without waiting for decode(): the fallback when a page or
+// one of its images does not settle within PAGE_MS (a slow or loaded machine).
+function state(page, frame, decoded) {
+  const doc = frame.contentDocument;
+  if (!doc) { return {page, error: "no access to the page's document"}; }
+  const imgs = Array.from(doc.images);
+  return {page, title: doc.title, text: doc.body ? doc.body.innerText : "",
+          images: imgs.map((img, i) => ({src: img.getAttribute("src"),
+                                         loaded: (decoded ? decoded[i] : true) &&
+                                                 img.complete && img.naturalWidth > 0,
+                                         width: img.naturalWidth}))};
+}
+const PAGE_MS = %d;
 function load(page) {
-  return new Promise((resolve) => {
-    const frame = document.createElement("iframe");
+  let frame = null;
+  const settled = new Promise((resolve) => {
+    frame = document.createElement("iframe");
     frame.style.width = "1280px"; frame.style.height = "2000px";
     frame.onload = async () => {
       const doc = frame.contentDocument;
@@ -110,15 +124,18 @@ function load(page) {
       // report a natural width from its header
       const decoded = await Promise.all(imgs.map((img) => img.decode().then(() => true,
                                                                            () => false)));
-      resolve({page, title: doc.title, text: doc.body ? doc.body.innerText : "",
-               images: imgs.map((img, i) => ({src: img.getAttribute("src"),
-                                              loaded: decoded[i] && img.complete &&
-                                                      img.naturalWidth > 0,
-                                              width: img.naturalWidth}))});
+      resolve(state(page, frame, decoded));
     };
     frame.src = page;
     document.body.appendChild(frame);
   });
+  const late = new Promise((resolve) => setTimeout(
+    // (a frame that has not navigated yet holds a complete about:blank: not the page)
+    () => resolve(frame && frame.contentDocument && frame.contentDocument.readyState === "complete"
+                  && frame.contentDocument.URL.endsWith(page)
+                  ? state(page, frame, null) : {page, error: "did not load within " + PAGE_MS + " ms"}),
+    PAGE_MS));
+  return Promise.race([settled, late]);
 }
 Promise.all(pages.map(load)).then((r) => {
   document.getElementById("result").textContent = JSON.stringify(r);
@@ -148,21 +165,39 @@ def browser(exe, *args, timeout=120):
 def check_browser(exe, root):
     errors = []
     checker = root / "_site_check.html"
-    checker.write_text(CHECKER % json.dumps(list(PAGES)), encoding="utf-8")
-    try:
-        out = browser(exe, "--allow-file-access-from-files", "--virtual-time-budget=20000",
-                      "--dump-dom", checker.as_uri())
-    finally:
-        checker.unlink()
-    dom = out.stdout
-    start, end = dom.find('<pre id="result">'), dom.find("</pre>")
-    if start < 0 or end < 0:
-        return ["Chromium gave no result (exit status %d): %s" % (out.returncode,
-                                                                  out.stderr[-2000:])]
-    text = _unescape(dom[start + len('<pre id="result">'):end])
-    if text == "pending":
-        return ["Chromium did not finish loading the pages"]
-    for res in json.loads(text):
+    # A loaded machine can leave a page (or the whole run) unsettled when the
+    # browser's time budget ends: try again with a longer one before failing.
+    for attempt, budget in enumerate((20000, 60000, 120000)):
+        checker.write_text(CHECKER % (json.dumps(list(PAGES)), budget // 2), encoding="utf-8")
+        try:
+            out = browser(exe, "--allow-file-access-from-files",
+                          "--virtual-time-budget=%d" % budget, "--dump-dom", checker.as_uri(),
+                          timeout=60 + budget // 500)
+        except subprocess.TimeoutExpired:
+            problem = "Chromium did not finish within %d s" % (60 + budget // 500)
+            continue
+        finally:
+            checker.unlink()
+        dom = out.stdout
+        start, end = dom.find('<pre id="result">'), dom.find("</pre>")
+        if start < 0 or end < 0:
+            problem = "Chromium gave no result (exit status %d): %s" % (out.returncode,
+                                                                        out.stderr[-2000:])
+            continue
+        text = _unescape(dom[start + len('<pre id="result">'):end])
+        if text == "pending":
+            problem = "Chromium did not finish loading the pages"
+            continue
+        results = json.loads(text)
+        if any("error" in res for res in results) and attempt < 2:
+            problem = "; ".join("%s: %s" % (r["page"], r["error"]) for r in results if "error" in r)
+            continue
+        break
+    else:
+        return [problem + " (3 tries, the last with a time budget of %d ms)" % budget]
+    if attempt and not any("error" in res for res in results):
+        print("the pages settled on try %d (%s before)" % (attempt + 1, problem))
+    for res in results:
         page = res["page"]
         if "error" in res:
             errors.append("%s: %s" % (page, res["error"]))
