@@ -553,18 +553,11 @@ cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *va
     # Ke = min(n, FS_CV_FOLDS) folds with samples, fold k's baseline is the
     # ratio sum f s^2 / sum s^2 of folds k + 1, ..., k + (Ke - 1) // 2 (mod
     # Ke) (their mean f where that sum of s^2 is 0), and the standard error
-    # the terms' sample standard deviation over sqrt(n).  T (W >= 2P
-    # numbers) then holds each fold's numerators and denominators, and g and
-    # se the sums over folds, in the order of the NumPy twin's operations.
-    cdef Py_ssize_t W = fs_score_row_width(P), k, r, jj, j, ke, reach
-    cdef double inv_n, inv_n1, md, n, shift_k, dsh, nj, sdj, cnt, sdm, c
+    # the terms' sample standard deviation over sqrt(n) (_folds_comp, in the
+    # order of the NumPy twin's operations).
+    cdef Py_ssize_t W = fs_score_row_width(P), k, j, ke
+    cdef double inv_n, inv_n1, md, n, c, sdm
     cdef int kf, ks
-    cdef double *num = T
-    cdef double *den = T + P
-    cdef const double *Sk
-    cdef const double *Sj
-    cdef const double *bk
-    cdef const double *bj
     cdef bint finite
     memcpy(T, S, W * sizeof(double))
     for k in range(1, FS_CV_FOLDS):
@@ -580,42 +573,9 @@ cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *va
     if not finite:
         value_se[0] = NAN
     ke = <Py_ssize_t>n if n < FS_CV_FOLDS else FS_CV_FOLDS
-    reach = (ke - 1) // 2
-    for j in range(P):
-        g[j] = 0.0
-        se[j] = 0.0
-    for k in range(ke):
-        Sk = S + k * W
-        shift_k = Sk[FS_SHIFT]
-        for j in range(P):
-            num[j] = 0.0
-            den[j] = 0.0
-        cnt = 0.0
-        sdm = 0.0
-        jj = k
-        for r in range(reach):
-            jj = jj + 1
-            if jj == ke:
-                jj = 0
-            Sj = S + jj * W
-            dsh = Sj[FS_SHIFT] - shift_k
-            nj = Sj[FS_N]
-            sdj = Sj[FS_SUM_D]
-            for j in range(P):
-                bj = Sj + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
-                num[j] = num[j] + (dsh * bj[FS_SUM_SS] + bj[FS_SUM_DSS])
-                den[j] = den[j] + bj[FS_SUM_SS]
-            cnt = cnt + nj
-            sdm = sdm + (dsh * nj + sdj)
-        for j in range(P):
-            bk = Sk + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
-            c = -num[j] / den[j] if den[j] > 0.0 else -sdm / cnt
-            g[j] = g[j] + (bk[FS_SUM_DS] + c * bk[FS_SUM_S])
-            se[j] = se[j] + ((bk[FS_SUM_DDSS] + 2.0 * c * bk[FS_SUM_DSS]) + c * c * bk[FS_SUM_SS])
     kf = -1
     for j in range(P):
-        c = g[j] * inv_n           # the gradient
-        sdm = se[j] * inv_n        # the mean of the terms' squares
+        _folds_comp(S, W, j, ke, 0, 0, inv_n, &c, &sdm)   # c the gradient, sdm the mean square
         g[j] = _canon(c)
         se[j] = _stderr(sdm, c, inv_n1) if finite else NAN
         if finite and not (isfinite(sdm) and isfinite(c * c)):
@@ -629,17 +589,19 @@ cdef void _finish_folds_row(const double *S, Py_ssize_t P, double *T, double *va
             for k in range(FS_CV_FOLDS):
                 ks = _imax(ks, _down(_half_exp_of(S[k * W + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
                                                     + FS_SUM_SS])))
-            _folds_comp_scaled(S, W, j, ke, kf, ks, inv_n, inv_n1, &g[j], &se[j])
+            _folds_comp(S, W, j, ke, kf, ks, inv_n, &c, &sdm)
+            g[j] = _canon(ldexp(c, kf + ks))
+            se[j] = _canon(ldexp(_stderr(sdm, c, inv_n1), kf + ks))
 
 
-cdef void _folds_comp_scaled(const double *S, Py_ssize_t W, Py_ssize_t j, Py_ssize_t ke, int kf,
-                             int ks, double inv_n, double inv_n1, double *g,
-                             double *se) noexcept nogil:
+cdef void _folds_comp(const double *S, Py_ssize_t W, Py_ssize_t j, Py_ssize_t ke, int kf,
+                      int ks, double inv_n, double *gj, double *sdm) noexcept nogil:
     # Component j of _finish_folds_row on the fold rows scaled by 2^-kf (f) and
-    # 2^-ks (the score), with the operations of its loops in their order, and
-    # its results scaled back.
+    # 2^-ks (the score), exactly (powers of two; kf = ks = 0 is the rows as they
+    # are): the gradient gj and the mean of the terms' squares sdm, both in the
+    # scaled frame (the caller scales them back).
     cdef Py_ssize_t k, r, jj, reach = (ke - 1) // 2
-    cdef double shift_k, dsh, nj, sdj, num, den, cnt, sdm, c, gs = 0.0, es = 0.0, gj
+    cdef double shift_k, dsh, nj, sdj, num, den, cnt, sm, c, gs = 0.0, es = 0.0
     cdef double bss
     cdef const double *Sk
     cdef const double *Sj
@@ -651,7 +613,7 @@ cdef void _folds_comp_scaled(const double *S, Py_ssize_t W, Py_ssize_t j, Py_ssi
         num = 0.0
         den = 0.0
         cnt = 0.0
-        sdm = 0.0
+        sm = 0.0
         jj = k
         for r in range(reach):
             jj = jj + 1
@@ -666,17 +628,15 @@ cdef void _folds_comp_scaled(const double *S, Py_ssize_t W, Py_ssize_t j, Py_ssi
             num = num + (dsh * bss + ldexp(bj[FS_SUM_DSS], -(kf + 2 * ks)))
             den = den + bss
             cnt = cnt + nj
-            sdm = sdm + (dsh * nj + sdj)
+            sm = sm + (dsh * nj + sdj)
         bk = Sk + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j
         bss = ldexp(bk[FS_SUM_SS], -2 * ks)
-        c = -num / den if den > 0.0 else -sdm / cnt
+        c = -num / den if den > 0.0 else -sm / cnt
         gs = gs + (ldexp(bk[FS_SUM_DS], -(kf + ks)) + c * ldexp(bk[FS_SUM_S], -ks))
         es = es + ((ldexp(bk[FS_SUM_DDSS], -(2 * kf + 2 * ks))
                     + 2.0 * c * ldexp(bk[FS_SUM_DSS], -(kf + 2 * ks))) + c * c * bss)
-    gj = gs * inv_n
-    sdm = es * inv_n
-    g[0] = _canon(ldexp(gj, kf + ks))
-    se[0] = _canon(ldexp(_stderr(sdm, gj, inv_n1), kf + ks))
+    gj[0] = gs * inv_n
+    sdm[0] = es * inv_n
 
 
 def finish_folds(const double[:, ::1] sums, int n_threads=1):
