@@ -12,6 +12,13 @@
 # Long items are cut into spans of whole blocks between interrupt checks,
 # with the chunk's stream and row kept between spans: the same blocks, so
 # the same bits.
+#
+# The engine (fastscore._engine: ISAs, fused paths) arrives at each entry
+# point as ``engine=`` (packed), is decoded once into an fs_engine (_isa.h)
+# and goes down every loop as its first argument, ``const fs_engine *eng``:
+# the streams take eng.stream_isa, the folds and block loops eng.reduce_isa.
+# Nothing here is global or mutable, so calls with different engines may run
+# at the same time.
 
 # The estimator kind (FS_KIND_SCORE, _PATHWISE, _MEASURE, named in
 # fastscore/_specs.py) chooses each block's step: what is drawn (samples, or

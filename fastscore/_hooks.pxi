@@ -59,12 +59,16 @@ def stream_refill(long engine):
     return ISAS[fs_stream_get_refill(&st)]
 
 
-def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64"):
-    """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy)."""
+def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64", *,
+               long engine=-1):
+    """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy), with the
+    refill of ``engine`` (a packed engine; -1: the stream's automatic choice)."""
     cdef fs_stream st
     cdef Py_ssize_t i
     c = np.asarray(counter, dtype=np.uint64)
     fs_stream_init(&st, key0, key1, c[0], c[1], c[2], c[3])
+    if engine >= 0:
+        fs_stream_set_refill(&st, fs_engine_decode(engine).stream_isa)
     if kind == "uint64":
         out64 = np.empty(n, dtype=np.uint64)
         for i in range(n):
@@ -135,9 +139,10 @@ def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t
 
 
 def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-                    int64_t n, *, long engine):
+                    int64_t n, *, long engine=-1):
     """The measure-valued draws (Q, n, batch_size): each sample's points, then any
-    weights.  For tests against the NumPy twins."""
+    weights.  For tests against the NumPy twins.  ``engine``: a packed engine (-1,
+    every bit set: the CPU's best ISAs, everything fused)."""
     cdef fs_engine engine_ = fs_engine_decode(engine)
     cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     if fam not in MEASURE_POINTS:
@@ -160,9 +165,10 @@ def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_
 
 
 def rebar_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-                  int64_t n, Py_ssize_t E, *, long engine):
+                  int64_t n, Py_ssize_t E, *, long engine=-1):
     """REBAR's draws for tests: f-points (2, n, batch, E), f'-points (2, n, batch, E)
-    and aux values (n, batch, E + 2), chunk by chunk as the estimator draws them."""
+    and aux values (n, batch, E + 2), chunk by chunk as the estimator draws them.
+    ``engine``: as measure_samples."""
     cdef fs_engine engine_ = fs_engine_decode(engine)
     cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     if fam not in REBAR_FAMILIES:
