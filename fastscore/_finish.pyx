@@ -381,8 +381,8 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
                 b = grp * FS__GROUP
                 redo = fs_onehot_finish_group(isa, &counts[b, 0], &fvals[b, 0],
                                               NULL if ones else &av[b, 0], &bcoef[b, 0],
-                                              min(FS__GROUP, B - b), V, code, &bv[b], &vv[b],
-                                              &vsv[b], &gv[b, 0], &sev[b, 0])
+                                              min(FS__GROUP, B - b), V, code, &bv[b],
+                                              &vv[b], &vsv[b], &gv[b, 0], &sev[b, 0])
                 if redo:
                     for r in range(min(FS__GROUP, B - b)):
                         if (redo >> r) & 1:

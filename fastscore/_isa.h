@@ -188,7 +188,8 @@ typedef double fs__v8 __attribute__((vector_size(64)));
     } while (0)
 #else
 #define FS__DISPATCH(isa, name, args) do { (void)(isa); name##_portable args; } while (0)
-#define FS__DISPATCH_RETURN(isa, name, args) do { (void)(isa); return name##_portable args; } while (0)
+#define FS__DISPATCH_RETURN(isa, name, args)                                            \
+    do { (void)(isa); return name##_portable args; } while (0)
 #endif
 
 #endif
