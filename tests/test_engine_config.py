@@ -244,3 +244,26 @@ def test_method_codes_come_from_specs():
     header = _specs.layout_header()
     for i, m in enumerate(_specs.SCORE_METHODS):
         assert "FS_M_%s = %d" % (m.upper(), i) in header
+
+
+def test_cluster_tasks_run_with_the_callers_engine(monkeypatch):
+    """A Dask task runs with the engine of the caller that submitted it, on any
+    worker thread (which has its own, default, engine otherwise)."""
+    distributed = pytest.importorskip("distributed")
+    spy = _Spy(monkeypatch)
+    me = threading.get_ident()
+    d = fs.Normal([0.5, 1.0], [1.5, 2.0])
+    n = 5 * fs.CHUNK_SIZE + 3
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        with cluster.get_client() as client:
+            with _engine.using(**PORTABLE) as eng:
+                there = fs.estimate(d, fs.fn.power(2), n, rng=1, client=client,
+                                    chunks_per_task=1)
+    here = fs.estimate(d, fs.fn.power(2), n, rng=1)
+    on_workers = {code for ident, calls in spy.seen.items() if ident != me
+                  for _, code in calls}
+    assert on_workers == {eng.code} and eng.code != _engine.default().code
+    for k in here.grad:
+        assert np.array_equal(there.grad[k], here.grad[k])
+        assert np.array_equal(there.stderr[k], here.stderr[k])
