@@ -164,7 +164,7 @@ def extensions():
     if sys.platform != "win32":
         common["libraries"] = common["libraries"] + ["m"]
     headers = [os.path.join("fastscore", h)
-               for h in ("_layout.h", "_reduce.h", "_rowops.h", "_foldsteps.h", "_onehot.h",
+               for h in ("_layout.h", "_isa.h", "_reduce.h", "_rowops.h", "_foldsteps.h", "_onehot.h",
                          "_omp.h")]
     samplers = [os.path.join("fastscore", h) for h in
                 ("_stream.h", "_samplers.h", "_stream_bitgen.h", "_ziggurat_tables.h",

@@ -16,7 +16,7 @@ import numpy as np
 
 import fastscore as fs
 
-from . import _kernels
+from . import _engine, _kernels
 from ._kinds import KINDS
 from ._rng import key_from_rng
 
@@ -46,8 +46,9 @@ def floor_fn(dist, n, n_threads=1, rng=0, estimator="score"):
     key = key_from_rng(rng)
     plan = dist.plan()
     kind = KINDS[estimator].kernel_id
+    code = _engine.current().code
     return lambda: _kernels.sampling_floor(plan.family.id, plan.consts, key[0], key[1], n,
-                                           plan.E, n_threads, kind)
+                                           plan.E, n_threads, kind, engine=code)
 
 
 def numpy_normal_x2(n, loc=0.5, scale=1.5, rng=0):

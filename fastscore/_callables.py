@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from . import _kernels
+from . import _engine, _kernels
 from ._layout import as_array
 from .fn import Function
 
@@ -62,7 +62,8 @@ class PreparedF:
         if self.kind == "lowlevel":
             batch_index = np.arange(plan.batch_size)
             if backend == "compiled":
-                return self.kernel_spec(plan).evaluate(x3, batch_index)
+                return self.kernel_spec(plan).evaluate(x3, batch_index,
+                                                       engine=_engine.current().code)
             return _ctypes_values(self.obj, x3)
         return self.call(x3, plan)
 

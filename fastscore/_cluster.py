@@ -47,7 +47,7 @@ import weakref
 
 import numpy as np
 
-from . import _compiled, _kernels, _specs, _threads
+from . import _compiled, _engine, _kernels, _specs, _threads
 from ._callables import capsule_parts, prepare, prepare_grad
 from ._kinds import KINDS
 from ._plan import Plan
@@ -271,8 +271,9 @@ class ClusterBackend:
         # must travel to the workers in any case.
         limit = max(sum(r.nbytes for r in rows if r is not None) * 2, 10 << 20)
         with dask.config.set({"distributed.admin.large-graph-warning-threshold": limit}):
+            # the caller's engine (ISAs, fused paths), for every task on any worker
             return self.client.map(task, tiles, rows, job=job, n=n, philox=key,
-                                   n_threads=self.task_threads,
+                                   n_threads=self.task_threads, engine=_engine.current(),
                                    key=["%s-%d" % (name, i) for i in range(len(tiles))],
                                    retries=TASK_RETRIES)
 
@@ -424,19 +425,22 @@ class _Job:
         return kind, self.plan if rows is None else _kernel_plan(self.plan, b0, rows), pf
 
 
-def _estimate_task(tile, rows, job, n, philox, n_threads):
-    """A task of an estimate: per-chunk rows (elements, chunks, width) or counts (elements, V)."""
+def _estimate_task(tile, rows, job, n, philox, n_threads, engine):
+    """A task of an estimate: per-chunk rows (elements, chunks, width) or counts (elements, V).
+    ``engine``: the caller's (fastscore._engine.Engine), in force for the whole task."""
     b0, b1, c0, c1 = tile
-    kind, plan, pf = job.open(b0, rows)
-    return _compiled.run(kind, plan, pf, n, philox, n_threads, None, c0, chunk_stop=c1,
-                         batch=(b0, b1), per_chunk=True)
+    with _engine.using(engine):
+        kind, plan, pf = job.open(b0, rows)
+        return _compiled.run(kind, plan, pf, n, philox, n_threads, None, c0, chunk_stop=c1,
+                             batch=(b0, b1), per_chunk=True, engine=engine)
 
 
-def _sample_task(tile, rows, job, n, philox, n_threads):
+def _sample_task(tile, rows, job, n, philox, n_threads, engine):
     """A task of sample: the samples of chunks [c0, c1) of elements [b0, b1)."""
     b0, b1, c0, c1 = tile
-    _, plan, _ = job.open(b0, rows)
-    return _compiled.sample(plan, n, philox, n_threads, (c0, c1), (b0, b1))
+    with _engine.using(engine):
+        _, plan, _ = job.open(b0, rows)
+        return _compiled.sample(plan, n, philox, n_threads, (c0, c1), (b0, b1), engine=engine)
 
 
 def _kernel_plan(plan, b0=None, rows=None):

@@ -2,7 +2,7 @@
 
 import sys
 
-from . import _kernels, _threads
+from . import _engine, _kernels, _threads
 from ._version import __version__
 
 
@@ -26,9 +26,9 @@ def config_dict():
         "openmp": bool(_kernels.HAVE_OPENMP),
         "threads": _threads.effective_n_threads(None),
         "chunk_size": _kernels.CHUNK_SIZE,
-        "philox_refill": _kernels.stream_isa()[0],
-        "philox_refills": _kernels.stream_isa()[1],
-        "reducer": _kernels.reduce_isa()[0],
+        "philox_refill": _engine.stream_isa()[0],
+        "philox_refills": _engine.stream_isa()[1],
+        "reducer": _engine.reduce_isa()[0],
         "compile_flags": _kernels.COMPILE_FLAGS,
         "built_with": _kernels.BUILD_INFO,
         "extension": _kernels.__file__,

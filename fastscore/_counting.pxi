@@ -26,9 +26,10 @@ cdef void _count_above(fs_stream *st, const double *t, Py_ssize_t nt, int64_t m,
         done += cnt
 
 
-cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                      uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
-                      int64_t ncr, Py_ssize_t n_support, int64_t *counts) noexcept nogil:
+cdef void _count_item(const fs_engine *eng, int fam, const double *consts, Py_ssize_t nc,
+                      uint64_t key0, uint64_t key1, int64_t n, int64_t item, int64_t b0,
+                      int64_t c0, int64_t ncr, Py_ssize_t n_support,
+                      int64_t *counts) noexcept nogil:
     cdef int64_t b = b0 + item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
     cdef Py_ssize_t cnt, i, v
@@ -39,13 +40,13 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
     cdef const double *cb = consts + b * nc
     if m > CHUNK:
         m = CHUNK
-    _start_stream(&st, &bg, key0, key1, c, b)
+    _start_stream(eng, &st, &bg, key0, key1, c, b)
     if _count_by_threshold(fam, &st, cb, nc, m, counts, local):
         return
     if n_support > LOCAL_COUNTS:
         while done < m:
             cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
-            _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
+            _draw(eng, fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
             for i in range(cnt):
                 counts[<Py_ssize_t>xbuf[i]] += 1
             done += cnt
@@ -57,7 +58,7 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
     memset(local, 0, COUNT_LANES * n_support * sizeof(int64_t))
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
-        _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
+        _draw(eng, fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
         for i in range(cnt):
             local[(i % COUNT_LANES) * n_support + <Py_ssize_t>xbuf[i]] += 1
         done += cnt
@@ -66,9 +67,10 @@ cdef void _count_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key
             counts[v] += local[i * n_support + v]
 
 
-cdef void _count_item_folds(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                            uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
-                            int64_t ncr, Py_ssize_t n_support, int64_t *counts) noexcept nogil:
+cdef void _count_item_folds(const fs_engine *eng, int fam, const double *consts, Py_ssize_t nc,
+                            uint64_t key0, uint64_t key1, int64_t n, int64_t item, int64_t b0,
+                            int64_t c0, int64_t ncr, Py_ssize_t n_support,
+                            int64_t *counts) noexcept nogil:
     # Counts per fold (the cross-fitted cv): counts[k * n_support + v] counts
     # the samples equal to v whose index in the stream is k mod FS_CV_FOLDS.
     # The same draws as fs.sample (and as the counts by threshold).
@@ -82,11 +84,11 @@ cdef void _count_item_folds(int fam, const double *consts, Py_ssize_t nc, uint64
     cdef const double *cb = consts + b * nc
     if m > CHUNK:
         m = CHUNK
-    _start_stream(&st, &bg, key0, key1, c, b)
+    _start_stream(eng, &st, &bg, key0, key1, c, b)
     k = <int>((c * CHUNK) % FS_CV_FOLDS)
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
-        _draw(fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
+        _draw(eng, fam, &bg, cb, nc, 1, xbuf, 1, cnt, NULL, 0)
         for i in range(cnt):
             counts[k * n_support + <Py_ssize_t>xbuf[i]] += 1
             k = k + 1
@@ -98,7 +100,7 @@ cdef void _count_item_folds(int fam, const double *consts, Py_ssize_t nc, uint64
 def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t n_support, int n_threads, progress=None,
                int64_t chunk_start=0, start=None, int64_t chunk_stop=-1, int64_t batch_start=0,
-               int64_t batch_stop=-1, bint folds=False):
+               int64_t batch_stop=-1, bint folds=False, *, long engine):
     """Counts (batch_size, n_support) of each support value over all n samples.
 
     With ``folds`` (the score function's cross-fitted cv), counts per fold:
@@ -111,6 +113,8 @@ def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
     batch_start and batch_stop count a piece of it (elements [batch_start,
     batch_stop), rows in that order).
     """
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, 1)
     cdef Py_ssize_t nc = consts.shape[1]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK
@@ -153,19 +157,19 @@ def run_counts(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key
                     # One chunk per batch element: count straight into its row.
                     for k in prange(cnt, num_threads=nt, schedule="static"):
                         if folds:
-                            _count_item_folds(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                            _count_item_folds(eng, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
                                               n_values, out + (w0 + k) * n_support)
                         else:
-                            _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                            _count_item(eng, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
                                         n_support, out + (w0 + k) * n_support)
                 else:
                     memset(tmp, 0, cnt * n_support * sizeof(int64_t))
                     for k in prange(cnt, num_threads=nt, schedule="dynamic"):
                         if folds:
-                            _count_item_folds(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                            _count_item_folds(eng, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
                                               n_values, tmp + k * n_support)
                         else:
-                            _count_item(fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
+                            _count_item(eng, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr,
                                         n_support, tmp + k * n_support)
                     for k in range(cnt):
                         item = w0 + k

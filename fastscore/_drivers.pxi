@@ -12,6 +12,13 @@
 # Long items are cut into spans of whole blocks between interrupt checks,
 # with the chunk's stream and row kept between spans: the same blocks, so
 # the same bits.
+#
+# The engine (fastscore._engine: ISAs, fused paths) arrives at each entry
+# point as ``engine=`` (packed), is decoded once into an fs_engine (_isa.h)
+# and goes down every loop as its first argument, ``const fs_engine *eng``:
+# the streams take eng.stream_isa, the folds and block loops eng.reduce_isa.
+# Nothing here is global or mutable, so calls with different engines may run
+# at the same time.
 
 # The estimator kind (FS_KIND_SCORE, _PATHWISE, _MEASURE, named in
 # fastscore/_specs.py) chooses each block's step: what is drawn (samples, or
@@ -58,9 +65,10 @@ cdef inline Py_ssize_t _values(int kind, int fam) noexcept nogil:
     return 2 if kind == FS_KIND_REBAR else 1
 
 
-cdef inline void _start_stream(fs_stream *st, bitgen_t *bg, uint64_t key0, uint64_t key1,
-                               int64_t c, int64_t b) noexcept nogil:
+cdef inline void _start_stream(const fs_engine *eng, fs_stream *st, bitgen_t *bg, uint64_t key0,
+                               uint64_t key1, int64_t c, int64_t b) noexcept nogil:
     fs_stream_init(st, key0, key1, 0, 0, <uint64_t>c, <uint64_t>b)
+    fs_stream_set_refill(st, eng.stream_isa)
     fs_stream_bitgen(bg, st)
 
 
@@ -97,8 +105,8 @@ cdef Py_ssize_t _acc_scratch(int kind, Py_ssize_t P, Py_ssize_t E, Py_ssize_t ts
     return _al(ts) + _al(work)
 
 
-cdef void _accumulate_score(int fam, const double *c, const double *x, Py_ssize_t xstride,
-                            const double *fx, Py_ssize_t fstride, Py_ssize_t m,
+cdef void _accumulate_score(const fs_engine *eng, int fam, const double *c, const double *x,
+                            Py_ssize_t xstride, const double *fx, Py_ssize_t fstride, Py_ssize_t m,
                             double *row, Py_ssize_t P, Py_ssize_t E,
                             double *scratch) noexcept nogil:
     """The score-function estimator's step: fold m samples into a row of sums.
@@ -120,26 +128,27 @@ cdef void _accumulate_score(int fam, const double *c, const double *x, Py_ssize_
     i0 = 0
     while i0 < m:
         cnt = m - i0 if m - i0 < BLOCK else BLOCK
-        if xstride == 1 and fstride == 1 and _score_fold(fam, c, x + i0, fx + i0, shift, cnt,
+        if xstride == 1 and fstride == 1 and _score_fold(eng, fam, c, x + i0, fx + i0, shift, cnt,
                                                          row):
             i0 += cnt   # the steps below in one pass, the same bits
             continue
         for i in range(cnt):
             dbuf[i] = fx[(i0 + i) * fstride] - shift
         # terms: P * ts, then the vector families' scratch s (P) and w (E)
-        _score_terms(fam, c, E, x + i0 * xstride, xstride, cnt, P, work, ts,
+        _score_terms(eng, fam, c, E, x + i0 * xstride, xstride, cnt, P, work, ts,
                      work + P * ts, work + P * ts + P)
-        fs_fold_value(dbuf, cnt, row)
+        fs_fold_value(eng.reduce_isa, dbuf, cnt, row)
         for j in range(P):
-            fs_fold_score(dbuf, work + j * ts, cnt, row + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j)
+            fs_fold_score(eng.reduce_isa, dbuf, work + j * ts, cnt,
+                          row + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
 
 
-cdef void _accumulate_score_folds(int fam, const double *c, const double *x, Py_ssize_t xstride,
-                                  const double *fx, Py_ssize_t fstride, Py_ssize_t m,
-                                  double *row, Py_ssize_t P, Py_ssize_t E, int64_t first,
-                                  double *scratch) noexcept nogil:
+cdef void _accumulate_score_folds(const fs_engine *eng, int fam, const double *c, const double *x,
+                                  Py_ssize_t xstride, const double *fx, Py_ssize_t fstride,
+                                  Py_ssize_t m, double *row, Py_ssize_t P, Py_ssize_t E,
+                                  int64_t first, double *scratch) noexcept nogil:
     """The cross-fitted score step (method="cv"): m samples, the first of which has
     index ``first`` in its batch element's stream, each folded into the score row
     of its fold (index mod FS_CV_FOLDS) by the score step on that fold's samples."""
@@ -159,14 +168,14 @@ cdef void _accumulate_score_folds(int fam, const double *c, const double *x, Py_
             if i0 >= seg:
                 continue
             mk = (seg - i0 + FS_CV_FOLDS - 1) // FS_CV_FOLDS
-            _accumulate_score(fam, c, x + (s0 + i0) * xstride, xstride * FS_CV_FOLDS,
+            _accumulate_score(eng, fam, c, x + (s0 + i0) * xstride, xstride * FS_CV_FOLDS,
                               fx + (s0 + i0) * fstride, fstride * FS_CV_FOLDS, mk, row + k * W,
                               P, E, scratch)
         s0 += seg
 
 
-cdef inline void _fold_mean_block(double *row, const double *dbuf, double *terms,
-                                  Py_ssize_t ts, Py_ssize_t cnt, Py_ssize_t P,
+cdef inline void _fold_mean_block(const fs_engine *eng, double *row, const double *dbuf,
+                                  double *terms, Py_ssize_t ts, Py_ssize_t cnt, Py_ssize_t P,
                                   bint first) noexcept nogil:
     """Fold a sub-block of d = f - shift and of terms[j * ts + i] into a mean-block row.
 
@@ -175,18 +184,18 @@ cdef inline void _fold_mean_block(double *row, const double *dbuf, double *terms
     """
     cdef Py_ssize_t j
     cdef double *blk
-    fs_fold_value(dbuf, cnt, row)
+    fs_fold_value(eng.reduce_isa, dbuf, cnt, row)
     for j in range(P):
         blk = row + FS_HEAD_WIDTH + FS_MEAN_WIDTH * j
         if first:
             blk[FS_TERM_SHIFT] = terms[j * ts]
-        fs_fold_mean(terms + j * ts, cnt, blk)
+        fs_fold_mean(eng.reduce_isa, terms + j * ts, cnt, blk)
 
 
-cdef void _accumulate_pathwise(int fam, const double *c, const double *x, Py_ssize_t xstride,
-                               const double *fx, Py_ssize_t fstride, const double *gp,
-                               Py_ssize_t gstride, Py_ssize_t m, double *row, Py_ssize_t P,
-                               Py_ssize_t E, double *scratch) noexcept nogil:
+cdef void _accumulate_pathwise(const fs_engine *eng, int fam, const double *c, const double *x,
+                               Py_ssize_t xstride, const double *fx, Py_ssize_t fstride,
+                               const double *gp, Py_ssize_t gstride, Py_ssize_t m, double *row,
+                               Py_ssize_t P, Py_ssize_t E, double *scratch) noexcept nogil:
     """The pathwise estimator's step: value sums of f and, per component, the
     mean of the terms f'(x) dx/dtheta_j (the family's pathwise slot).
     ``scratch``: _acc_scratch(FS_KIND_PATHWISE, P, E, _terms_stride(m)) doubles."""
@@ -205,22 +214,22 @@ cdef void _accumulate_pathwise(int fam, const double *c, const double *x, Py_ssi
     while i0 < m:
         cnt = m - i0 if m - i0 < BLOCK else BLOCK
         if xstride == 1 and fstride == 1 and gstride == 1 and _pathwise_fold(
-                fam, c, E, x + i0, fx + i0, gp + i0, shift, cnt, P, row, work,
+                eng, fam, c, E, x + i0, fx + i0, gp + i0, shift, cnt, P, row, work,
                 first and i0 == 0):
             i0 += cnt   # the steps below in one pass, the same bits
             continue
         for i in range(cnt):
             dbuf[i] = fx[(i0 + i) * fstride] - shift
-        _pathwise_terms(fam, c, E, x + i0 * xstride, xstride, gp + i0 * gstride, gstride, cnt,
+        _pathwise_terms(eng, fam, c, E, x + i0 * xstride, xstride, gp + i0 * gstride, gstride, cnt,
                         P, work, ts, work + P * ts, work + P * ts + P)
-        _fold_mean_block(row, dbuf, work, ts, cnt, P, first and i0 == 0)
+        _fold_mean_block(eng, row, dbuf, work, ts, cnt, P, first and i0 == 0)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
 
 
-cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t fstride,
-                              const double *w, Py_ssize_t wqstride, Py_ssize_t wstride,
-                              Py_ssize_t m, double *row, Py_ssize_t P,
+cdef void _accumulate_measure(const fs_engine *eng, const double *fq, Py_ssize_t qstride,
+                              Py_ssize_t fstride, const double *w, Py_ssize_t wqstride,
+                              Py_ssize_t wstride, Py_ssize_t m, double *row, Py_ssize_t P,
                               double *scratch) noexcept nogil:
     """The measure-valued estimator's step, from f at each sample's points
     (fq[q * qstride + i * fstride]): value sums of f at the sample and, per
@@ -250,16 +259,16 @@ cdef void _accumulate_measure(const double *fq, Py_ssize_t qstride, Py_ssize_t f
             if w != NULL:
                 for i in range(cnt):
                     work[j * ts + i] = w[j * wqstride + (i0 + i) * wstride] * work[j * ts + i]
-        _fold_mean_block(row, dbuf, work, ts, cnt, P, first and i0 == 0)
+        _fold_mean_block(eng, row, dbuf, work, ts, cnt, P, first and i0 == 0)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
 
 
-cdef void _accumulate_rebar(int fam, const double *c, Py_ssize_t E, const double *fv,
-                            Py_ssize_t fq, Py_ssize_t fi, const double *gv, Py_ssize_t gq,
-                            Py_ssize_t gi, const double *y, Py_ssize_t yq, Py_ssize_t yi,
-                            const double *aux, Py_ssize_t astride, Py_ssize_t m, double *row,
-                            Py_ssize_t P, double *scratch) noexcept nogil:
+cdef void _accumulate_rebar(const fs_engine *eng, int fam, const double *c, Py_ssize_t E,
+                            const double *fv, Py_ssize_t fq, Py_ssize_t fi, const double *gv,
+                            Py_ssize_t gq, Py_ssize_t gi, const double *y, Py_ssize_t yq,
+                            Py_ssize_t yi, const double *aux, Py_ssize_t astride, Py_ssize_t m,
+                            double *row, Py_ssize_t P, double *scratch) noexcept nogil:
     """REBAR's step: value sums of f at the hard sample and, per component, the
     control-variate sums of its terms A and C (the family's rebar slot).
 
@@ -295,19 +304,20 @@ cdef void _accumulate_rebar(int fam, const double *c, Py_ssize_t E, const double
             for j in range(P):
                 work[j * ts + i] = Al[j]
                 work[(P + j) * ts + i] = Cl[j]
-        fs_fold_value(dbuf, cnt, row)
+        fs_fold_value(eng.reduce_isa, dbuf, cnt, row)
         for j in range(P):
             blk = row + FS_HEAD_WIDTH + FS_CV_WIDTH * j
             if first and i0 == 0:
                 blk[FS_A_SHIFT] = work[j * ts]
-            fs_fold_cv(work + j * ts, work + (P + j) * ts, cnt, blk)
+            fs_fold_cv(eng.reduce_isa, work + j * ts, work + (P + j) * ts, cnt, blk)
         i0 += cnt
     row[FS_N] = row[FS_N] + <double>m
 
 
-cdef inline bint _any_nonfinite(const double *x, Py_ssize_t m) noexcept nogil:
+cdef inline bint _any_nonfinite(const fs_engine *eng, const double *x,
+                                Py_ssize_t m) noexcept nogil:
     """Is one of x[0..m) inf or nan?  (_rowops.h: a vectorised OR-reduced compare.)"""
-    return fs_row_nonfinite(x, m)
+    return fs_row_nonfinite(eng.reduce_isa, x, m)
 
 
 cdef inline void _flag(int64_t *bad, int64_t b) noexcept nogil:
@@ -341,10 +351,10 @@ cdef Py_ssize_t _item_scratch(int kind, int fam, Py_ssize_t E, Py_ssize_t P) noe
     return 3 * BUF_DOUBLES + _al(BLOCK * MAX_POINTS) + aux + _acc_scratch(kind, P, E, blk)
 
 
-cdef void _inline_span(int kind, int fam, const double *cb, Py_ssize_t nc, bitgen_t *bg,
-                       int64_t b, int64_t m, Py_ssize_t E, Py_ssize_t P, const FSpec *f,
-                       const FSpec *g, double *row, double *scratch,
-                       int64_t *bad, int64_t first) noexcept nogil:
+cdef void _inline_span(const fs_engine *eng, int kind, int fam, const double *cb, Py_ssize_t nc,
+                       bitgen_t *bg, int64_t b, int64_t m, Py_ssize_t E, Py_ssize_t P,
+                       const FSpec *f, const FSpec *g, double *row, double *scratch, int64_t *bad,
+                       int64_t first) noexcept nogil:
     """Draw, evaluate f (and f') and accumulate the next m samples of a chunk of
     batch element b (constants cb, stream bg), block by block.
 
@@ -370,41 +380,41 @@ cdef void _inline_span(int kind, int fam, const double *cb, Py_ssize_t nc, bitge
         if kind == FS_KIND_MEASURE:
             _measure_draw(fam, bg, cb, nc, xbuf, blk, 1, cnt)
             for q in range(Q):
-                _eval_f(f, xbuf + q * blk, 1, cnt, b, fbuf + q * blk)
-            _accumulate_measure(fbuf, blk, 1, xbuf + Q * blk if weighted else NULL, blk, 1,
+                _eval_f(eng, f, xbuf + q * blk, 1, cnt, b, fbuf + q * blk)
+            _accumulate_measure(eng, fbuf, blk, 1, xbuf + Q * blk if weighted else NULL, blk, 1,
                                 cnt, row, P, acc)
         elif kind == FS_KIND_REBAR:
             _rebar_draw(fam, bg, cb, E, xbuf, tbuf, blk * E, E, aux, E + 2, cnt)
             for q in range(2):
-                _eval_f(f, xbuf + q * blk * E, E, cnt, b, fbuf + q * blk)
+                _eval_f(eng, f, xbuf + q * blk * E, E, cnt, b, fbuf + q * blk)
                 _eval_grad_f(g, tbuf + q * blk * E, E, cnt, b, gbuf + q * blk * E)
-            _accumulate_rebar(fam, cb, E, fbuf, blk, 1, gbuf, blk * E, E, tbuf, blk * E, E,
+            _accumulate_rebar(eng, fam, cb, E, fbuf, blk, 1, gbuf, blk * E, E, tbuf, blk * E, E,
                               aux, E + 2, cnt, row, P, acc)
         else:
-            _draw(fam, bg, cb, nc, E, xbuf, E, cnt, tbuf, E)
+            _draw(eng, fam, bg, cb, nc, E, xbuf, E, cnt, tbuf, E)
             src = xbuf
             if _f_input(fam, cb, xbuf, E, E, cnt, tbuf, E):
                 src = tbuf
-            if _any_nonfinite(src, cnt * E):
+            if _any_nonfinite(eng, src, cnt * E):
                 _flag(bad, b)
                 return
-            _eval_f(f, src, E, cnt, b, fbuf)
+            _eval_f(eng, f, src, E, cnt, b, fbuf)
             if kind == FS_KIND_SCORE:
-                _accumulate_score(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E, acc)
+                _accumulate_score(eng, fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E, acc)
             elif kind == FS_KIND_SCORE_FOLDS:
-                _accumulate_score_folds(fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E,
+                _accumulate_score_folds(eng, fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E,
                                         first + done, acc)
             else:
                 _eval_grad_f(g, src, E, cnt, b, gbuf)
-                _accumulate_pathwise(fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E, acc)
+                _accumulate_pathwise(eng, fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E, acc)
         done += cnt
 
 
-cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                       uint64_t key1, int64_t n, int64_t item, int64_t b0, int64_t c0,
-                       int64_t ncr, Py_ssize_t E, Py_ssize_t P, const FSpec *f, const FSpec *g,
-                       double *row, double *scratch, fs_stream *st, bitgen_t *bg, int64_t lo,
-                       int64_t span, int64_t *bad) noexcept nogil:
+cdef void _inline_item(const fs_engine *eng, int kind, int fam, const double *consts,
+                       Py_ssize_t nc, uint64_t key0, uint64_t key1, int64_t n, int64_t item,
+                       int64_t b0, int64_t c0, int64_t ncr, Py_ssize_t E, Py_ssize_t P,
+                       const FSpec *f, const FSpec *g, double *row, double *scratch, fs_stream *st,
+                       bitgen_t *bg, int64_t lo, int64_t span, int64_t *bad) noexcept nogil:
     """Samples [lo, lo + span) of item k: chunk c0 + k % ncr of batch element b0 + k // ncr.
 
     The chunk's stream is (st, bg), started at lo = 0 and kept between its
@@ -426,12 +436,12 @@ cdef void _inline_item(int kind, int fam, const double *consts, Py_ssize_t nc, u
     if st == NULL:
         st, bg = &own, &own_bg
     if lo == 0:
-        _start_stream(st, bg, key0, key1, c, b)
+        _start_stream(eng, st, bg, key0, key1, c, b)
     if m - lo > span:
         m = lo + span
     if bad[0] != 0:
         return   # an overflow was seen: the call raises
-    _inline_span(kind, fam, consts + b * nc, nc, bg, b, m - lo, E, P, f, g, row, scratch, bad,
+    _inline_span(eng, kind, fam, consts + b * nc, nc, bg, b, m - lo, E, P, f, g, row, scratch, bad,
                  c * CHUNK + lo)
 
 
@@ -487,7 +497,7 @@ def merge_chunk_rows(int kind, double[:, ::1] tot, const double[:, :, ::1] rows,
 
 
 def score_sums(int kind, int fam, const double[:, ::1] consts, const double[:, :, ::1] x,
-               const double[:, ::1] fx, Py_ssize_t P, int n_threads):
+               const double[:, ::1] fx, Py_ssize_t P, int n_threads, *, long engine):
     """Moment sums of given samples: the score-function step (kind FS_KIND_SCORE, or
     FS_KIND_SCORE_FOLDS for cv) of x (m, batch, E) and f values fx (m, batch), a
     chunk of CHUNK samples at a time, merged in chunk order per batch element:
@@ -495,6 +505,8 @@ def score_sums(int kind, int fam, const double[:, ::1] consts, const double[:, :
     (its windows cut chunks into whole blocks, which change nothing).  Any
     n_threads gives the same bits (batch elements are independent rows).
     """
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     if kind != FS_KIND_SCORE and kind != FS_KIND_SCORE_FOLDS:
         raise ValueError("score_sums takes the score-function kinds only")
     cdef Py_ssize_t m = x.shape[0], batch = x.shape[1], E = x.shape[2], nc = consts.shape[1]
@@ -530,10 +542,10 @@ def score_sums(int kind, int fam, const double[:, ::1] consts, const double[:, :
                     mc = m - c * CHUNK if m - c * CHUNK < CHUNK else CHUNK
                     memset(acc, 0, stride * sizeof(double))
                     if kind == FS_KIND_SCORE:
-                        _accumulate_score(fam, cp + b * nc, &x[c * CHUNK, b, 0], batch * E,
+                        _accumulate_score(eng, fam, cp + b * nc, &x[c * CHUNK, b, 0], batch * E,
                                           &fx[c * CHUNK, b], batch, mc, acc, P, E, sc)
                     else:
-                        _accumulate_score_folds(fam, cp + b * nc, &x[c * CHUNK, b, 0],
+                        _accumulate_score_folds(eng, fam, cp + b * nc, &x[c * CHUNK, b, 0],
                                                 batch * E, &fx[c * CHUNK, b], batch, mc, acc,
                                                 P, E, c * CHUNK, sc)
                     _merge_rows(kind, tp + b * A, acc, P)
@@ -593,7 +605,7 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                int64_t n, Py_ssize_t E, Py_ssize_t P, FunctionSpec fspec, FunctionSpec gspec,
                int n_threads, progress=None, int64_t chunk_start=0, start=None,
                int64_t chunk_stop=-1, int64_t batch_start=0, int64_t batch_stop=-1,
-               bint per_chunk=False):
+               bint per_chunk=False, *, long engine):
     """Moment sums (batch_size, row width) with f (and f') evaluated inline in the kernel.
 
     ``kind`` is the estimator kind's kernel id; ``gspec`` the f' of the
@@ -608,6 +620,8 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     unmerged, (elements, chunks, row width); merge_chunk_rows folds them in
     order into exactly what one run gives.
     """
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, E, P, kind)
     if (kind == FS_KIND_PATHWISE or kind == FS_KIND_REBAR) and gspec is None:
         raise ValueError("the pathwise and rebar kinds need gspec")
@@ -673,7 +687,7 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                 with nogil:
                     for k in prange(cnt, num_threads=nt, schedule="dynamic"):
                         t = threadid()
-                        _inline_item(kind, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr, E,
+                        _inline_item(eng, kind, fam, cp, nc, key0, key1, n, w0 + k, b0, c0, ncr, E,
                                      P, f, g, accs + k * stride, _arena(arenas, t, size),
                                      &sts[k] if split else NULL, &bgs[k] if split else NULL,
                                      lo, span, &bad[t])
@@ -698,18 +712,6 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     return tot
 
 
-cdef bint fs_fresh_windows = True
-
-
-def set_fresh_windows(bint on):
-    """Whether run_python hands f a fresh array every window (the default) or
-    reuses one; returns the previous choice (for the benchmark of item 9)."""
-    global fs_fresh_windows
-    cdef bint was = fs_fresh_windows
-    fs_fresh_windows = on
-    return was
-
-
 cdef object _wave_buffer(tuple shape):
     """An uninitialised float64 array of ``shape`` starting on a 64-byte boundary: what a
     Python f gets of it (a JAX f through DLPack, which wants that alignment to share
@@ -725,7 +727,7 @@ cdef object _wave_buffer(tuple shape):
 def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                int64_t n, Py_ssize_t E, Py_ssize_t P, call_f, call_grad, int n_threads,
                int64_t budget, progress=None, int64_t chunk_start=0, start=None,
-               int64_t chunk_stop=-1, bint per_chunk=False):
+               int64_t chunk_stop=-1, bint per_chunk=False, *, long engine):
     """Moment sums with f (and f') computed in Python on waves of samples.
 
     Each wave holds `window` samples of every batch element (a power of two
@@ -740,6 +742,8 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     chunk_stop and per_chunk give a piece of a run as there (f sees the whole
     batch, so a piece spans every batch element).
     """
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, E, P, kind)
     if (kind == FS_KIND_PATHWISE or kind == FS_KIND_REBAR) and call_grad is None:
         raise ValueError("the pathwise and rebar kinds need call_grad")
@@ -813,7 +817,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
         s0 = c0 * CHUNK
         while s0 < s_end:
             m_w = s_end - s0 if s_end - s0 < window else window
-            if s0 > c0 * CHUNK and fs_fresh_windows:
+            if s0 > c0 * CHUNK and eng.fresh_windows:
                 # Fresh arrays for every window after the first: a Python f that
                 # keeps its (read-only) argument keeps that window's samples,
                 # never finds them overwritten by the next window's.
@@ -846,7 +850,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                     item_cnt[it] = cnt
                     item_row[it] = row
                     if cnt > 0 and off == 0:
-                        _start_stream(&states[it], &bgs[it], key0, key1, c, b)
+                        _start_stream(eng, &states[it], &bgs[it], key0, key1, c, b)
                         memset(accs + it * stride, 0, stride * sizeof(double))
             # The window's draws, then its accumulate steps, each in spans of
             # whole blocks (draws: the estimator's blocks; steps: their
@@ -875,7 +879,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                                                 window * batch * E, batch * E,
                                                 &av[r, it // cpw, 0], batch * (E + 2), sn)
                                 else:
-                                    _draw(fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
+                                    _draw(eng, fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
                                           &xv[0, r, it // cpw, 0], batch * E, sn,
                                           &tv[0, r, it // cpw, 0], batch * E)
                                     if transform:
@@ -893,7 +897,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                     gv = call_grad(tw[:, :m_w].reshape(2 * m_w, batch, E))
             else:
                 seen = tw[0, :m_w]
-                if fs_row_nonfinite(&tv[0, 0, 0, 0], m_w * batch * E):
+                if fs_row_nonfinite(eng.reduce_isa, &tv[0, 0, 0, 0], m_w * batch * E):
                     # f would see a draw beyond float64
                     raise _SampleOverflowError(int(np.nonzero(~np.isfinite(seen))[1][0]))
                 fv = call_f(seen)
@@ -918,31 +922,31 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                                 if sn > aspan:
                                     sn = aspan
                                 if kind == FS_KIND_SCORE:
-                                    _accumulate_score(fam, cp + (it // cpw) * nc,
+                                    _accumulate_score(eng, fam, cp + (it // cpw) * nc,
                                                       &xv[0, r, it // cpw, 0], batch * E,
                                                       &fv[r, it // cpw], batch,
                                                       sn, accs + it * stride, P, E, sc)
                                 elif kind == FS_KIND_SCORE_FOLDS:
                                     # the window's first sample is s0, its k-th chunk's
                                     # k CHUNK later (item_row), this span's lo later
-                                    _accumulate_score_folds(fam, cp + (it // cpw) * nc,
+                                    _accumulate_score_folds(eng, fam, cp + (it // cpw) * nc,
                                                             &xv[0, r, it // cpw, 0], batch * E,
                                                             &fv[r, it // cpw], batch, sn,
                                                             accs + it * stride, P, E,
                                                             s0 + item_row[it] + lo, sc)
                                 elif kind == FS_KIND_PATHWISE:
-                                    _accumulate_pathwise(fam, cp + (it // cpw) * nc,
+                                    _accumulate_pathwise(eng, fam, cp + (it // cpw) * nc,
                                                          &xv[0, r, it // cpw, 0], batch * E,
                                                          &fv[r, it // cpw], batch,
                                                          &gv[r, it // cpw, 0], batch * E,
                                                          sn, accs + it * stride, P, E, sc)
                                 elif kind == FS_KIND_MEASURE:
-                                    _accumulate_measure(&fv[r, it // cpw], qstride, batch,
+                                    _accumulate_measure(eng, &fv[r, it // cpw], qstride, batch,
                                                         &xv[Q, r, it // cpw, 0] if weighted
                                                         else NULL, window * batch * E, batch * E,
                                                         sn, accs + it * stride, P, sc)
                                 else:
-                                    _accumulate_rebar(fam, cp + (it // cpw) * nc, E,
+                                    _accumulate_rebar(eng, fam, cp + (it // cpw) * nc, E,
                                                       &fv[r, it // cpw], qstride, batch,
                                                       &gv[r, it // cpw, 0], qstride * E,
                                                       batch * E, &tv[0, r, it // cpw, 0],
@@ -977,10 +981,10 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     return tot
 
 
-cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                     uint64_t key1, int64_t n, int64_t b, int64_t c, Py_ssize_t E,
-                     double *out, Py_ssize_t row_stride, fs_stream *st, bitgen_t *bg,
-                     int64_t lo, int64_t span, int64_t *bad) noexcept nogil:
+cdef void _draw_item(const fs_engine *eng, int fam, const double *consts, Py_ssize_t nc,
+                     uint64_t key0, uint64_t key1, int64_t n, int64_t b, int64_t c, Py_ssize_t E,
+                     double *out, Py_ssize_t row_stride, fs_stream *st, bitgen_t *bg, int64_t lo,
+                     int64_t span, int64_t *bad) noexcept nogil:
     """Samples [lo, lo + span) of chunk c of batch element b, sample i to
     out[i * row_stride] (out: the chunk's sample 0).
 
@@ -999,23 +1003,24 @@ cdef void _draw_item(int fam, const double *consts, Py_ssize_t nc, uint64_t key0
     if st == NULL:
         st, bg = &own, &own_bg
     if lo == 0:
-        _start_stream(st, bg, key0, key1, c, b)
+        _start_stream(eng, st, bg, key0, key1, c, b)
     if m - lo > span:
         m = lo + span
-    _draw(fam, bg, consts + b * nc, nc, E, out + lo * row_stride, row_stride, m - lo, NULL, 0)
+    _draw(eng, fam, bg, consts + b * nc, nc, E, out + lo * row_stride, row_stride, m - lo, NULL, 0)
     if row_stride == E:
-        if _any_nonfinite(out + lo * E, (m - lo) * E):
+        if _any_nonfinite(eng, out + lo * E, (m - lo) * E):
             _flag(bad, b)
         return
     for i in range(lo, m):
-        if _any_nonfinite(out + i * row_stride, E):
+        if _any_nonfinite(eng, out + i * row_stride, E):
             _flag(bad, b)
             return
 
 
 def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                  int64_t n, Py_ssize_t E, int n_threads, int64_t chunk_start=0,
-                 int64_t chunk_stop=-1, int64_t batch_start=0, int64_t batch_stop=-1):
+                 int64_t chunk_stop=-1, int64_t batch_start=0, int64_t batch_stop=-1, *,
+                 long engine):
     """Samples (n, batch_size, E) exactly as the estimators draw them.
 
     A piece: samples [chunk_start * CHUNK_SIZE, min(n, chunk_stop * CHUNK_SIZE))
@@ -1023,6 +1028,8 @@ def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t k
     Drawn in waves of about WAVE_SAMPLES units of work, with an interrupt
     check between them (a chunk of costly events in spans of whole blocks).
     """
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, E)
     cdef Py_ssize_t nc = consts.shape[1]
     cdef int64_t n_chunks = (n + CHUNK - 1) // CHUNK, c0, c1, b0, b1
@@ -1072,7 +1079,7 @@ def draw_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t k
                         t = threadid()
                         b = (w0 + k) // ncr
                         c = c0 + (w0 + k) % ncr
-                        _draw_item(fam, cp, nc, key0, key1, n, b0 + b, c, E,
+                        _draw_item(eng, fam, cp, nc, key0, key1, n, b0 + b, c, E,
                                    op + ((c - c0) * CHUNK * batch + b) * E, batch * E,
                                    &sts[k] if split else NULL, &bgs[k] if split else NULL,
                                    lo, span, &bad[t])

@@ -18,6 +18,12 @@
 #   count=threshold   bint <f>_count(fs_stream *st, const double *c, Py_ssize_t nc,
 #                                    int64_t m, int64_t *counts, int64_t *scratch)
 #                     adds m samples' counts to counts[0..V); False to count by drawing.
+# The slots that run vector loops (<f>_score_fold, <f>_pathwise_fold, and the
+# vector families' <f>_fill_events, <f>_score_block, <f>_pathwise_block) take
+# the engine, `const fs_engine *eng`, as their first parameter, and pass
+# eng.reduce_isa to the dispatched loops of _foldsteps.h / _rowops.h (first
+# parameter there: `int isa`) and eng itself to the fused loops that it
+# switches (fs_mvn_*_small).
 # The formulas are the NumPy twins' in distributions.py, operation for
 # operation, so the two backends round alike.
 
@@ -48,9 +54,11 @@ cdef inline void normal_score(const double *c, double x, double *s) noexcept nog
 
 
 
-cdef inline void normal_score_fold(const double *c, const double *x, const double *fx,
-                                   double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_normal(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, shift, m, row)
+cdef inline void normal_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                   const double *fx, double shift, Py_ssize_t m,
+                                   double *row) noexcept nogil:
+    fs_score_fold_normal(eng.reduce_isa, c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, shift, m,
+                         row)
 
 
 cdef inline double lognormal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -79,10 +87,11 @@ cdef inline void lognormal_y_score(const double *c, double y, double *s) noexcep
     s[1] = (z * z - 1.0) * c[LOGNORMAL_Y_INV_SCALE]
 
 
-cdef inline void lognormal_y_score_fold(const double *c, const double *x, const double *fx,
-                                        double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_normal(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, x, fx, shift, m,
-                         row)
+cdef inline void lognormal_y_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                        const double *fx, double shift, Py_ssize_t m,
+                                        double *row) noexcept nogil:
+    fs_score_fold_normal(eng.reduce_isa, c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, x, fx,
+                         shift, m, row)
 
 
 # -- bernoulli, categorical (counted) -----------------------------------------
@@ -156,9 +165,10 @@ cdef inline void poisson_score(const double *c, double x, double *s) noexcept no
 
 
 
-cdef inline void poisson_score_fold(const double *c, const double *x, const double *fx,
-                                    double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_poisson(c[POISSON_INV_RATE], x, x, fx, shift, m, row)
+cdef inline void poisson_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                    const double *fx, double shift, Py_ssize_t m,
+                                    double *row) noexcept nogil:
+    fs_score_fold_poisson(eng.reduce_isa, c[POISSON_INV_RATE], x, x, fx, shift, m, row)
 
 
 cdef inline double exponential_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -171,9 +181,10 @@ cdef inline void exponential_score(const double *c, double x, double *s) noexcep
 
 
 
-cdef inline void exponential_score_fold(const double *c, const double *x, const double *fx,
-                                        double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_exponential(c[EXPONENTIAL_SCALE], x, x, fx, shift, m, row)
+cdef inline void exponential_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                        const double *fx, double shift, Py_ssize_t m,
+                                        double *row) noexcept nogil:
+    fs_score_fold_exponential(eng.reduce_isa, c[EXPONENTIAL_SCALE], x, x, fx, shift, m, row)
 
 
 cdef inline double gamma_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -186,15 +197,16 @@ cdef inline void gamma_score(const double *c, double x, double *s) noexcept nogi
     s[1] = c[GAMMA_MEAN] - x
 
 
-cdef inline void gamma_score_fold(const double *c, const double *x, const double *fx,
-                                  double shift, Py_ssize_t m, double *row) noexcept nogil:
+cdef inline void gamma_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                  const double *fx, double shift, Py_ssize_t m,
+                                  double *row) noexcept nogil:
     # u = log x first (the libm call of gamma_score), then the vector pass
     cdef double u[BLOCK]
     cdef Py_ssize_t i
     for i in range(m):
         u[i] = log(x[i])
-    fs_score_fold_gamma(c[GAMMA_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_MEAN], x, u, fx, shift, m,
-                        row)
+    fs_score_fold_gamma(eng.reduce_isa, c[GAMMA_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_MEAN], x, u, fx,
+                        shift, m, row)
 
 
 cdef inline double beta_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -216,13 +228,14 @@ cdef inline void chi2_score(const double *c, double x, double *s) noexcept nogil
     s[0] = 0.5 * (log(x) - c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF])
 
 
-cdef inline void chi2_score_fold(const double *c, const double *x, const double *fx,
-                                 double shift, Py_ssize_t m, double *row) noexcept nogil:
+cdef inline void chi2_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                 const double *fx, double shift, Py_ssize_t m,
+                                 double *row) noexcept nogil:
     cdef double u[BLOCK]   # log x first, as gamma_score_fold
     cdef Py_ssize_t i
     for i in range(m):
         u[i] = log(x[i])
-    fs_score_fold_chi2(c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF], x, u, fx, shift, m, row)
+    fs_score_fold_chi2(eng.reduce_isa, c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF], x, u, fx, shift, m, row)
 
 
 cdef inline double vonmises_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -276,10 +289,11 @@ cdef inline void geometric_probs_score(const double *c, double x, double *s) noe
     s[0] = c[GEOMETRIC_PROBS_INV_P] - fs_keep(x > 0.0, x * c[GEOMETRIC_PROBS_INV_Q])
 
 
-cdef inline void geometric_probs_score_fold(const double *c, const double *x, const double *fx,
-                                            double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_geometric_probs(c[GEOMETRIC_PROBS_INV_P], c[GEOMETRIC_PROBS_INV_Q], x, x, fx,
-                                  shift, m, row)
+cdef inline void geometric_probs_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                            const double *fx, double shift, Py_ssize_t m,
+                                            double *row) noexcept nogil:
+    fs_score_fold_geometric_probs(eng.reduce_isa, c[GEOMETRIC_PROBS_INV_P],
+                                  c[GEOMETRIC_PROBS_INV_Q], x, x, fx, shift, m, row)
 
 
 cdef inline double geometric_logits_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -291,10 +305,11 @@ cdef inline void geometric_logits_score(const double *c, double x, double *s) no
     s[0] = c[GEOMETRIC_LOGITS_Q] - x * c[GEOMETRIC_LOGITS_PROBS]
 
 
-cdef inline void geometric_logits_score_fold(const double *c, const double *x, const double *fx,
-                                             double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_geometric_logits(c[GEOMETRIC_LOGITS_Q], c[GEOMETRIC_LOGITS_PROBS], x, x, fx,
-                                   shift, m, row)
+cdef inline void geometric_logits_score_fold(const fs_engine *eng, const double *c,
+                                             const double *x, const double *fx, double shift,
+                                             Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_geometric_logits(eng.reduce_isa, c[GEOMETRIC_LOGITS_Q],
+                                   c[GEOMETRIC_LOGITS_PROBS], x, x, fx, shift, m, row)
 
 
 cdef inline double negbin_probs_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -413,8 +428,9 @@ cdef inline void dirichlet_draw_event(bitgen_t *bg, const double *c, Py_ssize_t 
 
 DEF DIRICHLET_SETUPS = 64   # gamma set-ups kept per block (K above: set up per draw)
 
-cdef inline void dirichlet_fill_events(bitgen_t *bg, const double *c, Py_ssize_t E, double *x,
-                                       Py_ssize_t stride, Py_ssize_t m) noexcept nogil:
+cdef inline void dirichlet_fill_events(const fs_engine *eng, bitgen_t *bg, const double *c,
+                                       Py_ssize_t E, double *x, Py_ssize_t stride,
+                                       Py_ssize_t m) noexcept nogil:
     # the gammas' set-ups (numpy's per-call 1/3, sqrt, ...: the same doubles)
     # once per block
     cdef const double *alpha = c + DIRICHLET_CONCENTRATION
@@ -430,8 +446,8 @@ cdef inline void dirichlet_fill_events(bitgen_t *bg, const double *c, Py_ssize_t
         _dirichlet_event(bg, alpha, E, x + i * stride, NULL, g)
 
 
-cdef inline void dirichlet_score_block(const double *c, Py_ssize_t E, const double *x,
-                                       Py_ssize_t xs, Py_ssize_t m, double *terms,
+cdef inline void dirichlet_score_block(const fs_engine *eng, const double *c, Py_ssize_t E,
+                                       const double *x, Py_ssize_t xs, Py_ssize_t m, double *terms,
                                        Py_ssize_t ts) noexcept nogil:
     cdef const double *dig = c + DIRICHLET_DIGAMMA_SUM_MINUS_DIGAMMA(E)
     cdef Py_ssize_t i, k
@@ -474,14 +490,14 @@ cdef inline void mvn_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
     _mvn_transform(c, E, x)
 
 
-cdef inline void mvn_fill_events(bitgen_t *bg, const double *c, Py_ssize_t E, double *x,
-                                 Py_ssize_t stride, Py_ssize_t m) noexcept nogil:
+cdef inline void mvn_fill_events(const fs_engine *eng, bitgen_t *bg, const double *c, Py_ssize_t E,
+                                 double *x, Py_ssize_t stride, Py_ssize_t m) noexcept nogil:
     # the m E normals in one fill where the events are contiguous (the same
     # draws, in the same order, as E per event)
     cdef Py_ssize_t i
     if stride == E:
         fs_fill_standard_normal(_st(bg), x, m * E)
-        if fs_mvn_transform_small(c + MVN_LOC, c + MVN_SCALE_TRIL(E), x, m, E):
+        if fs_mvn_transform_small(eng, c + MVN_LOC, c + MVN_SCALE_TRIL(E), x, m, E):
             return   # E of 2 to 4: one vector loop, the same bits
     else:
         for i in range(m):
@@ -517,8 +533,8 @@ cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x,
             o += 1
 
 
-cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
-                                 Py_ssize_t xs, Py_ssize_t m, double *terms,
+cdef inline void mvn_score_block(const fs_engine *eng, const double *c, Py_ssize_t E,
+                                 const double *x, Py_ssize_t xs, Py_ssize_t m, double *terms,
                                  Py_ssize_t ts) noexcept nogil:
     # mvn_score_event for m events, operation for operation, each step a
     # vector loop over the samples (_rowops.h).  Rows (terms + r * ts): v_i
@@ -533,7 +549,7 @@ cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
     cdef double *vi
     cdef double *t
     cdef double a
-    if fs_mvn_score_small(loc, L, inv, x, xs, m, terms, ts, E):
+    if fs_mvn_score_small(eng, loc, L, inv, x, xs, m, terms, ts, E):
         return   # E of 2 to 4: the steps below fused per sample, the same bits
     for i in range(E):   # w = L^-1 (x - loc)
         wi = terms + (R + i) * ts
@@ -541,22 +557,22 @@ cdef inline void mvn_score_block(const double *c, Py_ssize_t E, const double *x,
         for k in range(m):
             wi[k] = x[k * xs + i] - a
         for j in range(i):
-            fs_row_sub_scaled(wi, terms + (R + j) * ts, L[i * E + j], m)
-        fs_row_scale(wi, inv[i], m)
+            fs_row_sub_scaled(eng.reduce_isa, wi, terms + (R + j) * ts, L[i * E + j], m)
+        fs_row_scale(eng.reduce_isa, wi, inv[i], m)
     for i in range(E - 1, -1, -1):   # v = L^-T w
         vi = terms + i * ts
         memcpy(vi, terms + (R + i) * ts, m * sizeof(double))
         for j in range(i + 1, E):
-            fs_row_sub_scaled(vi, terms + j * ts, L[j * E + i], m)
-        fs_row_scale(vi, inv[i], m)
+            fs_row_sub_scaled(eng.reduce_isa, vi, terms + j * ts, L[j * E + i], m)
+        fs_row_scale(eng.reduce_isa, vi, inv[i], m)
     for i in range(E):   # v w^T - diag(1 / L_ii), lower triangle
         vi = terms + i * ts
         for j in range(i + 1):
             t = terms + (E + i * (i + 1) // 2 + j) * ts
             if i == j:
-                fs_row_mul_sub(t, vi, terms + (R + j) * ts, inv[i], m)
+                fs_row_mul_sub(eng.reduce_isa, t, vi, terms + (R + j) * ts, inv[i], m)
             else:
-                fs_row_mul(t, vi, terms + (R + j) * ts, m)
+                fs_row_mul(eng.reduce_isa, t, vi, terms + (R + j) * ts, m)
 
 
 # -- pathwise slots: the terms f'(x) dx/dtheta_j, from the sample x ------------
@@ -569,10 +585,11 @@ cdef inline void normal_pathwise(const double *c, double x, double fp, double *g
     g[1] = fp * ((x - c[NORMAL_LOC]) * c[NORMAL_INV_SCALE])
 
 
-cdef inline void normal_pathwise_fold(const double *c, const double *x, const double *fx,
-                                      const double *gp, double shift, Py_ssize_t m,
-                                      double *row) noexcept nogil:
-    fs_pathwise_fold_normal(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, gp, shift, m, row)
+cdef inline void normal_pathwise_fold(const fs_engine *eng, const double *c, const double *x,
+                                      const double *fx, const double *gp, double shift,
+                                      Py_ssize_t m, double *row) noexcept nogil:
+    fs_pathwise_fold_normal(eng.reduce_isa, c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, gp,
+                            shift, m, row)
 
 
 cdef inline void lognormal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
@@ -588,15 +605,15 @@ cdef inline void lognormal_y_pathwise(const double *c, double y, double fp, doub
     g[1] = fp * x * z
 
 
-cdef inline void lognormal_y_pathwise_fold(const double *c, const double *x, const double *fx,
-                                           const double *gp, double shift, Py_ssize_t m,
-                                           double *row) noexcept nogil:
+cdef inline void lognormal_y_pathwise_fold(const fs_engine *eng, const double *c, const double *x,
+                                           const double *fx, const double *gp, double shift,
+                                           Py_ssize_t m, double *row) noexcept nogil:
     cdef double u[BLOCK]   # x = exp(y) first, the libm call of lognormal_y_pathwise
     cdef Py_ssize_t i
     for i in range(m):
         u[i] = exp(x[i])
-    fs_pathwise_fold_lognormal_y(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, u, fx, gp,
-                                 shift, m, row)
+    fs_pathwise_fold_lognormal_y(eng.reduce_isa, c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x,
+                                 u, fx, gp, shift, m, row)
 
 
 cdef inline void exponential_pathwise(const double *c, double x, double fp,
@@ -605,10 +622,10 @@ cdef inline void exponential_pathwise(const double *c, double x, double fp,
     g[0] = -(fp * x) * c[EXPONENTIAL_SCALE]
 
 
-cdef inline void exponential_pathwise_fold(const double *c, const double *x, const double *fx,
-                                           const double *gp, double shift, Py_ssize_t m,
-                                           double *row) noexcept nogil:
-    fs_pathwise_fold_exponential(c[EXPONENTIAL_SCALE], x, x, fx, gp, shift, m, row)
+cdef inline void exponential_pathwise_fold(const fs_engine *eng, const double *c, const double *x,
+                                           const double *fx, const double *gp, double shift,
+                                           Py_ssize_t m, double *row) noexcept nogil:
+    fs_pathwise_fold_exponential(eng.reduce_isa, c[EXPONENTIAL_SCALE], x, x, fx, gp, shift, m, row)
 
 
 cdef inline void gamma_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
@@ -692,13 +709,13 @@ cdef inline void mvn_pathwise_event(const double *c, Py_ssize_t E, const double 
             o += 1
 
 
-cdef inline void mvn_pathwise_block(const double *c, Py_ssize_t E, const double *x,
-                                    Py_ssize_t xs, const double *gp, Py_ssize_t gs,
-                                    Py_ssize_t m, double *terms, Py_ssize_t ts, double *g,
-                                    double *w) noexcept nogil:
+cdef inline void mvn_pathwise_block(const fs_engine *eng, const double *c, Py_ssize_t E,
+                                    const double *x, Py_ssize_t xs, const double *gp,
+                                    Py_ssize_t gs, Py_ssize_t m, double *terms, Py_ssize_t ts,
+                                    double *g, double *w) noexcept nogil:
     # mvn_pathwise_event for m events, component-major (terms[j * ts + i])
     cdef Py_ssize_t i, j, P = E + E * (E + 1) // 2
-    if fs_mvn_pathwise_small(c + MVN_LOC, c + MVN_SCALE_TRIL(E), c + MVN_INV_DIAG(E), x, xs,
+    if fs_mvn_pathwise_small(eng, c + MVN_LOC, c + MVN_SCALE_TRIL(E), c + MVN_INV_DIAG(E), x, xs,
                              gp, gs, m, terms, ts, E):
         return   # E of 2 to 4: one fused vector loop, the same bits
     for i in range(m):

@@ -21,6 +21,8 @@ def onehot_finish(
     method: str,
     baseline: Optional[npt.ArrayLike] = ...,
     n_threads: int = ...,
+    *,
+    engine: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 def finish_mean(
     sums: np.ndarray, coef: Optional[npt.ArrayLike] = ..., n_threads: int = ...

@@ -17,6 +17,8 @@ from cython.parallel cimport prange
 
 import numpy as np
 
+from fastscore._specs import SCORE_METHODS as _SCORE_METHODS
+
 cdef extern from "_reduce.h" nogil:
     enum:
         FS_N
@@ -44,24 +46,28 @@ cdef extern from "_reduce.h" nogil:
         FS_CV_FOLDS
         FS_CV_REACH
         FS_SCALE_TARGET
+    # the score-function methods' codes (_specs.SCORE_METHODS, through _layout.h)
+    enum:
+        M_PLAIN "FS_M_PLAIN"
+        M_BASELINE "FS_M_BASELINE"
+        M_RLOO "FS_M_RLOO"
+        M_CV "FS_M_CV"
     double fs_keep(bint keep, double v)
-    int fs_reduce_isa
-    int fs_reduce_set_isa(int isa)
     Py_ssize_t fs_score_row_width(Py_ssize_t P)
     Py_ssize_t fs_mean_row_width(Py_ssize_t P)
     Py_ssize_t fs_cv_row_width(Py_ssize_t P)
     Py_ssize_t fs_folds_row_width(Py_ssize_t P)
     void fs_merge_score_rows(double *tot, const double *a, Py_ssize_t P)
 
+cdef extern from "_isa.h" nogil:
+    ctypedef struct fs_engine:
+        int reduce_isa
+    fs_engine fs_engine_decode(long code)
+
 cdef extern from "_onehot.h" nogil:
     enum:
-        M_PLAIN "FS_M_PLAIN"
-        M_BASELINE "FS_M_BASELINE"
-        M_RLOO "FS_M_RLOO"
-        M_CV "FS_M_CV"
-    enum:
         FS__GROUP
-    int fs_onehot_finish_group(const int64_t *cnt, const double *fv, const double *a,
+    int fs_onehot_finish_group(int isa, const int64_t *cnt, const double *fv, const double *a,
                                 const double *bc, Py_ssize_t rows, Py_ssize_t V, int method,
                                 const double *base, double *value, double *value_se,
                                 double *g, double *se)
@@ -164,14 +170,9 @@ cdef void _onehot_row(const int64_t *cnt, const double *fv, const double *a, con
         blk[FS_SUM_DDSS] = cdd * amb2 + bk2 * (sdd - cdd)
 
 
-def _set_reduce_isa(int isa):
-    """This module's copy of the reducer's ISA choice (fastscore._kernels.set_reduce_isa
-    sets both); returns the one in use."""
-    return fs_reduce_set_isa(isa)
-
-
-# The score-function kind's methods, in the order of fastscore._specs.SCORE_METHODS.
-METHOD_CODES = {"plain": M_PLAIN, "baseline": M_BASELINE, "rloo": M_RLOO, "cv": M_CV}
+#: The score-function kind's methods by code (fastscore._specs.SCORE_METHODS, whose
+#: codes _layout.h names FS_M_PLAIN, ...: the M_* this module switches on).
+METHOD_CODES = {name: code for code, name in enumerate(_SCORE_METHODS)}
 
 
 cdef inline double _canon(double v) noexcept nogil:
@@ -341,14 +342,17 @@ def finish_sums(const double[:, ::1] sums, str method, baseline=None, int n_thre
 
 
 def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
-                  const double[:, ::1] bcoef, str method, baseline=None, int n_threads=1):
+                  const double[:, ::1] bcoef, str method, baseline=None, int n_threads=1, *,
+                  long engine):
     """(value, value_stderr, grad, stderr) straight from one-hot family counts.
 
     onehot_count_sums and finish_sums fused per batch element, with the same
     bits (_onehot.h): the rows' moment sums are never written, and eight
     rows at a time are one vector loop, a lane per row.  ``a`` None means
-    a_k = 1 (logits).
+    a_k = 1 (logits).  ``engine``: the packed engine (fastscore._engine.Engine.code),
+    whose reduce_isa the vector loops run on.
     """
+    cdef int isa = fs_engine_decode(engine).reduce_isa
     if method == "cv":
         raise ValueError("method='cv' is cross-fitted: finish its per-fold sums with "
                          "finish_folds")
@@ -375,10 +379,10 @@ def onehot_finish(const int64_t[:, ::1] counts, const double[:, ::1] fvals, a,
             # FS__GROUP rows at a time: a vector lane per row (_onehot.h).
             for grp in prange(groups, num_threads=nt, schedule="static"):
                 b = grp * FS__GROUP
-                redo = fs_onehot_finish_group(&counts[b, 0], &fvals[b, 0],
+                redo = fs_onehot_finish_group(isa, &counts[b, 0], &fvals[b, 0],
                                               NULL if ones else &av[b, 0], &bcoef[b, 0],
-                                              min(FS__GROUP, B - b), V, code, &bv[b], &vv[b],
-                                              &vsv[b], &gv[b, 0], &sev[b, 0])
+                                              min(FS__GROUP, B - b), V, code, &bv[b],
+                                              &vv[b], &vsv[b], &gv[b, 0], &sev[b, 0])
                 if redo:
                     for r in range(min(FS__GROUP, B - b)):
                         if (redo >> r) & 1:

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "_isa.h"
 #include "_reduce.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -194,15 +195,16 @@ ATTR static void fs__pf_##NAME##_##SUFFIX(FS__SF_STRIP ARGS, const double *x,   
     DEF(NAME, P, ARGS, BODY, portable, FS__UNUSED, double, 1, fs_keep)
 #endif
 
-/* fs_score_fold_NAME(PARAMS, x, u, fx, shift, m, row): the fused step of a
- * block of m samples, += its sums into row, on the reducer's ISA (u: see
- * FS__SCORE_FOLD_ISA; x where the score does not read it). */
+/* fs_score_fold_NAME(isa, PARAMS, x, u, fx, shift, m, row): the fused step
+ * of a block of m samples, += its sums into row, on the ISA isa (an
+ * fs_engine's reduce_isa; u: see FS__SCORE_FOLD_ISA; x where the score does
+ * not read it). */
 #define FS__SF_CALL(NAME, PARAMS, ARGS)                                                 \
-static inline void fs_score_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,          \
+static inline void fs_score_fold_##NAME(int isa, FS__SF_STRIP PARAMS, const double *x, \
                                         const double *u, const double *fx, double shift, \
                                         ptrdiff_t m, double *row)                       \
 {                                                                                       \
-    FS__DISPATCH(fs__sf_##NAME, (FS__SF_STRIP ARGS, x, u, fx, shift, m, row));          \
+    FS__DISPATCH(isa, fs__sf_##NAME, (FS__SF_STRIP ARGS, x, u, fx, shift, m, row));     \
 }
 
 /* The ISA builds and the dispatcher of a family's fused step: PARAMS its
@@ -211,21 +213,19 @@ static inline void fs_score_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,   
     FS__FOLDSTEP_ISAS(FS__SCORE_FOLD_ISA, NAME, P, PARAMS, SCORE)                       \
     FS__SF_CALL(NAME, PARAMS, ARGS)
 
-/* The same for a family's fused pathwise step, fs_pathwise_fold_NAME(PARAMS,
- * x, u, fx, gp, shift, m, row). */
+/* The same for a family's fused pathwise step, fs_pathwise_fold_NAME(isa,
+ * PARAMS, x, u, fx, gp, shift, m, row).  (Whether the kernels take the fused
+ * steps at all is the engine's score_fold and pathwise_fold: the callers,
+ * _score_fold and _pathwise_fold of _kernels.pyx, check them.) */
 #define FS__PATHWISE_FOLD(NAME, P, PARAMS, ARGS, TERMS)                                 \
     FS__FOLDSTEP_ISAS(FS__PATHWISE_FOLD_ISA, NAME, P, PARAMS, TERMS)                    \
-static inline void fs_pathwise_fold_##NAME(FS__SF_STRIP PARAMS, const double *x,       \
+static inline void fs_pathwise_fold_##NAME(int isa, FS__SF_STRIP PARAMS, const double *x, \
                                            const double *u, const double *fx,           \
                                            const double *gp, double shift, ptrdiff_t m, \
                                            double *row)                                 \
 {                                                                                       \
-    FS__DISPATCH(fs__pf_##NAME, (FS__SF_STRIP ARGS, x, u, fx, gp, shift, m, row));      \
+    FS__DISPATCH(isa, fs__pf_##NAME, (FS__SF_STRIP ARGS, x, u, fx, gp, shift, m, row)); \
 }
-
-/* Whether the kernels use the fused steps (tests turn them off to compare bits). */
-static int fs_score_fold_on = 1;
-static int fs_pathwise_fold_on = 1;
 
 /* The families' scores, each the operations of its <name>_score in
  * _families.pxi.  Normal (and LogNormal on y = log x, lognormal_y_score):

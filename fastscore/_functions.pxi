@@ -135,11 +135,13 @@ cdef class FunctionSpec:
     def kind(self):
         return self.spec.kind
 
-    def evaluate(self, x, batch_index):
+    def evaluate(self, x, batch_index, *, long engine):
         """Evaluate f on samples x (m, batch_size, event_size) in the kernel's way.
 
         Used for finite supports and by tests; returns (m, batch_size).
+        ``engine``: the packed engine (fastscore._engine.Engine.code).
         """
+        cdef fs_engine eng = fs_engine_decode(engine)
         cdef const double[:, :, ::1] xv = np.ascontiguousarray(x, dtype=np.float64)
         cdef Py_ssize_t m = xv.shape[0], nb = xv.shape[1], E = xv.shape[2], i, bb
         out = np.empty((nb, m), dtype=np.float64)
@@ -150,7 +152,7 @@ cdef class FunctionSpec:
             for i in range(m):
                 memcpy(&tmp[i * E], &xv[i, bb, 0], E * sizeof(double))
             if m > 0:
-                _eval_f(&self.spec, &tmp[0], E, m, bidx[bb], &ov[bb, 0])
+                _eval_f(&eng, &self.spec, &tmp[0], E, m, bidx[bb], &ov[bb, 0])
         return out.T.copy()
 
     def evaluate_grad(self, x, batch_index):
@@ -172,8 +174,8 @@ cdef class FunctionSpec:
         return out.transpose(1, 0, 2).copy()
 
 
-cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
-                  int64_t b, double *out) noexcept nogil:
+cdef void _eval_f(const fs_engine *eng, const FSpec *f, const double *x, Py_ssize_t E,
+                  Py_ssize_t m, int64_t b, double *out) noexcept nogil:
     """out[i] = f(x[i*E : (i+1)*E]) for a block; the switch sits outside the loops."""
     cdef Py_ssize_t i, e, idx
     cdef double v, acc
@@ -192,7 +194,7 @@ cdef void _eval_f(const FSpec *f, const double *x, Py_ssize_t E, Py_ssize_t m,
         if E == 1:
             for i in range(m):
                 out[i] = f.vec[0] * x[i] + f.b
-        elif fs_linear_small(f.vec, f.b, x, E, m, out):
+        elif fs_linear_small(eng.reduce_isa, f.vec, f.b, x, E, m, out):
             pass   # E of 2 to 4: the loop below as one vector loop (_rowops.h), the same bits
         else:
             for i in range(m):

@@ -66,10 +66,10 @@ cdef void _eval_joint_grad(const FSpec *f, const double *x, Py_ssize_t ld, Py_ss
                 out[g * ld + i] = NAN
 
 
-cdef void _grouped_item(int kind, int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                        uint64_t key1, int64_t n, int64_t item, int64_t c0, int64_t ncr,
-                        Py_ssize_t G, Py_ssize_t P, const FSpec *f, const FSpec *g,
-                        double *rows, Py_ssize_t stride) noexcept nogil:
+cdef void _grouped_item(const fs_engine *eng, int kind, int fam, const double *consts,
+                        Py_ssize_t nc, uint64_t key0, uint64_t key1, int64_t n, int64_t item,
+                        int64_t c0, int64_t ncr, Py_ssize_t G, Py_ssize_t P, const FSpec *f,
+                        const FSpec *g, double *rows, Py_ssize_t stride) noexcept nogil:
     """One chunk of one joint element: its G coordinates' rows at rows + j * stride."""
     cdef int64_t b = item // ncr, c = c0 + item % ncr
     cdef int64_t m = n - c * CHUNK, done = 0
@@ -97,22 +97,23 @@ cdef void _grouped_item(int kind, int fam, const double *consts, Py_ssize_t nc, 
     if m > CHUNK:
         m = CHUNK
     for j in range(G):
-        _start_stream(&st[j], &bg[j], key0, key1, c, b * G + j)
+        _start_stream(eng, &st[j], &bg[j], key0, key1, c, b * G + j)
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < BLOCK else BLOCK
         for j in range(G):
-            _draw(fam, &bg[j], consts + (b * G + j) * nc, nc, 1, xbuf + j * BLOCK, 1, cnt,
+            _draw(eng, fam, &bg[j], consts + (b * G + j) * nc, nc, 1, xbuf + j * BLOCK, 1, cnt,
                   NULL, 0)
         _eval_joint_f(f, xbuf, BLOCK, G, cnt, b, fbuf, tmp)
         if kind == FS_KIND_SCORE:
             for j in range(G):
-                _accumulate_score(fam, consts + (b * G + j) * nc, xbuf + j * BLOCK, 1, fbuf, 1,
-                                  cnt, rows + j * stride, P, 1, acc)
+                _accumulate_score(eng, fam, consts + (b * G + j) * nc, xbuf + j * BLOCK, 1, fbuf,
+                                  1, cnt, rows + j * stride, P, 1, acc)
         else:
             _eval_joint_grad(g, xbuf, BLOCK, G, cnt, b, gbuf, tmp)
             for j in range(G):
-                _accumulate_pathwise(fam, consts + (b * G + j) * nc, xbuf + j * BLOCK, 1, fbuf,
-                                     1, gbuf + j * BLOCK, 1, cnt, rows + j * stride, P, 1, acc)
+                _accumulate_pathwise(eng, fam, consts + (b * G + j) * nc, xbuf + j * BLOCK, 1,
+                                     fbuf, 1, gbuf + j * BLOCK, 1, cnt, rows + j * stride, P, 1,
+                                     acc)
         done += cnt
     free(st)
     free(bg)
@@ -121,13 +122,15 @@ cdef void _grouped_item(int kind, int fam, const double *consts, Py_ssize_t nc, 
 
 def run_grouped(int kind, int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
                 int64_t n, Py_ssize_t G, Py_ssize_t P, FunctionSpec fspec, FunctionSpec gspec,
-                int n_threads, progress=None, int64_t chunk_start=0, start=None):
+                int n_threads, progress=None, int64_t chunk_start=0, start=None, *, long engine):
     """Moment sums (base batch, row width) of an Independent of a scalar family whose
     joint f (and f') the kernels evaluate: groups of G consecutive base elements
     share one f value per sample.  The rows are the base's, as run_python gives them
     with the same f handed to every coordinate; chunk_start and start continue a
     run as in run_inline.
     """
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, 1, P, kind)
     if fspec.spec.kind != F_LINEAR and fspec.spec.kind != F_LL_VECTOR:
         raise ValueError("run_grouped evaluates fn.linear and low-level f of the whole event")
@@ -171,7 +174,7 @@ def run_grouped(int kind, int fam, const double[:, ::1] consts, uint64_t key0, u
             nt = fs_threads_for(n_threads, cnt * per_item * G, cnt)
             with nogil:
                 for k in prange(cnt, num_threads=nt, schedule="dynamic"):
-                    _grouped_item(kind, fam, cp, nc, key0, key1, n, w0 + k, c0, ncr, G, P, f,
+                    _grouped_item(eng, kind, fam, cp, nc, key0, key1, n, w0 + k, c0, ncr, G, P, f,
                                   g, accs + k * G * stride, stride)
                 for k in range(cnt):   # in chunk order, element by element
                     item = w0 + k

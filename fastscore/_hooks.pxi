@@ -1,7 +1,9 @@
 # Test and benchmark hooks (included by _kernels.pyx): entry points that no
 # estimate uses, exposing pieces of the kernels to the tests (the merge, the
-# raw Philox stream, the choice of its refill) and to the benchmarks (the
-# sampling floor).
+# raw Philox stream, the engine as the kernels decode it) and to the
+# benchmarks (the sampling floor).  They change nothing: the kernels hold no
+# mutable state, and the engine (ISAs, fused paths) is an argument of every
+# entry point (fastscore._engine chooses it).
 
 def merge_sums(double[::1] tot, const double[::1] a, Py_ssize_t P):
     """The kernel's chunk merge, from Python (tests check _moments.merge against it)."""
@@ -10,77 +12,63 @@ def merge_sums(double[::1] tot, const double[::1] a, Py_ssize_t P):
     fs_merge_score_rows(&tot[0], &a[0], P)
 
 
-#: The Philox refills of _stream.h, by their index (all give the same words).
+#: The ISAs of _isa.h, by their index (every one gives the same bits).
 STREAM_ISAS = ("portable", "avx2", "avx512")
+ISAS = STREAM_ISAS
+#: The build's cap of the Philox refill chosen by default (FS_STREAM_ISA_DEFAULT).
+STREAM_ISA_DEFAULT = ISAS[FS_STREAM_ISA_DEFAULT]
 
 
-def stream_isa():
-    """(refill in use, refills this CPU and build have): e.g. ("avx2", ("portable", "avx2"))."""
-    return STREAM_ISAS[fs_stream_get_isa()], STREAM_ISAS[:fs_stream_isa_max() + 1]
+def isa_max():
+    """The best ISAs this CPU and build have, by name: (the reducer's loops', the
+    Philox refills'), e.g. ("avx512", "avx512").  fastscore._engine caps its
+    choices at them."""
+    return ISAS[fs_reduce_isa_max()], ISAS[fs_stream_isa_max()]
 
 
-def set_stream_isa(str name):
-    """Use the Philox refill ``name`` from now on (capped at the CPU's best); returns
-    the one in use.  For tests and benchmarks: call it while nothing draws."""
-    if name not in STREAM_ISAS:
-        raise ValueError("refill must be one of %s, got %r" % (", ".join(STREAM_ISAS), name))
-    return STREAM_ISAS[fs_stream_set_isa(STREAM_ISAS.index(name))]
+def engine_code(int stream_isa, int reduce_isa, bint score_fold, bint pathwise_fold,
+                bint mvn_fused, bint fresh_windows):
+    """The packed engine (an int) of these choices, as every kernel entry point takes
+    it (``engine=``): fastscore._engine.Engine.code."""
+    cdef fs_engine e
+    e.stream_isa = stream_isa
+    e.reduce_isa = reduce_isa
+    e.score_fold = score_fold
+    e.pathwise_fold = pathwise_fold
+    e.mvn_fused = mvn_fused
+    e.fresh_windows = fresh_windows
+    return fs_engine_encode(&e)
 
 
-def reduce_isa():
-    """(folds in use, folds this CPU and build have): the reducer's lane loops, as
-    ``stream_isa`` (every one gives the same bits)."""
-    return STREAM_ISAS[fs_reduce_isa], STREAM_ISAS[:fs_reduce_isa_max() + 1]
+def engine_fields(long engine):
+    """What a kernel call with ``engine`` runs: the engine decoded as the entry
+    points decode it (its ISAs capped at the CPU's), as a dict of ints."""
+    cdef fs_engine e = fs_engine_decode(engine)
+    return {"stream_isa": e.stream_isa, "reduce_isa": e.reduce_isa,
+            "score_fold": e.score_fold, "pathwise_fold": e.pathwise_fold,
+            "mvn_fused": e.mvn_fused, "fresh_windows": e.fresh_windows}
 
 
-def set_reduce_isa(str name):
-    """Use the reducer's ``name`` loops from now on (capped at the CPU's best), in the
-    kernels (folds and block loops) and in the finish (_finish's one-hot rows); returns
-    the ones in use.  For tests and benchmarks: call it while nothing runs."""
-    if name not in STREAM_ISAS:
-        raise ValueError("folds must be one of %s, got %r" % (", ".join(STREAM_ISAS), name))
-    from fastscore import _finish   # its one-hot finish follows the same choice
-    _finish._set_reduce_isa(STREAM_ISAS.index(name))
-    return STREAM_ISAS[fs_reduce_set_isa(STREAM_ISAS.index(name))]
+def stream_refill(long engine):
+    """The refill (by name) of a chunk's stream as the loops start it with ``engine``
+    (_start_stream): for tests that the engine reaches the streams."""
+    cdef fs_engine e = fs_engine_decode(engine)
+    cdef fs_stream st
+    cdef bitgen_t bg
+    _start_stream(&e, &st, &bg, 1, 2, 0, 0)
+    return ISAS[fs_stream_get_refill(&st)]
 
 
-def set_mvn_fused(bint on):
-    """Whether MultivariateNormal's draw, score terms and pathwise terms for
-    events of 2 to 4 run as fused vector loops over the samples (the default)
-    or as the per-event steps and row steps of any E; returns the previous
-    choice.  The two give the same bits; for tests: call it while nothing runs."""
-    global fs_mvn_small_on
-    cdef bint was = fs_mvn_small_on
-    fs_mvn_small_on = on
-    return was
-
-
-def set_score_fold(bint on):
-    """Whether the scalar families with a fused score-function step (their
-    score_fold slot, _foldsteps.h) use it (the default) or the steps one by one
-    (d, the score terms, the folds); returns the previous choice.  The two give
-    the same bits; for tests: call it while nothing runs."""
-    global fs_score_fold_on
-    cdef bint was = fs_score_fold_on
-    fs_score_fold_on = on
-    return was
-
-
-def set_pathwise_fold(bint on):
-    """As set_score_fold, for the scalar families' fused pathwise step (their
-    pathwise_fold slot); returns the previous choice."""
-    global fs_pathwise_fold_on
-    cdef bint was = fs_pathwise_fold_on
-    fs_pathwise_fold_on = on
-    return was
-
-
-def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64"):
-    """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy)."""
+def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="uint64", *,
+               long engine=-1):
+    """Raw output of the kernel's Philox4x64-10 stream (for tests against numpy), with the
+    refill of ``engine`` (a packed engine; -1: the stream's automatic choice)."""
     cdef fs_stream st
     cdef Py_ssize_t i
     c = np.asarray(counter, dtype=np.uint64)
     fs_stream_init(&st, key0, key1, c[0], c[1], c[2], c[3])
+    if engine >= 0:
+        fs_stream_set_refill(&st, fs_engine_decode(engine).stream_isa)
     if kind == "uint64":
         out64 = np.empty(n, dtype=np.uint64)
         for i in range(n):
@@ -99,8 +87,8 @@ def philox_raw(uint64_t key0, uint64_t key1, counter, Py_ssize_t n, str kind="ui
     raise ValueError("kind must be 'uint64', 'uint32' or 'double'")
 
 
-cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, uint64_t key0,
-                      uint64_t key1, int64_t n, int64_t item, int64_t n_chunks,
+cdef void _floor_item(const fs_engine *eng, int kind, int fam, const double *consts, Py_ssize_t nc,
+                      uint64_t key0, uint64_t key1, int64_t n, int64_t item, int64_t n_chunks,
                       Py_ssize_t E) noexcept nogil:
     cdef int64_t b = item // n_chunks, c = item % n_chunks
     cdef int64_t m = n - c * CHUNK, done = 0
@@ -113,19 +101,20 @@ cdef void _floor_item(int kind, int fam, const double *consts, Py_ssize_t nc, ui
         return
     if m > CHUNK:
         m = CHUNK
-    _start_stream(&st, &bg, key0, key1, c, b)
+    _start_stream(eng, &st, &bg, key0, key1, c, b)
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
         if kind == FS_KIND_MEASURE:
             _measure_draw(fam, &bg, consts + b * nc, nc, xbuf, blk, 1, cnt)
         else:
-            _draw(fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt, tbuf, E)
+            _draw(eng, fam, &bg, consts + b * nc, nc, E, xbuf, E, cnt, tbuf, E)
         done += cnt
     free(xbuf)
 
 
 def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-                   int64_t n, Py_ssize_t E, int n_threads, int kind=FS_KIND_SCORE):
+                   int64_t n, Py_ssize_t E, int n_threads, int kind=FS_KIND_SCORE, *,
+                   long engine):
     """Draw the estimators' samples block by block and do nothing else.
 
     The benchmarks' floor: the cost of numpy's C sampler on the same Philox
@@ -133,6 +122,8 @@ def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t
     ``kind`` the measure-valued kernel id, the samples and their coupled
     points (that estimator's draws).
     """
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, E)
     if kind == FS_KIND_MEASURE and fam not in MEASURE_POINTS:
         raise ValueError("kernel family %d has no measure-valued draw" % fam)
@@ -144,13 +135,16 @@ def sampling_floor(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t
     cdef const double *cp = &consts[0, 0]
     with nogil:
         for k in prange(total, num_threads=nt, schedule="dynamic"):
-            _floor_item(kind, fam, cp, nc, key0, key1, n, k, n_chunks, E)
+            _floor_item(eng, kind, fam, cp, nc, key0, key1, n, k, n_chunks, E)
 
 
 def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-                    int64_t n):
+                    int64_t n, *, long engine=-1):
     """The measure-valued draws (Q, n, batch_size): each sample's points, then any
-    weights.  For tests against the NumPy twins."""
+    weights.  For tests against the NumPy twins.  ``engine``: a packed engine (-1,
+    every bit set: the CPU's best ISAs, everything fused)."""
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     if fam not in MEASURE_POINTS:
         raise ValueError("kernel family %d has no measure-valued draw" % fam)
     _check_inputs(fam, consts, n, 1)
@@ -165,15 +159,18 @@ def measure_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_
             m = n - c * CHUNK
             if m > CHUNK:
                 m = CHUNK
-            _start_stream(&st, &bg, key0, key1, c, b)
+            _start_stream(eng, &st, &bg, key0, key1, c, b)
             _measure_draw(fam, &bg, &consts[b, 0], nc, &ov[0, c * CHUNK, b], n * batch, batch, m)
     return out
 
 
 def rebar_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t key1,
-                  int64_t n, Py_ssize_t E):
+                  int64_t n, Py_ssize_t E, *, long engine=-1):
     """REBAR's draws for tests: f-points (2, n, batch, E), f'-points (2, n, batch, E)
-    and aux values (n, batch, E + 2), chunk by chunk as the estimator draws them."""
+    and aux values (n, batch, E + 2), chunk by chunk as the estimator draws them.
+    ``engine``: as measure_samples."""
+    cdef fs_engine engine_ = fs_engine_decode(engine)
+    cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     if fam not in REBAR_FAMILIES:
         raise ValueError("kernel family %d has no REBAR draws" % fam)
     _check_inputs(fam, consts, n, E)
@@ -191,7 +188,7 @@ def rebar_samples(int fam, const double[:, ::1] consts, uint64_t key0, uint64_t 
             m = n - c * CHUNK
             if m > CHUNK:
                 m = CHUNK
-            _start_stream(&st, &bg, key0, key1, c, b)
+            _start_stream(eng, &st, &bg, key0, key1, c, b)
             _rebar_draw(fam, &bg, &consts[b, 0], E, &fv[0, c * CHUNK, b, 0],
                         &gv[0, c * CHUNK, b, 0], n * batch * E, batch * E,
                         &av[c * CHUNK, b, 0], batch * (E + 2), m)

@@ -293,7 +293,7 @@ class ScoreFunction(EstimatorKind):
     name = "score"
     slot = "score"
     needs = frozenset({"f"})
-    methods = ("plain", "baseline", "rloo", "cv")
+    methods = _specs.SCORE_METHODS   # their codes in the finishes: FS_M_* of _layout.h
     block = _specs.SCORE_BLOCK
 
     def plan_for(self, dist):

@@ -3,8 +3,8 @@
  * one batch element's support counts: the row of moment sums is never
  * written.  Rows go eight at a time, a vector lane each (fs_onehot_finish_group),
  * or one at a time with a vector loop over the K categories; both are
- * compiled for SSE2, AVX2 and AVX-512F and chosen with the reducer's folds
- * (fs_reduce_isa, _reduce.h).
+ * compiled for SSE2, AVX2 and AVX-512F and chosen by the caller's `isa` (an
+ * fs_engine's reduce_isa, _isa.h).
  *
  * Every component is computed with the operations, in the order, of
  * _onehot_row followed by _finish_row in _finish.pyx (the general path, and
@@ -21,12 +21,13 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "_isa.h"
 #include "_reduce.h"
 
-/* The score-function methods, in the order of fastscore._specs.SCORE_METHODS.
- * cv is cross-fitted from counts kept per fold (fastscore._kinds.ScoreCV,
+/* The score-function methods' codes FS_M_PLAIN, FS_M_BASELINE, FS_M_RLOO and
+ * FS_M_CV come from fastscore._specs.SCORE_METHODS (_layout.h).  cv is
+ * cross-fitted from counts kept per fold (fastscore._kinds.ScoreCV,
  * finish_folds in _finish.pyx), never finished here. */
-enum { FS_M_PLAIN = 0, FS_M_BASELINE = 1, FS_M_RLOO = 2, FS_M_CV = 3 };
 
 /* The per-row numbers every component needs. */
 typedef struct {
@@ -182,18 +183,12 @@ ATTR static int64_t fs__onehot_components_##SUFFIX(                             
 
 FS__FOR_EACH_ISA(FS__ONEHOT)
 
-static inline int64_t fs__onehot_components(const fs_onehot_row *r, const int64_t *cnt,
-                                            const double *fv, const double *a,
-                                            const double *bc, ptrdiff_t V, double *g,
-                                            double *se)
+static inline int64_t fs__onehot_components(int isa, const fs_onehot_row *r,
+                                            const int64_t *cnt, const double *fv,
+                                            const double *a, const double *bc, ptrdiff_t V,
+                                            double *g, double *se)
 {
-#if FS_REDUCE_X86_SIMD
-    if (fs_reduce_isa == 2)
-        return fs__onehot_components_avx512(r, cnt, fv, a, bc, V, g, se);
-    if (fs_reduce_isa == 1)
-        return fs__onehot_components_avx2(r, cnt, fv, a, bc, V, g, se);
-#endif
-    return fs__onehot_components_portable(r, cnt, fv, a, bc, V, g, se);
+    FS__DISPATCH_RETURN(isa, fs__onehot_components, (r, cnt, fv, a, bc, V, g, se));
 }
 
 /* One batch element: value, its standard error, and the V components'
@@ -205,8 +200,9 @@ static inline int64_t fs__onehot_components(const fs_onehot_row *r, const int64_
  * variance estimate is not finite: the caller finishes the row again from
  * its sums (_onehot_redo in _finish.pyx: NaN standard errors, or a rescaled
  * finish), else 0. */
-static inline int fs_onehot_finish_row(const int64_t *cnt, const double *fv, const double *a,
-                                        const double *bc, ptrdiff_t V, int method,
+static inline int fs_onehot_finish_row(int isa, const int64_t *cnt, const double *fv,
+                                        const double *a, const double *bc, ptrdiff_t V,
+                                        int method,
                                         double base, double *value, double *value_se,
                                         double *g, double *se)
 {
@@ -240,7 +236,7 @@ static inline int fs_onehot_finish_row(const int64_t *cnt, const double *fv, con
     r.rl_b = (n - 2.0) / ((n - 2.0) * n + 2.0);
     r.base = base;
     r.method = method;
-    bad = fs__onehot_components(&r, cnt, fv, a, bc, V, g, se);
+    bad = fs__onehot_components(isa, &r, cnt, fv, a, bc, V, g, se);
     zero = ((0.0 * n + 0.0 * shift) + 0.0 * sd) + 0.0 * sdd;
     bad |= zero != zero;
     value[0] = fs__canon(shift + r.md);
@@ -374,18 +370,13 @@ ATTR static int fs__onehot_group_##SUFFIX(                                      
 
 FS__FOR_EACH_ISA(FS__GROUP_FN)
 
-static inline int fs__onehot_group_isa(const int64_t *cnt, const double *fv, const double *a,
-                                       const double *bc, ptrdiff_t V, int method,
-                                       const double *base, double *value, double *value_se,
-                                       double *g, double *se)
+static inline int fs__onehot_group_isa(int isa, const int64_t *cnt, const double *fv,
+                                       const double *a, const double *bc, ptrdiff_t V,
+                                       int method, const double *base, double *value,
+                                       double *value_se, double *g, double *se)
 {
-#if FS_REDUCE_X86_SIMD
-    if (fs_reduce_isa == 2)
-        return fs__onehot_group_avx512(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
-    if (fs_reduce_isa == 1)
-        return fs__onehot_group_avx2(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
-#endif
-    return fs__onehot_group_portable(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
+    FS__DISPATCH_RETURN(isa, fs__onehot_group,
+                        (cnt, fv, a, bc, V, method, base, value, value_se, g, se));
 }
 
 /* Rows [0, rows) of a batch (rows <= FS__GROUP): base[r] is row r's baseline.
@@ -393,8 +384,8 @@ static inline int fs__onehot_group_isa(const int64_t *cnt, const double *fv, con
  * (a partial group, V > FS__GROUP_MAX_V, a count of 2^52 or more) the row
  * path; both give the same bits.  Returns a mask of the rows (bit r: row r)
  * whose sums or finish are not all finite, for the caller to finish again
- * from their sums by the general path. */
-static inline int fs_onehot_finish_group(const int64_t *cnt, const double *fv,
+ * from their sums by the general path.  isa: an fs_engine's reduce_isa. */
+static inline int fs_onehot_finish_group(int isa, const int64_t *cnt, const double *fv,
                                          const double *a, const double *bc, ptrdiff_t rows,
                                          ptrdiff_t V, int method, const double *base,
                                          double *value, double *value_se, double *g,
@@ -407,10 +398,10 @@ static inline int fs_onehot_finish_group(const int64_t *cnt, const double *fv,
         for (i = 0; i < FS__GROUP * V; i++)
             high |= (uint64_t)cnt[i];
         if (high < (UINT64_C(1) << 52))
-            return fs__onehot_group_isa(cnt, fv, a, bc, V, method, base, value, value_se, g, se);
+            return fs__onehot_group_isa(isa, cnt, fv, a, bc, V, method, base, value, value_se, g, se);
     }
     for (i = 0; i < rows; i++)
-        redo |= fs_onehot_finish_row(cnt + i * V, fv + i * V, a != NULL ? a + i * V : NULL,
+        redo |= fs_onehot_finish_row(isa, cnt + i * V, fv + i * V, a != NULL ? a + i * V : NULL,
                                      bc + i * V, V, method, base[i], value + i, value_se + i,
                                      g + i * V, se + i * V) << i;
     return redo;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_isa.h"
 #include "_layout.h"
 
 /* v where keep is true, else +0.0 (even for an infinite or NaN v), by masking
@@ -39,9 +40,9 @@ static inline ptrdiff_t fs_score_row_width(ptrdiff_t P)
  * and add the lanes up in one fixed order (fs__lanes).  Each lane is a plain
  * sequential sum, so the arithmetic is the same however many lanes a vector
  * holds: the portable build (SSE2 on x86-64), AVX2 and AVX-512F compile the
- * same loop (FS__FOLDS below) and give the same bits; the widest the CPU
- * has is chosen when the library is loaded.  Results depend on neither the
- * threads nor the machine.
+ * same loop (FS__FOLDS below) and give the same bits; the caller chooses
+ * one by its `isa` argument (an fs_engine's reduce_isa, _isa.h).  Results
+ * depend on neither the threads nor the machine.
  */
 #define FS_LANES 8
 
@@ -54,12 +55,7 @@ static inline double fs__lanes(const double *v)
  * 4 for AVX2, 8 for AVX-512): lane k is element k % W of vector k / W, and
  * holds the partial sum of the samples i with i % FS_LANES == k.  Vector
  * operations act lane by lane, so every width does the same arithmetic.
- * (GCC and clang vector extensions; elsewhere W = 1: arrays of doubles.) */
-#if defined(__GNUC__) || defined(__clang__)
-typedef double fs__v2 __attribute__((vector_size(16)));
-typedef double fs__v4 __attribute__((vector_size(32)));
-typedef double fs__v8 __attribute__((vector_size(64)));
-#endif
+ * (The vector types fs__v2, fs__v4, fs__v8 are _isa.h's.) */
 
 /* FS__FOLDS(SUFFIX, ATTR, VT, W) defines the fold loops, named fs__fold_*_SUFFIX,
  * compiled with the target attribute ATTR on vectors VT of W doubles: whole
@@ -211,37 +207,6 @@ ATTR static void fs__fold_cv_##SUFFIX(const double *A, const double *C, ptrdiff_
     block[FS_SUM_AC] += fs__lanes(sac);                                                 \
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FS_REDUCE_NO_SIMD)
-#define FS_REDUCE_X86_SIMD 1
-#else
-#define FS_REDUCE_X86_SIMD 0
-#endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FS__UNUSED __attribute__((unused))
-#else
-#define FS__UNUSED
-#endif
-
-/* Forced inlining, for the helpers the per-ISA loops (_rowops.h, _onehot.h)
- * inline with constant arguments, so that each case is a loop without
- * branches. */
-#if defined(__GNUC__) || defined(__clang__)
-#define FS__ALWAYS_INLINE __attribute__((always_inline)) static inline
-#elif defined(_MSC_VER)
-#define FS__ALWAYS_INLINE static __forceinline
-#else
-#define FS__ALWAYS_INLINE static inline
-#endif
-
-/* Before the loop whose iterations are the vector lanes, when loops nest
- * (otherwise the compiler may vectorise another one, or none). */
-#if defined(_OPENMP) && (defined(__GNUC__) || defined(__clang__))
-#define FS__LANE_LOOP _Pragma("omp simd")
-#else
-#define FS__LANE_LOOP
-#endif
-
 #if defined(__GNUC__) || defined(__clang__)
 FS__FOLDS(portable, FS__UNUSED, fs__v2, 2)
 #else
@@ -252,72 +217,17 @@ FS__FOLDS(avx2, FS__UNUSED __attribute__((target("avx2"))), fs__v4, 4)
 FS__FOLDS(avx512, FS__UNUSED __attribute__((target("avx512f"))), fs__v8, 8)
 #endif
 
-/* The folds in use: 0 portable, 1 AVX2, 2 AVX-512F (the best the CPU has,
- * chosen at load time; FASTSCORE_REDUCE_ISA=portable|avx2 caps it). */
-static int fs_reduce_isa = 0;
-
-FS__UNUSED static int fs_reduce_isa_max(void)
-{
-#if FS_REDUCE_X86_SIMD
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return 2;
-    if (__builtin_cpu_supports("avx2"))
-        return 1;
-#endif
-    return 0;
-}
-
-FS__UNUSED static int fs_reduce_set_isa(int isa)
-{
-    int top = fs_reduce_isa_max();
-    fs_reduce_isa = isa < 0 ? 0 : (isa < top ? isa : top);
-    return fs_reduce_isa;
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((constructor)) static void fs_reduce_choose_isa(void)
-{
-    const char *env = getenv("FASTSCORE_REDUCE_ISA");
-    int isa = 2;
-    if (env != NULL)
-        isa = strcmp(env, "portable") == 0 ? 0 : (strcmp(env, "avx2") == 0 ? 1 : 2);
-    fs_reduce_set_isa(isa);
-}
-#endif
-
-/* DEF(SUFFIX, ATTR) for every build of a loop: portable, and where the
- * compiler can target them, AVX2 and AVX-512F (what FS__DISPATCH chooses from). */
-#if FS_REDUCE_X86_SIMD
-#define FS__FOR_EACH_ISA(DEF)                                                           \
-    DEF(portable, FS__UNUSED)                                                           \
-    DEF(avx2, FS__UNUSED __attribute__((target("avx2"))))                               \
-    DEF(avx512, FS__UNUSED __attribute__((target("avx512f"))))
-#else
-#define FS__FOR_EACH_ISA(DEF) DEF(portable, FS__UNUSED)
-#endif
-
-#if FS_REDUCE_X86_SIMD
-#define FS__DISPATCH(name, args)                                                        \
-    do {                                                                                \
-        if (fs_reduce_isa == 2) { name##_avx512 args; return; }                         \
-        if (fs_reduce_isa == 1) { name##_avx2 args; return; }                           \
-        name##_portable args;                                                           \
-    } while (0)
-#else
-#define FS__DISPATCH(name, args) name##_portable args
-#endif
-
 /* row[FS_SUM_D] += sum d, row[FS_SUM_DD] += sum d^2 */
-static inline void fs_fold_value(const double *d, ptrdiff_t m, double *row)
+static inline void fs_fold_value(int isa, const double *d, ptrdiff_t m, double *row)
 {
-    FS__DISPATCH(fs__fold_value, (d, m, row));
+    FS__DISPATCH(isa, fs__fold_value, (d, m, row));
 }
 
 /* One score block: += sum s, sum s^2, sum d s, sum d s^2, sum d^2 s^2 */
-static inline void fs_fold_score(const double *d, const double *s, ptrdiff_t m, double *block)
+static inline void fs_fold_score(int isa, const double *d, const double *s, ptrdiff_t m,
+                                 double *block)
 {
-    FS__DISPATCH(fs__fold_score, (d, s, m, block));
+    FS__DISPATCH(isa, fs__fold_score, (d, s, m, block));
 }
 
 /* Numbers in one row of mean blocks (pathwise, measure-valued) with P components. */
@@ -328,9 +238,9 @@ static inline ptrdiff_t fs_mean_row_width(ptrdiff_t P)
 
 /* One mean block: += sum (t - shift), sum (t - shift)^2, the block's shift set
  * by the caller before the row's first fold. */
-static inline void fs_fold_mean(const double *t, ptrdiff_t m, double *block)
+static inline void fs_fold_mean(int isa, const double *t, ptrdiff_t m, double *block)
 {
-    FS__DISPATCH(fs__fold_mean, (t, m, block));
+    FS__DISPATCH(isa, fs__fold_mean, (t, m, block));
 }
 
 /* The start of every merge of row a (width numbers) into tot: nothing when a
@@ -381,9 +291,10 @@ static inline ptrdiff_t fs_cv_row_width(ptrdiff_t P)
 
 /* One control-variate block: the sums of a = A - shift and c (the shift set by
  * the caller before the row's first fold). */
-static inline void fs_fold_cv(const double *A, const double *C, ptrdiff_t m, double *block)
+static inline void fs_fold_cv(int isa, const double *A, const double *C, ptrdiff_t m,
+                              double *block)
 {
-    FS__DISPATCH(fs__fold_cv, (A, C, m, block));
+    FS__DISPATCH(isa, fs__fold_cv, (A, C, m, block));
 }
 
 /* Fold the control-variate row a into tot, each block on tot's shift of A. */

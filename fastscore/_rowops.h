@@ -3,7 +3,7 @@
  * block slots (MultivariateNormal's draw, score terms and pathwise terms)
  * and the built-in linear f on small events: each is one IEEE operation per
  * element, the same in every vector lane, so the SSE2, AVX2 and AVX-512F
- * builds (chosen with the reducer's folds, fs_reduce_isa in _reduce.h) give
+ * builds (chosen by the caller's `isa`, an fs_engine's reduce_isa, _isa.h) give
  * the bits of the scalar loop (-ffp-contract=off: no fused multiply-adds).
  * In-place use (dst also an operand) is allowed in the fs_row_* loops; the
  * fused ones, whose loops are marked omp simd, take distinct input and
@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "_reduce.h"
+#include "_isa.h"
 
 #define FS__ROWOPS(SUFFIX, ATTR)                                                        \
 ATTR static void fs__row_sub_scaled_##SUFFIX(double *dst, const double *x, double a,    \
@@ -57,40 +57,36 @@ ATTR static void fs__row_mul_sub_##SUFFIX(double *dst, const double *x, const do
 FS__FOR_EACH_ISA(FS__ROWOPS)
 
 /* dst[k] = dst[k] - a x[k] */
-static inline void fs_row_sub_scaled(double *dst, const double *x, double a, ptrdiff_t m)
+static inline void fs_row_sub_scaled(int isa, double *dst, const double *x, double a,
+                                     ptrdiff_t m)
 {
-    FS__DISPATCH(fs__row_sub_scaled, (dst, x, a, m));
+    FS__DISPATCH(isa, fs__row_sub_scaled, (dst, x, a, m));
 }
 
 /* dst[k] = dst[k] a */
 /* Is one of x[0..m) inf or nan?  (An OR-reduced compare per element: vectorised.) */
-static inline int fs_row_nonfinite(const double *x, ptrdiff_t m)
+static inline int fs_row_nonfinite(int isa, const double *x, ptrdiff_t m)
 {
-#if FS_REDUCE_X86_SIMD
-    if (fs_reduce_isa == 2)
-        return fs__row_nonfinite_avx512(x, m);
-    if (fs_reduce_isa == 1)
-        return fs__row_nonfinite_avx2(x, m);
-#endif
-    return fs__row_nonfinite_portable(x, m);
+    FS__DISPATCH_RETURN(isa, fs__row_nonfinite, (x, m));
 }
 
-static inline void fs_row_scale(double *dst, double a, ptrdiff_t m)
+static inline void fs_row_scale(int isa, double *dst, double a, ptrdiff_t m)
 {
-    FS__DISPATCH(fs__row_scale, (dst, a, m));
+    FS__DISPATCH(isa, fs__row_scale, (dst, a, m));
 }
 
 /* dst[k] = x[k] y[k] */
-static inline void fs_row_mul(double *dst, const double *x, const double *y, ptrdiff_t m)
+static inline void fs_row_mul(int isa, double *dst, const double *x, const double *y,
+                              ptrdiff_t m)
 {
-    FS__DISPATCH(fs__row_mul, (dst, x, y, m));
+    FS__DISPATCH(isa, fs__row_mul, (dst, x, y, m));
 }
 
 /* dst[k] = x[k] y[k] - a (the two roundings of the scalar code) */
-static inline void fs_row_mul_sub(double *dst, const double *x, const double *y, double a,
-                                  ptrdiff_t m)
+static inline void fs_row_mul_sub(int isa, double *dst, const double *x, const double *y,
+                                  double a, ptrdiff_t m)
 {
-    FS__DISPATCH(fs__row_mul_sub, (dst, x, y, a, m));
+    FS__DISPATCH(isa, fs__row_mul_sub, (dst, x, y, a, m));
 }
 
 #define FS__SMALL_E 4   /* the largest event of the fused loops here */
@@ -223,48 +219,45 @@ ATTR static void fs__mvn_pathwise_##SUFFIX(const double *loc, const double *L,  
 
 FS__FOR_EACH_ISA(FS__MVN_PATHWISE)
 
-/* Whether the fused MultivariateNormal loops (fs_mvn_score_small,
- * fs_mvn_pathwise_small, fs_mvn_transform_small) are used (tests turn them
- * off to compare bits). */
-static int fs_mvn_small_on = 1;
-
-static inline void fs__mvn_score(const double *loc, const double *L, const double *inv,
-                                 const double *x, ptrdiff_t xs, ptrdiff_t m, double *terms,
-                                 ptrdiff_t ld, ptrdiff_t E)
+static inline void fs__mvn_score(int isa, const double *loc, const double *L,
+                                 const double *inv, const double *x, ptrdiff_t xs, ptrdiff_t m,
+                                 double *terms, ptrdiff_t ld, ptrdiff_t E)
 {
-    FS__DISPATCH(fs__mvn_score, (loc, L, inv, x, xs, m, terms, ld, E));
+    FS__DISPATCH(isa, fs__mvn_score, (loc, L, inv, x, xs, m, terms, ld, E));
 }
 
-/* The fused score terms when E is 2, 3 or 4 (returns 1); 0, writing
- * nothing, for any other E (the caller takes the row steps). */
-static inline int fs_mvn_score_small(const double *loc, const double *L, const double *inv,
-                                     const double *x, ptrdiff_t xs, ptrdiff_t m,
-                                     double *terms, ptrdiff_t ld, ptrdiff_t E)
+/* The fused score terms when the engine has them on (mvn_fused) and E is 2,
+ * 3 or 4 (returns 1); 0, writing nothing, otherwise (the caller takes the
+ * row steps, with the same bits).  The fused loops run on the engine's
+ * reduce_isa. */
+static inline int fs_mvn_score_small(const fs_engine *eng, const double *loc, const double *L,
+                                     const double *inv, const double *x, ptrdiff_t xs,
+                                     ptrdiff_t m, double *terms, ptrdiff_t ld, ptrdiff_t E)
 {
-    if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
+    if (!eng->mvn_fused || E < 2 || E > FS__SMALL_E)
         return 0;
-    fs__mvn_score(loc, L, inv, x, xs, m, terms, ld, E);
+    fs__mvn_score(eng->reduce_isa, loc, L, inv, x, xs, m, terms, ld, E);
     return 1;
 }
 
-static inline void fs__mvn_pathwise(const double *loc, const double *L, const double *inv,
-                                    const double *x, ptrdiff_t xs, const double *gp,
-                                    ptrdiff_t gs, ptrdiff_t m, double *terms, ptrdiff_t ld,
-                                    ptrdiff_t E)
+static inline void fs__mvn_pathwise(int isa, const double *loc, const double *L,
+                                    const double *inv, const double *x, ptrdiff_t xs,
+                                    const double *gp, ptrdiff_t gs, ptrdiff_t m, double *terms,
+                                    ptrdiff_t ld, ptrdiff_t E)
 {
-    FS__DISPATCH(fs__mvn_pathwise, (loc, L, inv, x, xs, gp, gs, m, terms, ld, E));
+    FS__DISPATCH(isa, fs__mvn_pathwise, (loc, L, inv, x, xs, gp, gs, m, terms, ld, E));
 }
 
-/* The fused pathwise terms when E is 2, 3 or 4 (returns 1); 0, writing
- * nothing, for any other E (the caller goes event by event). */
-static inline int fs_mvn_pathwise_small(const double *loc, const double *L, const double *inv,
-                                        const double *x, ptrdiff_t xs, const double *gp,
-                                        ptrdiff_t gs, ptrdiff_t m, double *terms,
-                                        ptrdiff_t ld, ptrdiff_t E)
+/* The fused pathwise terms when on and E is 2, 3 or 4 (returns 1); 0,
+ * writing nothing, otherwise (the caller goes event by event). */
+static inline int fs_mvn_pathwise_small(const fs_engine *eng, const double *loc,
+                                        const double *L, const double *inv, const double *x,
+                                        ptrdiff_t xs, const double *gp, ptrdiff_t gs,
+                                        ptrdiff_t m, double *terms, ptrdiff_t ld, ptrdiff_t E)
 {
-    if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
+    if (!eng->mvn_fused || E < 2 || E > FS__SMALL_E)
         return 0;
-    fs__mvn_pathwise(loc, L, inv, x, xs, gp, gs, m, terms, ld, E);
+    fs__mvn_pathwise(eng->reduce_isa, loc, L, inv, x, xs, gp, gs, m, terms, ld, E);
     return 1;
 }
 
@@ -306,20 +299,21 @@ ATTR static void fs__mvn_transform_##SUFFIX(const double *loc, const double *L, 
 
 FS__FOR_EACH_ISA(FS__MVN_TRANSFORM)
 
-static inline void fs__mvn_transform(const double *loc, const double *L, double *x,
+static inline void fs__mvn_transform(int isa, const double *loc, const double *L, double *x,
                                      ptrdiff_t m, ptrdiff_t E)
 {
-    FS__DISPATCH(fs__mvn_transform, (loc, L, x, m, E));
+    FS__DISPATCH(isa, fs__mvn_transform, (loc, L, x, m, E));
 }
 
-/* The fused transform when E is 2, 3 or 4 and fs_mvn_small_on (returns 1);
- * 0, writing nothing, otherwise (the caller transforms event by event). */
-static inline int fs_mvn_transform_small(const double *loc, const double *L, double *x,
-                                         ptrdiff_t m, ptrdiff_t E)
+/* The fused transform when E is 2, 3 or 4 and the engine has it on
+ * (mvn_fused; returns 1); 0, writing nothing, otherwise (the caller
+ * transforms event by event). */
+static inline int fs_mvn_transform_small(const fs_engine *eng, const double *loc,
+                                         const double *L, double *x, ptrdiff_t m, ptrdiff_t E)
 {
-    if (!fs_mvn_small_on || E < 2 || E > FS__SMALL_E)
+    if (!eng->mvn_fused || E < 2 || E > FS__SMALL_E)
         return 0;
-    fs__mvn_transform(loc, L, x, m, E);
+    fs__mvn_transform(eng->reduce_isa, loc, L, x, m, E);
     return 1;
 }
 
@@ -353,18 +347,19 @@ FS__ALWAYS_INLINE void fs__linear_small(const double *v_, double b, const double
 
 FS__FOR_EACH_ISA(FS__LINEAR)
 
-static inline void fs__linear(const double *v, double b, const double *x, ptrdiff_t m,
-                              double *out, ptrdiff_t E)
+static inline void fs__linear(int isa, const double *v, double b, const double *x,
+                              ptrdiff_t m, double *out, ptrdiff_t E)
 {
-    FS__DISPATCH(fs__linear, (v, b, x, m, out, E));
+    FS__DISPATCH(isa, fs__linear, (v, b, x, m, out, E));
 }
 
-static inline int fs_linear_small(const double *v, double b, const double *x, ptrdiff_t E,
-                                  ptrdiff_t m, double *out)
+/* (On the ISA isa; always fused: no engine switch.) */
+static inline int fs_linear_small(int isa, const double *v, double b, const double *x,
+                                  ptrdiff_t E, ptrdiff_t m, double *out)
 {
     if (E < 2 || E > FS__SMALL_E)
         return 0;
-    fs__linear(v, b, x, m, out, E);
+    fs__linear(isa, v, b, x, m, out, E);
     return 1;
 }
 

@@ -31,9 +31,14 @@ cdef extern from "_stream.h" nogil:
     uint32_t fs_next32(fs_stream *s)
     void fs_fill_raw(fs_stream *s, uint64_t *out, int64_t m)
     void fs_fill_uniform(fs_stream *s, double *out, int64_t m)
-    # Philox refill in use (chosen at load time); set before threads draw
-    int fs_stream_set_isa(int isa)
-    int fs_stream_get_isa()
+    # The Philox refill of a stream (FS_ISA_*; every one gives the same words):
+    # fs_stream_init leaves it to the CPU's best (FS_STREAM_ISA_AUTO), set_refill
+    # chooses one the CPU has (at most fs_stream_isa_max()), per stream.
+    enum:
+        FS_STREAM_ISA_AUTO
+        FS_STREAM_ISA_DEFAULT   # the build's cap of the automatic choice
+    void fs_stream_set_refill(fs_stream *s, int isa)
+    int fs_stream_get_refill(const fs_stream *s)
     int fs_stream_isa_max()
 
 cdef extern from "_samplers.h" nogil:

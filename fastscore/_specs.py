@@ -77,6 +77,11 @@ KIND_BLOCKS = {"score": SCORE_BLOCK, "pathwise": MEAN_BLOCK, "measure": MEAN_BLO
                "rebar": CV_BLOCK, "score_folds": SCORE_BLOCK}
 
 
+#: The score-function kind's methods, by code: the finishes (_finish.pyx,
+#: _onehot.h) switch on these codes, named FS_M_<METHOD> in _layout.h.
+SCORE_METHODS = ("plain", "baseline", "rloo", "cv")
+
+
 def row_width(n_components, block=SCORE_BLOCK, folds=1):
     """Numbers in one row of moment sums for ``n_components`` gradient components
     (``folds`` such rows side by side for the cross-fitted kind)."""
@@ -95,6 +100,8 @@ def layout_header():
         lines.append("enum { %s };" % ", ".join(
             "FS_%s%s = %d" % ("KIND_" if kind else "", nm.upper(), i)
             for i, nm in enumerate(names)))
+    lines.append("enum { %s };" % ", ".join(
+        "FS_M_%s = %d" % (nm.upper(), i) for i, nm in enumerate(SCORE_METHODS)))
     lines.append("enum { FS_HEAD_WIDTH = %d, FS_SCORE_WIDTH = %d, FS_MEAN_WIDTH = %d, "
                  "FS_CV_WIDTH = %d };" % (len(HEAD), len(SCORE_BLOCK), len(MEAN_BLOCK),
                                            len(CV_BLOCK)))

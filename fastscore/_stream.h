@@ -27,12 +27,12 @@
  * (64x64->128-bit multiplies, one block after another), and on x86-64 with
  * GCC or clang an AVX2 one (4 blocks per vector) and an AVX-512F one (8
  * blocks per vector), whose 64-bit high products are built from 32-bit
- * ones.  The one
- * in use is chosen once per translation unit, when the library is loaded,
- * from the CPU's features (FASTSCORE_PHILOX_ISA=portable|avx2 in the
- * environment caps it); fs_stream_set_isa() selects another (for tests and
- * benchmarks; call it before any thread draws).  Build flags need not
- * enable AVX: the vector refills carry target attributes.
+ * ones.  Each
+ * stream holds the refill it uses (s->isa): fs_stream_init leaves it to the
+ * best the CPU has (capped by FS_STREAM_ISA_DEFAULT), fs_stream_set_refill
+ * chooses one (the kernels: their engine's stream_isa, _isa.h).  No global
+ * state: streams of one process may use different refills at once.  Build
+ * flags need not enable AVX: the vector refills carry target attributes.
  *
  * Measured cost of the words (AMD EPYC Zen 4, one thread, 16-block refills):
  * portable 2.7 ns per word, AVX2 1.8, AVX-512 1.7; numpy's own Philox
@@ -49,6 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_isa.h"
+
 #if defined(__GNUC__) || defined(__clang__)
 #define FS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FS_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -61,7 +63,7 @@
 #define FS_NOINLINE
 #endif
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FS_STREAM_NO_SIMD)
+#if FS_ISA_X86 && !defined(FS_STREAM_NO_SIMD)
 #define FS_STREAM_X86_SIMD 1
 #include <immintrin.h>
 #else
@@ -80,7 +82,7 @@
 #define FS_STREAM_BLOCKS 16
 #define FS_STREAM_WORDS (4 * FS_STREAM_BLOCKS)
 
-enum { FS_ISA_PORTABLE = 0, FS_ISA_AVX2 = 1, FS_ISA_AVX512 = 2 };
+/* (The refills' ISA indices FS_ISA_PORTABLE, FS_ISA_AVX2, FS_ISA_AVX512 are _isa.h's.) */
 
 #ifndef FS_STREAM_ISA_DEFAULT
 #define FS_STREAM_ISA_DEFAULT FS_ISA_AVX512
@@ -95,8 +97,13 @@ typedef struct {
     int pos, end;
     int full;            /* refills so far, up to 5 (their sizes ramp up to the full one) */
     int has_uint32;      /* numpy's 32-bit half-word buffer */
+    int isa;             /* the refill: an FS_ISA_* the CPU has, or FS_STREAM_ISA_AUTO */
     uint32_t uinteger;
 } fs_stream;
+
+/* s->isa before its first full refill: the best the CPU has, capped by
+ * FS_STREAM_ISA_DEFAULT (resolved then, once per stream). */
+#define FS_STREAM_ISA_AUTO (-1)
 
 /* ------------------------------------------------------------ portable */
 
@@ -321,52 +328,17 @@ FS_UNUSED static void fs_philox_blocks16_avx512(uint64_t ctr[4], const uint64_t 
     ctr[0] += 16;
 }
 
-FS_UNUSED static int fs_stream_isa_max(void)
-{
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return FS_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2"))
-        return FS_ISA_AVX2;
-    return FS_ISA_PORTABLE;
-}
-#else
-FS_UNUSED static int fs_stream_isa_max(void) { return FS_ISA_PORTABLE; }
 #endif /* FS_STREAM_X86_SIMD */
 
-/* The refill in use (one per translation unit, as the header is static). */
-static int fs_stream_isa = FS_ISA_PORTABLE;
-
-/* Select a refill: the given one if the CPU has it, else the best it has;
- * returns the one now in use.  Not thread-safe: call before drawing. */
-FS_UNUSED static int fs_stream_set_isa(int isa)
+/* The best refill this CPU and build have. */
+FS_UNUSED static int fs_stream_isa_max(void)
 {
-    int top = fs_stream_isa_max();
-    fs_stream_isa = isa < top ? (isa < 0 ? FS_ISA_PORTABLE : isa) : top;
-    return fs_stream_isa;
-}
-
-FS_UNUSED static int fs_stream_get_isa(void) { return fs_stream_isa; }
-
-/* At load time: the best refill the CPU has, capped by FS_STREAM_ISA_DEFAULT
- * or by the environment variable FASTSCORE_PHILOX_ISA (portable, avx2 or
- * avx512), which lets a whole test suite run on the portable refill. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((constructor)) static void fs_stream_choose_isa(void)
-{
-    const char *env = getenv("FASTSCORE_PHILOX_ISA");
-    int isa = FS_STREAM_ISA_DEFAULT;
-    if (env != NULL) {
-        if (strcmp(env, "portable") == 0)
-            isa = FS_ISA_PORTABLE;
-        else if (strcmp(env, "avx2") == 0)
-            isa = FS_ISA_AVX2;
-        else if (strcmp(env, "avx512") == 0)
-            isa = FS_ISA_AVX512;
-    }
-    fs_stream_set_isa(isa < FS_STREAM_ISA_DEFAULT ? isa : FS_STREAM_ISA_DEFAULT);
-}
+#if FS_STREAM_X86_SIMD
+    return fs_isa_max();
+#else
+    return FS_ISA_PORTABLE;
 #endif
+}
 
 /* ------------------------------------------------------------ stream */
 
@@ -381,6 +353,21 @@ static inline void fs_stream_init(fs_stream *s, uint64_t k0, uint64_t k1,
     s->full = 0;
     s->has_uint32 = 0;
     s->uinteger = 0;
+    s->isa = FS_STREAM_ISA_AUTO;
+}
+
+/* Use refill isa for s from now on (after fs_stream_init; isa one the CPU
+ * has, fs_stream_isa_max() at most, as fs_engine_decode caps it).  Every
+ * refill gives the same words. */
+static inline void fs_stream_set_refill(fs_stream *s, int isa)
+{
+    s->isa = isa;
+}
+
+/* The refill s uses (FS_STREAM_ISA_AUTO until its first full refill). */
+static inline int fs_stream_get_refill(const fs_stream *s)
+{
+    return s->isa;
 }
 
 /* Compute the next blocks into buf (called when buf is used up). */
@@ -396,11 +383,15 @@ FS_UNUSED static FS_NOINLINE void fs_stream_refill(fs_stream *s)
     /* The vector refills vary word 0 of the counter only: near a carry,
      * the portable refill (which carries) takes over. */
     if (n == FS_STREAM_BLOCKS && s->ctr[0] <= UINT64_MAX - (uint64_t)FS_STREAM_BLOCKS) {
-        if (fs_stream_isa == FS_ISA_AVX512) {
+        if (FS_UNLIKELY(s->isa == FS_STREAM_ISA_AUTO)) {
+            int top = fs_stream_isa_max();
+            s->isa = top < FS_STREAM_ISA_DEFAULT ? top : FS_STREAM_ISA_DEFAULT;
+        }
+        if (s->isa == FS_ISA_AVX512) {
             fs_philox_blocks16_avx512(s->ctr, s->key, s->buf);
             goto done;
         }
-        if (fs_stream_isa == FS_ISA_AVX2) {
+        if (s->isa == FS_ISA_AVX2) {
             fs_philox_blocks16_avx2(s->ctr, s->key, s->buf);
             goto done;
         }

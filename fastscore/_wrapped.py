@@ -664,12 +664,12 @@ class Backend:
                                    chunk_start, state)
         base = plan.base
         if self._inline_grouped(kind, plan, pf):
-            from . import _kernels
+            from . import _engine, _kernels
             gspec = pf.grad.kernel_spec(plan) if pf.grad is not None else None
             return _kernels.run_grouped(kind.kernel_id, base.family.id, base.consts, key[0],
                                         key[1], n, plan.group, base.score_size,
                                         pf.kernel_spec(plan), gspec, n_threads, progress,
-                                        chunk_start, state)
+                                        chunk_start, state, engine=_engine.current().code)
         inner = plan.adapt(pf, kind, self.name)
         return self.run(kind, base, inner, n, key, n_threads, progress, chunk_start, state)
 

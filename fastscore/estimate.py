@@ -1187,7 +1187,7 @@ def _score_sums(plan, kind, x3, fx2, backend):
     (m, B): on the compiled backend the kernels' step, where the family (or an
     Independent's base family) has one, which gives the sums of an estimate with a
     Python f on the same samples bit for bit; else NumPy's twin (_moments)."""
-    from . import _kernels
+    from . import _engine, _kernels
 
     base, G = plan, 1
     if isinstance(plan, _wrapped.GroupedPlan):
@@ -1198,7 +1198,8 @@ def _score_sums(plan, kind, x3, fx2, backend):
         xb = np.ascontiguousarray(x3.reshape(m, base.batch_size, base.E), dtype=np.float64)
         fb = np.ascontiguousarray(np.repeat(fx2, G, axis=1) if G > 1 else fx2)
         sums = _kernels.score_sums(kind.kernel_id, base.family.id, base.consts, xb, fb,
-                                   base.score_size, _threads.effective_n_threads(None))
+                                   base.score_size, _threads.effective_n_threads(None),
+                                   engine=_engine.current().code)
         return sums if G == 1 else plan.rows(sums, kind)
     if kind.folds:
         return _moments.fold_sums_from_samples(fx2, plan.score(x3), CHUNK_SIZE)

@@ -15,6 +15,7 @@ import pytest
 from scipy import LowLevelCallable
 
 import fastscore as fs
+from fastscore import _engine
 from cases import BY_NAME, CASES, builtin_f, python_f
 
 THREADS = (1, 2, 3, 8)
@@ -122,8 +123,8 @@ def test_samples_thread_independent(case):
 
 
 def test_every_fold_path_gives_the_same_bits():
-    """The moment folds run on SSE2, AVX2 or AVX-512 (the best the CPU has, chosen
-    at load time) with 8 lanes of partial sums on every path: each path this
+    """The moment folds run on SSE2, AVX2 or AVX-512 (the engine's reduce_isa, by
+    default the best the CPU has) with 8 lanes of partial sums on every path: each path this
     machine has gives the same bits, for the score, mean and control-variate
     blocks and block tails of every length; so do the MultivariateNormal's
     score-block loops (_rowops.h), which follow the same choice."""
@@ -148,17 +149,15 @@ def test_every_fold_path_gives_the_same_bits():
                 out += [np.asarray(est.stderr[k]) for k in est.stderr]
         return out
 
-    chosen, have = _kernels.reduce_isa()
+    chosen, have = _engine.reduce_isa()
     assert have[0] == "portable" and chosen in have
-    try:
-        _kernels.set_reduce_isa("portable")
+    with _engine.using(reduce_isa="portable"):
         want = run()
-        for isa in have[1:]:
-            assert _kernels.set_reduce_isa(isa) == isa
+    for isa in have[1:]:
+        with _engine.using(reduce_isa=isa) as eng:
+            assert eng.reduce_isa == isa
             got = run()
-            assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, want)), isa
-    finally:
-        _kernels.set_reduce_isa(chosen)
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, want)), isa
 
 
 def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
@@ -195,19 +194,15 @@ def test_mvn_fused_loops_give_the_bits_of_the_row_steps():
                 out += [np.asarray(est.stderr[k]) for k in est.stderr]
         return out
 
-    chosen, have = _kernels.reduce_isa()
-    was = _kernels.set_mvn_fused(False)
-    try:
+    _, have = _engine.reduce_isa()
+    with _engine.using(mvn_fused=False):
         want = run()
-        for isa in have:
-            assert _kernels.set_reduce_isa(isa) == isa
-            for fused in (True, False):
-                _kernels.set_mvn_fused(fused)
+    for isa in have:
+        for fused in (True, False):
+            with _engine.using(reduce_isa=isa, mvn_fused=fused) as eng:
+                assert eng.reduce_isa == isa
                 got = run()
-                assert all(np.array_equal(a, b) for a, b in zip(got, want)), (isa, fused)
-    finally:
-        _kernels.set_mvn_fused(was)
-        _kernels.set_reduce_isa(chosen)
+            assert all(np.array_equal(a, b) for a, b in zip(got, want)), (isa, fused)
 
 
 # The kernel families with a fused step (_foldsteps.h), by slot: a
@@ -241,8 +236,6 @@ def test_fused_fold_steps_give_the_bits_of_the_steps_one_by_one(slot):
     from fastscore._specs import FAMILIES
     dists = FOLD_STEP_CASES[slot]
     assert sorted(dists) == sorted(f.name for f in FAMILIES if getattr(f, slot))
-    switch = {"score_fold": _kernels.set_score_fold,
-              "pathwise_fold": _kernels.set_pathwise_fold}[slot]
     runs = ([{"method": m} for m in ("plain", "rloo", "cv")] if slot == "score_fold"
             else [{"estimator": "pathwise"}])
     # a built-in f, and a Python f (with its f' for the pathwise step)
@@ -262,20 +255,15 @@ def test_fused_fold_steps_give_the_bits_of_the_steps_one_by_one(slot):
                         out += [np.asarray(est.stderr[k]) for k in est.stderr]
         return out
 
-    chosen, have = _kernels.reduce_isa()
-    was = switch(False)
-    try:
-        assert _kernels.set_reduce_isa("portable") == "portable"
+    _, have = _engine.reduce_isa()
+    with _engine.using(reduce_isa="portable", **{slot: False}):
         want = run()
-        for isa in have:
-            assert _kernels.set_reduce_isa(isa) == isa
-            for fused in (True, False):
-                switch(fused)
+    for isa in have:
+        for fused in (True, False):
+            with _engine.using(reduce_isa=isa, **{slot: fused}) as eng:
+                assert eng.reduce_isa == isa
                 got = run()
-                assert all(np.array_equal(a, b) for a, b in zip(got, want)), (isa, fused)
-    finally:
-        switch(was)
-        _kernels.set_reduce_isa(chosen)
+            assert all(np.array_equal(a, b) for a, b in zip(got, want)), (isa, fused)
 
 
 def test_linear_f_in_the_kernel_is_the_sequential_sum_on_every_path():
@@ -284,31 +272,29 @@ def test_linear_f_in_the_kernel_is_the_sequential_sum_on_every_path():
     products of -0.0), for events of 1 to 6, under every reducer path."""
     from fastscore import _kernels
     g = np.random.default_rng(11)
-    chosen, have = _kernels.reduce_isa()
-    try:
-        for E in range(1, 7):
-            d = fs.MultivariateNormal(np.zeros(E), np.eye(E)) if E > 1 else fs.Normal(0.0, 1.0)
-            plan = d.plan()
-            a = -np.abs(g.normal(size=E)) if E > 1 else -abs(g.normal())
-            x3 = g.normal(size=(1003, 1, E))   # and the 3 after the vector loop
-            x3[::7] = 0.0                   # products of -0.0: a is negative
-            coef = np.atleast_1d(a)
-            for b in (0.7, -0.0):           # b = -0.0 shows the sign of a zero sum
-                f = fs.fn.linear(a, b)
-                want = coef[0] * x3[:, :, 0]
-                if E > 1:
-                    want = 0.0 + want
-                    for e in range(1, E):
-                        want = want + coef[e] * x3[:, :, e]
-                want = want + b
-                for isa in have:
-                    assert _kernels.set_reduce_isa(isa) == isa
-                    got = f.spec(plan).evaluate(x3, np.zeros(1, dtype=np.int64))
-                    assert got.shape == want.shape
-                    assert np.array_equal(np.signbit(got), np.signbit(want)), (E, b, isa)
-                    assert np.array_equal(got, want), (E, b, isa)
-    finally:
-        _kernels.set_reduce_isa(chosen)
+    _, have = _engine.reduce_isa()
+    for E in range(1, 7):
+        d = fs.MultivariateNormal(np.zeros(E), np.eye(E)) if E > 1 else fs.Normal(0.0, 1.0)
+        plan = d.plan()
+        a = -np.abs(g.normal(size=E)) if E > 1 else -abs(g.normal())
+        x3 = g.normal(size=(1003, 1, E))   # and the 3 after the vector loop
+        x3[::7] = 0.0                   # products of -0.0: a is negative
+        coef = np.atleast_1d(a)
+        for b in (0.7, -0.0):           # b = -0.0 shows the sign of a zero sum
+            f = fs.fn.linear(a, b)
+            want = coef[0] * x3[:, :, 0]
+            if E > 1:
+                want = 0.0 + want
+                for e in range(1, E):
+                    want = want + coef[e] * x3[:, :, e]
+            want = want + b
+            for isa in have:
+                got = f.spec(plan).evaluate(x3, np.zeros(1, dtype=np.int64),
+                                            engine=_engine.current().replace(
+                                                reduce_isa=isa).code)
+                assert got.shape == want.shape
+                assert np.array_equal(np.signbit(got), np.signbit(want)), (E, b, isa)
+                assert np.array_equal(got, want), (E, b, isa)
 
 
 def test_onehot_finish_is_the_general_finish_on_every_path():
@@ -342,23 +328,21 @@ def test_onehot_finish_is_the_general_finish_on_every_path():
         if K > 1:
             a[0, 0] = np.inf                    # undrawn in row 0: contributes nothing
         cases.append((counts, fv, a, b, g.normal(size=B)))
-    chosen, have = _kernels.reduce_isa()
-    try:
-        for isa in have:
-            assert _kernels.set_reduce_isa(isa) == isa
-            for counts, fv, a, b, base in cases:
-                for coef in (None, a):
-                    sums = _finish.onehot_count_sums(
-                        counts, fv, np.ones_like(b) if coef is None else coef, b, 1)
-                    for method in ("plain", "baseline", "rloo"):  # cv: from counts per fold
-                        bl = base if method == "baseline" else None
-                        want = _finish.finish_sums(sums, method, bl, 1)
-                        got = _finish.onehot_finish(counts, fv, coef, b, method, bl, 1)
-                        for w, r in zip(want, got):   # the bits, NaNs and zeros' signs too
-                            assert np.array_equal(w.view(np.uint64), r.view(np.uint64)), \
-                                (isa, method, counts.shape)
-                        assert np.isnan(got[3][2]).all() and np.isnan(got[1][2])
-                        if counts.shape[1] > 1:
-                            assert np.isfinite(got[3][0]).all() and np.isfinite(got[1][0])
-    finally:
-        _kernels.set_reduce_isa(chosen)
+    _, have = _engine.reduce_isa()
+    for isa in have:
+        code = _engine.current().replace(reduce_isa=isa).code
+        for counts, fv, a, b, base in cases:
+            for coef in (None, a):
+                sums = _finish.onehot_count_sums(
+                    counts, fv, np.ones_like(b) if coef is None else coef, b, 1)
+                for method in ("plain", "baseline", "rloo"):  # cv: from counts per fold
+                    bl = base if method == "baseline" else None
+                    want = _finish.finish_sums(sums, method, bl, 1)
+                    got = _finish.onehot_finish(counts, fv, coef, b, method, bl, 1,
+                                                engine=code)
+                    for w, r in zip(want, got):   # the bits, NaNs and zeros' signs too
+                        assert np.array_equal(w.view(np.uint64), r.view(np.uint64)), \
+                            (isa, method, counts.shape)
+                    assert np.isnan(got[3][2]).all() and np.isnan(got[1][2])
+                    if counts.shape[1] > 1:
+                        assert np.isfinite(got[3][0]).all() and np.isfinite(got[1][0])

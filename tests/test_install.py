@@ -167,7 +167,7 @@ def test_stub_matches_the_extension(module):
     for name in sorted(public_stub):
         node = declared[name]
         if isinstance(node, ast.FunctionDef):
-            stub_params = [a.arg for a in node.args.args]
+            stub_params = [a.arg for a in node.args.args + node.args.kwonlyargs]
             assert stub_params == list(inspect.signature(getattr(ext, name)).parameters), name
 
 

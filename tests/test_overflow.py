@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastscore as fs
-from fastscore import _finish, _kernels, _moments
+from fastscore import _engine, _finish, _kernels, _moments
 from fastscore._kinds import KINDS, SCORE, SCORE_CV
 from fastscore._rng import CHUNK_SIZE
 
@@ -309,18 +309,16 @@ def test_onehot_finish_rescaled_matches_the_general_path_on_every_isa(rows):
     fv = BIG * (1.0 + 2.0 ** -40 * rng.standard_normal((rows, V)))
     b = rng.uniform(0.1, 0.4, size=(rows, V))
     a = 1.0 / rng.uniform(0.1, 0.9, size=(rows, V))
-    chosen, have = _kernels.reduce_isa()
-    try:
-        for isa in have:
-            assert _kernels.set_reduce_isa(isa) == isa
-            for coef in (None, a):
-                for method in ("plain", "baseline", "rloo"):
-                    bl = np.full(rows, BIG) if method == "baseline" else None
-                    sums = _finish.onehot_count_sums(
-                        counts, fv, np.ones_like(b) if coef is None else coef, b, 1)
-                    want = _finish.finish_sums(sums, method, bl, 1)
-                    got = _finish.onehot_finish(counts, fv, coef, b, method, bl, 1)
-                    for w, r in zip(want, got):
-                        assert np.all(np.isfinite(r)) and _bits_equal(w, r), (isa, method)
-    finally:
-        _kernels.set_reduce_isa(chosen)
+    _, have = _engine.reduce_isa()
+    for isa in have:
+        code = _engine.current().replace(reduce_isa=isa).code
+        for coef in (None, a):
+            for method in ("plain", "baseline", "rloo"):
+                bl = np.full(rows, BIG) if method == "baseline" else None
+                sums = _finish.onehot_count_sums(
+                    counts, fv, np.ones_like(b) if coef is None else coef, b, 1)
+                want = _finish.finish_sums(sums, method, bl, 1)
+                got = _finish.onehot_finish(counts, fv, coef, b, method, bl, 1,
+                                            engine=code)
+                for w, r in zip(want, got):
+                    assert np.all(np.isfinite(r)) and _bits_equal(w, r), (isa, method)

@@ -10,7 +10,7 @@ import pytest
 
 import fastscore as fs
 from cases import CASES
-from fastscore import _kernels
+from fastscore import _engine, _kernels
 from fastscore._rng import key_from_rng
 
 M64 = 2 ** 64 - 1
@@ -321,34 +321,36 @@ def test_batch_elements_use_their_own_streams():
 
 
 # ---------------------------------------------------------------------------
-# Philox refills: portable, AVX2, AVX-512 (chosen at load time) give one stream
+# Philox refills: portable, AVX2, AVX-512 (the engine's stream_isa) give one stream
 # ---------------------------------------------------------------------------
 def _draws():
     """Samples and an estimate that read many refills (and a counter carry)."""
     d = fs.Normal([0.0, 1.0], [1.0, 2.0])
     est = fs.estimate(fs.Gamma(2.5, 1.5), fs.fn.power(2), 3 * CHUNK + 5, rng=3, n_threads=1)
-    raw = _kernels.philox_raw(1, 2, [M64 - 20, M64, 0, 0], 300, "uint64")
+    raw = _kernels.philox_raw(1, 2, [M64 - 20, M64, 0, 0], 300, "uint64",
+                              engine=_engine.current().code)
     return fs.sample(d, 3 * CHUNK + 5, rng=1), est.grad["concentration"], raw
 
 
 def test_every_refill_the_cpu_has_gives_the_same_bits():
-    """The refill in use is chosen from the CPU's features at load time; each one this
-    machine has must give numpy's words, so the portable one is tested everywhere."""
-    chosen, have = _kernels.stream_isa()
+    """The engine's refill (the CPU's best by default); each one this machine has
+    must give numpy's words, so the portable one is tested everywhere."""
+    chosen, have = _engine.stream_isa()
     assert have[0] == "portable" and chosen in have
-    try:
-        _kernels.set_stream_isa("portable")
+    with _engine.using(stream_isa="portable") as eng:
+        assert _kernels.stream_refill(eng.code) == "portable"
         want = _draws()
-        np.testing.assert_array_equal(
-            want[2], numpy_philox((1, 2), [M64 - 20, M64, 0, 0]).random_raw(300))
-        for isa in have[1:]:
-            assert _kernels.set_stream_isa(isa) == isa
-            for a, b in zip(_draws(), want):
-                np.testing.assert_array_equal(a, b, err_msg=isa)
-    finally:
-        _kernels.set_stream_isa(chosen)
+    np.testing.assert_array_equal(
+        want[2], numpy_philox((1, 2), [M64 - 20, M64, 0, 0]).random_raw(300))
+    for isa in have[1:]:
+        with _engine.using(stream_isa=isa) as eng:
+            assert eng.stream_isa == isa and _kernels.stream_refill(eng.code) == isa
+            got = _draws()
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b, err_msg=isa)
     with pytest.raises(ValueError, match="portable"):
-        _kernels.set_stream_isa("sse9")
+        with _engine.using(stream_isa="sse9"):
+            pass
 
 
 def test_philox_isa_environment_caps_the_refill(tmp_path):
@@ -358,8 +360,8 @@ def test_philox_isa_environment_caps_the_refill(tmp_path):
     import subprocess
     import sys
 
-    code = ("import fastscore as fs, fastscore._kernels as k; "
-            "print(k.stream_isa()[0], fs.sample(fs.Normal(0.0, 1.0), 5, rng=1).tolist())")
+    code = ("import fastscore as fs, fastscore._engine as e; "
+            "print(e.stream_isa()[0], fs.sample(fs.Normal(0.0, 1.0), 5, rng=1).tolist())")
     # the fastscore under test (installed or in place), run from elsewhere
     where = os.path.dirname(os.path.dirname(os.path.abspath(fs.__file__)))
     env = dict(os.environ, FASTSCORE_PHILOX_ISA="portable", PYTHONPATH=where)

@@ -30,9 +30,9 @@ cdef extern from "_sampler_check_impl.h" nogil:
     uint64_t fs_next64(fs_stream *s)
     uint32_t fs_next32(fs_stream *s)
     void fs_fill_raw(fs_stream *s, uint64_t *out, int64_t m)
-    int fs_stream_set_isa(int isa)
-    int fs_stream_get_isa()
+    void fs_stream_set_refill(fs_stream *s, int isa)
     int fs_stream_isa_max()
+    int FS_STREAM_ISA_DEFAULT
     void fs_gamma_setup(fs_gamma_t *g, double shape)
     void ck_setup(ck_family *f, int fam, double p0, double p1)
     int64_t ck_width(const ck_family *f)
@@ -57,6 +57,13 @@ EVENTS = ["nor_tail", "nor_wedge_accept", "nor_wedge_reject",
 assert len(EVENTS) == FS_EV_COUNT
 
 
+# The refill this harness's streams use: the stream header holds no global
+# choice (each fs_stream carries its own), so the harness keeps one and sets it
+# on every stream it starts.  FASTSCORE_PHILOX_ISA (portable, avx2, avx512)
+# caps the automatic choice, as it caps the package's default engine.
+cdef int _refill = -1   # -1: each stream's automatic choice
+
+
 def isa_max():
     """Best Philox refill this CPU has (0 portable, 1 AVX2, 2 AVX-512)."""
     return fs_stream_isa_max()
@@ -64,12 +71,26 @@ def isa_max():
 
 def get_isa():
     """The refill in use."""
-    return fs_stream_get_isa()
+    if _refill >= 0:
+        return _refill
+    return min(fs_stream_isa_max(), FS_STREAM_ISA_DEFAULT)
 
 
 def set_isa(int isa):
     """Use this refill (clamped to what the CPU has); returns the one in use."""
-    return fs_stream_set_isa(isa)
+    global _refill
+    _refill = max(0, min(isa, fs_stream_isa_max()))
+    return _refill
+
+
+def _cap_from_environment():
+    import os
+    name = os.environ.get("FASTSCORE_PHILOX_ISA")
+    if name in ISA_NAMES:
+        set_isa(min(ISA_NAMES.index(name), get_isa()))
+
+
+_cap_from_environment()
 
 
 def counts():
@@ -133,6 +154,8 @@ cdef class Stream:
         k = np.asarray(key, dtype=np.uint64)
         c = np.asarray(counter, dtype=np.uint64)
         fs_stream_init(&self.s, k[0], k[1], c[0], c[1], c[2], c[3])
+        if _refill >= 0:
+            fs_stream_set_refill(&self.s, _refill)
 
     def raw(self, int64_t n, bint serial=False):
         """n words, by block copy (fs_fill_raw) or one by one (fs_next64)."""
