@@ -1,6 +1,6 @@
 """The numerics that several families' ``entropy`` methods share.
 
-Each family's formula lives in its class (fastscore/distributions.py); this
+Each family's formula lives in its class (fastscore/families/<name>.py); this
 module holds the pieces more than one of them needs, computed so that they
 keep full double precision where the textbook formula cancels:
 

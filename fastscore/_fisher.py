@@ -1,6 +1,6 @@
 """The numerics that several families' ``fisher`` methods share.
 
-Each family's Fisher information lives in its class (fastscore/distributions.py,
+Each family's Fisher information lives in its class (fastscore/families/<name>.py,
 ``fisher()``); this module holds the pieces more than one of them needs:
 
 * :func:`sym2`: a batch of symmetric 2 x 2 matrices from their entries.
