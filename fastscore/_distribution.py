@@ -324,6 +324,11 @@ class Distribution:
     def _measure_coef(self):
         return None
 
+    #: KL(self || q) of two of the family in closed form, ``_kl_same(q, batch)`` ->
+    #: (value, gradients in self's parameters, in q's), for fastscore.kl; None where the
+    #: family has none.
+    _kl_same = None
+
     #: The family's second-order pieces for ``fs.estimate(..., order=2)``: a subclass of
     #: fastscore._hessian._Family (score_hess; jac, mixed, jac2 where x = g(eps; theta)
     #: is explicit; measure where weak second derivatives are written), None where the

@@ -170,7 +170,10 @@ def test_a_family_unit_is_complete(cls):
     so = cls._SecondOrder
     if cls.relaxed:
         assert so is None, "%s: a relaxed family has no order=2 pieces" % cls.__name__
+        assert cls._kl_same is None, "%s: fs.kl refuses the relaxed families" % cls.__name__
     else:
+        assert _own(cls, "_kl_same"), "%s lacks _kl_same, its KL divergence for fs.kl" \
+            % cls.__name__
         assert isinstance(so, type) and issubclass(so, _Family), \
             "%s lacks _SecondOrder, its order=2 pieces (a fastscore._hessian._Family)" \
             % cls.__name__

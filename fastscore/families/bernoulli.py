@@ -8,6 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import special, stats
 
+from .. import _kl
 from .._distribution import Distribution, _ProbsOrLogits
 from .._hessian import _Family, _Constant, _pq
 from .relaxed_bernoulli import RelaxedBernoulli
@@ -173,6 +174,12 @@ class Bernoulli(_ProbsOrLogits, Distribution):
         p = self.probs.reshape(-1, 1)
         return np.ones_like(p) if self._by == "probs" else p * special.expit(
             -self._differentiable["logits"].reshape(-1, 1))
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        return _kl.bernoulli_like(p, q, batch, 1.0)
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

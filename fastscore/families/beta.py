@@ -8,7 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import special, stats
 
-from .. import _entropy, _fisher, _implicit_ref, _logspace
+from .. import _entropy, _fisher, _implicit_ref, _kl, _logspace
 from .._distribution import _ScalarFamily, _relative_resolution
 from .._hessian import _Constant
 
@@ -152,6 +152,18 @@ class Beta(_ScalarFamily):
         da, db = _implicit_ref.beta_dx_dab(plan.const("concentration1"),
                                            plan.const("concentration0"), x3[:, :, 0])
         return np.stack([gp * da, gp * db], axis=-1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        a = np.stack([_kl.bcast(p.concentration1, batch), _kl.bcast(p.concentration0, batch)],
+                     axis=-1)
+        b = np.stack([_kl.bcast(q.concentration1, batch), _kl.bcast(q.concentration0, batch)],
+                     axis=-1)
+        v, ga, gb = _kl.dirichlet_terms(a, b)
+        return (v, {"concentration1": ga[..., 0], "concentration0": ga[..., 1]},
+                {"concentration1": gb[..., 0], "concentration0": gb[..., 1]})
 
     #: order=2: grad s = -fisher() (its natural parameters are linear in the
     #: parameters passed; fastscore._hessian)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from .. import _entropy
+from .. import _entropy, _kl
 from .._distribution import Distribution, _ProbsOrLogits, _coupled
 from .._hessian import _Family, _Constant, _pq
 
@@ -211,6 +211,12 @@ class Binomial(_ProbsOrLogits, Distribution):
     def _measure_coef(self):
         N, p, q = self.total_count.reshape(-1), self.probs.reshape(-1), self._q.reshape(-1)
         return (N if self._by == "probs" else N * p * q)[:, None].astype(np.float64)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        return _kl.bernoulli_like(p, q, batch, _kl.equal_counts(p, q, batch))
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

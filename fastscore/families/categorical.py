@@ -8,7 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import special
 
-from .. import _entropy, _fisher
+from .. import _entropy, _fisher, _kl
 from .._distribution import Distribution, _ProbsOrLogits
 from .._hessian import _Family, _Constant
 from .relaxed_categorical import RelaxedCategorical
@@ -247,6 +247,39 @@ class Categorical(_ProbsOrLogits, Distribution):
         raw = np.broadcast_to(self._differentiable["probs"],
                               tuple(self.batch_shape) + (K,)).reshape(-1, K)
         return np.repeat(1.0 / raw.sum(axis=-1, keepdims=True), K, axis=1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        K = p.num_categories
+
+        def terms(d):
+            a = _kl.bcast(d._differentiable[d._by], batch, (K,))
+            with np.errstate(divide="ignore"):
+                pr, nlp = _entropy.categorical_terms(a if d._by == "logits" else np.log(a))
+            return a, pr, nlp
+        a1, pr1, nl1 = terms(p)
+        a2, pr2, nl2 = terms(q)
+        with np.errstate(invalid="ignore"):
+            diff = nl2 - nl1                                     # log p_k - log p'_k
+            v = _kl.xlogy_where(pr1, diff).sum(axis=-1)
+            if p._by == "logits":
+                g1 = _kl.xlogy_where(pr1, diff - v[..., None])
+            else:
+                # a category of neither p nor p': log(p_k / p'_k) is 0/0, but any mass
+                # there makes the KL infinite, so the derivative in it is +inf, not NaN
+                diff = np.where((pr1 == 0) & (pr2 == 0), np.inf, diff)
+                g1 = (diff - v[..., None]) / a1.sum(axis=-1, keepdims=True)
+                # KL = +inf (mass of p where p' has none): the formula's derivative is
+                # +inf in those categories (inf - inf), -inf in the others, as Bernoulli's
+                g1 = np.where(np.isnan(g1) & np.isinf(v)[..., None], np.inf, g1)
+        if q._by == "logits":
+            g2 = pr2 - pr1
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g2 = 1.0 / a2.sum(axis=-1, keepdims=True) - np.where(pr1 > 0, pr1 / a2, 0.0)
+        return v, {p._by: g1}, {q._by: g2}
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from .. import _entropy, _implicit_ref, _logspace
+from .. import _entropy, _implicit_ref, _kl, _logspace
 from .._distribution import _ScalarFamily, _relative_resolution
 from .._hessian import _Constant
 
@@ -115,6 +115,15 @@ class Chi2(_ScalarFamily):
         # x = 2 y, y ~ Gamma(df / 2, 1)
         return (gp3[:, :, 0] * _implicit_ref.gamma_dx_dshape(
             0.5 * self.plan().const("df"), 0.5 * x3[:, :, 0]))[:, :, None]
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        a1, a2 = 0.5 * _kl.bcast(p.df, batch), 0.5 * _kl.bcast(q.df, batch)
+        half = np.full(a1.shape, 0.5)
+        v, da1, _, da2, _ = _kl.gamma_terms(a1, half, a2, half)
+        return v, {"df": 0.5 * da1}, {"df": 0.5 * da2}
 
     #: order=2: grad s = -fisher() (its natural parameters are linear in the
     #: parameters passed; fastscore._hessian)

@@ -8,7 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import special, stats
 
-from .. import _entropy, _fisher, _implicit_ref, _logspace
+from .. import _entropy, _fisher, _implicit_ref, _kl, _logspace
 from .._distribution import Distribution, _relative_resolution, MAX_EVENT_SIZE
 from .._hessian import _Constant
 
@@ -192,6 +192,15 @@ class Dirichlet(Distribution):
             acc = acc + G * db
         g[..., K - 1] = acc
         return g
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        K = p.event_shape[0]
+        v, ga, gb = _kl.dirichlet_terms(_kl.bcast(p.concentration, batch, (K,)),
+                                     _kl.bcast(q.concentration, batch, (K,)))
+        return v, {"concentration": ga}, {"concentration": gb}
 
     #: order=2: grad s = -fisher() (its natural parameters are linear in the
     #: parameters passed; fastscore._hessian)

@@ -8,6 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import stats
 
+from .. import _kl
 from .._distribution import _ScalarFamily
 from .._hessian import _Constant
 
@@ -98,6 +99,18 @@ class Exponential(_ScalarFamily):
 
     def _measure_coef(self):
         return (1.0 / self.rate).reshape(-1, 1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        r1, r2 = _kl.bcast(p.rate, batch), _kl.bcast(q.rate, batch)
+        ratio = r2 / r1
+        v = -np.log(ratio) + ratio - 1.0
+        # a ratio beyond float64: -log(inf) + inf is NaN; its log as a difference is finite
+        v = np.where(np.isnan(v), (ratio - 1.0) - (np.log(r2) - np.log(r1)), v)
+        return (v, {"rate": (1.0 - ratio) / r1},
+                {"rate": 1.0 / r1 - 1.0 / r2})
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Constant):

@@ -8,7 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import special, stats
 
-from .. import _entropy, _fisher, _implicit_ref, _logspace
+from .. import _entropy, _fisher, _implicit_ref, _kl, _logspace
 from .._distribution import _ScalarFamily, _relative_resolution
 from .._hessian import _Constant
 
@@ -147,6 +147,15 @@ class Gamma(_ScalarFamily):
         # concentration has no weak derivative here: its gradient is NaN
         a, r = self.concentration.reshape(-1), self.rate.reshape(-1)
         return np.stack([np.full(a.shape, np.nan), a / r], axis=-1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        a1, b1, a2, b2 = (_kl.bcast(x, batch)
+                          for x in (p.concentration, p.rate, q.concentration, q.rate))
+        v, da1, db1, da2, db2 = _kl.gamma_terms(a1, b1, a2, b2)
+        return v, {"concentration": da1, "rate": db1}, {"concentration": da2, "rate": db2}
 
     #: order=2: grad s = -fisher() (its natural parameters are linear in the
     #: parameters passed; fastscore._hessian)

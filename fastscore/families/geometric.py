@@ -8,6 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import stats
 
+from .. import _kl
 from .._distribution import Distribution, _ProbsOrLogits, _integers, _coupled
 from .._hessian import _Family, _pq
 
@@ -149,6 +150,19 @@ class Geometric(_ProbsOrLogits, Distribution):
         # probs: 1 / p; logits: dp/dlogits = p q, so q
         with np.errstate(divide="ignore"):
             return (1.0 / self.probs if self._by == "probs" else self._q).reshape(-1, 1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        p1, q1, lp1, lq1 = _kl.probs_q(p, batch)
+        p2, q2, lp2, lq2 = _kl.probs_q(q, batch)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = lp1 - lp2 + _kl.xlogy_where(q1, (lq1 - lq2) / p1)
+            g1 = _kl.chain(p, -(lq1 - lq2) / (p1 * p1), p1, q1,
+                        np.where(q1 > 0, -(lq1 - lq2) * q1 / p1, 0.0))
+            g2 = _kl.chain(q, q1 / (p1 * q2) - 1.0 / p2, p2, q2, q1 * p2 / p1 - q2)
+        return v, {p._by: g1}, {q._by: g2}
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

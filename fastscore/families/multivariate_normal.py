@@ -8,7 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import stats
 
-from .. import _entropy
+from .. import _entropy, _fisher, _kl
 from .._distribution import Distribution, _resolution, MAX_EVENT_SIZE
 from .._hessian import _Family
 
@@ -289,6 +289,27 @@ class MultivariateNormal(Distribution):
         G = np.einsum("bka,mbck->mbac", Linv, H)                         # (L^-T H)_ac
         rows, cols = np.tril_indices(D)
         return at[("x",)], np.concatenate([t_loc, G[..., rows, cols]], axis=-1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        D = p.event_shape[0]
+        m1, m2 = _kl.bcast(p.loc, batch, (D,)), _kl.bcast(q.loc, batch, (D,))
+        L1, L2 = _kl.bcast(p.scale_tril, batch, (D, D)), _kl.bcast(q.scale_tril, batch, (D, D))
+        L2inv = np.linalg.inv(L2)
+        M = L2inv @ L1
+        y = np.einsum("...ij,...j->...i", L2inv, m1 - m2)
+        d1 = np.diagonal(L1, axis1=-2, axis2=-1)
+        d2 = np.diagonal(L2, axis1=-2, axis2=-1)
+        v = 0.5 * ((M * M).sum(axis=(-2, -1)) + (y * y).sum(axis=-1) - D) \
+            + (np.log(d2) - np.log(d1)).sum(axis=-1)
+        L2invT = np.swapaxes(L2inv, -1, -2)
+        gm1 = np.einsum("...ij,...j->...i", L2invT, y)
+        gL1 = np.tril(L2invT @ M) - _fisher.diag(1.0 / d1)
+        gL2 = np.tril(-(L2invT @ (M @ np.swapaxes(M, -1, -2) + y[..., :, None] * y[..., None, :])))
+        gL2 = gL2 + _fisher.diag(1.0 / d2)
+        return v, {"loc": gm1, "scale_tril": gL1}, {"loc": -gm1, "scale_tril": gL2}
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from .. import _entropy
+from .. import _entropy, _kl
 from .._distribution import Distribution, _ProbsOrLogits, _integers, _coupled, POISSON_LAM_MAX
 from .._hessian import _Family, _pq
 
@@ -215,6 +215,20 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
         # probs: r / (1 - p); logits: r p
         r, p, q = self.total_count.reshape(-1), self.probs.reshape(-1), self._q.reshape(-1)
         return (r / q if self._by == "probs" else r * p)[:, None]
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        r = _kl.equal_counts(p, q, batch)
+        p1, q1, lp1, lq1 = _kl.probs_q(p, batch)
+        p2, q2, lp2, lq2 = _kl.probs_q(q, batch)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = _kl.xlogy_where(p1, r * (lp1 - lp2) / q1) + r * (lq1 - lq2)
+            g1 = _kl.chain(p, np.where(p1 > 0, r * (lp1 - lp2) / (q1 * q1), -np.inf), p1, q1,
+                        _kl.xlogy_where(p1, r * (lp1 - lp2) / q1))
+            g2 = _kl.chain(q, -r * p1 / (q1 * p2) + r / q2, p2, q2, r * (p2 - p1 * q2 / q1))
+        return v, {p._by: g1}, {q._by: g2}
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

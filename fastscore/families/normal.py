@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from .. import _entropy, _fisher
+from .. import _entropy, _fisher, _kl
 from .._distribution import _ScalarFamily, _resolution
 from .._hessian import _Family, _sym
 
@@ -143,6 +143,20 @@ class Normal(_ScalarFamily):
         # loc: 1 / (scale sqrt(2 pi)) (Rayleigh parts); scale: 1 / scale (Maxwell against normal)
         scale = self.scale.reshape(-1)
         return np.stack([1.0 / (scale * math.sqrt(2.0 * math.pi)), 1.0 / scale], axis=-1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        m1, s1, m2, s2 = (_kl.bcast(a, batch) for a in (p.loc, p.scale, q.loc, q.scale))
+        vr = (s1 / s2) ** 2
+        t = (m1 - m2) / s2
+        v = 0.5 * (vr + t * t - 1.0 - np.log(vr))
+        # scale ratios beyond float64 (1e300 / 0.4): vr and log(vr) both overflow and
+        # inf - inf is NaN; log(vr) = 2 log(s1 / s2) as a difference of logs is finite
+        v = np.where(np.isnan(v), 0.5 * (vr + t * t - 1.0) - (np.log(s1) - np.log(s2)), v)
+        return (v, {"loc": t / s2, "scale": -1.0 / s1 + s1 / (s2 * s2)},
+                {"loc": -t / s2, "scale": (1.0 - vr - t * t) / s2})
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

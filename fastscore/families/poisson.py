@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from .. import _entropy
+from .. import _entropy, _kl
 from .._distribution import _ScalarFamily, _integers, _coupled, POISSON_LAM_MAX
 from .._hessian import _Family
 
@@ -141,6 +141,13 @@ class Poisson(_ScalarFamily):
 
     def _measure_coef(self):
         return np.ones((self.batch_size, 1))
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        l1, l2 = _kl.bcast(p.rate, batch), _kl.bcast(q.rate, batch)
+        return _entropy.bd0(l1, l2), {"rate": np.log(l1) - np.log(l2)}, {"rate": 1.0 - l1 / l2}
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):

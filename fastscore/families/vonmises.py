@@ -8,7 +8,7 @@ information) and second-order pieces for ``fs.estimate(..., order=2)``.
 import numpy as np
 from scipy import special, stats
 
-from .. import _entropy, _fisher, _implicit_ref
+from .. import _entropy, _fisher, _implicit_ref, _kl
 from .._distribution import _ScalarFamily
 from .._hessian import _Family, _sym
 
@@ -114,6 +114,21 @@ class VonMises(_ScalarFamily):
         t = np.where(t > np.pi, t - 2.0 * np.pi, np.where(t < -np.pi, t + 2.0 * np.pi, t))
         return np.stack([gp, gp * _implicit_ref.vonmises_dx_dconc(
             plan.const("concentration"), t)], axis=-1)
+
+    def _kl_same(self, q, batch):
+        """KL(self || q) for q of this family, on the broadcast batch: (value, its
+        gradients in self's parameters, in q's) (fastscore.kl)."""
+        p = self
+        m1, k1, m2, k2 = (_kl.bcast(x, batch)
+                          for x in (p.loc, p.concentration, q.loc, q.concentration))
+        a1, da1 = _fisher.vonmises_ratio_and_slope(k1)
+        a2, _ = _fisher.vonmises_ratio_and_slope(k2)
+        c, s = np.cos(m1 - m2), np.sin(m1 - m2)
+        # log I0(k) = log i0e(k) + k
+        v = (np.log(special.i0e(k2)) - np.log(special.i0e(k1)) + k2 * (1.0 - a1 * c)
+             - k1 * (1.0 - a1))
+        return (v, {"loc": a1 * k2 * s, "concentration": da1 * (k1 - k2 * c)},
+                {"loc": -a1 * k2 * s, "concentration": a2 - a1 * c})
 
     # -- order=2: the second-order pieces (fastscore._hessian) --------
     class _SecondOrder(_Family):
