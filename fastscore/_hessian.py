@@ -12,23 +12,21 @@ score      f(x) K(x), with the baselines plain, baseline (f - b), rloo
            grad s per family: for an exponential family p = h exp(eta . T -
            A), grad^2 log p = sum_k T_k(x) d^2 eta_k / dtheta^2 - d^2 A /
            dtheta^2, which is the constant -F (F the Fisher information,
-           ``dist.fisher()``) where eta is linear in the parameters (Gamma, Beta,
-           Chi2, Dirichlet, Exponential; the logits of Bernoulli, Binomial and
-           Categorical) and is written out per family elsewhere.
+           ``dist.fisher()``) where eta is linear in the parameters (_Constant)
+           and is written out per family elsewhere (each family's
+           ``_SecondOrder``, in its module of fastscore/families/).
 mixed      the likelihood-ratio derivative of the pathwise gradient: the
            pathwise term a_j = f'(x) . u_j(x), u_j(x) = dx/dtheta_j written as a
            function of x and theta, has the gradient E[a_j s_k + f'(x) .
            d u_j / dtheta_k |x], symmetrised.  Needs f' only (not f''): the
            low-variance gamma of a kinked payoff.  Families whose u is explicit
-           in x: Normal, LogNormal, Exponential, MultivariateNormal (and
-           Independent and TransformedDistribution of them).
+           in x (``_SecondOrder.explicit``; and Independent and
+           TransformedDistribution of them).
 pathwise   u_j^T f''(x) u_k + f'(x) . d^2 x / dtheta_j dtheta_k: needs f''
            (a built-in's own, or ``hess_f=``).  The same families, bare or in an
            Independent.
 measure    the weak second derivatives of the density, with coupled points
-           (Normal, LogNormal: double-sided Maxwell and chi points sharing the
-           sample's z; Exponential: Gamma(2) and Gamma(3) points; Poisson: f(x +
-           2) - 2 f(x + 1) + f(x)); any f.
+           (``_SecondOrder.weak``: each family's ``measure`` says which); any f.
 
 cv, the cross-fitted baseline of the gradient's method="cv" carried to each
 Hessian entry (j, l): sample i's term is (f_i - b_k,jl) K_i,jl, with k = i mod
@@ -370,19 +368,19 @@ class Request:
         if self.used == "pathwise" and not fam.pathwise:
             raise NotImplementedError(
                 "order=2, estimator='pathwise': %s has no explicit second derivative of its "
-                "reparameterisation here (Normal, LogNormal, Exponential, MultivariateNormal, "
-                "alone or in Independent, have); use estimator='mixed' or 'score'" % fam.name)
+                "reparameterisation here (%s, alone or in Independent, have); use "
+                "estimator='mixed' or 'score'" % (fam.name, ", ".join(_having("pathwise"))))
         if self.used == "mixed" and not fam.explicit:
             raise NotImplementedError(
                 "order=2, estimator=%r: the mixed estimator needs dx/dtheta in closed form as a "
-                "function of x, which %s lacks (Normal, LogNormal, Exponential, "
-                "MultivariateNormal, alone, in Independent or transformed, have it); use "
-                "estimator='score'" % (est, fam.name))
+                "function of x, which %s lacks (%s, alone, in Independent or transformed, have "
+                "it); use estimator='score'" % (est, fam.name, ", ".join(_having("explicit"))))
         if self.used == "measure" and not fam.weak:
+            weak = _having("weak")
             raise NotImplementedError(
                 "order=2, estimator='measure': weak second derivatives are implemented for "
-                "Normal, LogNormal, Exponential and Poisson (not wrapped); %s has none here: "
-                "use estimator='score'" % fam.name)
+                "%s and %s (not wrapped); %s has none here: use estimator='score'"
+                % (", ".join(weak[:-1]), weak[-1], fam.name))
         base = getattr(plan, "base", None)
         if getattr(plan, "transform", None) is not None and getattr(base, "f_input", None):
             raise NotImplementedError(
@@ -444,6 +442,17 @@ class Request:
             est.hessian_stderr = np.zeros(shape + (Q, Q))
         est.info = dict(est.info, **self.settings())
         return est
+
+
+def _having(flag):
+    """The families whose second-order pieces have ``flag`` (explicit, pathwise, weak), for
+    the messages: the continuous ones first, each group in the order of
+    fastscore.families."""
+    from . import families
+
+    classes = [getattr(families, nm) for nm in families.__all__]
+    return [cls.__name__ for cls in sorted(classes, key=lambda cls: cls.integer_valued)
+            if getattr(cls._SecondOrder, flag, False)]
 
 
 def _is_lowlevel(obj):
