@@ -816,6 +816,10 @@ class _Concrete:
 
     #: The discrete family it relaxes (for the messages).
     relaxes = None
+    #: No second-order pieces (order=2 refuses them) and no closed-form KL (fs.kl
+    #: refuses them): the Concrete density's derivatives and divergences have none.
+    _SecondOrder = None
+    _kl_same = None
 
     def _check_resolution(self, estimator):
         # y = sigmoid or softmax((logits + noise) / temperature): its relative noise is

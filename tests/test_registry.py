@@ -87,6 +87,12 @@ def _own(cls, name):
     return value is not None and value is not getattr(Distribution, name, None)
 
 
+def _declared(cls, name):
+    """The family (or one of its mixins) sets ``name``, if only to None: a decision,
+    not the base's default."""
+    return any(name in vars(k) for k in cls.__mro__ if k not in (Distribution, object))
+
+
 def _kernel_rows(cls):
     """The kernel families the class's plans name: its family (per parameterisation for
     a _ProbsOrLogits family with a kernel per parameter), its inline and log-space
@@ -167,16 +173,18 @@ def test_a_family_unit_is_complete(cls):
     for name in ("entropy", "fisher"):
         assert _own(cls, name), "%s lacks %s (its closed form, or a refusal)" % (cls.__name__,
                                                                                   name)
-    so = cls._SecondOrder
+    # its KL divergence and order=2 pieces, or None where it has none (the relaxed
+    # families): set by the family, not left to the base's default
+    assert _declared(cls, "_kl_same"), "%s lacks _kl_same, its KL divergence for fs.kl " \
+        "(or _kl_same = None where it has no closed form)" % cls.__name__
+    assert _declared(cls, "_SecondOrder"), "%s lacks _SecondOrder, its order=2 pieces (a " \
+        "fastscore._hessian._Family; or _SecondOrder = None where it has none)" % cls.__name__
     if cls.relaxed:
-        assert so is None, "%s: a relaxed family has no order=2 pieces" % cls.__name__
-        assert cls._kl_same is None, "%s: fs.kl refuses the relaxed families" % cls.__name__
-    else:
-        assert _own(cls, "_kl_same"), "%s lacks _kl_same, its KL divergence for fs.kl" \
-            % cls.__name__
+        assert cls._SecondOrder is None and cls._kl_same is None, cls.__name__
+    so = cls._SecondOrder
+    if so is not None:
         assert isinstance(so, type) and issubclass(so, _Family), \
-            "%s lacks _SecondOrder, its order=2 pieces (a fastscore._hessian._Family)" \
-            % cls.__name__
+            "%s._SecondOrder is not a fastscore._hessian._Family" % cls.__name__
         assert so.score_hess is not _Family.score_hess, "%s._SecondOrder lacks score_hess" \
             % cls.__name__
         for flag, methods in (("explicit", ("jac", "mixed")), ("pathwise", ("jac", "jac2")),
