@@ -1,9 +1,4 @@
-"""Categorical(probs | logits), in one place.
-
-Its parameter checks, kernel constants, NumPy twins (the reference backend's
-sampler, score and the other slots), closed forms (entropy, Fisher
-information) and second-order pieces for ``fs.estimate(..., order=2)``.
-"""
+"""The family Categorical(probs | logits): its class, NumPy twins and closed forms."""
 
 import numpy as np
 from scipy import special

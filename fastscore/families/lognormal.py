@@ -1,9 +1,4 @@
-"""LogNormal(loc, scale): log x ~ Normal(loc, scale), in one place.
-
-Its parameter checks, kernel constants, NumPy twins (the reference backend's
-sampler, score and the other slots), closed forms (entropy, Fisher
-information) and second-order pieces for ``fs.estimate(..., order=2)``.
-"""
+"""The family LogNormal(loc, scale), log x ~ Normal(loc, scale): its class and twins."""
 
 import numpy as np
 from scipy import stats

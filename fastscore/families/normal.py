@@ -1,9 +1,4 @@
-"""Normal(loc, scale), in one place.
-
-Its parameter checks, kernel constants, NumPy twins (the reference backend's
-sampler, score and the other slots), closed forms (entropy, Fisher
-information) and second-order pieces for ``fs.estimate(..., order=2)``.
-"""
+"""The family Normal(loc, scale): its class, NumPy twins and closed forms."""
 
 import math
 

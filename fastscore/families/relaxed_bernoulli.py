@@ -1,8 +1,5 @@
-"""RelaxedBernoulli(temperature, probs | logits), in one place.
-
-Its parameter checks, kernel constants and NumPy twins (the reference
-backend's samplers, scores, pathwise and REBAR terms).
-"""
+"""The family RelaxedBernoulli(temperature, probs | logits):
+its class, NumPy twins and closed forms."""
 
 import math
 
