@@ -1,6 +1,6 @@
 """The numerics that several families' ``entropy`` methods share.
 
-Each family's formula lives in its class (fastscore/distributions.py); this
+Each family's formula lives in its class (fastscore/families/<name>.py); this
 module holds the pieces more than one of them needs, computed so that they
 keep full double precision where the textbook formula cancels:
 
@@ -8,9 +8,6 @@ keep full double precision where the textbook formula cancels:
   The entropies of Gamma (G(a) - log rate), Chi2, Beta and Dirichlet are
   sums of G's; directly, G(a) is a difference of numbers of size a log a,
   so for large a it comes from its asymptotic series instead.
-* :func:`vonmises_core`: the von Mises entropy and its derivative in the
-  concentration, with the large-concentration expansion of the Bessel
-  functions where 1 - I1/I0 would cancel.
 * :func:`stirlerr`, :func:`bd0`, :func:`chernoff_window` and
   :func:`lattice_entropy`: the exact sums of Poisson, Binomial and
   NegativeBinomial.  A log-probability is computed in Loader's saddle-point
@@ -103,74 +100,6 @@ def categorical_terms(logw):
     e = np.exp(-d)
     s = np.where(first, 0.0, e).sum(axis=-1, keepdims=True)
     return e / (1.0 + s), d + np.log1p(s)
-
-
-# ---------------------------------------------------------------------------
-# VonMises
-# ---------------------------------------------------------------------------
-#: From this concentration on, vonmises_core uses the large-k expansion.
-_VONMISES_SERIES_FROM = 20.0
-_VONMISES_TERMS = 40
-
-
-def _bessel_series_coefficients(nu, n):
-    """c_j of I_nu(k) e^-k sqrt(2 pi k) ~ sum_j c_j k^-j (DLMF 10.40.1), j = 0..n-1."""
-    c = [1.0]
-    for j in range(1, n):
-        c.append(-c[-1] * (4.0 * nu * nu - (2.0 * j - 1.0) ** 2) / (8.0 * j))
-    return np.array(c)
-
-
-_C0 = _bessel_series_coefficients(0, _VONMISES_TERMS)
-_C1 = _bessel_series_coefficients(1, _VONMISES_TERMS)
-# I0 - I1 has positive coefficients from j = 1 on: no cancellation.
-_CD = _C0 - _C1
-
-
-def _poly(coef, t):
-    """sum_j coef[j] t^j and its derivative in t (Horner, smallest terms first)."""
-    v = np.zeros_like(t)
-    d = np.zeros_like(t)
-    for c in coef[::-1]:
-        d = d * t + v
-        v = v * t + c
-    return v, d
-
-
-def vonmises_core(k, grad=False):
-    """The von Mises entropy without its location, and its derivative in k.
-
-    H(k) = log(2 pi I0(k)) - k I1(k) / I0(k) = log(2 pi) + log(i0e(k)) + k (1 - A),
-    A = I1 / I0; dH/dk = A - k (1 - A^2).  Below k = 20 directly from
-    scipy.special.i0e and i1e; from 20 on, where 1 - A and dH/dk cancel, from
-    the large-k expansions S_nu(k) = I_nu(k) e^-k sqrt(2 pi k) ~ sum_j c_j k^-j
-    (40 terms; the smallest omitted one is below 1e-20 there): with D = S0 - S1,
-    1 - A = D / S0 and H = log(2 pi / k) / 2 + log S0 + k D / S0.
-    """
-    k = np.asarray(k, dtype=np.float64)
-    big = k >= _VONMISES_SERIES_FROM
-    small = ~big
-    h = np.empty_like(k)
-    dh = np.empty_like(k) if grad else None
-    x = k[small]
-    i0, i1 = special.i0e(x), special.i1e(x)
-    a = i1 / i0
-    h[small] = LOG_2PI + np.log(i0) + x * ((i0 - i1) / i0)
-    if grad:
-        dh[small] = a - x * ((i0 - i1) / i0) * (1.0 + a)
-    x = k[big]
-    if x.size:
-        t = 1.0 / x
-        s0, ds0 = _poly(_C0, t)  # derivatives in t = 1/k
-        d, dd = _poly(_CD, t)
-        kd = d * x  # k D = sum_j cd_j k^(1-j): cd_0 = 0, cd_1 = 1/2
-        h[big] = 0.5 * np.log(2.0 * math.pi * t) + np.log(s0) + kd / s0
-        if grad:
-            # d/dk = -t^2 d/dt; (k D)' = (D / t)' = -(t dD/dt - D)
-            ds0_dk = -t * t * ds0
-            dkd_dk = -(t * dd - d)
-            dh[big] = -0.5 * t + (ds0_dk / s0 + (dkd_dk - kd * ds0_dk / s0) / s0)
-    return (h, dh) if grad else h
 
 
 # ---------------------------------------------------------------------------

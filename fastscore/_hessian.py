@@ -12,23 +12,21 @@ score      f(x) K(x), with the baselines plain, baseline (f - b), rloo
            grad s per family: for an exponential family p = h exp(eta . T -
            A), grad^2 log p = sum_k T_k(x) d^2 eta_k / dtheta^2 - d^2 A /
            dtheta^2, which is the constant -F (F the Fisher information,
-           ``dist.fisher()``) where eta is linear in the parameters (Gamma, Beta,
-           Chi2, Dirichlet, Exponential; the logits of Bernoulli, Binomial and
-           Categorical) and is written out per family elsewhere.
+           ``dist.fisher()``) where eta is linear in the parameters (_Constant)
+           and is written out per family elsewhere (each family's
+           ``_SecondOrder``, in its module of fastscore/families/).
 mixed      the likelihood-ratio derivative of the pathwise gradient: the
            pathwise term a_j = f'(x) . u_j(x), u_j(x) = dx/dtheta_j written as a
            function of x and theta, has the gradient E[a_j s_k + f'(x) .
            d u_j / dtheta_k |x], symmetrised.  Needs f' only (not f''): the
            low-variance gamma of a kinked payoff.  Families whose u is explicit
-           in x: Normal, LogNormal, Exponential, MultivariateNormal (and
-           Independent and TransformedDistribution of them).
+           in x (``_SecondOrder.explicit``; and Independent and
+           TransformedDistribution of them).
 pathwise   u_j^T f''(x) u_k + f'(x) . d^2 x / dtheta_j dtheta_k: needs f''
            (a built-in's own, or ``hess_f=``).  The same families, bare or in an
            Independent.
 measure    the weak second derivatives of the density, with coupled points
-           (Normal, LogNormal: double-sided Maxwell and chi points sharing the
-           sample's z; Exponential: Gamma(2) and Gamma(3) points; Poisson: f(x +
-           2) - 2 f(x + 1) + f(x)); any f.
+           (``_SecondOrder.weak``: each family's ``measure`` says which); any f.
 
 cv, the cross-fitted baseline of the gradient's method="cv" carried to each
 Hessian entry (j, l): sample i's term is (f_i - b_k,jl) K_i,jl, with k = i mod
@@ -112,6 +110,9 @@ class _Aux:
 
 
 # ------------------------------------------------------------------ families
+# Each family's pieces are its own: a subclass of _Family (or _Constant) that its
+# class names as ``_SecondOrder`` (fastscore/families/<name>.py); family_of finds
+# them through the distribution.
 class _Family:
     """A family's second-order pieces on kernel-layout samples x3 (m, B, E).
 
@@ -159,174 +160,13 @@ def _sym(a, b, c):
 
 class _Constant(_Family):
     """grad s = -F, the Fisher information, where the natural parameters are linear in
-    the parameters passed: Gamma, Beta, Chi2, Dirichlet, Exponential (its own class)
-    and the logits of Bernoulli, Binomial and Categorical."""
+    the parameters passed (a family's ``_SecondOrder`` is this class, a subclass, or
+    calls its score_hess for one parameterisation, logits say)."""
 
     def score_hess(self, x3):
         F = np.asarray(self.dist.fisher(), dtype=np.float64)
         P = F.shape[-1]
         return -F.reshape(1, self.B, P, P)
-
-
-class _Normal(_Family):
-    """Normal(loc, scale); z = (x - loc) / scale.
-
-    grad s = [[-1, -2 z], [-2 z, 1 - 3 z^2]] / scale^2.  x = loc + scale z: u =
-    (1, z), d u_scale / d(loc, scale) |x = (-1, -z) / scale, d^2 x = 0.  Weak
-    second derivatives of the density in z, times 1 / scale^2: loc-loc M3 - N,
-    scale-scale 3 M5 + 2 N - 5 M3, loc-scale (2 (C4+ - C4-) - 3 (C2+ - C2-)) /
-    sqrt(2 pi), with N the sample, M_k = sign(z) sqrt(z^2 + ...) double-sided chi_k
-    points sharing the sample's z, C_k chi_k (k = 2: Rayleigh) and +- its sign.
-    """
-
-    explicit = weak = pathwise = True
-
-    def __init__(self, dist):
-        super().__init__(dist)
-        self.loc = self._row(dist.loc)
-        self.scale = self._row(dist.scale)
-
-    def _y(self, x3):
-        return x3[:, :, 0]
-
-    def _z(self, x3):
-        return (self._y(x3) - self.loc) / self.scale
-
-    def score_hess(self, x3):
-        z = self._z(x3)
-        iv2 = 1.0 / (self.scale * self.scale)
-        return _sym(-iv2 + 0.0 * z, -2.0 * z * iv2, (1.0 - 3.0 * z * z) * iv2)
-
-    def _dxdy(self, x3):
-        return None   # x = y
-
-    def jac(self, x3):
-        z = self._z(x3)
-        U = np.stack([np.ones_like(z), z], axis=-1)
-        dx = self._dxdy(x3)
-        if dx is not None:
-            U = U * dx[..., None]
-        return U[..., None]
-
-    def mixed(self, x3, gp3):
-        z = self._z(x3)
-        g = gp3[:, :, 0]
-        dx = self._dxdy(x3)
-        if dx is not None:
-            g = g * dx
-        c = g / self.scale
-        zero = np.zeros_like(z)
-        return np.stack([np.stack([zero, zero], axis=-1),
-                         np.stack([-c, -c * z], axis=-1)], axis=-2)
-
-    def _point(self, w):
-        return self.loc + self.scale * w
-
-    def measure(self, x3, values, aux, f0):
-        z = self._z(x3)
-        m, B = z.shape
-        e = aux.normal(4)
-        u2 = e[..., 0] * e[..., 0] + e[..., 1] * e[..., 1]
-        v2 = e[..., 2] * e[..., 2] + e[..., 3] * e[..., 3]
-        sgn = np.where(z < 0.0, -1.0, 1.0)
-        c2 = np.sqrt(u2)
-        c4 = np.sqrt(u2 + v2)
-        m3 = sgn * np.sqrt(z * z + u2)
-        m5 = sgn * np.sqrt(z * z + u2 + v2)
-        pts = np.stack([self._point(w) for w in (m3, m5, c2, -c2, c4, -c4)])   # (6, m, B)
-        F = values(pts.reshape(6 * m, B, 1)).reshape(6, m, B)
-        fm3, fm5, fc2p, fc2m, fc4p, fc4m = F
-        iv = 1.0 / self.scale
-        r = 1.0 / np.sqrt(2.0 * np.pi)
-        g = np.stack([(r * iv) * (fc2p - fc2m), iv * (fm3 - f0)], axis=-1)
-        iv2 = iv * iv
-        H = _sym(iv2 * (fm3 - f0), (r * iv2) * (2.0 * (fc4p - fc4m) - 3.0 * (fc2p - fc2m)),
-                 iv2 * ((3.0 * fm5 + 2.0 * f0) - 5.0 * fm3))
-        return g, H
-
-
-class _LogNormal(_Normal):
-    """LogNormal(loc, scale): the Normal's pieces in y = log x; x = exp(loc + scale z):
-    u = x (1, z), d u_scale / d(loc, scale) |x = -x (1, z) / scale, d^2 x = x [[1, z],
-    [z, z^2]]; the weak derivatives' points through exp."""
-
-    def _y(self, x3):
-        return np.log(x3[:, :, 0])
-
-    def _dxdy(self, x3):
-        return x3[:, :, 0]
-
-    def jac2(self, x3, gp3):
-        z = self._z(x3)
-        c = gp3[:, :, 0] * x3[:, :, 0]
-        return _sym(c, c * z, c * z * z)
-
-    def _point(self, w):
-        return np.exp(self.loc + self.scale * w)
-
-
-class _Exponential(_Constant):
-    """Exponential(rate): grad s = -1 / rate^2; x = e / rate: u = -x / rate, d u /
-    drate |x = x / rate^2, d^2 x / drate^2 = 2 x / rate^2.  d^2 p / drate^2 = (2 /
-    rate^2) (Gamma(3, rate) - Gamma(2, rate)): f(x + e2 / rate + e3 / rate) - f(x + e2
-    / rate), and the first derivative (1 / rate) (f(x) - f(x + e2 / rate))."""
-
-    explicit = weak = pathwise = True
-
-    def __init__(self, dist):
-        super().__init__(dist)
-        self.rate = self._row(dist.rate)
-
-    def jac(self, x3):
-        return (-x3[:, :, 0] / self.rate)[..., None, None]
-
-    def mixed(self, x3, gp3):
-        return (gp3[:, :, 0] * x3[:, :, 0] / (self.rate * self.rate))[..., None, None]
-
-    def jac2(self, x3, gp3):
-        return (2.0 * gp3[:, :, 0] * x3[:, :, 0] / (self.rate * self.rate))[..., None, None]
-
-    def measure(self, x3, values, aux, f0):
-        x = x3[:, :, 0]
-        m, B = x.shape
-        e = aux.exponential(2)
-        g2 = x + e[..., 0] / self.rate
-        g3 = g2 + e[..., 1] / self.rate
-        F = values(np.stack([g2, g3]).reshape(2 * m, B, 1)).reshape(2, m, B)
-        iv = 1.0 / self.rate
-        return (iv * (f0 - F[0]))[..., None], ((2.0 * iv * iv) * (F[1] - F[0]))[..., None, None]
-
-
-class _Poisson(_Family):
-    """Poisson(rate): grad s = -x / rate^2; d/drate E f = E[f(x + 1) - f(x)], so d^2 /
-    drate^2 E f = E[f(x + 2) - 2 f(x + 1) + f(x)]."""
-
-    weak = True
-
-    def __init__(self, dist):
-        super().__init__(dist)
-        self.rate = self._row(dist.rate)
-
-    def score_hess(self, x3):
-        return (-x3[:, :, 0] / (self.rate * self.rate))[..., None, None]
-
-    def measure(self, x3, values, aux, f0):
-        x = x3[:, :, 0]
-        m, B = x.shape
-        F = values(np.stack([x + 1.0, x + 2.0]).reshape(2 * m, B, 1)).reshape(2, m, B)
-        return (F[0] - f0)[..., None], ((F[1] - 2.0 * F[0]) + f0)[..., None, None]
-
-
-class _VonMises(_Family):
-    """VonMises(loc, k), t = x - loc: grad s = [[-k cos t, sin t], [sin t, -A'(k)]], A =
-    I1 / I0 (A' = Var cos t, fastscore._fisher.vonmises_ratio_and_slope)."""
-
-    def score_hess(self, x3):
-        d = self.dist
-        t = x3[:, :, 0] - self._row(d.loc)
-        k = self._row(d.concentration)
-        _, da = _fisher.vonmises_ratio_and_slope(k)
-        return _sym(-k * np.cos(t), np.sin(t), -da + 0.0 * t)
 
 
 def _pq(dist):
@@ -335,174 +175,6 @@ def _pq(dist):
     q = getattr(dist, "_q", None)
     q = 1.0 - p if q is None else np.broadcast_to(q, dist.batch_shape).reshape(1, -1)
     return p, q
-
-
-class _Bernoulli(_Family):
-    """Bernoulli: logits -p q; probs -x / p^2 - (1 - x) / q^2."""
-
-    def score_hess(self, x3):
-        if self.dist._by == "logits":
-            return _Constant.score_hess(self, x3)
-        p, q = _pq(self.dist)
-        x = x3[:, :, 0]
-        with np.errstate(divide="ignore"):
-            return np.where(x == 1, -1.0 / (p * p), -1.0 / (q * q))[..., None, None]
-
-
-class _Binomial(_Family):
-    """Binomial(N): logits -N p q; probs -x / p^2 - (N - x) / q^2 (each term 0 where its
-    numerator is)."""
-
-    def score_hess(self, x3):
-        if self.dist._by == "logits":
-            return _Constant.score_hess(self, x3)
-        p, q = _pq(self.dist)
-        N = self._row(self.dist.total_count)
-        x = x3[:, :, 0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (-np.where(x > 0, x / (p * p), 0.0)
-                    - np.where(N > x, (N - x) / (q * q), 0.0))[..., None, None]
-
-
-class _Geometric(_Family):
-    """Geometric (failures before the first success): logits -(1 + x) p q; probs -x / q^2
-    - 1 / p^2."""
-
-    def score_hess(self, x3):
-        p, q = _pq(self.dist)
-        x = x3[:, :, 0]
-        if self.dist._by == "logits":
-            return (-(1.0 + x) * (p * q))[..., None, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (-np.where(x > 0, x / (q * q), 0.0) - 1.0 / (p * p))[..., None, None]
-
-
-class _NegativeBinomial(_Family):
-    """NegativeBinomial(r) (successes before r failures): logits -(x + r) p q; probs
-    -x / p^2 - r / q^2."""
-
-    def score_hess(self, x3):
-        p, q = _pq(self.dist)
-        r = self._row(self.dist.total_count)
-        x = x3[:, :, 0]
-        if self.dist._by == "logits":
-            return (-(x + r) * (p * q))[..., None, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (-np.where(x > 0, x / (p * p), 0.0) - r / (q * q))[..., None, None]
-
-
-class _Categorical(_Family):
-    """Categorical: logits -(diag p - p p^T); probs w (normalised by S = sum w):
-    -[x = k = l] / w_k^2 + 1 / S^2."""
-
-    def score_hess(self, x3):
-        d = self.dist
-        if d._by == "logits":
-            return _Constant.score_hess(self, x3)
-        K = d.num_categories
-        w = np.broadcast_to(d._differentiable["probs"], tuple(d.batch_shape) + (K,)).reshape(
-            1, self.B, K)
-        S = w.sum(axis=-1, keepdims=True)
-        x = x3[:, :, 0].astype(np.int64)
-        onehot = (x[:, :, None] == np.arange(K)).astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            diag = -np.where(onehot > 0, 1.0 / (w * w), 0.0)
-        out = np.broadcast_to((1.0 / (S * S))[..., None], diag.shape + (K,)).copy()
-        idx = np.arange(K)
-        out[..., idx, idx] += diag
-        return out
-
-
-class _MultivariateNormal(_Family):
-    """MultivariateNormal(loc, L): z = L^-1 (x - loc), v = L^-T z, Sigma^-1 = L^-T L^-1.
-
-    Components: loc_a, then L_ab (a >= b) row by row.  s_loc = v, s_L_ab = v_a z_b -
-    [a = b] / L_aa; with N = L^-1:
-    d s_loc_a / d loc_c = -Sigma^-1_ac,
-    d s_L_ab / d loc_c = -Sigma^-1_ac z_b - v_a N_bc,
-    d s_L_ab / d L_cd = -(N_da v_c + Sigma^-1_ac z_d) z_b - v_a N_bc z_d + [a = b = c = d] / L_aa^2.
-    x = loc + L z: u_loc_c = e_c, u_L_ab = e_a z_b; d u_L_ab / d loc_c |x = -e_a N_bc,
-    d u_L_ab / d L_cd |x = -e_a N_bc z_d; d^2 x = 0.
-    """
-
-    explicit = pathwise = True
-
-    def __init__(self, dist):
-        super().__init__(dist)
-        D = dist.event_shape[0]
-        self.D = D
-        self.loc = np.asarray(dist.loc, dtype=np.float64).reshape(self.B, D)
-        L = np.asarray(dist.scale_tril, dtype=np.float64).reshape(self.B, D, D)
-        self.L = L
-        self.N = np.linalg.inv(L)
-        self.prec = np.swapaxes(self.N, -1, -2) @ self.N
-        self.rows, self.cols = np.tril_indices(D)
-
-    def _zv(self, x3):
-        z = np.einsum("bij,mbj->mbi", self.N, x3 - self.loc)
-        v = np.einsum("bji,mbj->mbi", self.N, z)
-        return z, v
-
-    def score_hess(self, x3):
-        D, N, prec = self.D, self.N, self.prec
-        z, v = self._zv(x3)
-        m = z.shape[0]
-        a, b = self.rows, self.cols          # L components (a, b)
-        T = a.size
-        P = D + T
-        H = np.empty((m, self.B, P, P))
-        H[:, :, :D, :D] = -prec[None]
-        # d s_L_ab / d loc_c, (m, B, T, D)
-        c = np.arange(D)
-        HLl = -(prec[:, a][:, :, c][None] * z[:, :, b][..., None]) \
-            - v[:, :, a][..., None] * N[:, b][:, :, c][None]
-        H[:, :, D:, :D] = HLl
-        H[:, :, :D, D:] = np.swapaxes(HLl, -1, -2)
-        # d s_L_ab / d L_cd, (m, B, T, T)
-        cc, dd = a, b
-        ai, bi = a[:, None], b[:, None]
-        ci, di = cc[None, :], dd[None, :]
-        Nda = np.swapaxes(N, -1, -2)[:, ai, di]          # N_da: (B, T, T)
-        HLL = -(Nda[None] * v[:, :, ci] + prec[:, ai, ci][None] * z[:, :, di]) * z[:, :, bi] \
-            - v[:, :, ai] * N[:, bi, ci][None] * z[:, :, di]
-        same = (ai == bi) & (ai == ci) & (ci == di)
-        inv2 = 1.0 / (np.diagonal(self.L, axis1=-2, axis2=-1) ** 2)   # (B, D)
-        HLL = HLL + np.where(same, inv2[:, ai], 0.0)[None]
-        H[:, :, D:, D:] = HLL
-        return H
-
-    def jac(self, x3):
-        D = self.D
-        z, _ = self._zv(x3)
-        m = z.shape[0]
-        T = self.rows.size
-        U = np.zeros((m, self.B, D + T, D))
-        U[:, :, np.arange(D), np.arange(D)] = 1.0
-        U[:, :, D + np.arange(T), self.rows] = z[:, :, self.cols]
-        return U
-
-    def mixed(self, x3, gp3):
-        D, N = self.D, self.N
-        z, _ = self._zv(x3)
-        m = z.shape[0]
-        a, b = self.rows, self.cols
-        T = a.size
-        C = np.zeros((m, self.B, D + T, D + T))
-        ga = gp3[:, :, a]                                   # (m, B, T): f'_a
-        c = np.arange(D)
-        C[:, :, D:, :D] = -ga[..., None] * N[:, b][:, :, c][None]
-        C[:, :, D:, D:] = -(ga[..., None] * N[:, b[:, None], a[None, :]][None]
-                            * z[:, :, b][:, :, None, :])
-        return C
-
-
-_BY_CLASS = {
-    "Normal": _Normal, "LogNormal": _LogNormal, "Exponential": _Exponential,
-    "Gamma": _Constant, "Beta": _Constant, "Chi2": _Constant, "Dirichlet": _Constant,
-    "Poisson": _Poisson, "VonMises": _VonMises, "Bernoulli": _Bernoulli,
-    "Binomial": _Binomial, "Geometric": _Geometric, "NegativeBinomial": _NegativeBinomial,
-    "Categorical": _Categorical, "MultivariateNormal": _MultivariateNormal,
-}
 
 
 # ------------------------------------------------------------------ wrappers
@@ -594,21 +266,10 @@ class _Transformed(_Family):
 
 
 def family_of(dist):
-    """The second-order pieces of ``dist`` (NotImplementedError where there are none)."""
-    from .joint import Independent, Joint, TransformedDistribution
-
-    if isinstance(dist, Independent):
-        return _Grouped(dist, family_of(dist.base_dist))
-    if isinstance(dist, Joint):
-        return _JointParts(dist, {nm: family_of(d) for nm, d in dist._parts().items()})
-    if isinstance(dist, TransformedDistribution):
-        return _Transformed(dist, family_of(dist.base_dist))
-    cls = _BY_CLASS.get(type(dist).__name__)
-    if cls is None:
-        raise NotImplementedError("order=2: %s has no second derivative of its log-density "
-                                  "here (every family but the relaxed ones has one)"
-                                  % type(dist).__name__)
-    return cls(dist)
+    """The second-order pieces of ``dist`` (NotImplementedError where there are none):
+    its family's own (``Distribution._SecondOrder``, in the family's module), or a
+    wrapper's composition of its parts' (the classes above)."""
+    return dist._second_order()
 
 
 # ------------------------------------------------------------------ f''
@@ -707,19 +368,19 @@ class Request:
         if self.used == "pathwise" and not fam.pathwise:
             raise NotImplementedError(
                 "order=2, estimator='pathwise': %s has no explicit second derivative of its "
-                "reparameterisation here (Normal, LogNormal, Exponential, MultivariateNormal, "
-                "alone or in Independent, have); use estimator='mixed' or 'score'" % fam.name)
+                "reparameterisation here (%s, alone or in Independent, have); use "
+                "estimator='mixed' or 'score'" % (fam.name, ", ".join(_having("pathwise"))))
         if self.used == "mixed" and not fam.explicit:
             raise NotImplementedError(
                 "order=2, estimator=%r: the mixed estimator needs dx/dtheta in closed form as a "
-                "function of x, which %s lacks (Normal, LogNormal, Exponential, "
-                "MultivariateNormal, alone, in Independent or transformed, have it); use "
-                "estimator='score'" % (est, fam.name))
+                "function of x, which %s lacks (%s, alone, in Independent or transformed, have "
+                "it); use estimator='score'" % (est, fam.name, ", ".join(_having("explicit"))))
         if self.used == "measure" and not fam.weak:
+            weak = _having("weak")
             raise NotImplementedError(
                 "order=2, estimator='measure': weak second derivatives are implemented for "
-                "Normal, LogNormal, Exponential and Poisson (not wrapped); %s has none here: "
-                "use estimator='score'" % fam.name)
+                "%s and %s (not wrapped); %s has none here: use estimator='score'"
+                % (", ".join(weak[:-1]), weak[-1], fam.name))
         base = getattr(plan, "base", None)
         if getattr(plan, "transform", None) is not None and getattr(base, "f_input", None):
             raise NotImplementedError(
@@ -781,6 +442,17 @@ class Request:
             est.hessian_stderr = np.zeros(shape + (Q, Q))
         est.info = dict(est.info, **self.settings())
         return est
+
+
+def _having(flag):
+    """The families whose second-order pieces have ``flag`` (explicit, pathwise, weak), for
+    the messages: the continuous ones first, each group in the order of
+    fastscore.families."""
+    from . import families
+
+    classes = [getattr(families, nm) for nm in families.__all__]
+    return [cls.__name__ for cls in sorted(classes, key=lambda cls: cls.integer_valued)
+            if getattr(cls._SecondOrder, flag, False)]
 
 
 def _is_lowlevel(obj):

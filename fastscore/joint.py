@@ -275,6 +275,12 @@ class Independent(_Wrapper):
         order = plan._order
         return np.ascontiguousarray(full[..., order[:, None], order[None, :]])
 
+    def _second_order(self):
+        # order=2: the base's pieces, block-diagonal over the coordinates
+        from ._hessian import _Grouped
+
+        return _Grouped(self, self.base_dist._second_order())
+
     def relaxation(self, temperature):
         """The Independent of the base's Concrete relaxation (Bernoulli, Categorical)."""
         if not hasattr(self.base_dist, "relaxation"):
@@ -469,6 +475,12 @@ class Joint(_Wrapper):
             j += k
         return out
 
+    def _second_order(self):
+        # order=2: the parts' pieces, block-diagonal (the score estimator only)
+        from ._hessian import _JointParts
+
+        return _JointParts(self, {nm: d._second_order() for nm, d in self._parts().items()})
+
 
 class TransformedDistribution(_Wrapper):
     """y = T(x), x ~ base, T a fixed elementwise bijection (torch's
@@ -634,6 +646,12 @@ class TransformedDistribution(_Wrapper):
                [0.  , 0.5 ]])
         """
         return self.base_dist.fisher()
+
+    def _second_order(self):
+        # order=2: the base's pieces at x = T^-1(y)
+        from ._hessian import _Transformed
+
+        return _Transformed(self, self.base_dist._second_order())
 
 
 def replicate(dist, k):

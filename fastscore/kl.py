@@ -40,12 +40,8 @@ broadcast axes for the gradient of the sum).
 """
 
 import numpy as np
-from scipy import special
 
-from . import _entropy, _fisher
-from .distributions import (Bernoulli, Beta, Binomial, Categorical, Chi2, Dirichlet,
-                            Distribution, Exponential, Gamma, Geometric, LogNormal,
-                            MultivariateNormal, NegativeBinomial, Normal, Poisson, VonMises)
+from .distributions import Distribution
 from .joint import Independent, Joint
 
 __all__ = ["kl"]
@@ -107,7 +103,7 @@ def kl(p, q, grad=False):
         return _independent(p, q, grad)
     if isinstance(p, Joint):
         return _joint(p, q, grad)
-    if getattr(p, "relaxed", False) or type(p) not in _FORMULAS:
+    if getattr(p, "relaxed", False) or p._kl_same is None:
         raise NotImplementedError("kl: the KL divergence between two %s has no closed form "
                                   "here" % type(p).__name__)
     try:
@@ -118,7 +114,7 @@ def kl(p, q, grad=False):
     if p.event_shape != q.event_shape or _categories(p) != _categories(q):
         raise ValueError("kl: p and q must have the same event (categories): %s against %s"
                          % (p, q))
-    value, gp, gq = _FORMULAS[type(p)](p, q, batch)
+    value, gp, gq = p._kl_same(q, batch)   # the family's closed form (its module)
     return _out(value, p, q, gp, gq, batch, grad)
 
 
@@ -192,11 +188,6 @@ def _same(p, q, batch):
     return same
 
 
-def _b(a, batch, event=()):
-    """The array a broadcast to batch + event."""
-    return np.broadcast_to(np.asarray(a, dtype=np.float64), tuple(batch) + tuple(event))
-
-
 def _independent(p, q, grad):
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
         raise ValueError("kl: Independent pairs need the same reinterpreted_batch_ndims, got "
@@ -219,230 +210,3 @@ def _joint(p, q, grad):
     v = sum(o[0] for o in outs.values())
     return v, {"p": {nm: o[1]["p"] for nm, o in outs.items()},
                "q": {nm: o[1]["q"] for nm, o in outs.items()}}
-
-
-def _pq(d, batch):
-    """(p, 1 - p, log p, log(1 - p)) of a probs | logits family, broadcast to batch."""
-    a = d._differentiable[d._by]
-    if d._by == "probs":
-        p, q = a, 1.0 - a
-    else:
-        p, q = special.expit(a), special.expit(-a)
-    lp, lq = d._log_pq()
-    return tuple(_b(x, batch) for x in (p, q, lp, lq))
-
-
-def _chain(d, g_probs, p, q, g_logits=None):
-    """A derivative in probs, as the gradient in the parameter d was built with."""
-    if d._by == "probs":
-        return g_probs
-    return g_logits if g_logits is not None else g_probs * (p * q)
-
-
-def _xlogy_where(w, v):
-    """w * v, 0 where w == 0 (0 log 0 = 0, whatever v)."""
-    with np.errstate(invalid="ignore"):
-        return np.where(w > 0, w * v, 0.0)
-
-
-# ---------------------------------------------------------------- families
-def _normal(p, q, batch):
-    m1, s1, m2, s2 = (_b(a, batch) for a in (p.loc, p.scale, q.loc, q.scale))
-    vr = (s1 / s2) ** 2
-    t = (m1 - m2) / s2
-    v = 0.5 * (vr + t * t - 1.0 - np.log(vr))
-    # scale ratios beyond float64 (1e300 / 0.4): vr and log(vr) both overflow and
-    # inf - inf is NaN; log(vr) = 2 log(s1 / s2) as a difference of logs is finite
-    v = np.where(np.isnan(v), 0.5 * (vr + t * t - 1.0) - (np.log(s1) - np.log(s2)), v)
-    return (v, {"loc": t / s2, "scale": -1.0 / s1 + s1 / (s2 * s2)},
-            {"loc": -t / s2, "scale": (1.0 - vr - t * t) / s2})
-
-
-def _exponential(p, q, batch):
-    r1, r2 = _b(p.rate, batch), _b(q.rate, batch)
-    ratio = r2 / r1
-    v = -np.log(ratio) + ratio - 1.0
-    # a ratio beyond float64: -log(inf) + inf is NaN; its log as a difference is finite
-    v = np.where(np.isnan(v), (ratio - 1.0) - (np.log(r2) - np.log(r1)), v)
-    return (v, {"rate": (1.0 - ratio) / r1},
-            {"rate": 1.0 / r1 - 1.0 / r2})
-
-
-def _gamma_terms(a1, b1, a2, b2):
-    """KL of Gamma(a1, rate b1) || Gamma(a2, rate b2) and its four derivatives."""
-    da = a1 - a2
-    v = (da * special.digamma(a1) - special.gammaln(a1) + special.gammaln(a2)
-         + a2 * (np.log(b1) - np.log(b2)) + a1 * (b2 - b1) / b1)
-    return (v, da * special.polygamma(1, a1) + (b2 - b1) / b1, a2 / b1 - a1 * b2 / (b1 * b1),
-            special.digamma(a2) - special.digamma(a1) + np.log(b1) - np.log(b2),
-            a1 / b1 - a2 / b2)
-
-
-def _gamma(p, q, batch):
-    a1, b1, a2, b2 = (_b(x, batch) for x in (p.concentration, p.rate, q.concentration, q.rate))
-    v, da1, db1, da2, db2 = _gamma_terms(a1, b1, a2, b2)
-    return v, {"concentration": da1, "rate": db1}, {"concentration": da2, "rate": db2}
-
-
-def _chi2(p, q, batch):
-    a1, a2 = 0.5 * _b(p.df, batch), 0.5 * _b(q.df, batch)
-    half = np.full(a1.shape, 0.5)
-    v, da1, _, da2, _ = _gamma_terms(a1, half, a2, half)
-    return v, {"df": 0.5 * da1}, {"df": 0.5 * da2}
-
-
-def _dirichlet_terms(a, b):
-    """KL of Dirichlet(a) || Dirichlet(b) over the last axis, and its gradients."""
-    a0, b0 = a.sum(axis=-1), b.sum(axis=-1)
-    dig_a = special.digamma(a) - special.digamma(a0)[..., None]
-    v = (special.gammaln(a0) - special.gammaln(a).sum(axis=-1) - special.gammaln(b0)
-         + special.gammaln(b).sum(axis=-1) + ((a - b) * dig_a).sum(axis=-1))
-    ga = (a - b) * special.polygamma(1, a) - ((a0 - b0) * special.polygamma(1, a0))[..., None]
-    gb = special.digamma(b) - special.digamma(b0)[..., None] - dig_a
-    return v, ga, gb
-
-
-def _beta(p, q, batch):
-    a = np.stack([_b(p.concentration1, batch), _b(p.concentration0, batch)], axis=-1)
-    b = np.stack([_b(q.concentration1, batch), _b(q.concentration0, batch)], axis=-1)
-    v, ga, gb = _dirichlet_terms(a, b)
-    return (v, {"concentration1": ga[..., 0], "concentration0": ga[..., 1]},
-            {"concentration1": gb[..., 0], "concentration0": gb[..., 1]})
-
-
-def _dirichlet(p, q, batch):
-    K = p.event_shape[0]
-    v, ga, gb = _dirichlet_terms(_b(p.concentration, batch, (K,)),
-                                 _b(q.concentration, batch, (K,)))
-    return v, {"concentration": ga}, {"concentration": gb}
-
-
-def _mvn(p, q, batch):
-    D = p.event_shape[0]
-    m1, m2 = _b(p.loc, batch, (D,)), _b(q.loc, batch, (D,))
-    L1, L2 = _b(p.scale_tril, batch, (D, D)), _b(q.scale_tril, batch, (D, D))
-    L2inv = np.linalg.inv(L2)
-    M = L2inv @ L1
-    y = np.einsum("...ij,...j->...i", L2inv, m1 - m2)
-    d1 = np.diagonal(L1, axis1=-2, axis2=-1)
-    d2 = np.diagonal(L2, axis1=-2, axis2=-1)
-    v = 0.5 * ((M * M).sum(axis=(-2, -1)) + (y * y).sum(axis=-1) - D) \
-        + (np.log(d2) - np.log(d1)).sum(axis=-1)
-    L2invT = np.swapaxes(L2inv, -1, -2)
-    gm1 = np.einsum("...ij,...j->...i", L2invT, y)
-    gL1 = np.tril(L2invT @ M) - _fisher.diag(1.0 / d1)
-    gL2 = np.tril(-(L2invT @ (M @ np.swapaxes(M, -1, -2) + y[..., :, None] * y[..., None, :])))
-    gL2 = gL2 + _fisher.diag(1.0 / d2)
-    return v, {"loc": gm1, "scale_tril": gL1}, {"loc": -gm1, "scale_tril": gL2}
-
-
-def _vonmises(p, q, batch):
-    m1, k1, m2, k2 = (_b(x, batch) for x in (p.loc, p.concentration, q.loc, q.concentration))
-    a1, da1 = _fisher.vonmises_ratio_and_slope(k1)
-    a2, _ = _fisher.vonmises_ratio_and_slope(k2)
-    c, s = np.cos(m1 - m2), np.sin(m1 - m2)
-    # log I0(k) = log i0e(k) + k
-    v = (np.log(special.i0e(k2)) - np.log(special.i0e(k1)) + k2 * (1.0 - a1 * c)
-         - k1 * (1.0 - a1))
-    return (v, {"loc": a1 * k2 * s, "concentration": da1 * (k1 - k2 * c)},
-            {"loc": -a1 * k2 * s, "concentration": a2 - a1 * c})
-
-
-def _bernoulli_like(p, q, batch, n):
-    """n KL(Bernoulli(p) || Bernoulli(q)) and its gradients (Bernoulli: n = 1)."""
-    p1, q1, lp1, lq1 = _pq(p, batch)
-    p2, q2, lp2, lq2 = _pq(q, batch)
-    with np.errstate(invalid="ignore"):
-        v = n * (_xlogy_where(p1, lp1 - lp2) + _xlogy_where(q1, lq1 - lq2))
-        d1 = n * ((lp1 - lq1) - (lp2 - lq2))  # d/dp, and d/dlogits = that p q
-        g1 = _chain(p, d1, p1, q1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g2 = _chain(q, n * (p2 - p1) / (p2 * q2), p2, q2, n * (p2 - p1))
-    return v, {p._by: g1}, {q._by: g2}
-
-
-def _bernoulli(p, q, batch):
-    return _bernoulli_like(p, q, batch, 1.0)
-
-
-def _equal_counts(p, q, batch):
-    n1, n2 = _b(p.total_count, batch), _b(q.total_count, batch)
-    if not np.array_equal(n1, n2):
-        i = np.unravel_index(int(np.argmax(n1 != n2)), n1.shape)
-        raise ValueError(
-            "kl: %s pairs need equal total_count (with different counts the divergence is "
-            "infinite or has neither a closed form nor a finite sum); got %r and %r%s"
-            % (type(p).__name__, float(n1[i]), float(n2[i]),
-               " at index %s" % (tuple(int(j) for j in i),) if n1.ndim else ""))
-    return n1
-
-
-def _binomial(p, q, batch):
-    return _bernoulli_like(p, q, batch, _equal_counts(p, q, batch))
-
-
-def _geometric(p, q, batch):
-    p1, q1, lp1, lq1 = _pq(p, batch)
-    p2, q2, lp2, lq2 = _pq(q, batch)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = lp1 - lp2 + _xlogy_where(q1, (lq1 - lq2) / p1)
-        g1 = _chain(p, -(lq1 - lq2) / (p1 * p1), p1, q1,
-                    np.where(q1 > 0, -(lq1 - lq2) * q1 / p1, 0.0))
-        g2 = _chain(q, q1 / (p1 * q2) - 1.0 / p2, p2, q2, q1 * p2 / p1 - q2)
-    return v, {p._by: g1}, {q._by: g2}
-
-
-def _negative_binomial(p, q, batch):
-    r = _equal_counts(p, q, batch)
-    p1, q1, lp1, lq1 = _pq(p, batch)
-    p2, q2, lp2, lq2 = _pq(q, batch)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = _xlogy_where(p1, r * (lp1 - lp2) / q1) + r * (lq1 - lq2)
-        g1 = _chain(p, np.where(p1 > 0, r * (lp1 - lp2) / (q1 * q1), -np.inf), p1, q1,
-                    _xlogy_where(p1, r * (lp1 - lp2) / q1))
-        g2 = _chain(q, -r * p1 / (q1 * p2) + r / q2, p2, q2, r * (p2 - p1 * q2 / q1))
-    return v, {p._by: g1}, {q._by: g2}
-
-
-def _poisson(p, q, batch):
-    l1, l2 = _b(p.rate, batch), _b(q.rate, batch)
-    return _entropy.bd0(l1, l2), {"rate": np.log(l1) - np.log(l2)}, {"rate": 1.0 - l1 / l2}
-
-
-def _categorical(p, q, batch):
-    K = p.num_categories
-
-    def terms(d):
-        a = _b(d._differentiable[d._by], batch, (K,))
-        with np.errstate(divide="ignore"):
-            pr, nlp = _entropy.categorical_terms(a if d._by == "logits" else np.log(a))
-        return a, pr, nlp
-    a1, pr1, nl1 = terms(p)
-    a2, pr2, nl2 = terms(q)
-    with np.errstate(invalid="ignore"):
-        diff = nl2 - nl1                                     # log p_k - log p'_k
-        v = _xlogy_where(pr1, diff).sum(axis=-1)
-        if p._by == "logits":
-            g1 = _xlogy_where(pr1, diff - v[..., None])
-        else:
-            # a category of neither p nor p': log(p_k / p'_k) is 0/0, but any mass
-            # there makes the KL infinite, so the derivative in it is +inf, not NaN
-            diff = np.where((pr1 == 0) & (pr2 == 0), np.inf, diff)
-            g1 = (diff - v[..., None]) / a1.sum(axis=-1, keepdims=True)
-            # KL = +inf (mass of p where p' has none): the formula's derivative is
-            # +inf in those categories (inf - inf), -inf in the others, as Bernoulli's
-            g1 = np.where(np.isnan(g1) & np.isinf(v)[..., None], np.inf, g1)
-    if q._by == "logits":
-        g2 = pr2 - pr1
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g2 = 1.0 / a2.sum(axis=-1, keepdims=True) - np.where(pr1 > 0, pr1 / a2, 0.0)
-    return v, {p._by: g1}, {q._by: g2}
-
-
-_FORMULAS = {
-    Normal: _normal, LogNormal: _normal, Exponential: _exponential, Gamma: _gamma,
-    Chi2: _chi2, Beta: _beta, Dirichlet: _dirichlet, MultivariateNormal: _mvn,
-    VonMises: _vonmises, Bernoulli: _bernoulli, Binomial: _binomial, Geometric: _geometric,
-    NegativeBinomial: _negative_binomial, Poisson: _poisson, Categorical: _categorical,
-}

@@ -14,7 +14,7 @@ import pytest
 MODULES = [
     "fastscore",
     "fastscore.estimate",
-    "fastscore.distributions",
+    "fastscore._distribution",
     "fastscore.fn",
     "fastscore._rng",
     "fastscore._config",
@@ -24,6 +24,10 @@ MODULES = [
     "fastscore.kl",
     "fastscore._greeks",
 ]
+#: every family's module (fastscore/families/<name>.py): its class and its examples
+MODULES += ["fastscore.families." + name for name in sorted(
+    path.stem for path in (pathlib.Path(__file__).resolve().parent.parent / "fastscore"
+                           / "families").glob("*.py") if not path.stem.startswith("_"))]
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 

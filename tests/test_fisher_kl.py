@@ -179,7 +179,7 @@ def test_vonmises_slope_at_large_concentration():
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 50
     k = np.array([0.01, 1.0, 19.9, 20.0, 50.0, 1e3, 1e6])
-    a, da = fs._fisher.vonmises_ratio_and_slope(k)
+    a, da = fs.families.vonmises.vonmises_ratio_and_slope(k)
     for kk, ai, di in zip(k, a, da):
         A = mpmath.besseli(1, kk) / mpmath.besseli(0, kk)
         assert abs(ai - float(A)) <= 1e-14 * float(A)

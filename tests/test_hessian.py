@@ -317,7 +317,7 @@ def test_exponential_every_estimator():
 
 
 def test_vonmises_and_categorical_score_hessians():
-    from fastscore._fisher import vonmises_ratio_and_slope as ratio
+    from fastscore.families.vonmises import vonmises_ratio_and_slope as ratio
 
     k = 2.0
     d = fs.VonMises(0.3, k)   # E[cos x] = A(k) cos(loc)

@@ -67,3 +67,143 @@ def test_records_describe_the_distribution(case):
         assert all(np.all(np.isfinite(g)) for g in grad.values())
     x = fs.sample(d, 5, rng=0)
     assert np.all(np.isfinite(case.logpdf(case.element(0), x)))
+
+
+# -- every family is one unit with every piece its kernel rows declare ------------------
+# fastscore/families/<name>.py holds the class; its rows in _specs.FAMILIES say which
+# slots its kernels fill, and each slot needs its NumPy twin there (CONTRIBUTING.md,
+# "Adding a family").  These tests fail, naming the family and the piece, when one is
+# missing.
+from fastscore import families  # noqa: E402
+from fastscore._distribution import Distribution  # noqa: E402
+from fastscore._hessian import _Family  # noqa: E402
+
+FAMILY_CLASSES = [getattr(families, nm) for nm in families.__all__]
+
+
+def _own(cls, name):
+    """The family defines ``name`` itself (or a shared mixin does), not the base."""
+    value = getattr(cls, name, None)
+    return value is not None and value is not getattr(Distribution, name, None)
+
+
+def _declared(cls, name):
+    """The family (or one of its mixins) sets ``name``, if only to None: a decision,
+    not the base's default."""
+    return any(name in vars(k) for k in cls.__mro__ if k not in (Distribution, object))
+
+
+def _kernel_rows(cls):
+    """The kernel families the class's plans name: its family (per parameterisation for
+    a _ProbsOrLogits family with a kernel per parameter), its inline and log-space
+    variants."""
+    base = getattr(cls, "kernel_base", None)
+    names = ["%s_%s" % (base, by) for by in ("probs", "logits")] if base else [cls.family]
+    names += [v for v in (cls.inline_family, cls.log_space_family) if v is not None]
+    return names
+
+
+def _owner(row):
+    """The family class that a kernel row belongs to: the one whose kernel name is the
+    longest prefix of the row's (bernoulli_arm is Bernoulli's, relaxed_bernoulli_st
+    RelaxedBernoulli's)."""
+    best, length, row = None, -1, row.name
+    for cls in FAMILY_CLASSES:
+        for name in _kernel_rows(cls):
+            if (row == name or row.startswith(name + "_")) and len(name) > length:
+                best, length = cls, len(name)
+    return best
+
+
+def _pieces(cls, row):
+    """The pieces the unit ``cls`` needs for kernel row ``row`` (names of attributes)."""
+    need = ["_setup", "_constants", "_log_prob", "_in_support"]
+    own = row.name in _kernel_rows(cls)
+    log_space = row.name == cls.log_space_family
+    if own and log_space:
+        need += ["_small_concentration", "_log_draw_numpy", "_log_score_numpy", "_log_f_input"]
+    elif own:
+        need += ["_draw_numpy"]
+        if row.score is not None:
+            need.append("_score_numpy")
+    if row.event == "vector":
+        need.append("_param_slots")
+    if row.count:
+        need.append("_support_values")
+    if row.count == "threshold":
+        need.append("_support_probs")
+    if row.pathwise:
+        need.append("_pathwise_numpy")
+    if row.measure and not row.measure_weights:
+        need += ["_measure_draw_numpy", "_measure_coef"]
+    if row.measure_weights:   # antithetic variants: their own draws, through antithetic_plan
+        need += ["antithetic_plan", "_%s_draw_numpy" % row.name[len(cls.family) + 1:]]
+    if row.f_input == "hard":
+        need.append("_hard_numpy")
+    if row.rebar:
+        need += ["_rebar_draw_numpy", "_rebar_terms_numpy"]
+    return need
+
+
+def test_every_kernel_family_belongs_to_a_family_unit():
+    orphans = [row.name for row in _specs.FAMILIES if _owner(row) is None]
+    assert not orphans, "kernel families without a class in fastscore.families: %s" % orphans
+    for cls in FAMILY_CLASSES:
+        for name in _kernel_rows(cls):
+            assert name in _specs.BY_NAME, "%s names kernel family %r, which has no row in " \
+                "_specs.FAMILIES" % (cls.__name__, name)
+
+
+@pytest.mark.parametrize("row", _specs.FAMILIES, ids=lambda row: row.name)
+def test_a_family_unit_has_the_twins_its_kernel_row_declares(row):
+    cls = _owner(row)
+    missing = [nm for nm in _pieces(cls, row) if not _own(cls, nm)]
+    assert not missing, "%s (kernel family %r) lacks %s in %s" % (
+        cls.__name__, row.name, ", ".join(missing), cls.__module__)
+
+
+@pytest.mark.parametrize("cls", FAMILY_CLASSES, ids=lambda cls: cls.__name__)
+def test_a_family_unit_is_complete(cls):
+    """Its module, closed forms, second-order pieces, registry record and README row."""
+    import pathlib
+
+    assert cls.__module__.startswith("fastscore.families."), cls.__module__
+    assert getattr(fs.distributions, cls.__name__) is cls and getattr(fs, cls.__name__) is cls
+    assert issubclass(cls, Distribution)
+    for name in ("entropy", "fisher"):
+        assert _own(cls, name), "%s lacks %s (its closed form, or a refusal)" % (cls.__name__,
+                                                                                  name)
+    # its KL divergence and order=2 pieces, or None where it has none (the relaxed
+    # families): set by the family, not left to the base's default
+    assert _declared(cls, "_kl_same"), "%s lacks _kl_same, its KL divergence for fs.kl " \
+        "(or _kl_same = None where it has no closed form)" % cls.__name__
+    assert _declared(cls, "_SecondOrder"), "%s lacks _SecondOrder, its order=2 pieces (a " \
+        "fastscore._hessian._Family; or _SecondOrder = None where it has none)" % cls.__name__
+    if cls.relaxed:
+        assert cls._SecondOrder is None and cls._kl_same is None, cls.__name__
+    so = cls._SecondOrder
+    if so is not None:
+        assert isinstance(so, type) and issubclass(so, _Family), \
+            "%s._SecondOrder is not a fastscore._hessian._Family" % cls.__name__
+        assert so.score_hess is not _Family.score_hess, "%s._SecondOrder lacks score_hess" \
+            % cls.__name__
+        for flag, methods in (("explicit", ("jac", "mixed")), ("pathwise", ("jac", "jac2")),
+                              ("weak", ("measure",))):
+            if getattr(so, flag):
+                lacking = [m for m in methods if not callable(getattr(so, m, None))]
+                assert not lacking, "%s._SecondOrder is %s but lacks %s" % (
+                    cls.__name__, flag, ", ".join(lacking))
+    assert any(case.cls is cls for case in CASES), \
+        "%s has no record in tests/cases.py" % cls.__name__
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "\n| `%s(" % cls.__name__ in readme, \
+        "%s has no row in README.md's family table" % cls.__name__
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_constants_are_the_kernel_rows(case):
+    """_constants() gives every constant of the plan's kernel row, and no other."""
+    d = case.make()
+    row = _specs.BY_NAME[d.family]
+    names = {nm for nm, _ in row.const_fields()}
+    assert set(d._constants()) == names, (d.family, sorted(d._constants()), sorted(names))
