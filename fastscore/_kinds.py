@@ -26,7 +26,9 @@ import numpy as np
 from scipy import special
 
 from . import _finish, _moments, _specs
+from ._errors import RESCALE_HINT
 from ._layout import as_array
+from ._options import ETA, NUM_DRAWS, STRAIGHT_THROUGH, TEMPERATURE
 
 
 class EstimatorKind:
@@ -55,8 +57,23 @@ class EstimatorKind:
     block = _specs.MEAN_BLOCK
     #: The kernel kind that runs it (fastscore._specs.KERNEL_KINDS; default its name).
     kernel = None
-    #: The fs.estimate options it takes (beside method), and their defaults.
+    #: The fs.estimate options it takes (beside method): name -> fastscore._options.Option,
+    #: with this kind's default.
     options = {}
+    #: What its per-sample terms are, for the message of a non-finite result.
+    terms_description = "its terms"
+    #: True when its kernel evaluates f at coupled points (the measure-valued kernel
+    #: kind): an Independent's f is then called point by point (fastscore._wrapped).
+    points = False
+    #: True when cov=True is served (fastscore._cov) ...
+    covariance = False
+    #: ... and on a wrapped plan (Independent, Joint, transformed) too.
+    covariance_wrapped = False
+    #: True when the kernels run an Independent's joint f themselves for it (_grouped.pxi).
+    grouped_kernel = False
+    #: True when a one-hot counted family's counts go to its estimates in one fused
+    #: pass (_finish.onehot_finish).
+    fused_onehot = False
     #: What a family without this kind's slot can use instead (error messages).
     instead = ""
 
@@ -79,8 +96,82 @@ class EstimatorKind:
         import copy
 
         out = copy.copy(self)
-        out.settings = dict(self.options, **options)
+        out.settings = dict({nm: opt.default for nm, opt in self.options.items()}, **options)
         return out
+
+    def check_options(self, **given):
+        """The options of a call (fs.estimate's temperature, straight_through, eta,
+        num_draws) this kind takes, validated, its defaults where given as None; an
+        option it does not take must be left unset (ValueError naming who takes it)."""
+        out = {}
+        for name, value in given.items():
+            opt = self.options.get(name)
+            if opt is None:
+                if not _ALL_OPTIONS[name].is_unset(value):
+                    users = [k for k, kd in KINDS.items() if name in kd.options]
+                    raise ValueError("%s is only used with estimator=%s (got estimator=%r)"
+                                     % (name, " or ".join(repr(u) for u in users), self.name))
+                continue
+            out[name] = opt.check(self.name, opt.default if value is None else value,
+                                  opt.default)
+        return out
+
+    def configure(self, **given):
+        """This kind configured with a call's options (:meth:`check_options`)."""
+        return self.configured(**self.check_options(**given))
+
+    def check_grad_f(self, pf, grad_f, named, plan):
+        """Attach f' (``grad_f``, or a built-in's own) where the kind needs it; refuse a
+        ``grad_f`` it would not use.  ``named``: the estimator as the call named it."""
+        from ._callables import prepare_grad
+
+        if "grad_f" in self.needs:
+            prepare_grad(pf, grad_f, named, plan)
+        elif grad_f is not None:
+            raise ValueError("grad_f is only used with estimator='pathwise', 'mixed', "
+                             "'concrete' or 'rebar' (got estimator=%r)" % self.name)
+
+    def sized(self, dist, plan, total):
+        """(kind, plan) for ``total`` samples over the batch (REBAR fixes "auto" in
+        advance for few samples)."""
+        return self, plan
+
+    def warn(self, plan, stacklevel):
+        """Warn about what the estimate of ``plan`` will lack or cost (RuntimeWarning)."""
+
+    def evaluations_per_sample(self, plan):
+        """Evaluations of f per sample of ``plan`` that the kind warns about (1: none)."""
+        return 1
+
+    def reference_terms(self, plan, pf, n, key, chunk_start):
+        """(f values (m, B), terms (m, B, width)) of samples [chunk_start * CHUNK_SIZE, n)
+        in NumPy: the reference backend's step (fastscore.reference.run)."""
+        from . import reference
+
+        x3 = reference.sample(plan, n, key, chunk_start, check=False)
+        seen = plan.f_input(x3) if plan.f_input is not None else x3
+        reference._check_finite(seen)   # what f sees, as the kernels check it
+        fx = pf.values(seen, plan, "reference")
+        return fx, self.terms(plan, pf, x3, "reference", seen)
+
+    def cov_terms(self, plan, pf, x3, seen, fx, backend, method, baseline, fbar, bases, n,
+                  first):
+        """Per-sample terms (m, B, P) as the finish weighs them (fastscore._cov)."""
+        return self.terms(plan, pf, x3, backend, seen)
+
+    def pairwise_cov(self, method, n):
+        """True when the terms are correlated in pairs (rloo): the unbiased covariance."""
+        return False
+
+    def nonfinite_terms(self, where):
+        """The message for a row whose terms' sums are not finite."""
+        return ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
+                "precision for %s (if they are large, %s)"
+                % (self.name, self.terms_description, where, RESCALE_HINT))
+
+    def result_info(self, plan, empty=False):
+        """Estimate.info: the settings used (REBAR adds the eta and temperature used)."""
+        return dict(self.settings)
 
     def plan_for(self, dist):
         """The plan this kind runs on: the distribution's own, or its relaxation's, ..."""
@@ -295,6 +386,33 @@ class ScoreFunction(EstimatorKind):
     needs = frozenset({"f"})
     methods = ("plain", "baseline", "rloo", "cv")
     block = _specs.SCORE_BLOCK
+    covariance = covariance_wrapped = grouped_kernel = fused_onehot = True
+
+    def nonfinite_terms(self, where):
+        return ("the score, or f times the score, is not finite or overflows double "
+                "precision for %s: the parameters are too extreme for float64 (e.g. a "
+                "scale below 1e-150, or samples that underflow to the edge of the support), "
+                "or f is too large (then %s)" % (where, RESCALE_HINT))
+
+    def cov_terms(self, plan, pf, x3, seen, fx, backend, method, baseline, fbar, bases, n,
+                  first):
+        """The method's terms: f s, (f - b) s, rloo's n / (n - 1) (f - fbar) s, cv's
+        (f - b_fold) s with the estimate's fold baselines ``bases`` (B, CV_FOLDS, P)."""
+        s = plan.score(x3)                                                      # (m, B, P)
+        if method == "plain":
+            return fx[:, :, None] * s
+        if method == "baseline":
+            return (fx - np.asarray(baseline, dtype=np.float64))[:, :, None] * s
+        if method == "rloo" or (method == "cv" and n < 3):
+            return (n / (n - 1.0)) * (fx - fbar)[:, :, None] * s
+        from ._wrapped import _rows_of
+
+        fold = (first + np.arange(_rows_of(x3))) % _specs.CV_FOLDS                # cv
+        b = bases[:, fold, :].transpose(1, 0, 2)                                # (m, B, P)
+        return (fx[:, :, None] - b) * s
+
+    def pairwise_cov(self, method, n):
+        return method == "rloo" or (method == "cv" and n < 3)
 
     def plan_for(self, dist):
         """The distribution's score plan (log-space kernels for small concentrations)."""
@@ -549,6 +667,8 @@ class Pathwise(EstimatorKind):
     name = "pathwise"
     slot = "pathwise"
     needs = frozenset({"f", "grad_f"})
+    terms_description = "f'(x) dx/dtheta"
+    covariance = covariance_wrapped = grouped_kernel = True
     instead = ("; a discrete family has no reparameterisation: use estimator='measure' or "
                "'score', or a relaxation")
 
@@ -583,6 +703,62 @@ class MeasureValued(EstimatorKind):
     name = "measure"
     slot = "measure"
     needs = frozenset({"f", "coupled"})
+    terms_description = "f(x+) - f(x-)"
+    points = covariance = True
+    #: More evaluations of f per sample than this warn (an Independent's coordinates).
+    EVALUATIONS_WARN = 64
+
+    def evaluations_per_sample(self, plan):
+        """Evaluations of f per sample of ``plan``: 1 + (Q - 1) G on an Independent of
+        G coordinates with Q points each, MultivariateNormal's points (its
+        ``wave_factor``), else 1."""
+        from ._wrapped import GroupedPlan, JointPlan, WrappedPlan
+
+        while isinstance(plan, WrappedPlan) and not isinstance(plan, JointPlan):
+            if isinstance(plan, GroupedPlan):
+                return 1 + (plan.base.family.measure - 1) * plan.group
+            plan = plan.base
+        return self.wave_factor(plan) if self.waves_on(plan) else 1
+
+    def warn(self, plan, stacklevel):
+        """Warn of the components without a weak derivative (NaN), and of more than
+        EVALUATIONS_WARN evaluations of f per sample."""
+        import warnings
+
+        from ._results import component_names
+
+        if plan.measure_coef is not None and plan.batch_size:
+            missing = np.isnan(plan.measure_coef).all(axis=0)
+            if missing.any():
+                names = [nm for nm, gone in zip(component_names(plan), missing) if gone]
+                warnings.warn("estimator=%r: %s has no weak derivative for %s here; its "
+                              "gradient is NaN (use estimator='score' or 'pathwise' for it)"
+                              % (self.name, plan.name, ", ".join(repr(nm) for nm in names)),
+                              RuntimeWarning, stacklevel=stacklevel + 1)
+        evals = self.evaluations_per_sample(plan)
+        if evals > self.EVALUATIONS_WARN:
+            warnings.warn("estimator=%r on %s evaluates f %d times per sample (at the sample "
+                          "and at each gradient component's coupled points); "
+                          "estimator='score' or 'pathwise' evaluates it once"
+                          % (self.name, plan.name, evals), RuntimeWarning,
+                          stacklevel=stacklevel + 1)
+
+    def point_terms(self, plan, pf, pts, backend):
+        """(f at the samples (m, B), terms (m, B, P)) from the coupled points ``pts``
+        (m, B, Q [+ P]: the points, then the weights where the family has them)."""
+        m, B, Q = pts.shape[0], pts.shape[1], plan.family.measure
+        fq = np.asarray(pf.values(pts[:, :, :Q].transpose(2, 0, 1).reshape(Q * m, B, 1), plan,
+                                  backend), dtype=np.float64).reshape(Q, m, B)
+        diff = fq[1::2] - fq[2::2]
+        if plan.family.measure_weights:
+            diff = pts[:, :, Q:].transpose(2, 0, 1) * diff
+        return fq[0], diff.transpose(1, 2, 0)
+
+    def reference_terms(self, plan, pf, n, key, chunk_start):
+        from . import reference
+
+        return self.point_terms(plan, pf, reference.measure_sample(plan, n, key, chunk_start),
+                                "reference")
 
     def supports(self, plan):
         return (self.slot in plan.slots or plan.measure_support is not None
@@ -657,7 +833,9 @@ class Concrete(Pathwise):
     name = "concrete"
     kernel = "pathwise"
     needs = frozenset({"f", "grad_f", "relaxed"})
-    options = {"temperature": None, "straight_through": False}
+    options = {"temperature": TEMPERATURE, "straight_through": STRAIGHT_THROUGH}
+    terms_description = "f'(y) dy/dtheta at the relaxed samples y"
+    covariance_wrapped = grouped_kernel = False
 
     def plan_for(self, dist):
         relaxed = _relaxation(dist, self.name, self.settings["temperature"])
@@ -692,7 +870,25 @@ class Rebar(EstimatorKind):
     slot = "rebar"
     needs = frozenset({"f", "grad_f", "relaxed"})
     block = _specs.CV_BLOCK
-    options = {"temperature": "auto", "eta": "auto"}
+    options = {"temperature": TEMPERATURE.default_to("auto"), "eta": ETA}
+    terms_description = "REBAR's score and control-variate terms"
+
+    def reference_terms(self, plan, pf, n, key, chunk_start):
+        from . import reference
+
+        return self.terms(plan, pf, reference.rebar_sample(plan, n, key, chunk_start),
+                          "reference")
+
+    def result_info(self, plan, empty=False):
+        """The settings, with the eta and temperature used (dicts by parameter)."""
+        info = dict(self.settings)
+        if empty:
+            info["eta"] = plan.params.split(np.zeros((0, plan.score_size)))
+            info["temperature"] = plan.params.split(np.zeros((0, plan.score_size)))
+        else:
+            info["eta"] = plan.params.split(self.eta_used)
+            info["temperature"] = plan.params.split(self.temperature_used)
+        return info
     #: The candidate temperatures of temperature="auto" (a factor of 5 apart).
     TEMPERATURES = (0.1, 0.5, 2.5, 12.5, 62.5)
     #: Fewest samples over the batch (batch size x n) for which "auto" chooses
@@ -850,6 +1046,13 @@ class ARM(MeasureValued):
     name = "arm"
     kernel = "measure"
     needs = frozenset({"f"})
+    terms_description = "ARM's f(x+) - f(x-) times its weight"
+
+    def warn(self, plan, stacklevel):
+        """Nothing to warn of: two evaluations of f per sample, every component's."""
+
+    def evaluations_per_sample(self, plan):
+        return 1
 
     def supports(self, plan):
         return self.slot in plan.slots
@@ -875,6 +1078,7 @@ class DisARM(ARM):
     """
 
     name = "disarm"
+    terms_description = "DisARM's f(x+) - f(x-) times its weight"
 
 
 class IndeCateR(EstimatorKind):
@@ -971,7 +1175,7 @@ class VIMCO(EstimatorKind):
     slot = "score"
     kernel = "measure"   # not a kernel loop: its terms fold into a mean block
     needs = frozenset({"f"})
-    options = {"num_draws": None}
+    options = {"num_draws": NUM_DRAWS}
     waves = True
 
     def plan_for(self, dist):
@@ -1010,3 +1214,13 @@ MEASURE = MeasureValued()
 KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE, Concrete(), Rebar(), ARM(),
                                       DisARM(), IndeCateR(), VIMCO())}
 assert {k.kernel or k.name for k in list(KINDS.values()) + [SCORE_CV]} == set(_specs.KERNEL_KINDS)
+#: Every option some kind takes, by name (fs.estimate passes all of them).
+_ALL_OPTIONS = {nm: opt for kind in KINDS.values() for nm, opt in kind.options.items()}
+
+
+def lookup(estimator):
+    """The kind called ``estimator`` (ValueError listing the kinds otherwise)."""
+    if estimator not in KINDS:
+        raise ValueError("estimator must be one of %s, got %r"
+                         % (", ".join(repr(k) for k in KINDS), estimator))
+    return KINDS[estimator]
