@@ -1099,6 +1099,7 @@ class IndeCateR(EstimatorKind):
     slot = "indecater"
     kernel = "measure"   # not a kernel loop: its terms fold into a mean block
     needs = frozenset({"f"})
+    terms_description = "each coordinate's f summed over its values, times dp/dtheta"
     waves = True
     #: Samples x coordinates one call of f holds at most.
     CALL_VALUES = 1 << 20
@@ -1175,6 +1176,7 @@ class VIMCO(EstimatorKind):
     slot = "score"
     kernel = "measure"   # not a kernel loop: its terms fold into a mean block
     needs = frozenset({"f"})
+    terms_description = "the leave-one-out learning signals times each draw's score"
     options = {"num_draws": NUM_DRAWS}
     waves = True
 
