@@ -286,7 +286,7 @@ class Estimate:
 
     def __repr__(self):
         conv = "" if self.converged is None else ", converged=%r" % self.converged
-        kind = "" if self.estimator == "score" else "estimator=%r, " % self.estimator
+        kind = "" if self.estimator == SCORE.name else "estimator=%r, " % self.estimator
         lines = ["Estimate(%smethod=%r, n=%d%s)" % (kind, self.method, self.n, conv),
                  "  value:  %s" % _pm(self.value, self.value_stderr)]
         def walk(prefix, grad, stderr):
@@ -694,8 +694,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     plan = kind.plan_for(dist)   # the plan the kind runs on (a relaxation, ...)
     pf = prepare(f, nan_policy)
     pf.check(plan)
-    kind.check_family(plan)
-    kind.check_grad_f(pf, grad_f, named, plan)
+    kind.accept(plan, pf, grad_f, named)   # its family slot, f' where it needs it
     if hess is not None:
         hess.check(dist, plan, pf)
     if n is None:
@@ -704,9 +703,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
                             "precision target, rtol= or atol=, chooses it")
         n = DEFAULT_FIRST_WAVE
     n = _check_n(n, minimum=2)
-    kind, plan = kind.sized(dist, plan, plan.batch_size * n)
-    b = kind.check_method(method, baseline, plan)
-    kind = kind.for_method(method)  # the score function's cv: its cross-fitted rows
+    # sized for n (rebar's "auto"), the method checked; the score function's cv: its rows
+    kind, plan, b = kind.for_run(dist, plan, n, method, baseline)
     if not isinstance(cov, (bool, np.bool_)):
         raise TypeError("cov must be True or False, got %r" % (cov,))
     if cov:

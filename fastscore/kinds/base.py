@@ -108,6 +108,21 @@ class EstimatorKind:
             raise ValueError("grad_f is only used with estimator='pathwise', 'mixed', "
                              "'concrete' or 'rebar' (got estimator=%r)" % self.name)
 
+    def accept(self, plan, pf, grad_f, named):
+        """Refuse a family without this kind's slot; attach f' where the kind needs it
+        (:meth:`check_family`, :meth:`check_grad_f`)."""
+        self.check_family(plan)
+        self.check_grad_f(pf, grad_f, named, plan)
+
+    def for_run(self, dist, plan, n, method, baseline):
+        """(kind, plan, baseline) of a run of n samples per batch element: the kind sized
+        for them (:meth:`sized`), ``method`` and ``baseline`` checked
+        (:meth:`check_method`: the baseline as (batch_size,) float64 or None), and the
+        kind that runs ``method`` (:meth:`for_method`)."""
+        kind, plan = self.sized(dist, plan, plan.batch_size * n)
+        b = kind.check_method(method, baseline, plan)
+        return kind.for_method(method), plan, b
+
     def sized(self, dist, plan, total):
         """(kind, plan) for ``total`` samples over the batch (REBAR fixes "auto" in
         advance for few samples)."""
