@@ -239,14 +239,7 @@ class EstimatorKind:
         S = np.asarray(sums, dtype=np.float64)
         coef = self.coef(plan)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            n = S[:, _moments.N]
-            inv_n = 1.0 / n
-            inv_n1 = 1.0 / (n - 1.0)
-            md = S[:, _moments.SUM_D] * inv_n
-            finite = np.isfinite(S).all(axis=1)
-            value = S[:, _moments.SHIFT] + md
-            value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1),
-                                np.nan)
+            n, inv_n, inv_n1, md, finite, value, value_se = value_head(S)
             blk = lambda nm: _moments.blocks(S, nm, _specs.MEAN_BLOCK)  # noqa: E731
             ts, st, stt = blk("term_shift"), blk("sum_t"), blk("sum_tt")
             mt = st * inv_n[:, None]
@@ -270,6 +263,20 @@ class EstimatorKind:
     def finish_compiled(self, plan, sums, method, baseline=None, n_threads=1):
         """The compiled finish of the same sums (bit-identical to :meth:`finish`)."""
         return _finish.finish_mean(sums, self.coef(plan), n_threads)
+
+
+def value_head(S):
+    """(n, 1 / n, 1 / (n - 1), mean of d, finite rows, value, value_stderr) of moment
+    sums S (batch, width): the head every finish shares, operation for operation
+    the compiled finish's (call it under np.errstate(divide/invalid/over="ignore"))."""
+    n = S[:, _moments.N]
+    inv_n = 1.0 / n
+    inv_n1 = 1.0 / (n - 1.0)
+    md = S[:, _moments.SUM_D] * inv_n
+    finite = np.isfinite(S).all(axis=1)
+    value = S[:, _moments.SHIFT] + md
+    value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1), np.nan)
+    return n, inv_n, inv_n1, md, finite, value, value_se
 
 
 def _stderr_var(v):

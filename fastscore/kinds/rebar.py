@@ -5,7 +5,7 @@ import numpy as np
 from .. import _finish, _moments, _specs
 from .._layout import as_array
 from .._options import ETA, TEMPERATURE
-from .base import EstimatorKind, _stderr, _exp_of, _half_exp_of, _down
+from .base import EstimatorKind, _down, _exp_of, _half_exp_of, _stderr, value_head
 from .concrete import _relaxation
 
 
@@ -149,14 +149,7 @@ class Rebar(EstimatorKind):
         eta = self._eta(plan, S)
         blk = lambda nm: _moments.blocks(S, nm, _specs.CV_BLOCK)  # noqa: E731
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            n = S[:, _moments.N]
-            inv_n = 1.0 / n
-            inv_n1 = 1.0 / (n - 1.0)
-            md = S[:, _moments.SUM_D] * inv_n
-            finite = np.isfinite(S).all(axis=1)
-            value = S[:, _moments.SHIFT] + md
-            value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1),
-                                np.nan)
+            n, inv_n, inv_n1, md, finite, value, value_se = value_head(S)
             names = ("a_shift", "sum_a", "sum_aa", "sum_c", "sum_cc", "sum_ac")
             parts = [blk(nm) for nm in names]
             g, se, e, over = _cv_comp(*parts, eta, inv_n[:, None], inv_n1[:, None])

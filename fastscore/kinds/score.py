@@ -5,7 +5,8 @@ import numpy as np
 from .. import _finish, _moments, _specs
 from .._errors import RESCALE_HINT
 from .._layout import as_array
-from .base import EstimatorKind, _stderr_var, _stderr, _exp_of, _half_exp_of, _down
+from .base import (EstimatorKind, _down, _exp_of, _half_exp_of, _stderr, _stderr_var,
+                   value_head)
 
 
 def _score_comp(method, shift, base, md, n, inv_n, inv_n1, Ss, Sss, Sds, Sdss, Sddss):
@@ -162,15 +163,8 @@ class ScoreFunction(EstimatorKind):
         """
         S = np.asarray(sums, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            n = S[:, _moments.N]
             shift = S[:, _moments.SHIFT]
-            inv_n = 1.0 / n
-            inv_n1 = 1.0 / (n - 1.0)
-            md = S[:, _moments.SUM_D] * inv_n
-            finite = np.isfinite(S).all(axis=1)
-            value = shift + md
-            value_se = np.where(finite, _stderr(S[:, _moments.SUM_DD] * inv_n, md, inv_n1),
-                                np.nan)
+            n, inv_n, inv_n1, md, finite, value, value_se = value_head(S)
             Ss, Sss, Sds, Sdss, Sddss = (_moments.blocks(S, nm) for nm in
                                          ("sum_s", "sum_ss", "sum_ds", "sum_dss", "sum_ddss"))
             base = (np.broadcast_to(np.asarray(baseline, dtype=np.float64), n.shape)
