@@ -240,7 +240,7 @@ SAMPLING_OPTIONS = ("n", "rng", "grad_f", "temperature", "straight_through", "et
 
 def check_surrogate(cls, estimator, params):
     """Refuse what surrogate cannot do on given samples, with the reason."""
-    if estimator != "score":
+    if estimator != SCORE.name:
         raise ValueError("surrogate: estimator=%r evaluates f (or f') at points it draws "
                          "itself, which given samples and rewards cannot provide; surrogate "
                          "takes estimator='score' only (methods 'plain', 'baseline', 'rloo', "
