@@ -150,7 +150,9 @@ def param_shape(dist, name):
 
 def check_method(method, baseline, estimator="score"):
     """Refuse an unknown method, or a baseline without method='baseline', before any work."""
-    if estimator != "score":
+    from ._kinds import KINDS
+
+    if KINDS[estimator].methods == ("plain",):
         if method != "plain":
             raise ValueError("method=%r is a choice of the score-function estimator; "
                              "estimator=%r takes method='plain' only" % (method, estimator))
@@ -184,12 +186,12 @@ def check_options(cls, n, *, estimator, method, baseline, grad_f, options, rtol,
     reach fastscore).  Returns n as an int (None when precision targets choose it).
     """
     from ._kinds import KINDS
-    from .estimate import _check_n, _check_options, _check_target
+    from .estimate import _check_n, _check_target
 
     if not isinstance(estimator, str) or estimator not in KINDS:
         raise ValueError("estimator must be one of %s, got %r"
                          % (", ".join(repr(k) for k in KINDS), estimator))
-    _check_options(estimator, **options)
+    KINDS[estimator].check_options(**options)
     check_method(method, baseline, estimator)
     if grad_f is not None and "grad_f" not in KINDS[estimator].needs:
         raise ValueError("grad_f is only used with estimator='pathwise', 'concrete' or 'rebar' "
@@ -218,9 +220,8 @@ def precheck(dist, f, estimator, options, grad_f, cov):
     from . import _cov
     from ._callables import prepare, prepare_grad
     from ._kinds import KINDS
-    from .estimate import _check_options
 
-    kind = KINDS[estimator].configured(**_check_options(estimator, **options))
+    kind = KINDS[estimator].configure(**options)
     plan = kind.plan_for(dist)
     pf = prepare(f)
     pf.check(plan)
@@ -239,7 +240,7 @@ SAMPLING_OPTIONS = ("n", "rng", "grad_f", "temperature", "straight_through", "et
 
 def check_surrogate(cls, estimator, params):
     """Refuse what surrogate cannot do on given samples, with the reason."""
-    if estimator != "score":
+    if estimator != SCORE.name:
         raise ValueError("surrogate: estimator=%r evaluates f (or f') at points it draws "
                          "itself, which given samples and rewards cannot provide; surrogate "
                          "takes estimator='score' only (methods 'plain', 'baseline', 'rloo', "

@@ -94,7 +94,7 @@ def finish_state(kind, plan, pf, state, method, baseline, n_threads, engine=None
                 state[i:i + 1], fvals[i:i + 1], a[i:i + 1], b[i:i + 1], 1)[0]
         sums = kind.counted_sums(plan, fvals, state)
         return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__
-    if plan.onehot is None or kind.name != "score":
+    if plan.onehot is None or not kind.fused_onehot:
         sums = kind.counted_sums(plan, fvals, state)
         return kind.finish_compiled(plan, sums, method, baseline, n_threads), sums.__getitem__
     a, b = plan.onehot

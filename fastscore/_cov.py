@@ -34,10 +34,6 @@ import numpy as np
 from . import _moments, _specs
 from ._rng import CHUNK_SIZE
 
-#: The estimator kinds cov=True serves (their terms come from the samples).
-SUPPORTED = ("score", "pathwise", "concrete", "measure", "arm", "disarm")
-
-
 def check(kind, plan=None):
     """Raise for the kinds without covariances."""
     from . import _wrapped
@@ -45,13 +41,24 @@ def check(kind, plan=None):
     if plan is not None and kind.waves_on(plan):
         raise NotImplementedError("cov=True: %s's %s estimator runs in NumPy waves, which keep "
                                   "no covariance yet" % (plan.name, kind.name))
-    if isinstance(plan, _wrapped.WrappedPlan) and kind.name not in ("score", "pathwise"):
-        raise NotImplementedError("cov=True on %s is available for estimator='score' and "
-                                  "'pathwise'" % plan.name)
-    if kind.name not in SUPPORTED:
-        raise NotImplementedError(
-            "cov=True is available for estimator='score', 'pathwise', 'concrete', 'measure', "
-            "'arm' and 'disarm'; estimator=%r has no covariance yet" % kind.name)
+    from ._kinds import KINDS
+
+    if isinstance(plan, _wrapped.WrappedPlan) and not kind.covariance_wrapped:
+        raise NotImplementedError("cov=True on %s is available for %s"
+                                  % (plan.name, _listed(k for k in KINDS.values()
+                                                        if k.covariance_wrapped)))
+    if not kind.covariance:
+        raise NotImplementedError("cov=True is available for %s; estimator=%r has no "
+                                  "covariance yet"
+                                  % (_listed(k for k in KINDS.values() if k.covariance),
+                                     kind.name))
+
+
+def _listed(kinds):
+    """"estimator='a', 'b' and 'c'" of these kinds."""
+    names = ["%r" % k.name for k in kinds]
+    return "estimator=" + (" and ".join([", ".join(names[:-1]), names[-1]])
+                           if len(names) > 1 else names[0])
 
 
 def _draw(plan, n, key, backend, c0, c1, nt):
@@ -132,13 +139,12 @@ def covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt,
     n_chunks = -(-n // CHUNK_SIZE)
     fbar = np.asarray(value, dtype=np.float64).reshape(B)
     bases = None
-    if kind.name == "score" and method == "cv":
+    if kind.folds:   # the score function's cv: the baselines of the estimate's folds
         bases = _fold_baselines(_cv_sums(kind, plan, pf, n, key, backend, nt, chunks_per_pass),
                                 P)
-    measure = kind.name in ("measure", "arm", "disarm")
     for c0 in range(0, n_chunks, chunks_per_pass):
         c1 = min(n_chunks, c0 + chunks_per_pass)
-        if measure:
+        if kind.points:
             t = _measure_terms(kind, plan, pf, n, key, backend, c0, c1)
         else:
             x3 = _draw(plan, n, key, backend, c0, c1, nt)
@@ -159,7 +165,7 @@ def covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt,
         m2 = cross / n
         gm = tsum / n
         gg = gm[:, :, None] * gm[:, None, :]
-        if kind.name == "score" and (method == "rloo" or (method == "cv" and n < 3)):
+        if kind.pairwise_cov(method, n):
             cov = ((n - 1.0) * m2 - (n - 2.0) * gg) / ((n - 2.0) * n + 2.0)
         else:
             cov = (m2 - gg) / (n - 1.0)
@@ -204,13 +210,7 @@ def _measure_terms(kind, plan, pf, n, key, backend, c0, c1):
         fm = np.where(minus < 0, fx[:, :, None], fv[rows, np.maximum(minus, 0)])
         return fp - fm
     pts = reference.measure_sample(plan, min(n, c1 * CHUNK_SIZE), key, c0)      # (m, B, Q [+ P])
-    m, B, Q = pts.shape[0], pts.shape[1], plan.family.measure
-    fq = np.asarray(pf.values(pts[:, :, :Q].transpose(2, 0, 1).reshape(Q * m, B, 1), plan,
-                              backend), dtype=np.float64).reshape(Q, m, B)
-    diff = fq[1::2] - fq[2::2]
-    if plan.family.measure_weights:
-        diff = pts[:, :, Q:].transpose(2, 0, 1) * diff
-    return diff.transpose(1, 2, 0)
+    return kind.point_terms(plan, pf, pts, backend)[1]
 
 
 def _terms(kind, plan, pf, x3, backend, method, baseline, fbar, bases, n, first):
@@ -219,20 +219,8 @@ def _terms(kind, plan, pf, x3, backend, method, baseline, fbar, bases, n, first)
         pf = plan.wave_f(pf)
     seen = plan.f_input(x3) if plan.f_input is not None else x3
     fx = np.asarray(pf.values(seen, plan, backend), dtype=np.float64)      # (m, B)
-    if kind.name != "score":
-        return kind.terms(plan, pf, x3, backend, seen)
-    s = plan.score(x3)                                                      # (m, B, P)
-    if method == "plain":
-        return fx[:, :, None] * s
-    if method == "baseline":
-        return (fx - np.asarray(baseline, dtype=np.float64))[:, :, None] * s
-    if method == "rloo" or (method == "cv" and n < 3):
-        return (n / (n - 1.0)) * (fx - fbar)[:, :, None] * s
-    from ._wrapped import _rows_of
-
-    fold = (first + np.arange(_rows_of(x3))) % _specs.CV_FOLDS                # cv
-    b = bases[:, fold, :].transpose(1, 0, 2)                                # (m, B, P)
-    return (fx[:, :, None] - b) * s
+    return kind.cov_terms(plan, pf, x3, seen, fx, backend, method, baseline, fbar, bases, n,
+                          first)
 
 
 def components(plan):

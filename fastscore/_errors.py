@@ -20,3 +20,8 @@ class ResultOverflowError(OverflowError, ValueError):
     beyond the float64 range although every moment sum was finite: its true
     value is not representable (|f| too large).  A ValueError too, as every
     error of ``nan_policy="raise"`` is."""
+
+
+#: What the facade suggests where a result or a moment sum overflows float64.
+RESCALE_HINT = ("rescale f (divide it by a power of two, say 2^-k f, and multiply the results "
+                "by 2^k)")

@@ -69,12 +69,13 @@ CV_REACH = (CV_FOLDS - 1) // 2
 #: product of the formulas (degree 4 at most) stays below 2^600.
 SCALE_TARGET = 128
 
-#: The estimator kinds the kernels run, by kernel id (fastscore._kinds has
-#: the Python objects), and the block each folds its terms into.
-#: "score_folds" is the score function with its rows kept per fold (cv).
-KERNEL_KINDS = ("score", "pathwise", "measure", "rebar", "score_folds")
+#: The estimator kinds the kernels run, one row each in kernel-id order
+#: (fastscore._kinds has the Python objects), and the block each folds its
+#: terms into.  "score_folds" is the score function with its rows kept per
+#: fold (cv).
 KIND_BLOCKS = {"score": SCORE_BLOCK, "pathwise": MEAN_BLOCK, "measure": MEAN_BLOCK,
                "rebar": CV_BLOCK, "score_folds": SCORE_BLOCK}
+KERNEL_KINDS = tuple(KIND_BLOCKS)
 
 
 #: The score-function kind's methods, by code: the finishes (_finish.pyx,

@@ -136,7 +136,7 @@ class GroupedPlan(WrappedPlan):
         # a counted base (Bernoulli, Categorical) under one f of the whole vector:
         # the counts of a coordinate no longer suffice; per-sample scores in NumPy,
         # on the very samples the kernels draw
-        return super().runs_in_waves(kind) or (self.base.counted and kind.name == "score")
+        return super().runs_in_waves(kind) or (self.base.counted and kind.slot == "score")
 
     def _component_order(self):
         """Index array: joint component i is base block (g, j) = order[i] in (G * P) order."""
@@ -210,7 +210,7 @@ class GroupedPlan(WrappedPlan):
         return out
 
     def adapt(self, pf, kind, backend):
-        points = (kind.kernel or kind.name) == "measure"
+        points = kind.points
         q = self.base.family.measure if points else 1
         # ARM and DisARM are multivariate by construction: their antithetic points
         # are whole vectors (2 evaluations of f per sample, each coordinate's weight
@@ -597,13 +597,7 @@ def evaluations_per_sample(kind, plan):
     """Evaluations of f per sample of ``plan`` under the measure-valued kind: 1 + (Q - 1) G
     on an Independent of G coordinates with Q points each, MultivariateNormal's points
     (its ``wave_factor``); 1 for every other kind, which warns of nothing."""
-    if kind.name != "measure":
-        return 1
-    while isinstance(plan, WrappedPlan) and not isinstance(plan, JointPlan):
-        if isinstance(plan, GroupedPlan):
-            return 1 + (plan.base.family.measure - 1) * plan.group
-        plan = plan.base
-    return kind.wave_factor(plan) if kind.waves_on(plan) else 1
+    return kind.evaluations_per_sample(plan)
 
 
 class AuxDraws:
@@ -683,7 +677,7 @@ class Backend:
             return False
         base = plan.base
         if not isinstance(base, _Plan) or base.counted or base.family.event != "scalar" \
-                or base.family.f_input is not None or kind.name not in ("score", "pathwise") \
+                or base.family.f_input is not None or not kind.grouped_kernel \
                 or getattr(kind, "folds", None) or kind.slot not in base.family.slots:
             return False
         if not pf.inline:

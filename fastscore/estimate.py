@@ -9,20 +9,20 @@ in an :class:`Estimate`.  From a distribution it takes only its plan
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _cluster, _compiled, _cov, _finish, _hessian, _moments, _threads, _wrapped, reference
-from . import _natural
-from ._callables import prepare, prepare_grad
-from ._errors import ResultOverflowError, SampleOverflowError
-from ._kinds import KINDS, SCORE
+from . import _cluster, _compiled, _cov, _finish, _hessian, _kinds, _moments, _natural, _results
+from . import _threads, _waves, _wrapped, reference
+from ._callables import prepare
+from ._errors import RESCALE_HINT, SampleOverflowError  # noqa: F401 (RESCALE_HINT: public here)
+from ._kinds import SCORE
 from ._layout import as_array
 from ._plan import Plan
 from ._progress import make_bar
 from ._rng import CHUNK_SIZE, key_from_rng
+from ._waves import DEFAULT_FIRST_WAVE, DEFAULT_MAX_N  # noqa: F401 (documented defaults)
 from .distributions import Distribution
 
 __all__ = ["Estimate", "estimate", "sample", "score", "estimate_from_samples"]
@@ -286,7 +286,7 @@ class Estimate:
 
     def __repr__(self):
         conv = "" if self.converged is None else ", converged=%r" % self.converged
-        kind = "" if self.estimator == "score" else "estimator=%r, " % self.estimator
+        kind = "" if self.estimator == SCORE.name else "estimator=%r, " % self.estimator
         lines = ["Estimate(%smethod=%r, n=%d%s)" % (kind, self.method, self.n, conv),
                  "  value:  %s" % _pm(self.value, self.value_stderr)]
         def walk(prefix, grad, stderr):
@@ -345,19 +345,6 @@ def _check_backend(backend):
         raise ValueError("backend must be 'compiled' or 'reference', got %r" % (backend,))
 
 
-def _batch_index(plan, b):
-    shape = tuple(plan.batch_shape)
-    return tuple(int(i) for i in np.unravel_index(b, shape)) if shape else ()
-
-
-#: What each estimator kind's per-sample terms are, for the messages of _wrap.
-_TERMS = {"pathwise": "f'(x) dx/dtheta", "measure": "f(x+) - f(x-)",
-          "arm": "ARM's f(x+) - f(x-) times its weight",
-          "disarm": "DisARM's f(x+) - f(x-) times its weight",
-          "concrete": "f'(y) dy/dtheta at the relaxed samples y",
-          "rebar": "REBAR's score and control-variate terms"}
-
-
 class Gradients(dict):
     """A dict of gradients (or standard errors) by parameter name, whose
     missing keys say which parameters there are: a gradient is taken only
@@ -370,103 +357,16 @@ class Gradients(dict):
                        % (key, ", ".join(repr(k) for k in self) or "none"))
 
 
-#: What the facade suggests where a result or a moment sum overflows float64.
-RESCALE_HINT = ("rescale f (divide it by a power of two, say 2^-k f, and multiply the results "
-                "by 2^k)")
-
-
-def _nan_by_design(kind, plan, P):
-    """(B, P) bool or None: the gradient components that are NaN by design (the
-    measure-valued estimator's parameters without a weak derivative: Gamma's
-    concentration; the facade warns about them instead)."""
-    coef = kind.coef(plan) if plan.batch_size else None
-    if coef is None or np.shape(coef)[-1] != P:
-        return None
-    return np.isnan(coef)
-
-
-def _bad_rows(kind, plan, results, one_sample=False):
-    """(B,) bool: the rows with a result that is not finite (a NaN or an inf value,
-    gradient or standard error), but for what is NaN by design (every standard
-    error from one sample, a component without a weak derivative)."""
-    value, value_stderr, g, se = results
-    allowed = _nan_by_design(kind, plan, g.shape[1])
-    gbad = ~np.isfinite(g)
-    sebad = ~np.isfinite(se)
-    if allowed is not None:
-        gbad &= ~(allowed & np.isnan(g))
-        sebad &= ~(allowed & np.isnan(se))
-    bad = ~np.isfinite(value) | gbad.any(axis=1)
-    if not one_sample:
-        bad |= ~np.isfinite(value_stderr) | sebad.any(axis=1)
-    return bad
-
-
-def _what_overflowed(kind, plan, results, b, one_sample):
-    """The name of the first result of row b that is not finite."""
-    value, value_stderr, g, se = results
-    if not np.isfinite(value[b]):
-        return "the value E[f]"
-    if not one_sample and not np.isfinite(value_stderr[b]):
-        return "the value's standard error"
-    allowed = _nan_by_design(kind, plan, g.shape[1])
-    names = _component_names(plan)
-    for what, arr in (("the gradient", g), ("the standard error of the gradient", se)):
-        if one_sample and arr is se:
-            break
-        for j in range(arr.shape[1]):
-            if not np.isfinite(arr[b, j]) and not (allowed is not None and allowed[b, j]
-                                                    and np.isnan(arr[b, j])):
-                return "%s with respect to %r" % (what, names[j] if j < len(names) else j)
-    return "a result"
-
-
 def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converged=None,
           kind=SCORE, one_sample=False):
-    """Check non-finite results against nan_policy and build the Estimate.
+    """Check non-finite results against nan_policy (fastscore._results) and build the
+    Estimate.
 
     ``results`` is (value, value_stderr, grad, stderr) per batch element;
     ``row_sums(b)`` gives element b's moment sums, to say what went wrong.
-    Under nan_policy="raise" every result must be finite, but for what is
-    NaN by design (the standard errors of one sample; a measure-valued
-    component without a weak derivative, which is warned about).
     """
+    _results.check(kind, plan, results, row_sums, nan_policy, pf, one_sample)
     value, value_stderr, g, se = results
-    bad = _bad_rows(kind, plan, results, one_sample)
-    if nan_policy == "raise" and bad.any():
-        b = int(np.argmax(bad))
-        where = "batch element %s" % (_batch_index(plan, b),)
-        row = row_sums(b)
-        if kind.folds:  # cv's rows per fold: their merge
-            row = _moments.fold_total(np.asarray(row)[None])[0]
-        hint = "; pass nan_policy='propagate' to get NaN results instead"
-        if np.isfinite(row).all():
-            # every moment sum is finite: a result itself is beyond float64
-            what = _what_overflowed(kind, plan, results, b, one_sample)
-            raise ResultOverflowError(
-                "%s overflows float64 for %s (its true value is beyond 1.8e308, as f is too "
-                "large: |f| above about 1e154 squares past it); %s%s"
-                % (what, where, RESCALE_HINT, hint.replace("NaN", "inf or NaN")))
-        if not np.isfinite(row[[_moments.SHIFT, _moments.SUM_D]]).all():
-            extra = ""
-            if pf is not None and pf.kind == "builtin" and pf.obj.kind == "table":
-                extra = " (a sample outside the table? fastscore.fn.table is NaN there)"
-            msg = ("f returned a non-finite value (nan or inf), or f's values differ by more "
-                   "than float64 holds, for %s%s" % (where, extra))
-        elif not np.isfinite(row[_moments.SUM_DD]):
-            msg = ("the variance of f overflows double precision for %s (the sum of "
-                   "(f - f_0)^2 passes 1.8e308: |f| above about 1e154); %s"
-                   % (where, RESCALE_HINT))
-        elif kind.name != "score":
-            msg = ("the %s estimator's per-sample terms (%s) are not finite or overflow double "
-                   "precision for %s (if they are large, %s)"
-                   % (kind.name, _TERMS.get(kind.name, "its terms"), where, RESCALE_HINT))
-        else:
-            msg = ("the score, or f times the score, is not finite or overflows double "
-                   "precision for %s: the parameters are too extreme for float64 (e.g. a "
-                   "scale below 1e-150, or samples that underflow to the edge of the support), "
-                   "or f is too large (then %s)" % (where, RESCALE_HINT))
-        raise ValueError(msg + hint)
     shape = tuple(plan.batch_shape)
     if shape:
         value = value.reshape(shape)
@@ -474,12 +374,9 @@ def _wrap(plan, results, row_sums, method, n, key, nan_policy, pf=None, converge
     else:
         value = np.float64(value[0])
         value_stderr = np.float64(value_stderr[0])
-    info = {k: v for k, v in kind.settings.items()}
-    if kind.name == "rebar":
-        info["eta"] = plan.params.split(kind.eta_used)
-        info["temperature"] = plan.params.split(kind.temperature_used)
     est = Estimate(value, value_stderr, Gradients(plan.params.split(g)),
-                   Gradients(plan.params.split(se)), n, method, key, converged, kind.name, info)
+                   Gradients(plan.params.split(se)), n, method, key, converged, kind.name,
+                   kind.result_info(plan))
     est._component_plan = plan
     return est
 
@@ -492,37 +389,6 @@ def _check_target(name, value):
     if not (value >= 0 and np.isfinite(value)):
         raise ValueError("%s must be a finite number >= 0, got %r" % (name, value))
     return float(value)
-
-
-#: The measure-valued kinds warn when an Independent needs more evaluations of f
-#: than this per sample.
-MEASURE_EVALUATIONS_WARN = 64
-#: max_n when precision targets are given without one.
-DEFAULT_MAX_N = 2 ** 30
-#: The first wave of samples when precision targets are given without n.
-DEFAULT_FIRST_WAVE = 4 * CHUNK_SIZE
-
-
-def _met(results, rtol, atol):
-    """True when every gradient's standard error meets max(atol, rtol |grad|)."""
-    _, _, g, se = results
-    with np.errstate(invalid="ignore"):
-        return bool(np.all(se <= np.maximum(atol, rtol * np.abs(g))))
-
-
-def _projected_n(results, rtol, atol, n):
-    """Samples the targets would take if standard errors fall as 1 / sqrt(n).
-
-    Only scales the progress bar; None when no finite projection exists (a
-    zero gradient under a pure rtol target, say).
-    """
-    _, _, g, se = results
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = se / np.maximum(atol, rtol * np.abs(g))
-    worst = float(np.max(ratio)) if ratio.size else 0.0
-    if not np.isfinite(worst):
-        return None
-    return n * worst * worst
 
 
 RngLike = Union[None, int, np.random.SeedSequence, np.random.BitGenerator, np.random.Generator]
@@ -822,18 +688,13 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     named = estimator
     if hess is not None:
         estimator = hess.first   # "mixed": the pathwise gradient
-    kind = _check_estimator(estimator).configured(**_check_options(
-        estimator, temperature=temperature, straight_through=straight_through, eta=eta,
-        num_draws=num_draws))
-    plan = kind.plan_for(dist)
+    kind = _kinds.lookup(estimator).configure(
+        temperature=temperature, straight_through=straight_through, eta=eta,
+        num_draws=num_draws)
+    plan = kind.plan_for(dist)   # the plan the kind runs on (a relaxation, ...)
     pf = prepare(f, nan_policy)
     pf.check(plan)
-    kind.check_family(plan)
-    if "grad_f" in kind.needs:
-        prepare_grad(pf, grad_f, named, plan)
-    elif grad_f is not None:
-        raise ValueError("grad_f is only used with estimator='pathwise', 'mixed', 'concrete' or "
-                         "'rebar' (got estimator=%r)" % estimator)
+    kind.accept(plan, pf, grad_f, named)   # its family slot, f' where it needs it
     if hess is not None:
         hess.check(dist, plan, pf)
     if n is None:
@@ -842,10 +703,8 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
                             "precision target, rtol= or atol=, chooses it")
         n = DEFAULT_FIRST_WAVE
     n = _check_n(n, minimum=2)
-    if hasattr(kind, "sized"):  # rebar: "auto" fixed in advance for few samples
-        kind, plan = kind.sized(dist, plan, plan.batch_size * n)
-    b = kind.check_method(method, baseline, plan)
-    kind = kind.for_method(method)  # the score function's cv: its cross-fitted rows
+    # sized for n (rebar's "auto"), the method checked; the score function's cv: its rows
+    kind, plan, b = kind.for_run(dist, plan, n, method, baseline)
     if not isinstance(cov, (bool, np.bool_)):
         raise TypeError("cov must be True or False, got %r" % (cov,))
     if cov:
@@ -862,20 +721,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
         max_n = _check_n(max_n, minimum=2)
         if max_n < n:
             raise ValueError("max_n (%d) must be >= n (%d)" % (max_n, n))
-    if kind.name == "measure" and plan.measure_coef is not None and plan.batch_size:
-        missing = np.isnan(plan.measure_coef).all(axis=0)
-        if missing.any():
-            names = [nm for nm, gone in zip(_component_names(plan), missing) if gone]
-            warnings.warn("estimator='measure': %s has no weak derivative for %s here; its "
-                          "gradient is NaN (use estimator='score' or 'pathwise' for it)"
-                          % (plan.name, ", ".join(repr(nm) for nm in names)), RuntimeWarning,
-                          stacklevel=2)
-    evals = _wrapped.evaluations_per_sample(kind, plan)
-    if evals > MEASURE_EVALUATIONS_WARN:
-        warnings.warn("estimator=%r on %s evaluates f %d times per sample (at the sample and "
-                      "at each gradient component's coupled points); estimator='score' or "
-                      "'pathwise' evaluates it once"
-                      % (estimator, plan.name, evals), RuntimeWarning, stacklevel=2)
+    kind.warn(plan, stacklevel=2)
     nt = _threads.effective_n_threads(n_threads)
     dist._check_drawable()
     dist._check_resolution(kind.name)
@@ -894,8 +740,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
     try:
         plans = kind.plans(plan)
         if not targets:
-            states = _run(impl, kind, plans, pf, n, key, nt, bar, 0, n, n)
-            results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
+            results, row_sums = _waves.run(impl, kind, plans, pf, n, key, nt, bar, method, b)
             est = _wrap(plan, results, row_sums, method, n, key, nan_policy, pf, kind=kind)
             est = _with_cov(est, cov, kind, plan, pf, n, key, backend, method, b, results, nt,
                             nan_policy)
@@ -903,31 +748,9 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
                 est = hess.attach(est, plan, pf, n, key, backend, nt, method, b, nan_policy)
                 est.estimator = named
             return _natural.attach(est, dist, damping)
-        rtol = rtol or 0.0
-        atol = atol or 0.0
-        max_n = DEFAULT_MAX_N if max_n is None else max_n
-        total = min(max_n, -(-n // CHUNK_SIZE) * CHUNK_SIZE)
-        done = 0
-        states = [None] * len(plans)
-        # The bar's 100%: max_n until a wave lets us project the samples needed.
-        scale = max_n
-        while True:
-            states = _run(impl, kind, plans, pf, total, key, nt, bar, done, total, scale, states)
-            results, row_sums = kind.finish_states(impl, plans, pf, states, method, b, nt)
-            finite = not _bad_rows(kind, plan, results).any()
-            if not finite or _met(results, rtol, atol):
-                converged = finite
-                break
-            if total >= max_n:
-                converged = False
-                warnings.warn("fastscore.estimate: max_n=%d samples reached before every "
-                              "gradient's standard error met max(atol=%g, rtol=%g * |grad|)"
-                              % (max_n, atol, rtol), RuntimeWarning, stacklevel=2)
-                break
-            done = total  # a whole number of chunks: the next wave continues the streams
-            total = min(max_n, 2 * total)
-            need = _projected_n(results, rtol, atol, done)
-            scale = max_n if need is None else int(min(max_n, max(total, need)))
+        results, row_sums, total, converged = _waves.run_to_targets(
+            impl, kind, plan, plans, pf, n, key, nt, bar, method, b, rtol, atol, max_n,
+            stacklevel=2)
         est = _wrap(plan, results, row_sums, method, total, key, nan_policy, pf, converged, kind)
         est = _with_cov(est, cov, kind, plan, pf, total, key, backend, method, b, results, nt,
                         nan_policy)
@@ -945,20 +768,7 @@ def _with_cov(est, cov, kind, plan, pf, n, key, backend, method, baseline, resul
     for the rows and columns of a component that is NaN by design."""
     if cov:
         c = _cov.covariance(kind, plan, pf, n, key, backend, method, baseline, results, nt)
-        if nan_policy == "raise":
-            ok = np.isfinite(c)
-            allowed = _nan_by_design(kind, plan, c.shape[1])
-            if allowed is not None:
-                ok |= np.isnan(c) & (allowed[:, :, None] | allowed[:, None, :])
-            if not ok.all():
-                b, j, k = (int(i) for i in np.argwhere(~ok)[0])
-                names = _component_names(plan)
-                raise ResultOverflowError(
-                    "the covariance of the gradient components %r and %r overflows float64 "
-                    "for batch element %s (est.cov holds squared standard errors: it passes "
-                    "1.8e308 where a standard error passes 1.3e154); %s, or pass "
-                    "nan_policy='propagate' to get inf or NaN instead"
-                    % (names[j], names[k], _batch_index(plan, b), RESCALE_HINT))
+        _results.check_cov(kind, plan, c, nan_policy)
         c = _cov.expand(plan, c)
         est.cov = c.reshape(tuple(plan.batch_shape) + c.shape[1:])
     return est
@@ -969,106 +779,9 @@ def _empty_estimate(plan, method, n, key, kind, targets):
     arrays of the right shapes with no elements, on every backend; f is never called."""
     P = plan.score_size
     empty = Gradients(plan.params.split(np.zeros((0, P))))
-    info = {k: v for k, v in kind.settings.items()}
-    if kind.name == "rebar":
-        info["eta"] = plan.params.split(np.zeros((0, P)))
-        info["temperature"] = plan.params.split(np.zeros((0, P)))
     return Estimate(np.zeros(plan.batch_shape), np.zeros(plan.batch_shape), empty,
                     Gradients(plan.params.split(np.zeros((0, P)))), n, method, key,
-                    True if targets else None, kind.name, info)
-
-
-def _check_estimator(estimator):
-    if estimator not in KINDS:
-        raise ValueError("estimator must be one of %s, got %r"
-                         % (", ".join(repr(k) for k in KINDS), estimator))
-    return KINDS[estimator]
-
-
-def _check_options(estimator, **given):
-    """The options (temperature, straight_through, eta) this estimator takes, validated."""
-    takes = KINDS[estimator].options
-    defaults = {"temperature": None, "straight_through": False, "eta": "auto",
-                "num_draws": None}
-    out = {}
-    for name, value in given.items():
-        if name not in takes:
-            if not (value is defaults[name] or (isinstance(value, str) and value == "auto")
-                    or value is False):
-                users = [k for k, kd in KINDS.items() if name in kd.options]
-                raise ValueError("%s is only used with estimator=%s (got estimator=%r)"
-                                 % (name, " or ".join(repr(u) for u in users), estimator))
-            continue
-        if value is None:
-            value = takes[name]
-        if name == "temperature":
-            if value is None:
-                raise TypeError("estimator=%r needs temperature= (> 0), the relaxation's "
-                                "temperature" % estimator)
-            if isinstance(value, str):
-                if value != "auto" or takes[name] != "auto":
-                    raise ValueError("temperature must be a number > 0%s, got %r" % (
-                        " or 'auto'" if takes[name] == "auto" else "", value))
-                out[name] = value
-                continue
-            t = as_array(value, "temperature")
-            if t.dtype.kind not in "biuf":
-                raise TypeError("temperature must be real numbers, got dtype %s" % t.dtype)
-            if not (np.all(np.isfinite(t)) and np.all(t > 0)):
-                raise ValueError("temperature must be finite and > 0, got %r" % (value,))
-        elif name == "num_draws":
-            if value is None:
-                raise TypeError("estimator=%r needs num_draws= (K >= 2), the draws of each "
-                                "multi-sample objective log((1/K) sum_k w(x_k))" % estimator)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-                raise TypeError("num_draws must be an integer >= 2, got %r" % (value,))
-            if value < 2:
-                raise ValueError("num_draws must be an integer >= 2, got %d" % value)
-            value = int(value)
-        elif name == "straight_through":
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError("straight_through must be True or False, got %r" % (value,))
-            value = bool(value)
-        elif name == "eta" and not (isinstance(value, str) and value == "auto"):
-            e = as_array(value, "eta")
-            if e.dtype.kind not in "biuf" or not np.all(np.isfinite(e)):
-                raise ValueError("eta must be 'auto' or finite real numbers, got %r" % (value,))
-        out[name] = value
-    return out
-
-
-def _component_names(plan):
-    """A name for each gradient component (the parameter's, indexed for vectors)."""
-    out = []
-    for nm, shape, packing in plan.params.params:
-        k = plan.params._n_components(shape, packing)
-        out.extend([nm] if k == 1 else ["%s[%d]" % (nm, i) for i in range(k)])
-    return out
-
-
-def _run(impl, kind, plans, pf, total, key, nt, bar, done, wave_total, scale, states=None):
-    """One wave of every plan of the kind (most kinds have one), continuing ``states``."""
-    states = states or [None] * len(plans)
-    out = []
-    for i, (p, st) in enumerate(zip(plans, states)):
-        # plan i covers its share of the wave on the bar
-        lo = done + (wave_total - done) * i / len(plans)
-        hi = done + (wave_total - done) * (i + 1) / len(plans)
-        out.append(impl.run(kind, p, pf, total, key, nt, _fraction(bar, lo, hi, scale),
-                            done // CHUNK_SIZE, st))
-    return out
-
-
-def _fraction(bar, done, total, grand_total):
-    """A kernel progress callback mapping (units done, units) of a wave to the bar."""
-    if isinstance(bar, type(make_bar(False))):
-        return None
-    span = (total - done) / grand_total
-
-    def update(k, of):
-        bar.update(done / grand_total + span * (k / of if of else 1.0))
-
-    return update
+                    True if targets else None, kind.name, kind.result_info(plan, empty=True))
 
 
 def sample(dist: Distribution, n: Union[int, float], rng: RngLike = None, *,

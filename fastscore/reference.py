@@ -90,24 +90,7 @@ def run(kind, plan, pf, n, key, n_threads=None, progress=None, chunk_start=0, st
             counts = np.stack([np.bincount(idx[:, b], minlength=V)
                                for b in range(plan.batch_size)]).astype(np.int64)
             return counts if state is None else state + counts
-        if kind.kernel == "rebar" or kind.name == "rebar":
-            fx, terms = kind.terms(plan, pf, rebar_sample(plan, n, key, chunk_start),
-                                   "reference")
-        elif kind.kernel == "measure" or kind.name == "measure":
-            pts = measure_sample(plan, n, key, chunk_start)              # (m, B, Q [+ P])
-            m, B, Q = pts.shape[0], pts.shape[1], plan.family.measure
-            fq = pf.values(pts[:, :, :Q].transpose(2, 0, 1).reshape(Q * m, B, 1), plan,
-                           "reference").reshape(Q, m, B)
-            diff = fq[1::2] - fq[2::2]
-            if plan.family.measure_weights:
-                diff = pts[:, :, Q:].transpose(2, 0, 1) * diff
-            fx, terms = fq[0], diff.transpose(1, 2, 0)
-        else:
-            x3 = sample(plan, n, key, chunk_start, check=False)
-            seen = plan.f_input(x3) if plan.f_input is not None else x3
-            _check_finite(seen)   # what f sees, as the kernels check it
-            fx = pf.values(seen, plan, "reference")
-            terms = kind.terms(plan, pf, x3, "reference", seen)
+        fx, terms = kind.reference_terms(plan, pf, n, key, chunk_start)   # the kind's step
         if kind.folds:
             return _moments.fold_sums_from_samples(fx, terms, CHUNK_SIZE, state,
                                                    chunk_start * CHUNK_SIZE)
