@@ -117,7 +117,7 @@ def estimate_cases():
 
 #: The estimator kinds beside the score function, with their options.
 OTHER_KINDS = {"pathwise": {}, "measure": {}, "concrete": {"temperature": 0.5}, "rebar": {},
-               "arm": {}, "disarm": {}}
+               "arm": {}, "disarm": {}, "indecater": {}, "vimco": {"num_draws": 3}}
 
 
 def _takes(name, estimator):

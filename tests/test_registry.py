@@ -207,9 +207,11 @@ def test_constants_are_the_kernel_rows(case):
     row = _specs.BY_NAME[d.family]
     names = {nm for nm, _ in row.const_fields()}
     assert set(d._constants()) == names, (d.family, sorted(d._constants()), sorted(names))
+
+
 #: Kinds whose results tests/pinned.py does not pin yet (their entries need the pinned
 #: table regenerated): the test below fails when this list and pinned.py disagree.
-NOT_PINNED_YET = {"indecater", "vimco"}
+NOT_PINNED_YET = set()
 
 
 def _kind_pieces(kind):
