@@ -1,0 +1,78 @@
+# LogNormal's kernel functions, kernel families lognormal, and lognormal_y: the block holds y = log x.
+# Included once by _kernels.pyx, which the build generates from the family
+# table (fastscore/_specs.py: the rows with unit="lognormal"); the slots'
+# signatures and the shared helpers are in _common.pxi.
+
+cdef inline double lognormal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                  DrawState *ds) noexcept nogil:
+    return fs_lognormal(_st(bg), c[LOGNORMAL_LOC], c[LOGNORMAL_SCALE])
+
+
+cdef inline void lognormal_score(const double *c, double x, double *s) noexcept nogil:
+    cdef double z = (log(x) - c[LOGNORMAL_LOC]) * c[LOGNORMAL_INV_SCALE]
+    s[0] = z * c[LOGNORMAL_INV_SCALE]
+    s[1] = (z * z - 1.0) * c[LOGNORMAL_INV_SCALE]
+
+
+cdef inline double lognormal_y_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                    DrawState *ds) noexcept nogil:
+    return fs_normal(_st(bg), c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_SCALE])
+
+
+cdef inline double lognormal_y_f_input(double y) noexcept nogil:
+    return exp(y)
+
+
+cdef inline void lognormal_y_score(const double *c, double y, double *s) noexcept nogil:
+    cdef double z = (y - c[LOGNORMAL_Y_LOC]) * c[LOGNORMAL_Y_INV_SCALE]
+    s[0] = z * c[LOGNORMAL_Y_INV_SCALE]
+    s[1] = (z * z - 1.0) * c[LOGNORMAL_Y_INV_SCALE]
+
+
+cdef inline void lognormal_y_score_fold(const double *c, const double *x, const double *fx,
+                                        double shift, Py_ssize_t m, double *row) noexcept nogil:
+    fs_score_fold_normal(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, x, fx, shift, m,
+                         row)
+
+
+cdef inline void lognormal_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                Py_ssize_t m) noexcept nogil:
+    fs_fill_lognormal(_st(bg), c[LOGNORMAL_LOC], c[LOGNORMAL_SCALE], out, m)
+
+
+cdef inline void lognormal_y_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
+                                  Py_ssize_t m) noexcept nogil:
+    fs_fill_normal(_st(bg), c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_SCALE], out, m)
+
+
+cdef inline void lognormal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+    # x = exp(loc + scale z): dx/dloc = x, dx/dscale = x z
+    cdef double z = (log(x) - c[LOGNORMAL_LOC]) * c[LOGNORMAL_INV_SCALE]
+    g[0] = fp * x
+    g[1] = fp * x * z
+
+
+cdef inline void lognormal_y_pathwise(const double *c, double y, double fp, double *g) noexcept nogil:
+    cdef double x = exp(y), z = (y - c[LOGNORMAL_Y_LOC]) * c[LOGNORMAL_Y_INV_SCALE]
+    g[0] = fp * x
+    g[1] = fp * x * z
+
+
+cdef inline void lognormal_y_pathwise_fold(const double *c, const double *x, const double *fx,
+                                           const double *gp, double shift, Py_ssize_t m,
+                                           double *row) noexcept nogil:
+    cdef double u[BLOCK]   # x = exp(y) first, the libm call of lognormal_y_pathwise
+    cdef Py_ssize_t i
+    for i in range(m):
+        u[i] = exp(x[i])
+    fs_pathwise_fold_lognormal_y(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, u, fx, gp,
+                                 shift, m, row)
+
+
+cdef inline void lognormal_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
+                                        DrawState *ds, double *pts) noexcept nogil:
+    # The normal's points, through exp
+    cdef Py_ssize_t q
+    normal_measure_draw(bg, c, nc, ds, pts)
+    for q in range(5):
+        pts[q] = exp(pts[q])
