@@ -1,4 +1,5 @@
-# Bernoulli's kernel functions, kernel families bernoulli (counted), bernoulli_arm and bernoulli_disarm.
+# Bernoulli's kernel functions, kernel families bernoulli (counted),
+# bernoulli_arm and bernoulli_disarm.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="bernoulli"); the slots'
 # signatures and the shared helpers are in _common.pxi.

@@ -1,4 +1,5 @@
-# Beta's kernel functions, kernel families beta, and beta_log for concentrations below 1.
+# Beta's kernel functions, kernel families beta, and beta_log for
+# concentrations below 1.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="beta"); the slots'
 # signatures and the shared helpers are in _common.pxi.

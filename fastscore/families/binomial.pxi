@@ -1,4 +1,5 @@
-# Binomial's kernel functions, kernel families binomial_probs and binomial_logits.
+# Binomial's kernel functions, kernel families binomial_probs and
+# binomial_logits.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="binomial"); the slots'
 # signatures and the shared helpers are in _common.pxi.

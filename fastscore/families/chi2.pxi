@@ -1,7 +1,15 @@
-# Chi2's kernel functions, kernel families chi2, and chi2_log for degrees of freedom below 2.
+# Chi2's kernel functions, kernel families chi2, and chi2_log for degrees of
+# freedom below 2.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="chi2"); the slots'
 # signatures and the shared helpers are in _common.pxi.
+
+# The score (chi2, chi2_log), written once in chi2.h.
+cdef extern from "families/chi2.h" nogil:
+    void fs_score_fold_chi2(double c0, const double *x, const double *u,
+        const double *fx, double shift, Py_ssize_t m, double *row)
+    void fs_chi2_score(double c0, double x, double u, double *s)
+
 
 cdef inline double chi2_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                              DrawState *ds) noexcept nogil:
@@ -9,7 +17,7 @@ cdef inline double chi2_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
 
 
 cdef inline void chi2_score(const double *c, double x, double *s) noexcept nogil:
-    s[0] = 0.5 * (log(x) - c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF])
+    fs_chi2_score(c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF], x, log(x), s)
 
 
 cdef inline void chi2_score_fold(const double *c, const double *x, const double *fx,
@@ -45,4 +53,4 @@ cdef inline double chi2_log_draw(bitgen_t *bg, const double *c, Py_ssize_t nc, D
 
 
 cdef inline void chi2_log_score(const double *c, double v, double *s) noexcept nogil:
-    s[0] = 0.5 * ((log(v) if v >= 0.0 else v) - c[CHI2_LOG_LOG2_PLUS_DIGAMMA_HALF_DF])
+    fs_chi2_score(c[CHI2_LOG_LOG2_PLUS_DIGAMMA_HALF_DF], v, log(v) if v >= 0.0 else v, s)

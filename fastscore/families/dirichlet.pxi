@@ -1,4 +1,5 @@
-# Dirichlet's kernel functions, kernel families dirichlet (a vector family), and dirichlet_log for small concentrations.
+# Dirichlet's kernel functions, kernel families dirichlet (a vector family),
+# and dirichlet_log for small concentrations.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="dirichlet"); the slots'
 # signatures and the shared helpers are in _common.pxi.

@@ -3,13 +3,23 @@
 # table (fastscore/_specs.py: the rows with unit="exponential"); the slots'
 # signatures and the shared helpers are in _common.pxi.
 
+# The score and pathwise terms, written once in exponential.h.
+cdef extern from "families/exponential.h" nogil:
+    void fs_score_fold_exponential(double scale, const double *x, const double *u,
+        const double *fx, double shift, Py_ssize_t m, double *row)
+    void fs_exponential_score(double scale, double x, double u, double *s)
+    void fs_pathwise_fold_exponential(double scale, const double *x, const double *u,
+        const double *fx, const double *gp, double shift, Py_ssize_t m, double *row)
+    void fs_exponential_pathwise(double scale, double x, double u, double fp, double *t)
+
+
 cdef inline double exponential_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                     DrawState *ds) noexcept nogil:
     return fs_exponential(_st(bg), c[EXPONENTIAL_SCALE])
 
 
 cdef inline void exponential_score(const double *c, double x, double *s) noexcept nogil:
-    s[0] = c[EXPONENTIAL_SCALE] - x
+    fs_exponential_score(c[EXPONENTIAL_SCALE], x, x, s)
 
 
 cdef inline void exponential_score_fold(const double *c, const double *x, const double *fx,
@@ -24,8 +34,7 @@ cdef inline void exponential_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, 
 
 cdef inline void exponential_pathwise(const double *c, double x, double fp,
                                       double *g) noexcept nogil:
-    # x = e / rate: dx/drate = -x / rate
-    g[0] = -(fp * x) * c[EXPONENTIAL_SCALE]
+    fs_exponential_pathwise(c[EXPONENTIAL_SCALE], x, x, fp, g)
 
 
 cdef inline void exponential_pathwise_fold(const double *c, const double *x, const double *fx,

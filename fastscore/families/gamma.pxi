@@ -1,7 +1,15 @@
-# Gamma's kernel functions, kernel families gamma, and gamma_log for concentrations below 1.
+# Gamma's kernel functions, kernel families gamma, and gamma_log for
+# concentrations below 1.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="gamma"); the slots'
 # signatures and the shared helpers are in _common.pxi.
+
+# The score (gamma, gamma_log), written once in gamma.h.
+cdef extern from "families/gamma.h" nogil:
+    void fs_score_fold_gamma(double c0, double c1, const double *x, const double *u,
+        const double *fx, double shift, Py_ssize_t m, double *row)
+    void fs_gamma_score(double c0, double c1, double x, double u, double *s)
+
 
 cdef inline double gamma_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                               DrawState *ds) noexcept nogil:
@@ -9,8 +17,7 @@ cdef inline double gamma_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
 
 
 cdef inline void gamma_score(const double *c, double x, double *s) noexcept nogil:
-    s[0] = log(x) + c[GAMMA_LOG_RATE_MINUS_DIGAMMA]
-    s[1] = c[GAMMA_MEAN] - x
+    fs_gamma_score(c[GAMMA_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_MEAN], x, log(x), s)
 
 
 cdef inline void gamma_score_fold(const double *c, const double *x, const double *fx,
@@ -64,8 +71,6 @@ cdef inline double gamma_log_draw(bitgen_t *bg, const double *c, Py_ssize_t nc, 
 
 cdef inline void gamma_log_score(const double *c, double v, double *s) noexcept nogil:
     if v >= 0.0:   # the sample
-        s[0] = log(v) + c[GAMMA_LOG_LOG_RATE_MINUS_DIGAMMA]
-        s[1] = c[GAMMA_LOG_MEAN] - v
+        fs_gamma_score(c[GAMMA_LOG_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_LOG_MEAN], v, log(v), s)
     else:          # log x, x below DBL_MIN
-        s[0] = v + c[GAMMA_LOG_LOG_RATE_MINUS_DIGAMMA]
-        s[1] = c[GAMMA_LOG_MEAN] - exp(v)
+        fs_gamma_score(c[GAMMA_LOG_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_LOG_MEAN], exp(v), v, s)

@@ -1,7 +1,18 @@
-# Geometric's kernel functions, kernel families geometric_probs and geometric_logits.
+# Geometric's kernel functions, kernel families geometric_probs and
+# geometric_logits.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="geometric"); the slots'
 # signatures and the shared helpers are in _common.pxi.
+
+# The scores, written once in geometric.h.
+cdef extern from "families/geometric.h" nogil:
+    void fs_score_fold_geometric_probs(double inv_p, double inv_q, const double *x,
+        const double *u, const double *fx, double shift, Py_ssize_t m, double *row)
+    void fs_geometric_probs_score(double inv_p, double inv_q, double x, double u, double *s)
+    void fs_score_fold_geometric_logits(double q, double p, const double *x, const double *u,
+        const double *fx, double shift, Py_ssize_t m, double *row)
+    void fs_geometric_logits_score(double q, double p, double x, double u, double *s)
+
 
 cdef inline double geometric_probs_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                         DrawState *ds) noexcept nogil:
@@ -9,8 +20,7 @@ cdef inline double geometric_probs_draw(bitgen_t *bg, const double *c, Py_ssize_
 
 
 cdef inline void geometric_probs_score(const double *c, double x, double *s) noexcept nogil:
-    # x / (1 - p) is 0 at x = 0 (the only sample at p = 1)
-    s[0] = c[GEOMETRIC_PROBS_INV_P] - fs_keep(x > 0.0, x * c[GEOMETRIC_PROBS_INV_Q])
+    fs_geometric_probs_score(c[GEOMETRIC_PROBS_INV_P], c[GEOMETRIC_PROBS_INV_Q], x, x, s)
 
 
 cdef inline void geometric_probs_score_fold(const double *c, const double *x, const double *fx,
@@ -25,7 +35,7 @@ cdef inline double geometric_logits_draw(bitgen_t *bg, const double *c, Py_ssize
 
 
 cdef inline void geometric_logits_score(const double *c, double x, double *s) noexcept nogil:
-    s[0] = c[GEOMETRIC_LOGITS_Q] - x * c[GEOMETRIC_LOGITS_PROBS]
+    fs_geometric_logits_score(c[GEOMETRIC_LOGITS_Q], c[GEOMETRIC_LOGITS_PROBS], x, x, s)
 
 
 cdef inline void geometric_logits_score_fold(const double *c, const double *x, const double *fx,

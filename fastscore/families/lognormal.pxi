@@ -1,7 +1,16 @@
-# LogNormal's kernel functions, kernel families lognormal, and lognormal_y: the block holds y = log x.
+# LogNormal's kernel functions, kernel families lognormal, and lognormal_y: the
+# block holds y = log x.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="lognormal"); the slots'
 # signatures and the shared helpers are in _common.pxi.
+
+# The pathwise terms, written once in lognormal.h; the score is Normal's on
+# y = log x (normal.h, declared in normal.pxi).
+cdef extern from "families/lognormal.h" nogil:
+    void fs_pathwise_fold_lognormal_y(double loc, double inv, const double *x, const double *u,
+        const double *fx, const double *gp, double shift, Py_ssize_t m, double *row)
+    void fs_lognormal_y_pathwise(double loc, double inv, double x, double u, double fp, double *t)
+
 
 cdef inline double lognormal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                   DrawState *ds) noexcept nogil:
@@ -9,9 +18,8 @@ cdef inline double lognormal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
 
 
 cdef inline void lognormal_score(const double *c, double x, double *s) noexcept nogil:
-    cdef double z = (log(x) - c[LOGNORMAL_LOC]) * c[LOGNORMAL_INV_SCALE]
-    s[0] = z * c[LOGNORMAL_INV_SCALE]
-    s[1] = (z * z - 1.0) * c[LOGNORMAL_INV_SCALE]
+    cdef double y = log(x)
+    fs_normal_score(c[LOGNORMAL_LOC], c[LOGNORMAL_INV_SCALE], y, y, s)
 
 
 cdef inline double lognormal_y_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
@@ -24,9 +32,7 @@ cdef inline double lognormal_y_f_input(double y) noexcept nogil:
 
 
 cdef inline void lognormal_y_score(const double *c, double y, double *s) noexcept nogil:
-    cdef double z = (y - c[LOGNORMAL_Y_LOC]) * c[LOGNORMAL_Y_INV_SCALE]
-    s[0] = z * c[LOGNORMAL_Y_INV_SCALE]
-    s[1] = (z * z - 1.0) * c[LOGNORMAL_Y_INV_SCALE]
+    fs_normal_score(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], y, y, s)
 
 
 cdef inline void lognormal_y_score_fold(const double *c, const double *x, const double *fx,
@@ -46,16 +52,11 @@ cdef inline void lognormal_y_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, 
 
 
 cdef inline void lognormal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
-    # x = exp(loc + scale z): dx/dloc = x, dx/dscale = x z
-    cdef double z = (log(x) - c[LOGNORMAL_LOC]) * c[LOGNORMAL_INV_SCALE]
-    g[0] = fp * x
-    g[1] = fp * x * z
+    fs_lognormal_y_pathwise(c[LOGNORMAL_LOC], c[LOGNORMAL_INV_SCALE], log(x), x, fp, g)
 
 
 cdef inline void lognormal_y_pathwise(const double *c, double y, double fp, double *g) noexcept nogil:
-    cdef double x = exp(y), z = (y - c[LOGNORMAL_Y_LOC]) * c[LOGNORMAL_Y_INV_SCALE]
-    g[0] = fp * x
-    g[1] = fp * x * z
+    fs_lognormal_y_pathwise(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], y, exp(y), fp, g)
 
 
 cdef inline void lognormal_y_pathwise_fold(const double *c, const double *x, const double *fx,

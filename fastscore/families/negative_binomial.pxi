@@ -1,4 +1,5 @@
-# NegativeBinomial's kernel functions, kernel families negbin_probs and negbin_logits.
+# NegativeBinomial's kernel functions, kernel families negbin_probs and
+# negbin_logits.
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="negative_binomial"); the slots'
 # signatures and the shared helpers are in _common.pxi.

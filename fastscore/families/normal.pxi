@@ -3,15 +3,23 @@
 # table (fastscore/_specs.py: the rows with unit="normal"); the slots'
 # signatures and the shared helpers are in _common.pxi.
 
+# The score and pathwise terms, written once in normal.h.
+cdef extern from "families/normal.h" nogil:
+    void fs_score_fold_normal(double loc, double inv, const double *x, const double *u,
+        const double *fx, double shift, Py_ssize_t m, double *row)
+    void fs_normal_score(double loc, double inv, double x, double u, double *s)
+    void fs_pathwise_fold_normal(double loc, double inv, const double *x, const double *u,
+        const double *fx, const double *gp, double shift, Py_ssize_t m, double *row)
+    void fs_normal_pathwise(double loc, double inv, double x, double u, double fp, double *t)
+
+
 cdef inline double normal_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                DrawState *ds) noexcept nogil:
     return fs_normal(_st(bg), c[NORMAL_LOC], c[NORMAL_SCALE])
 
 
 cdef inline void normal_score(const double *c, double x, double *s) noexcept nogil:
-    cdef double z = (x - c[NORMAL_LOC]) * c[NORMAL_INV_SCALE]
-    s[0] = z * c[NORMAL_INV_SCALE]
-    s[1] = (z * z - 1.0) * c[NORMAL_INV_SCALE]
+    fs_normal_score(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, s)
 
 
 cdef inline void normal_score_fold(const double *c, const double *x, const double *fx,
@@ -25,9 +33,7 @@ cdef inline void normal_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, doubl
 
 
 cdef inline void normal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
-    # x = loc + scale z: dx/dloc = 1, dx/dscale = z
-    g[0] = fp
-    g[1] = fp * ((x - c[NORMAL_LOC]) * c[NORMAL_INV_SCALE])
+    fs_normal_pathwise(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fp, g)
 
 
 cdef inline void normal_pathwise_fold(const double *c, const double *x, const double *fx,

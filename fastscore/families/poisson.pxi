@@ -3,13 +3,20 @@
 # table (fastscore/_specs.py: the rows with unit="poisson"); the slots'
 # signatures and the shared helpers are in _common.pxi.
 
+# The score, written once in poisson.h.
+cdef extern from "families/poisson.h" nogil:
+    void fs_score_fold_poisson(double inv, const double *x, const double *u,
+        const double *fx, double shift, Py_ssize_t m, double *row)
+    void fs_poisson_score(double inv, double x, double u, double *s)
+
+
 cdef inline double poisson_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,
                                 DrawState *ds) noexcept nogil:
     return <double>fs_poisson(_st(bg), c[POISSON_RATE])
 
 
 cdef inline void poisson_score(const double *c, double x, double *s) noexcept nogil:
-    s[0] = x * c[POISSON_INV_RATE] - 1.0
+    fs_poisson_score(c[POISSON_INV_RATE], x, x, s)
 
 
 cdef inline void poisson_score_fold(const double *c, const double *x, const double *fx,

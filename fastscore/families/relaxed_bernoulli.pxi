@@ -1,4 +1,5 @@
-# RelaxedBernoulli's kernel functions, kernel families relaxed_bernoulli and relaxed_bernoulli_st (straight-through).
+# RelaxedBernoulli's kernel functions, kernel families relaxed_bernoulli and
+# relaxed_bernoulli_st (straight-through).
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="relaxed_bernoulli"); the slots'
 # signatures and the shared helpers are in _common.pxi.

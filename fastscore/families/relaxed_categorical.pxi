@@ -1,4 +1,5 @@
-# RelaxedOneHotCategorical's kernel functions, kernel families relaxed_categorical and relaxed_categorical_st (straight-through).
+# RelaxedOneHotCategorical's kernel functions, kernel families
+# relaxed_categorical and relaxed_categorical_st (straight-through).
 # Included once by _kernels.pyx, which the build generates from the family
 # table (fastscore/_specs.py: the rows with unit="relaxed_categorical"); the slots'
 # signatures and the shared helpers are in _common.pxi.
