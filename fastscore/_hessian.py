@@ -20,7 +20,7 @@ mixed      the likelihood-ratio derivative of the pathwise gradient: the
            function of x and theta, has the gradient E[a_j s_k + f'(x) .
            d u_j / dtheta_k |x], symmetrised.  Needs f' only (not f''): the
            low-variance gamma of a kinked payoff.  Families whose u is explicit
-           in x: Normal, LogNormal, Exponential, MultivariateNormal (and
+           in x: Normal, LogNormal, Exponential, Laplace, MultivariateNormal (and
            Independent and TransformedDistribution of them).
 pathwise   u_j^T f''(x) u_k + f'(x) . d^2 x / dtheta_j dtheta_k: needs f''
            (a built-in's own, or ``hess_f=``).  The same families, bare or in an
@@ -128,6 +128,8 @@ class _Family:
     weak = False
     #: the pure pathwise estimator applies (explicit and not transformed).
     pathwise = False
+    #: why the score function's Hessian would be biased (None: it is not).
+    score_biased = None
 
     def __init__(self, dist):
         self.dist = dist
@@ -295,6 +297,23 @@ class _Exponential(_Constant):
         F = values(np.stack([g2, g3]).reshape(2 * m, B, 1)).reshape(2, m, B)
         iv = 1.0 / self.rate
         return (iv * (f0 - F[0]))[..., None], ((2.0 * iv * iv) * (F[1] - F[0]))[..., None, None]
+
+
+class _Laplace(_Normal):
+    """Laplace(loc, scale): x = loc + scale e is linear in the parameters, so u =
+    (1, e), e = (x - loc) / scale, and its derivatives at fixed x are Normal's (d^2 x
+    = 0).  The score function's Hessian is refused: d/dloc log p = sign(x - loc) /
+    scale jumps at x = loc, so d^2 p / dloc^2 has a point mass there that no sample's
+    term holds."""
+
+    weak = False
+    score_biased = ("the derivative of Laplace's score in loc has a point mass at x = loc "
+                    "(d/dloc log p = sign(x - loc) / scale jumps there), which the "
+                    "per-sample terms miss: the score function's Hessian would be biased")
+
+    def score_hess(self, x3):
+        raise NotImplementedError("order=2, estimator='score': %s; use estimator='mixed' or "
+                                  "'pathwise'" % self.score_biased)
 
 
 class _Poisson(_Family):
@@ -502,6 +521,7 @@ _BY_CLASS = {
     "Poisson": _Poisson, "VonMises": _VonMises, "Bernoulli": _Bernoulli,
     "Binomial": _Binomial, "Geometric": _Geometric, "NegativeBinomial": _NegativeBinomial,
     "Categorical": _Categorical, "MultivariateNormal": _MultivariateNormal,
+    "Laplace": _Laplace,
 }
 
 
@@ -522,6 +542,7 @@ class _Grouped(_Family):
         self.same = self.gi[:, None] == self.gi[None, :]
         self.explicit = base.explicit
         self.pathwise = base.pathwise
+        self.score_biased = base.score_biased
         self.name = "%s of %s" % (self.name, base.name)
 
     def _base(self, x3):
@@ -561,6 +582,8 @@ class _JointParts(_Family):
         super().__init__(dist)
         self.parts = parts
         self.sizes = [p.dist.score_size for p in parts.values()]
+        self.score_biased = next((p.score_biased for p in parts.values() if p.score_biased),
+                                 None)
 
     def score_hess(self, x):
         hs = [fam.score_hess(x[nm]) for nm, fam in self.parts.items()]
@@ -583,6 +606,7 @@ class _Transformed(_Family):
         self.base = base
         self.tplan = dist.plan()
         self.explicit = base.explicit
+        self.score_biased = base.score_biased
         self.name = "%s of %s" % (self.name, base.name)
 
     def score_hess(self, y3):
@@ -707,14 +731,18 @@ class Request:
         if self.used == "pathwise" and not fam.pathwise:
             raise NotImplementedError(
                 "order=2, estimator='pathwise': %s has no explicit second derivative of its "
-                "reparameterisation here (Normal, LogNormal, Exponential, MultivariateNormal, "
-                "alone or in Independent, have); use estimator='mixed' or 'score'" % fam.name)
+                "reparameterisation here (Normal, LogNormal, Exponential, Laplace, "
+                "MultivariateNormal, alone or in Independent, have); use estimator='mixed' or "
+                "'score'" % fam.name)
         if self.used == "mixed" and not fam.explicit:
             raise NotImplementedError(
                 "order=2, estimator=%r: the mixed estimator needs dx/dtheta in closed form as a "
-                "function of x, which %s lacks (Normal, LogNormal, Exponential, "
+                "function of x, which %s lacks (Normal, LogNormal, Exponential, Laplace, "
                 "MultivariateNormal, alone, in Independent or transformed, have it); use "
                 "estimator='score'" % (est, fam.name))
+        if self.used == "score" and fam.score_biased:
+            raise NotImplementedError("order=2, estimator='score': %s; use estimator='mixed' "
+                                      "or 'pathwise'" % fam.score_biased)
         if self.used == "measure" and not fam.weak:
             raise NotImplementedError(
                 "order=2, estimator='measure': weak second derivatives are implemented for "

@@ -363,6 +363,8 @@ FAMILIES = (
     Family("dirichlet_log", ("concentration[E]", "digamma_sum_minus_digamma[E]",
                              "tail_concentration[E]"), event="vector", score="event",
            f_input="draw", unit="dirichlet"),
+    Family("laplace", ("loc", "scale", "inv_scale"), score=2, fill=True, score_fold=True,
+           pathwise=True, pathwise_fold=True),
 )
 #: The most points any family's measure-valued draw writes per sample.
 MAX_MEASURE_POINTS = 8

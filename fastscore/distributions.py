@@ -30,7 +30,7 @@ __all__ = [
     "Distribution", "Normal", "Bernoulli", "Categorical", "Poisson", "LogNormal",
     "Exponential", "Gamma", "Beta", "Dirichlet", "Binomial", "Geometric",
     "NegativeBinomial", "MultivariateNormal", "VonMises", "Chi2", "RelaxedBernoulli",
-    "RelaxedCategorical",
+    "RelaxedCategorical", "Laplace",
 ]
 
 #: numpy's largest Poisson rate (its samples are int64): 2**63 - 1 - 10 sqrt(2**63 - 1).
@@ -3422,3 +3422,7 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
         C = scale * ((-F[1][:, :, None] * s + y0 * (G[0] - dot0) * inv_t)
                      - (r - p * r.sum(-1, keepdims=True)))
         return A, C
+
+
+# The families laid out as units (fastscore/families/<unit>.py).
+from .families import Laplace  # noqa: E402

@@ -6,9 +6,9 @@ and q were built with (``probs`` or ``logits``, ``loc`` and ``scale``, ...), the
 keys and shapes of ``fs.estimate``'s ``grad``.  Every pair of a family with
 itself has a closed form here:
 
-=====================  ======================================================
+=====================  ===============================================================
 family                 KL(p || q)
-=====================  ======================================================
+=====================  ===============================================================
 Normal, LogNormal      log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
 Exponential            log(r1 / r2) + r2 / r1 - 1
 Gamma, Chi2            (a1 - a2) digamma(a1) - lnG(a1) + lnG(a2)
@@ -23,7 +23,8 @@ Categorical            sum_k p_k log(p_k / p'_k)
 Geometric              log(p / p') + (1 - p) / p log((1 - p) / (1 - p'))
 NegativeBinomial       r p / (1 - p) log(p / p') + r log((1 - p) / (1 - p'))
 Poisson                l1 log(l1 / l2) + l2 - l1
-=====================  ======================================================
+Laplace                log(b2 / b1) + |m1 - m2| / b2 + (b1 / b2) exp(-|m1 - m2| / b1) - 1
+=====================  ===============================================================
 
 (A = I1 / I0; Binomial and NegativeBinomial need equal ``total_count`` n or r:
 with different counts the divergence is infinite or has neither a closed form
@@ -44,7 +45,7 @@ from scipy import special
 
 from . import _entropy, _fisher
 from .distributions import (Bernoulli, Beta, Binomial, Categorical, Chi2, Dirichlet,
-                            Distribution, Exponential, Gamma, Geometric, LogNormal,
+                            Distribution, Exponential, Gamma, Geometric, Laplace, LogNormal,
                             MultivariateNormal, NegativeBinomial, Normal, Poisson, VonMises)
 from .joint import Independent, Joint
 
@@ -268,6 +269,18 @@ def _exponential(p, q, batch):
             {"rate": 1.0 / r1 - 1.0 / r2})
 
 
+def _laplace(p, q, batch):
+    m1, b1, m2, b2 = (_b(a, batch) for a in (p.loc, p.scale, q.loc, q.scale))
+    dm = m1 - m2
+    a, sg = np.abs(dm), np.sign(dm)
+    e = np.exp(-a / b1)
+    r = b1 / b2
+    v = (np.log(b2) - np.log(b1)) + a / b2 + r * e - 1.0
+    gm = sg * (1.0 - e) / b2
+    return (v, {"loc": gm, "scale": -1.0 / b1 + e / b2 + e * a / (b1 * b2)},
+            {"loc": -gm, "scale": 1.0 / b2 - a / (b2 * b2) - r * e / b2})
+
+
 def _gamma_terms(a1, b1, a2, b2):
     """KL of Gamma(a1, rate b1) || Gamma(a2, rate b2) and its four derivatives."""
     da = a1 - a2
@@ -445,4 +458,5 @@ _FORMULAS = {
     Chi2: _chi2, Beta: _beta, Dirichlet: _dirichlet, MultivariateNormal: _mvn,
     VonMises: _vonmises, Bernoulli: _bernoulli, Binomial: _binomial, Geometric: _geometric,
     NegativeBinomial: _negative_binomial, Poisson: _poisson, Categorical: _categorical,
+    Laplace: _laplace,
 }

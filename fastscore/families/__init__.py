@@ -2,3 +2,5 @@
 kernel families (``<unit>.pxi``, and ``<unit>.h`` for the fused folds),
 included by the generated ``_kernels.pyx`` for each unit the family table of
 ``fastscore/_specs.py`` names."""
+
+from .laplace import Laplace  # noqa: F401
