@@ -2,6 +2,6 @@
 (``fastscore/families/<unit>.py``).  For now they live in distributions.py,
 which this module re-exports."""
 
-from .distributions import Distribution, _resolution, _ScalarFamily  # noqa: F401
+from .distributions import Distribution, _LocationScale, _ScalarFamily  # noqa: F401
 
 __all__ = ["Distribution"]

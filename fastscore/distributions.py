@@ -741,7 +741,36 @@ def _coupled(dist, estimator, name, value, top):
                " at index %s" % (tuple(int(i) for i in k),) if value.ndim else ""))
 
 
-class Normal(_ScalarFamily):
+class _LocationScale(_ScalarFamily):
+    """A location-scale family, x = loc + scale e for a standard e (Normal, Laplace):
+    its parameters (loc finite, scale > 0), kernel constants (loc, scale, 1 / scale)
+    and pathwise terms (dx/dloc = 1, dx/dscale = e = (x - loc) / scale)."""
+
+    positive = ("scale",)
+    _support_text = "(the real line)"
+
+    def __init__(self, loc, scale, validate_args=True):
+        super().__init__({"loc": loc, "scale": scale}, validate_args)
+
+    def _check_resolution(self, estimator):
+        _resolution(self, "scale", self.scale, self.loc)
+
+    def _constants(self):
+        scale = self.scale.ravel()
+        return {"loc": self.loc.ravel(), "scale": scale, "inv_scale": 1.0 / scale}
+
+    def _in_support(self, x3):
+        return np.isfinite(x3)
+
+    def _pathwise_numpy(self, x3, gp3):
+        # x = loc + scale z: dx/dloc = 1, dx/dscale = z
+        plan = self.plan()
+        gp = gp3[:, :, 0]
+        z = (x3[:, :, 0] - plan.const("loc")) * plan.const("inv_scale")
+        return np.stack([gp, gp * z], axis=-1)
+
+
+class Normal(_LocationScale):
     """Normal(loc, scale): density exp(-(x - loc)^2 / (2 scale^2)) / (scale sqrt(2 pi)).
 
     Sampled by numpy's ``random_normal`` (``Generator.normal``): loc + scale z
@@ -770,24 +799,9 @@ class Normal(_ScalarFamily):
     """
 
     family = "normal"
-    positive = ("scale",)
-    _support_text = "(the real line)"
-
-    def __init__(self, loc, scale, validate_args=True):
-        super().__init__({"loc": loc, "scale": scale}, validate_args)
-
-    def _check_resolution(self, estimator):
-        _resolution(self, "scale", self.scale, self.loc)
-
-    def _constants(self):
-        scale = self.scale.ravel()
-        return {"loc": self.loc.ravel(), "scale": scale, "inv_scale": 1.0 / scale}
 
     def _draw_numpy(self, gen, c, m):
         return gen.normal(c["loc"], c["scale"], size=m)[:, None]
-
-    def _in_support(self, x3):
-        return np.isfinite(x3)
 
     def _score_numpy(self, x3):
         plan = self.plan()
@@ -841,13 +855,6 @@ class Normal(_ScalarFamily):
         """
         v = 1.0 / (self.scale * self.scale)
         return self._fisher_out(_fisher.sym2(v, 0.0, 2.0 * v))
-
-    def _pathwise_numpy(self, x3, gp3):
-        # x = loc + scale z: dx/dloc = 1, dx/dscale = z
-        plan = self.plan()
-        gp = gp3[:, :, 0]
-        z = (x3[:, :, 0] - plan.const("loc")) * plan.const("inv_scale")
-        return np.stack([gp, gp * z], axis=-1)
 
     def _measure_draw_numpy(self, gen, c, m):
         # normal_measure_draw (_families.pxi), sample by sample

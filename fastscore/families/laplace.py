@@ -1,16 +1,17 @@
 """Laplace(loc, scale): the family's class, its checks, kernel constants and NumPy
-twins (its kernel functions: laplace.pxi, laplace.h)."""
+twins (its kernel functions: laplace.pxi, laplace.h).  Its parameters, constants and
+pathwise terms are those of every location-scale family (_LocationScale)."""
 
 import numpy as np
 from scipy import stats
 
 from fastscore import _fisher
-from fastscore._distribution import _resolution, _ScalarFamily
+from fastscore._distribution import _LocationScale
 
 __all__ = ["Laplace"]
 
 
-class Laplace(_ScalarFamily):
+class Laplace(_LocationScale):
     """Laplace(loc, scale): density exp(-abs(x - loc) / scale) / (2 scale).
 
     Sampled by numpy's ``random_laplace`` (``Generator.laplace``): a uniform u
@@ -47,24 +48,9 @@ class Laplace(_ScalarFamily):
     """
 
     family = "laplace"
-    positive = ("scale",)
-    _support_text = "(the real line)"
-
-    def __init__(self, loc, scale, validate_args=True):
-        super().__init__({"loc": loc, "scale": scale}, validate_args)
-
-    def _check_resolution(self, estimator):
-        _resolution(self, "scale", self.scale, self.loc)
-
-    def _constants(self):
-        scale = self.scale.ravel()
-        return {"loc": self.loc.ravel(), "scale": scale, "inv_scale": 1.0 / scale}
 
     def _draw_numpy(self, gen, c, m):
         return gen.laplace(c["loc"], c["scale"], size=m)[:, None]
-
-    def _in_support(self, x3):
-        return np.isfinite(x3)
 
     def _score_numpy(self, x3):
         # laplace.h's operations: sign(d) / scale from d = x - loc, (|z| - 1) / scale
@@ -76,13 +62,6 @@ class Laplace(_ScalarFamily):
     def _log_prob(self, x3):
         return stats.laplace.logpdf(x3[:, :, 0], self.loc.reshape(1, -1),
                                     self.scale.reshape(1, -1))
-
-    def _pathwise_numpy(self, x3, gp3):
-        # x = loc + scale e: dx/dloc = 1, dx/dscale = e = (x - loc) / scale
-        plan = self.plan()
-        gp = gp3[:, :, 0]
-        e = (x3[:, :, 0] - plan.const("loc")) * plan.const("inv_scale")
-        return np.stack([gp, gp * e], axis=-1)
 
     def entropy(self, grad=False):
         """Differential entropy 1 + log(2 scale), shape batch_shape.
