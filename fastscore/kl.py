@@ -273,12 +273,18 @@ def _laplace(p, q, batch):
     m1, b1, m2, b2 = (_b(a, batch) for a in (p.loc, p.scale, q.loc, q.scale))
     dm = m1 - m2
     a, sg = np.abs(dm), np.sign(dm)
-    e = np.exp(-a / b1)
-    r = b1 / b2
-    v = (np.log(b2) - np.log(b1)) + a / b2 + r * e - 1.0
-    gm = sg * (1.0 - e) / b2
-    return (v, {"loc": gm, "scale": -1.0 / b1 + e / b2 + e * a / (b1 * b2)},
-            {"loc": -gm, "scale": 1.0 / b2 - a / (b2 * b2) - r * e / b2})
+    t = a / b1
+    e = np.exp(-t)
+    logr = np.log(b1) - np.log(b2)
+    # (b1 / b2) exp(-t) as one exp: b1 / b2 alone can overflow where its product does not
+    re = np.exp(logr - t)
+    v = -logr + a / b2 + re - 1.0
+    eb2 = e / b2
+    # e a / (b1 b2) = (e / b2) t, 0 where e is (t = inf: not 0 * inf)
+    g_b1 = -1.0 / b1 + eb2 + np.where(e > 0.0, eb2 * t, 0.0)
+    g_b2 = 1.0 / b2 - (a / b2) / b2 - re / b2
+    g_m = sg * (1.0 - e) / b2
+    return v, {"loc": g_m, "scale": g_b1}, {"loc": -g_m, "scale": g_b2}
 
 
 def _gamma_terms(a1, b1, a2, b2):
