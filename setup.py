@@ -170,8 +170,12 @@ def extensions():
                 ("_stream.h", "_samplers.h", "_stream_bitgen.h", "_ziggurat_tables.h",
                  "_samplers.pxd")]
     includes = [os.path.join("fastscore", p) for p in
-                ("_functions.pxi", "_families.pxi", "_drivers.pxi", "_grouped.pxi",
-                 "_counting.pxi", "_hooks.pxi")]
+                ("_functions.pxi", "_drivers.pxi", "_grouped.pxi", "_counting.pxi",
+                 "_hooks.pxi")]
+    # the families' units (fastscore/families/<unit>.pxi and .h), all of them
+    includes += sorted(os.path.join("fastscore", "families", name)
+                       for name in os.listdir(os.path.join(PKG, "families"))
+                       if name.endswith((".pxi", ".h")))
     exts = [
         Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")],
                   depends=headers + includes + samplers, **common),

@@ -597,6 +597,35 @@ class _ScalarFamily(Distribution):
             setattr(self, nm, _read_only(a, self.batch_shape))
 
 
+class _LocationScale(_ScalarFamily):
+    """A location-scale family, x = loc + scale e for a standard e (Normal, Laplace):
+    its parameters (loc finite, scale > 0), kernel constants (loc, scale, 1 / scale)
+    and pathwise terms (dx/dloc = 1, dx/dscale = e = (x - loc) / scale)."""
+
+    positive = ("scale",)
+    _support_text = "(the real line)"
+
+    def __init__(self, loc, scale, validate_args=True):
+        super().__init__({"loc": loc, "scale": scale}, validate_args)
+
+    def _check_resolution(self, estimator):
+        _resolution(self, "scale", self.scale, self.loc)
+
+    def _constants(self):
+        scale = self.scale.ravel()
+        return {"loc": self.loc.ravel(), "scale": scale, "inv_scale": 1.0 / scale}
+
+    def _in_support(self, x3):
+        return np.isfinite(x3)
+
+    def _pathwise_numpy(self, x3, gp3):
+        # x = loc + scale z: dx/dloc = 1, dx/dscale = z
+        plan = self.plan()
+        gp = gp3[:, :, 0]
+        z = (x3[:, :, 0] - plan.const("loc")) * plan.const("inv_scale")
+        return np.stack([gp, gp * z], axis=-1)
+
+
 class _ProbsOrLogits:
     """Families taking exactly one of ``probs`` or ``logits`` (the mixin).
 

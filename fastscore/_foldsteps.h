@@ -6,7 +6,7 @@
  * the terms f'(x) dx/dtheta_j, and the folds of d and of every term
  * (fs_fold_value and fs_fold_mean).  No buffers of d and of the terms in
  * between.  Each number is the same IEEE operation on the same operands as
- * in those steps (the family's score or pathwise slot in _families.pxi, the
+ * in those steps (the family's score or pathwise slot, families/<unit>.h, the
  * folds' lanes and their order), so the sums have the same bits; only the
  * loads and stores between the steps are gone.  A block's samples must be
  * contiguous (x, f and f' with stride 1).
@@ -227,74 +227,26 @@ static inline void fs_pathwise_fold_##NAME(int isa, FS__SF_STRIP PARAMS, const d
     FS__DISPATCH(isa, fs__pf_##NAME, (FS__SF_STRIP ARGS, x, u, fx, gp, shift, m, row)); \
 }
 
-/* The families' scores, each the operations of its <name>_score in
- * _families.pxi.  Normal (and LogNormal on y = log x, lognormal_y_score):
- * z = (x - loc) / scale; d/dloc = z / scale, d/dscale = (z^2 - 1) / scale. */
-#define FS__NORMAL_SCORE(T, xv, uv, s, KEEP)                                            \
-    do {                                                                                \
-        T z_ = ((xv) - loc) * inv;                                                      \
-        (s)[0] = z_ * inv;                                                              \
-        (s)[1] = (z_ * z_ - 1.0) * inv;                                                 \
-    } while (0)
-FS__SCORE_FOLD(normal, 2, (double loc, double inv), (loc, inv),
-               FS__NORMAL_SCORE)
+/* One sample's score, fs_NAME_score(PARAMS, x, u, s), from the family's SCORE
+ * expression with T = double: the family's <name>_score slot calls it, so
+ * that the per-sample score and the fused step are one expression (the unit's
+ * families/<unit>.h instantiates both). */
+#define FS__SCORE_ONE(NAME, PARAMS, SCORE)                                              \
+static inline void fs_##NAME##_score(FS__SF_STRIP PARAMS, double x, double u, double *s) \
+{                                                                                       \
+    (void)x;                                                                            \
+    (void)u;                                                                            \
+    SCORE(double, x, u, s, fs_keep);                                                    \
+}
 
-/* Exponential (its rate): scale - x. */
-#define FS__EXPONENTIAL_SCORE(T, xv, uv, s, KEEP) ((s)[0] = scale - (xv))
-FS__SCORE_FOLD(exponential, 1, (double scale), (scale),
-               FS__EXPONENTIAL_SCORE)
-
-/* Poisson: x / rate - 1. */
-#define FS__POISSON_SCORE(T, xv, uv, s, KEEP) ((s)[0] = (xv) * inv - 1.0)
-FS__SCORE_FOLD(poisson, 1, (double inv), (inv),
-               FS__POISSON_SCORE)
-
-/* Gamma: log x + log rate - digamma(concentration), mean - x (u = log x). */
-#define FS__GAMMA_SCORE(T, xv, uv, s, KEEP)                                             \
-    do {                                                                                \
-        (s)[0] = (uv) + c0;                                                             \
-        (s)[1] = c1 - (xv);                                                             \
-    } while (0)
-FS__SCORE_FOLD(gamma, 2, (double c0, double c1), (c0, c1),
-               FS__GAMMA_SCORE)
-
-/* Chi2: (log x - log 2 - digamma(df / 2)) / 2 (u = log x). */
-#define FS__CHI2_SCORE(T, xv, uv, s, KEEP) ((s)[0] = 0.5 * ((uv) - c0))
-FS__SCORE_FOLD(chi2, 1, (double c0), (c0),
-               FS__CHI2_SCORE)
-
-/* Geometric by probs: 1 / p - x / (1 - p), the second term 0 at x = 0. */
-#define FS__GEOMETRIC_PROBS_SCORE(T, xv, uv, s, KEEP)                                   \
-    ((s)[0] = inv_p - KEEP((xv) > 0.0, (xv) * inv_q))
-FS__SCORE_FOLD(geometric_probs, 1, (double inv_p, double inv_q), (inv_p, inv_q),
-               FS__GEOMETRIC_PROBS_SCORE)
-
-/* Geometric by logits: q - x p. */
-#define FS__GEOMETRIC_LOGITS_SCORE(T, xv, uv, s, KEEP) ((s)[0] = q - (xv) * p)
-FS__SCORE_FOLD(geometric_logits, 1, (double q, double p), (q, p),
-               FS__GEOMETRIC_LOGITS_SCORE)
-
-/* The pathwise terms, each the operations of its <name>_pathwise.  Normal:
- * x = loc + scale z, dx/dloc = 1, dx/dscale = z. */
-#define FS__NORMAL_PATHWISE(T, xv, uv, fp, t)                                           \
-    do {                                                                                \
-        (t)[0] = (fp);                                                                  \
-        (t)[1] = (fp) * (((xv) - loc) * inv);                                           \
-    } while (0)
-FS__PATHWISE_FOLD(normal, 2, (double loc, double inv), (loc, inv), FS__NORMAL_PATHWISE)
-
-/* LogNormal on y = log x (u = exp(y) = x): dx/dloc = x, dx/dscale = x z. */
-#define FS__LOGNORMAL_Y_PATHWISE(T, yv, xv, fp, t)                                      \
-    do {                                                                                \
-        T z_ = ((yv) - loc) * inv;                                                      \
-        (t)[0] = (fp) * (xv);                                                           \
-        (t)[1] = (fp) * (xv) * z_;                                                      \
-    } while (0)
-FS__PATHWISE_FOLD(lognormal_y, 2, (double loc, double inv), (loc, inv),
-                  FS__LOGNORMAL_Y_PATHWISE)
-
-/* Exponential (its rate): x = e / rate, dx/drate = -x / rate. */
-#define FS__EXPONENTIAL_PATHWISE(T, xv, uv, fp, t) ((t)[0] = -((fp) * (xv)) * scale)
-FS__PATHWISE_FOLD(exponential, 1, (double scale), (scale), FS__EXPONENTIAL_PATHWISE)
+/* The same for one sample's pathwise terms, fs_NAME_pathwise(PARAMS, x, u, fp, t). */
+#define FS__PATHWISE_ONE(NAME, PARAMS, TERMS)                                           \
+static inline void fs_##NAME##_pathwise(FS__SF_STRIP PARAMS, double x, double u,       \
+                                        double fp, double *t)                           \
+{                                                                                       \
+    (void)x;                                                                            \
+    (void)u;                                                                            \
+    TERMS(double, x, u, fp, t);                                                         \
+}
 
 #endif

@@ -129,6 +129,8 @@ class _Family:
     weak = False
     #: the pure pathwise estimator applies (explicit and not transformed).
     pathwise = False
+    #: why the score function's Hessian would be biased (None: it is not).
+    score_biased = None
 
     def __init__(self, dist):
         self.dist = dist
@@ -194,6 +196,7 @@ class _Grouped(_Family):
         self.same = self.gi[:, None] == self.gi[None, :]
         self.explicit = base.explicit
         self.pathwise = base.pathwise
+        self.score_biased = base.score_biased
         self.name = "%s of %s" % (self.name, base.name)
 
     def _base(self, x3):
@@ -233,6 +236,8 @@ class _JointParts(_Family):
         super().__init__(dist)
         self.parts = parts
         self.sizes = [p.dist.score_size for p in parts.values()]
+        self.score_biased = next((p.score_biased for p in parts.values() if p.score_biased),
+                                 None)
 
     def score_hess(self, x):
         hs = [fam.score_hess(x[nm]) for nm, fam in self.parts.items()]
@@ -255,6 +260,7 @@ class _Transformed(_Family):
         self.base = base
         self.tplan = dist.plan()
         self.explicit = base.explicit
+        self.score_biased = base.score_biased
         self.name = "%s of %s" % (self.name, base.name)
 
     def score_hess(self, y3):
@@ -375,6 +381,9 @@ class Request:
                 "order=2, estimator=%r: the mixed estimator needs dx/dtheta in closed form as a "
                 "function of x, which %s lacks (%s, alone, in Independent or transformed, have "
                 "it); use estimator='score'" % (est, fam.name, ", ".join(_having("explicit"))))
+        if self.used == "score" and fam.score_biased:
+            raise NotImplementedError("order=2, estimator='score': %s; use estimator='mixed' "
+                                      "or 'pathwise'" % fam.score_biased)
         if self.used == "measure" and not fam.weak:
             weak = _having("weak")
             raise NotImplementedError(

@@ -4,7 +4,7 @@ Below shape 1 numpy draws a standard gamma as pow(B, 1 / a) for a base B in
 (0, 1] (the small-shape branch of ``random_standard_gamma``); for small a that
 underflows to 0 for most B, while log x = log(B) / a is an ordinary number.
 The kernels' ``gamma_log``, ``beta_log``, ``chi2_log`` and ``dirichlet_log``
-families (``_families.pxi``) draw numpy's very samples for f and keep, for
+families (``families/*.pxi``) draw numpy's very samples for f and keep, for
 the score, the sample where it is a normal double and its logarithm (Beta:
 its log-odds) where it is not.  Here the same loops run one draw at a time on
 a ``numpy.random.Generator``: ``Generator.random`` is numpy's ``next_double``

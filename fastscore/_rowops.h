@@ -125,7 +125,7 @@ static inline void fs_row_mul_sub(int isa, double *dst, const double *x, const d
     } while (0)
 
 /* w = L^-1 (x_k - loc) for sample k (x_k at xk), the operations of
- * mvn_score_event and mvn_pathwise_event (_families.pxi). */
+ * mvn_score_event and mvn_pathwise_event (multivariate_normal.pxi). */
 #define FS__MVN_SOLVE_W(w, xk, E)                                                       \
     do {                                                                                \
         int i_, j_;                                                                     \
@@ -138,7 +138,7 @@ static inline void fs_row_mul_sub(int isa, double *dst, const double *x, const d
     } while (0)
 
 /* MultivariateNormal's score terms for m samples of a small event (E = 2, 3
- * or 4): the row steps of mvn_score_block (_families.pxi) fused into one
+ * or 4): the row steps of mvn_score_block (multivariate_normal.pxi) fused into one
  * loop over the samples, with the same operations in the same order per
  * sample, so the same bits; the loops over i and j unroll (E constant) and
  * the loop over samples is the vector one.  x: sample k's event at
@@ -263,7 +263,7 @@ static inline int fs_mvn_pathwise_small(const fs_engine *eng, const double *loc,
 
 /* MultivariateNormal's draw for m contiguous events of E = 2 to 4 doubles
  * (x + k E): the standard normals z in x become x = loc + L z in place, with
- * _mvn_transform's operations (_families.pxi) per event: loc_i plus the
+ * _mvn_transform's operations (multivariate_normal.pxi) per event: loc_i plus the
  * products L_ij z_j in order of j, and one vector loop over the events. */
 FS__ALWAYS_INLINE void fs__mvn_transform_small(const double *loc_, const double *L_, double *x,
                                                ptrdiff_t m, const int E)

@@ -10,8 +10,9 @@ it at run time.  So neither side spells a number that the other one defines.
 A family here is a *kernel* family: one draw routine with its constants.
 A distribution class may use several of them.  For example, Bernoulli
 uses ``bernoulli``, and Binomial(logits=...) uses ``binomial_logits``.
-Adding a family takes a row here, its ``cdef inline`` functions in
-``_families.pxi`` and its class in distributions.py (CONTRIBUTING.md).
+Adding a family takes a row here and its unit: ``fastscore/families/<unit>.pxi``
+(its ``cdef inline`` functions, with ``<unit>.h`` for fused folds) and its class
+(CONTRIBUTING.md).
 """
 
 #: Samples per chunk.  Chunk c of batch element b is drawn from
@@ -119,7 +120,7 @@ class Family:
     Parameters
     ----------
     name : str
-        Kernel name.  Its ``cdef inline`` functions in _families.pxi are named
+        Kernel name.  Its ``cdef inline`` functions (in its unit's .pxi) are named
         after it: ``<name>_draw``, ``<name>_score`` and so on.
     consts : tuple of str
         The per-batch-element constants, in row order.  A plain name is one
@@ -184,15 +185,24 @@ class Family:
         points) and its per-sample terms A and C.
     components : int, optional
         Gradient components of a scalar family without a score slot.
+    unit : str, optional
+        The distribution's unit that holds this kernel family's code
+        (default: its name): ``fastscore/families/<unit>.pxi`` (its ``cdef
+        inline`` functions; the build includes each unit once, in the order
+        of first appearance here), with ``<unit>.h`` where the family has
+        fused folds, and the class in ``fastscore/families/<unit>.py``.
+        Variants of a distribution share its unit (``lognormal_y``:
+        ``"lognormal"``).
     """
 
     def __init__(self, name, consts, event="scalar", score=None, count=None, f_input=None,
                  fill=False, score_block=False, score_fold=False, pathwise=False, pathwise_fold=False,
                  pathwise_block=False, measure=0,
-                 measure_weights=False, rebar=False, components=None):
+                 measure_weights=False, rebar=False, components=None, unit=None):
         if event not in ("scalar", "vector"):
             raise ValueError("event must be 'scalar' or 'vector'")
         self.name = name
+        self.unit = unit or name
         self.consts = tuple(consts)
         self.event = event
         self.score = score
@@ -302,7 +312,7 @@ FAMILIES = (
     # LogNormal for inline f: the block holds y = log x from the normal sampler
     # (exp(y) is numpy's random_lognormal exactly); the score needs no log.
     Family("lognormal_y", ("loc", "scale", "inv_scale"), score=2, f_input="exp",
-           score_fold=True, pathwise=True, pathwise_fold=True, fill=True),
+           score_fold=True, pathwise=True, pathwise_fold=True, fill=True, unit="lognormal"),
     Family("exponential", ("scale",), score=1, pathwise=True, measure=3, fill=True,
            score_fold=True, pathwise_fold=True),
     Family("gamma", ("concentration", "scale", "log_rate_minus_digamma", "mean", "rate"),
@@ -313,51 +323,56 @@ FAMILIES = (
            score_fold=True),
     Family("vonmises", ("loc", "concentration", "bessel_ratio"), score=2, pathwise=True),
     Family("binomial_probs", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
-           count="draw", measure=3),
+           count="draw", measure=3, unit="binomial"),
     Family("binomial_logits", ("probs", "total_count", "q", "inv_p", "inv_q"), score=1,
-           count="draw", measure=3),
+           count="draw", measure=3, unit="binomial"),
     Family("geometric_probs", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3, fill=True,
-           score_fold=True),
+           score_fold=True, unit="geometric"),
     Family("geometric_logits", ("probs", "q", "inv_p", "inv_q"), score=1, measure=3, fill=True,
-           score_fold=True),
+           score_fold=True, unit="geometric"),
     Family("negbin_probs", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1,
-           measure=3, fill=True),
+           measure=3, fill=True, unit="negative_binomial"),
     Family("negbin_logits", ("total_count", "probs", "q", "inv_p", "r_over_q"), score=1,
-           measure=3, fill=True),
+           measure=3, fill=True, unit="negative_binomial"),
     Family("dirichlet", ("concentration[E]", "digamma_sum_minus_digamma[E]",
                          "tail_concentration[E]"), event="vector", score="event", fill=True,
            score_block=True, pathwise=True),
     Family("mvn", ("loc[E]", "scale_tril[E*E]", "inv_diag[E]"), event="vector",
-           score="event", fill=True, score_block=True, pathwise=True, pathwise_block=True),
+           score="event", fill=True, score_block=True, pathwise=True, pathwise_block=True,
+           unit="multivariate_normal"),
     # Bernoulli's antithetic estimators: points (sample, x+, x-) and a weight
     # (ARM: u - 1/2; DisARM: (-1)^b~ [b != b~] sigma(|logits|) / 2).
-    Family("bernoulli_arm", ("probs", "q"), measure=3, measure_weights=True),
-    Family("bernoulli_disarm", ("probs", "q", "half_max_pq"), measure=3, measure_weights=True),
+    Family("bernoulli_arm", ("probs", "q"), measure=3, measure_weights=True, unit="bernoulli"),
+    Family("bernoulli_disarm", ("probs", "q", "half_max_pq"), measure=3, measure_weights=True,
+           unit="bernoulli"),
     # Concrete (Gumbel-softmax) relaxations.  param_scale turns logits
     # derivatives into the derivatives of the parameter passed (1 for logits);
     # the _st variants give f the hard sample (straight-through).
     Family("relaxed_bernoulli", ("logits", "probs", "q", "temperature", "inv_temperature",
                                  "param_scale"), score=1, pathwise=True, rebar=True),
     Family("relaxed_bernoulli_st", ("logits", "probs", "q", "temperature", "inv_temperature",
-                                    "param_scale"), pathwise=True, f_input="hard", components=1),
+                                    "param_scale"), pathwise=True, f_input="hard", components=1,
+           unit="relaxed_bernoulli"),
     Family("relaxed_categorical", ("temperature", "inv_temperature", "logits[E]",
                                    "log_probs[E]", "probs[E]", "param_scale[E]"),
            event="vector", score="event", pathwise=True, rebar=True),
     Family("relaxed_categorical_st", ("temperature", "inv_temperature", "logits[E]",
                                       "log_probs[E]", "probs[E]", "param_scale[E]"),
-           event="vector", pathwise=True, f_input="hard"),
+           event="vector", pathwise=True, f_input="hard", unit="relaxed_categorical"),
     # The score function's families for concentrations below 1, where samples
     # underflow to 0 although log x is an ordinary number: the same samples
     # for f, and in the block the sample where it is a normal double (the
     # score then rounds as the plain family's), else log x (Beta: log-odds).
     Family("gamma_log", ("concentration", "scale", "log_rate_minus_digamma", "mean", "rate"),
-           score=2, f_input="draw"),
+           score=2, f_input="draw", unit="gamma"),
     Family("beta_log", ("concentration1", "concentration0", "digamma_sum_minus_digamma1",
-                        "digamma_sum_minus_digamma0"), score=2, f_input="draw"),
-    Family("chi2_log", ("df", "log2_plus_digamma_half_df"), score=1, f_input="draw"),
+                        "digamma_sum_minus_digamma0"), score=2, f_input="draw", unit="beta"),
+    Family("chi2_log", ("df", "log2_plus_digamma_half_df"), score=1, f_input="draw", unit="chi2"),
     Family("dirichlet_log", ("concentration[E]", "digamma_sum_minus_digamma[E]",
                              "tail_concentration[E]"), event="vector", score="event",
-           f_input="draw"),
+           f_input="draw", unit="dirichlet"),
+    Family("laplace", ("loc", "scale", "inv_scale"), score=2, fill=True, score_fold=True,
+           pathwise=True, pathwise_fold=True),
 )
 #: The most points any family's measure-valued draw writes per sample.
 MAX_MEASURE_POINTS = 8

@@ -6,9 +6,9 @@ and q were built with (``probs`` or ``logits``, ``loc`` and ``scale``, ...), the
 keys and shapes of ``fs.estimate``'s ``grad``.  Every pair of a family with
 itself has a closed form here:
 
-=====================  ======================================================
+=====================  ===============================================================
 family                 KL(p || q)
-=====================  ======================================================
+=====================  ===============================================================
 Normal, LogNormal      log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
 Exponential            log(r1 / r2) + r2 / r1 - 1
 Gamma, Chi2            (a1 - a2) digamma(a1) - lnG(a1) + lnG(a2)
@@ -23,7 +23,8 @@ Categorical            sum_k p_k log(p_k / p'_k)
 Geometric              log(p / p') + (1 - p) / p log((1 - p) / (1 - p'))
 NegativeBinomial       r p / (1 - p) log(p / p') + r log((1 - p) / (1 - p'))
 Poisson                l1 log(l1 / l2) + l2 - l1
-=====================  ======================================================
+Laplace                log(b2 / b1) + |m1 - m2| / b2 + (b1 / b2) exp(-|m1 - m2| / b1) - 1
+=====================  ===============================================================
 
 (A = I1 / I0; Binomial and NegativeBinomial need equal ``total_count`` n or r:
 with different counts the divergence is infinite or has neither a closed form

@@ -320,6 +320,26 @@ def _normal():
         ])
 
 
+def _laplace():
+    return Case(
+        "Laplace", fs.Laplace,
+        [{"loc": 0.5, "scale": 1.5}, {"loc": -1.0, "scale": 0.7}, {"loc": 3.0, "scale": 4.0},
+         {"loc": -2.0, "scale": 0.3}, {"loc": 0.0, "scale": 2.5}],
+        draw=lambda gen, p, m: gen.laplace(p["loc"], p["scale"], m),
+        logpdf=lambda p, x: stats.laplace.logpdf(x, p["loc"], p["scale"]),
+        truths=[_mean_truth(lambda p: p["loc"], lambda p: {"loc": np.ones_like(p["loc"]),
+                                                          "scale": np.zeros_like(p["scale"])}),
+                _square_truth(lambda p: p["loc"] ** 2 + 2 * p["scale"] ** 2,
+                              lambda p: {"loc": 2 * p["loc"], "scale": 4 * p["scale"]})],
+        valid={"loc": REAL, "scale": POS},
+        invalid=[
+            Invalid({"scale": [1.0, 2.0, -1.0]}, ["'scale'", "> 0", "(2,)"]),
+            Invalid({"scale": 0.0}, ["'scale'", "> 0"]),
+            Invalid({"loc": [0.0, np.inf]}, ["'loc'", "finite", "(1,)"]),
+            Invalid({"scale": np.nan}, ["'scale'", "finite"]),
+        ])
+
+
 def _lognormal():
     def mean(p):  # E[x] = exp(loc + scale^2 / 2)
         return np.exp(p["loc"] + p["scale"] ** 2 / 2)
@@ -732,6 +752,7 @@ CASES = [
     _dirichlet(), _multivariate_normal(),
     _relaxed_bernoulli("probs"), _relaxed_bernoulli("logits"),
     _relaxed_categorical("probs"), _relaxed_categorical("logits"),
+    _laplace(),
 ]
 BY_NAME = {case.name: case for case in CASES}
 NAMES = [case.name for case in CASES]

@@ -216,11 +216,13 @@ FOLD_STEP_CASES = {
         "gamma": fs.Gamma([2.5, 1.2], [1.0, 2.0]),   # concentrations >= 1: not gamma_log
         "chi2": fs.Chi2([3.0, 2.5]),
         "geometric_probs": fs.Geometric(probs=[0.3, 1.0]),   # x = 0 only, at p = 1
-        "geometric_logits": fs.Geometric(logits=[-0.5, 2.0])},
+        "geometric_logits": fs.Geometric(logits=[-0.5, 2.0]),
+        "laplace": fs.Laplace([0.5, -1.0], [1.5, 0.3])},
     "pathwise_fold": {
         "normal": fs.Normal([0.5, -1.0], [1.5, 0.3]),
         "lognormal_y": fs.LogNormal([0.2, -0.4], [0.7, 0.2]),
-        "exponential": fs.Exponential([0.7, 3.0])},
+        "exponential": fs.Exponential([0.7, 3.0]),
+        "laplace": fs.Laplace([0.5, -1.0], [1.5, 0.3])},
 }
 
 

@@ -153,6 +153,9 @@ def value_cases():
     for rate in [1.5, 1e-12, 1e12]:
         add("Exponential(%g)" % rate, lambda r=rate: fs.Exponential(r),
             lambda r=rate: stats.expon(scale=1.0 / r).entropy())
+    for loc, scale in [(0.5, 1.5), (-3.0, 1e-12), (2.0, 1e12)]:
+        add("Laplace(%g,%g)" % (loc, scale), lambda a=loc, b=scale: fs.Laplace(a, b),
+            lambda a=loc, b=scale: stats.laplace(a, b).entropy())
     for a, r in [(2.5, 1.5), (1e-3, 1.0), (1e3, 1e-6), (0.7, 1e9)]:
         add("Gamma(%g,%g)" % (a, r), lambda a=a, r=r: fs.Gamma(a, r),
             lambda a=a, r=r: stats.gamma(a, scale=1.0 / r).entropy())
@@ -324,6 +327,7 @@ def extreme_gradient_cases():
         P(fs.Normal, {"loc": [0.0, 1.0], "scale": [1e-12, 1e12]}, id="Normal"),
         P(fs.LogNormal, {"loc": [0.0, 5.0], "scale": [1e-6, 1e6]}, id="LogNormal"),
         P(fs.Exponential, {"rate": [1e-9, 1e9]}, id="Exponential"),
+        P(fs.Laplace, {"loc": [0.0, 1.0], "scale": [1e-12, 1e12]}, id="Laplace"),
         P(fs.Gamma, {"concentration": [1e-3, 19.0, 21.0, 1e3, 1e8], "rate": [1.0, 2.0, 1e-3, 1e3,
                                                                              1.0]}, id="Gamma"),
         P(fs.Beta, {"concentration1": [1e-3, 1e3, 1e-3, 25.0], "concentration0": [1e-3, 1e3, 1e3,

@@ -1,6 +1,9 @@
 """The registry of tests/cases.py covers every distribution and kernel family, and
 each of its records is consistent with the distribution it describes."""
 
+import os
+import re
+
 import numpy as np
 import pytest
 
@@ -281,3 +284,50 @@ def test_every_kernel_kind_runs_a_kind():
 
     assert {k.kernel or k.name for k in list(KINDS.values()) + [SCORE_CV]} == \
         set(_specs.KERNEL_KINDS)
+
+
+def _unit_functions(unit):
+    """{function name: its text} of the cdef functions of families/<unit>.pxi."""
+    path = os.path.join(os.path.dirname(fs.__file__), "families", unit + ".pxi")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    parts = re.split(r"^(?=cdef inline )", text, flags=re.M)
+    out = {}
+    for part in parts:
+        m = re.match(r"cdef inline [\w\s*]*?(\w+)\(", part)
+        if m:
+            out[m.group(1)] = part
+    return out
+
+
+@pytest.mark.parametrize("fam", _specs.FAMILIES, ids=lambda f: f.name)
+def test_every_kernel_family_has_its_unit(fam):
+    """A kernel family's code is its unit's (families/<unit>.pxi): the functions of
+    every slot its row declares; and with a fused fold, its one-sample score and
+    pathwise terms are the header's expression (fs_<...>_score, fs_<...>_pathwise),
+    the one the fused step is built from."""
+    fns = _unit_functions(fam.unit)
+    vector = fam.event == "vector"
+    want = [fam.name + ("_draw_event" if vector else "_draw")]
+    if fam.score is not None:
+        want.append(fam.name + ("_score_event" if vector else "_score"))
+    if fam.fill:
+        want.append(fam.name + ("_fill_events" if vector else "_fill"))
+    if fam.pathwise:
+        want.append(fam.name + ("_pathwise_event" if vector else "_pathwise"))
+    if fam.measure:
+        want.append(fam.name + "_measure_draw")
+    if fam.count == "threshold":
+        want.append(fam.name + "_count")
+    if fam.rebar:
+        want += [fam.name + "_rebar_draw", fam.name + "_rebar_terms"]
+    want += [fam.name + s for s, on in (("_score_fold", fam.score_fold),
+                                        ("_pathwise_fold", fam.pathwise_fold),
+                                        ("_score_block", fam.score_block),
+                                        ("_pathwise_block", fam.pathwise_block)) if on]
+    missing = [nm for nm in want if nm not in fns]
+    assert not missing, "families/%s.pxi lacks %s" % (fam.unit, missing)
+    if fam.score_fold:
+        assert re.search(r"\bfs_\w+_score\(", fns[fam.name + "_score"]), fam.name
+    if fam.pathwise_fold:
+        assert re.search(r"\bfs_\w+_pathwise\(", fns[fam.name + "_pathwise"]), fam.name

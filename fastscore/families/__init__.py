@@ -1,5 +1,8 @@
-"""The families, one module each: its class (parameter checks, kernel constants,
-NumPy twins, closed forms, second-order pieces) beside its kernel code.
+"""The families, one unit each: ``<name>.py``, its class (parameter checks, kernel
+constants, NumPy twins, closed forms, second-order pieces), beside its kernel code
+(``<name>.pxi``, and ``<name>.h`` where its score is fused into the folds), which the
+generated ``_kernels.pyx`` includes for each unit the family table of
+``fastscore/_specs.py`` names.
 
 Adding a family is one line here (its import) and its row in
 ``fastscore._specs.FAMILIES`` (CONTRIBUTING.md, "Adding a family").  The
@@ -23,6 +26,7 @@ from .vonmises import VonMises
 from .chi2 import Chi2
 from .relaxed_bernoulli import RelaxedBernoulli
 from .relaxed_categorical import RelaxedCategorical
+from .laplace import Laplace
 
 #: Every family class, in the order above (fastscore.__all__ keeps it).
 __all__ = [name for name, obj in list(globals().items())

@@ -6,13 +6,13 @@ import numpy as np
 from scipy import stats
 
 from .. import _entropy, _fisher, _kl
-from .._distribution import _ScalarFamily, _resolution
+from .._distribution import _LocationScale
 from .._hessian import _Family, _sym
 
 __all__ = ["Normal"]
 
 
-class Normal(_ScalarFamily):
+class Normal(_LocationScale):
     """Normal(loc, scale): density exp(-(x - loc)^2 / (2 scale^2)) / (scale sqrt(2 pi)).
 
     Sampled by numpy's ``random_normal`` (``Generator.normal``): loc + scale z
@@ -41,24 +41,9 @@ class Normal(_ScalarFamily):
     """
 
     family = "normal"
-    positive = ("scale",)
-    _support_text = "(the real line)"
-
-    def __init__(self, loc, scale, validate_args=True):
-        super().__init__({"loc": loc, "scale": scale}, validate_args)
-
-    def _check_resolution(self, estimator):
-        _resolution(self, "scale", self.scale, self.loc)
-
-    def _constants(self):
-        scale = self.scale.ravel()
-        return {"loc": self.loc.ravel(), "scale": scale, "inv_scale": 1.0 / scale}
 
     def _draw_numpy(self, gen, c, m):
         return gen.normal(c["loc"], c["scale"], size=m)[:, None]
-
-    def _in_support(self, x3):
-        return np.isfinite(x3)
 
     def _score_numpy(self, x3):
         plan = self.plan()
@@ -112,13 +97,6 @@ class Normal(_ScalarFamily):
         """
         v = 1.0 / (self.scale * self.scale)
         return self._fisher_out(_fisher.sym2(v, 0.0, 2.0 * v))
-
-    def _pathwise_numpy(self, x3, gp3):
-        # x = loc + scale z: dx/dloc = 1, dx/dscale = z
-        plan = self.plan()
-        gp = gp3[:, :, 0]
-        z = (x3[:, :, 0] - plan.const("loc")) * plan.const("inv_scale")
-        return np.stack([gp, gp * z], axis=-1)
 
     def _measure_draw_numpy(self, gen, c, m):
         # normal_measure_draw (_families.pxi), sample by sample
