@@ -36,7 +36,7 @@ PINNED_NAMES = [
     "Bernoulli(probs)", "Bernoulli(logits)", "Categorical(probs)", "Categorical(logits)",
     "Binomial(probs)", "Binomial(logits)", "Binomial(large)", "Geometric(probs)",
     "Geometric(logits)", "NegativeBinomial(probs)", "NegativeBinomial(logits)", "Dirichlet",
-    "MultivariateNormal",
+    "MultivariateNormal", "Laplace", "RelaxedBernoulli(logits)", "RelaxedCategorical(logits)",
 ]
 N = fs.CHUNK_SIZE + 77
 METHODS = ("plain", "baseline", "rloo", "cv")

@@ -198,6 +198,10 @@ def test_a_family_unit_is_complete(cls):
                     cls.__name__, flag, ", ".join(lacking))
     assert any(case.cls is cls for case in CASES), \
         "%s has no record in tests/cases.py" % cls.__name__
+    import pinned
+    assert any(case.cls is cls and case.name in pinned.PINNED_NAMES for case in CASES), \
+        "%s's results are not pinned (a record of it in tests/pinned.py's PINNED_NAMES)" \
+        % cls.__name__
     readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert "\n| `%s(" % cls.__name__ in readme, \
         "%s has no row in README.md's family table" % cls.__name__
