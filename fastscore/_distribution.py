@@ -786,7 +786,7 @@ def _coupled(dist, estimator, name, value, top):
 
 
 
-#: The open uniform's stand-in for an exact 0 draw (2^-54; _families.pxi's _open_uniform).
+#: The open uniform's stand-in for an exact 0 draw (2^-54; families/_common.pxi's _open_uniform).
 _OPEN_ZERO = 5.551115123125783e-17
 
 

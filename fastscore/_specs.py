@@ -299,7 +299,7 @@ class Family:
         return "Family(%r)" % self.name
 
 
-# The order is the kernel ids.  Constants are those distributions.py computes
+# The order is the kernel ids.  Constants are those the family classes compute
 # once per batch element (reciprocals, digamma terms), named for what they are.
 FAMILIES = (
     Family("normal", ("loc", "scale", "inv_scale"), score=2, fill=True, score_fold=True,

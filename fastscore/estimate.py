@@ -469,7 +469,7 @@ def estimate(dist: Distribution, f: Any, n: Union[int, float, None] = None, *,
       power, linear); where it is not (a Python f with ``grad_f`` only,
       fs.fn.call and put, whose f'' is a point mass at the strike) the
       mixed estimator is used, and ``Estimate.info["hessian"]`` says so.
-      Mixed and pathwise: Normal, LogNormal, Exponential, MultivariateNormal,
+      Mixed and pathwise: Normal, LogNormal, Exponential, Laplace, MultivariateNormal,
       alone or in ``fs.Independent`` (mixed also under a
       ``TransformedDistribution``).
     * ``"measure"``: weak second derivatives with coupled points (Normal and

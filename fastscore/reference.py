@@ -6,7 +6,7 @@ kind's per-sample terms with NumPy, reduces chunk by chunk into the same
 moment sums as the kernels (fastscore._moments), and finishes with the
 kind's NumPy finish.  It calls no compiled code.  It shares with the
 compiled backend the distributions' constants (computed once in NumPy and
-SciPy by distributions.py), the chunk size and the layout of the sums
+SciPy by the families' units, fastscore/families/), the chunk size and the layout of the sums
 (fastscore._specs).  A LowLevelCallable f is called through ctypes.  It
 is slow and memory-hungry by design: it is what the compiled path is
 tested against.

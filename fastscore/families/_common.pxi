@@ -19,7 +19,7 @@
 #   count=threshold   bint <f>_count(fs_stream *st, const double *c, Py_ssize_t nc,
 #                                    int64_t m, int64_t *counts, int64_t *scratch)
 #                     adds m samples' counts to counts[0..V); False to count by drawing.
-# The formulas are the NumPy twins' in distributions.py, operation for
+# The formulas are the NumPy twins' in the units' .py files, operation for
 # operation, so the two backends round alike.
 #
 # <f>_fill(bg, c, nc, out, m): m draws of <f>_draw into out[0..m) at once, by
@@ -37,7 +37,7 @@
 # derivative dp/dtheta_j = c_j (p+ - p-) (Mohamed, Rosca, Figurnov, Mnih 2020,
 # table 1), coupled through common random numbers.  The constants c_j are
 # applied by the finish.  Draws go sample by sample, in the order written,
-# which the NumPy twins (distributions.py) repeat.
+# which the NumPy twins (the units' .py files) repeat.
 #
 # A family with a fused fold (score_fold, pathwise_fold) writes its score or
 # pathwise terms once, as an expression macro in families/<unit>.h: the fold

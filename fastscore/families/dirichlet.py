@@ -167,7 +167,7 @@ class Dirichlet(Distribution):
         return self._fisher_out(_fisher.diag(special.polygamma(1, a)) - t0[..., None, None])
 
     def _pathwise_numpy(self, x3, gp3):
-        # stick-breaking, as dirichlet_pathwise_event (_families.pxi)
+        # stick-breaking, as dirichlet_pathwise_event (dirichlet.pxi)
         plan = self.plan()
         K = self.event_shape[0]
         alpha, tail = plan.const("concentration"), plan.const("tail_concentration")

@@ -99,7 +99,7 @@ class Normal(_LocationScale):
         return self._fisher_out(_fisher.sym2(v, 0.0, 2.0 * v))
 
     def _measure_draw_numpy(self, gen, c, m):
-        # normal_measure_draw (_families.pxi), sample by sample
+        # normal_measure_draw (normal.pxi), sample by sample
         loc, scale = c["loc"], c["scale"]
         out = np.empty((m, 5))
         for i in range(m):
