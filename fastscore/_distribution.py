@@ -106,10 +106,11 @@ class Distribution:
         # the families' shared docstring sections, written once (_RAISES, _ENTROPY_RETURNS)
         super().__init_subclass__(**kwargs)
         doc = cls.__dict__.get("__doc__")
-        if doc and "{raises" in doc:
-            cls.__doc__ = (doc.replace("    {raises: probs or logits}\n", _RAISES % (
-                " or both or neither of\n        probs and logits are given"))
-                .replace("    {raises}\n", _RAISES % ""))
+        if doc and "{validate_args, raises" in doc:
+            cls.__doc__ = (doc.replace("    {validate_args, raises: probs or logits}\n",
+                                       _RAISES % (" or both or neither of\n        probs and "
+                                                  "logits are given"))
+                           .replace("    {validate_args, raises}\n", _RAISES % ""))
         entropy = cls.__dict__.get("entropy")
         if entropy is not None and entropy.__doc__ and "{entropy returns}" in entropy.__doc__:
             entropy.__doc__ = entropy.__doc__.replace("        {entropy returns}\n",
@@ -699,9 +700,13 @@ def _integers(x3):
 #: The smallest positive normal float64: a positive parameter's reciprocal is finite above it.
 _TINY = np.finfo(np.float64).tiny
 
-#: The Raises section of every family's docstring ("{raises}" there; "{raises: probs or
-#: logits}" for the families taking either).
-_RAISES = """    Raises
+#: The last parameter and the Raises section of every family's docstring
+#: ("{validate_args, raises}" there; "{validate_args, raises: probs or logits}" for the
+#: families taking either).
+_RAISES = """    validate_args : bool, default True
+        Check the parameters at construction (see :class:`Distribution`).
+
+    Raises
     ------
     ValueError
         Where a parameter breaks its rule (the message names the parameter, the

@@ -24,10 +24,7 @@ class Beta(_ScalarFamily):
         a, the exponent of x, > 0.
     concentration0 : array_like
         b, the exponent of 1 - x, > 0.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

@@ -34,10 +34,7 @@ class Binomial(_ProbsOrLogits, Distribution):
     logits : array_like, optional
         Log-odds of success, finite: probs = sigmoid(logits).
         Exactly one of ``probs`` and ``logits`` must be given.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises: probs or logits}
+    {validate_args, raises: probs or logits}
 
     Examples
     --------

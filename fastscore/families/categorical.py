@@ -29,10 +29,7 @@ class Categorical(_ProbsOrLogits, Distribution):
     logits : array_like, optional
         Log-probabilities up to an additive constant, finite, K >= 1 categories on
         the last axis.  Exactly one of ``probs`` and ``logits`` must be given.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises: probs or logits}
+    {validate_args, raises: probs or logits}
 
     Examples
     --------

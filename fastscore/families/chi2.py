@@ -22,10 +22,7 @@ class Chi2(_ScalarFamily):
     ----------
     df : array_like
         Degrees of freedom, > 0 (need not be an integer).
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

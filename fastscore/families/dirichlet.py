@@ -30,10 +30,7 @@ class Dirichlet(Distribution):
     concentration : array_like
         Concentrations, > 0, with 2 <= K <= 2048 (``MAX_EVENT_SIZE``) categories on
         the last axis; the axes before it are the batch shape.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

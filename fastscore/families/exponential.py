@@ -20,10 +20,7 @@ class Exponential(_ScalarFamily):
     ----------
     rate : array_like
         Rate (1 / mean), > 0.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

@@ -25,10 +25,7 @@ class Gamma(_ScalarFamily):
         Shape a, > 0.
     rate : array_like
         Rate (1 / scale), > 0.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

@@ -29,10 +29,7 @@ class Geometric(_ProbsOrLogits, Distribution):
     logits : array_like, optional
         Log-odds of success, finite, with sigmoid(logits) >= 1e-16 (logits >= about
         -36.8).  Exactly one of ``probs`` and ``logits`` must be given.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises: probs or logits}
+    {validate_args, raises: probs or logits}
 
     Examples
     --------

@@ -33,10 +33,7 @@ class Laplace(_LocationScale):
         Location (the median), finite.
     scale : array_like
         Scale, > 0 (the standard deviation is sqrt(2) scale).
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

@@ -24,10 +24,7 @@ class LogNormal(Normal):
         Mean of log x, finite.
     scale : array_like
         Standard deviation of log x, > 0.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

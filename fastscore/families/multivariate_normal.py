@@ -36,10 +36,7 @@ class MultivariateNormal(Distribution):
         covariance, finite, zero above the diagonal, with a positive diagonal.
         The batch shapes of ``loc`` (...) and ``scale_tril`` (..., D, D)
         broadcast.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

@@ -36,10 +36,7 @@ class NegativeBinomial(_ProbsOrLogits, Distribution):
         Exactly one of ``probs`` and ``logits`` must be given.
         Either way p / (1 - p) * (r + 10 sqrt(r)) must be <= 9.2e18
         (``POISSON_LAM_MAX``): numpy's gamma-Poisson sampler draws int64 samples.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises: probs or logits}
+    {validate_args, raises: probs or logits}
 
     Examples
     --------

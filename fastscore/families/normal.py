@@ -25,10 +25,7 @@ class Normal(_LocationScale):
         Mean, finite.
     scale : array_like
         Standard deviation, > 0.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

@@ -23,10 +23,7 @@ class Poisson(_ScalarFamily):
     rate : array_like
         Rate (the mean), > 0 and <= 9.2e18 (``POISSON_LAM_MAX``, numpy's limit:
         samples are int64).
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------

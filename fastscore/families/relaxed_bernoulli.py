@@ -34,10 +34,7 @@ class RelaxedBernoulli(_Concrete, _ProbsOrLogits, Distribution):
         In (0, 1).
     logits : array_like, optional
         Finite.  Exactly one of ``probs`` and ``logits`` must be given.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises: probs or logits}
+    {validate_args, raises: probs or logits}
 
     Examples
     --------

@@ -42,10 +42,7 @@ class RelaxedCategorical(_Concrete, _ProbsOrLogits, Distribution):
     logits : array_like, optional
         Log-probabilities up to a constant, finite, K >= 2 on the last axis.
         Exactly one of ``probs`` and ``logits`` must be given.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises: probs or logits}
+    {validate_args, raises: probs or logits}
 
     Examples
     --------

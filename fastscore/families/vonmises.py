@@ -123,10 +123,7 @@ class VonMises(_ScalarFamily):
         Mean direction, finite.
     concentration : array_like
         Concentration k, > 0.
-    validate_args : bool, default True
-        Check the parameters at construction (see :class:`Distribution`).
-
-    {raises}
+    {validate_args, raises}
 
     Examples
     --------
