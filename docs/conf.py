@@ -44,6 +44,15 @@ if pathlib.Path(fastscore.__file__).resolve().parent == _here_tree.resolve() and
                        "where fastscore is installed (python -m pip install \".[docs]\"), or set "
                        "FASTSCORE_DOCS_INPLACE=1 for an in-place build" % fastscore.__file__)
 
+# The families' part of the API reference, from the installed package's registry
+# (fastscore.families.__all__), so a new family needs no edit here: api/index.rst
+# includes this generated list.
+_FAMILIES_INC = HERE / "api" / "families.rst"
+_FAMILIES_INC.write_text(
+    ".. currentmodule:: fastscore\n\n.. autosummary::\n   :toctree: generated/\n"
+    "   :nosignatures:\n\n   Distribution\n"
+    + "".join("   %s\n" % name for name in fastscore.families.__all__), encoding="utf-8")
+
 project = "fastscore"
 author = "fastscore developers"
 copyright = "2026, fastscore developers"
@@ -61,6 +70,7 @@ extensions = [
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "gallery_args.py", "check_*.py",
+                    "api/families.rst",   # generated above; api/index.rst includes it
                     "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
                     "auto_examples/*.json", "auto_examples/*.md5"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -84,7 +94,9 @@ if os.environ.get("FASTSCORE_DOCS_INTERSPHINX") == "1":
     }
 
 # -- autodoc / autosummary / numpydoc ---------------------------------------
-autosummary_generate = True
+# the pages' stubs: api/index.rst and the families' list it includes (autosummary's
+# generation does not follow includes, so it is named too)
+autosummary_generate = ["api/index.rst", "api/families.rst"]
 autosummary_imported_members = True
 autodoc_typehints = "none"          # the numpydoc Parameters say the types
 autodoc_default_options = {"member-order": "bysource"}
