@@ -3,6 +3,19 @@
 # table (fastscore/_specs.py: the rows with unit="multivariate_normal"); the slots'
 # signatures and the shared helpers are in _common.pxi.
 
+cdef extern from "families/multivariate_normal.h" nogil:
+    # the fused loops of small events, when the engine has them on (returns 1)
+    bint fs_mvn_transform_small(const fs_engine *eng, const double *loc, const double *L,
+                                double *x, Py_ssize_t m, Py_ssize_t E)
+    bint fs_mvn_pathwise_small(const fs_engine *eng, const double *loc, const double *L,
+                               const double *inv, const double *x, Py_ssize_t xs,
+                               const double *gp, Py_ssize_t gs, Py_ssize_t m, double *terms,
+                               Py_ssize_t ld, Py_ssize_t E)
+    bint fs_mvn_score_small(const fs_engine *eng, const double *loc, const double *L,
+                            const double *inv, const double *x, Py_ssize_t xs, Py_ssize_t m,
+                            double *terms, Py_ssize_t ld, Py_ssize_t E)
+
+
 cdef inline void _mvn_transform(const double *c, Py_ssize_t E, double *x) noexcept nogil:
     # x = loc + L z, z in x.  Row i only needs z_0..z_i, so x is filled in
     # place from the last row up.
