@@ -11,9 +11,10 @@ fitted in-sample fails both), the Black-Scholes Greeks, and the errors.
 
 import numpy as np
 import pytest
-from scipy import special, stats
+from scipy import special
 
 import fastscore as fs
+from _examples import load_example
 from cases import BY_NAME, CASES
 from fastscore import _hessian
 
@@ -670,21 +671,11 @@ def test_refusals():
 # Greeks
 # ---------------------------------------------------------------------------
 
-S0, K, R, SIGMA, T = 100.0, 100.0, 0.03, 0.2, 1.0
-
-
-def black_scholes():
-    sq = np.sqrt(T)
-    d1 = (np.log(S0 / K) + (R + 0.5 * SIGMA ** 2) * T) / (SIGMA * sq)
-    d2 = d1 - SIGMA * sq
-    phi = stats.norm.pdf(d1)
-    disc = np.exp(-R * T)
-    return {"price": S0 * stats.norm.cdf(d1) - K * disc * stats.norm.cdf(d2),
-            "delta": stats.norm.cdf(d1), "gamma": phi / (S0 * SIGMA * sq),
-            "vega": S0 * phi * sq, "vanna": -phi * d2 / SIGMA,
-            "volga": S0 * phi * sq * d1 * d2 / SIGMA,
-            "theta": -S0 * phi * SIGMA / (2 * sq) - R * K * disc * stats.norm.cdf(d2),
-            "rho": K * T * disc * stats.norm.cdf(d2)}
+# the call of examples/greeks_second_order.py, and its analytic Black-Scholes values
+_GREEKS_EXAMPLE = load_example("greeks_second_order")
+S0, K, R, SIGMA, T = (_GREEKS_EXAMPLE.S0, _GREEKS_EXAMPLE.K, _GREEKS_EXAMPLE.R,
+                      _GREEKS_EXAMPLE.SIGMA, _GREEKS_EXAMPLE.T)
+black_scholes = _GREEKS_EXAMPLE.black_scholes
 
 
 @pytest.fixture(scope="module")
