@@ -20,10 +20,12 @@
 # Nothing here is global or mutable, so calls with different engines may run
 # at the same time.
 
-# The estimator kind (FS_KIND_SCORE, _PATHWISE, _MEASURE, named in
-# fastscore/_specs.py) chooses each block's step: what is drawn (samples, or
-# samples with their coupled points), what is evaluated (f, f') and which
-# per-sample terms are folded into which blocks of the row.
+# The estimator kind (FS_KIND_*, a row of fastscore/_specs.py's KIND_BLOCKS)
+# chooses each block's step: what is drawn (samples, or samples with their
+# coupled points), what is evaluated (f, f') and which per-sample terms are
+# folded into which blocks of the row.  Its steps are its own file,
+# fastscore/kinds/<kind>.pxi, reached through the dispatchers the template
+# generates from the table (_kind_block, _window_draw, _row_width, ...).
 
 cdef inline Py_ssize_t _acc_stride(int kind, Py_ssize_t P) noexcept nogil:
     cdef Py_ssize_t A = _row_width(kind, P)

@@ -106,8 +106,9 @@ KIND_BLOCKS = {"score": KernelKind(SCORE_BLOCK, "score"),
                "score_folds": KernelKind(SCORE_BLOCK, "score")}
 KERNEL_KINDS = tuple(KIND_BLOCKS)
 
-#: The ``cdef inline`` functions every kernel kind's step file
-#: (fastscore/kinds/<name>.pxi) defines, as ``_<name>_<step>``: its row width,
+#: The functions every kernel kind's step file (fastscore/kinds/<name>.pxi)
+#: defines, as ``_<name>_<step>`` (``cdef inline ... noexcept nogil``, but
+#: ``window_eval``, which calls f in Python): its row width,
 #: merge of two rows, points and values per sample, scratch of an accumulate
 #: step, numbers per sample its draw writes besides the points, the
 #: draw-evaluate-accumulate step of one block (_inline_span), and a Python
