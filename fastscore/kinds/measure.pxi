@@ -91,10 +91,10 @@ cdef inline bint _measure_window_t(int fam, const double *c, Py_ssize_t E) noexc
     return False
 
 
-cdef inline void _measure_window_draw(const fs_engine *eng, int fam, bitgen_t *bg,
-                                      const double *c, Py_ssize_t nc, Py_ssize_t E, double *x,
-                                      double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
-                                      Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
+cdef inline void _measure_window_draw(
+        const fs_engine *eng, int fam, bitgen_t *bg, const double *c, Py_ssize_t nc,
+        Py_ssize_t E, double *x, double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
+        Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
     """Draw m samples' points (point q of sample i at x[q * qx + i * ix])."""
     _measure_draw(fam, bg, c, nc, x, qx, ix, m)
 
@@ -105,12 +105,12 @@ cdef object _measure_window_eval(const fs_engine *eng, xw, tw, Py_ssize_t Q, int
     return call_f(xw[:Q, :m_w].reshape(Q * m_w, batch, E)), None, m_w * batch
 
 
-cdef inline void _measure_window_step(const fs_engine *eng, int fam, const double *c,
-                                      Py_ssize_t E, Py_ssize_t P, const double *x, const double *t,
-                                      const double *aux, Py_ssize_t qx, Py_ssize_t ix, Py_ssize_t ia,
-                                      const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
-                                      Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
-                                      double *scratch) noexcept nogil:
+cdef inline void _measure_window_step(
+        const fs_engine *eng, int fam, const double *c, Py_ssize_t E, Py_ssize_t P,
+        const double *x, const double *t, const double *aux, Py_ssize_t qx, Py_ssize_t ix,
+        Py_ssize_t ia, const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
+        Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
+        double *scratch) noexcept nogil:
     """Fold m samples (f at point q of sample i: fv[q * qf + i * jf]) into row."""
     _accumulate_measure(eng, fv, qf, jf, x + _measure_points(fam) * qx
                         if _measure_weighted(fam) else NULL, qx, ix, m, row, P, scratch)

@@ -91,10 +91,10 @@ cdef inline bint _pathwise_window_t(int fam, const double *c, Py_ssize_t E) noex
     return _f_input(fam, c, NULL, 0, E, 0, NULL, 0)
 
 
-cdef inline void _pathwise_window_draw(const fs_engine *eng, int fam, bitgen_t *bg,
-                                       const double *c, Py_ssize_t nc, Py_ssize_t E, double *x,
-                                       double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
-                                       Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
+cdef inline void _pathwise_window_draw(
+        const fs_engine *eng, int fam, bitgen_t *bg, const double *c, Py_ssize_t nc,
+        Py_ssize_t E, double *x, double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
+        Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
     """Draw m samples into x[i * ix] (what f sees, where it differs, into t)."""
     _draw(eng, fam, bg, c, nc, E, x, ix, m, t, ix)
     _f_input(fam, c, x, ix, E, m, t, ix)
@@ -111,11 +111,11 @@ cdef object _pathwise_window_eval(const fs_engine *eng, xw, tw, Py_ssize_t Q, in
     return call_f(seen), call_grad(tw[0, :m_w]), 0
 
 
-cdef inline void _pathwise_window_step(const fs_engine *eng, int fam, const double *c,
-                                       Py_ssize_t E, Py_ssize_t P, const double *x, const double *t,
-                                       const double *aux, Py_ssize_t qx, Py_ssize_t ix, Py_ssize_t ia,
-                                       const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
-                                       Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
-                                       double *scratch) noexcept nogil:
+cdef inline void _pathwise_window_step(
+        const fs_engine *eng, int fam, const double *c, Py_ssize_t E, Py_ssize_t P,
+        const double *x, const double *t, const double *aux, Py_ssize_t qx, Py_ssize_t ix,
+        Py_ssize_t ia, const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
+        Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
+        double *scratch) noexcept nogil:
     """Fold m samples (x[i * ix], f at fv[i * jf], f' at gv[i * jg]) into row."""
     _accumulate_pathwise(eng, fam, c, x, ix, fv, jf, gv, jg, m, row, P, E, scratch)

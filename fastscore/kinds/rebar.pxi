@@ -105,10 +105,10 @@ cdef inline bint _rebar_window_t(int fam, const double *c, Py_ssize_t E) noexcep
     return True
 
 
-cdef inline void _rebar_window_draw(const fs_engine *eng, int fam, bitgen_t *bg,
-                                    const double *c, Py_ssize_t nc, Py_ssize_t E, double *x,
-                                    double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
-                                    Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
+cdef inline void _rebar_window_draw(
+        const fs_engine *eng, int fam, bitgen_t *bg, const double *c, Py_ssize_t nc,
+        Py_ssize_t E, double *x, double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
+        Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
     """Draw m samples' f-points (x), f'-points (t) and aux values (aux[i * ia])."""
     _rebar_draw(fam, bg, c, E, x, t, qx, ix, aux, ia, m)
 
@@ -120,12 +120,12 @@ cdef object _rebar_window_eval(const fs_engine *eng, xw, tw, Py_ssize_t Q, int64
             call_grad(tw[:, :m_w].reshape(2 * m_w, batch, E)), m_w * batch)
 
 
-cdef inline void _rebar_window_step(const fs_engine *eng, int fam, const double *c,
-                                    Py_ssize_t E, Py_ssize_t P, const double *x, const double *t,
-                                    const double *aux, Py_ssize_t qx, Py_ssize_t ix, Py_ssize_t ia,
-                                    const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
-                                    Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
-                                    double *scratch) noexcept nogil:
+cdef inline void _rebar_window_step(
+        const fs_engine *eng, int fam, const double *c, Py_ssize_t E, Py_ssize_t P,
+        const double *x, const double *t, const double *aux, Py_ssize_t qx, Py_ssize_t ix,
+        Py_ssize_t ia, const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
+        Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
+        double *scratch) noexcept nogil:
     """Fold m samples (f at fv[{0, qf} + i * jf], f' at gv[{0, qf E} + i * jg],
     f'-points at t[{0, qx} + i * ix]) into row."""
     _accumulate_rebar(eng, fam, c, E, fv, qf, jf, gv, qf * E, jg, t, qx, ix, aux, ia, m, row,

@@ -97,10 +97,10 @@ cdef inline bint _score_window_t(int fam, const double *c, Py_ssize_t E) noexcep
     return _f_input(fam, c, NULL, 0, E, 0, NULL, 0)
 
 
-cdef inline void _score_window_draw(const fs_engine *eng, int fam, bitgen_t *bg,
-                                    const double *c, Py_ssize_t nc, Py_ssize_t E, double *x,
-                                    double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
-                                    Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
+cdef inline void _score_window_draw(
+        const fs_engine *eng, int fam, bitgen_t *bg, const double *c, Py_ssize_t nc,
+        Py_ssize_t E, double *x, double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
+        Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
     """Draw m samples into x[i * ix] (what f sees, where it differs, into t)."""
     _draw(eng, fam, bg, c, nc, E, x, ix, m, t, ix)
     _f_input(fam, c, x, ix, E, m, t, ix)
@@ -117,11 +117,11 @@ cdef object _score_window_eval(const fs_engine *eng, xw, tw, Py_ssize_t Q, int64
     return call_f(seen), None, 0
 
 
-cdef inline void _score_window_step(const fs_engine *eng, int fam, const double *c,
-                                    Py_ssize_t E, Py_ssize_t P, const double *x, const double *t,
-                                    const double *aux, Py_ssize_t qx, Py_ssize_t ix, Py_ssize_t ia,
-                                    const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
-                                    Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
-                                    double *scratch) noexcept nogil:
+cdef inline void _score_window_step(
+        const fs_engine *eng, int fam, const double *c, Py_ssize_t E, Py_ssize_t P,
+        const double *x, const double *t, const double *aux, Py_ssize_t qx, Py_ssize_t ix,
+        Py_ssize_t ia, const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
+        Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
+        double *scratch) noexcept nogil:
     """Fold m samples (x[i * ix], f at fv[i * jf]) into row."""
     _accumulate_score(eng, fam, c, x, ix, fv, jf, m, row, P, E, scratch)

@@ -83,10 +83,10 @@ cdef inline bint _score_folds_window_t(int fam, const double *c, Py_ssize_t E) n
     return _f_input(fam, c, NULL, 0, E, 0, NULL, 0)
 
 
-cdef inline void _score_folds_window_draw(const fs_engine *eng, int fam, bitgen_t *bg,
-                                          const double *c, Py_ssize_t nc, Py_ssize_t E, double *x,
-                                          double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
-                                          Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
+cdef inline void _score_folds_window_draw(
+        const fs_engine *eng, int fam, bitgen_t *bg, const double *c, Py_ssize_t nc,
+        Py_ssize_t E, double *x, double *t, Py_ssize_t qx, Py_ssize_t ix, double *aux,
+        Py_ssize_t ia, Py_ssize_t m) noexcept nogil:
     """Draw m samples into x[i * ix] (what f sees, where it differs, into t)."""
     _draw(eng, fam, bg, c, nc, E, x, ix, m, t, ix)
     _f_input(fam, c, x, ix, E, m, t, ix)
@@ -103,11 +103,11 @@ cdef object _score_folds_window_eval(const fs_engine *eng, xw, tw, Py_ssize_t Q,
     return call_f(seen), None, 0
 
 
-cdef inline void _score_folds_window_step(const fs_engine *eng, int fam, const double *c,
-                                          Py_ssize_t E, Py_ssize_t P, const double *x, const double *t,
-                                          const double *aux, Py_ssize_t qx, Py_ssize_t ix, Py_ssize_t ia,
-                                          const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
-                                          Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
-                                          double *scratch) noexcept nogil:
+cdef inline void _score_folds_window_step(
+        const fs_engine *eng, int fam, const double *c, Py_ssize_t E, Py_ssize_t P,
+        const double *x, const double *t, const double *aux, Py_ssize_t qx, Py_ssize_t ix,
+        Py_ssize_t ia, const double *fv, Py_ssize_t qf, Py_ssize_t jf, const double *gv,
+        Py_ssize_t jg, Py_ssize_t m, double *row, int64_t first,
+        double *scratch) noexcept nogil:
     """Fold m samples, the first of index ``first`` in the stream, into their folds' rows."""
     _accumulate_score_folds(eng, fam, c, x, ix, fv, jf, m, row, P, E, first, scratch)
