@@ -68,8 +68,14 @@ def generate_sources():
             continue
         src = os.path.join(PKG, name)
         with open(src, encoding="utf-8") as fh:
-            text = Template(fh.read(), name=name).substitute(families=specs.FAMILIES)
+            text = Template(fh.read(), name=name).substitute(
+                families=specs.FAMILIES, kinds=specs.KIND_BLOCKS)
         write_if_changed(src[: -len(".tp")], text)
+
+
+def specs_kinds():
+    """The kernel kinds of the kind table (fastscore/_specs.py, KIND_BLOCKS)."""
+    return tuple(load_specs().KIND_BLOCKS)
 
 
 def numpy_static_libs():
@@ -176,6 +182,8 @@ def extensions():
     includes += sorted(os.path.join("fastscore", "families", name)
                        for name in os.listdir(os.path.join(PKG, "families"))
                        if name.endswith((".pxi", ".h")))
+    # the kernel kinds' step files (fastscore/kinds/<name>.pxi), from the kind table
+    includes += [os.path.join("fastscore", "kinds", name + ".pxi") for name in specs_kinds()]
     exts = [
         Extension("fastscore._kernels", [os.path.join("fastscore", "_kernels.pyx")],
                   depends=headers + includes + samplers, **common),

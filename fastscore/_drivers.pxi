@@ -20,49 +20,16 @@
 # Nothing here is global or mutable, so calls with different engines may run
 # at the same time.
 
-# The estimator kind (FS_KIND_SCORE, _PATHWISE, _MEASURE, named in
-# fastscore/_specs.py) chooses each block's step: what is drawn (samples, or
-# samples with their coupled points), what is evaluated (f, f') and which
-# per-sample terms are folded into which blocks of the row.
-
-cdef inline Py_ssize_t _row_width(int kind, Py_ssize_t P) noexcept nogil:
-    if kind == FS_KIND_SCORE:
-        return fs_score_row_width(P)
-    if kind == FS_KIND_SCORE_FOLDS:
-        return fs_folds_row_width(P)
-    if kind == FS_KIND_REBAR:
-        return fs_cv_row_width(P)
-    return fs_mean_row_width(P)
-
+# The estimator kind (FS_KIND_*, a row of fastscore/_specs.py's KIND_BLOCKS)
+# chooses each block's step: what is drawn (samples, or samples with their
+# coupled points), what is evaluated (f, f') and which per-sample terms are
+# folded into which blocks of the row.  Its steps are its own file,
+# fastscore/kinds/<kind>.pxi, reached through the dispatchers the template
+# generates from the table (_kind_block, _window_draw, _row_width, ...).
 
 cdef inline Py_ssize_t _acc_stride(int kind, Py_ssize_t P) noexcept nogil:
     cdef Py_ssize_t A = _row_width(kind, P)
     return ((A + ACC_ALIGN - 1) // ACC_ALIGN) * ACC_ALIGN
-
-
-cdef inline void _merge_rows(int kind, double *tot, const double *a, Py_ssize_t P) noexcept nogil:
-    if kind == FS_KIND_SCORE:
-        fs_merge_score_rows(tot, a, P)
-    elif kind == FS_KIND_SCORE_FOLDS:
-        fs_merge_fold_rows(tot, a, P)
-    elif kind == FS_KIND_REBAR:
-        fs_merge_cv_rows(tot, a, P)
-    else:
-        fs_merge_mean_rows(tot, a, P)
-
-
-cdef inline Py_ssize_t _points(int kind, int fam) noexcept nogil:
-    """Points drawn (and f evaluations) per sample."""
-    if kind == FS_KIND_MEASURE:
-        return _measure_points(fam)
-    return 2 if kind == FS_KIND_REBAR else 1
-
-
-cdef inline Py_ssize_t _values(int kind, int fam) noexcept nogil:
-    """Numbers per sample and event coordinate a block of draws holds."""
-    if kind == FS_KIND_MEASURE:
-        return _measure_points(fam) + (_measure_points(fam) - 1) // 2 * _measure_weighted(fam)
-    return 2 if kind == FS_KIND_REBAR else 1
 
 
 cdef inline void _start_stream(const fs_engine *eng, fs_stream *st, bitgen_t *bg, uint64_t key0,
@@ -93,85 +60,7 @@ cdef inline Py_ssize_t _terms_stride(Py_ssize_t m) noexcept nogil:
 cdef Py_ssize_t _acc_scratch(int kind, Py_ssize_t P, Py_ssize_t E, Py_ssize_t ts) noexcept nogil:
     """Doubles of scratch an accumulate step of at most ts samples per sub-block
     needs: d = f - shift (ts), then the per-sample terms and their scratch."""
-    cdef Py_ssize_t work
-    if kind == FS_KIND_SCORE or kind == FS_KIND_SCORE_FOLDS:
-        work = P * ts + P + E
-    elif kind == FS_KIND_PATHWISE:
-        work = P * ts + P + 2 * E
-    elif kind == FS_KIND_REBAR:
-        work = 2 * P * ts + 2 * P
-    else:
-        work = P * ts
-    return _al(ts) + _al(work)
-
-
-cdef void _accumulate_score(const fs_engine *eng, int fam, const double *c, const double *x,
-                            Py_ssize_t xstride, const double *fx, Py_ssize_t fstride, Py_ssize_t m,
-                            double *row, Py_ssize_t P, Py_ssize_t E,
-                            double *scratch) noexcept nogil:
-    """The score-function estimator's step: fold m samples into a row of sums.
-
-    A sub-block at a time: d = f - shift into a buffer, the family's score
-    components (its per-sample terms) into another, then the generic reducer
-    (_reduce.h) folds each component into its five sums.  ``scratch`` holds
-    _acc_scratch(FS_KIND_SCORE, P, E, _terms_stride(m)) doubles.
-    """
-    cdef Py_ssize_t ts = _terms_stride(m), i, j, i0, cnt
-    cdef double *dbuf = scratch
-    cdef double *work = scratch + _al(ts)
-    cdef double shift
-    if m <= 0:
-        return
-    if row[FS_N] == 0.0:
-        row[FS_SHIFT] = fx[0]
-    shift = row[FS_SHIFT]
-    i0 = 0
-    while i0 < m:
-        cnt = m - i0 if m - i0 < BLOCK else BLOCK
-        if xstride == 1 and fstride == 1 and _score_fold(eng, fam, c, x + i0, fx + i0, shift, cnt,
-                                                         row):
-            i0 += cnt   # the steps below in one pass, the same bits
-            continue
-        for i in range(cnt):
-            dbuf[i] = fx[(i0 + i) * fstride] - shift
-        # terms: P * ts, then the vector families' scratch s (P) and w (E)
-        _score_terms(eng, fam, c, E, x + i0 * xstride, xstride, cnt, P, work, ts,
-                     work + P * ts, work + P * ts + P)
-        fs_fold_value(eng.reduce_isa, dbuf, cnt, row)
-        for j in range(P):
-            fs_fold_score(eng.reduce_isa, dbuf, work + j * ts, cnt,
-                          row + FS_HEAD_WIDTH + FS_SCORE_WIDTH * j)
-        i0 += cnt
-    row[FS_N] = row[FS_N] + <double>m
-
-
-cdef void _accumulate_score_folds(const fs_engine *eng, int fam, const double *c, const double *x,
-                                  Py_ssize_t xstride, const double *fx, Py_ssize_t fstride,
-                                  Py_ssize_t m, double *row, Py_ssize_t P, Py_ssize_t E,
-                                  int64_t first, double *scratch) noexcept nogil:
-    """The cross-fitted score step (method="cv"): m samples, the first of which has
-    index ``first`` in its batch element's stream, each folded into the score row
-    of its fold (index mod FS_CV_FOLDS) by the score step on that fold's samples."""
-    # Segments of the chunk's blocks of BLOCK samples, whatever the caller's
-    # pieces (the inline loop's blocks and spans, a Python f's windows): the same
-    # folds of the same samples, so the same bits.
-    cdef Py_ssize_t W = fs_score_row_width(P), k, i0, mk, seg, s0 = 0
-    cdef int64_t pos
-    while s0 < m:
-        pos = (first + s0) % CHUNK
-        seg = <Py_ssize_t>(BLOCK - pos % BLOCK)
-        if seg > m - s0:
-            seg = m - s0
-        for k in range(FS_CV_FOLDS):
-            # the segment's first sample in fold k, and how many of them are
-            i0 = <Py_ssize_t>((k - (first + s0) % FS_CV_FOLDS + FS_CV_FOLDS) % FS_CV_FOLDS)
-            if i0 >= seg:
-                continue
-            mk = (seg - i0 + FS_CV_FOLDS - 1) // FS_CV_FOLDS
-            _accumulate_score(eng, fam, c, x + (s0 + i0) * xstride, xstride * FS_CV_FOLDS,
-                              fx + (s0 + i0) * fstride, fstride * FS_CV_FOLDS, mk, row + k * W,
-                              P, E, scratch)
-        s0 += seg
+    return _al(ts) + _al(_kind_scratch(kind, P, E, ts))
 
 
 cdef inline void _fold_mean_block(const fs_engine *eng, double *row, const double *dbuf,
@@ -190,128 +79,6 @@ cdef inline void _fold_mean_block(const fs_engine *eng, double *row, const doubl
         if first:
             blk[FS_TERM_SHIFT] = terms[j * ts]
         fs_fold_mean(eng.reduce_isa, terms + j * ts, cnt, blk)
-
-
-cdef void _accumulate_pathwise(const fs_engine *eng, int fam, const double *c, const double *x,
-                               Py_ssize_t xstride, const double *fx, Py_ssize_t fstride,
-                               const double *gp, Py_ssize_t gstride, Py_ssize_t m, double *row,
-                               Py_ssize_t P, Py_ssize_t E, double *scratch) noexcept nogil:
-    """The pathwise estimator's step: value sums of f and, per component, the
-    mean of the terms f'(x) dx/dtheta_j (the family's pathwise slot).
-    ``scratch``: _acc_scratch(FS_KIND_PATHWISE, P, E, _terms_stride(m)) doubles."""
-    cdef Py_ssize_t ts = _terms_stride(m), i, i0, cnt
-    cdef double *dbuf = scratch
-    cdef double *work = scratch + _al(ts)
-    cdef double shift
-    cdef bint first
-    if m <= 0:
-        return
-    first = row[FS_N] == 0.0
-    if first:
-        row[FS_SHIFT] = fx[0]
-    shift = row[FS_SHIFT]
-    i0 = 0
-    while i0 < m:
-        cnt = m - i0 if m - i0 < BLOCK else BLOCK
-        if xstride == 1 and fstride == 1 and gstride == 1 and _pathwise_fold(
-                eng, fam, c, E, x + i0, fx + i0, gp + i0, shift, cnt, P, row, work,
-                first and i0 == 0):
-            i0 += cnt   # the steps below in one pass, the same bits
-            continue
-        for i in range(cnt):
-            dbuf[i] = fx[(i0 + i) * fstride] - shift
-        _pathwise_terms(eng, fam, c, E, x + i0 * xstride, xstride, gp + i0 * gstride, gstride, cnt,
-                        P, work, ts, work + P * ts, work + P * ts + P)
-        _fold_mean_block(eng, row, dbuf, work, ts, cnt, P, first and i0 == 0)
-        i0 += cnt
-    row[FS_N] = row[FS_N] + <double>m
-
-
-cdef void _accumulate_measure(const fs_engine *eng, const double *fq, Py_ssize_t qstride,
-                              Py_ssize_t fstride, const double *w, Py_ssize_t wqstride,
-                              Py_ssize_t wstride, Py_ssize_t m, double *row, Py_ssize_t P,
-                              double *scratch) noexcept nogil:
-    """The measure-valued estimator's step, from f at each sample's points
-    (fq[q * qstride + i * fstride]): value sums of f at the sample and, per
-    component, the mean of f(x+) - f(x-) (the finish applies the constants c_j),
-    times the draw's weight w[j * wqstride + i * wstride] where it has one.
-    ``scratch``: _acc_scratch(FS_KIND_MEASURE, P, 1, _terms_stride(m)) doubles."""
-    cdef Py_ssize_t ts = _terms_stride(m), i, j, i0, cnt
-    cdef double *dbuf = scratch
-    cdef double *work = scratch + _al(ts)
-    cdef double shift
-    cdef bint first
-    if m <= 0:
-        return
-    first = row[FS_N] == 0.0
-    if first:
-        row[FS_SHIFT] = fq[0]
-    shift = row[FS_SHIFT]
-    i0 = 0
-    while i0 < m:
-        cnt = m - i0 if m - i0 < BLOCK else BLOCK
-        for i in range(cnt):
-            dbuf[i] = fq[(i0 + i) * fstride] - shift
-        for j in range(P):
-            for i in range(cnt):
-                work[j * ts + i] = (fq[(1 + 2 * j) * qstride + (i0 + i) * fstride]
-                                    - fq[(2 + 2 * j) * qstride + (i0 + i) * fstride])
-            if w != NULL:
-                for i in range(cnt):
-                    work[j * ts + i] = w[j * wqstride + (i0 + i) * wstride] * work[j * ts + i]
-        _fold_mean_block(eng, row, dbuf, work, ts, cnt, P, first and i0 == 0)
-        i0 += cnt
-    row[FS_N] = row[FS_N] + <double>m
-
-
-cdef void _accumulate_rebar(const fs_engine *eng, int fam, const double *c, Py_ssize_t E,
-                            const double *fv, Py_ssize_t fq, Py_ssize_t fi, const double *gv,
-                            Py_ssize_t gq, Py_ssize_t gi, const double *y, Py_ssize_t yq,
-                            Py_ssize_t yi, const double *aux, Py_ssize_t astride, Py_ssize_t m,
-                            double *row, Py_ssize_t P, double *scratch) noexcept nogil:
-    """REBAR's step: value sums of f at the hard sample and, per component, the
-    control-variate sums of its terms A and C (the family's rebar slot).
-
-    f at the two f-points is fv[{0, fq} + i * fi]; f' and the relaxed points
-    (y, y~) of sample i are at gv and y + {0, gq or yq} + i * (gi or yi).
-    ``scratch``: _acc_scratch(FS_KIND_REBAR, P, E, _terms_stride(m)) doubles.
-    """
-    cdef Py_ssize_t ts = _terms_stride(m), i, j, i0, cnt
-    cdef double *dbuf = scratch
-    cdef double *work = scratch + _al(ts)
-    cdef double *Al
-    cdef double *Cl
-    cdef double *blk
-    cdef double shift
-    cdef bint first
-    if m <= 0:
-        return
-    Al = work + 2 * P * ts
-    Cl = Al + P
-    first = row[FS_N] == 0.0
-    if first:
-        row[FS_SHIFT] = fv[0]
-    shift = row[FS_SHIFT]
-    i0 = 0
-    while i0 < m:
-        cnt = m - i0 if m - i0 < BLOCK else BLOCK
-        for i in range(cnt):
-            dbuf[i] = fv[(i0 + i) * fi] - shift
-            _rebar_terms(fam, c, E, fv[(i0 + i) * fi], fv[fq + (i0 + i) * fi],
-                         gv + (i0 + i) * gi, gv + gq + (i0 + i) * gi,
-                         y + (i0 + i) * yi, y + yq + (i0 + i) * yi,
-                         aux + (i0 + i) * astride, Al, Cl)
-            for j in range(P):
-                work[j * ts + i] = Al[j]
-                work[(P + j) * ts + i] = Cl[j]
-        fs_fold_value(eng.reduce_isa, dbuf, cnt, row)
-        for j in range(P):
-            blk = row + FS_HEAD_WIDTH + FS_CV_WIDTH * j
-            if first and i0 == 0:
-                blk[FS_A_SHIFT] = work[j * ts]
-            fs_fold_cv(eng.reduce_isa, work + j * ts, work + (P + j) * ts, cnt, blk)
-        i0 += cnt
-    row[FS_N] = row[FS_N] + <double>m
 
 
 cdef inline bint _any_nonfinite(const fs_engine *eng, const double *x,
@@ -347,7 +114,7 @@ cdef inline int64_t _sample_cost(int kind, int fam, Py_ssize_t E, Py_ssize_t P) 
 cdef Py_ssize_t _item_scratch(int kind, int fam, Py_ssize_t E, Py_ssize_t P) noexcept nogil:
     """Doubles of heap scratch _inline_span needs (one arena per thread)."""
     cdef Py_ssize_t blk = _block_size(E * _values(kind, fam))
-    cdef Py_ssize_t aux = _al(blk * (E + 2)) if kind == FS_KIND_REBAR else 0
+    cdef Py_ssize_t aux = _kind_aux(kind, blk, E)
     return 3 * BUF_DOUBLES + _al(BLOCK * MAX_POINTS) + aux + _acc_scratch(kind, P, E, blk)
 
 
@@ -365,48 +132,21 @@ cdef void _inline_span(const fs_engine *eng, int kind, int fam, const double *cb
     the span: the caller raises SampleOverflowError.  ``first``: the span's
     first sample's index in the batch element's stream (cv's folds).
     """
-    cdef Py_ssize_t Q = _points(kind, fam), blk = _block_size(E * _values(kind, fam)), cnt, q
+    cdef Py_ssize_t blk = _block_size(E * _values(kind, fam)), cnt
     cdef int64_t done = 0
     cdef double *xbuf = scratch                 # samples; points [q][i] (measure); f-points (rebar)
     cdef double *tbuf = xbuf + BUF_DOUBLES      # what f sees (families with an f input); f'-points
     cdef double *gbuf = tbuf + BUF_DOUBLES      # f' (pathwise, rebar)
     cdef double *fbuf = gbuf + BUF_DOUBLES      # f: BLOCK * MAX_POINTS
-    cdef double *aux = fbuf + _al(BLOCK * MAX_POINTS)   # rebar: blk * (E + 2)
-    cdef double *acc = aux + (_al(blk * (E + 2)) if kind == FS_KIND_REBAR else 0)
-    cdef const double *src
-    cdef bint weighted = kind == FS_KIND_MEASURE and _measure_weighted(fam)
+    cdef double *aux = fbuf + _al(BLOCK * MAX_POINTS)   # the kind's aux draws (rebar)
+    cdef double *acc = aux + _kind_aux(kind, blk, E)
     while done < m:
         cnt = <Py_ssize_t>(m - done) if m - done < blk else blk
-        if kind == FS_KIND_MEASURE:
-            _measure_draw(fam, bg, cb, nc, xbuf, blk, 1, cnt)
-            for q in range(Q):
-                _eval_f(eng, f, xbuf + q * blk, 1, cnt, b, fbuf + q * blk)
-            _accumulate_measure(eng, fbuf, blk, 1, xbuf + Q * blk if weighted else NULL, blk, 1,
-                                cnt, row, P, acc)
-        elif kind == FS_KIND_REBAR:
-            _rebar_draw(fam, bg, cb, E, xbuf, tbuf, blk * E, E, aux, E + 2, cnt)
-            for q in range(2):
-                _eval_f(eng, f, xbuf + q * blk * E, E, cnt, b, fbuf + q * blk)
-                _eval_grad_f(g, tbuf + q * blk * E, E, cnt, b, gbuf + q * blk * E)
-            _accumulate_rebar(eng, fam, cb, E, fbuf, blk, 1, gbuf, blk * E, E, tbuf, blk * E, E,
-                              aux, E + 2, cnt, row, P, acc)
-        else:
-            _draw(eng, fam, bg, cb, nc, E, xbuf, E, cnt, tbuf, E)
-            src = xbuf
-            if _f_input(fam, cb, xbuf, E, E, cnt, tbuf, E):
-                src = tbuf
-            if _any_nonfinite(eng, src, cnt * E):
-                _flag(bad, b)
-                return
-            _eval_f(eng, f, src, E, cnt, b, fbuf)
-            if kind == FS_KIND_SCORE:
-                _accumulate_score(eng, fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E, acc)
-            elif kind == FS_KIND_SCORE_FOLDS:
-                _accumulate_score_folds(eng, fam, cb, xbuf, E, fbuf, 1, cnt, row, P, E,
-                                        first + done, acc)
-            else:
-                _eval_grad_f(g, src, E, cnt, b, gbuf)
-                _accumulate_pathwise(eng, fam, cb, xbuf, E, fbuf, 1, gbuf, E, cnt, row, P, E, acc)
+        # the kind's step (fastscore/kinds/<kind>.pxi), inline
+        if not _kind_block(eng, kind, fam, cb, nc, bg, b, cnt, blk, E, P, f, g, row, xbuf, tbuf,
+                           gbuf, fbuf, aux, acc, first + done):
+            _flag(bad, b)
+            return
         done += cnt
 
 
@@ -582,9 +322,7 @@ def _check_inputs(int fam, const double[:, ::1] consts, int64_t n, Py_ssize_t E,
     if fam < 0 or fam >= N_FAMILIES:
         raise ValueError("no kernel family with id %d" % fam)
     if P >= 0:
-        slot = {FS_KIND_SCORE: SCORE_FAMILIES, FS_KIND_SCORE_FOLDS: SCORE_FAMILIES,
-                FS_KIND_PATHWISE: PATHWISE_FAMILIES,
-                FS_KIND_MEASURE: MEASURE_POINTS, FS_KIND_REBAR: REBAR_FAMILIES}.get(kind)
+        slot = KIND_FAMILIES.get(kind)
         if slot is None:
             raise ValueError("no estimator kind with id %d" % kind)
         if fam not in slot:
@@ -623,8 +361,8 @@ def run_inline(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef fs_engine engine_ = fs_engine_decode(engine)
     cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, E, P, kind)
-    if (kind == FS_KIND_PATHWISE or kind == FS_KIND_REBAR) and gspec is None:
-        raise ValueError("the pathwise and rebar kinds need gspec")
+    if kind in GRAD_KINDS and gspec is None:
+        raise ValueError("kernel kind %d evaluates f' and needs gspec" % kind)
     if per_chunk and start is not None:
         raise ValueError("per_chunk rows start from nothing (start must be None)")
     cdef Py_ssize_t nc = consts.shape[1]
@@ -745,16 +483,15 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     cdef fs_engine engine_ = fs_engine_decode(engine)
     cdef const fs_engine *eng = &engine_   # the caller's engine, down every loop
     _check_inputs(fam, consts, n, E, P, kind)
-    if (kind == FS_KIND_PATHWISE or kind == FS_KIND_REBAR) and call_grad is None:
-        raise ValueError("the pathwise and rebar kinds need call_grad")
+    if kind in GRAD_KINDS and call_grad is None:
+        raise ValueError("kernel kind %d evaluates f' and needs call_grad" % kind)
     if per_chunk and start is not None:
         raise ValueError("per_chunk rows start from nothing (start must be None)")
     cdef Py_ssize_t batch = consts.shape[0], nc = consts.shape[1]
-    cdef Py_ssize_t Q = _points(kind, fam), Qv = _values(kind, fam)
-    cdef bint weighted = kind == FS_KIND_MEASURE and _measure_weighted(fam)
+    cdef Py_ssize_t Q = _points(kind, fam), Qv = _values(kind, fam), W = _aux_width(kind, E)
     cdef int64_t window = 1, cpw, n_items, s0, m_w, k, b, it, c, off, clen, cnt, row
     cdef Py_ssize_t A = _row_width(kind, P), stride = _acc_stride(kind, P)
-    cdef Py_ssize_t qstride, size
+    cdef Py_ssize_t qstride, size, gs0 = 0, gs1 = 0, fs0 = 0
     cdef int nt, t, slots = n_threads if n_threads > 1 else 1
     cdef const double *cp = &consts[0, 0]
     cdef double *sc
@@ -775,18 +512,21 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
     # the window's draws: samples, or points (then weights), or REBAR's f-points
     xw = _wave_buffer((Qv, window, batch, E))
     cdef double[:, :, :, ::1] xv = xw
-    # what f sees where the family has an f input; REBAR's f'-points
+    # the kind's second buffer: what f sees where the family has an f input; REBAR's
+    # f'-points
     tw = xw
-    cdef bint transform = kind != FS_KIND_MEASURE and kind != FS_KIND_REBAR and _f_input(
-        fam, cp, NULL, 0, E, 0, NULL, 0)
-    if transform or kind == FS_KIND_REBAR:
+    cdef bint separate = _window_t(kind, fam, cp, E)
+    if separate:
         tw = _wave_buffer((Qv, window, batch, E))
     cdef double[:, :, :, ::1] tv = tw
-    aw = np.empty((window, batch, E + 2), dtype=np.float64) if kind == FS_KIND_REBAR \
+    # the kind's aux values per sample (REBAR's), if any
+    aw = np.empty((window, batch, W), dtype=np.float64) if W > 0 \
         else np.empty((1, 1, 1), dtype=np.float64)
     cdef double[:, :, ::1] av = aw
     cdef const double[:, ::1] fv  # f may hand back its (read-only) input
     cdef const double[:, :, ::1] gv
+    cdef const double *fp
+    cdef const double *gp = NULL
     cdef double *accs = <double *>calloc(n_items * stride, sizeof(double))
     cdef fs_stream *states = <fs_stream *>calloc(n_items, sizeof(fs_stream))
     cdef bitgen_t *bgs = <bitgen_t *>calloc(n_items, sizeof(bitgen_t))
@@ -823,7 +563,7 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                 # never finds them overwritten by the next window's.
                 xw = _wave_buffer((Qv, window, batch, E))
                 xv = xw
-                if transform or kind == FS_KIND_REBAR:
+                if separate:
                     tw = _wave_buffer((Qv, window, batch, E))
                 else:
                     tw = xw
@@ -869,41 +609,23 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                                 sn = item_cnt[it] - lo
                                 if sn > dspan:
                                     sn = dspan
-                                if kind == FS_KIND_MEASURE:
-                                    _measure_draw(fam, &bgs[it], cp + (it // cpw) * nc, nc,
-                                                  &xv[0, r, it // cpw, 0], window * batch * E,
-                                                  batch * E, sn)
-                                elif kind == FS_KIND_REBAR:
-                                    _rebar_draw(fam, &bgs[it], cp + (it // cpw) * nc, E,
-                                                &xv[0, r, it // cpw, 0], &tv[0, r, it // cpw, 0],
-                                                window * batch * E, batch * E,
-                                                &av[r, it // cpw, 0], batch * (E + 2), sn)
-                                else:
-                                    _draw(eng, fam, &bgs[it], cp + (it // cpw) * nc, nc, E,
-                                          &xv[0, r, it // cpw, 0], batch * E, sn,
-                                          &tv[0, r, it // cpw, 0], batch * E)
-                                    if transform:
-                                        _f_input(fam, cp + (it // cpw) * nc,
-                                                 &xv[0, r, it // cpw, 0], batch * E, E, sn,
-                                                 &tv[0, r, it // cpw, 0], batch * E)
+                                # the kind's draw (fastscore/kinds/<kind>.pxi)
+                                _window_draw(eng, kind, fam, &bgs[it], cp + (it // cpw) * nc, nc,
+                                             E, &xv[0, r, it // cpw, 0], &tv[0, r, it // cpw, 0],
+                                             window * batch * E, batch * E,
+                                             &av[r, it // cpw, 0] if W > 0 else NULL,
+                                             batch * W, sn)
                     lo += dspan
                     PyErr_CheckSignals()
                 g0 = g1
-            if kind == FS_KIND_MEASURE or kind == FS_KIND_REBAR:
-                # every point of the window's samples in one call, point-major
-                fv = call_f(xw[:Q, :m_w].reshape(Q * m_w, batch, E))
-                qstride = m_w * batch
-                if kind == FS_KIND_REBAR:
-                    gv = call_grad(tw[:, :m_w].reshape(2 * m_w, batch, E))
-            else:
-                seen = tw[0, :m_w]
-                if fs_row_nonfinite(eng.reduce_isa, &tv[0, 0, 0, 0], m_w * batch * E):
-                    # f would see a draw beyond float64
-                    raise _SampleOverflowError(int(np.nonzero(~np.isfinite(seen))[1][0]))
-                fv = call_f(seen)
-                qstride = 0
-                if kind == FS_KIND_PATHWISE:
-                    gv = call_grad(tw[0, :m_w])
+            # the kind's f (and f') of the window, in Python
+            fo, go, qstride = _window_eval(eng, kind, xw, tw, Q, m_w, batch, E, call_f, call_grad)
+            fv = fo
+            fp, fs0 = &fv[0, 0], fv.strides[0] // sizeof(double)
+            if go is not None:
+                gv = go
+                gp, gs0, gs1 = &gv[0, 0, 0], gv.strides[0] // sizeof(double), \
+                    gv.strides[1] // sizeof(double)
             g0 = 0
             while g0 < n_items:
                 g1 = g0 + agroup if n_items - g0 > agroup else n_items
@@ -921,38 +643,17 @@ def run_python(int kind, int fam, const double[:, ::1] consts, uint64_t key0, ui
                                 sn = item_cnt[it] - lo
                                 if sn > aspan:
                                     sn = aspan
-                                if kind == FS_KIND_SCORE:
-                                    _accumulate_score(eng, fam, cp + (it // cpw) * nc,
-                                                      &xv[0, r, it // cpw, 0], batch * E,
-                                                      &fv[r, it // cpw], batch,
-                                                      sn, accs + it * stride, P, E, sc)
-                                elif kind == FS_KIND_SCORE_FOLDS:
-                                    # the window's first sample is s0, its k-th chunk's
-                                    # k CHUNK later (item_row), this span's lo later
-                                    _accumulate_score_folds(eng, fam, cp + (it // cpw) * nc,
-                                                            &xv[0, r, it // cpw, 0], batch * E,
-                                                            &fv[r, it // cpw], batch, sn,
-                                                            accs + it * stride, P, E,
-                                                            s0 + item_row[it] + lo, sc)
-                                elif kind == FS_KIND_PATHWISE:
-                                    _accumulate_pathwise(eng, fam, cp + (it // cpw) * nc,
-                                                         &xv[0, r, it // cpw, 0], batch * E,
-                                                         &fv[r, it // cpw], batch,
-                                                         &gv[r, it // cpw, 0], batch * E,
-                                                         sn, accs + it * stride, P, E, sc)
-                                elif kind == FS_KIND_MEASURE:
-                                    _accumulate_measure(eng, &fv[r, it // cpw], qstride, batch,
-                                                        &xv[Q, r, it // cpw, 0] if weighted
-                                                        else NULL, window * batch * E, batch * E,
-                                                        sn, accs + it * stride, P, sc)
-                                else:
-                                    _accumulate_rebar(eng, fam, cp + (it // cpw) * nc, E,
-                                                      &fv[r, it // cpw], qstride, batch,
-                                                      &gv[r, it // cpw, 0], qstride * E,
-                                                      batch * E, &tv[0, r, it // cpw, 0],
-                                                      window * batch * E, batch * E,
-                                                      &av[r, it // cpw, 0], batch * (E + 2),
-                                                      sn, accs + it * stride, P, sc)
+                                # the kind's fold (fastscore/kinds/<kind>.pxi); the
+                                # window's first sample is s0, its k-th chunk's k CHUNK
+                                # later (item_row), this span's lo later
+                                _window_step(eng, kind, fam, cp + (it // cpw) * nc, E, P,
+                                             &xv[0, r, it // cpw, 0], &tv[0, r, it // cpw, 0],
+                                             &av[r, it // cpw, 0] if W > 0 else NULL,
+                                             window * batch * E, batch * E, batch * W,
+                                             fp + r * fs0 + it // cpw, qstride, batch,
+                                             gp + r * gs0 + (it // cpw) * gs1 if gp != NULL
+                                             else NULL, batch * E, sn, accs + it * stride,
+                                             s0 + item_row[it] + lo, sc)
                     lo += aspan
                     PyErr_CheckSignals()
                 g0 = g1

@@ -70,13 +70,52 @@ CV_REACH = (CV_FOLDS - 1) // 2
 #: product of the formulas (degree 4 at most) stays below 2^600.
 SCALE_TARGET = 128
 
+class KernelKind:
+    """One estimator kind the kernels run: the facts its generated dispatch needs.
+
+    Its step functions live in ``fastscore/kinds/<name>.pxi`` (``cdef inline``,
+    named ``_<name>_<step>``: see ``KIND_STEPS``); the template includes that
+    file and dispatches on ``FS_KIND_<NAME>`` to them.
+
+    Parameters
+    ----------
+    block : tuple of str
+        The block each gradient component's terms fold into.
+    slot : str
+        The family slot the kind needs: the name of the compiled set of
+        families having it (``score``: SCORE_FAMILIES, ``measure``:
+        MEASURE_POINTS, ...).
+    grad : bool
+        Does the kind evaluate f' (its entry points then need it)?
+    """
+
+    def __init__(self, block, slot, grad=False):
+        self.block, self.slot, self.grad = block, slot, grad
+
+    def __repr__(self):
+        return "KernelKind(slot=%r, grad=%r)" % (self.slot, self.grad)
+
+
 #: The estimator kinds the kernels run, one row each in kernel-id order
-#: (fastscore._kinds has the Python objects), and the block each folds its
+#: (fastscore._kinds has the Python objects), with the block each folds its
 #: terms into.  "score_folds" is the score function with its rows kept per
 #: fold (cv).
-KIND_BLOCKS = {"score": SCORE_BLOCK, "pathwise": MEAN_BLOCK, "measure": MEAN_BLOCK,
-               "rebar": CV_BLOCK, "score_folds": SCORE_BLOCK}
+KIND_BLOCKS = {"score": KernelKind(SCORE_BLOCK, "score"),
+               "pathwise": KernelKind(MEAN_BLOCK, "pathwise", grad=True),
+               "measure": KernelKind(MEAN_BLOCK, "measure"),
+               "rebar": KernelKind(CV_BLOCK, "rebar", grad=True),
+               "score_folds": KernelKind(SCORE_BLOCK, "score")}
 KERNEL_KINDS = tuple(KIND_BLOCKS)
+
+#: The functions every kernel kind's step file (fastscore/kinds/<name>.pxi)
+#: defines, as ``_<name>_<step>`` (``cdef inline ... noexcept nogil``, but
+#: ``window_eval``, which calls f in Python): its row width,
+#: merge of two rows, points and values per sample, scratch of an accumulate
+#: step, numbers per sample its draw writes besides the points, the
+#: draw-evaluate-accumulate step of one block (_inline_span), and a Python
+#: f's window (run_python): its second buffer, draw, evaluation, fold.
+KIND_STEPS = ("row_width", "merge", "n_points", "n_values", "scratch", "aux_width", "block",
+              "window_t", "window_draw", "window_eval", "window_step")
 
 
 #: The score-function kind's methods, by code: the finishes (_finish.pyx,

@@ -335,3 +335,67 @@ def test_every_kernel_family_has_its_unit(fam):
         assert re.search(r"\bfs_\w+_score\(", fns[fam.name + "_score"]), fam.name
     if fam.pathwise_fold:
         assert re.search(r"\bfs_\w+_pathwise\(", fns[fam.name + "_pathwise"]), fam.name
+
+
+# -- every kernel kind is one step file ---------------------------------------------------
+# A row of _specs.KIND_BLOCKS is run by fastscore/kinds/<name>.pxi, which defines
+# _<name>_<step> for every step of _specs.KIND_STEPS; the template includes it and
+# generates the dispatch on FS_KIND_<NAME> from the table (CONTRIBUTING.md, "Adding an
+# estimator kind").  These tests fail, naming the kind and the step, when one is missing.
+
+_KINDS_DIR = os.path.join(os.path.dirname(_specs.__file__), "kinds")
+
+
+def _kind_steps_defined(name):
+    """The steps of _specs.KIND_STEPS that fastscore/kinds/<name>.pxi defines (None: no file)."""
+    path = os.path.join(_KINDS_DIR, name + ".pxi")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    found = set(re.findall(r"^cdef\b[^(]*?\b_%s_(\w+)\(" % re.escape(name), text, re.M))
+    return found & set(_specs.KIND_STEPS)
+
+
+@pytest.mark.parametrize("name", _specs.KERNEL_KINDS)
+def test_every_kernel_kind_has_its_step_file(name):
+    steps = _kind_steps_defined(name)
+    assert steps is not None, "kernel kind %r: no fastscore/kinds/%s.pxi" % (name, name)
+    missing = [s for s in _specs.KIND_STEPS if s not in steps]
+    assert not missing, "fastscore/kinds/%s.pxi lacks %s" % (
+        name, ", ".join("_%s_%s" % (name, s) for s in missing))
+
+
+@pytest.mark.parametrize("name", _specs.KERNEL_KINDS)
+def test_every_kernel_kind_row_is_consistent(name):
+    """Its row's block and slot are those of the Python kinds that run on it, and the
+    compiled extension dispatches to it under its id."""
+    from fastscore import _kernels
+    from fastscore._kinds import KINDS, SCORE_CV
+
+    row = _specs.KIND_BLOCKS[name]
+    kid = _specs.KERNEL_KINDS.index(name)
+    assert _kernels.KIND_IDS[name] == kid and _kernels.LAYOUT["kind_" + name] == kid
+    assert (kid in _kernels.GRAD_KINDS) == row.grad
+    slots = {"score": _kernels.SCORE_FAMILIES, "pathwise": _kernels.PATHWISE_FAMILIES,
+             "measure": _kernels.MEASURE_POINTS, "rebar": _kernels.REBAR_FAMILIES}
+    assert _kernels.KIND_FAMILIES[kid] is slots[row.slot]
+    runs = [k for k in list(KINDS.values()) + [SCORE_CV] if (k.kernel or k.name) == name]
+    assert runs and all(k.block == row.block for k in runs)
+    assert any(k.slot == row.slot for k in runs)
+
+
+def test_a_kernel_kind_without_its_step_file_fails(tmp_path, monkeypatch):
+    """The check above names the missing step (a step file copied with one step taken out)."""
+    src = os.path.join(_KINDS_DIR, "score.pxi")
+    with open(src, encoding="utf-8") as fh:
+        text = fh.read()
+    cut = re.sub(r"^cdef inline Py_ssize_t _score_scratch\(", "cdef inline Py_ssize_t _gone(",
+                 text, flags=re.M)
+    assert cut != text
+    (tmp_path / "score.pxi").write_text(cut, encoding="utf-8")
+    monkeypatch.setitem(globals(), "_KINDS_DIR", str(tmp_path))
+    with pytest.raises(AssertionError, match="_score_scratch"):
+        test_every_kernel_kind_has_its_step_file("score")
+    with pytest.raises(AssertionError, match="no fastscore/kinds/pathwise.pxi"):
+        test_every_kernel_kind_has_its_step_file("pathwise")
