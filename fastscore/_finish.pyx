@@ -421,7 +421,7 @@ cdef int _onehot_redo(const int64_t *cnt, const double *fv, const double *a, con
 cdef void _finish_mean_row(const double *S, Py_ssize_t P, const double *coef, double *value,
                            double *value_se, double *g, double *se) noexcept nogil:
     # gradient j = c_j mean(t_j), stderr |c_j| sd(t_j) / sqrt(n), from one row
-    # of mean blocks (fastscore._kinds.MeanKind); coef NULL means c = 1.
+    # of mean blocks (the mean kinds of fastscore/kinds/); coef NULL means c = 1.
     cdef double inv_n, inv_n1, md, mt, cj, ts
     cdef const double *blk
     cdef Py_ssize_t j

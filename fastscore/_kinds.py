@@ -27,27 +27,36 @@ and wording); this module registers them (``KINDS``).  See CONTRIBUTING.md,
 "Adding an estimator kind".
 """
 
+import importlib
+
 from . import _specs
-from .kinds.arm import ARM, DisARM
 from .kinds.base import EstimatorKind
-from .kinds.concrete import Concrete
-from .kinds.indecater import IndeCateR
-from .kinds.measure import MeasureValued
-from .kinds.pathwise import Pathwise
 from .kinds.rebar import Rebar
 from .kinds.score import SCORE_CV, ScoreCV, ScoreFunction
-from .kinds.vimco import VIMCO
 
-__all__ = ["EstimatorKind", "ScoreFunction", "ScoreCV", "Pathwise", "MeasureValued", "Concrete",
-           "Rebar", "ARM", "DisARM", "IndeCateR", "VIMCO", "KINDS", "SCORE", "SCORE_CV",
-           "PATHWISE", "MEASURE", "lookup"]
+__all__ = ["EstimatorKind", "ScoreFunction", "ScoreCV", "Rebar", "KINDS", "UNITS", "SCORE",
+           "SCORE_CV", "PATHWISE", "MEASURE", "lookup"]
 
-SCORE = ScoreFunction()
-PATHWISE = Pathwise()
-MEASURE = MeasureValued()
+#: The estimator kinds, one line each: (its module in fastscore/kinds/, its class), in
+#: the order messages list them.  Adding a kind is its line here (and, for a kernel
+#: loop of its own, its row in _specs.KIND_BLOCKS): CONTRIBUTING.md.
+UNITS = (
+    ("score", "ScoreFunction"),
+    ("pathwise", "Pathwise"),
+    ("measure", "MeasureValued"),
+    ("concrete", "Concrete"),
+    ("rebar", "Rebar"),
+    ("arm", "ARM"),
+    ("arm", "DisARM"),
+    ("indecater", "IndeCateR"),
+    ("vimco", "VIMCO"),
+)
 #: The estimator kinds by name.
-KINDS = {kind.name: kind for kind in (SCORE, PATHWISE, MEASURE, Concrete(), Rebar(), ARM(),
-                                      DisARM(), IndeCateR(), VIMCO())}
+KINDS = {}
+for _module, _cls in UNITS:
+    _kind = getattr(importlib.import_module(".kinds." + _module, __package__), _cls)()
+    KINDS[_kind.name] = _kind
+SCORE, PATHWISE, MEASURE = KINDS["score"], KINDS["pathwise"], KINDS["measure"]
 assert {k.kernel or k.name for k in list(KINDS.values()) + [SCORE_CV]} == set(_specs.KERNEL_KINDS)
 #: Every option some kind takes, by name (fs.estimate passes all of them).
 _ALL_OPTIONS = {nm: opt for kind in KINDS.values() for nm, opt in kind.options.items()}
