@@ -3,7 +3,8 @@
 # table (fastscore/_specs.py: the rows with unit="categorical"); the slots'
 # signatures and the shared helpers are in _common.pxi.
 
-cdef inline Py_ssize_t _categorical_index(double u, const double *cdf, Py_ssize_t k) noexcept nogil:
+cdef inline Py_ssize_t _categorical_index(double u, const double *cdf,
+                                          Py_ssize_t k) noexcept nogil:
     # First index j with u < cdf[j]; cdf ends in exact ones, so j < k.
     cdef Py_ssize_t lo = 0, hi = k - 1, mid, j
     if k <= SCAN_CATEGORIES:

@@ -20,7 +20,8 @@ cdef inline void chi2_score(const double *c, double x, double *s) noexcept nogil
     fs_chi2_score(c[CHI2_LOG2_PLUS_DIGAMMA_HALF_DF], x, log(x), s)
 
 
-cdef inline void chi2_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void chi2_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                 const double *fx,
                                  double shift, Py_ssize_t m, double *row) noexcept nogil:
     cdef double u[BLOCK]   # log x first, as gamma_score_fold
     cdef Py_ssize_t i

@@ -11,7 +11,8 @@ cdef inline void dirichlet_draw_event(bitgen_t *bg, const double *c, Py_ssize_t 
 
 DEF DIRICHLET_SETUPS = 64   # gamma set-ups kept per block (K above: set up per draw)
 
-cdef inline void dirichlet_fill_events(const fs_engine *eng, bitgen_t *bg, const double *c, Py_ssize_t E, double *x,
+cdef inline void dirichlet_fill_events(const fs_engine *eng, bitgen_t *bg, const double *c,
+                                       Py_ssize_t E, double *x,
                                        Py_ssize_t stride, Py_ssize_t m) noexcept nogil:
     # the gammas' set-ups (numpy's per-call 1/3, sqrt, ...: the same doubles)
     # once per block
@@ -28,7 +29,8 @@ cdef inline void dirichlet_fill_events(const fs_engine *eng, bitgen_t *bg, const
         _dirichlet_event(bg, alpha, E, x + i * stride, NULL, g)
 
 
-cdef inline void dirichlet_score_block(const fs_engine *eng, const double *c, Py_ssize_t E, const double *x,
+cdef inline void dirichlet_score_block(const fs_engine *eng, const double *c, Py_ssize_t E,
+                                       const double *x,
                                        Py_ssize_t xs, Py_ssize_t m, double *terms,
                                        Py_ssize_t ts) noexcept nogil:
     cdef const double *dig = c + DIRICHLET_DIGAMMA_SUM_MINUS_DIGAMMA(E)

@@ -22,7 +22,8 @@ cdef inline void exponential_score(const double *c, double x, double *s) noexcep
     fs_exponential_score(c[EXPONENTIAL_SCALE], x, x, s)
 
 
-cdef inline void exponential_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void exponential_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                        const double *fx,
                                         double shift, Py_ssize_t m, double *row) noexcept nogil:
     fs_score_fold_exponential(eng.reduce_isa, c[EXPONENTIAL_SCALE], x, x, fx, shift, m, row)
 
@@ -37,7 +38,8 @@ cdef inline void exponential_pathwise(const double *c, double x, double fp,
     fs_exponential_pathwise(c[EXPONENTIAL_SCALE], x, x, fp, g)
 
 
-cdef inline void exponential_pathwise_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void exponential_pathwise_fold(const fs_engine *eng, const double *c, const double *x,
+                                           const double *fx,
                                            const double *gp, double shift, Py_ssize_t m,
                                            double *row) noexcept nogil:
     fs_pathwise_fold_exponential(eng.reduce_isa, c[EXPONENTIAL_SCALE], x, x, fx, gp, shift, m, row)

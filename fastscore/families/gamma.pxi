@@ -20,14 +20,16 @@ cdef inline void gamma_score(const double *c, double x, double *s) noexcept nogi
     fs_gamma_score(c[GAMMA_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_MEAN], x, log(x), s)
 
 
-cdef inline void gamma_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void gamma_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                  const double *fx,
                                   double shift, Py_ssize_t m, double *row) noexcept nogil:
     # u = log x first (the libm call of gamma_score), then the vector pass
     cdef double u[BLOCK]
     cdef Py_ssize_t i
     for i in range(m):
         u[i] = log(x[i])
-    fs_score_fold_gamma(eng.reduce_isa, c[GAMMA_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_MEAN], x, u, fx, shift, m,
+    fs_score_fold_gamma(eng.reduce_isa, c[GAMMA_LOG_RATE_MINUS_DIGAMMA], c[GAMMA_MEAN], x, u, fx,
+                        shift, m,
                         row)
 
 

@@ -9,7 +9,8 @@ cdef extern from "families/geometric.h" nogil:
     void fs_score_fold_geometric_probs(int isa, double inv_p, double inv_q, const double *x,
         const double *u, const double *fx, double shift, Py_ssize_t m, double *row)
     void fs_geometric_probs_score(double inv_p, double inv_q, double x, double u, double *s)
-    void fs_score_fold_geometric_logits(int isa, double q, double p, const double *x, const double *u,
+    void fs_score_fold_geometric_logits(int isa, double q, double p, const double *x,
+                                        const double *u,
         const double *fx, double shift, Py_ssize_t m, double *row)
     void fs_geometric_logits_score(double q, double p, double x, double u, double *s)
 
@@ -23,9 +24,11 @@ cdef inline void geometric_probs_score(const double *c, double x, double *s) noe
     fs_geometric_probs_score(c[GEOMETRIC_PROBS_INV_P], c[GEOMETRIC_PROBS_INV_Q], x, x, s)
 
 
-cdef inline void geometric_probs_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void geometric_probs_score_fold(const fs_engine *eng, const double *c,
+                                            const double *x, const double *fx,
                                             double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_geometric_probs(eng.reduce_isa, c[GEOMETRIC_PROBS_INV_P], c[GEOMETRIC_PROBS_INV_Q], x, x, fx,
+    fs_score_fold_geometric_probs(eng.reduce_isa, c[GEOMETRIC_PROBS_INV_P],
+                                  c[GEOMETRIC_PROBS_INV_Q], x, x, fx,
                                   shift, m, row)
 
 
@@ -38,9 +41,11 @@ cdef inline void geometric_logits_score(const double *c, double x, double *s) no
     fs_geometric_logits_score(c[GEOMETRIC_LOGITS_Q], c[GEOMETRIC_LOGITS_PROBS], x, x, s)
 
 
-cdef inline void geometric_logits_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void geometric_logits_score_fold(const fs_engine *eng, const double *c,
+                                             const double *x, const double *fx,
                                              double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_geometric_logits(eng.reduce_isa, c[GEOMETRIC_LOGITS_Q], c[GEOMETRIC_LOGITS_PROBS], x, x, fx,
+    fs_score_fold_geometric_logits(eng.reduce_isa, c[GEOMETRIC_LOGITS_Q],
+                                   c[GEOMETRIC_LOGITS_PROBS], x, x, fx,
                                    shift, m, row)
 
 

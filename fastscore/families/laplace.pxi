@@ -47,9 +47,11 @@ cdef inline void laplace_score(const double *c, double x, double *s) noexcept no
     fs_laplace_score(c[LAPLACE_LOC], c[LAPLACE_INV_SCALE], x, x, s)
 
 
-cdef inline void laplace_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void laplace_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                    const double *fx,
                                     double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_laplace(eng.reduce_isa, c[LAPLACE_LOC], c[LAPLACE_INV_SCALE], x, x, fx, shift, m, row)
+    fs_score_fold_laplace(eng.reduce_isa, c[LAPLACE_LOC], c[LAPLACE_INV_SCALE], x, x, fx, shift,
+                          m, row)
 
 
 cdef inline void laplace_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
@@ -57,7 +59,9 @@ cdef inline void laplace_pathwise(const double *c, double x, double fp, double *
     fs_normal_pathwise(c[LAPLACE_LOC], c[LAPLACE_INV_SCALE], x, x, fp, g)
 
 
-cdef inline void laplace_pathwise_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void laplace_pathwise_fold(const fs_engine *eng, const double *c, const double *x,
+                                       const double *fx,
                                        const double *gp, double shift, Py_ssize_t m,
                                        double *row) noexcept nogil:
-    fs_pathwise_fold_normal(eng.reduce_isa, c[LAPLACE_LOC], c[LAPLACE_INV_SCALE], x, x, fx, gp, shift, m, row)
+    fs_pathwise_fold_normal(eng.reduce_isa, c[LAPLACE_LOC], c[LAPLACE_INV_SCALE], x, x, fx, gp,
+                            shift, m, row)

@@ -7,7 +7,8 @@
 # The pathwise terms, written once in lognormal.h; the score is Normal's on
 # y = log x (normal.h, declared in normal.pxi).
 cdef extern from "families/lognormal.h" nogil:
-    void fs_pathwise_fold_lognormal_y(int isa, double loc, double inv, const double *x, const double *u,
+    void fs_pathwise_fold_lognormal_y(int isa, double loc, double inv, const double *x,
+                                      const double *u,
         const double *fx, const double *gp, double shift, Py_ssize_t m, double *row)
     void fs_lognormal_y_pathwise(double loc, double inv, double x, double u, double fp, double *t)
 
@@ -35,9 +36,11 @@ cdef inline void lognormal_y_score(const double *c, double y, double *s) noexcep
     fs_normal_score(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], y, y, s)
 
 
-cdef inline void lognormal_y_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void lognormal_y_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                        const double *fx,
                                         double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_normal(eng.reduce_isa, c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, x, fx, shift, m,
+    fs_score_fold_normal(eng.reduce_isa, c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, x, fx,
+                         shift, m,
                          row)
 
 
@@ -51,22 +54,26 @@ cdef inline void lognormal_y_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, 
     fs_fill_normal(_st(bg), c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_SCALE], out, m)
 
 
-cdef inline void lognormal_pathwise(const double *c, double x, double fp, double *g) noexcept nogil:
+cdef inline void lognormal_pathwise(const double *c, double x, double fp,
+                                    double *g) noexcept nogil:
     fs_lognormal_y_pathwise(c[LOGNORMAL_LOC], c[LOGNORMAL_INV_SCALE], log(x), x, fp, g)
 
 
-cdef inline void lognormal_y_pathwise(const double *c, double y, double fp, double *g) noexcept nogil:
+cdef inline void lognormal_y_pathwise(const double *c, double y, double fp,
+                                      double *g) noexcept nogil:
     fs_lognormal_y_pathwise(c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], y, exp(y), fp, g)
 
 
-cdef inline void lognormal_y_pathwise_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void lognormal_y_pathwise_fold(const fs_engine *eng, const double *c, const double *x,
+                                           const double *fx,
                                            const double *gp, double shift, Py_ssize_t m,
                                            double *row) noexcept nogil:
     cdef double u[BLOCK]   # x = exp(y) first, the libm call of lognormal_y_pathwise
     cdef Py_ssize_t i
     for i in range(m):
         u[i] = exp(x[i])
-    fs_pathwise_fold_lognormal_y(eng.reduce_isa, c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x, u, fx, gp,
+    fs_pathwise_fold_lognormal_y(eng.reduce_isa, c[LOGNORMAL_Y_LOC], c[LOGNORMAL_Y_INV_SCALE], x,
+                                 u, fx, gp,
                                  shift, m, row)
 
 

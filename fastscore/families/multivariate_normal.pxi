@@ -38,7 +38,8 @@ cdef inline void mvn_draw_event(bitgen_t *bg, const double *c, Py_ssize_t E,
     _mvn_transform(c, E, x)
 
 
-cdef inline void mvn_fill_events(const fs_engine *eng, bitgen_t *bg, const double *c, Py_ssize_t E, double *x,
+cdef inline void mvn_fill_events(const fs_engine *eng, bitgen_t *bg, const double *c,
+                                 Py_ssize_t E, double *x,
                                  Py_ssize_t stride, Py_ssize_t m) noexcept nogil:
     # the m E normals in one fill where the events are contiguous (the same
     # draws, in the same order, as E per event)
@@ -81,7 +82,8 @@ cdef inline void mvn_score_event(const double *c, Py_ssize_t E, const double *x,
             o += 1
 
 
-cdef inline void mvn_score_block(const fs_engine *eng, const double *c, Py_ssize_t E, const double *x,
+cdef inline void mvn_score_block(const fs_engine *eng, const double *c, Py_ssize_t E,
+                                 const double *x,
                                  Py_ssize_t xs, Py_ssize_t m, double *terms,
                                  Py_ssize_t ts) noexcept nogil:
     # mvn_score_event for m events, operation for operation, each step a
@@ -145,7 +147,8 @@ cdef inline void mvn_pathwise_event(const double *c, Py_ssize_t E, const double 
             o += 1
 
 
-cdef inline void mvn_pathwise_block(const fs_engine *eng, const double *c, Py_ssize_t E, const double *x,
+cdef inline void mvn_pathwise_block(const fs_engine *eng, const double *c, Py_ssize_t E,
+                                    const double *x,
                                     Py_ssize_t xs, const double *gp, Py_ssize_t gs,
                                     Py_ssize_t m, double *terms, Py_ssize_t ts, double *g,
                                     double *w) noexcept nogil:

@@ -22,9 +22,11 @@ cdef inline void normal_score(const double *c, double x, double *s) noexcept nog
     fs_normal_score(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, s)
 
 
-cdef inline void normal_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void normal_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                   const double *fx,
                                    double shift, Py_ssize_t m, double *row) noexcept nogil:
-    fs_score_fold_normal(eng.reduce_isa, c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, shift, m, row)
+    fs_score_fold_normal(eng.reduce_isa, c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, shift, m,
+                         row)
 
 
 cdef inline void normal_fill(bitgen_t *bg, const double *c, Py_ssize_t nc, double *out,
@@ -36,10 +38,12 @@ cdef inline void normal_pathwise(const double *c, double x, double fp, double *g
     fs_normal_pathwise(c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fp, g)
 
 
-cdef inline void normal_pathwise_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void normal_pathwise_fold(const fs_engine *eng, const double *c, const double *x,
+                                      const double *fx,
                                       const double *gp, double shift, Py_ssize_t m,
                                       double *row) noexcept nogil:
-    fs_pathwise_fold_normal(eng.reduce_isa, c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, gp, shift, m, row)
+    fs_pathwise_fold_normal(eng.reduce_isa, c[NORMAL_LOC], c[NORMAL_INV_SCALE], x, x, fx, gp,
+                            shift, m, row)
 
 
 cdef inline void normal_measure_draw(bitgen_t *bg, const double *c, Py_ssize_t nc,

@@ -19,7 +19,8 @@ cdef inline void poisson_score(const double *c, double x, double *s) noexcept no
     fs_poisson_score(c[POISSON_INV_RATE], x, x, s)
 
 
-cdef inline void poisson_score_fold(const fs_engine *eng, const double *c, const double *x, const double *fx,
+cdef inline void poisson_score_fold(const fs_engine *eng, const double *c, const double *x,
+                                    const double *fx,
                                     double shift, Py_ssize_t m, double *row) noexcept nogil:
     fs_score_fold_poisson(eng.reduce_isa, c[POISSON_INV_RATE], x, x, fx, shift, m, row)
 
